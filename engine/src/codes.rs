@@ -1,0 +1,69 @@
+//! Named protocol error codes and WebSocket close codes, with what a client
+//! should do about each. These strings and numbers are part of the external
+//! contract: add new ones, never change the meaning of an existing one.
+
+/// `error` frame codes (the `code` field) and REST error codes.
+pub mod error {
+    /// The frame was not a JSON object of a known shape. Fix the client; the socket stays open.
+    pub const BAD_FRAME: &str = "bad_frame";
+    /// The frame's `type` is not one this side of the protocol knows. The socket stays open.
+    pub const UNKNOWN_TYPE: &str = "unknown_type";
+    /// A message body is longer than the limit (4,000 characters). Shorten it and re-send.
+    pub const TOO_LONG: &str = "too_long";
+    /// A message body is empty or only whitespace.
+    pub const EMPTY: &str = "empty";
+    /// The connection sent frames faster than its rate. Slow down and re-send later.
+    pub const RATE_LIMITED: &str = "rate_limited";
+    /// A field has an invalid value (a `client_id` too long, a score out of range...).
+    pub const INVALID: &str = "invalid";
+    /// The conversation (or other resource) does not exist for this tenant or visitor.
+    pub const NOT_FOUND: &str = "not_found";
+    /// The role of the staff member does not allow this action.
+    pub const FORBIDDEN: &str = "forbidden";
+    /// The action does not fit the conversation's current status.
+    pub const INVALID_STATE: &str = "invalid_state";
+    /// Another staff member already holds the conversation.
+    pub const ALREADY_CLAIMED: &str = "already_claimed";
+    /// The frame is only valid after `hello` / `auth`.
+    pub const NOT_READY: &str = "not_ready";
+    /// Too many messages are awaiting the disk for this conversation. Re-send later.
+    pub const OVERLOADED: &str = "overloaded";
+    /// The server could not complete the action; nothing was acknowledged. Re-send later.
+    pub const INTERNAL: &str = "internal";
+    /// Wrong email or password.
+    pub const INVALID_CREDENTIALS: &str = "invalid_credentials";
+    /// Missing, invalid or expired access token.
+    pub const UNAUTHORIZED: &str = "unauthorized";
+    /// The request body or query is malformed.
+    pub const BAD_REQUEST: &str = "bad_request";
+    /// The request body is larger than the route allows.
+    pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
+    /// Too many connections; try again later.
+    pub const UNAVAILABLE: &str = "unavailable";
+}
+
+/// WebSocket close codes.
+pub mod close {
+    /// Normal closure.
+    pub const NORMAL: u16 = 1000;
+    /// The server is shutting down. Reconnect with backoff, then `resume`.
+    pub const GOING_AWAY: u16 = 1001;
+    /// A protocol violation at the WebSocket layer. Do not reconnect blindly.
+    pub const PROTOCOL_ERROR: u16 = 1002;
+    /// A frame larger than the limit (64 KiB). Fix the client.
+    pub const TOO_BIG: u16 = 1009;
+    /// An unexpected server error. Reconnect with backoff, then `resume`.
+    pub const INTERNAL_ERROR: u16 = 1011;
+    /// A server component this socket depended on restarted. Reconnect at once and `resume`.
+    pub const RESTART: u16 = 1012;
+    /// The socket's outbound queue was full: the client did not read fast enough.
+    /// Reconnect and `resume` from the last seq seen.
+    pub const SLOW_CONSUMER: u16 = 4008;
+    /// The `hello` frame did not arrive in time or was malformed. Fix the client.
+    pub const BAD_HELLO: u16 = 4400;
+    /// Staff authentication failed, expired, was revoked or did not arrive within 10 s.
+    /// Sign in again before reconnecting.
+    pub const UNAUTHORIZED: u16 = 4401;
+    /// The site key is unknown. Do not reconnect.
+    pub const UNKNOWN_SITE: u16 = 4404;
+}

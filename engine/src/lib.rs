@@ -1,0 +1,20 @@
+//! Parley's domain core: identifiers, records, the WebSocket wire protocol,
+//! the conversation state machine, validation, permissions and the named
+//! error and close codes.
+//!
+//! Pure code: no sockets, no disk, no async runtime. `storage` persists these
+//! records, `actors` holds them live, `http` carries them over the wire, and
+//! `loadtest` speaks the same protocol types as a client.
+#![forbid(unsafe_code)]
+
+pub mod codes;
+pub mod conversation;
+pub mod ids;
+pub mod permissions;
+pub mod protocol;
+pub mod records;
+pub mod time;
+pub mod validate;
+
+pub use ids::{ConversationId, MessageId, SiteId, StaffId, TenantId, VisitorId};
+pub use time::Timestamp;

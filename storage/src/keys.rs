@@ -1,0 +1,168 @@
+//! Key layout. Data keys: `tenant(16) ‖ keyspace(1) ‖ …`, numbers big-endian,
+//! so a prefix scan returns records in id (time) or seq order. Global keys:
+//! `name ‖ 0 ‖ …`.
+
+use parley_engine::*;
+
+/// Keyspace bytes inside a tenant's prefix.
+pub mod ks {
+    pub const TENANT: u8 = 0x01;
+    pub const SITE: u8 = 0x02;
+    pub const STAFF: u8 = 0x03;
+    pub const CONVERSATION: u8 = 0x04;
+    pub const MESSAGE: u8 = 0x05;
+    pub const CLIENT_ID: u8 = 0x06;
+    pub const VISITOR: u8 = 0x07;
+    pub const VISITOR_CONVERSATION: u8 = 0x08;
+    pub const PAGE_VIEW: u8 = 0x09;
+}
+
+fn tenant_ks(t: TenantId, ks: u8, extra: usize) -> Vec<u8> {
+    let mut k = Vec::with_capacity(17 + extra);
+    k.extend_from_slice(&t.to_bytes());
+    k.push(ks);
+    k
+}
+
+/// Every key of a tenant starts with this.
+pub fn tenant_prefix(t: TenantId) -> Vec<u8> {
+    t.to_bytes().to_vec()
+}
+
+/// The tenant's own record.
+pub fn tenant(t: TenantId) -> Vec<u8> {
+    tenant_ks(t, ks::TENANT, 0)
+}
+
+/// A keyspace's prefix within a tenant (for scans).
+pub fn keyspace(t: TenantId, ks: u8) -> Vec<u8> {
+    tenant_ks(t, ks, 0)
+}
+
+/// A site record.
+pub fn site(t: TenantId, s: SiteId) -> Vec<u8> {
+    let mut k = tenant_ks(t, ks::SITE, 16);
+    k.extend_from_slice(&s.to_bytes());
+    k
+}
+
+/// A staff record.
+pub fn staff(t: TenantId, s: StaffId) -> Vec<u8> {
+    let mut k = tenant_ks(t, ks::STAFF, 16);
+    k.extend_from_slice(&s.to_bytes());
+    k
+}
+
+/// A conversation's metadata.
+pub fn conversation(t: TenantId, c: ConversationId) -> Vec<u8> {
+    let mut k = tenant_ks(t, ks::CONVERSATION, 16);
+    k.extend_from_slice(&c.to_bytes());
+    k
+}
+
+/// The prefix of a conversation's message log.
+pub fn messages(t: TenantId, c: ConversationId) -> Vec<u8> {
+    let mut k = tenant_ks(t, ks::MESSAGE, 24);
+    k.extend_from_slice(&c.to_bytes());
+    k
+}
+
+/// One message: `messages(t, c) ‖ seq`.
+pub fn message(t: TenantId, c: ConversationId, seq: u64) -> Vec<u8> {
+    let mut k = messages(t, c);
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+/// Reads the seq back from a message key.
+pub fn message_seq(key: &[u8]) -> Option<u64> {
+    let tail: [u8; 8] = key.get(key.len().checked_sub(8)?..)?.try_into().ok()?;
+    Some(u64::from_be_bytes(tail))
+}
+
+/// The dedupe entry of a `client_id` within a conversation → seq.
+pub fn client_id(t: TenantId, c: ConversationId, client_id: &str) -> Vec<u8> {
+    let mut k = tenant_ks(t, ks::CLIENT_ID, 16 + client_id.len());
+    k.extend_from_slice(&c.to_bytes());
+    k.extend_from_slice(client_id.as_bytes());
+    k
+}
+
+/// A visitor record.
+pub fn visitor(t: TenantId, v: VisitorId) -> Vec<u8> {
+    let mut k = tenant_ks(t, ks::VISITOR, 16);
+    k.extend_from_slice(&v.to_bytes());
+    k
+}
+
+/// The visitor's current conversation id.
+pub fn visitor_conversation(t: TenantId, v: VisitorId) -> Vec<u8> {
+    let mut k = tenant_ks(t, ks::VISITOR_CONVERSATION, 16);
+    k.extend_from_slice(&v.to_bytes());
+    k
+}
+
+/// One page view of a visitor: `… ‖ visitor ‖ millis`.
+pub fn page_view(t: TenantId, v: VisitorId, at: Timestamp) -> Vec<u8> {
+    let mut k = tenant_ks(t, ks::PAGE_VIEW, 24);
+    k.extend_from_slice(&v.to_bytes());
+    k.extend_from_slice(&at.millis().to_be_bytes());
+    k
+}
+
+/// The page-view prefix of a visitor.
+pub fn page_views(t: TenantId, v: VisitorId) -> Vec<u8> {
+    let mut k = tenant_ks(t, ks::PAGE_VIEW, 16);
+    k.extend_from_slice(&v.to_bytes());
+    k
+}
+
+fn global(name: &str, rest: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(name.len() + 1 + rest.len());
+    k.extend_from_slice(name.as_bytes());
+    k.push(0);
+    k.extend_from_slice(rest);
+    k
+}
+
+/// Global: lower-cased email → (tenant, staff).
+pub fn email(email: &str) -> Vec<u8> {
+    global("email", email.as_bytes())
+}
+
+/// Global: site key → (tenant, site).
+pub fn site_key(key: &str) -> Vec<u8> {
+    global("sitekey", key.as_bytes())
+}
+
+/// Global: the tenant list.
+pub fn tenant_index(t: TenantId) -> Vec<u8> {
+    global("tenant", &t.to_bytes())
+}
+
+/// Global: the prefix of the tenant list.
+pub fn tenant_index_prefix() -> Vec<u8> {
+    global("tenant", &[])
+}
+
+/// Global: instance metadata.
+pub fn meta(name: &str) -> Vec<u8> {
+    global("meta", name.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_keys_sort_by_seq_within_tenant() {
+        let (t, c) = (TenantId::new(), ConversationId::new());
+        let k9 = message(t, c, 9);
+        let k10 = message(t, c, 10);
+        let k256 = message(t, c, 256);
+        assert!(k9 < k10 && k10 < k256);
+        assert!(k9.starts_with(&tenant_prefix(t)));
+        assert!(k9.starts_with(&messages(t, c)));
+        assert_eq!(message_seq(&k256), Some(256));
+    }
+}

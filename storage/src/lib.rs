@@ -1,0 +1,183 @@
+//! Parley's storage: one sled database, two trees, postcard values with a
+//! leading schema-version byte, and a group-commit writer.
+//!
+//! - `data`: every tenant-owned record. Keys start with the tenant id, then a
+//!   keyspace byte, then big-endian ids and numbers, so prefix scans come out
+//!   in time or sequence order and tenant isolation is structural.
+//! - `global`: instance-wide indexes (email → staff, site key → site,
+//!   the tenant list) and instance metadata (the token-signing secret).
+//!
+//! Reads go straight to sled. Writes are [`WriteBatch`]es handed to the
+//! [`Writer`], which applies many of them and flushes once (group commit);
+//! a requester hears back only after its batch is on disk.
+#![forbid(unsafe_code)]
+
+pub mod codec;
+pub mod keys;
+mod stores;
+pub mod writer;
+
+pub use stores::{AccountStore, ConversationStore, MessageLog, VisitorStore};
+pub use writer::{Writer, WriterConfig};
+
+use std::path::Path;
+
+/// Storage errors.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("sled: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("could not decode a stored record: {0}")]
+    Decode(String),
+    #[error("stored record has schema version {0}, this build reads {1}")]
+    Schema(u8, u8),
+    #[error("the storage writer has stopped")]
+    WriterGone,
+    #[error("the storage writer failed earlier and refuses writes until restart: {0}")]
+    Poisoned(String),
+    #[error("conflict: {0}")]
+    Conflict(String),
+}
+
+/// Storage result.
+pub type Result<T> = std::result::Result<T, StorageError>;
+
+/// Which tree an operation targets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TreeId {
+    Data,
+    Global,
+}
+
+/// One key write (`Some`) or delete (`None`).
+#[derive(Clone, Debug)]
+pub struct Op {
+    pub tree: TreeId,
+    pub key: Vec<u8>,
+    pub value: Option<Vec<u8>>,
+}
+
+/// Writes applied atomically together (one sled batch, or a transaction
+/// when they touch both trees).
+#[derive(Clone, Debug, Default)]
+pub struct WriteBatch {
+    pub ops: Vec<Op>,
+}
+
+impl WriteBatch {
+    /// An empty batch.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Puts a key in the data tree.
+    pub fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        self.ops.push(Op {
+            tree: TreeId::Data,
+            key,
+            value: Some(value),
+        });
+    }
+    /// Puts a key in the global tree.
+    pub fn put_global(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        self.ops.push(Op {
+            tree: TreeId::Global,
+            key,
+            value: Some(value),
+        });
+    }
+    /// Number of operations.
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+    /// Whether the batch holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+}
+
+/// Tuning for opening the database.
+#[derive(Clone, Debug)]
+pub struct StoreConfig {
+    /// sled page cache, in bytes.
+    pub cache_bytes: u64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            cache_bytes: 256 << 20,
+        }
+    }
+}
+
+/// The opened database: cheap to clone, shared by every reader.
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    data: sled::Tree,
+    global: sled::Tree,
+}
+
+impl Store {
+    /// Opens (or creates) the database inside `dir`.
+    pub fn open(dir: &Path, cfg: &StoreConfig) -> Result<Self> {
+        let db = sled::Config::new()
+            .path(dir.join("db"))
+            .cache_capacity(cfg.cache_bytes)
+            // The writer flushes after every batch; sled's own timer would only add fsyncs.
+            .flush_every_ms(None)
+            .open()?;
+        let data = db.open_tree("data")?;
+        let global = db.open_tree("global")?;
+        Ok(Self { db, data, global })
+    }
+
+    /// The tenant-owned tree.
+    pub fn data(&self) -> &sled::Tree {
+        &self.data
+    }
+
+    /// The instance-wide tree.
+    pub fn global(&self) -> &sled::Tree {
+        &self.global
+    }
+
+    /// Applies a batch and flushes it, synchronously. For offline admin
+    /// commands and tests; the server writes through the [`Writer`].
+    pub fn write_now(&self, batch: WriteBatch) -> Result<()> {
+        writer::apply(self, batch.ops)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Flushes everything written so far to disk.
+    pub fn flush(&self) -> Result<()> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Bytes the database takes on disk.
+    pub fn size_on_disk(&self) -> u64 {
+        self.db.size_on_disk().unwrap_or(0)
+    }
+
+    /// Reads the token-signing secret, storing `fresh()` as the secret on
+    /// first use (the caller owns randomness).
+    pub fn instance_secret(&self, fresh: impl FnOnce() -> Vec<u8>) -> Result<Vec<u8>> {
+        let key = keys::meta("jwt_secret");
+        if let Some(v) = self.global.get(&key)? {
+            return Ok(v.to_vec());
+        }
+        let secret = fresh();
+        match self
+            .global
+            .compare_and_swap(&key, None as Option<&[u8]>, Some(secret.clone()))?
+        {
+            Ok(()) => {
+                self.db.flush()?;
+                Ok(secret)
+            }
+            Err(cur) => Ok(cur.current.map(|v| v.to_vec()).unwrap_or(secret)),
+        }
+    }
+}

@@ -1,0 +1,346 @@
+//! The keyspaces behind small traits. Reads go straight to sled; writers
+//! add operations to a [`WriteBatch`] for the group-commit writer, so a
+//! message, its dedupe entry and its conversation's metadata land in one
+//! atomic batch.
+//!
+//! [`Store`] is the sled implementation; a second backend implements the
+//! same traits.
+
+use crate::codec::{decode, encode};
+use crate::{keys, Result, Store, WriteBatch};
+use parley_engine::records::*;
+use parley_engine::*;
+
+/// A conversation's ordered message log and its `client_id` dedupe index.
+pub trait MessageLog {
+    /// Highest seq stored for the conversation (0 when empty).
+    fn last_seq(&self, t: TenantId, c: ConversationId) -> Result<u64>;
+    /// Messages with seq greater than `after`, in seq order, at most `limit`.
+    fn messages_after(
+        &self,
+        t: TenantId,
+        c: ConversationId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<MessageRecord>>;
+    /// One message by seq.
+    fn message(&self, t: TenantId, c: ConversationId, seq: u64) -> Result<Option<MessageRecord>>;
+    /// The stored message a `client_id` already produced, if any.
+    fn by_client_id(
+        &self,
+        t: TenantId,
+        c: ConversationId,
+        client_id: &str,
+    ) -> Result<Option<MessageRecord>>;
+    /// Adds the message and its dedupe entry to `batch`.
+    fn append(&self, batch: &mut WriteBatch, t: TenantId, m: &MessageRecord);
+}
+
+/// Conversation metadata and the visitor → conversation index.
+pub trait ConversationStore {
+    fn conversation(&self, t: TenantId, c: ConversationId) -> Result<Option<ConversationRecord>>;
+    /// Newest first, those `keep` accepts, at most `limit`.
+    fn conversations(
+        &self,
+        t: TenantId,
+        limit: usize,
+        keep: &dyn Fn(&ConversationRecord) -> bool,
+    ) -> Result<Vec<ConversationRecord>>;
+    fn visitor_conversation(&self, t: TenantId, v: VisitorId) -> Result<Option<ConversationId>>;
+    fn put_conversation(&self, batch: &mut WriteBatch, c: &ConversationRecord);
+    fn put_visitor_conversation(
+        &self,
+        batch: &mut WriteBatch,
+        t: TenantId,
+        v: VisitorId,
+        c: ConversationId,
+    );
+}
+
+/// Tenants, staff and sites, with the instance-wide email and site-key indexes.
+pub trait AccountStore {
+    fn tenant(&self, t: TenantId) -> Result<Option<TenantRecord>>;
+    fn staff(&self, t: TenantId, s: StaffId) -> Result<Option<StaffRecord>>;
+    fn staff_by_email(&self, email: &str) -> Result<Option<StaffRecord>>;
+    fn list_staff(&self, t: TenantId) -> Result<Vec<StaffRecord>>;
+    fn site(&self, t: TenantId, s: SiteId) -> Result<Option<SiteRecord>>;
+    fn site_by_key(&self, key: &str) -> Result<Option<SiteRecord>>;
+    fn put_tenant(&self, batch: &mut WriteBatch, t: &TenantRecord);
+    /// The record and its email index entry.
+    fn put_staff(&self, batch: &mut WriteBatch, s: &StaffRecord);
+    /// The record and its site-key index entry.
+    fn put_site(&self, batch: &mut WriteBatch, s: &SiteRecord);
+}
+
+/// Visitors and their page views.
+pub trait VisitorStore {
+    fn visitor(&self, t: TenantId, v: VisitorId) -> Result<Option<VisitorRecord>>;
+    fn put_visitor(&self, batch: &mut WriteBatch, v: &VisitorRecord);
+    fn add_page_view(&self, batch: &mut WriteBatch, t: TenantId, v: VisitorId, view: &PageView);
+    /// The most recent page views, oldest first.
+    fn page_views(&self, t: TenantId, v: VisitorId, limit: usize) -> Result<Vec<PageView>>;
+}
+
+fn get<T: serde::de::DeserializeOwned>(tree: &sled::Tree, key: &[u8]) -> Result<Option<T>> {
+    tree.get(key)?.map(|v| decode(&v)).transpose()
+}
+
+/// Two ids packed in a global index value.
+fn pair(a: [u8; 16], b: [u8; 16]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(32);
+    v.extend_from_slice(&a);
+    v.extend_from_slice(&b);
+    v
+}
+
+impl MessageLog for Store {
+    fn last_seq(&self, t: TenantId, c: ConversationId) -> Result<u64> {
+        Ok(match self.data().scan_prefix(keys::messages(t, c)).next_back() {
+            Some(kv) => keys::message_seq(&kv?.0).unwrap_or(0),
+            None => 0,
+        })
+    }
+
+    fn messages_after(
+        &self,
+        t: TenantId,
+        c: ConversationId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<MessageRecord>> {
+        let start = keys::message(t, c, after.saturating_add(1));
+        let end = keys::message(t, c, u64::MAX);
+        let mut out = Vec::new();
+        for kv in self.data().range(start..=end).take(limit) {
+            out.push(decode(&kv?.1)?);
+        }
+        Ok(out)
+    }
+
+    fn message(&self, t: TenantId, c: ConversationId, seq: u64) -> Result<Option<MessageRecord>> {
+        get(self.data(), &keys::message(t, c, seq))
+    }
+
+    fn by_client_id(
+        &self,
+        t: TenantId,
+        c: ConversationId,
+        client_id: &str,
+    ) -> Result<Option<MessageRecord>> {
+        let Some(v) = self.data().get(keys::client_id(t, c, client_id))? else {
+            return Ok(None);
+        };
+        let seq = decode::<u64>(&v)?;
+        self.message(t, c, seq)
+    }
+
+    fn append(&self, batch: &mut WriteBatch, t: TenantId, m: &MessageRecord) {
+        batch.put(keys::message(t, m.conversation_id, m.seq), encode(m));
+        if let Some(cid) = &m.client_id {
+            batch.put(keys::client_id(t, m.conversation_id, cid), encode(&m.seq));
+        }
+    }
+}
+
+impl ConversationStore for Store {
+    fn conversation(&self, t: TenantId, c: ConversationId) -> Result<Option<ConversationRecord>> {
+        get(self.data(), &keys::conversation(t, c))
+    }
+
+    fn conversations(
+        &self,
+        t: TenantId,
+        limit: usize,
+        keep: &dyn Fn(&ConversationRecord) -> bool,
+    ) -> Result<Vec<ConversationRecord>> {
+        let mut out = Vec::new();
+        for kv in self
+            .data()
+            .scan_prefix(keys::keyspace(t, keys::ks::CONVERSATION))
+            .rev()
+        {
+            let rec: ConversationRecord = decode(&kv?.1)?;
+            if keep(&rec) {
+                out.push(rec);
+                if out.len() >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn visitor_conversation(&self, t: TenantId, v: VisitorId) -> Result<Option<ConversationId>> {
+        Ok(self
+            .data()
+            .get(keys::visitor_conversation(t, v))?
+            .and_then(|b| ConversationId::from_slice(&b)))
+    }
+
+    fn put_conversation(&self, batch: &mut WriteBatch, c: &ConversationRecord) {
+        batch.put(keys::conversation(c.tenant_id, c.id), encode(c));
+    }
+
+    fn put_visitor_conversation(
+        &self,
+        batch: &mut WriteBatch,
+        t: TenantId,
+        v: VisitorId,
+        c: ConversationId,
+    ) {
+        batch.put(keys::visitor_conversation(t, v), c.to_bytes().to_vec());
+    }
+}
+
+impl AccountStore for Store {
+    fn tenant(&self, t: TenantId) -> Result<Option<TenantRecord>> {
+        get(self.data(), &keys::tenant(t))
+    }
+
+    fn staff(&self, t: TenantId, s: StaffId) -> Result<Option<StaffRecord>> {
+        get(self.data(), &keys::staff(t, s))
+    }
+
+    fn staff_by_email(&self, email: &str) -> Result<Option<StaffRecord>> {
+        let Some(v) = self.global().get(keys::email(email))? else {
+            return Ok(None);
+        };
+        match (TenantId::from_slice(&v), v.get(16..).and_then(StaffId::from_slice)) {
+            (Some(t), Some(s)) => self.staff(t, s),
+            _ => Ok(None),
+        }
+    }
+
+    fn list_staff(&self, t: TenantId) -> Result<Vec<StaffRecord>> {
+        self.data()
+            .scan_prefix(keys::keyspace(t, keys::ks::STAFF))
+            .map(|kv| decode(&kv?.1))
+            .collect()
+    }
+
+    fn site(&self, t: TenantId, s: SiteId) -> Result<Option<SiteRecord>> {
+        get(self.data(), &keys::site(t, s))
+    }
+
+    fn site_by_key(&self, key: &str) -> Result<Option<SiteRecord>> {
+        let Some(v) = self.global().get(keys::site_key(key))? else {
+            return Ok(None);
+        };
+        match (TenantId::from_slice(&v), v.get(16..).and_then(SiteId::from_slice)) {
+            (Some(t), Some(s)) => self.site(t, s),
+            _ => Ok(None),
+        }
+    }
+
+    fn put_tenant(&self, batch: &mut WriteBatch, t: &TenantRecord) {
+        batch.put(keys::tenant(t.id), encode(t));
+        batch.put_global(keys::tenant_index(t.id), Vec::new());
+    }
+
+    fn put_staff(&self, batch: &mut WriteBatch, s: &StaffRecord) {
+        batch.put(keys::staff(s.tenant_id, s.id), encode(s));
+        batch.put_global(keys::email(&s.email), pair(s.tenant_id.to_bytes(), s.id.to_bytes()));
+    }
+
+    fn put_site(&self, batch: &mut WriteBatch, s: &SiteRecord) {
+        batch.put(keys::site(s.tenant_id, s.id), encode(s));
+        batch.put_global(keys::site_key(&s.key), pair(s.tenant_id.to_bytes(), s.id.to_bytes()));
+    }
+}
+
+impl VisitorStore for Store {
+    fn visitor(&self, t: TenantId, v: VisitorId) -> Result<Option<VisitorRecord>> {
+        get(self.data(), &keys::visitor(t, v))
+    }
+
+    fn put_visitor(&self, batch: &mut WriteBatch, v: &VisitorRecord) {
+        batch.put(keys::visitor(v.tenant_id, v.id), encode(v));
+    }
+
+    fn add_page_view(&self, batch: &mut WriteBatch, t: TenantId, v: VisitorId, view: &PageView) {
+        batch.put(keys::page_view(t, v, view.at), encode(view));
+    }
+
+    fn page_views(&self, t: TenantId, v: VisitorId, limit: usize) -> Result<Vec<PageView>> {
+        let mut out: Vec<PageView> = self
+            .data()
+            .scan_prefix(keys::page_views(t, v))
+            .rev()
+            .take(limit)
+            .map(|kv| decode(&kv?.1))
+            .collect::<Result<_>>()?;
+        out.reverse();
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::StoreConfig;
+
+    fn msg(c: ConversationId, seq: u64, cid: &str) -> MessageRecord {
+        MessageRecord {
+            id: MessageId::new(),
+            conversation_id: c,
+            seq,
+            client_id: Some(cid.into()),
+            from: Participant::system(),
+            body: format!("m{seq}"),
+            private: false,
+            ts: Timestamp::now(),
+        }
+    }
+
+    #[test]
+    fn log_orders_by_seq_and_dedupes_by_client_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path(), &StoreConfig::default()).unwrap();
+        let (t, c) = (TenantId::new(), ConversationId::new());
+        let other = TenantId::new();
+        let mut b = WriteBatch::new();
+        for seq in [3u64, 1, 300, 2] {
+            s.append(&mut b, t, &msg(c, seq, &format!("c{seq}")));
+        }
+        s.append(&mut b, other, &msg(c, 999, "x"));
+        s.write_now(b).unwrap();
+        assert_eq!(s.last_seq(t, c).unwrap(), 300);
+        let seqs: Vec<u64> = s.messages_after(t, c, 1, 10).unwrap().iter().map(|m| m.seq).collect();
+        assert_eq!(seqs, vec![2, 3, 300]);
+        assert_eq!(s.by_client_id(t, c, "c300").unwrap().unwrap().seq, 300);
+        assert!(s.by_client_id(t, c, "x").unwrap().is_none(), "other tenant's key is invisible");
+        assert_eq!(s.last_seq(TenantId::new(), c).unwrap(), 0);
+    }
+
+    #[test]
+    fn accounts_are_found_by_email_and_site_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path(), &StoreConfig::default()).unwrap();
+        let t = TenantId::new();
+        let staff = StaffRecord {
+            id: StaffId::new(),
+            tenant_id: t,
+            email: "a@b.co".into(),
+            name: "A".into(),
+            role: parley_engine::permissions::Role::Owner,
+            password_hash: "h".into(),
+            token_version: 0,
+            active: true,
+            created_at: Timestamp::now(),
+        };
+        let site = SiteRecord {
+            id: SiteId::new(),
+            tenant_id: t,
+            name: "S".into(),
+            key: "key123".into(),
+            created_at: Timestamp::now(),
+        };
+        let mut b = WriteBatch::new();
+        s.put_staff(&mut b, &staff);
+        s.put_site(&mut b, &site);
+        s.write_now(b).unwrap();
+        assert_eq!(s.staff_by_email("a@b.co").unwrap(), Some(staff));
+        assert_eq!(s.site_by_key("key123").unwrap(), Some(site));
+        assert_eq!(s.site_by_key("nope").unwrap(), None);
+    }
+}

@@ -1,0 +1,258 @@
+//! The group-commit writer: one OS thread owns every write. Requesters hand
+//! it a [`WriteBatch`] and a completion callback; it gathers what is queued
+//! (up to `max_batch` operations, waiting at most `window` for more), applies
+//! it, flushes once, and only then calls each requester back.
+//!
+//! A thread rather than an actor because sled's flush is a blocking fsync:
+//! it must never sit on the async runtime. The completion is a callback so
+//! an actor can turn it into a message to itself (`Durable { seq }`) and
+//! keep handling other work while its writes are in flight.
+//!
+//! If a flush ever fails the writer is poisoned: later writes fail at once,
+//! so no requester is ever told "durable" for a write that might sit after a
+//! hole in the log. `/healthz` reports it.
+
+use crate::{Op, Result, StorageError, Store, TreeId, WriteBatch};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Called once the batch is durable (`Ok`) or has failed.
+pub type Done = Box<dyn FnOnce(Result<()>) + Send>;
+
+struct Request {
+    ops: Vec<Op>,
+    done: Done,
+}
+
+/// Writer tuning.
+#[derive(Clone, Debug)]
+pub struct WriterConfig {
+    /// Most operations gathered into one flush.
+    pub max_batch: usize,
+    /// How long to wait for more work once a batch has started; zero takes
+    /// only what is already queued (requests that arrive during a flush are
+    /// batched anyway).
+    pub window: Duration,
+}
+
+impl Default for WriterConfig {
+    fn default() -> Self {
+        Self {
+            max_batch: 4096,
+            window: Duration::ZERO,
+        }
+    }
+}
+
+/// A handle to the writer thread; clone it freely.
+#[derive(Clone)]
+pub struct Writer {
+    tx: mpsc::Sender<Request>,
+    healthy: Arc<AtomicBool>,
+    thread: Arc<Mutex<Option<JoinHandle<()>>>>,
+}
+
+impl Writer {
+    /// Starts the writer thread for `store`.
+    pub fn start(store: Store, cfg: WriterConfig) -> Self {
+        let (tx, rx) = mpsc::channel();
+        let healthy = Arc::new(AtomicBool::new(true));
+        let h = healthy.clone();
+        let thread = std::thread::Builder::new()
+            .name("parley-writer".into())
+            .spawn(move || run(store, cfg, rx, h))
+            .expect("spawning the storage writer thread");
+        Self {
+            tx,
+            healthy,
+            thread: Arc::new(Mutex::new(Some(thread))),
+        }
+    }
+
+    /// Queues `batch`; `done` runs on the writer thread once it is durable.
+    pub fn submit(&self, batch: WriteBatch, done: Done) {
+        if let Err(mpsc::SendError(req)) = self.tx.send(Request {
+            ops: batch.ops,
+            done,
+        }) {
+            (req.done)(Err(StorageError::WriterGone));
+        }
+    }
+
+    /// Writes `batch` and waits until it is durable.
+    pub async fn write(&self, batch: WriteBatch) -> Result<()> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.submit(
+            batch,
+            Box::new(move |r| {
+                let _ = tx.send(r);
+            }),
+        );
+        rx.await.unwrap_or(Err(StorageError::WriterGone))
+    }
+
+    /// False once a write has failed.
+    pub fn is_healthy(&self) -> bool {
+        self.healthy.load(Ordering::Relaxed)
+    }
+
+    /// Stops the thread after it has written everything queued so far.
+    /// Other clones of this handle keep the channel open: call it last.
+    pub fn shutdown(self) {
+        let thread = self.thread.lock().ok().and_then(|mut t| t.take());
+        drop(self.tx);
+        if let Some(t) = thread {
+            let _ = t.join();
+        }
+    }
+}
+
+fn run(store: Store, cfg: WriterConfig, rx: mpsc::Receiver<Request>, healthy: Arc<AtomicBool>) {
+    let mut poisoned: Option<String> = None;
+    let mut batch: Vec<Request> = Vec::new();
+    while let Ok(first) = rx.recv() {
+        let mut n_ops = first.ops.len();
+        batch.push(first);
+        // Take whatever is already queued.
+        while n_ops < cfg.max_batch {
+            match rx.try_recv() {
+                Ok(r) => {
+                    n_ops += r.ops.len();
+                    batch.push(r);
+                }
+                Err(_) => break,
+            }
+        }
+        // Optionally linger for more.
+        if !cfg.window.is_zero() {
+            let deadline = Instant::now() + cfg.window;
+            while n_ops < cfg.max_batch {
+                let left = deadline.saturating_duration_since(Instant::now());
+                match rx.recv_timeout(left) {
+                    Ok(r) => {
+                        n_ops += r.ops.len();
+                        batch.push(r);
+                    }
+                    Err(_) => break,
+                }
+            }
+        }
+
+        let outcome = match &poisoned {
+            Some(why) => Err(why.clone()),
+            None => {
+                let start = Instant::now();
+                let ops = batch.iter_mut().flat_map(|r| std::mem::take(&mut r.ops));
+                let res = apply(&store, ops).and_then(|_| store.flush());
+                metrics::histogram!("parley_storage_flush_seconds")
+                    .record(start.elapsed().as_secs_f64());
+                metrics::histogram!("parley_storage_batch_ops").record(n_ops as f64);
+                metrics::histogram!("parley_storage_batch_requests").record(batch.len() as f64);
+                res.map_err(|e| e.to_string())
+            }
+        };
+        if let Err(why) = &outcome {
+            if poisoned.is_none() {
+                tracing::error!(error = %why, "storage write failed; refusing further writes");
+                healthy.store(false, Ordering::Relaxed);
+                poisoned = Some(why.clone());
+            }
+        }
+        for req in batch.drain(..) {
+            let r = match &outcome {
+                Ok(()) => Ok(()),
+                Err(why) => Err(StorageError::Poisoned(why.clone())),
+            };
+            (req.done)(r);
+        }
+    }
+    let _ = store.flush();
+}
+
+/// Applies operations: one atomic sled batch per tree, or one transaction
+/// when they span both trees.
+pub(crate) fn apply(store: &Store, ops: impl IntoIterator<Item = Op>) -> Result<()> {
+    let mut data = sled::Batch::default();
+    let mut global = sled::Batch::default();
+    let (mut nd, mut ng) = (0usize, 0usize);
+    for op in ops {
+        let (b, n) = match op.tree {
+            TreeId::Data => (&mut data, &mut nd),
+            TreeId::Global => (&mut global, &mut ng),
+        };
+        *n += 1;
+        match op.value {
+            Some(v) => b.insert(op.key, v),
+            None => b.remove(op.key),
+        }
+    }
+    match (nd > 0, ng > 0) {
+        (true, true) => {
+            use sled::Transactional;
+            (store.data(), store.global())
+                .transaction(|(d, g)| {
+                    d.apply_batch(&data)?;
+                    g.apply_batch(&global)?;
+                    Ok::<_, sled::transaction::ConflictableTransactionError<()>>(())
+                })
+                .map_err(|e| match e {
+                    sled::transaction::TransactionError::Storage(e) => StorageError::Sled(e),
+                    sled::transaction::TransactionError::Abort(()) => {
+                        StorageError::Conflict("transaction aborted".into())
+                    }
+                })?;
+        }
+        (true, false) => store.data().apply_batch(data)?,
+        (false, true) => store.global().apply_batch(global)?,
+        (false, false) => {}
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::StoreConfig;
+
+    #[test]
+    fn every_requester_is_answered_after_the_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), &StoreConfig::default()).unwrap();
+        let w = Writer::start(store.clone(), WriterConfig::default());
+        let (tx, rx) = mpsc::channel();
+        for i in 0u32..200 {
+            let mut b = WriteBatch::new();
+            b.put(i.to_be_bytes().to_vec(), vec![1]);
+            let tx = tx.clone();
+            let s = store.clone();
+            w.submit(
+                b,
+                Box::new(move |r| {
+                    // Durable means readable too.
+                    let present = s.data().get(i.to_be_bytes()).unwrap().is_some();
+                    tx.send((r.is_ok(), present)).unwrap();
+                }),
+            );
+        }
+        for _ in 0..200 {
+            assert_eq!(rx.recv().unwrap(), (true, true));
+        }
+        w.shutdown();
+        assert_eq!(store.data().len(), 200);
+    }
+
+    #[test]
+    fn mixed_trees_apply_together() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), &StoreConfig::default()).unwrap();
+        let mut b = WriteBatch::new();
+        b.put(b"a".to_vec(), b"1".to_vec());
+        b.put_global(b"g".to_vec(), b"2".to_vec());
+        store.write_now(b).unwrap();
+        assert!(store.data().get(b"a").unwrap().is_some());
+        assert!(store.global().get(b"g").unwrap().is_some());
+    }
+}
