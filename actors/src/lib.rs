@@ -1,1 +1,142 @@
-//! placeholder
+//! Parley's actors: the live state of tenants, conversations, visitors and
+//! staff, as ractor actors under supervisors.
+//!
+//! ```text
+//! Root ── TenantRegistry ── Tenant(t) ─┬─ Conversation(c)
+//!                                      ├─ Visitor(v)
+//!                                      └─ Staff(s)
+//! ```
+//! The storage writer is a dedicated thread (see `parley_storage::writer`).
+//! The edge talks to [`System`]: it resolves a Tenant, then holds leases on
+//! conversations and pushes frames through [`Outbox`]es.
+#![forbid(unsafe_code)]
+
+pub mod conversation;
+pub mod outbox;
+pub mod registry;
+pub mod slot;
+pub mod staff;
+pub mod tenant;
+pub mod visitor;
+
+pub use conversation::{ConversationMsg, StaffActor, StaffCommand};
+pub use outbox::{CloseSignal, Out, Outbox};
+pub use slot::{ConvLease, Sub, SubKind};
+pub use staff::StaffMsg;
+pub use tenant::{HelloReply, TenantMsg};
+
+use parley_engine::TenantId;
+use parley_storage::{Store, Writer};
+use ractor::{Actor, ActorRef};
+use registry::{RegistryMsg, Root, RootArgs, RootMsg};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+/// Tuning for the actors.
+#[derive(Clone, Debug)]
+pub struct ActorConfig {
+    /// A conversation with no subscribers, leases or writes for this long passivates.
+    pub conversation_idle: Duration,
+    /// A visitor actor with no events for this long passivates.
+    pub visitor_idle: Duration,
+    /// Most writes one conversation keeps in flight before answering `overloaded`.
+    pub max_inflight: usize,
+    /// Timeout for calls from the edge into actors.
+    pub call_timeout: Duration,
+}
+
+impl Default for ActorConfig {
+    fn default() -> Self {
+        Self {
+            conversation_idle: Duration::from_secs(60),
+            visitor_idle: Duration::from_secs(30),
+            max_inflight: 1024,
+            call_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// What every actor shares: storage, the writer, tuning.
+pub struct Ctx {
+    pub store: Store,
+    pub writer: Writer,
+    pub cfg: ActorConfig,
+}
+
+/// Errors calling into the actor system.
+#[derive(Debug, thiserror::Error)]
+pub enum ActorError {
+    #[error("the actor system is not running")]
+    Down,
+    #[error("an actor did not answer in time")]
+    Timeout,
+    #[error("actor: {0}")]
+    Other(String),
+}
+
+/// Calls `actor` with a request built around a reply port, with the timeout.
+pub async fn ask<M, T>(
+    actor: &ActorRef<M>,
+    timeout: Duration,
+    build: impl FnOnce(ractor::RpcReplyPort<T>) -> M,
+) -> Result<T, ActorError>
+where
+    M: ractor::Message,
+    T: Send + 'static,
+{
+    match actor.call(build, Some(timeout)).await {
+        Ok(ractor::rpc::CallResult::Success(v)) => Ok(v),
+        Ok(ractor::rpc::CallResult::Timeout) => Err(ActorError::Timeout),
+        Ok(ractor::rpc::CallResult::SenderError) => Err(ActorError::Other("no answer".into())),
+        Err(e) => Err(ActorError::Other(e.to_string())),
+    }
+}
+
+/// The running actor system.
+pub struct System {
+    pub ctx: Arc<Ctx>,
+    root: ActorRef<RootMsg>,
+    root_handle: tokio::task::JoinHandle<()>,
+    registry: Arc<RwLock<Option<ActorRef<RegistryMsg>>>>,
+}
+
+impl System {
+    /// Starts Root and the registry.
+    pub async fn start(ctx: Arc<Ctx>) -> Result<Self, ActorError> {
+        let registry = Arc::new(RwLock::new(None));
+        let (root, root_handle) = Actor::spawn(
+            None,
+            Root,
+            RootArgs {
+                ctx: ctx.clone(),
+                registry: registry.clone(),
+            },
+        )
+        .await
+        .map_err(|e| ActorError::Other(e.to_string()))?;
+        Ok(Self {
+            ctx,
+            root,
+            root_handle,
+            registry,
+        })
+    }
+
+    /// The live Tenant actor for `t`.
+    pub async fn tenant(&self, t: TenantId) -> Result<ActorRef<TenantMsg>, ActorError> {
+        let reg = self
+            .registry
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .ok_or(ActorError::Down)?;
+        ask(&reg, self.ctx.cfg.call_timeout, |reply| RegistryMsg::Get { tenant: t, reply }).await
+    }
+
+    /// Stops every actor (children first) and waits for Root to finish.
+    pub async fn stop(self) {
+        self.root.stop_children_and_wait(None, Some(Duration::from_secs(5))).await;
+        self.root.stop(None);
+        let _ = self.root_handle.await;
+    }
+}

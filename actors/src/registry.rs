@@ -1,0 +1,164 @@
+//! The top of the tree: `Root` supervises the `TenantRegistry`, which spawns
+//! and looks up `Tenant` actors on demand.
+//!
+//! Supervision policy: a Tenant that fails is forgotten and started afresh
+//! on the next request for it (its state is rebuilt from storage and from
+//! sockets reconnecting). If the registry itself fails, Root starts a new
+//! one and publishes it where the edge looks it up.
+
+use crate::tenant::{Tenant, TenantArgs, TenantMsg};
+use crate::Ctx;
+use parley_engine::TenantId;
+use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+/// Messages the registry handles.
+pub enum RegistryMsg {
+    /// The live Tenant actor for `tenant`, started if needed.
+    Get {
+        tenant: TenantId,
+        reply: RpcReplyPort<ActorRef<TenantMsg>>,
+    },
+}
+
+/// The registry actor.
+pub struct TenantRegistry;
+
+/// The registry's state.
+pub struct RegistryState {
+    ctx: Arc<Ctx>,
+    tenants: HashMap<TenantId, ActorRef<TenantMsg>>,
+    by_actor: HashMap<ActorId, TenantId>,
+}
+
+impl Actor for TenantRegistry {
+    type Msg = RegistryMsg;
+    type State = RegistryState;
+    type Arguments = Arc<Ctx>;
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        ctx: Arc<Ctx>,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        Ok(RegistryState {
+            ctx,
+            tenants: HashMap::new(),
+            by_actor: HashMap::new(),
+        })
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        msg: Self::Msg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            RegistryMsg::Get { tenant, reply } => {
+                if let Some(t) = state.tenants.get(&tenant) {
+                    let _ = reply.send(t.clone());
+                    return Ok(());
+                }
+                let (t, _) = Actor::spawn_linked(
+                    None,
+                    Tenant,
+                    TenantArgs {
+                        ctx: state.ctx.clone(),
+                        id: tenant,
+                    },
+                    myself.get_cell(),
+                )
+                .await?;
+                state.by_actor.insert(t.get_id(), tenant);
+                state.tenants.insert(tenant, t.clone());
+                let _ = reply.send(t);
+            }
+        }
+        Ok(())
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        evt: SupervisionEvent,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        let (cell, failed) = match evt {
+            SupervisionEvent::ActorTerminated(c, _, _) => (c, false),
+            SupervisionEvent::ActorFailed(c, err) => {
+                tracing::error!(error = %err, "tenant actor failed");
+                (c, true)
+            }
+            _ => return Ok(()),
+        };
+        if let Some(t) = state.by_actor.remove(&cell.get_id()) {
+            if failed {
+                metrics::counter!("parley_actor_restarts_total", "kind" => "tenant").increment(1);
+            }
+            state.tenants.remove(&t);
+        }
+        Ok(())
+    }
+}
+
+/// Root supervisor messages (it only supervises).
+pub enum RootMsg {}
+
+/// The root supervisor.
+pub struct Root;
+
+/// Root's state: where it publishes the current registry.
+pub struct RootState {
+    ctx: Arc<Ctx>,
+    registry: Arc<RwLock<Option<ActorRef<RegistryMsg>>>>,
+}
+
+/// Root's arguments.
+pub struct RootArgs {
+    pub ctx: Arc<Ctx>,
+    pub registry: Arc<RwLock<Option<ActorRef<RegistryMsg>>>>,
+}
+
+impl Root {
+    async fn start_registry(myself: &ActorRef<RootMsg>, state: &RootState) -> Result<(), ActorProcessingErr> {
+        let (r, _) =
+            Actor::spawn_linked(None, TenantRegistry, state.ctx.clone(), myself.get_cell()).await?;
+        *state.registry.write().unwrap_or_else(|e| e.into_inner()) = Some(r);
+        Ok(())
+    }
+}
+
+impl Actor for Root {
+    type Msg = RootMsg;
+    type State = RootState;
+    type Arguments = RootArgs;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        args: RootArgs,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        let state = RootState {
+            ctx: args.ctx,
+            registry: args.registry,
+        };
+        Root::start_registry(&myself, &state).await?;
+        Ok(state)
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        evt: SupervisionEvent,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        if let SupervisionEvent::ActorFailed(_, err) = evt {
+            tracing::error!(error = %err, "tenant registry failed; restarting it");
+            metrics::counter!("parley_actor_restarts_total", "kind" => "registry").increment(1);
+            Root::start_registry(&myself, state).await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,124 @@
+//! Shared handles between a Tenant and its live conversations.
+//!
+//! - [`ConvSlot`]: one per live conversation, owned by the Tenant's entry.
+//!   It holds the conversation's subscriber list, so a supervisor that
+//!   restarts a crashed conversation can tell those sockets to resync.
+//! - [`ConvLease`]: what a socket holds to talk to a conversation directly
+//!   (one actor hop). While any lease exists the Tenant will not passivate
+//!   the conversation, so a message is never sent to an actor that is
+//!   stopping.
+//! - [`Directory`]: the tenant's staff sockets, published by the Tenant
+//!   as an immutable snapshot and read by conversations for fan-out.
+
+use crate::conversation::ConversationMsg;
+use crate::outbox::Outbox;
+use parley_engine::{ConversationId, StaffId};
+use ractor::ActorRef;
+use std::sync::{Arc, Mutex, RwLock};
+
+/// Who a subscriber is, which decides what it may see.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SubKind {
+    /// A visitor tab: public frames only.
+    Visitor,
+    /// A staff socket.
+    Staff(StaffId),
+}
+
+/// A socket subscribed to a conversation.
+#[derive(Clone, Debug)]
+pub struct Sub {
+    pub outbox: Outbox,
+    pub kind: SubKind,
+}
+
+/// The shared part of one live conversation.
+#[derive(Debug)]
+pub struct ConvSlot {
+    pub id: ConversationId,
+    pub(crate) subs: Mutex<Vec<Sub>>,
+    pub(crate) actor: RwLock<Option<ActorRef<ConversationMsg>>>,
+}
+
+impl ConvSlot {
+    pub(crate) fn new(id: ConversationId) -> Arc<Self> {
+        Arc::new(Self {
+            id,
+            subs: Mutex::new(Vec::new()),
+            actor: RwLock::new(None),
+        })
+    }
+
+    pub(crate) fn set_actor(&self, a: Option<ActorRef<ConversationMsg>>) {
+        *self.actor.write().unwrap_or_else(|e| e.into_inner()) = a;
+    }
+
+    pub(crate) fn with_subs<R>(&self, f: impl FnOnce(&mut Vec<Sub>) -> R) -> R {
+        f(&mut self.subs.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Tells every subscriber to reconnect (close code `code`) and forgets them.
+    pub(crate) fn close_subscribers(&self, code: u16) {
+        for s in self.with_subs(std::mem::take) {
+            s.outbox.close(code);
+        }
+    }
+}
+
+/// A socket's right to talk to a live conversation.
+#[derive(Clone, Debug)]
+pub struct ConvLease {
+    pub(crate) slot: Arc<ConvSlot>,
+}
+
+impl ConvLease {
+    /// The conversation's id.
+    pub fn id(&self) -> ConversationId {
+        self.slot.id
+    }
+
+    /// The conversation actor, while it runs.
+    pub fn actor(&self) -> Option<ActorRef<ConversationMsg>> {
+        self.slot
+            .actor
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Sends a message to the conversation. `false` means the actor is gone
+    /// (crashed, not yet restarted): re-resolve the lease through the Tenant.
+    pub fn cast(&self, msg: ConversationMsg) -> bool {
+        self.actor().is_some_and(|a| a.cast(msg).is_ok())
+    }
+
+    /// Stops delivering this conversation to socket `socket_id`.
+    pub fn unsubscribe(&self, socket_id: u64) {
+        self.slot
+            .with_subs(|s| s.retain(|x| x.outbox.id() != socket_id));
+    }
+}
+
+/// A staff socket in the tenant directory.
+#[derive(Clone, Debug)]
+pub struct StaffSocket {
+    pub staff: StaffId,
+    pub outbox: Outbox,
+}
+
+/// The tenant's staff sockets, as an immutable snapshot.
+#[derive(Debug, Default)]
+pub struct Directory {
+    staff: RwLock<Arc<Vec<StaffSocket>>>,
+}
+
+impl Directory {
+    /// The current snapshot.
+    pub fn snapshot(&self) -> Arc<Vec<StaffSocket>> {
+        self.staff.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub(crate) fn publish(&self, v: Vec<StaffSocket>) {
+        *self.staff.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(v);
+    }
+}
