@@ -96,7 +96,7 @@ where
 pub struct System {
     pub ctx: Arc<Ctx>,
     root: ActorRef<RootMsg>,
-    root_handle: tokio::task::JoinHandle<()>,
+    root_handle: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     registry: Arc<RwLock<Option<ActorRef<RegistryMsg>>>>,
 }
 
@@ -117,7 +117,7 @@ impl System {
         Ok(Self {
             ctx,
             root,
-            root_handle,
+            root_handle: std::sync::Mutex::new(Some(root_handle)),
             registry,
         })
     }
@@ -134,9 +134,18 @@ impl System {
     }
 
     /// Stops every actor (children first) and waits for Root to finish.
-    pub async fn stop(self) {
-        self.root.stop_children_and_wait(None, Some(Duration::from_secs(5))).await;
+    pub async fn stop(&self) {
+        self.root
+            .stop_children_and_wait(None, Some(Duration::from_secs(5)))
+            .await;
         self.root.stop(None);
-        let _ = self.root_handle.await;
+        let handle = self
+            .root_handle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(h) = handle {
+            let _ = h.await;
+        }
     }
 }

@@ -92,6 +92,12 @@ impl ConvLease {
         self.actor().is_some_and(|a| a.cast(msg).is_ok())
     }
 
+    /// Whether socket `socket_id` is subscribed to this conversation.
+    pub fn slot_subscribed(&self, socket_id: u64) -> bool {
+        self.slot
+            .with_subs(|s| s.iter().any(|x| x.outbox.id() == socket_id))
+    }
+
     /// Stops delivering this conversation to socket `socket_id`.
     pub fn unsubscribe(&self, socket_id: u64) {
         self.slot

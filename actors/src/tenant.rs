@@ -85,6 +85,11 @@ pub enum TenantMsg {
     },
     /// A staff socket disconnected.
     StaffLeave { staff: StaffId, socket: u64 },
+    /// A staff socket asks to change its member's availability; the Staff actor decides.
+    SetAvailability {
+        staff: StaffId,
+        availability: Availability,
+    },
     /// A staff member's availability, from their Staff actor.
     StaffAvailability {
         staff: StaffId,
@@ -557,6 +562,14 @@ impl Actor for Tenant {
                         }
                     }
                     state.publish_directory();
+                }
+            }
+            TenantMsg::SetAvailability {
+                staff,
+                availability,
+            } => {
+                if let Some(e) = state.staff.get(&staff) {
+                    let _ = e.actor.cast(StaffMsg::SetAvailability(availability));
                 }
             }
             TenantMsg::StaffAvailability {

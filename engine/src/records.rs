@@ -189,3 +189,12 @@ pub struct MessageRecord {
     pub private: bool,
     pub ts: Timestamp,
 }
+
+/// The instance operator's account (not part of any tenant).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SuperadminRecord {
+    pub id: StaffId,
+    pub email: String,
+    pub password_hash: String,
+    pub created_at: Timestamp,
+}

@@ -1,1 +1,63 @@
-//! x
+//! Parley's edge: the hyper/axum HTTP server, the fastwebsockets WebSocket
+//! sessions, configuration and the command-line entry points. The `parley`
+//! binary (`main.rs`) only parses arguments and calls in here.
+#![forbid(unsafe_code)]
+
+pub mod admin;
+pub mod api;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod datadir;
+pub mod fatal;
+pub mod server;
+pub mod state;
+pub mod ws;
+
+use cli::ServeArgs;
+use config::Config;
+use fatal::Fatal;
+
+/// Layers configuration: defaults → `--config` file → env → flags
+/// (clap has already folded env into the flags).
+pub fn load_config(args: &ServeArgs) -> Result<Config, Fatal> {
+    let mut cfg = match &args.config {
+        Some(path) => Config::from_file(path).map_err(Fatal::Usage)?,
+        None => Config::default(),
+    };
+    if let Some(l) = args.listen {
+        cfg.listen = l;
+    }
+    if let Some(d) = &args.data_dir {
+        cfg.data_dir = d.clone();
+    }
+    Ok(cfg)
+}
+
+/// `parley serve`: runs until Ctrl-C or SIGTERM.
+pub async fn serve(args: ServeArgs) -> Result<(), Fatal> {
+    let cfg = load_config(&args)?;
+    init_tracing(&cfg.log);
+    let server = server::Server::start(cfg).await?;
+    let addr = server
+        .local_addr()
+        .map_err(|e| Fatal::Other(format!("cannot read the bound address: {e}")))?;
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "listening on http://{addr}");
+        let _ = out.flush();
+    }
+    tracing::info!(%addr, "parley is ready");
+    server.run(server::signal()).await
+}
+
+fn init_tracing(default: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("PARLEY_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}

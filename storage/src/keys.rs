@@ -145,6 +145,11 @@ pub fn tenant_index_prefix() -> Vec<u8> {
     global("tenant", &[])
 }
 
+/// Global: an instance operator account by email.
+pub fn superadmin(email: &str) -> Vec<u8> {
+    global("superadmin", email.as_bytes())
+}
+
 /// Global: instance metadata.
 pub fn meta(name: &str) -> Vec<u8> {
     global("meta", name.as_bytes())

@@ -70,6 +70,8 @@ pub trait AccountStore {
     fn put_staff(&self, batch: &mut WriteBatch, s: &StaffRecord);
     /// The record and its site-key index entry.
     fn put_site(&self, batch: &mut WriteBatch, s: &SiteRecord);
+    fn superadmin_by_email(&self, email: &str) -> Result<Option<SuperadminRecord>>;
+    fn put_superadmin(&self, batch: &mut WriteBatch, s: &SuperadminRecord);
 }
 
 /// Visitors and their page views.
@@ -245,6 +247,29 @@ impl AccountStore for Store {
     fn put_site(&self, batch: &mut WriteBatch, s: &SiteRecord) {
         batch.put(keys::site(s.tenant_id, s.id), encode(s));
         batch.put_global(keys::site_key(&s.key), pair(s.tenant_id.to_bytes(), s.id.to_bytes()));
+    }
+
+    fn superadmin_by_email(&self, email: &str) -> Result<Option<SuperadminRecord>> {
+        get(self.global(), &keys::superadmin(email))
+    }
+
+    fn put_superadmin(&self, batch: &mut WriteBatch, s: &SuperadminRecord) {
+        batch.put_global(keys::superadmin(&s.email), encode(s));
+    }
+}
+
+impl Store {
+    /// Ids of every tenant, oldest first.
+    pub fn tenant_ids(&self) -> Result<Vec<TenantId>> {
+        let prefix = keys::tenant_index_prefix();
+        self.global()
+            .scan_prefix(&prefix)
+            .map(|kv| {
+                let (k, _) = kv?;
+                TenantId::from_slice(&k[prefix.len()..])
+                    .ok_or_else(|| crate::StorageError::Decode("bad tenant index key".into()))
+            })
+            .collect()
     }
 }
 

@@ -22,9 +22,10 @@ use std::time::{Duration, Instant};
 /// Called once the batch is durable (`Ok`) or has failed.
 pub type Done = Box<dyn FnOnce(Result<()>) + Send>;
 
-struct Request {
-    ops: Vec<Op>,
-    done: Done,
+enum Request {
+    Write { ops: Vec<Op>, done: Done },
+    /// Write what is queued before this, then stop.
+    Stop,
 }
 
 /// Writer tuning.
@@ -74,11 +75,11 @@ impl Writer {
 
     /// Queues `batch`; `done` runs on the writer thread once it is durable.
     pub fn submit(&self, batch: WriteBatch, done: Done) {
-        if let Err(mpsc::SendError(req)) = self.tx.send(Request {
+        if let Err(mpsc::SendError(Request::Write { done, .. })) = self.tx.send(Request::Write {
             ops: batch.ops,
             done,
         }) {
-            (req.done)(Err(StorageError::WriterGone));
+            done(Err(StorageError::WriterGone));
         }
     }
 
@@ -99,11 +100,11 @@ impl Writer {
         self.healthy.load(Ordering::Relaxed)
     }
 
-    /// Stops the thread after it has written everything queued so far.
-    /// Other clones of this handle keep the channel open: call it last.
-    pub fn shutdown(self) {
+    /// Writes everything queued so far, then stops the thread and waits
+    /// for it. Later writes fail with [`StorageError::WriterGone`].
+    pub fn shutdown(&self) {
+        let _ = self.tx.send(Request::Stop);
         let thread = self.thread.lock().ok().and_then(|mut t| t.take());
-        drop(self.tx);
         if let Some(t) = thread {
             let _ = t.join();
         }
@@ -112,40 +113,47 @@ impl Writer {
 
 fn run(store: Store, cfg: WriterConfig, rx: mpsc::Receiver<Request>, healthy: Arc<AtomicBool>) {
     let mut poisoned: Option<String> = None;
-    let mut batch: Vec<Request> = Vec::new();
-    while let Ok(first) = rx.recv() {
-        let mut n_ops = first.ops.len();
-        batch.push(first);
+    let mut batch: Vec<(Vec<Op>, Done)> = Vec::new();
+    let mut stopping = false;
+    while !stopping {
+        let Ok(first) = rx.recv() else { break };
+        let mut n_ops = 0;
+        let take = |r: Request, batch: &mut Vec<(Vec<Op>, Done)>, n: &mut usize| match r {
+            Request::Write { ops, done } => {
+                *n += ops.len();
+                batch.push((ops, done));
+                true
+            }
+            Request::Stop => false,
+        };
+        stopping = !take(first, &mut batch, &mut n_ops);
         // Take whatever is already queued.
-        while n_ops < cfg.max_batch {
+        while !stopping && n_ops < cfg.max_batch {
             match rx.try_recv() {
-                Ok(r) => {
-                    n_ops += r.ops.len();
-                    batch.push(r);
-                }
+                Ok(r) => stopping = !take(r, &mut batch, &mut n_ops),
                 Err(_) => break,
             }
         }
         // Optionally linger for more.
-        if !cfg.window.is_zero() {
+        if !stopping && !cfg.window.is_zero() {
             let deadline = Instant::now() + cfg.window;
-            while n_ops < cfg.max_batch {
+            while !stopping && n_ops < cfg.max_batch {
                 let left = deadline.saturating_duration_since(Instant::now());
                 match rx.recv_timeout(left) {
-                    Ok(r) => {
-                        n_ops += r.ops.len();
-                        batch.push(r);
-                    }
+                    Ok(r) => stopping = !take(r, &mut batch, &mut n_ops),
                     Err(_) => break,
                 }
             }
+        }
+        if batch.is_empty() {
+            continue;
         }
 
         let outcome = match &poisoned {
             Some(why) => Err(why.clone()),
             None => {
                 let start = Instant::now();
-                let ops = batch.iter_mut().flat_map(|r| std::mem::take(&mut r.ops));
+                let ops = batch.iter_mut().flat_map(|r| std::mem::take(&mut r.0));
                 let res = apply(&store, ops).and_then(|_| store.flush());
                 metrics::histogram!("parley_storage_flush_seconds")
                     .record(start.elapsed().as_secs_f64());
@@ -161,12 +169,12 @@ fn run(store: Store, cfg: WriterConfig, rx: mpsc::Receiver<Request>, healthy: Ar
                 poisoned = Some(why.clone());
             }
         }
-        for req in batch.drain(..) {
+        for (_, done) in batch.drain(..) {
             let r = match &outcome {
                 Ok(()) => Ok(()),
                 Err(why) => Err(StorageError::Poisoned(why.clone())),
             };
-            (req.done)(r);
+            done(r);
         }
     }
     let _ = store.flush();

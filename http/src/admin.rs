@@ -1,0 +1,128 @@
+//! `parley admin …`: offline administration of a stopped server's data dir.
+//! Each command prints one JSON line on success.
+
+use crate::auth::{hash_password, random_key};
+use crate::cli::AdminCommand;
+use crate::datadir;
+use crate::fatal::Fatal;
+use parley_engine::permissions::Role;
+use parley_engine::records::*;
+use parley_engine::validate;
+use parley_engine::*;
+use parley_storage::{AccountStore, StoreConfig, WriteBatch};
+use serde_json::json;
+
+/// Runs one admin command.
+pub fn run(cmd: AdminCommand) -> Result<(), Fatal> {
+    match cmd {
+        AdminCommand::CreateTenant {
+            name,
+            owner_email,
+            owner_password,
+            owner_name,
+            dir,
+        } => {
+            let name = validate::name(&name)?;
+            let email = validate::email(&owner_email)?;
+            validate::password(&owner_password, &email)?;
+            let owner_name = validate::name(owner_name.as_deref().unwrap_or_else(|| {
+                email.split('@').next().unwrap_or("Owner")
+            }))?;
+            let store = datadir::open(&dir.data_dir, &StoreConfig::default())?;
+            if store.staff_by_email(&email)?.is_some() {
+                return Err(Fatal::Usage(format!("a staff member with email {email} already exists")));
+            }
+            let now = Timestamp::now();
+            let tenant = TenantRecord {
+                id: TenantId::new(),
+                name: name.clone(),
+                created_at: now,
+            };
+            let owner = StaffRecord {
+                id: StaffId::new(),
+                tenant_id: tenant.id,
+                email,
+                name: owner_name,
+                role: Role::Owner,
+                password_hash: hash_password(&owner_password),
+                token_version: 0,
+                active: true,
+                created_at: now,
+            };
+            let site = SiteRecord {
+                id: SiteId::new(),
+                tenant_id: tenant.id,
+                name,
+                key: format!("pk_{}", random_key(24)),
+                created_at: now,
+            };
+            let mut b = WriteBatch::new();
+            store.put_tenant(&mut b, &tenant);
+            store.put_staff(&mut b, &owner);
+            store.put_site(&mut b, &site);
+            store.write_now(b)?;
+            println!(
+                "{}",
+                json!({"tenant_id": tenant.id, "owner_id": owner.id, "site_id": site.id, "site_key": site.key})
+            );
+        }
+        AdminCommand::CreateStaff {
+            tenant,
+            email,
+            password,
+            role,
+            name,
+            dir,
+        } => {
+            let tenant: TenantId = tenant
+                .parse()
+                .map_err(|_| Fatal::Usage(format!("--tenant {tenant} is not a tenant id")))?;
+            let role = Role::parse(&role)
+                .ok_or_else(|| Fatal::Usage(format!("--role {role} must be owner, admin or agent")))?;
+            let email = validate::email(&email)?;
+            validate::password(&password, &email)?;
+            let name = validate::name(name.as_deref().unwrap_or_else(|| email.split('@').next().unwrap_or("Staff")))?;
+            let store = datadir::open(&dir.data_dir, &StoreConfig::default())?;
+            if store.tenant(tenant)?.is_none() {
+                return Err(Fatal::Usage(format!("no tenant {tenant} in this data dir")));
+            }
+            if store.staff_by_email(&email)?.is_some() {
+                return Err(Fatal::Usage(format!("a staff member with email {email} already exists")));
+            }
+            let staff = StaffRecord {
+                id: StaffId::new(),
+                tenant_id: tenant,
+                email,
+                name,
+                role,
+                password_hash: hash_password(&password),
+                token_version: 0,
+                active: true,
+                created_at: Timestamp::now(),
+            };
+            let mut b = WriteBatch::new();
+            store.put_staff(&mut b, &staff);
+            store.write_now(b)?;
+            println!("{}", json!({"staff_id": staff.id}));
+        }
+        AdminCommand::CreateSuperadmin { email, password, dir } => {
+            let email = validate::email(&email)?;
+            validate::password(&password, &email)?;
+            let store = datadir::open(&dir.data_dir, &StoreConfig::default())?;
+            if store.superadmin_by_email(&email)?.is_some() {
+                return Err(Fatal::Usage(format!("a superadmin with email {email} already exists")));
+            }
+            let rec = SuperadminRecord {
+                id: StaffId::new(),
+                email,
+                password_hash: hash_password(&password),
+                created_at: Timestamp::now(),
+            };
+            let mut b = WriteBatch::new();
+            store.put_superadmin(&mut b, &rec);
+            store.write_now(b)?;
+            println!("{}", json!({"superadmin_id": rec.id}));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,192 @@
+//! Configuration: defaults, then an optional TOML file (`--config`), then
+//! `PARLEY_*` environment variables, then command-line flags. Unknown keys
+//! in the file are an error, not silence.
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Everything the server can be tuned by.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address to listen on; port 0 picks a free one.
+    pub listen: SocketAddr,
+    /// Where the database and instance secret live.
+    pub data_dir: PathBuf,
+    /// Log filter (tracing `EnvFilter` syntax); `PARLEY_LOG` overrides it.
+    pub log: String,
+    pub limits: Limits,
+    pub storage: StorageConfig,
+    pub actors: ActorsConfig,
+    pub auth: AuthConfig,
+}
+
+/// Connection and input limits.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Most WebSocket connections at once; more are refused with 503.
+    pub max_connections: usize,
+    /// Largest WebSocket message in bytes; larger closes with 1009.
+    pub max_frame_bytes: usize,
+    /// Longest message body in characters.
+    pub max_body_chars: usize,
+    /// Frames queued for one socket before it is dropped as a slow consumer.
+    pub outbound_queue: usize,
+    /// Sustained frames per second a connection may send.
+    pub frames_per_second: u32,
+    /// Burst of frames above the sustained rate.
+    pub frame_burst: u32,
+    /// Seconds a new socket has to send `hello` / `auth`.
+    pub handshake_timeout_secs: u64,
+    /// Largest JSON request body in bytes.
+    pub max_json_bytes: usize,
+}
+
+/// Storage tuning.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// sled page cache in MiB.
+    pub cache_mb: u64,
+    /// Most operations in one group commit.
+    pub batch_max_ops: usize,
+    /// Microseconds a group commit waits for more work (0: only what is queued).
+    pub batch_window_us: u64,
+}
+
+/// Actor tuning.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ActorsConfig {
+    /// Seconds an idle conversation stays live.
+    pub conversation_idle_secs: u64,
+    /// Seconds an idle visitor actor stays live.
+    pub visitor_idle_secs: u64,
+    /// Writes one conversation keeps in flight.
+    pub max_inflight: usize,
+}
+
+/// Authentication settings.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Lifetime of a staff access token, in seconds.
+    pub access_token_ttl_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("parley-data"),
+            log: "info".into(),
+            limits: Limits::default(),
+            storage: StorageConfig::default(),
+            actors: ActorsConfig::default(),
+            auth: AuthConfig::default(),
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_connections: 19_000,
+            max_frame_bytes: 64 * 1024,
+            max_body_chars: parley_engine::validate::MAX_BODY_CHARS,
+            outbound_queue: 1024,
+            frames_per_second: 20,
+            frame_burst: 60,
+            handshake_timeout_secs: 10,
+            max_json_bytes: 10 * 1024,
+        }
+    }
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            cache_mb: 256,
+            batch_max_ops: 4096,
+            batch_window_us: 0,
+        }
+    }
+}
+
+impl Default for ActorsConfig {
+    fn default() -> Self {
+        Self {
+            conversation_idle_secs: 60,
+            visitor_idle_secs: 30,
+            max_inflight: 1024,
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            access_token_ttl_secs: 15 * 60,
+        }
+    }
+}
+
+impl Config {
+    /// Defaults overlaid with a TOML file.
+    pub fn from_file(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| {
+            format!(
+                "config file {}: {}",
+                path.display(),
+                e.message().replace('\n', " ")
+            )
+        })
+    }
+
+    /// Checks values that would make the server misbehave.
+    pub fn validate(&self) -> Result<(), String> {
+        let l = &self.limits;
+        if l.max_connections == 0 || l.outbound_queue == 0 || l.frames_per_second == 0 {
+            return Err("limits.max_connections, limits.outbound_queue and limits.frames_per_second must be above 0".into());
+        }
+        if l.max_frame_bytes < 1024 {
+            return Err("limits.max_frame_bytes must be at least 1024".into());
+        }
+        if self.auth.access_token_ttl_secs < 30 {
+            return Err("auth.access_token_ttl_secs must be at least 30".into());
+        }
+        Ok(())
+    }
+
+    /// The actor tuning this config asks for.
+    pub fn actor_config(&self) -> parley_actors::ActorConfig {
+        parley_actors::ActorConfig {
+            conversation_idle: Duration::from_secs(self.actors.conversation_idle_secs.max(1)),
+            visitor_idle: Duration::from_secs(self.actors.visitor_idle_secs.max(1)),
+            max_inflight: self.actors.max_inflight.max(1),
+            call_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, "listen = \"127.0.0.1:9\"\n[limits]\nmax_connections = 5\n").unwrap();
+        let c = Config::from_file(&p).unwrap();
+        assert_eq!(c.limits.max_connections, 5);
+        assert_eq!(c.limits.outbound_queue, Limits::default().outbound_queue);
+        std::fs::write(&p, "lisen = \"x\"\n").unwrap();
+        assert!(Config::from_file(&p).unwrap_err().contains("lisen"));
+    }
+}

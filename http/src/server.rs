@@ -1,0 +1,157 @@
+//! `parley serve`: open storage, start the actor system, bind, serve until
+//! a signal, then shut down gracefully — stop accepting, close every
+//! WebSocket with 1001, stop the actors, flush storage.
+
+use crate::api;
+use crate::auth::{fresh_secret, Tokens};
+use crate::config::Config;
+use crate::datadir;
+use crate::fatal::Fatal;
+use crate::state::{App, AppInner};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use parley_actors::{Ctx, System};
+use parley_storage::{StoreConfig, Writer, WriterConfig};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+
+/// A server that is bound and ready to run.
+pub struct Server {
+    listener: TcpListener,
+    app: App,
+    shutdown: watch::Sender<bool>,
+}
+
+fn metrics_recorder() -> Option<PrometheusHandle> {
+    let flush = [0.0002, 0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.5, 1.0];
+    let sizes = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 4096.0];
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Full("parley_storage_flush_seconds".into()), &flush)
+        .and_then(|b| b.set_buckets_for_metric(Matcher::Prefix("parley_storage_batch".into()), &sizes))
+        .and_then(|b| b.install_recorder())
+        .ok()?;
+    metrics::describe_counter!("parley_ws_connections_total", "WebSocket connections accepted");
+    metrics::describe_gauge!("parley_ws_connections", "WebSocket connections open");
+    metrics::describe_counter!("parley_ws_frames_in_total", "WebSocket frames received");
+    metrics::describe_counter!("parley_ws_frames_out_total", "WebSocket frames sent");
+    metrics::describe_counter!("parley_ws_slow_consumers_total", "Sockets closed for not reading");
+    metrics::describe_counter!("parley_messages_persisted_total", "Messages made durable");
+    metrics::describe_counter!("parley_actor_restarts_total", "Actors restarted after a failure");
+    metrics::describe_histogram!("parley_storage_flush_seconds", "Time to apply and flush one group commit");
+    metrics::describe_histogram!("parley_storage_batch_ops", "Operations per group commit");
+    metrics::describe_histogram!("parley_storage_batch_requests", "Requests per group commit");
+    metrics::gauge!("parley_ws_connections").set(0.0);
+    metrics::counter!("parley_messages_persisted_total").absolute(0);
+    metrics::counter!("parley_actor_restarts_total").absolute(0);
+    Some(handle)
+}
+
+impl Server {
+    /// Opens storage, starts the actors and binds the listener.
+    pub async fn start(config: Config) -> Result<Self, Fatal> {
+        config.validate().map_err(Fatal::Usage)?;
+        let store = datadir::open(
+            &config.data_dir,
+            &StoreConfig {
+                cache_bytes: config.storage.cache_mb << 20,
+            },
+        )?;
+        let secret = store.instance_secret(fresh_secret)?;
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| Fatal::Usage(format!("cannot listen on {}: {e}", config.listen)))?;
+        let writer = Writer::start(
+            store.clone(),
+            WriterConfig {
+                max_batch: config.storage.batch_max_ops.max(1),
+                window: Duration::from_micros(config.storage.batch_window_us),
+            },
+        );
+        let system = System::start(Arc::new(Ctx {
+            store: store.clone(),
+            writer: writer.clone(),
+            cfg: config.actor_config(),
+        }))
+        .await
+        .map_err(|e| Fatal::Other(format!("cannot start the actor system: {e}")))?;
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let app = App(Arc::new(AppInner {
+            tokens: Tokens::new(&secret, config.auth.access_token_ttl_secs),
+            connections: Arc::new(Semaphore::new(config.limits.max_connections)),
+            config,
+            store,
+            writer,
+            system,
+            metrics: metrics_recorder(),
+            shutdown: shutdown_rx,
+            started: Instant::now(),
+        }));
+        Ok(Self {
+            listener,
+            app,
+            shutdown,
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `signal` completes, then shuts down gracefully.
+    pub async fn run(self, signal: impl Future<Output = ()> + Send + 'static) -> Result<(), Fatal> {
+        let Server {
+            listener,
+            app,
+            shutdown,
+        } = self;
+        let router = api::router(app.clone());
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        let tx = shutdown.clone();
+        axum::serve(listener, service)
+            .with_graceful_shutdown(async move {
+                signal.await;
+                tracing::info!("shutting down");
+                let _ = tx.send(true);
+            })
+            .await
+            .map_err(|e| Fatal::Other(format!("server error: {e}")))?;
+        let _ = shutdown.send(true);
+        // Wait for every WebSocket to close (each holds a permit).
+        let all = app.config.limits.max_connections as u32;
+        let drained = tokio::time::timeout(Duration::from_secs(5), app.connections.acquire_many(all)).await;
+        if drained.is_err() {
+            tracing::warn!(open = app.open_connections(), "sockets still open after 5 s; closing anyway");
+        }
+        app.system.stop().await;
+        app.writer.shutdown();
+        app.store.flush()?;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

@@ -1,0 +1,43 @@
+//! What every request handler and socket shares.
+
+use crate::auth::Tokens;
+use crate::config::Config;
+use metrics_exporter_prometheus::PrometheusHandle;
+use parley_actors::System;
+use parley_storage::{Store, Writer};
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::{watch, Semaphore};
+
+/// Shared application state (cheap to clone).
+#[derive(Clone)]
+pub struct App(pub Arc<AppInner>);
+
+/// The shared parts.
+pub struct AppInner {
+    pub config: Config,
+    pub store: Store,
+    pub writer: Writer,
+    pub system: System,
+    pub tokens: Tokens,
+    pub metrics: Option<PrometheusHandle>,
+    /// One permit per open WebSocket: bounds connections and lets shutdown wait for them.
+    pub connections: Arc<Semaphore>,
+    /// Flips to `true` when the server starts shutting down.
+    pub shutdown: watch::Receiver<bool>,
+    pub started: Instant,
+}
+
+impl std::ops::Deref for App {
+    type Target = AppInner;
+    fn deref(&self) -> &AppInner {
+        &self.0
+    }
+}
+
+impl App {
+    /// WebSocket connections open now.
+    pub fn open_connections(&self) -> usize {
+        self.config.limits.max_connections - self.connections.available_permits()
+    }
+}

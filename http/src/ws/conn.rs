@@ -1,0 +1,244 @@
+//! One WebSocket connection's plumbing: the reader side ([`Socket`], used by
+//! the visitor and staff sessions) and the writer task ([`write_loop`]),
+//! which drains the socket's bounded [`Outbox`] queue.
+//!
+//! The writer first waits for the session's prelude (`welcome` / `ready`),
+//! so nothing queued by actors in the meantime can overtake it. Control
+//! frames the reader owes the peer (pong, close echo) travel to the writer
+//! on a small side channel.
+
+use crate::state::App;
+use bytes::Bytes;
+use fastwebsockets::{Frame, OpCode, Payload, WebSocketError, WebSocketRead, WebSocketWrite};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use hyper::upgrade::Upgraded;
+use hyper_util::rt::TokioIo;
+use parley_actors::{CloseSignal, Out, Outbox};
+use parley_engine::codes::close;
+use parley_engine::protocol::ServerFrame;
+use parley_storage::{MessageLog, Store};
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot, watch};
+
+pub type Stream = TokioIo<Upgraded>;
+pub type WsRead = WebSocketRead<tokio::io::ReadHalf<Stream>>;
+pub type WsWrite = WebSocketWrite<tokio::io::WriteHalf<Stream>>;
+
+/// A control frame owed to the peer.
+pub type Control = (OpCode, Vec<u8>);
+
+/// The reading half of a connection plus what a session needs to answer.
+pub struct Socket {
+    pub app: App,
+    pub outbox: Outbox,
+    rd: WsRead,
+    ctl: mpsc::Sender<Control>,
+    limiter: DefaultDirectRateLimiter,
+    fragment: Option<(OpCode, Vec<u8>)>,
+}
+
+impl Socket {
+    pub fn new(app: App, rd: WsRead, outbox: Outbox, ctl: mpsc::Sender<Control>) -> Self {
+        let l = &app.config.limits;
+        let quota = Quota::per_second(NonZeroU32::new(l.frames_per_second).unwrap_or(NonZeroU32::MIN))
+            .allow_burst(NonZeroU32::new(l.frame_burst).unwrap_or(NonZeroU32::MIN));
+        Self {
+            app,
+            outbox,
+            rd,
+            ctl,
+            limiter: RateLimiter::direct(quota),
+            fragment: None,
+        }
+    }
+
+    /// The next text message. `Err(code)`: the connection is over and
+    /// should close with `code` (`NORMAL` when the peer closed or vanished).
+    pub async fn recv(&mut self) -> Result<String, u16> {
+        let max = self.app.config.limits.max_frame_bytes;
+        loop {
+            let ctl = self.ctl.clone();
+            let mut owe = move |f: Frame<'_>| {
+                let _ = ctl.try_send((f.opcode, f.payload.to_vec()));
+                std::future::ready(Ok::<(), std::io::Error>(()))
+            };
+            let frame = match self.rd.read_frame(&mut owe).await {
+                Ok(f) => f,
+                Err(WebSocketError::FrameTooLarge) => return Err(close::TOO_BIG),
+                Err(
+                    WebSocketError::UnexpectedEOF
+                    | WebSocketError::ConnectionClosed
+                    | WebSocketError::IoError(_),
+                ) => return Err(close::NORMAL),
+                Err(WebSocketError::InvalidUTF8) => return Err(1007),
+                Err(_) => return Err(close::PROTOCOL_ERROR),
+            };
+            metrics::counter!("parley_ws_frames_in_total").increment(1);
+            let (op, data) = match (frame.opcode, frame.fin, self.fragment.take()) {
+                (OpCode::Close, ..) => return Err(close::NORMAL),
+                (OpCode::Ping | OpCode::Pong, _, f) => {
+                    self.fragment = f;
+                    continue;
+                }
+                (OpCode::Text | OpCode::Binary, true, None) => (frame.opcode, frame.payload.to_vec()),
+                (OpCode::Text | OpCode::Binary, false, None) => {
+                    self.fragment = Some((frame.opcode, frame.payload.to_vec()));
+                    continue;
+                }
+                (OpCode::Continuation, fin, Some((op, mut buf))) => {
+                    buf.extend_from_slice(&frame.payload);
+                    if buf.len() > max {
+                        return Err(close::TOO_BIG);
+                    }
+                    if !fin {
+                        self.fragment = Some((op, buf));
+                        continue;
+                    }
+                    (op, buf)
+                }
+                _ => return Err(close::PROTOCOL_ERROR),
+            };
+            if op == OpCode::Binary {
+                self.error(parley_engine::codes::error::BAD_FRAME, "only text frames are understood", None);
+                continue;
+            }
+            return String::from_utf8(data).map_err(|_| 1007);
+        }
+    }
+
+    /// Queues a frame for the client.
+    pub fn send(&self, f: &ServerFrame<'_>) {
+        self.outbox.frame(&Bytes::from(f.to_json()));
+    }
+
+    /// Queues an `error` frame.
+    pub fn error(&self, code: &str, message: &str, client_id: Option<&str>) {
+        self.send(&ServerFrame::Error {
+            code,
+            message,
+            client_id,
+        });
+    }
+
+    /// Whether the connection is within its frame rate (consumes one token).
+    pub fn allow(&self) -> bool {
+        self.limiter.check().is_ok()
+    }
+}
+
+async fn write_text(ws: &mut WsWrite, bytes: &[u8]) -> bool {
+    metrics::counter!("parley_ws_frames_out_total").increment(1);
+    ws.write_frame(Frame::text(Payload::Borrowed(bytes))).await.is_ok()
+}
+
+async fn write_close(ws: &mut WsWrite, code: u16) {
+    let reason: &[u8] = match code {
+        close::GOING_AWAY => b"server shutting down",
+        close::SLOW_CONSUMER => b"slow consumer",
+        close::TOO_BIG => b"frame too large",
+        close::UNAUTHORIZED => b"unauthorized",
+        close::UNKNOWN_SITE => b"unknown site",
+        close::RESTART => b"resync",
+        _ => b"",
+    };
+    let _ = ws.write_frame(Frame::close(code, reason)).await;
+    let _ = ws.flush().await;
+}
+
+/// Replays stored messages `(after, upto]` straight from storage.
+async fn replay(ws: &mut WsWrite, store: &Store, item: Out) -> bool {
+    let Out::Replay {
+        tenant,
+        conversation,
+        mut after,
+        upto,
+        public_only,
+    } = item
+    else {
+        return true;
+    };
+    while after < upto {
+        let page = match store.messages_after(tenant, conversation, after, 256) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(error = %e, "replay read failed");
+                return false;
+            }
+        };
+        if page.is_empty() {
+            break;
+        }
+        for m in page.iter().take_while(|m| m.seq <= upto) {
+            if !(public_only && m.private) && !write_text(ws, ServerFrame::message(m).to_json().as_bytes()).await {
+                return false;
+            }
+        }
+        after = page.last().map(|m| m.seq).unwrap_or(upto);
+    }
+    true
+}
+
+/// Drains the outbox to the socket until a close is asked for, the server
+/// shuts down (close 1001), the peer closes, or a write fails.
+pub async fn write_loop(
+    mut ws: WsWrite,
+    mut queue: mpsc::Receiver<Out>,
+    mut prelude: oneshot::Receiver<Bytes>,
+    mut ctl: mpsc::Receiver<Control>,
+    closer: Arc<CloseSignal>,
+    mut shutdown: watch::Receiver<bool>,
+    store: Store,
+) {
+    let mut ready = false;
+    if *shutdown.borrow_and_update() {
+        write_close(&mut ws, close::GOING_AWAY).await;
+        return;
+    }
+    loop {
+        tokio::select! {
+            biased;
+            code = closer.wait() => {
+                write_close(&mut ws, code).await;
+                return;
+            }
+            changed = shutdown.changed() => {
+                if changed.is_err() || *shutdown.borrow_and_update() {
+                    write_close(&mut ws, close::GOING_AWAY).await;
+                    return;
+                }
+            }
+            Some((op, payload)) = ctl.recv() => {
+                let ok = match op {
+                    OpCode::Close => {
+                        let _ = ws.write_frame(Frame::close_raw(payload.into())).await;
+                        let _ = ws.flush().await;
+                        return;
+                    }
+                    _ => ws.write_frame(Frame::new(true, op, None, Payload::Owned(payload))).await.is_ok(),
+                };
+                if !ok {
+                    return;
+                }
+            }
+            p = &mut prelude, if !ready => {
+                ready = true;
+                if let Ok(bytes) = p {
+                    if !write_text(&mut ws, &bytes).await {
+                        return;
+                    }
+                }
+            }
+            item = queue.recv(), if ready => {
+                let ok = match item {
+                    None => return,
+                    Some(Out::Frame(b)) => write_text(&mut ws, &b).await,
+                    Some(r @ Out::Replay { .. }) => replay(&mut ws, &store, r).await,
+                };
+                if !ok {
+                    return;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,131 @@
+//! WebSocket endpoints: `/ws/visitor?site=KEY` and `/ws/staff`.
+//!
+//! Each connection is two tasks: a reader running the session (decode a
+//! frame, hand it to an actor) and a writer draining the socket's bounded
+//! queue. When either ends, the other is stopped and the actors are told.
+
+mod conn;
+mod staff;
+mod visitor;
+
+use crate::api::error::ApiError;
+use crate::state::App;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use fastwebsockets::upgrade::{IncomingUpgrade, UpgradeFut};
+use parley_actors::Outbox;
+use parley_engine::codes::{close, error};
+use parley_engine::records::SiteRecord;
+use parley_storage::AccountStore;
+use serde::Deserialize;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit};
+
+/// Which session a connection runs.
+enum Kind {
+    /// A visitor of a site (`None`: the key was unknown).
+    Visitor(Option<SiteRecord>),
+    Staff,
+}
+
+/// `?site=` of the visitor endpoint.
+#[derive(Deserialize)]
+pub struct VisitorQuery {
+    site: Option<String>,
+}
+
+fn accept(
+    app: &App,
+    up: Result<IncomingUpgrade, StatusCode>,
+) -> Result<(IncomingUpgrade, OwnedSemaphorePermit), ApiError> {
+    let up = up.map_err(|_| ApiError::bad_request(error::BAD_REQUEST, "expected a WebSocket upgrade request"))?;
+    let permit = app.connections.clone().try_acquire_owned().map_err(|_| {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, error::UNAVAILABLE, "too many connections; retry later")
+    })?;
+    Ok((up, permit))
+}
+
+fn start(app: App, up: IncomingUpgrade, permit: OwnedSemaphorePermit, kind: Kind) -> Result<Response, ApiError> {
+    let (resp, fut) = up.upgrade().map_err(ApiError::internal)?;
+    tokio::spawn(run(app, fut, permit, kind));
+    Ok(resp.map(|_| axum::body::Body::empty()))
+}
+
+/// `GET /ws/visitor?site=SITE_KEY`.
+pub async fn visitor_upgrade(
+    State(app): State<App>,
+    Query(q): Query<VisitorQuery>,
+    up: Result<IncomingUpgrade, StatusCode>,
+) -> Result<Response, ApiError> {
+    let (up, permit) = accept(&app, up)?;
+    // An unknown key still upgrades: browsers cannot read an HTTP status, so
+    // the answer is a close code (4404) the widget can act on.
+    let site = match q.site.as_deref() {
+        Some(k) if !k.is_empty() && k.len() <= 128 => app.store.site_by_key(k)?,
+        _ => None,
+    };
+    start(app, up, permit, Kind::Visitor(site))
+}
+
+/// `GET /ws/staff`.
+pub async fn staff_upgrade(
+    State(app): State<App>,
+    up: Result<IncomingUpgrade, StatusCode>,
+) -> Result<Response, ApiError> {
+    let (up, permit) = accept(&app, up)?;
+    start(app, up, permit, Kind::Staff)
+}
+
+async fn run(app: App, fut: UpgradeFut, _permit: OwnedSemaphorePermit, kind: Kind) {
+    let mut ws = match fut.await {
+        Ok(ws) => ws,
+        Err(e) => {
+            tracing::debug!(error = %e, "websocket upgrade failed");
+            return;
+        }
+    };
+    let label = match kind {
+        Kind::Visitor(_) => "visitor",
+        Kind::Staff => "staff",
+    };
+    metrics::counter!("parley_ws_connections_total", "kind" => label).increment(1);
+    metrics::gauge!("parley_ws_open", "kind" => label).increment(1.0);
+    // fastwebsockets refuses frames whose length is >= this: allow exactly the limit.
+    ws.set_max_message_size(app.config.limits.max_frame_bytes + 1);
+    ws.set_auto_pong(true);
+    ws.set_auto_close(true);
+    let (rd, wr) = ws.split(tokio::io::split);
+    let (outbox, queue) = Outbox::new(app.config.limits.outbound_queue);
+    let (prelude_tx, prelude_rx) = oneshot::channel();
+    let (ctl_tx, ctl_rx) = mpsc::channel(16);
+    let mut writer = tokio::spawn(conn::write_loop(
+        wr,
+        queue,
+        prelude_rx,
+        ctl_rx,
+        outbox.closer().clone(),
+        app.shutdown.clone(),
+        app.store.clone(),
+    ));
+    let socket = conn::Socket::new(app.clone(), rd, outbox.clone(), ctl_tx);
+    let mut reader = tokio::spawn(async move {
+        match kind {
+            Kind::Visitor(site) => visitor::run(socket, site, prelude_tx).await,
+            Kind::Staff => staff::run(socket, prelude_tx).await,
+        }
+    });
+    tokio::select! {
+        code = &mut reader => {
+            outbox.close(code.unwrap_or(close::INTERNAL_ERROR));
+            if tokio::time::timeout(Duration::from_secs(2), &mut writer).await.is_err() {
+                writer.abort();
+            }
+        }
+        _ = &mut writer => {
+            reader.abort();
+            let _ = reader.await;
+        }
+    }
+    metrics::gauge!("parley_ws_open", "kind" => label).decrement(1.0);
+}

@@ -1,0 +1,292 @@
+//! The staff session: `auth` → `ready`, then chat and conversation commands
+//! on any conversation of the tenant. Every command is checked by the one
+//! permission function (inside the Conversation) and tenant isolation is
+//! structural: conversations are only looked up within the staff member's
+//! own Tenant, so another tenant's id answers `not_found`.
+
+use super::conn::Socket;
+use bytes::Bytes;
+use parley_actors::{ask, ConvLease, ConversationMsg, StaffActor, StaffCommand, Sub, SubKind, TenantMsg};
+use parley_engine::codes::{close, error};
+use parley_engine::conversation::Status;
+use parley_engine::protocol::{parse_client, ClientFrame, ConversationView, ServerFrame, StaffView};
+use parley_engine::records::{Participant, StaffRecord};
+use parley_engine::validate;
+use parley_engine::*;
+use parley_storage::{AccountStore, ConversationStore};
+use ractor::ActorRef;
+use std::collections::HashMap;
+use tokio::sync::oneshot;
+use tokio::time::{timeout_at, Instant};
+
+/// Most conversations the `ready` frame lists.
+const READY_CONVERSATIONS: usize = 500;
+/// Most conversation leases one socket keeps.
+const MAX_LEASES: usize = 256;
+
+struct Session {
+    s: Socket,
+    tenant: ActorRef<TenantMsg>,
+    staff: StaffRecord,
+    leases: HashMap<ConversationId, ConvLease>,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        for l in self.leases.values() {
+            l.unsubscribe(self.s.outbox.id());
+        }
+        let _ = self.tenant.cast(TenantMsg::StaffLeave {
+            staff: self.staff.id,
+            socket: self.s.outbox.id(),
+        });
+    }
+}
+
+/// Runs a staff connection to its end; returns the close code.
+pub async fn run(mut s: Socket, prelude: oneshot::Sender<Bytes>) -> u16 {
+    let deadline = Instant::now() + std::time::Duration::from_secs(s.app.config.limits.handshake_timeout_secs);
+    let text = match timeout_at(deadline, s.recv()).await {
+        Err(_) => return close::UNAUTHORIZED,
+        Ok(Err(code)) => return code,
+        Ok(Ok(t)) => t,
+    };
+    let Ok(ClientFrame::Auth { token }) = parse_client(&text) else {
+        return close::UNAUTHORIZED;
+    };
+    let app = s.app.clone();
+    let Some(claims) = app.tokens.verify_staff(&token) else {
+        return close::UNAUTHORIZED;
+    };
+    let staff = match app.store.staff(claims.tid, claims.sub) {
+        Ok(Some(st)) if st.active && st.token_version == claims.ver => st,
+        _ => return close::UNAUTHORIZED,
+    };
+    let Ok(tenant) = app.system.tenant(staff.tenant_id).await else {
+        return close::INTERNAL_ERROR;
+    };
+    let (outbox, record) = (s.outbox.clone(), staff.clone());
+    let timeout = app.system.ctx.cfg.call_timeout;
+    // Join first, then read: a change made after the snapshot is queued behind `ready`.
+    let Ok(visitors) = ask(&tenant, timeout, |reply| TenantMsg::StaffJoin {
+        staff: record,
+        outbox,
+        reply,
+    })
+    .await
+    else {
+        return close::INTERNAL_ERROR;
+    };
+    let conversations: Vec<ConversationView> = match app.store.conversations(staff.tenant_id, READY_CONVERSATIONS, &|c| {
+        c.status != Status::Closed
+    }) {
+        Ok(list) => list.iter().map(ConversationView::from).collect(),
+        Err(e) => {
+            tracing::error!(error = %e, "reading conversations for ready");
+            return close::INTERNAL_ERROR;
+        }
+    };
+    let me = StaffView::from(&staff);
+    let ready = ServerFrame::Ready {
+        staff: &me,
+        conversations: &conversations,
+        visitors: &visitors,
+    };
+    let _ = prelude.send(Bytes::from(ready.to_json()));
+    let mut session = Session {
+        s,
+        tenant,
+        staff,
+        leases: HashMap::new(),
+    };
+    loop {
+        match session.s.recv().await {
+            Ok(text) => session.handle(&text).await,
+            Err(code) => return code,
+        }
+    }
+}
+
+impl Session {
+    fn me(&self) -> Participant {
+        Participant::staff(self.staff.id, self.staff.name.clone())
+    }
+
+    fn actor(&self) -> StaffActor {
+        StaffActor {
+            id: self.staff.id,
+            name: self.staff.name.clone(),
+            role: self.staff.role,
+        }
+    }
+
+    /// A lease on conversation `id` of this tenant; `None` if it does not exist.
+    async fn lease(&mut self, id: ConversationId) -> Option<ConvLease> {
+        if let Some(l) = self.leases.get(&id) {
+            if l.actor().is_some() {
+                return Some(l.clone());
+            }
+        }
+        let timeout = self.s.app.system.ctx.cfg.call_timeout;
+        let l = ask(&self.tenant, timeout, |reply| TenantMsg::GetConversation { id, reply })
+            .await
+            .ok()
+            .flatten()?;
+        if self.leases.len() >= MAX_LEASES {
+            let socket = self.s.outbox.id();
+            self.leases.retain(|_, l| l.slot_subscribed(socket));
+        }
+        self.leases.insert(id, l.clone());
+        Some(l)
+    }
+
+    /// Casts to conversation `id`, re-resolving once if its actor was
+    /// replaced; answers `not_found` when there is no such conversation.
+    async fn cast(&mut self, id: ConversationId, client_id: Option<&str>, make: impl Fn() -> ConversationMsg) {
+        for _ in 0..2 {
+            let Some(l) = self.lease(id).await else {
+                return self.s.error(error::NOT_FOUND, "no such conversation", client_id);
+            };
+            if l.cast(make()) {
+                return;
+            }
+            self.leases.remove(&id);
+        }
+        self.s.error(error::INTERNAL, "the conversation is restarting; retry", client_id);
+    }
+
+    async fn handle(&mut self, text: &str) {
+        let frame = match parse_client(text) {
+            Ok(f) => f,
+            Err(e) => return self.s.error(e.code, &e.message, e.client_id.as_deref()),
+        };
+        if !self.s.allow() {
+            let cid = match &frame {
+                ClientFrame::Send { client_id, .. } => Some(client_id.as_str()),
+                _ => None,
+            };
+            return self.s.error(error::RATE_LIMITED, "too many frames; slow down", cid);
+        }
+        let origin = self.s.outbox.id();
+        let outbox = self.s.outbox.clone();
+        match frame {
+            ClientFrame::Send {
+                client_id,
+                body,
+                conversation_id,
+                private,
+            } => {
+                let max = self.s.app.config.limits.max_body_chars;
+                if let Err(e) = validate::client_id(&client_id).and_then(|_| validate::body(&body, max)) {
+                    return self.s.error(e.code, &e.message, Some(&client_id));
+                }
+                let Some(id) = conversation_id else {
+                    return self.s.error(error::INVALID, "staff messages need a conversation_id", Some(&client_id));
+                };
+                let from = self.me();
+                self.cast(id, Some(&client_id), || ConversationMsg::Post {
+                    client_id: client_id.clone(),
+                    body: body.clone(),
+                    private,
+                    from: from.clone(),
+                    origin: outbox.clone(),
+                })
+                .await;
+            }
+            ClientFrame::Typing { conversation_id, on } => {
+                let Some(id) = conversation_id else {
+                    return self.s.error(error::INVALID, "typing needs a conversation_id", None);
+                };
+                let from = self.me();
+                self.cast(id, None, || ConversationMsg::Typing {
+                    from: from.clone(),
+                    on,
+                    origin,
+                })
+                .await;
+            }
+            ClientFrame::Read { conversation_id, seq } => {
+                let Some(id) = conversation_id else {
+                    return self.s.error(error::INVALID, "read needs a conversation_id", None);
+                };
+                let by = self.me();
+                self.cast(id, None, || ConversationMsg::Read {
+                    by: by.clone(),
+                    seq,
+                    origin,
+                })
+                .await;
+            }
+            ClientFrame::Resume {
+                conversation_id,
+                after_seq,
+            } => {
+                let Some(l) = self.lease(conversation_id).await else {
+                    return self.s.error(error::NOT_FOUND, "no such conversation", None);
+                };
+                let Some(actor) = l.actor() else {
+                    return self.s.error(error::INTERNAL, "the conversation is restarting; retry", None);
+                };
+                let sub = Sub {
+                    outbox,
+                    kind: SubKind::Staff(self.staff.id),
+                };
+                let timeout = self.s.app.system.ctx.cfg.call_timeout;
+                if ask(&actor, timeout, |reply| ConversationMsg::Subscribe {
+                    sub,
+                    replay_after: Some(after_seq),
+                    announce: false,
+                    reply: Some(reply),
+                })
+                .await
+                .is_err()
+                {
+                    self.leases.remove(&conversation_id);
+                    self.s.error(error::INTERNAL, "the conversation is restarting; retry", None);
+                }
+            }
+            ClientFrame::Claim { conversation_id } => self.command(conversation_id, StaffCommand::Claim).await,
+            ClientFrame::Close { conversation_id } => self.command(conversation_id, StaffCommand::Close).await,
+            ClientFrame::Reopen { conversation_id } => self.command(conversation_id, StaffCommand::Reopen).await,
+            ClientFrame::Transfer {
+                conversation_id,
+                to_staff_id,
+            } => {
+                let to = match self.s.app.store.staff(self.staff.tenant_id, to_staff_id) {
+                    Ok(Some(st)) if st.active => st,
+                    Ok(_) => return self.s.error(error::NOT_FOUND, "no such staff member", None),
+                    Err(e) => {
+                        tracing::error!(error = %e, "reading staff");
+                        return self.s.error(error::INTERNAL, "could not read staff", None);
+                    }
+                };
+                let cmd = StaffCommand::Transfer {
+                    to: to.id,
+                    to_name: to.name,
+                };
+                self.command(conversation_id, cmd).await;
+            }
+            ClientFrame::Availability { status } => {
+                let _ = self.tenant.cast(TenantMsg::SetAvailability {
+                    staff: self.staff.id,
+                    availability: status,
+                });
+            }
+            ClientFrame::Ping => self.s.send(&ServerFrame::Pong),
+            ClientFrame::Auth { .. } => self.s.error(error::INVALID, "this socket is already authenticated", None),
+            ClientFrame::Hello { .. } | ClientFrame::Page { .. } | ClientFrame::Rate { .. } => {
+                self.s.error(error::FORBIDDEN, "that frame is for visitor sockets", None)
+            }
+        }
+    }
+
+    async fn command(&mut self, id: ConversationId, cmd: StaffCommand) {
+        let (by, outbox) = (self.actor(), self.s.outbox.clone());
+        self.cast(id, None, || ConversationMsg::Command {
+            cmd: cmd.clone(),
+            by: by.clone(),
+            origin: outbox.clone(),
+        })
+        .await;
+    }
+}

@@ -1,0 +1,315 @@
+//! The visitor session: `hello` → `welcome`, then chat frames for the
+//! visitor's own conversation. Presence and pages go to the Tenant (and its
+//! Visitor actor); chat frames go straight to the Conversation.
+
+use super::conn::Socket;
+use bytes::Bytes;
+use parley_actors::{ask, ConvLease, ConversationMsg, Sub, SubKind, TenantMsg};
+use parley_engine::codes::{close, error};
+use parley_engine::protocol::{parse_client, ClientFrame, ConversationView, ServerFrame};
+use parley_engine::records::{PageInfo, Participant, SiteRecord};
+use parley_engine::validate;
+use parley_engine::*;
+use ractor::ActorRef;
+use tokio::sync::oneshot;
+use tokio::time::{timeout_at, Instant};
+
+struct Session {
+    s: Socket,
+    tenant: ActorRef<TenantMsg>,
+    site: SiteRecord,
+    visitor: VisitorId,
+    lease: Option<ConvLease>,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if let Some(l) = &self.lease {
+            l.unsubscribe(self.s.outbox.id());
+        }
+        let _ = self.tenant.cast(TenantMsg::VisitorBye {
+            visitor: self.visitor,
+            socket: self.s.outbox.id(),
+        });
+    }
+}
+
+fn clip(s: String, n: usize) -> String {
+    match s.char_indices().nth(n) {
+        Some((i, _)) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+fn page(url: String, title: String, referrer: String) -> PageInfo {
+    PageInfo {
+        url: clip(url, 2048),
+        title: clip(title, 300),
+        referrer: clip(referrer, 2048),
+    }
+}
+
+/// Runs a visitor connection to its end; returns the close code.
+pub async fn run(mut s: Socket, site: Option<SiteRecord>, prelude: oneshot::Sender<Bytes>) -> u16 {
+    let Some(site) = site else {
+        return close::UNKNOWN_SITE;
+    };
+    let deadline = Instant::now() + std::time::Duration::from_secs(s.app.config.limits.handshake_timeout_secs);
+    let (token, first_page) = loop {
+        let text = match timeout_at(deadline, s.recv()).await {
+            Err(_) => return close::BAD_HELLO,
+            Ok(Err(code)) => return code,
+            Ok(Ok(t)) => t,
+        };
+        match parse_client(&text) {
+            Ok(ClientFrame::Hello {
+                visitor_token,
+                page: p,
+            }) => break (visitor_token, page(p.url, p.title, p.referrer)),
+            Ok(_) => s.error(error::NOT_READY, "send `hello` first", None),
+            Err(e) => s.error(e.code, &e.message, e.client_id.as_deref()),
+        }
+    };
+    let app = s.app.clone();
+    let known = token.as_deref().and_then(|t| app.tokens.verify_visitor(site.tenant_id, t));
+    let visitor = known.unwrap_or_default();
+    let token = match (known, token) {
+        (Some(_), Some(t)) => t,
+        _ => app.tokens.issue_visitor(site.tenant_id, visitor),
+    };
+    let Ok(tenant) = app.system.tenant(site.tenant_id).await else {
+        return close::INTERNAL_ERROR;
+    };
+    let timeout = app.system.ctx.cfg.call_timeout;
+    let outbox = s.outbox.clone();
+    let Ok(hello) = ask(&tenant, timeout, |reply| TenantMsg::VisitorHello {
+        visitor,
+        site: site.id,
+        page: first_page,
+        outbox,
+        reply,
+    })
+    .await
+    else {
+        return close::INTERNAL_ERROR;
+    };
+    let mut v = Session {
+        s,
+        tenant,
+        site,
+        visitor,
+        lease: hello.conversation,
+    };
+    let view = v.subscribe(None).await;
+    let welcome = ServerFrame::Welcome {
+        visitor_id: visitor,
+        visitor_token: &token,
+        conversation: view.as_ref(),
+        agents_online: hello.agents_online,
+    };
+    let _ = prelude.send(Bytes::from(welcome.to_json()));
+    loop {
+        match v.s.recv().await {
+            Ok(text) => v.handle(&text).await,
+            Err(code) => return code,
+        }
+    }
+}
+
+impl Session {
+    fn me(&self) -> Participant {
+        Participant::visitor(self.visitor, None)
+    }
+
+    /// The visitor's conversation lease, resolving (and with `create`,
+    /// opening) it through the Tenant when needed.
+    async fn conversation(&mut self, create: bool) -> Option<ConvLease> {
+        if let Some(l) = &self.lease {
+            if l.actor().is_some() {
+                return Some(l.clone());
+            }
+        }
+        let (visitor, site) = (self.visitor, self.site.id);
+        let timeout = self.s.app.system.ctx.cfg.call_timeout;
+        self.lease = ask(&self.tenant, timeout, |reply| TenantMsg::VisitorConversation {
+            visitor,
+            site,
+            create,
+            reply,
+        })
+        .await
+        .ok()
+        .flatten();
+        self.lease.clone()
+    }
+
+    /// Subscribes this socket to the visitor's conversation (if any),
+    /// replaying after `replay_after` when given.
+    async fn subscribe(&mut self, replay_after: Option<u64>) -> Option<ConversationView> {
+        for _ in 0..2 {
+            let lease = self.conversation(false).await?;
+            let actor = lease.actor()?;
+            let sub = Sub {
+                outbox: self.s.outbox.clone(),
+                kind: SubKind::Visitor,
+            };
+            let timeout = self.s.app.system.ctx.cfg.call_timeout;
+            match ask(&actor, timeout, |reply| ConversationMsg::Subscribe {
+                sub,
+                replay_after,
+                announce: false,
+                reply: Some(reply),
+            })
+            .await
+            {
+                Ok(v) => return Some(v),
+                Err(_) => self.lease = None,
+            }
+        }
+        None
+    }
+
+    /// Casts a message built by `make` to the conversation, re-resolving once
+    /// if the actor was replaced. `false` when there is no conversation.
+    async fn cast(&mut self, create: bool, make: impl Fn() -> ConversationMsg) -> bool {
+        for _ in 0..2 {
+            let Some(l) = self.conversation(create).await else {
+                return false;
+            };
+            if l.cast(make()) {
+                return true;
+            }
+            self.lease = None;
+        }
+        false
+    }
+
+    /// Whether `id` (when given) names this visitor's own conversation.
+    async fn owns(&mut self, id: Option<ConversationId>) -> bool {
+        if id.is_some() {
+            self.conversation(false).await;
+        }
+        match (id, &self.lease) {
+            (None, _) => true,
+            (Some(id), Some(l)) => l.id() == id,
+            (Some(_), None) => false,
+        }
+    }
+
+    async fn handle(&mut self, text: &str) {
+        let frame = match parse_client(text) {
+            Ok(f) => f,
+            Err(e) => return self.s.error(e.code, &e.message, e.client_id.as_deref()),
+        };
+        if !self.s.allow() {
+            let cid = match &frame {
+                ClientFrame::Send { client_id, .. } => Some(client_id.as_str()),
+                _ => None,
+            };
+            return self.s.error(error::RATE_LIMITED, "too many frames; slow down", cid);
+        }
+        let origin = self.s.outbox.id();
+        match frame {
+            ClientFrame::Send {
+                client_id,
+                body,
+                conversation_id,
+                private,
+            } => {
+                let max = self.s.app.config.limits.max_body_chars;
+                if let Err(e) = validate::client_id(&client_id).and_then(|_| validate::body(&body, max)) {
+                    return self.s.error(e.code, &e.message, Some(&client_id));
+                }
+                if private {
+                    return self.s.error(error::FORBIDDEN, "visitors cannot send private notes", Some(&client_id));
+                }
+                if !self.owns(conversation_id).await {
+                    return self.s.error(error::NOT_FOUND, "no such conversation", Some(&client_id));
+                }
+                let (from, outbox) = (self.me(), self.s.outbox.clone());
+                let ok = self
+                    .cast(true, || ConversationMsg::Post {
+                        client_id: client_id.clone(),
+                        body: body.clone(),
+                        private: false,
+                        from: from.clone(),
+                        origin: outbox.clone(),
+                    })
+                    .await;
+                if !ok {
+                    self.s.error(error::INTERNAL, "the conversation could not be opened; re-send", Some(&client_id));
+                }
+            }
+            ClientFrame::Typing { conversation_id, on } => {
+                if self.owns(conversation_id).await {
+                    let from = self.me();
+                    self.cast(false, || ConversationMsg::Typing {
+                        from: from.clone(),
+                        on,
+                        origin,
+                    })
+                    .await;
+                }
+            }
+            ClientFrame::Read { conversation_id, seq } => {
+                if self.owns(conversation_id).await {
+                    let by = self.me();
+                    self.cast(false, || ConversationMsg::Read {
+                        by: by.clone(),
+                        seq,
+                        origin,
+                    })
+                    .await;
+                }
+            }
+            ClientFrame::Resume {
+                conversation_id,
+                after_seq,
+            } => {
+                if !self.owns(Some(conversation_id)).await || self.subscribe(Some(after_seq)).await.is_none() {
+                    self.s.error(error::NOT_FOUND, "no such conversation", None);
+                }
+            }
+            ClientFrame::Page { url, title, referrer } => {
+                let _ = self.tenant.cast(TenantMsg::VisitorPage {
+                    visitor: self.visitor,
+                    socket: origin,
+                    page: page(url, title, referrer),
+                });
+            }
+            ClientFrame::Rate {
+                conversation_id,
+                score,
+                comment,
+            } => {
+                if let Err(e) = validate::rating(score, &comment) {
+                    return self.s.error(e.code, &e.message, None);
+                }
+                if !self.owns(conversation_id).await {
+                    return self.s.error(error::NOT_FOUND, "no such conversation", None);
+                }
+                let outbox = self.s.outbox.clone();
+                if !self
+                    .cast(false, || ConversationMsg::Rate {
+                        score,
+                        comment: comment.clone(),
+                        origin: outbox.clone(),
+                    })
+                    .await
+                {
+                    self.s.error(error::NOT_FOUND, "there is no conversation to rate", None);
+                }
+            }
+            ClientFrame::Ping => self.s.send(&ServerFrame::Pong),
+            ClientFrame::Hello { .. } => self.s.error(error::INVALID, "this socket already said hello", None),
+            ClientFrame::Auth { .. }
+            | ClientFrame::Claim { .. }
+            | ClientFrame::Close { .. }
+            | ClientFrame::Reopen { .. }
+            | ClientFrame::Transfer { .. }
+            | ClientFrame::Availability { .. } => {
+                self.s.error(error::FORBIDDEN, "that frame is for staff sockets", None)
+            }
+        }
+    }
+}
