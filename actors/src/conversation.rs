@@ -364,6 +364,10 @@ impl ConversationState {
                 || p.rec_after.assignee != self.durable.assignee
                 || p.rec_after.rating != self.durable.rating;
             self.durable = p.rec_after;
+            // Clients learn of a conversation (or its new status) before its message.
+            if p.announce || meta_changed {
+                self.announce();
+            }
             if let Some(m) = &p.msg {
                 metrics::counter!("parley_messages_persisted_total").increment(1);
                 if let (Some(cid), false) = (&m.client_id, p.acks.is_empty()) {
@@ -377,35 +381,41 @@ impl ConversationState {
                 // every participant sees the whole ordered log.
                 self.fan_out(&frame, !m.private, 0);
             }
-            if p.announce || meta_changed {
-                self.announce();
-            }
         }
         Ok(())
     }
 
-    fn subscribe(&mut self, sub: Sub, replay_after: Option<u64>, announce: bool) -> ConversationView {
+    fn subscribe(&mut self, mut sub: Sub, replay_after: Option<u64>, announce: bool) -> ConversationView {
         let view = self.view();
         if announce {
             sub.outbox.frame(&Bytes::from(ServerFrame::Conversation { conversation: &view }.to_json()));
         }
+        let id = sub.outbox.id();
+        let upto = self.durable.last_seq;
+        // A socket already subscribed has had everything after `since` live:
+        // replaying past it would show those messages twice.
+        let already = self
+            .slot
+            .with_subs(|s| s.iter().find(|x| x.outbox.id() == id).map(|x| x.since));
+        let replay_upto = already.unwrap_or(upto);
         if let Some(after) = replay_after {
-            if after < self.durable.last_seq {
+            if after < replay_upto {
                 sub.outbox.push(Out::Replay {
                     tenant: self.tenant_id(),
                     conversation: self.rec.id,
                     after,
-                    upto: self.durable.last_seq,
+                    upto: replay_upto,
                     public_only: sub.kind == SubKind::Visitor,
                 });
             }
         }
-        self.slot.with_subs(|s| {
-            if !s.iter().any(|x| x.outbox.id() == sub.outbox.id()) {
+        if already.is_none() {
+            sub.since = upto;
+            self.slot.with_subs(|s| {
                 s.retain(|x| !x.outbox.is_closed());
                 s.push(sub);
-            }
-        });
+            });
+        }
         view
     }
 

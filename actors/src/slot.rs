@@ -30,6 +30,20 @@ pub enum SubKind {
 pub struct Sub {
     pub outbox: Outbox,
     pub kind: SubKind,
+    /// Every message with a greater seq has been pushed to this socket live;
+    /// a later `resume` on the same socket replays only up to here.
+    pub(crate) since: u64,
+}
+
+impl Sub {
+    /// A subscription request for `outbox`.
+    pub fn new(outbox: Outbox, kind: SubKind) -> Self {
+        Self {
+            outbox,
+            kind,
+            since: 0,
+        }
+    }
 }
 
 /// The shared part of one live conversation.

@@ -391,10 +391,7 @@ impl Actor for Tenant {
                         if let Some(a) = lease.as_ref().and_then(|l| l.actor()) {
                             for (o, _) in &p.tabs {
                                 let _ = a.cast(ConversationMsg::Subscribe {
-                                    sub: Sub {
-                                        outbox: o.clone(),
-                                        kind: SubKind::Visitor,
-                                    },
+                                    sub: Sub::new(o.clone(), SubKind::Visitor),
                                     replay_after: None,
                                     announce: true,
                                     reply: None,

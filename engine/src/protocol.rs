@@ -375,3 +375,14 @@ mod tests {
         assert_eq!(e, r#"{"type":"error","code":"x","message":"y"}"#);
     }
 }
+#[cfg(test)]
+mod more_tests {
+    use super::*;
+    #[test]
+    fn typing_without_conversation() {
+        let f = parse_client(r#"{"type":"typing","on":true}"#).unwrap();
+        assert!(matches!(f, ClientFrame::Typing { conversation_id: None, on: true }));
+        let f = parse_client(r#"{"type":"read","conversation_id":"01ARZ3NDEKTSV4RRFFQ69G5FAV","seq":1}"#).unwrap();
+        assert!(matches!(f, ClientFrame::Read { conversation_id: Some(_), seq: 1 }));
+    }
+}

@@ -227,10 +227,7 @@ impl Session {
                 let Some(actor) = l.actor() else {
                     return self.s.error(error::INTERNAL, "the conversation is restarting; retry", None);
                 };
-                let sub = Sub {
-                    outbox,
-                    kind: SubKind::Staff(self.staff.id),
-                };
+                let sub = Sub::new(outbox, SubKind::Staff(self.staff.id));
                 let timeout = self.s.app.system.ctx.cfg.call_timeout;
                 if ask(&actor, timeout, |reply| ConversationMsg::Subscribe {
                     sub,

@@ -149,10 +149,7 @@ impl Session {
         for _ in 0..2 {
             let lease = self.conversation(false).await?;
             let actor = lease.actor()?;
-            let sub = Sub {
-                outbox: self.s.outbox.clone(),
-                kind: SubKind::Visitor,
-            };
+            let sub = Sub::new(self.s.outbox.clone(), SubKind::Visitor);
             let timeout = self.s.app.system.ctx.cfg.call_timeout;
             match ask(&actor, timeout, |reply| ConversationMsg::Subscribe {
                 sub,

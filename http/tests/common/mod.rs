@@ -1,0 +1,288 @@
+//! Test harness: boots the real `parley` binary on 127.0.0.1:0 with a temp
+//! data dir, and speaks real HTTP and WebSocket to it.
+#![allow(dead_code)]
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+pub const PASSWORD: &str = "correct horse 9";
+pub const OWNER: &str = "owner@acme.test";
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_parley")
+}
+
+/// Runs `parley admin ...` on `dir` and parses its JSON line.
+pub fn admin(dir: &std::path::Path, args: &[&str]) -> Value {
+    let out = Command::new(bin())
+        .arg("admin")
+        .args(args)
+        .arg("--data-dir")
+        .arg(dir)
+        .output()
+        .expect("running parley admin");
+    assert!(out.status.success(), "admin {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("admin prints one JSON line")
+}
+
+/// A running server process.
+pub struct Server {
+    child: Option<Child>,
+    pub base: String,
+    pub ws: String,
+    pub dir: tempfile::TempDir,
+    pub tenant: Value,
+    config: Option<std::path::PathBuf>,
+}
+
+/// What to prepare before the server starts.
+#[derive(Default)]
+pub struct Setup {
+    /// TOML config text.
+    pub config: Option<String>,
+    /// Extra staff as (email, role).
+    pub staff: Vec<(String, String)>,
+}
+
+impl Server {
+    pub fn start() -> Self {
+        Self::start_with(Setup::default())
+    }
+
+    pub fn start_with(setup: Setup) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let tenant = admin(
+            &data,
+            &["create-tenant", "--name", "Acme", "--owner-email", OWNER, "--owner-password", PASSWORD, "--owner-name", "Olive"],
+        );
+        let tid = tenant["tenant_id"].as_str().unwrap().to_string();
+        for (email, role) in &setup.staff {
+            admin(
+                &data,
+                &["create-staff", "--tenant", &tid, "--email", email, "--password", PASSWORD, "--role", role],
+            );
+        }
+        let config = setup.config.map(|text| {
+            let p = dir.path().join("parley.toml");
+            std::fs::write(&p, text).unwrap();
+            p
+        });
+        let mut s = Self {
+            child: None,
+            base: String::new(),
+            ws: String::new(),
+            dir,
+            tenant,
+            config,
+        };
+        s.spawn();
+        s
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("server.log"))
+            .unwrap();
+        let mut cmd = Command::new(bin());
+        cmd.arg("serve")
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--data-dir")
+            .arg(self.dir.path().join("data"))
+            .env("PARLEY_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log));
+        if let Some(c) = &self.config {
+            cmd.arg("--config").arg(c);
+        }
+        let mut child = cmd.spawn().expect("starting parley");
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("listening on http://")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}; log: {}", self.log()))
+            .to_string();
+        self.base = format!("http://{addr}");
+        self.ws = format!("ws://{addr}");
+        self.child = Some(child);
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    pub fn site_key(&self) -> &str {
+        self.tenant["site_key"].as_str().unwrap()
+    }
+
+    /// `kill -9`, then start again on the same data dir.
+    pub fn kill9_and_restart(&mut self) {
+        let mut c = self.child.take().unwrap();
+        c.kill().unwrap();
+        c.wait().unwrap();
+        self.spawn();
+    }
+
+    /// SIGTERM and wait for the exit status.
+    pub fn terminate(&mut self) -> ExitStatus {
+        let mut c = self.child.take().unwrap();
+        let st = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status().unwrap();
+        assert!(st.success());
+        for _ in 0..200 {
+            if let Some(s) = c.try_wait().unwrap() {
+                return s;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        c.kill().unwrap();
+        panic!("server did not exit within 10 s of SIGTERM");
+    }
+
+    /// Resident memory of the server process, in bytes.
+    pub fn rss(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        let kb: u64 = status
+            .lines()
+            .find(|l| l.starts_with("VmRSS:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|n| n.parse().ok())
+            .unwrap();
+        kb * 1024
+    }
+
+    pub async fn login(&self, email: &str) -> String {
+        let r = reqwest::Client::new()
+            .post(format!("{}/api/v1/auth/login", self.base))
+            .json(&json!({"email": email, "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let v: Value = r.json().await.unwrap();
+        v["access_token"].as_str().unwrap().to_string()
+    }
+
+    /// A visitor socket after `hello`; returns it and the `welcome`.
+    pub async fn visitor(&self, token: Option<&str>) -> (Ws, Value) {
+        let mut ws = Ws::connect(&format!("{}/ws/visitor?site={}", self.ws, self.site_key())).await;
+        ws.send(json!({"type":"hello","visitor_token":token,"page":{"url":"https://acme.test/","title":"Home","referrer":""}}))
+            .await;
+        let welcome = ws.recv().await;
+        assert_eq!(welcome["type"], "welcome", "{welcome}");
+        (ws, welcome)
+    }
+
+    /// A staff socket after `auth`; returns it and the `ready`.
+    pub async fn staff(&self, email: &str) -> (Ws, Value) {
+        let token = self.login(email).await;
+        let mut ws = Ws::connect(&format!("{}/ws/staff", self.ws)).await;
+        ws.send(json!({"type":"auth","token":token})).await;
+        let ready = ws.recv().await;
+        assert_eq!(ready["type"], "ready", "{ready}");
+        (ws, ready)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let log = self.log();
+            let tail: Vec<&str> = log.lines().rev().take(40).collect();
+            eprintln!("--- server log (last 40 lines) ---");
+            for l in tail.iter().rev() {
+                eprintln!("{l}");
+            }
+        }
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// A WebSocket client speaking JSON text frames.
+pub struct Ws {
+    pub inner: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl Ws {
+    pub async fn connect(url: &str) -> Self {
+        let (inner, _) = tokio_tungstenite::connect_async(url).await.expect("websocket connect");
+        Self { inner }
+    }
+
+    pub async fn send(&mut self, v: Value) {
+        self.send_text(&v.to_string()).await;
+    }
+
+    pub async fn send_text(&mut self, s: &str) {
+        self.inner.send(Message::text(s)).await.expect("websocket send");
+    }
+
+    /// The next JSON frame, within 10 s.
+    pub async fn recv(&mut self) -> Value {
+        loop {
+            let m = tokio::time::timeout(Duration::from_secs(10), self.inner.next())
+                .await
+                .expect("no frame within 10 s")
+                .expect("socket ended")
+                .expect("socket error");
+            match m {
+                Message::Text(t) => return serde_json::from_str(&t).unwrap(),
+                Message::Close(c) => panic!("socket closed: {c:?}"),
+                _ => continue,
+            }
+        }
+    }
+
+    /// The next frame within `d`, if any.
+    pub async fn try_recv(&mut self, d: Duration) -> Option<Value> {
+        match tokio::time::timeout(d, self.inner.next()).await {
+            Ok(Some(Ok(Message::Text(t)))) => Some(serde_json::from_str(&t).unwrap()),
+            _ => None,
+        }
+    }
+
+    /// Reads until a frame matches `pred`.
+    pub async fn until(&mut self, pred: impl Fn(&Value) -> bool) -> Value {
+        loop {
+            let v = self.recv().await;
+            if pred(&v) {
+                return v;
+            }
+        }
+    }
+
+    pub async fn until_type(&mut self, ty: &str) -> Value {
+        self.until(|v| v["type"] == ty).await
+    }
+
+    /// Reads until the server closes; returns its close code.
+    pub async fn close_code(&mut self) -> Option<u16> {
+        loop {
+            match tokio::time::timeout(Duration::from_secs(15), self.inner.next()).await {
+                Ok(Some(Ok(Message::Close(Some(f))))) => return Some(u16::from(f.code)),
+                Ok(Some(Ok(Message::Close(None)))) => return Some(u16::from(CloseCode::Status)),
+                Ok(Some(Ok(_))) => continue,
+                Ok(Some(Err(_))) | Ok(None) => return None,
+                Err(_) => panic!("socket not closed within 15 s"),
+            }
+        }
+    }
+}
