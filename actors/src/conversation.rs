@@ -175,7 +175,9 @@ impl ConversationState {
                 Status::Waiting => true,
                 _ => self.durable.assignee == Some(d.staff),
             };
-            if wanted && d.outbox.id() != skip && !subs.iter().any(|s| s.outbox.id() == d.outbox.id())
+            if wanted
+                && d.outbox.id() != skip
+                && !subs.iter().any(|s| s.outbox.id() == d.outbox.id())
             {
                 d.outbox.frame(bytes);
             }
@@ -185,7 +187,12 @@ impl ConversationState {
     /// Sends a `conversation` frame to all the tenant's staff and to subscribers.
     fn announce(&self) {
         let view = self.view();
-        let bytes = Bytes::from(ServerFrame::Conversation { conversation: &view }.to_json());
+        let bytes = Bytes::from(
+            ServerFrame::Conversation {
+                conversation: &view,
+            }
+            .to_json(),
+        );
         let subs = self.slot.with_subs(|s| s.clone());
         for s in &subs {
             s.outbox.frame(&bytes);
@@ -214,7 +221,12 @@ impl ConversationState {
         store.put_conversation(&mut batch, &self.rec);
         let announce = announce || !self.persisted;
         if !self.persisted {
-            store.put_visitor_conversation(&mut batch, self.tenant_id(), self.rec.visitor_id, self.rec.id);
+            store.put_visitor_conversation(
+                &mut batch,
+                self.tenant_id(),
+                self.rec.visitor_id,
+                self.rec.id,
+            );
             self.persisted = true;
         }
         self.next_ticket += 1;
@@ -239,7 +251,13 @@ impl ConversationState {
         });
     }
 
-    fn new_message(&mut self, client_id: Option<String>, from: Participant, body: String, private: bool) -> MessageRecord {
+    fn new_message(
+        &mut self,
+        client_id: Option<String>,
+        from: Participant,
+        body: String,
+        private: bool,
+    ) -> MessageRecord {
         let seq = self.rec.last_seq + 1;
         let now = Timestamp::now();
         self.rec.last_seq = seq;
@@ -273,24 +291,38 @@ impl ConversationState {
     ) -> Result<(), ActorProcessingErr> {
         // Duplicate of something in flight or recently written?
         if let Some(&seq) = self.recent.get(&client_id) {
-            if let Some(p) = self.pending.iter_mut().find(|p| p.msg.as_ref().is_some_and(|m| m.seq == seq)) {
+            if let Some(p) = self
+                .pending
+                .iter_mut()
+                .find(|p| p.msg.as_ref().is_some_and(|m| m.seq == seq))
+            {
                 p.acks.push(origin);
                 return Ok(());
             }
         }
         if self.persisted {
-            if let Some(m) = self.ctx.store.by_client_id(self.tenant_id(), self.rec.id, &client_id)? {
+            if let Some(m) =
+                self.ctx
+                    .store
+                    .by_client_id(self.tenant_id(), self.rec.id, &client_id)?
+            {
                 origin.frame(&Bytes::from(ServerFrame::ack(&m, &client_id).to_json()));
                 return Ok(());
             }
         }
         if self.pending.len() >= self.ctx.cfg.max_inflight {
-            send_error(&origin, error::OVERLOADED, "too many messages are waiting for the disk; re-send shortly", Some(&client_id));
+            send_error(
+                &origin,
+                error::OVERLOADED,
+                "too many messages are waiting for the disk; re-send shortly",
+                Some(&client_id),
+            );
             return Ok(());
         }
         let mut announce = false;
         if !private && self.rec.status == Status::Closed {
-            let p = rules::apply(self.phase(), Command::Reopen).expect("closed conversations reopen");
+            let p =
+                rules::apply(self.phase(), Command::Reopen).expect("closed conversations reopen");
             self.set_phase(p);
             announce = true;
         }
@@ -311,7 +343,13 @@ impl ConversationState {
         self.rec.assignee = p.assignee;
     }
 
-    fn command(&mut self, myself: &ActorRef<ConversationMsg>, cmd: StaffCommand, by: StaffActor, origin: Outbox) {
+    fn command(
+        &mut self,
+        myself: &ActorRef<ConversationMsg>,
+        cmd: StaffCommand,
+        by: StaffActor,
+        origin: Outbox,
+    ) {
         let (action, rule) = match &cmd {
             StaffCommand::Claim => (
                 Action::Claim,
@@ -325,7 +363,12 @@ impl ConversationState {
             StaffCommand::Transfer { to, .. } => (Action::Transfer, Command::Transfer { to: *to }),
         };
         if !allowed(by.role, action) {
-            send_error(&origin, error::FORBIDDEN, "your role does not allow that", None);
+            send_error(
+                &origin,
+                error::FORBIDDEN,
+                "your role does not allow that",
+                None,
+            );
             return;
         }
         let next = match rules::apply(self.phase(), rule) {
@@ -348,12 +391,21 @@ impl ConversationState {
         self.write(myself, Some(msg), Vec::new(), true, Some(origin));
     }
 
-    fn durable(&mut self, ticket: u64, result: Result<(), String>) -> Result<(), ActorProcessingErr> {
+    fn durable(
+        &mut self,
+        ticket: u64,
+        result: Result<(), String>,
+    ) -> Result<(), ActorProcessingErr> {
         if let Err(why) = result {
             for p in self.pending.drain(..) {
                 for a in p.acks.iter().chain(p.origin.iter()) {
                     let cid = p.msg.as_ref().and_then(|m| m.client_id.as_deref());
-                    send_error(a, error::INTERNAL, "the message could not be stored; re-send it", cid);
+                    send_error(
+                        a,
+                        error::INTERNAL,
+                        "the message could not be stored; re-send it",
+                        cid,
+                    );
                 }
             }
             return Err(format!("storage write failed: {why}").into());
@@ -385,10 +437,20 @@ impl ConversationState {
         Ok(())
     }
 
-    fn subscribe(&mut self, mut sub: Sub, replay_after: Option<u64>, announce: bool) -> ConversationView {
+    fn subscribe(
+        &mut self,
+        mut sub: Sub,
+        replay_after: Option<u64>,
+        announce: bool,
+    ) -> ConversationView {
         let view = self.view();
         if announce {
-            sub.outbox.frame(&Bytes::from(ServerFrame::Conversation { conversation: &view }.to_json()));
+            sub.outbox.frame(&Bytes::from(
+                ServerFrame::Conversation {
+                    conversation: &view,
+                }
+                .to_json(),
+            ));
         }
         let id = sub.outbox.id();
         let upto = self.durable.last_seq;
@@ -448,9 +510,20 @@ impl ConversationState {
         self.fan_out(&frame, true, origin);
     }
 
-    fn rate(&mut self, myself: &ActorRef<ConversationMsg>, score: u8, comment: String, origin: Outbox) {
+    fn rate(
+        &mut self,
+        myself: &ActorRef<ConversationMsg>,
+        score: u8,
+        comment: String,
+        origin: Outbox,
+    ) {
         if self.rec.status != Status::Closed {
-            send_error(&origin, error::INVALID_STATE, "a conversation can be rated once it is closed", None);
+            send_error(
+                &origin,
+                error::INVALID_STATE,
+                "a conversation can be rated once it is closed",
+                None,
+            );
             return;
         }
         self.rec.rating = Some(Rating {
@@ -585,17 +658,23 @@ impl Actor for Conversation {
             }
             ConversationMsg::Tick => {
                 if state.is_idle() {
-                    let _ = state.tenant.cast(TenantMsg::ConversationIdle { id: state.rec.id });
+                    let _ = state
+                        .tenant
+                        .cast(TenantMsg::ConversationIdle { id: state.rec.id });
                 }
             }
             ConversationMsg::Passivate => {
                 if state.is_idle() {
                     myself.stop(Some("passivated".into()));
                 } else {
-                    let _ = state.tenant.cast(TenantMsg::ConversationBusy { id: state.rec.id });
+                    let _ = state
+                        .tenant
+                        .cast(TenantMsg::ConversationBusy { id: state.rec.id });
                 }
             }
-            ConversationMsg::InjectPanic => panic!("fault injected into conversation {}", state.rec.id),
+            ConversationMsg::InjectPanic => {
+                panic!("fault injected into conversation {}", state.rec.id)
+            }
         }
         Ok(())
     }

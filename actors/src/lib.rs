@@ -130,7 +130,11 @@ impl System {
             .unwrap_or_else(|e| e.into_inner())
             .clone()
             .ok_or(ActorError::Down)?;
-        ask(&reg, self.ctx.cfg.call_timeout, |reply| RegistryMsg::Get { tenant: t, reply }).await
+        ask(&reg, self.ctx.cfg.call_timeout, |reply| RegistryMsg::Get {
+            tenant: t,
+            reply,
+        })
+        .await
     }
 
     /// Stops every actor (children first) and waits for Root to finish.

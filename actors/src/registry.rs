@@ -122,7 +122,10 @@ pub struct RootArgs {
 }
 
 impl Root {
-    async fn start_registry(myself: &ActorRef<RootMsg>, state: &RootState) -> Result<(), ActorProcessingErr> {
+    async fn start_registry(
+        myself: &ActorRef<RootMsg>,
+        state: &RootState,
+    ) -> Result<(), ActorProcessingErr> {
         let (r, _) =
             Actor::spawn_linked(None, TenantRegistry, state.ctx.clone(), myself.get_cell()).await?;
         *state.registry.write().unwrap_or_else(|e| e.into_inner()) = Some(r);

@@ -310,7 +310,11 @@ impl TenantState {
         e.actor = None;
         let now = Instant::now();
         e.failures.push_back(now);
-        while e.failures.front().is_some_and(|t| now.duration_since(*t) > RESTART_WINDOW) {
+        while e
+            .failures
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > RESTART_WINDOW)
+        {
             e.failures.pop_front();
         }
         e.failures.len() <= MAX_RESTARTS
@@ -381,7 +385,8 @@ impl Actor for Tenant {
                     }
                     state.ensure_conversation(&myself, c, reply).await?;
                 } else if create {
-                    let rec = ConversationRecord::new(ConversationId::new(), state.id, site, visitor);
+                    let rec =
+                        ConversationRecord::new(ConversationId::new(), state.id, site, visitor);
                     let id = rec.id;
                     state.spawn_conversation(&myself, rec, false).await?;
                     let lease = state.lease(id);
@@ -622,7 +627,11 @@ impl Actor for Tenant {
                         state.ensure_conversation(&myself, id, w).await?;
                     }
                 } else if let Some(v) = state.visitor_by_actor.remove(&aid) {
-                    if state.visitor_actors.get(&v).is_some_and(|(a, _)| a.get_id() == aid) {
+                    if state
+                        .visitor_actors
+                        .get(&v)
+                        .is_some_and(|(a, _)| a.get_id() == aid)
+                    {
                         state.visitor_actors.remove(&v);
                     }
                 } else {
@@ -659,15 +668,19 @@ impl Actor for Tenant {
                         }
                     }
                 } else if let Some(v) = state.visitor_by_actor.remove(&aid) {
-                    metrics::counter!("parley_actor_restarts_total", "kind" => "visitor").increment(1);
+                    metrics::counter!("parley_actor_restarts_total", "kind" => "visitor")
+                        .increment(1);
                     tracing::error!(tenant = %state.id, visitor = %v, error = %err, "visitor actor failed");
                     state.visitor_actors.remove(&v);
                 } else if let Some(s) = state.staff_by_actor.remove(&aid) {
-                    metrics::counter!("parley_actor_restarts_total", "kind" => "staff").increment(1);
+                    metrics::counter!("parley_actor_restarts_total", "kind" => "staff")
+                        .increment(1);
                     tracing::error!(tenant = %state.id, staff = %s, error = %err, "staff actor failed");
                     // Its sockets stay; a fresh Staff actor takes them over.
                     if let Some(e) = state.staff.get_mut(&s) {
-                        if let Some(rec) = parley_storage::AccountStore::staff(&state.ctx.store, state.id, s)? {
+                        if let Some(rec) =
+                            parley_storage::AccountStore::staff(&state.ctx.store, state.id, s)?
+                        {
                             let (a, _) = Actor::spawn_linked(
                                 None,
                                 Staff,

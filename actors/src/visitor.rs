@@ -60,9 +60,15 @@ impl VisitorState {
         self.ctx.store.put_visitor(&mut b, rec);
         // A reconnect on the same page is not a new page view.
         if self.last_page.as_ref() != Some(&page) && !page.url.is_empty() {
-            self.ctx
-                .store
-                .add_page_view(&mut b, self.tenant, self.id, &PageView { page: page.clone(), at });
+            self.ctx.store.add_page_view(
+                &mut b,
+                self.tenant,
+                self.id,
+                &PageView {
+                    page: page.clone(),
+                    at,
+                },
+            );
             self.last_page = Some(page);
         }
         b

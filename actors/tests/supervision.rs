@@ -46,21 +46,25 @@ async fn until_type(rx: &mut Receiver<Out>, ty: &str) -> serde_json::Value {
 async fn open(sys: &System, t: TenantId, v: VisitorId) -> (ConvLease, Outbox, Receiver<Out>) {
     let tenant = sys.tenant(t).await.unwrap();
     let (outbox, rx) = Outbox::new(1024);
-    let hello = ask(&tenant, Duration::from_secs(5), |reply| TenantMsg::VisitorHello {
-        visitor: v,
-        site: SiteId::new(),
-        page: Default::default(),
-        outbox: outbox.clone(),
-        reply,
+    let hello = ask(&tenant, Duration::from_secs(5), |reply| {
+        TenantMsg::VisitorHello {
+            visitor: v,
+            site: SiteId::new(),
+            page: Default::default(),
+            outbox: outbox.clone(),
+            reply,
+        }
     })
     .await
     .unwrap();
     assert!(hello.conversation.is_none());
-    let lease = ask(&tenant, Duration::from_secs(5), |reply| TenantMsg::VisitorConversation {
-        visitor: v,
-        site: SiteId::new(),
-        create: true,
-        reply,
+    let lease = ask(&tenant, Duration::from_secs(5), |reply| {
+        TenantMsg::VisitorConversation {
+            visitor: v,
+            site: SiteId::new(),
+            create: true,
+            reply,
+        }
     })
     .await
     .unwrap()
@@ -108,7 +112,9 @@ async fn seq_dedupe_and_restart_after_panic() {
     // Inject a panic into A: its subscribers are told to resync...
     assert!(a.cast(ConversationMsg::InjectPanic));
     assert_eq!(
-        tokio::time::timeout(Duration::from_secs(5), oa.closer().wait()).await.unwrap(),
+        tokio::time::timeout(Duration::from_secs(5), oa.closer().wait())
+            .await
+            .unwrap(),
         close::RESTART
     );
     // ...B carries on untouched...
@@ -119,15 +125,21 @@ async fn seq_dedupe_and_restart_after_panic() {
     // ...and A is back, from storage, continuing its sequence.
     let tenant = sys.tenant(t).await.unwrap();
     let id = a.id();
-    let a2 = ask(&tenant, Duration::from_secs(5), |reply| TenantMsg::GetConversation { id, reply })
-        .await
-        .unwrap()
-        .expect("restarted conversation");
+    let a2 = ask(&tenant, Duration::from_secs(5), |reply| {
+        TenantMsg::GetConversation { id, reply }
+    })
+    .await
+    .unwrap()
+    .expect("restarted conversation");
     let (o2, mut r2) = Outbox::new(64);
     post(&a2, &o2, va, "a4");
     assert_eq!(until_type(&mut r2, "ack").await["seq"], 4);
     post(&a2, &o2, va, "a1");
-    assert_eq!(until_type(&mut r2, "ack").await["seq"], 1, "dedupe survives the restart");
+    assert_eq!(
+        until_type(&mut r2, "ack").await["seq"],
+        1,
+        "dedupe survives the restart"
+    );
     sys.stop().await;
 }
 
@@ -157,14 +169,19 @@ async fn idle_conversation_passivates_and_comes_back() {
     drop(rx); // the socket goes away
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     while weak_actor.get_status() != ractor::ActorStatus::Stopped {
-        assert!(tokio::time::Instant::now() < deadline, "conversation never passivated");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "conversation never passivated"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let tenant = sys.tenant(t).await.unwrap();
-    let back = ask(&tenant, Duration::from_secs(5), |reply| TenantMsg::GetConversation { id, reply })
-        .await
-        .unwrap()
-        .unwrap();
+    let back = ask(&tenant, Duration::from_secs(5), |reply| {
+        TenantMsg::GetConversation { id, reply }
+    })
+    .await
+    .unwrap()
+    .unwrap();
     let (o2, mut r2) = Outbox::new(64);
     post(&back, &o2, v, "x2");
     assert_eq!(until_type(&mut r2, "ack").await["seq"], 2);

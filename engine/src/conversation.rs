@@ -93,7 +93,12 @@ pub fn apply(phase: Phase, cmd: Command) -> Result<Phase, RuleError> {
         (_, Command::Claim { by, .. }) if phase.assignee == Some(by) && phase.status == Active => {
             Err(RuleError::NoChange)
         }
-        (Active, Command::Claim { take_over: false, .. }) => Err(RuleError::AlreadyClaimed),
+        (
+            Active,
+            Command::Claim {
+                take_over: false, ..
+            },
+        ) => Err(RuleError::AlreadyClaimed),
         (_, Command::Claim { by, .. }) => Ok(Phase {
             status: Active,
             assignee: Some(by),
@@ -120,12 +125,31 @@ mod tests {
     #[test]
     fn claim_then_close_then_reopen() {
         let a = StaffId::new();
-        let p = apply(waiting(), Command::Claim { by: a, take_over: false }).unwrap();
-        assert_eq!(p, Phase { status: Status::Active, assignee: Some(a) });
+        let p = apply(
+            waiting(),
+            Command::Claim {
+                by: a,
+                take_over: false,
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            p,
+            Phase {
+                status: Status::Active,
+                assignee: Some(a)
+            }
+        );
         let p = apply(p, Command::Close).unwrap();
         assert_eq!(p.status, Status::Closed);
         let p = apply(p, Command::Reopen).unwrap();
-        assert_eq!(p, Phase { status: Status::Active, assignee: Some(a) });
+        assert_eq!(
+            p,
+            Phase {
+                status: Status::Active,
+                assignee: Some(a)
+            }
+        );
     }
 
     #[test]
@@ -137,16 +161,46 @@ mod tests {
     #[test]
     fn cannot_steal_without_take_over() {
         let (a, b) = (StaffId::new(), StaffId::new());
-        let p = apply(waiting(), Command::Claim { by: a, take_over: false }).unwrap();
+        let p = apply(
+            waiting(),
+            Command::Claim {
+                by: a,
+                take_over: false,
+            },
+        )
+        .unwrap();
         assert_eq!(
-            apply(p, Command::Claim { by: b, take_over: false }),
+            apply(
+                p,
+                Command::Claim {
+                    by: b,
+                    take_over: false
+                }
+            ),
             Err(RuleError::AlreadyClaimed)
         );
         assert_eq!(
-            apply(p, Command::Claim { by: b, take_over: true }).unwrap().assignee,
+            apply(
+                p,
+                Command::Claim {
+                    by: b,
+                    take_over: true
+                }
+            )
+            .unwrap()
+            .assignee,
             Some(b)
         );
-        assert_eq!(apply(p, Command::Claim { by: a, take_over: false }), Err(RuleError::NoChange));
+        assert_eq!(
+            apply(
+                p,
+                Command::Claim {
+                    by: a,
+                    take_over: false
+                }
+            ),
+            Err(RuleError::NoChange)
+        );
     }
 
     #[test]
@@ -154,7 +208,10 @@ mod tests {
         let a = StaffId::new();
         let closed = apply(waiting(), Command::Close).unwrap();
         assert_eq!(apply(closed, Command::Close), Err(RuleError::Closed));
-        assert_eq!(apply(closed, Command::Transfer { to: a }), Err(RuleError::Closed));
+        assert_eq!(
+            apply(closed, Command::Transfer { to: a }),
+            Err(RuleError::Closed)
+        );
         assert_eq!(apply(waiting(), Command::Reopen), Err(RuleError::NotClosed));
         assert_eq!(RuleError::AlreadyClaimed.code(), "already_claimed");
     }
@@ -163,8 +220,20 @@ mod tests {
     fn transfer_assigns_and_activates() {
         let (a, b) = (StaffId::new(), StaffId::new());
         let p = apply(waiting(), Command::Transfer { to: b }).unwrap();
-        assert_eq!(p, Phase { status: Status::Active, assignee: Some(b) });
-        assert_eq!(apply(p, Command::Transfer { to: b }), Err(RuleError::NoChange));
-        assert_eq!(apply(p, Command::Transfer { to: a }).unwrap().assignee, Some(a));
+        assert_eq!(
+            p,
+            Phase {
+                status: Status::Active,
+                assignee: Some(b)
+            }
+        );
+        assert_eq!(
+            apply(p, Command::Transfer { to: b }),
+            Err(RuleError::NoChange)
+        );
+        assert_eq!(
+            apply(p, Command::Transfer { to: a }).unwrap().assignee,
+            Some(a)
+        );
     }
 }

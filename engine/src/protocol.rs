@@ -30,7 +30,9 @@ pub enum ClientFrame {
         page: PageInfo,
     },
     /// Staff's first frame.
-    Auth { token: String },
+    Auth {
+        token: String,
+    },
     /// A message; a visitor's first `send` opens a conversation.
     Send {
         client_id: String,
@@ -75,14 +77,22 @@ pub enum ClientFrame {
         #[serde(default)]
         comment: String,
     },
-    Claim { conversation_id: ConversationId },
-    Close { conversation_id: ConversationId },
-    Reopen { conversation_id: ConversationId },
+    Claim {
+        conversation_id: ConversationId,
+    },
+    Close {
+        conversation_id: ConversationId,
+    },
+    Reopen {
+        conversation_id: ConversationId,
+    },
     Transfer {
         conversation_id: ConversationId,
         to_staff_id: StaffId,
     },
-    Availability { status: Availability },
+    Availability {
+        status: Availability,
+    },
     /// Application-level keep-alive for clients that cannot send WebSocket pings.
     Ping,
 }
@@ -135,10 +145,14 @@ pub fn parse_client(text: &str) -> Result<ClientFrame, FrameError> {
                 .map(str::to_owned);
             let (code, message) = match probe.as_ref().and_then(|p| p.ty.as_deref()) {
                 None if probe.is_none() => (error::BAD_FRAME, format!("not a JSON object: {e}")),
-                None => (error::BAD_FRAME, "the frame has no string `type`".to_string()),
-                Some(t) if !CLIENT_TYPES.contains(&t) => {
-                    (error::UNKNOWN_TYPE, format!("unknown frame type `{}`", truncate(t, 40)))
-                }
+                None => (
+                    error::BAD_FRAME,
+                    "the frame has no string `type`".to_string(),
+                ),
+                Some(t) if !CLIENT_TYPES.contains(&t) => (
+                    error::UNKNOWN_TYPE,
+                    format!("unknown frame type `{}`", truncate(t, 40)),
+                ),
                 Some(t) => (error::BAD_FRAME, format!("bad `{t}` frame: {e}")),
             };
             Err(FrameError {
@@ -332,18 +346,38 @@ mod tests {
     #[test]
     fn parses_send_and_hello() {
         let f = parse_client(r#"{"type":"send","client_id":"c1","body":"hi"}"#).unwrap();
-        assert!(matches!(f, ClientFrame::Send { ref client_id, private: false, conversation_id: None, .. } if client_id == "c1"));
-        let f = parse_client(r#"{"type":"hello","visitor_token":null,"page":{"url":"u","title":"t","referrer":""}}"#).unwrap();
-        assert!(matches!(f, ClientFrame::Hello { visitor_token: None, .. }));
-        assert_eq!(parse_client(r#"{"type":"ping"}"#).unwrap(), ClientFrame::Ping);
+        assert!(
+            matches!(f, ClientFrame::Send { ref client_id, private: false, conversation_id: None, .. } if client_id == "c1")
+        );
+        let f = parse_client(
+            r#"{"type":"hello","visitor_token":null,"page":{"url":"u","title":"t","referrer":""}}"#,
+        )
+        .unwrap();
+        assert!(matches!(
+            f,
+            ClientFrame::Hello {
+                visitor_token: None,
+                ..
+            }
+        ));
+        assert_eq!(
+            parse_client(r#"{"type":"ping"}"#).unwrap(),
+            ClientFrame::Ping
+        );
     }
 
     #[test]
     fn classifies_errors() {
         assert_eq!(parse_client("{not json").unwrap_err().code, "bad_frame");
         assert_eq!(parse_client("[1,2]").unwrap_err().code, "bad_frame");
-        assert_eq!(parse_client(r#"{"body":"x"}"#).unwrap_err().code, "bad_frame");
-        assert_eq!(parse_client(r#"{"type":"dance"}"#).unwrap_err().code, "unknown_type");
+        assert_eq!(
+            parse_client(r#"{"body":"x"}"#).unwrap_err().code,
+            "bad_frame"
+        );
+        assert_eq!(
+            parse_client(r#"{"type":"dance"}"#).unwrap_err().code,
+            "unknown_type"
+        );
         let e = parse_client(r#"{"type":"send","client_id":"c9"}"#).unwrap_err();
         assert_eq!(e.code, "bad_frame");
         assert_eq!(e.client_id.as_deref(), Some("c9"));
@@ -363,15 +397,22 @@ mod tests {
             private: false,
             ts: Timestamp(0),
         };
-        let v: serde_json::Value = serde_json::from_str(&ServerFrame::message(&m).to_json()).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&ServerFrame::message(&m).to_json()).unwrap();
         assert_eq!(v["type"], "message");
         assert_eq!(v["seq"], 7);
         assert_eq!(v["from"]["kind"], "system");
         assert_eq!(v["ts"], "1970-01-01T00:00:00.000Z");
-        let v: serde_json::Value = serde_json::from_str(&ServerFrame::ack(&m, "c1").to_json()).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&ServerFrame::ack(&m, "c1").to_json()).unwrap();
         assert_eq!(v["type"], "ack");
         assert_eq!(v["client_id"], "c1");
-        let e = ServerFrame::Error { code: "x", message: "y", client_id: None }.to_json();
+        let e = ServerFrame::Error {
+            code: "x",
+            message: "y",
+            client_id: None,
+        }
+        .to_json();
         assert_eq!(e, r#"{"type":"error","code":"x","message":"y"}"#);
     }
 }
@@ -381,8 +422,23 @@ mod more_tests {
     #[test]
     fn typing_without_conversation() {
         let f = parse_client(r#"{"type":"typing","on":true}"#).unwrap();
-        assert!(matches!(f, ClientFrame::Typing { conversation_id: None, on: true }));
-        let f = parse_client(r#"{"type":"read","conversation_id":"01ARZ3NDEKTSV4RRFFQ69G5FAV","seq":1}"#).unwrap();
-        assert!(matches!(f, ClientFrame::Read { conversation_id: Some(_), seq: 1 }));
+        assert!(matches!(
+            f,
+            ClientFrame::Typing {
+                conversation_id: None,
+                on: true
+            }
+        ));
+        let f = parse_client(
+            r#"{"type":"read","conversation_id":"01ARZ3NDEKTSV4RRFFQ69G5FAV","seq":1}"#,
+        )
+        .unwrap();
+        assert!(matches!(
+            f,
+            ClientFrame::Read {
+                conversation_id: Some(_),
+                seq: 1
+            }
+        ));
     }
 }

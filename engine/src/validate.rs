@@ -59,7 +59,10 @@ pub fn client_id(id: &str) -> Result<(), Invalid> {
 /// A rating: score 1 to 5, comment of bounded length.
 pub fn rating(score: u8, comment: &str) -> Result<(), Invalid> {
     if !(1..=5).contains(&score) {
-        return Err(Invalid::new(error::INVALID, "score must be between 1 and 5"));
+        return Err(Invalid::new(
+            error::INVALID,
+            "score must be between 1 and 5",
+        ));
     }
     if comment.chars().count() > MAX_COMMENT_CHARS {
         return Err(Invalid::new(
@@ -89,7 +92,10 @@ pub fn email(raw: &str) -> Result<String, Invalid> {
     if ok {
         Ok(e)
     } else {
-        Err(Invalid::new(error::INVALID, "that is not a valid email address"))
+        Err(Invalid::new(
+            error::INVALID,
+            "that is not a valid email address",
+        ))
     }
 }
 
@@ -106,9 +112,12 @@ pub fn password(pw: &str, email: &str) -> Result<(), Invalid> {
         pw.chars().any(|c| !c.is_alphanumeric()),
     ];
     if classes.iter().filter(|x| **x).count() < 2 {
-        return weak("the password must mix at least two kinds of characters (letters, digits, symbols)");
+        return weak(
+            "the password must mix at least two kinds of characters (letters, digits, symbols)",
+        );
     }
-    if pw.eq_ignore_ascii_case(email) || pw.eq_ignore_ascii_case(email.split('@').next().unwrap_or(""))
+    if pw.eq_ignore_ascii_case(email)
+        || pw.eq_ignore_ascii_case(email.split('@').next().unwrap_or(""))
     {
         return weak("the password must not be your email address");
     }
@@ -119,7 +128,10 @@ pub fn password(pw: &str, email: &str) -> Result<(), Invalid> {
 pub fn name(raw: &str) -> Result<String, Invalid> {
     let n = raw.trim();
     if n.is_empty() || n.chars().count() > 100 {
-        return Err(Invalid::new(error::INVALID, "a name must have 1 to 100 characters"));
+        return Err(Invalid::new(
+            error::INVALID,
+            "a name must have 1 to 100 characters",
+        ));
     }
     Ok(n.to_string())
 }

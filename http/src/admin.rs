@@ -25,12 +25,16 @@ pub fn run(cmd: AdminCommand) -> Result<(), Fatal> {
             let name = validate::name(&name)?;
             let email = validate::email(&owner_email)?;
             validate::password(&owner_password, &email)?;
-            let owner_name = validate::name(owner_name.as_deref().unwrap_or_else(|| {
-                email.split('@').next().unwrap_or("Owner")
-            }))?;
+            let owner_name = validate::name(
+                owner_name
+                    .as_deref()
+                    .unwrap_or_else(|| email.split('@').next().unwrap_or("Owner")),
+            )?;
             let store = datadir::open(&dir.data_dir, &StoreConfig::default())?;
             if store.staff_by_email(&email)?.is_some() {
-                return Err(Fatal::Usage(format!("a staff member with email {email} already exists")));
+                return Err(Fatal::Usage(format!(
+                    "a staff member with email {email} already exists"
+                )));
             }
             let now = Timestamp::now();
             let tenant = TenantRecord {
@@ -77,17 +81,23 @@ pub fn run(cmd: AdminCommand) -> Result<(), Fatal> {
             let tenant: TenantId = tenant
                 .parse()
                 .map_err(|_| Fatal::Usage(format!("--tenant {tenant} is not a tenant id")))?;
-            let role = Role::parse(&role)
-                .ok_or_else(|| Fatal::Usage(format!("--role {role} must be owner, admin or agent")))?;
+            let role = Role::parse(&role).ok_or_else(|| {
+                Fatal::Usage(format!("--role {role} must be owner, admin or agent"))
+            })?;
             let email = validate::email(&email)?;
             validate::password(&password, &email)?;
-            let name = validate::name(name.as_deref().unwrap_or_else(|| email.split('@').next().unwrap_or("Staff")))?;
+            let name = validate::name(
+                name.as_deref()
+                    .unwrap_or_else(|| email.split('@').next().unwrap_or("Staff")),
+            )?;
             let store = datadir::open(&dir.data_dir, &StoreConfig::default())?;
             if store.tenant(tenant)?.is_none() {
                 return Err(Fatal::Usage(format!("no tenant {tenant} in this data dir")));
             }
             if store.staff_by_email(&email)?.is_some() {
-                return Err(Fatal::Usage(format!("a staff member with email {email} already exists")));
+                return Err(Fatal::Usage(format!(
+                    "a staff member with email {email} already exists"
+                )));
             }
             let staff = StaffRecord {
                 id: StaffId::new(),
@@ -105,12 +115,18 @@ pub fn run(cmd: AdminCommand) -> Result<(), Fatal> {
             store.write_now(b)?;
             println!("{}", json!({"staff_id": staff.id}));
         }
-        AdminCommand::CreateSuperadmin { email, password, dir } => {
+        AdminCommand::CreateSuperadmin {
+            email,
+            password,
+            dir,
+        } => {
             let email = validate::email(&email)?;
             validate::password(&password, &email)?;
             let store = datadir::open(&dir.data_dir, &StoreConfig::default())?;
             if store.superadmin_by_email(&email)?.is_some() {
-                return Err(Fatal::Usage(format!("a superadmin with email {email} already exists")));
+                return Err(Fatal::Usage(format!(
+                    "a superadmin with email {email} already exists"
+                )));
             }
             let rec = SuperadminRecord {
                 id: StaffId::new(),

@@ -4,7 +4,9 @@
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
-use jsonwebtoken::{decode, encode, Algorithm as JwtAlg, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{
+    decode, encode, Algorithm as JwtAlg, DecodingKey, EncodingKey, Header, Validation,
+};
 use parley_engine::records::StaffRecord;
 use parley_engine::*;
 use rand::RngCore;
@@ -179,6 +181,9 @@ mod tests {
         let vt = t.issue_visitor(s.tenant_id, v);
         assert_eq!(t.verify_visitor(s.tenant_id, &vt), Some(v));
         assert_eq!(t.verify_visitor(TenantId::new(), &vt), None);
-        assert!(t.verify_staff(&vt).is_none(), "a visitor token is not a staff token");
+        assert!(
+            t.verify_staff(&vt).is_none(),
+            "a visitor token is not a staff token"
+        );
     }
 }

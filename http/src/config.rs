@@ -182,7 +182,11 @@ mod tests {
     fn unknown_keys_are_errors() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("c.toml");
-        std::fs::write(&p, "listen = \"127.0.0.1:9\"\n[limits]\nmax_connections = 5\n").unwrap();
+        std::fs::write(
+            &p,
+            "listen = \"127.0.0.1:9\"\n[limits]\nmax_connections = 5\n",
+        )
+        .unwrap();
         let c = Config::from_file(&p).unwrap();
         assert_eq!(c.limits.max_connections, 5);
         assert_eq!(c.limits.outbound_queue, Limits::default().outbound_queue);

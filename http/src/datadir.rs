@@ -11,7 +11,9 @@ pub fn open(dir: &Path, cfg: &StoreConfig) -> Result<Store, Fatal> {
     let shown = dir.display();
     if !dir.exists() {
         std::fs::create_dir(dir).map_err(|e| {
-            Fatal::Usage(format!("data dir {shown} does not exist and cannot be created: {e}"))
+            Fatal::Usage(format!(
+                "data dir {shown} does not exist and cannot be created: {e}"
+            ))
         })?;
     }
     if !dir.is_dir() {
@@ -24,7 +26,9 @@ pub fn open(dir: &Path, cfg: &StoreConfig) -> Result<Store, Fatal> {
     Store::open(dir, cfg).map_err(|e| {
         let text = e.to_string();
         if text.contains("lock") {
-            Fatal::Other(format!("data dir {shown} is in use by another running parley"))
+            Fatal::Other(format!(
+                "data dir {shown} is in use by another running parley"
+            ))
         } else {
             Fatal::Other(format!("cannot open the database in {shown}: {text}"))
         }

@@ -9,13 +9,20 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             use clap::error::ErrorKind::*;
-            if matches!(e.kind(), DisplayHelp | DisplayVersion | DisplayHelpOnMissingArgumentOrSubcommand) {
+            if matches!(
+                e.kind(),
+                DisplayHelp | DisplayVersion | DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
                 let _ = e.print();
                 return ExitCode::SUCCESS;
             }
             // One line, not clap's usage block.
             let text = e.to_string();
-            let line = text.lines().next().unwrap_or("bad arguments").trim_start_matches("error: ");
+            let line = text
+                .lines()
+                .next()
+                .unwrap_or("bad arguments")
+                .trim_start_matches("error: ");
             eprintln!("parley: {line} (try --help)");
             return ExitCode::from(2);
         }
@@ -26,7 +33,9 @@ fn main() -> ExitCode {
         // No subcommand means `serve` with its defaults and environment.
         None => match Cli::try_parse_from(["parley", "serve"]).map(|c| c.command) {
             Ok(Some(Command::Serve(args))) => runtime().block_on(parley::serve(args)),
-            _ => Err(parley::fatal::Fatal::Usage("bad PARLEY_* environment".into())),
+            _ => Err(parley::fatal::Fatal::Usage(
+                "bad PARLEY_* environment".into(),
+            )),
         },
     };
     match result {

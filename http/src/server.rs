@@ -26,21 +26,39 @@ pub struct Server {
 }
 
 fn metrics_recorder() -> Option<PrometheusHandle> {
-    let flush = [0.0002, 0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.5, 1.0];
-    let sizes = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 4096.0];
+    let flush = [
+        0.0002, 0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.5, 1.0,
+    ];
+    let sizes = [
+        1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 4096.0,
+    ];
     let handle = PrometheusBuilder::new()
         .set_buckets_for_metric(Matcher::Full("parley_storage_flush_seconds".into()), &flush)
-        .and_then(|b| b.set_buckets_for_metric(Matcher::Prefix("parley_storage_batch".into()), &sizes))
+        .and_then(|b| {
+            b.set_buckets_for_metric(Matcher::Prefix("parley_storage_batch".into()), &sizes)
+        })
         .and_then(|b| b.install_recorder())
         .ok()?;
-    metrics::describe_counter!("parley_ws_connections_total", "WebSocket connections accepted");
+    metrics::describe_counter!(
+        "parley_ws_connections_total",
+        "WebSocket connections accepted"
+    );
     metrics::describe_gauge!("parley_ws_connections", "WebSocket connections open");
     metrics::describe_counter!("parley_ws_frames_in_total", "WebSocket frames received");
     metrics::describe_counter!("parley_ws_frames_out_total", "WebSocket frames sent");
-    metrics::describe_counter!("parley_ws_slow_consumers_total", "Sockets closed for not reading");
+    metrics::describe_counter!(
+        "parley_ws_slow_consumers_total",
+        "Sockets closed for not reading"
+    );
     metrics::describe_counter!("parley_messages_persisted_total", "Messages made durable");
-    metrics::describe_counter!("parley_actor_restarts_total", "Actors restarted after a failure");
-    metrics::describe_histogram!("parley_storage_flush_seconds", "Time to apply and flush one group commit");
+    metrics::describe_counter!(
+        "parley_actor_restarts_total",
+        "Actors restarted after a failure"
+    );
+    metrics::describe_histogram!(
+        "parley_storage_flush_seconds",
+        "Time to apply and flush one group commit"
+    );
     metrics::describe_histogram!("parley_storage_batch_ops", "Operations per group commit");
     metrics::describe_histogram!("parley_storage_batch_requests", "Requests per group commit");
     metrics::gauge!("parley_ws_connections").set(0.0);
@@ -122,9 +140,13 @@ impl Server {
         let _ = shutdown.send(true);
         // Wait for every WebSocket to close (each holds a permit).
         let all = app.config.limits.max_connections as u32;
-        let drained = tokio::time::timeout(Duration::from_secs(5), app.connections.acquire_many(all)).await;
+        let drained =
+            tokio::time::timeout(Duration::from_secs(5), app.connections.acquire_many(all)).await;
         if drained.is_err() {
-            tracing::warn!(open = app.open_connections(), "sockets still open after 5 s; closing anyway");
+            tracing::warn!(
+                open = app.open_connections(),
+                "sockets still open after 5 s; closing anyway"
+            );
         }
         app.system.stop().await;
         app.writer.shutdown();

@@ -30,7 +30,8 @@ async fn visitor_and_staff_chat_claim_close_and_notes_stay_private() {
     assert_eq!(seen["visitor"]["page"]["url"], "https://acme.test/");
 
     // Visitor opens the conversation.
-    vis.send(json!({"type":"send","client_id":"v1","body":"Hello, anyone there?"})).await;
+    vis.send(json!({"type":"send","client_id":"v1","body":"Hello, anyone there?"}))
+        .await;
     let ack = vis.until_type("ack").await;
     assert_eq!((ack["client_id"].as_str(), seq(&ack)), (Some("v1"), 1));
     let conv = ack["conversation_id"].as_str().unwrap().to_string();
@@ -47,20 +48,34 @@ async fn visitor_and_staff_chat_claim_close_and_notes_stay_private() {
     // Typing and read receipts travel.
     vis.send(json!({"type":"typing","on":true})).await;
     let t = staff.until_type("typing").await;
-    assert_eq!((t["on"].as_bool(), t["from"]["kind"].as_str()), (Some(true), Some("visitor")));
-    staff.send(json!({"type":"read","conversation_id":conv,"seq":1})).await;
+    assert_eq!(
+        (t["on"].as_bool(), t["from"]["kind"].as_str()),
+        (Some(true), Some("visitor"))
+    );
+    staff
+        .send(json!({"type":"read","conversation_id":conv,"seq":1}))
+        .await;
     let r = vis.until_type("read").await;
     assert_eq!((seq(&r), r["by"]["kind"].as_str()), (1, Some("staff")));
 
     // Claim.
-    staff.send(json!({"type":"claim","conversation_id":conv})).await;
-    let c = staff.until(|v| v["type"] == "conversation" && v["conversation"]["status"] == "active").await;
+    staff
+        .send(json!({"type":"claim","conversation_id":conv}))
+        .await;
+    let c = staff
+        .until(|v| v["type"] == "conversation" && v["conversation"]["status"] == "active")
+        .await;
     assert_eq!(c["conversation"]["assignee"], ready["staff"]["id"]);
     let sys = vis.until_type("message").await;
-    assert_eq!((seq(&sys), sys["from"]["kind"].as_str()), (2, Some("system")));
+    assert_eq!(
+        (seq(&sys), sys["from"]["kind"].as_str()),
+        (2, Some("system"))
+    );
     assert!(sys["body"].as_str().unwrap().contains("Olive"));
     // Claiming twice is refused.
-    staff.send(json!({"type":"claim","conversation_id":conv})).await;
+    staff
+        .send(json!({"type":"claim","conversation_id":conv}))
+        .await;
     assert_eq!(staff.until_type("error").await["code"], "invalid_state");
 
     // Staff reply, then a private note, then another reply.
@@ -69,38 +84,72 @@ async fn visitor_and_staff_chat_claim_close_and_notes_stay_private() {
     staff.send(json!({"type":"send","conversation_id":conv,"client_id":"s2","body":"VIP customer","private":true})).await;
     let note_ack = staff.until_type("ack").await;
     assert_eq!(seq(&note_ack), 4);
-    let note = staff.until(|v| v["type"] == "message" && v["seq"] == 4).await;
+    let note = staff
+        .until(|v| v["type"] == "message" && v["seq"] == 4)
+        .await;
     assert_eq!(note["private"], true);
-    staff.send(json!({"type":"send","conversation_id":conv,"client_id":"s3","body":"Still there?"})).await;
+    staff
+        .send(json!({"type":"send","conversation_id":conv,"client_id":"s3","body":"Still there?"}))
+        .await;
     assert_eq!(seq(&staff.until_type("ack").await), 5);
 
     let m3 = vis.until_type("message").await;
-    assert_eq!((seq(&m3), m3["body"].as_str(), m3["from"]["kind"].as_str()), (3, Some("Hi! How can I help?"), Some("staff")));
+    assert_eq!(
+        (seq(&m3), m3["body"].as_str(), m3["from"]["kind"].as_str()),
+        (3, Some("Hi! How can I help?"), Some("staff"))
+    );
     let next = vis.until_type("message").await;
-    assert_eq!(seq(&next), 5, "the private note (seq 4) never reaches the visitor");
+    assert_eq!(
+        seq(&next),
+        5,
+        "the private note (seq 4) never reaches the visitor"
+    );
     assert_eq!(next["body"], "Still there?");
 
     // Visitor answers; staff close; visitor rates.
-    vis.send(json!({"type":"send","client_id":"v2","body":"Yes, thanks!"})).await;
+    vis.send(json!({"type":"send","client_id":"v2","body":"Yes, thanks!"}))
+        .await;
     assert_eq!(seq(&vis.until_type("ack").await), 6);
-    staff.until(|v| v["type"] == "message" && v["seq"] == 6).await;
-    vis.send(json!({"type":"rate","score":5,"comment":"great"})).await;
-    assert_eq!(vis.until_type("error").await["code"], "invalid_state", "rating needs a closed conversation");
-    staff.send(json!({"type":"close","conversation_id":conv})).await;
-    let closed = staff.until(|v| v["type"] == "conversation" && v["conversation"]["status"] == "closed").await;
+    staff
+        .until(|v| v["type"] == "message" && v["seq"] == 6)
+        .await;
+    vis.send(json!({"type":"rate","score":5,"comment":"great"}))
+        .await;
+    assert_eq!(
+        vis.until_type("error").await["code"],
+        "invalid_state",
+        "rating needs a closed conversation"
+    );
+    staff
+        .send(json!({"type":"close","conversation_id":conv}))
+        .await;
+    let closed = staff
+        .until(|v| v["type"] == "conversation" && v["conversation"]["status"] == "closed")
+        .await;
     assert_eq!(closed["conversation"]["last_seq"], 7);
-    vis.until(|v| v["type"] == "conversation" && v["conversation"]["status"] == "closed").await;
+    vis.until(|v| v["type"] == "conversation" && v["conversation"]["status"] == "closed")
+        .await;
     let bye = vis.until(|v| v["type"] == "message").await;
-    assert_eq!((seq(&bye), bye["from"]["kind"].as_str()), (7, Some("system")));
-    vis.send(json!({"type":"rate","score":5,"comment":"great"})).await;
-    let rated = staff.until(|v| v["type"] == "conversation" && !v["conversation"]["rating"].is_null()).await;
+    assert_eq!(
+        (seq(&bye), bye["from"]["kind"].as_str()),
+        (7, Some("system"))
+    );
+    vis.send(json!({"type":"rate","score":5,"comment":"great"}))
+        .await;
+    let rated = staff
+        .until(|v| v["type"] == "conversation" && !v["conversation"]["rating"].is_null())
+        .await;
     assert_eq!(rated["conversation"]["rating"]["score"], 5);
 
     // A visitor's history replay never contains the note.
     let (mut tab, w) = srv.visitor(welcome["visitor_token"].as_str()).await;
-    assert_eq!(w["visitor_id"], welcome["visitor_id"], "the token recognises the visitor");
+    assert_eq!(
+        w["visitor_id"], welcome["visitor_id"],
+        "the token recognises the visitor"
+    );
     assert_eq!(w["conversation"]["id"], conv);
-    tab.send(json!({"type":"resume","conversation_id":conv,"after_seq":0})).await;
+    tab.send(json!({"type":"resume","conversation_id":conv,"after_seq":0}))
+        .await;
     let mut seqs = Vec::new();
     while seqs.len() < 6 {
         let f = tab.until_type("message").await;
@@ -109,9 +158,12 @@ async fn visitor_and_staff_chat_claim_close_and_notes_stay_private() {
     }
     assert_eq!(seqs, vec![1, 2, 3, 5, 6, 7]);
     // A public message after close reopens the conversation (assigned, so active).
-    tab.send(json!({"type":"send","client_id":"v3","body":"One more thing"})).await;
+    tab.send(json!({"type":"send","client_id":"v3","body":"One more thing"}))
+        .await;
     assert_eq!(seq(&tab.until_type("ack").await), 8);
-    let re = staff.until(|v| v["type"] == "conversation" && v["conversation"]["status"] == "active").await;
+    let re = staff
+        .until(|v| v["type"] == "conversation" && v["conversation"]["status"] == "active")
+        .await;
     assert_eq!(re["conversation"]["id"], conv);
 }
 
@@ -124,13 +176,19 @@ async fn fifty_concurrent_senders_see_one_gapless_order() {
     // One visitor, many tabs.
     let (mut first, welcome) = srv.visitor(None).await;
     let token = welcome["visitor_token"].as_str().unwrap().to_string();
-    first.send(json!({"type":"send","client_id":"open","body":"opening"})).await;
-    let conv = first.until_type("ack").await["conversation_id"].as_str().unwrap().to_string();
+    first
+        .send(json!({"type":"send","client_id":"open","body":"opening"}))
+        .await;
+    let conv = first.until_type("ack").await["conversation_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let mut sockets = vec![first];
     for _ in 0..39 {
         let (mut tab, w) = srv.visitor(Some(&token)).await;
         assert_eq!(w["conversation"]["id"], conv);
-        tab.send(json!({"type":"resume","conversation_id":conv,"after_seq":1})).await;
+        tab.send(json!({"type":"resume","conversation_id":conv,"after_seq":1}))
+            .await;
         sockets.push(tab);
     }
     for i in 0..10 {
@@ -169,18 +227,33 @@ async fn fifty_concurrent_senders_see_one_gapless_order() {
     let mut reference: Option<Vec<(u64, String)>> = None;
     let mut all_acks = Vec::new();
     for t in tasks {
-        let (acks, seen) = tokio::time::timeout(Duration::from_secs(60), t).await.unwrap().unwrap();
+        let (acks, seen) = tokio::time::timeout(Duration::from_secs(60), t)
+            .await
+            .unwrap()
+            .unwrap();
         all_acks.extend(acks);
         let seqs: Vec<u64> = seen.iter().map(|s| s.0).collect();
-        assert_eq!(seqs, (2..2 + total as u64).collect::<Vec<_>>(), "gapless and in order");
+        assert_eq!(
+            seqs,
+            (2..2 + total as u64).collect::<Vec<_>>(),
+            "gapless and in order"
+        );
         match &reference {
             None => reference = Some(seen),
             Some(r) => assert_eq!(r, &seen, "every participant sees the same order"),
         }
     }
     all_acks.sort();
-    assert_eq!(all_acks, (2..2 + total as u64).collect::<Vec<_>>(), "each message acked once with its own seq");
-    let bodies: BTreeMap<_, _> = reference.unwrap().into_iter().map(|(s, b)| (b, s)).collect();
+    assert_eq!(
+        all_acks,
+        (2..2 + total as u64).collect::<Vec<_>>(),
+        "each message acked once with its own seq"
+    );
+    let bodies: BTreeMap<_, _> = reference
+        .unwrap()
+        .into_iter()
+        .map(|(s, b)| (b, s))
+        .collect();
     assert_eq!(bodies.len(), total, "no message stored twice");
 }
 
@@ -190,10 +263,12 @@ async fn resume_replays_exactly_the_missed_messages_and_resend_is_deduped() {
     let (mut staff, _) = srv.staff(OWNER).await;
     let (mut vis, welcome) = srv.visitor(None).await;
     let token = welcome["visitor_token"].as_str().unwrap().to_string();
-    vis.send(json!({"type":"send","client_id":"a","body":"one"})).await;
+    vis.send(json!({"type":"send","client_id":"a","body":"one"}))
+        .await;
     let first_ack = vis.until_type("ack").await;
     let conv = first_ack["conversation_id"].as_str().unwrap().to_string();
-    vis.send(json!({"type":"send","client_id":"b","body":"two"})).await;
+    vis.send(json!({"type":"send","client_id":"b","body":"two"}))
+        .await;
     assert_eq!(seq(&vis.until_type("ack").await), 2);
     drop(vis);
 
@@ -204,22 +279,37 @@ async fn resume_replays_exactly_the_missed_messages_and_resend_is_deduped() {
 
     let (mut vis, w) = srv.visitor(Some(&token)).await;
     assert_eq!(w["conversation"]["last_seq"], 5);
-    vis.send(json!({"type":"resume","conversation_id":conv,"after_seq":2})).await;
+    vis.send(json!({"type":"resume","conversation_id":conv,"after_seq":2}))
+        .await;
     for i in 3..=5 {
         let m = vis.until_type("message").await;
-        assert_eq!((seq(&m), m["body"].as_str().unwrap()), (i, format!("staff {i}").as_str()));
+        assert_eq!(
+            (seq(&m), m["body"].as_str().unwrap()),
+            (i, format!("staff {i}").as_str())
+        );
     }
     // Then live.
-    staff.send(json!({"type":"send","conversation_id":conv,"client_id":"s6","body":"live"})).await;
+    staff
+        .send(json!({"type":"send","conversation_id":conv,"client_id":"s6","body":"live"}))
+        .await;
     let m = vis.until_type("message").await;
     assert_eq!((seq(&m), m["body"].as_str()), (6, Some("live")));
 
     // Re-sending an acknowledged client_id returns the same ack and stores nothing.
-    vis.send(json!({"type":"send","client_id":"a","body":"one"})).await;
+    vis.send(json!({"type":"send","client_id":"a","body":"one"}))
+        .await;
     let again = vis.until_type("ack").await;
-    assert_eq!((again["id"].clone(), seq(&again), again["ts"].clone()), (first_ack["id"].clone(), 1, first_ack["ts"].clone()));
-    vis.send(json!({"type":"send","client_id":"c","body":"three"})).await;
-    assert_eq!(seq(&vis.until_type("ack").await), 7, "no seq was spent on the duplicate");
+    assert_eq!(
+        (again["id"].clone(), seq(&again), again["ts"].clone()),
+        (first_ack["id"].clone(), 1, first_ack["ts"].clone())
+    );
+    vis.send(json!({"type":"send","client_id":"c","body":"three"}))
+        .await;
+    assert_eq!(
+        seq(&vis.until_type("ack").await),
+        7,
+        "no seq was spent on the duplicate"
+    );
     // Nothing more than seq 7 arrives at staff after 6: the duplicate was not re-broadcast.
     let next = staff.until(|v| v["type"] == "message" && seq(v) >= 6).await;
     assert_eq!(seq(&next), 6);
@@ -229,32 +319,57 @@ async fn resume_replays_exactly_the_missed_messages_and_resend_is_deduped() {
 #[tokio::test]
 async fn transfer_between_agents_and_tenant_scoping() {
     let srv = Server::start_with(Setup {
-        staff: vec![("bob@acme.test".into(), "agent".into()), ("cat@acme.test".into(), "agent".into())],
+        staff: vec![
+            ("bob@acme.test".into(), "agent".into()),
+            ("cat@acme.test".into(), "agent".into()),
+        ],
         ..Default::default()
     });
     let (mut bob, bob_ready) = srv.staff("bob@acme.test").await;
     let (mut cat, cat_ready) = srv.staff("cat@acme.test").await;
     let (mut vis, _) = srv.visitor(None).await;
-    vis.send(json!({"type":"send","client_id":"v1","body":"help"})).await;
-    let conv = vis.until_type("ack").await["conversation_id"].as_str().unwrap().to_string();
-    bob.send(json!({"type":"claim","conversation_id":conv})).await;
-    bob.until(|v| v["type"] == "conversation" && v["conversation"]["status"] == "active").await;
+    vis.send(json!({"type":"send","client_id":"v1","body":"help"}))
+        .await;
+    let conv = vis.until_type("ack").await["conversation_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    bob.send(json!({"type":"claim","conversation_id":conv}))
+        .await;
+    bob.until(|v| v["type"] == "conversation" && v["conversation"]["status"] == "active")
+        .await;
     // Cat, an agent, cannot take it over.
-    cat.send(json!({"type":"claim","conversation_id":conv})).await;
+    cat.send(json!({"type":"claim","conversation_id":conv}))
+        .await;
     assert_eq!(cat.until_type("error").await["code"], "already_claimed");
-    bob.send(json!({"type":"transfer","conversation_id":conv,"to_staff_id":cat_ready["staff"]["id"]})).await;
-    let t = cat.until(|v| v["type"] == "conversation" && v["conversation"]["assignee"] == cat_ready["staff"]["id"]).await;
+    bob.send(
+        json!({"type":"transfer","conversation_id":conv,"to_staff_id":cat_ready["staff"]["id"]}),
+    )
+    .await;
+    let t = cat
+        .until(|v| {
+            v["type"] == "conversation" && v["conversation"]["assignee"] == cat_ready["staff"]["id"]
+        })
+        .await;
     assert_eq!(t["conversation"]["status"], "active");
     // Now assigned to Cat: Cat receives the visitor's messages, Bob no longer does.
-    vis.send(json!({"type":"send","client_id":"v2","body":"for cat"})).await;
-    let m = cat.until(|v| v["type"] == "message" && v["body"] == "for cat").await;
+    vis.send(json!({"type":"send","client_id":"v2","body":"for cat"}))
+        .await;
+    let m = cat
+        .until(|v| v["type"] == "message" && v["body"] == "for cat")
+        .await;
     assert_eq!(m["from"]["kind"], "visitor");
-    assert!(bob.try_recv(Duration::from_millis(300)).await.map_or(true, |v| v["body"] != "for cat"));
+    assert!(bob
+        .try_recv(Duration::from_millis(300))
+        .await
+        .map_or(true, |v| v["body"] != "for cat"));
     // Unknown conversation and unknown staff ids answer not_found.
     let other = "01ARZ3NDEKTSV4RRFFQ69G5FAV";
-    bob.send(json!({"type":"close","conversation_id":other})).await;
+    bob.send(json!({"type":"close","conversation_id":other}))
+        .await;
     assert_eq!(bob.until_type("error").await["code"], "not_found");
-    bob.send(json!({"type":"transfer","conversation_id":conv,"to_staff_id":other})).await;
+    bob.send(json!({"type":"transfer","conversation_id":conv,"to_staff_id":other}))
+        .await;
     assert_eq!(bob.until_type("error").await["code"], "not_found");
     let _ = bob_ready;
 }

@@ -51,7 +51,10 @@ mod tests {
         assert_eq!(decode::<MessageRecord>(&bytes).unwrap(), m);
         let mut future = bytes.clone();
         future[0] = 9;
-        assert!(matches!(decode::<MessageRecord>(&future), Err(StorageError::Schema(9, _))));
+        assert!(matches!(
+            decode::<MessageRecord>(&future),
+            Err(StorageError::Schema(9, _))
+        ));
         assert!(decode::<MessageRecord>(&[]).is_err());
     }
 }

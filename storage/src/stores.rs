@@ -97,10 +97,12 @@ fn pair(a: [u8; 16], b: [u8; 16]) -> Vec<u8> {
 
 impl MessageLog for Store {
     fn last_seq(&self, t: TenantId, c: ConversationId) -> Result<u64> {
-        Ok(match self.data().scan_prefix(keys::messages(t, c)).next_back() {
-            Some(kv) => keys::message_seq(&kv?.0).unwrap_or(0),
-            None => 0,
-        })
+        Ok(
+            match self.data().scan_prefix(keys::messages(t, c)).next_back() {
+                Some(kv) => keys::message_seq(&kv?.0).unwrap_or(0),
+                None => 0,
+            },
+        )
     }
 
     fn messages_after(
@@ -207,7 +209,10 @@ impl AccountStore for Store {
         let Some(v) = self.global().get(keys::email(email))? else {
             return Ok(None);
         };
-        match (TenantId::from_slice(&v), v.get(16..).and_then(StaffId::from_slice)) {
+        match (
+            TenantId::from_slice(&v),
+            v.get(16..).and_then(StaffId::from_slice),
+        ) {
             (Some(t), Some(s)) => self.staff(t, s),
             _ => Ok(None),
         }
@@ -228,7 +233,10 @@ impl AccountStore for Store {
         let Some(v) = self.global().get(keys::site_key(key))? else {
             return Ok(None);
         };
-        match (TenantId::from_slice(&v), v.get(16..).and_then(SiteId::from_slice)) {
+        match (
+            TenantId::from_slice(&v),
+            v.get(16..).and_then(SiteId::from_slice),
+        ) {
             (Some(t), Some(s)) => self.site(t, s),
             _ => Ok(None),
         }
@@ -241,12 +249,18 @@ impl AccountStore for Store {
 
     fn put_staff(&self, batch: &mut WriteBatch, s: &StaffRecord) {
         batch.put(keys::staff(s.tenant_id, s.id), encode(s));
-        batch.put_global(keys::email(&s.email), pair(s.tenant_id.to_bytes(), s.id.to_bytes()));
+        batch.put_global(
+            keys::email(&s.email),
+            pair(s.tenant_id.to_bytes(), s.id.to_bytes()),
+        );
     }
 
     fn put_site(&self, batch: &mut WriteBatch, s: &SiteRecord) {
         batch.put(keys::site(s.tenant_id, s.id), encode(s));
-        batch.put_global(keys::site_key(&s.key), pair(s.tenant_id.to_bytes(), s.id.to_bytes()));
+        batch.put_global(
+            keys::site_key(&s.key),
+            pair(s.tenant_id.to_bytes(), s.id.to_bytes()),
+        );
     }
 
     fn superadmin_by_email(&self, email: &str) -> Result<Option<SuperadminRecord>> {
@@ -330,10 +344,18 @@ mod tests {
         s.append(&mut b, other, &msg(c, 999, "x"));
         s.write_now(b).unwrap();
         assert_eq!(s.last_seq(t, c).unwrap(), 300);
-        let seqs: Vec<u64> = s.messages_after(t, c, 1, 10).unwrap().iter().map(|m| m.seq).collect();
+        let seqs: Vec<u64> = s
+            .messages_after(t, c, 1, 10)
+            .unwrap()
+            .iter()
+            .map(|m| m.seq)
+            .collect();
         assert_eq!(seqs, vec![2, 3, 300]);
         assert_eq!(s.by_client_id(t, c, "c300").unwrap().unwrap().seq, 300);
-        assert!(s.by_client_id(t, c, "x").unwrap().is_none(), "other tenant's key is invisible");
+        assert!(
+            s.by_client_id(t, c, "x").unwrap().is_none(),
+            "other tenant's key is invisible"
+        );
         assert_eq!(s.last_seq(TenantId::new(), c).unwrap(), 0);
     }
 

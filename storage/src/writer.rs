@@ -23,7 +23,10 @@ use std::time::{Duration, Instant};
 pub type Done = Box<dyn FnOnce(Result<()>) + Send>;
 
 enum Request {
-    Write { ops: Vec<Op>, done: Done },
+    Write {
+        ops: Vec<Op>,
+        done: Done,
+    },
     /// Write what is queued before this, then stop.
     Stop,
 }

@@ -20,8 +20,17 @@ pub struct Login {
 }
 
 /// Checks credentials (argon2 off the runtime) and issues an access token.
-pub async fn login(State(app): State<App>, ApiJson(body): ApiJson<Login>) -> Result<Json<Value>, ApiError> {
-    let invalid = || ApiError::new(StatusCode::UNAUTHORIZED, code::INVALID_CREDENTIALS, "wrong email or password");
+pub async fn login(
+    State(app): State<App>,
+    ApiJson(body): ApiJson<Login>,
+) -> Result<Json<Value>, ApiError> {
+    let invalid = || {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            code::INVALID_CREDENTIALS,
+            "wrong email or password",
+        )
+    };
     let email = body.email.trim().to_ascii_lowercase();
     let staff = app.store.staff_by_email(&email)?;
     let hash = staff

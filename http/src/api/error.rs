@@ -29,11 +29,19 @@ impl ApiError {
     }
 
     pub fn unauthorized() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, code::UNAUTHORIZED, "a valid access token is required")
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            code::UNAUTHORIZED,
+            "a valid access token is required",
+        )
     }
 
     pub fn not_found(what: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, code::NOT_FOUND, format!("no such {what}"))
+        Self::new(
+            StatusCode::NOT_FOUND,
+            code::NOT_FOUND,
+            format!("no such {what}"),
+        )
     }
 
     /// Logs `err` and answers a generic 500.
@@ -62,11 +70,13 @@ impl From<JsonRejection> for ApiError {
                 code::BAD_REQUEST,
                 "send JSON with Content-Type: application/json",
             ),
-            JsonRejection::BytesRejection(_) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => Self::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                code::PAYLOAD_TOO_LARGE,
-                "the request body is too large",
-            ),
+            JsonRejection::BytesRejection(_) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Self::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    code::PAYLOAD_TOO_LARGE,
+                    "the request body is too large",
+                )
+            }
             other => Self::bad_request(code::BAD_REQUEST, other.body_text()),
         }
     }

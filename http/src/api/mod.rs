@@ -13,7 +13,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use error::ApiError;
 use serde_json::json;
-use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 /// Request ids: a ULID per request unless the client sent one.
@@ -22,7 +24,9 @@ struct Ulids;
 
 impl MakeRequestId for Ulids {
     fn make_request_id<B>(&mut self, _req: &Request<B>) -> Option<RequestId> {
-        HeaderValue::from_str(&ulid::Ulid::new().to_string()).ok().map(RequestId::new)
+        HeaderValue::from_str(&ulid::Ulid::new().to_string())
+            .ok()
+            .map(RequestId::new)
     }
 }
 
@@ -68,7 +72,11 @@ async fn healthz(State(app): State<App>) -> Response {
         "connections": app.open_connections(),
         "storage_bytes": app.store.size_on_disk(),
     });
-    let status = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (status, Json(body)).into_response()
 }
 
@@ -76,7 +84,10 @@ async fn metrics(State(app): State<App>) -> Response {
     metrics::gauge!("parley_ws_connections").set(app.open_connections() as f64);
     let text = app.metrics.as_ref().map(|h| h.render()).unwrap_or_default();
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         text,
     )
         .into_response()

@@ -41,8 +41,9 @@ pub struct Socket {
 impl Socket {
     pub fn new(app: App, rd: WsRead, outbox: Outbox, ctl: mpsc::Sender<Control>) -> Self {
         let l = &app.config.limits;
-        let quota = Quota::per_second(NonZeroU32::new(l.frames_per_second).unwrap_or(NonZeroU32::MIN))
-            .allow_burst(NonZeroU32::new(l.frame_burst).unwrap_or(NonZeroU32::MIN));
+        let quota =
+            Quota::per_second(NonZeroU32::new(l.frames_per_second).unwrap_or(NonZeroU32::MIN))
+                .allow_burst(NonZeroU32::new(l.frame_burst).unwrap_or(NonZeroU32::MIN));
         Self {
             app,
             outbox,
@@ -81,7 +82,9 @@ impl Socket {
                     self.fragment = f;
                     continue;
                 }
-                (OpCode::Text | OpCode::Binary, true, None) => (frame.opcode, frame.payload.to_vec()),
+                (OpCode::Text | OpCode::Binary, true, None) => {
+                    (frame.opcode, frame.payload.to_vec())
+                }
                 (OpCode::Text | OpCode::Binary, false, None) => {
                     self.fragment = Some((frame.opcode, frame.payload.to_vec()));
                     continue;
@@ -100,7 +103,11 @@ impl Socket {
                 _ => return Err(close::PROTOCOL_ERROR),
             };
             if op == OpCode::Binary {
-                self.error(parley_engine::codes::error::BAD_FRAME, "only text frames are understood", None);
+                self.error(
+                    parley_engine::codes::error::BAD_FRAME,
+                    "only text frames are understood",
+                    None,
+                );
                 continue;
             }
             return String::from_utf8(data).map_err(|_| 1007);
@@ -129,7 +136,9 @@ impl Socket {
 
 async fn write_text(ws: &mut WsWrite, bytes: &[u8]) -> bool {
     metrics::counter!("parley_ws_frames_out_total").increment(1);
-    ws.write_frame(Frame::text(Payload::Borrowed(bytes))).await.is_ok()
+    ws.write_frame(Frame::text(Payload::Borrowed(bytes)))
+        .await
+        .is_ok()
 }
 
 async fn write_close(ws: &mut WsWrite, code: u16) {
@@ -170,7 +179,9 @@ async fn replay(ws: &mut WsWrite, store: &Store, item: Out) -> bool {
             break;
         }
         for m in page.iter().take_while(|m| m.seq <= upto) {
-            if !(public_only && m.private) && !write_text(ws, ServerFrame::message(m).to_json().as_bytes()).await {
+            if !(public_only && m.private)
+                && !write_text(ws, ServerFrame::message(m).to_json().as_bytes()).await
+            {
                 return false;
             }
         }

@@ -39,14 +39,25 @@ fn accept(
     app: &App,
     up: Result<IncomingUpgrade, StatusCode>,
 ) -> Result<(IncomingUpgrade, OwnedSemaphorePermit), ApiError> {
-    let up = up.map_err(|_| ApiError::bad_request(error::BAD_REQUEST, "expected a WebSocket upgrade request"))?;
+    let up = up.map_err(|_| {
+        ApiError::bad_request(error::BAD_REQUEST, "expected a WebSocket upgrade request")
+    })?;
     let permit = app.connections.clone().try_acquire_owned().map_err(|_| {
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, error::UNAVAILABLE, "too many connections; retry later")
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            error::UNAVAILABLE,
+            "too many connections; retry later",
+        )
     })?;
     Ok((up, permit))
 }
 
-fn start(app: App, up: IncomingUpgrade, permit: OwnedSemaphorePermit, kind: Kind) -> Result<Response, ApiError> {
+fn start(
+    app: App,
+    up: IncomingUpgrade,
+    permit: OwnedSemaphorePermit,
+    kind: Kind,
+) -> Result<Response, ApiError> {
     let (resp, fut) = up.upgrade().map_err(ApiError::internal)?;
     tokio::spawn(run(app, fut, permit, kind));
     Ok(resp.map(|_| axum::body::Body::empty()))

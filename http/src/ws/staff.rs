@@ -6,10 +6,14 @@
 
 use super::conn::Socket;
 use bytes::Bytes;
-use parley_actors::{ask, ConvLease, ConversationMsg, StaffActor, StaffCommand, Sub, SubKind, TenantMsg};
+use parley_actors::{
+    ask, ConvLease, ConversationMsg, StaffActor, StaffCommand, Sub, SubKind, TenantMsg,
+};
 use parley_engine::codes::{close, error};
 use parley_engine::conversation::Status;
-use parley_engine::protocol::{parse_client, ClientFrame, ConversationView, ServerFrame, StaffView};
+use parley_engine::protocol::{
+    parse_client, ClientFrame, ConversationView, ServerFrame, StaffView,
+};
 use parley_engine::records::{Participant, StaffRecord};
 use parley_engine::validate;
 use parley_engine::*;
@@ -45,7 +49,8 @@ impl Drop for Session {
 
 /// Runs a staff connection to its end; returns the close code.
 pub async fn run(mut s: Socket, prelude: oneshot::Sender<Bytes>) -> u16 {
-    let deadline = Instant::now() + std::time::Duration::from_secs(s.app.config.limits.handshake_timeout_secs);
+    let deadline =
+        Instant::now() + std::time::Duration::from_secs(s.app.config.limits.handshake_timeout_secs);
     let text = match timeout_at(deadline, s.recv()).await {
         Err(_) => return close::UNAUTHORIZED,
         Ok(Err(code)) => return code,
@@ -77,15 +82,18 @@ pub async fn run(mut s: Socket, prelude: oneshot::Sender<Bytes>) -> u16 {
     else {
         return close::INTERNAL_ERROR;
     };
-    let conversations: Vec<ConversationView> = match app.store.conversations(staff.tenant_id, READY_CONVERSATIONS, &|c| {
-        c.status != Status::Closed
-    }) {
-        Ok(list) => list.iter().map(ConversationView::from).collect(),
-        Err(e) => {
-            tracing::error!(error = %e, "reading conversations for ready");
-            return close::INTERNAL_ERROR;
-        }
-    };
+    let conversations: Vec<ConversationView> =
+        match app
+            .store
+            .conversations(staff.tenant_id, READY_CONVERSATIONS, &|c| {
+                c.status != Status::Closed
+            }) {
+            Ok(list) => list.iter().map(ConversationView::from).collect(),
+            Err(e) => {
+                tracing::error!(error = %e, "reading conversations for ready");
+                return close::INTERNAL_ERROR;
+            }
+        };
     let me = StaffView::from(&staff);
     let ready = ServerFrame::Ready {
         staff: &me,
@@ -128,10 +136,13 @@ impl Session {
             }
         }
         let timeout = self.s.app.system.ctx.cfg.call_timeout;
-        let l = ask(&self.tenant, timeout, |reply| TenantMsg::GetConversation { id, reply })
-            .await
-            .ok()
-            .flatten()?;
+        let l = ask(&self.tenant, timeout, |reply| TenantMsg::GetConversation {
+            id,
+            reply,
+        })
+        .await
+        .ok()
+        .flatten()?;
         if self.leases.len() >= MAX_LEASES {
             let socket = self.s.outbox.id();
             self.leases.retain(|_, l| l.slot_subscribed(socket));
@@ -142,17 +153,28 @@ impl Session {
 
     /// Casts to conversation `id`, re-resolving once if its actor was
     /// replaced; answers `not_found` when there is no such conversation.
-    async fn cast(&mut self, id: ConversationId, client_id: Option<&str>, make: impl Fn() -> ConversationMsg) {
+    async fn cast(
+        &mut self,
+        id: ConversationId,
+        client_id: Option<&str>,
+        make: impl Fn() -> ConversationMsg,
+    ) {
         for _ in 0..2 {
             let Some(l) = self.lease(id).await else {
-                return self.s.error(error::NOT_FOUND, "no such conversation", client_id);
+                return self
+                    .s
+                    .error(error::NOT_FOUND, "no such conversation", client_id);
             };
             if l.cast(make()) {
                 return;
             }
             self.leases.remove(&id);
         }
-        self.s.error(error::INTERNAL, "the conversation is restarting; retry", client_id);
+        self.s.error(
+            error::INTERNAL,
+            "the conversation is restarting; retry",
+            client_id,
+        );
     }
 
     async fn handle(&mut self, text: &str) {
@@ -165,7 +187,9 @@ impl Session {
                 ClientFrame::Send { client_id, .. } => Some(client_id.as_str()),
                 _ => None,
             };
-            return self.s.error(error::RATE_LIMITED, "too many frames; slow down", cid);
+            return self
+                .s
+                .error(error::RATE_LIMITED, "too many frames; slow down", cid);
         }
         let origin = self.s.outbox.id();
         let outbox = self.s.outbox.clone();
@@ -177,11 +201,17 @@ impl Session {
                 private,
             } => {
                 let max = self.s.app.config.limits.max_body_chars;
-                if let Err(e) = validate::client_id(&client_id).and_then(|_| validate::body(&body, max)) {
+                if let Err(e) =
+                    validate::client_id(&client_id).and_then(|_| validate::body(&body, max))
+                {
                     return self.s.error(e.code, &e.message, Some(&client_id));
                 }
                 let Some(id) = conversation_id else {
-                    return self.s.error(error::INVALID, "staff messages need a conversation_id", Some(&client_id));
+                    return self.s.error(
+                        error::INVALID,
+                        "staff messages need a conversation_id",
+                        Some(&client_id),
+                    );
                 };
                 let from = self.me();
                 self.cast(id, Some(&client_id), || ConversationMsg::Post {
@@ -193,9 +223,14 @@ impl Session {
                 })
                 .await;
             }
-            ClientFrame::Typing { conversation_id, on } => {
+            ClientFrame::Typing {
+                conversation_id,
+                on,
+            } => {
                 let Some(id) = conversation_id else {
-                    return self.s.error(error::INVALID, "typing needs a conversation_id", None);
+                    return self
+                        .s
+                        .error(error::INVALID, "typing needs a conversation_id", None);
                 };
                 let from = self.me();
                 self.cast(id, None, || ConversationMsg::Typing {
@@ -205,9 +240,14 @@ impl Session {
                 })
                 .await;
             }
-            ClientFrame::Read { conversation_id, seq } => {
+            ClientFrame::Read {
+                conversation_id,
+                seq,
+            } => {
                 let Some(id) = conversation_id else {
-                    return self.s.error(error::INVALID, "read needs a conversation_id", None);
+                    return self
+                        .s
+                        .error(error::INVALID, "read needs a conversation_id", None);
                 };
                 let by = self.me();
                 self.cast(id, None, || ConversationMsg::Read {
@@ -225,7 +265,11 @@ impl Session {
                     return self.s.error(error::NOT_FOUND, "no such conversation", None);
                 };
                 let Some(actor) = l.actor() else {
-                    return self.s.error(error::INTERNAL, "the conversation is restarting; retry", None);
+                    return self.s.error(
+                        error::INTERNAL,
+                        "the conversation is restarting; retry",
+                        None,
+                    );
                 };
                 let sub = Sub::new(outbox, SubKind::Staff(self.staff.id));
                 let timeout = self.s.app.system.ctx.cfg.call_timeout;
@@ -239,12 +283,22 @@ impl Session {
                 .is_err()
                 {
                     self.leases.remove(&conversation_id);
-                    self.s.error(error::INTERNAL, "the conversation is restarting; retry", None);
+                    self.s.error(
+                        error::INTERNAL,
+                        "the conversation is restarting; retry",
+                        None,
+                    );
                 }
             }
-            ClientFrame::Claim { conversation_id } => self.command(conversation_id, StaffCommand::Claim).await,
-            ClientFrame::Close { conversation_id } => self.command(conversation_id, StaffCommand::Close).await,
-            ClientFrame::Reopen { conversation_id } => self.command(conversation_id, StaffCommand::Reopen).await,
+            ClientFrame::Claim { conversation_id } => {
+                self.command(conversation_id, StaffCommand::Claim).await
+            }
+            ClientFrame::Close { conversation_id } => {
+                self.command(conversation_id, StaffCommand::Close).await
+            }
+            ClientFrame::Reopen { conversation_id } => {
+                self.command(conversation_id, StaffCommand::Reopen).await
+            }
             ClientFrame::Transfer {
                 conversation_id,
                 to_staff_id,
@@ -270,10 +324,13 @@ impl Session {
                 });
             }
             ClientFrame::Ping => self.s.send(&ServerFrame::Pong),
-            ClientFrame::Auth { .. } => self.s.error(error::INVALID, "this socket is already authenticated", None),
-            ClientFrame::Hello { .. } | ClientFrame::Page { .. } | ClientFrame::Rate { .. } => {
-                self.s.error(error::FORBIDDEN, "that frame is for visitor sockets", None)
+            ClientFrame::Auth { .. } => {
+                self.s
+                    .error(error::INVALID, "this socket is already authenticated", None)
             }
+            ClientFrame::Hello { .. } | ClientFrame::Page { .. } | ClientFrame::Rate { .. } => self
+                .s
+                .error(error::FORBIDDEN, "that frame is for visitor sockets", None),
         }
     }
 

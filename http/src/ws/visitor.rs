@@ -54,7 +54,8 @@ pub async fn run(mut s: Socket, site: Option<SiteRecord>, prelude: oneshot::Send
     let Some(site) = site else {
         return close::UNKNOWN_SITE;
     };
-    let deadline = Instant::now() + std::time::Duration::from_secs(s.app.config.limits.handshake_timeout_secs);
+    let deadline =
+        Instant::now() + std::time::Duration::from_secs(s.app.config.limits.handshake_timeout_secs);
     let (token, first_page) = loop {
         let text = match timeout_at(deadline, s.recv()).await {
             Err(_) => return close::BAD_HELLO,
@@ -71,7 +72,9 @@ pub async fn run(mut s: Socket, site: Option<SiteRecord>, prelude: oneshot::Send
         }
     };
     let app = s.app.clone();
-    let known = token.as_deref().and_then(|t| app.tokens.verify_visitor(site.tenant_id, t));
+    let known = token
+        .as_deref()
+        .and_then(|t| app.tokens.verify_visitor(site.tenant_id, t));
     let visitor = known.unwrap_or_default();
     let token = match (known, token) {
         (Some(_), Some(t)) => t,
@@ -131,11 +134,13 @@ impl Session {
         }
         let (visitor, site) = (self.visitor, self.site.id);
         let timeout = self.s.app.system.ctx.cfg.call_timeout;
-        self.lease = ask(&self.tenant, timeout, |reply| TenantMsg::VisitorConversation {
-            visitor,
-            site,
-            create,
-            reply,
+        self.lease = ask(&self.tenant, timeout, |reply| {
+            TenantMsg::VisitorConversation {
+                visitor,
+                site,
+                create,
+                reply,
+            }
         })
         .await
         .ok()
@@ -203,7 +208,9 @@ impl Session {
                 ClientFrame::Send { client_id, .. } => Some(client_id.as_str()),
                 _ => None,
             };
-            return self.s.error(error::RATE_LIMITED, "too many frames; slow down", cid);
+            return self
+                .s
+                .error(error::RATE_LIMITED, "too many frames; slow down", cid);
         }
         let origin = self.s.outbox.id();
         match frame {
@@ -214,14 +221,24 @@ impl Session {
                 private,
             } => {
                 let max = self.s.app.config.limits.max_body_chars;
-                if let Err(e) = validate::client_id(&client_id).and_then(|_| validate::body(&body, max)) {
+                if let Err(e) =
+                    validate::client_id(&client_id).and_then(|_| validate::body(&body, max))
+                {
                     return self.s.error(e.code, &e.message, Some(&client_id));
                 }
                 if private {
-                    return self.s.error(error::FORBIDDEN, "visitors cannot send private notes", Some(&client_id));
+                    return self.s.error(
+                        error::FORBIDDEN,
+                        "visitors cannot send private notes",
+                        Some(&client_id),
+                    );
                 }
                 if !self.owns(conversation_id).await {
-                    return self.s.error(error::NOT_FOUND, "no such conversation", Some(&client_id));
+                    return self.s.error(
+                        error::NOT_FOUND,
+                        "no such conversation",
+                        Some(&client_id),
+                    );
                 }
                 let (from, outbox) = (self.me(), self.s.outbox.clone());
                 let ok = self
@@ -234,10 +251,17 @@ impl Session {
                     })
                     .await;
                 if !ok {
-                    self.s.error(error::INTERNAL, "the conversation could not be opened; re-send", Some(&client_id));
+                    self.s.error(
+                        error::INTERNAL,
+                        "the conversation could not be opened; re-send",
+                        Some(&client_id),
+                    );
                 }
             }
-            ClientFrame::Typing { conversation_id, on } => {
+            ClientFrame::Typing {
+                conversation_id,
+                on,
+            } => {
                 if self.owns(conversation_id).await {
                     let from = self.me();
                     self.cast(false, || ConversationMsg::Typing {
@@ -248,7 +272,10 @@ impl Session {
                     .await;
                 }
             }
-            ClientFrame::Read { conversation_id, seq } => {
+            ClientFrame::Read {
+                conversation_id,
+                seq,
+            } => {
                 if self.owns(conversation_id).await {
                     let by = self.me();
                     self.cast(false, || ConversationMsg::Read {
@@ -263,11 +290,17 @@ impl Session {
                 conversation_id,
                 after_seq,
             } => {
-                if !self.owns(Some(conversation_id)).await || self.subscribe(Some(after_seq)).await.is_none() {
+                if !self.owns(Some(conversation_id)).await
+                    || self.subscribe(Some(after_seq)).await.is_none()
+                {
                     self.s.error(error::NOT_FOUND, "no such conversation", None);
                 }
             }
-            ClientFrame::Page { url, title, referrer } => {
+            ClientFrame::Page {
+                url,
+                title,
+                referrer,
+            } => {
                 let _ = self.tenant.cast(TenantMsg::VisitorPage {
                     visitor: self.visitor,
                     socket: origin,
@@ -294,18 +327,23 @@ impl Session {
                     })
                     .await
                 {
-                    self.s.error(error::NOT_FOUND, "there is no conversation to rate", None);
+                    self.s
+                        .error(error::NOT_FOUND, "there is no conversation to rate", None);
                 }
             }
             ClientFrame::Ping => self.s.send(&ServerFrame::Pong),
-            ClientFrame::Hello { .. } => self.s.error(error::INVALID, "this socket already said hello", None),
+            ClientFrame::Hello { .. } => {
+                self.s
+                    .error(error::INVALID, "this socket already said hello", None)
+            }
             ClientFrame::Auth { .. }
             | ClientFrame::Claim { .. }
             | ClientFrame::Close { .. }
             | ClientFrame::Reopen { .. }
             | ClientFrame::Transfer { .. }
             | ClientFrame::Availability { .. } => {
-                self.s.error(error::FORBIDDEN, "that frame is for staff sockets", None)
+                self.s
+                    .error(error::FORBIDDEN, "that frame is for staff sockets", None)
             }
         }
     }

@@ -28,7 +28,11 @@ pub fn admin(dir: &std::path::Path, args: &[&str]) -> Value {
         .arg(dir)
         .output()
         .expect("running parley admin");
-    assert!(out.status.success(), "admin {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "admin {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("admin prints one JSON line")
 }
 
@@ -61,13 +65,33 @@ impl Server {
         let data = dir.path().join("data");
         let tenant = admin(
             &data,
-            &["create-tenant", "--name", "Acme", "--owner-email", OWNER, "--owner-password", PASSWORD, "--owner-name", "Olive"],
+            &[
+                "create-tenant",
+                "--name",
+                "Acme",
+                "--owner-email",
+                OWNER,
+                "--owner-password",
+                PASSWORD,
+                "--owner-name",
+                "Olive",
+            ],
         );
         let tid = tenant["tenant_id"].as_str().unwrap().to_string();
         for (email, role) in &setup.staff {
             admin(
                 &data,
-                &["create-staff", "--tenant", &tid, "--email", email, "--password", PASSWORD, "--role", role],
+                &[
+                    "create-staff",
+                    "--tenant",
+                    &tid,
+                    "--email",
+                    email,
+                    "--password",
+                    PASSWORD,
+                    "--role",
+                    role,
+                ],
             );
         }
         let config = setup.config.map(|text| {
@@ -85,6 +109,12 @@ impl Server {
         };
         s.spawn();
         s
+    }
+
+    /// Starts the server again on the same data dir (after it exited).
+    pub fn respawn(&mut self) {
+        assert!(self.child.is_none());
+        self.spawn();
     }
 
     fn spawn(&mut self) {
@@ -141,9 +171,19 @@ impl Server {
 
     /// SIGTERM and wait for the exit status.
     pub fn terminate(&mut self) -> ExitStatus {
-        let mut c = self.child.take().unwrap();
-        let st = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status().unwrap();
+        let pid = self.pid();
+        let st = Command::new("kill")
+            .arg("-TERM")
+            .arg(pid.to_string())
+            .status()
+            .unwrap();
         assert!(st.success());
+        self.terminate_wait()
+    }
+
+    /// Waits up to 10 s for the process to exit after a signal.
+    pub fn terminate_wait(&mut self) -> ExitStatus {
+        let mut c = self.child.take().unwrap();
         for _ in 0..200 {
             if let Some(s) = c.try_wait().unwrap() {
                 return s;
@@ -223,7 +263,9 @@ pub struct Ws {
 
 impl Ws {
     pub async fn connect(url: &str) -> Self {
-        let (inner, _) = tokio_tungstenite::connect_async(url).await.expect("websocket connect");
+        let (inner, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("websocket connect");
         Self { inner }
     }
 
@@ -232,7 +274,10 @@ impl Ws {
     }
 
     pub async fn send_text(&mut self, s: &str) {
-        self.inner.send(Message::text(s)).await.expect("websocket send");
+        self.inner
+            .send(Message::text(s))
+            .await
+            .expect("websocket send");
     }
 
     /// The next JSON frame, within 10 s.
