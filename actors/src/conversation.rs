@@ -98,8 +98,8 @@ pub enum ConversationMsg {
     Tick,
     /// The Tenant agrees to passivate: stop if still idle.
     Passivate,
-    /// Fault injection for supervision tests: panics in the handler.
-    #[doc(hidden)]
+    /// Fault injection for supervision tests: panics in the handler. No
+    /// client frame maps to it.
     InjectPanic,
 }
 

@@ -47,7 +47,7 @@ impl VisitorState {
     /// Records a sighting; returns the writes it needs.
     fn seen(&mut self, site: SiteId, page: PageInfo, at: Timestamp) -> WriteBatch {
         let mut b = WriteBatch::new();
-        let rec = self.record.get_or_insert_with(|| VisitorRecord {
+        let rec = self.record.get_or_insert(VisitorRecord {
             id: self.id,
             tenant_id: self.tenant,
             site_id: site,

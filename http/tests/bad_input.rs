@@ -5,7 +5,6 @@ mod common;
 
 use common::*;
 use serde_json::json;
-use std::time::Duration;
 
 #[tokio::test]
 async fn every_bad_frame_gets_its_error_and_the_socket_stays_open() {

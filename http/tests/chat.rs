@@ -362,7 +362,7 @@ async fn transfer_between_agents_and_tenant_scoping() {
     assert!(bob
         .try_recv(Duration::from_millis(300))
         .await
-        .map_or(true, |v| v["body"] != "for cat"));
+        .is_none_or(|v| v["body"] != "for cat"));
     // Unknown conversation and unknown staff ids answer not_found.
     let other = "01ARZ3NDEKTSV4RRFFQ69G5FAV";
     bob.send(json!({"type":"close","conversation_id":other}))

@@ -179,9 +179,10 @@ async fn replay(ws: &mut WsWrite, store: &Store, item: Out) -> bool {
             break;
         }
         for m in page.iter().take_while(|m| m.seq <= upto) {
-            if !(public_only && m.private)
-                && !write_text(ws, ServerFrame::message(m).to_json().as_bytes()).await
-            {
+            if public_only && m.private {
+                continue;
+            }
+            if !write_text(ws, ServerFrame::message(m).to_json().as_bytes()).await {
                 return false;
             }
         }
