@@ -46,7 +46,6 @@ pub struct StaffRecord {
 
 /// Where a visitor is: the page they have open.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct PageInfo {
     #[serde(default)]
     pub url: String,
