@@ -8,6 +8,7 @@ use crate::config::Config;
 use crate::datadir;
 use crate::fatal::Fatal;
 use crate::state::{App, AppInner};
+use axum::serve::ListenerExt;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use parley_actors::{Ctx, System};
 use parley_storage::{StoreConfig, Writer, WriterConfig};
@@ -129,6 +130,14 @@ impl Server {
         let router = api::router(app.clone());
         let service = router.into_make_service_with_connect_info::<SocketAddr>();
         let tx = shutdown.clone();
+        // Chat frames are small and written back to back (an ack, then the
+        // message): without TCP_NODELAY, Nagle holds the second one for the
+        // peer's delayed ACK, adding ~40 ms.
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "TCP_NODELAY");
+            }
+        });
         axum::serve(listener, service)
             .with_graceful_shutdown(async move {
                 signal.await;
