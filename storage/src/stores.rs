@@ -206,15 +206,9 @@ impl AccountStore for Store {
     }
 
     fn staff_by_email(&self, email: &str) -> Result<Option<StaffRecord>> {
-        let Some(v) = self.global().get(keys::email(email))? else {
-            return Ok(None);
-        };
-        match (
-            TenantId::from_slice(&v),
-            v.get(16..).and_then(StaffId::from_slice),
-        ) {
-            (Some(t), Some(s)) => self.staff(t, s),
-            _ => Ok(None),
+        match self.index(&keys::email(email))? {
+            Some((t, s)) => self.staff(t, StaffId::from_bytes(s)),
+            None => Ok(None),
         }
     }
 
@@ -230,15 +224,9 @@ impl AccountStore for Store {
     }
 
     fn site_by_key(&self, key: &str) -> Result<Option<SiteRecord>> {
-        let Some(v) = self.global().get(keys::site_key(key))? else {
-            return Ok(None);
-        };
-        match (
-            TenantId::from_slice(&v),
-            v.get(16..).and_then(SiteId::from_slice),
-        ) {
-            (Some(t), Some(s)) => self.site(t, s),
-            _ => Ok(None),
+        match self.index(&keys::site_key(key))? {
+            Some((t, s)) => self.site(t, SiteId::from_bytes(s)),
+            None => Ok(None),
         }
     }
 
@@ -273,6 +261,16 @@ impl AccountStore for Store {
 }
 
 impl Store {
+    /// Reads a global index entry written by [`pair`]: a tenant and the
+    /// 16 bytes of the id it points at.
+    fn index(&self, key: &[u8]) -> Result<Option<(TenantId, [u8; 16])>> {
+        let Some(v) = self.global().get(key)? else {
+            return Ok(None);
+        };
+        let other: Option<[u8; 16]> = v.get(16..32).and_then(|b| b.try_into().ok());
+        Ok(TenantId::from_slice(&v).zip(other))
+    }
+
     /// Ids of every tenant, oldest first.
     pub fn tenant_ids(&self) -> Result<Vec<TenantId>> {
         let prefix = keys::tenant_index_prefix();

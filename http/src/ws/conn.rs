@@ -15,7 +15,9 @@ use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
 use parley_actors::{CloseSignal, Out, Outbox};
 use parley_engine::codes::close;
-use parley_engine::protocol::ServerFrame;
+use parley_engine::codes::error;
+use parley_engine::protocol::{parse_client, ClientFrame, ServerFrame};
+use parley_engine::validate;
 use parley_storage::{MessageLog, Store};
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -128,9 +130,37 @@ impl Socket {
         });
     }
 
-    /// Whether the connection is within its frame rate (consumes one token).
-    pub fn allow(&self) -> bool {
-        self.limiter.check().is_ok()
+    /// Parses a client frame and applies the connection's frame rate,
+    /// answering `bad_frame` / `unknown_type` / `rate_limited` itself.
+    pub fn accept(&self, text: &str) -> Option<ClientFrame> {
+        let frame = match parse_client(text) {
+            Ok(f) => f,
+            Err(e) => {
+                self.error(e.code, &e.message, e.client_id.as_deref());
+                return None;
+            }
+        };
+        if self.limiter.check().is_err() {
+            let cid = match &frame {
+                ClientFrame::Send { client_id, .. } => Some(client_id.as_str()),
+                _ => None,
+            };
+            self.error(error::RATE_LIMITED, "too many frames; slow down", cid);
+            return None;
+        }
+        Some(frame)
+    }
+
+    /// Checks a `send`'s `client_id` and body, answering the error itself.
+    pub fn valid_send(&self, client_id: &str, body: &str) -> bool {
+        let max = self.app.config.limits.max_body_chars;
+        match validate::client_id(client_id).and_then(|_| validate::body(body, max)) {
+            Ok(()) => true,
+            Err(e) => {
+                self.error(e.code, &e.message, Some(client_id));
+                false
+            }
+        }
     }
 }
 

@@ -15,7 +15,6 @@ use parley_engine::protocol::{
     parse_client, ClientFrame, ConversationView, ServerFrame, StaffView,
 };
 use parley_engine::records::{Participant, StaffRecord};
-use parley_engine::validate;
 use parley_engine::*;
 use parley_storage::{AccountStore, ConversationStore};
 use ractor::ActorRef;
@@ -178,19 +177,9 @@ impl Session {
     }
 
     async fn handle(&mut self, text: &str) {
-        let frame = match parse_client(text) {
-            Ok(f) => f,
-            Err(e) => return self.s.error(e.code, &e.message, e.client_id.as_deref()),
+        let Some(frame) = self.s.accept(text) else {
+            return;
         };
-        if !self.s.allow() {
-            let cid = match &frame {
-                ClientFrame::Send { client_id, .. } => Some(client_id.as_str()),
-                _ => None,
-            };
-            return self
-                .s
-                .error(error::RATE_LIMITED, "too many frames; slow down", cid);
-        }
         let origin = self.s.outbox.id();
         let outbox = self.s.outbox.clone();
         match frame {
@@ -200,11 +189,8 @@ impl Session {
                 conversation_id,
                 private,
             } => {
-                let max = self.s.app.config.limits.max_body_chars;
-                if let Err(e) =
-                    validate::client_id(&client_id).and_then(|_| validate::body(&body, max))
-                {
-                    return self.s.error(e.code, &e.message, Some(&client_id));
+                if !self.s.valid_send(&client_id, &body) {
+                    return;
                 }
                 let Some(id) = conversation_id else {
                     return self.s.error(

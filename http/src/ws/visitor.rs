@@ -199,19 +199,9 @@ impl Session {
     }
 
     async fn handle(&mut self, text: &str) {
-        let frame = match parse_client(text) {
-            Ok(f) => f,
-            Err(e) => return self.s.error(e.code, &e.message, e.client_id.as_deref()),
+        let Some(frame) = self.s.accept(text) else {
+            return;
         };
-        if !self.s.allow() {
-            let cid = match &frame {
-                ClientFrame::Send { client_id, .. } => Some(client_id.as_str()),
-                _ => None,
-            };
-            return self
-                .s
-                .error(error::RATE_LIMITED, "too many frames; slow down", cid);
-        }
         let origin = self.s.outbox.id();
         match frame {
             ClientFrame::Send {
@@ -220,11 +210,8 @@ impl Session {
                 conversation_id,
                 private,
             } => {
-                let max = self.s.app.config.limits.max_body_chars;
-                if let Err(e) =
-                    validate::client_id(&client_id).and_then(|_| validate::body(&body, max))
-                {
-                    return self.s.error(e.code, &e.message, Some(&client_id));
+                if !self.s.valid_send(&client_id, &body) {
+                    return;
                 }
                 if private {
                     return self.s.error(
