@@ -373,3 +373,50 @@ async fn transfer_between_agents_and_tenant_scoping() {
     assert_eq!(bob.until_type("error").await["code"], "not_found");
     let _ = bob_ready;
 }
+
+#[tokio::test]
+async fn another_tenants_conversation_is_not_found_on_every_frame() {
+    let srv = Server::start_with(Setup {
+        tenants: vec!["mallory@other.test".into()],
+        ..Default::default()
+    });
+    let (mut owner, _) = srv.staff(OWNER).await;
+    let (mut vis, _) = srv.visitor(None).await;
+    vis.send(json!({"type":"send","client_id":"v1","body":"private business"}))
+        .await;
+    let conv = vis.until_type("ack").await["conversation_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    owner.until(|v| v["type"] == "message").await;
+
+    // The other tenant's owner sees nothing of it and can touch nothing.
+    let (mut mallory, ready) = srv.staff("mallory@other.test").await;
+    assert_eq!(ready["conversations"], json!([]));
+    assert_eq!(ready["visitors"], json!([]));
+    for frame in [
+        json!({"type":"resume","conversation_id":conv,"after_seq":0}),
+        json!({"type":"claim","conversation_id":conv}),
+        json!({"type":"close","conversation_id":conv}),
+        json!({"type":"typing","conversation_id":conv,"on":true}),
+        json!({"type":"read","conversation_id":conv,"seq":1}),
+        json!({"type":"send","conversation_id":conv,"client_id":"m1","body":"hi"}),
+    ] {
+        mallory.send(frame.clone()).await;
+        let e = mallory.until_type("error").await;
+        assert_eq!(e["code"], "not_found", "{frame}");
+    }
+    assert!(
+        mallory.try_recv(Duration::from_millis(300)).await.is_none(),
+        "no frame leaks across tenants"
+    );
+    // A visitor token of one tenant is not honoured on another tenant's site.
+    let other_key = srv.others[0]["site_key"].as_str().unwrap();
+    let mut ws = Ws::connect(&format!("{}/ws/visitor?site={other_key}", srv.ws)).await;
+    let token = srv.visitor(None).await.1["visitor_token"].clone();
+    ws.send(json!({"type":"hello","visitor_token":token,"page":{}}))
+        .await;
+    let w = ws.until_type("welcome").await;
+    assert_eq!(w["conversation"], serde_json::Value::Null);
+    assert_ne!(w["visitor_token"], token);
+}

@@ -43,6 +43,8 @@ pub struct Server {
     pub ws: String,
     pub dir: tempfile::TempDir,
     pub tenant: Value,
+    /// The extra tenants of [`Setup::tenants`], in order.
+    pub others: Vec<Value>,
     config: Option<std::path::PathBuf>,
 }
 
@@ -53,6 +55,8 @@ pub struct Setup {
     pub config: Option<String>,
     /// Extra staff as (email, role).
     pub staff: Vec<(String, String)>,
+    /// Extra tenants, by owner email (password [`PASSWORD`]).
+    pub tenants: Vec<String>,
 }
 
 impl Server {
@@ -94,6 +98,24 @@ impl Server {
                 ],
             );
         }
+        let others = setup
+            .tenants
+            .iter()
+            .map(|email| {
+                admin(
+                    &data,
+                    &[
+                        "create-tenant",
+                        "--name",
+                        "Other",
+                        "--owner-email",
+                        email,
+                        "--owner-password",
+                        PASSWORD,
+                    ],
+                )
+            })
+            .collect();
         let config = setup.config.map(|text| {
             let p = dir.path().join("parley.toml");
             std::fs::write(&p, text).unwrap();
@@ -105,6 +127,7 @@ impl Server {
             ws: String::new(),
             dir,
             tenant,
+            others,
             config,
         };
         s.spawn();
