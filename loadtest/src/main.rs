@@ -1,7 +1,10 @@
 //! `parley-loadtest`: drives real visitor WebSocket connections against a
 //! running Parley and checks every message while it measures.
 //!
-//! Scenario `chat` (this version): each of `--visitors` visitors says hello,
+//! Scenario `idle`: `--visitors` visitors say hello and hold their sockets
+//! open for `--hold` seconds (read the server's memory meanwhile).
+//!
+//! Scenario `chat` (the default): each of `--visitors` visitors says hello,
 //! opens a conversation and sends `--messages` messages at `--rate` per
 //! second. It measures ack latency (send → durable `ack`) and delivery
 //! latency (send → the `message` frame coming back), and counts messages
@@ -41,6 +44,12 @@ struct Args {
     /// Connections opened per second while ramping up.
     #[arg(long, default_value_t = 500.0)]
     ramp: f64,
+    /// `chat` or `idle`.
+    #[arg(long, default_value = "chat")]
+    scenario: String,
+    /// Seconds the `idle` scenario holds its connections.
+    #[arg(long, default_value_t = 10)]
+    hold: u64,
     /// Write the summary as JSON to this file.
     #[arg(long)]
     json: Option<std::path::PathBuf>,
@@ -85,13 +94,34 @@ async fn visitor(args: Arc<Args>, start: Instant, totals: Arc<Mutex<Totals>>) ->
     let (ws, _) = tokio_tungstenite::connect_async(&ws_url)
         .await
         .context("connect")?;
-    totals.lock().await.opened += 1;
     let (mut tx, mut rx) = ws.split();
     tx.send(Message::text(
         json!({"type":"hello","visitor_token":null,"page":{"url":"https://loadtest.invalid/","title":"load","referrer":""}})
             .to_string(),
     ))
     .await?;
+    if args.scenario == "idle" {
+        // Wait for the welcome, then hold the socket open.
+        loop {
+            match tokio::time::timeout(Duration::from_secs(30), rx.next()).await {
+                Ok(Some(Ok(Message::Text(t)))) if t.contains("\"welcome\"") => break,
+                Ok(Some(Ok(_))) => continue,
+                _ => bail!("no welcome"),
+            }
+        }
+        totals.lock().await.opened += 1;
+        let hold = tokio::time::sleep(Duration::from_secs(args.hold));
+        tokio::pin!(hold);
+        loop {
+            tokio::select! {
+                _ = &mut hold => break,
+                m = rx.next() => if !matches!(m, Some(Ok(_))) { bail!("the server closed an idle socket") },
+            }
+        }
+        let _ = tx.send(Message::Close(None)).await;
+        return Ok(());
+    }
+    totals.lock().await.opened += 1;
     let n = args.messages;
     let reader = tokio::spawn(async move {
         let (mut acks, mut ack_ms, mut delivery_ms) = (HashSet::new(), Vec::new(), Vec::new());
@@ -177,6 +207,9 @@ async fn main() -> Result<()> {
     if args.visitors == 0 || args.messages == 0 {
         bail!("--visitors and --messages must be above 0");
     }
+    if !matches!(args.scenario.as_str(), "chat" | "idle") {
+        bail!("--scenario must be chat or idle");
+    }
     let totals = Arc::new(Mutex::new(Totals::default()));
     let start = Instant::now();
     let mut tasks = Vec::with_capacity(args.visitors);
@@ -197,7 +230,7 @@ async fn main() -> Result<()> {
     let elapsed = start.elapsed().as_secs_f64();
     let mut t = totals.lock().await;
     let report = json!({
-        "scenario": "chat",
+        "scenario": args.scenario,
         "duration_s": elapsed,
         "connections": {"opened": t.opened, "failed": t.failed},
         "messages": {"sent": t.sent, "acked": t.acked, "delivered": t.delivered,
