@@ -21,6 +21,7 @@ pub mod visitor;
 
 pub use conversation::{ConversationMsg, StaffActor, StaffCommand};
 pub use outbox::{CloseSignal, Out, Outbox};
+pub use registry::TenantHandle;
 pub use slot::{ConvLease, Sub, SubKind};
 pub use staff::StaffMsg;
 pub use tenant::{HelloReply, TenantMsg};
@@ -122,8 +123,8 @@ impl System {
         })
     }
 
-    /// The live Tenant actor for `t`.
-    pub async fn tenant(&self, t: TenantId) -> Result<ActorRef<TenantMsg>, ActorError> {
+    /// The live Tenant actor for `t`, with its gone signal.
+    pub async fn tenant(&self, t: TenantId) -> Result<TenantHandle, ActorError> {
         let reg = self
             .registry
             .read()

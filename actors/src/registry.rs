@@ -12,13 +12,23 @@ use parley_engine::TenantId;
 use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
+use tokio::sync::watch;
+
+/// A live Tenant actor and a signal that flips to `true` when that
+/// incarnation is gone (stopped or crashed): sockets holding it then close
+/// with 1012 so their clients reconnect to the Tenant's successor.
+#[derive(Clone)]
+pub struct TenantHandle {
+    pub actor: ActorRef<TenantMsg>,
+    pub gone: watch::Receiver<bool>,
+}
 
 /// Messages the registry handles.
 pub enum RegistryMsg {
     /// The live Tenant actor for `tenant`, started if needed.
     Get {
         tenant: TenantId,
-        reply: RpcReplyPort<ActorRef<TenantMsg>>,
+        reply: RpcReplyPort<TenantHandle>,
     },
 }
 
@@ -28,7 +38,7 @@ pub struct TenantRegistry;
 /// The registry's state.
 pub struct RegistryState {
     ctx: Arc<Ctx>,
-    tenants: HashMap<TenantId, ActorRef<TenantMsg>>,
+    tenants: HashMap<TenantId, (TenantHandle, watch::Sender<bool>)>,
     by_actor: HashMap<ActorId, TenantId>,
 }
 
@@ -57,8 +67,8 @@ impl Actor for TenantRegistry {
     ) -> Result<(), ActorProcessingErr> {
         match msg {
             RegistryMsg::Get { tenant, reply } => {
-                if let Some(t) = state.tenants.get(&tenant) {
-                    let _ = reply.send(t.clone());
+                if let Some((h, _)) = state.tenants.get(&tenant) {
+                    let _ = reply.send(h.clone());
                     return Ok(());
                 }
                 let (t, _) = Actor::spawn_linked(
@@ -72,8 +82,10 @@ impl Actor for TenantRegistry {
                 )
                 .await?;
                 state.by_actor.insert(t.get_id(), tenant);
-                state.tenants.insert(tenant, t.clone());
-                let _ = reply.send(t);
+                let (tx, gone) = watch::channel(false);
+                let handle = TenantHandle { actor: t, gone };
+                state.tenants.insert(tenant, (handle.clone(), tx));
+                let _ = reply.send(handle);
             }
         }
         Ok(())
@@ -97,7 +109,9 @@ impl Actor for TenantRegistry {
             if failed {
                 metrics::counter!("parley_actor_restarts_total", "kind" => "tenant").increment(1);
             }
-            state.tenants.remove(&t);
+            if let Some((_, gone)) = state.tenants.remove(&t) {
+                let _ = gone.send(true);
+            }
         }
         Ok(())
     }

@@ -99,6 +99,9 @@ pub enum TenantMsg {
     AgentsOnline(RpcReplyPort<bool>),
     /// Periodic housekeeping (visitor actor passivation).
     Tick,
+    /// Fault injection for supervision tests: panics in the handler. No
+    /// client frame maps to it.
+    InjectPanic,
 }
 
 /// Start-up arguments.
@@ -585,6 +588,7 @@ impl Actor for Tenant {
             TenantMsg::AgentsOnline(reply) => {
                 let _ = reply.send(state.agents_online());
             }
+            TenantMsg::InjectPanic => panic!("fault injected into tenant {}", state.id),
             TenantMsg::Tick => {
                 let idle = state.ctx.cfg.visitor_idle;
                 let stale: Vec<VisitorId> = state

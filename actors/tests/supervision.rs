@@ -44,7 +44,7 @@ async fn until_type(rx: &mut Receiver<Out>, ty: &str) -> serde_json::Value {
 }
 
 async fn open(sys: &System, t: TenantId, v: VisitorId) -> (ConvLease, Outbox, Receiver<Out>) {
-    let tenant = sys.tenant(t).await.unwrap();
+    let tenant = sys.tenant(t).await.unwrap().actor;
     let (outbox, rx) = Outbox::new(1024);
     let hello = ask(&tenant, Duration::from_secs(5), |reply| {
         TenantMsg::VisitorHello {
@@ -123,7 +123,7 @@ async fn seq_dedupe_and_restart_after_panic() {
     assert!(!ob.is_closed());
 
     // ...and A is back, from storage, continuing its sequence.
-    let tenant = sys.tenant(t).await.unwrap();
+    let tenant = sys.tenant(t).await.unwrap().actor;
     let id = a.id();
     let a2 = ask(&tenant, Duration::from_secs(5), |reply| {
         TenantMsg::GetConversation { id, reply }
@@ -175,7 +175,7 @@ async fn idle_conversation_passivates_and_comes_back() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let tenant = sys.tenant(t).await.unwrap();
+    let tenant = sys.tenant(t).await.unwrap().actor;
     let back = ask(&tenant, Duration::from_secs(5), |reply| {
         TenantMsg::GetConversation { id, reply }
     })
@@ -184,6 +184,59 @@ async fn idle_conversation_passivates_and_comes_back() {
     .unwrap();
     let (o2, mut r2) = Outbox::new(64);
     post(&back, &o2, v, "x2");
+    assert_eq!(until_type(&mut r2, "ack").await["seq"], 2);
+    sys.stop().await;
+}
+
+#[tokio::test]
+async fn a_crashed_tenant_signals_its_sockets_and_comes_back_without_touching_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let sys = system(dir.path()).await;
+    let (t1, t2) = (TenantId::new(), TenantId::new());
+    let (v1, v2) = (VisitorId::new(), VisitorId::new());
+    let (a, oa, mut ra) = open(&sys, t1, v1).await;
+    let (b, ob, mut rb) = open(&sys, t2, v2).await;
+    post(&a, &oa, v1, "a1");
+    assert_eq!(until_type(&mut ra, "ack").await["seq"], 1);
+
+    let mut h1 = sys.tenant(t1).await.unwrap();
+    let h2 = sys.tenant(t2).await.unwrap();
+    assert!(!*h1.gone.borrow());
+    h1.actor.cast(TenantMsg::InjectPanic).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), h1.gone.wait_for(|g| *g))
+        .await
+        .expect("the gone signal flips")
+        .unwrap();
+    // Tenant 1's conversation went down with it; tenant 2 is untouched.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while a
+        .actor()
+        .is_some_and(|x| x.get_status() != ractor::ActorStatus::Stopped)
+    {
+        assert!(tokio::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(!*h2.gone.borrow());
+    post(&b, &ob, v2, "b1");
+    assert_eq!(until_type(&mut rb, "ack").await["seq"], 1);
+
+    // A fresh Tenant 1 serves the same conversation from storage.
+    let h1b = sys.tenant(t1).await.unwrap();
+    assert_ne!(h1b.actor.get_id(), h1.actor.get_id());
+    let (o2, mut r2) = Outbox::new(64);
+    let lease = ask(&h1b.actor, Duration::from_secs(5), |reply| {
+        TenantMsg::VisitorConversation {
+            visitor: v1,
+            site: SiteId::new(),
+            create: false,
+            reply,
+        }
+    })
+    .await
+    .unwrap()
+    .expect("conversation found again");
+    assert_eq!(lease.id(), a.id());
+    post(&lease, &o2, v1, "a2");
     assert_eq!(until_type(&mut r2, "ack").await["seq"], 2);
     sys.stop().await;
 }

@@ -221,18 +221,40 @@ async fn replay(ws: &mut WsWrite, store: &Store, item: Out) -> bool {
     true
 }
 
+/// What a session hands its writer before anything else.
+pub struct Prelude {
+    /// The first frame (`welcome` / `ready`).
+    pub frame: Bytes,
+    /// Flips when the session's Tenant actor is gone: the socket then
+    /// closes with 1012 so its client reconnects to the Tenant's successor.
+    pub gone: Option<watch::Receiver<bool>>,
+}
+
+async fn tenant_gone(gone: &mut Option<watch::Receiver<bool>>) {
+    let Some(rx) = gone else {
+        return std::future::pending().await;
+    };
+    while !*rx.borrow_and_update() {
+        if rx.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
 /// Drains the outbox to the socket until a close is asked for, the server
-/// shuts down (close 1001), the peer closes, or a write fails.
+/// shuts down (close 1001), the session's Tenant goes away (1012), the peer
+/// closes, or a write fails.
 pub async fn write_loop(
     mut ws: WsWrite,
     mut queue: mpsc::Receiver<Out>,
-    mut prelude: oneshot::Receiver<Bytes>,
+    mut prelude: oneshot::Receiver<Prelude>,
     mut ctl: mpsc::Receiver<Control>,
     closer: Arc<CloseSignal>,
     mut shutdown: watch::Receiver<bool>,
     store: Store,
 ) {
     let mut ready = false;
+    let mut gone = None;
     if *shutdown.borrow_and_update() {
         write_close(&mut ws, close::GOING_AWAY).await;
         return;
@@ -250,6 +272,10 @@ pub async fn write_loop(
                     return;
                 }
             }
+            _ = tenant_gone(&mut gone) => {
+                write_close(&mut ws, close::RESTART).await;
+                return;
+            }
             Some((op, payload)) = ctl.recv() => {
                 let ok = match op {
                     OpCode::Close => {
@@ -265,8 +291,9 @@ pub async fn write_loop(
             }
             p = &mut prelude, if !ready => {
                 ready = true;
-                if let Ok(bytes) = p {
-                    if !write_text(&mut ws, &bytes).await {
+                if let Ok(p) = p {
+                    gone = p.gone;
+                    if !write_text(&mut ws, &p.frame).await {
                         return;
                     }
                 }

@@ -4,6 +4,7 @@
 //! structural: conversations are only looked up within the staff member's
 //! own Tenant, so another tenant's id answers `not_found`.
 
+use super::conn::Prelude;
 use super::conn::Socket;
 use bytes::Bytes;
 use parley_actors::{
@@ -47,7 +48,7 @@ impl Drop for Session {
 }
 
 /// Runs a staff connection to its end; returns the close code.
-pub async fn run(mut s: Socket, prelude: oneshot::Sender<Bytes>) -> u16 {
+pub async fn run(mut s: Socket, prelude: oneshot::Sender<Prelude>) -> u16 {
     let deadline =
         Instant::now() + std::time::Duration::from_secs(s.app.config.limits.handshake_timeout_secs);
     let text = match timeout_at(deadline, s.recv()).await {
@@ -66,9 +67,10 @@ pub async fn run(mut s: Socket, prelude: oneshot::Sender<Bytes>) -> u16 {
         Ok(Some(st)) if st.active && st.token_version == claims.ver => st,
         _ => return close::UNAUTHORIZED,
     };
-    let Ok(tenant) = app.system.tenant(staff.tenant_id).await else {
+    let Ok(handle) = app.system.tenant(staff.tenant_id).await else {
         return close::INTERNAL_ERROR;
     };
+    let tenant = handle.actor.clone();
     let (outbox, record) = (s.outbox.clone(), staff.clone());
     let timeout = app.system.ctx.cfg.call_timeout;
     // Join first, then read: a change made after the snapshot is queued behind `ready`.
@@ -99,7 +101,10 @@ pub async fn run(mut s: Socket, prelude: oneshot::Sender<Bytes>) -> u16 {
         conversations: &conversations,
         visitors: &visitors,
     };
-    let _ = prelude.send(Bytes::from(ready.to_json()));
+    let _ = prelude.send(Prelude {
+        frame: Bytes::from(ready.to_json()),
+        gone: Some(handle.gone),
+    });
     let mut session = Session {
         s,
         tenant,

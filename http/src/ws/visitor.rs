@@ -2,6 +2,7 @@
 //! visitor's own conversation. Presence and pages go to the Tenant (and its
 //! Visitor actor); chat frames go straight to the Conversation.
 
+use super::conn::Prelude;
 use super::conn::Socket;
 use bytes::Bytes;
 use parley_actors::{ask, ConvLease, ConversationMsg, Sub, SubKind, TenantMsg};
@@ -50,7 +51,11 @@ fn page(url: String, title: String, referrer: String) -> PageInfo {
 }
 
 /// Runs a visitor connection to its end; returns the close code.
-pub async fn run(mut s: Socket, site: Option<SiteRecord>, prelude: oneshot::Sender<Bytes>) -> u16 {
+pub async fn run(
+    mut s: Socket,
+    site: Option<SiteRecord>,
+    prelude: oneshot::Sender<Prelude>,
+) -> u16 {
     let Some(site) = site else {
         return close::UNKNOWN_SITE;
     };
@@ -80,9 +85,10 @@ pub async fn run(mut s: Socket, site: Option<SiteRecord>, prelude: oneshot::Send
         (Some(_), Some(t)) => t,
         _ => app.tokens.issue_visitor(site.tenant_id, visitor),
     };
-    let Ok(tenant) = app.system.tenant(site.tenant_id).await else {
+    let Ok(handle) = app.system.tenant(site.tenant_id).await else {
         return close::INTERNAL_ERROR;
     };
+    let tenant = handle.actor.clone();
     let timeout = app.system.ctx.cfg.call_timeout;
     let outbox = s.outbox.clone();
     let Ok(hello) = ask(&tenant, timeout, |reply| TenantMsg::VisitorHello {
@@ -110,7 +116,10 @@ pub async fn run(mut s: Socket, site: Option<SiteRecord>, prelude: oneshot::Send
         conversation: view.as_ref(),
         agents_online: hello.agents_online,
     };
-    let _ = prelude.send(Bytes::from(welcome.to_json()));
+    let _ = prelude.send(Prelude {
+        frame: Bytes::from(welcome.to_json()),
+        gone: Some(handle.gone),
+    });
     loop {
         match v.s.recv().await {
             Ok(text) => v.handle(&text).await,
