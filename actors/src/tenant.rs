@@ -279,13 +279,17 @@ impl TenantState {
             page,
             at: Timestamp::now(),
         };
-        if let Some((a, last)) = self.visitor_actors.get_mut(&id) {
-            *last = now;
-            if a.cast(msg).is_ok() {
-                return Ok(());
+        let msg = match self.visitor_actors.get_mut(&id) {
+            Some((a, last)) => {
+                *last = now;
+                match a.cast(msg) {
+                    Ok(()) => return Ok(()),
+                    Err(ractor::MessagingErr::SendErr(m)) => m,
+                    Err(_) => return Ok(()),
+                }
             }
-            return Ok(());
-        }
+            None => msg,
+        };
         let (a, _) = Actor::spawn_linked(
             None,
             Visitor,
@@ -300,6 +304,32 @@ impl TenantState {
         let _ = a.cast(msg);
         self.visitor_by_actor.insert(a.get_id(), id);
         self.visitor_actors.insert(id, (a, now));
+        Ok(())
+    }
+
+    /// Records the page a tab opened with: through the Visitor actor when it
+    /// is live, else written here without waking one.
+    fn visitor_hello_page(
+        &mut self,
+        id: VisitorId,
+        site: SiteId,
+        page: PageInfo,
+    ) -> Result<(), ActorProcessingErr> {
+        let at = Timestamp::now();
+        if let Some((a, _)) = self.visitor_actors.get(&id) {
+            if a.cast(VisitorMsg::Seen {
+                site,
+                page: page.clone(),
+                at,
+            })
+            .is_ok()
+            {
+                return Ok(());
+            }
+        }
+        let mut known = crate::visitor::Known::load(&self.ctx, self.id, id)?;
+        let b = known.seen(&self.ctx, (self.id, id), site, page, at);
+        self.ctx.writer.submit(b, Box::new(|_| {}));
         Ok(())
     }
 
@@ -442,7 +472,6 @@ impl Actor for Tenant {
                 outbox,
                 reply,
             } => {
-                let first = !state.visitors.contains_key(&visitor);
                 let p = state.visitors.entry(visitor).or_insert_with(|| Presence {
                     site,
                     tabs: Vec::new(),
@@ -458,8 +487,7 @@ impl Actor for Tenant {
                 if let Some(p) = state.visitors.get_mut(&visitor) {
                     p.conversation = known;
                 }
-                state.visitor_seen(&myself, visitor, site, page).await?;
-                let _ = first;
+                state.visitor_hello_page(visitor, site, page)?;
                 state.broadcast_visitor(visitor, site);
                 let conversation = match known {
                     Some(c) => {

@@ -1,7 +1,9 @@
 //! Visitor(v): one per visitor across all their tabs, activated when there
-//! is work (a page view) and passivated by its Tenant when idle. Presence
-//! itself (online, current page) stays in the Tenant as a small entry, so an
-//! idle connected visitor costs no live actor.
+//! is work (a navigation to another page) and passivated by its Tenant when
+//! idle. Presence itself (online, current page) stays in the Tenant as a
+//! small entry, and the page a tab opens with is recorded by the Tenant
+//! without waking the actor, so an idle connected visitor costs no live
+//! actor — not even during a reconnect storm.
 //!
 //! It keeps the visitor's record (first and last seen) and appends each page
 //! view to storage. Writes are fire-and-forget through the group-commit
@@ -34,22 +36,35 @@ pub struct VisitorArgs {
 /// The actor.
 pub struct Visitor;
 
-/// A visitor's live state.
-pub struct VisitorState {
-    ctx: Arc<Ctx>,
+/// What is known of a visitor between sightings.
+pub(crate) struct Known {
     record: Option<VisitorRecord>,
-    tenant: TenantId,
-    id: VisitorId,
     last_page: Option<PageInfo>,
 }
 
-impl VisitorState {
-    /// Records a sighting; returns the writes it needs.
-    fn seen(&mut self, site: SiteId, page: PageInfo, at: Timestamp) -> WriteBatch {
+impl Known {
+    /// Reads the visitor's record and last page view.
+    pub(crate) fn load(ctx: &Ctx, tenant: TenantId, id: VisitorId) -> parley_storage::Result<Self> {
+        Ok(Self {
+            record: ctx.store.visitor(tenant, id)?,
+            last_page: ctx.store.page_views(tenant, id, 1)?.pop().map(|v| v.page),
+        })
+    }
+
+    /// Records a sighting on `page`: the record (created on first sight,
+    /// `last_seen` bumped) and a page view when the page changed.
+    pub(crate) fn seen(
+        &mut self,
+        ctx: &Ctx,
+        (tenant, id): (TenantId, VisitorId),
+        site: SiteId,
+        page: PageInfo,
+        at: Timestamp,
+    ) -> WriteBatch {
         let mut b = WriteBatch::new();
         let rec = self.record.get_or_insert(VisitorRecord {
-            id: self.id,
-            tenant_id: self.tenant,
+            id,
+            tenant_id: tenant,
             site_id: site,
             name: None,
             email: None,
@@ -57,13 +72,13 @@ impl VisitorState {
             last_seen: at,
         });
         rec.last_seen = at;
-        self.ctx.store.put_visitor(&mut b, rec);
+        ctx.store.put_visitor(&mut b, rec);
         // A reconnect on the same page is not a new page view.
         if self.last_page.as_ref() != Some(&page) && !page.url.is_empty() {
-            self.ctx.store.add_page_view(
+            ctx.store.add_page_view(
                 &mut b,
-                self.tenant,
-                self.id,
+                tenant,
+                id,
                 &PageView {
                     page: page.clone(),
                     at,
@@ -73,6 +88,14 @@ impl VisitorState {
         }
         b
     }
+}
+
+/// A visitor's live state.
+pub struct VisitorState {
+    ctx: Arc<Ctx>,
+    tenant: TenantId,
+    id: VisitorId,
+    known: Known,
 }
 
 impl Actor for Visitor {
@@ -85,19 +108,12 @@ impl Actor for Visitor {
         _myself: ActorRef<Self::Msg>,
         args: VisitorArgs,
     ) -> Result<Self::State, ActorProcessingErr> {
-        let record = args.ctx.store.visitor(args.tenant, args.id)?;
-        let last_page = args
-            .ctx
-            .store
-            .page_views(args.tenant, args.id, 1)?
-            .pop()
-            .map(|v| v.page);
+        let known = Known::load(&args.ctx, args.tenant, args.id)?;
         Ok(VisitorState {
             ctx: args.ctx,
-            record,
             tenant: args.tenant,
             id: args.id,
-            last_page,
+            known,
         })
     }
 
@@ -109,10 +125,65 @@ impl Actor for Visitor {
     ) -> Result<(), ActorProcessingErr> {
         match msg {
             VisitorMsg::Seen { site, page, at } => {
-                let b = state.seen(site, page, at);
+                let key = (state.tenant, state.id);
+                let b = state.known.seen(&state.ctx, key, site, page, at);
                 state.ctx.writer.submit(b, Box::new(|_| {}));
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parley_storage::{Store, StoreConfig, Writer, WriterConfig};
+
+    #[test]
+    fn a_sighting_records_the_visitor_and_only_new_pages() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), &StoreConfig::default()).unwrap();
+        let writer = Writer::start(store.clone(), WriterConfig::default());
+        let ctx = Ctx {
+            store: store.clone(),
+            writer,
+            cfg: Default::default(),
+        };
+        let (t, v, site) = (TenantId::new(), VisitorId::new(), SiteId::new());
+        let page = |u: &str| PageInfo {
+            url: u.into(),
+            ..Default::default()
+        };
+        let mut k = Known::load(&ctx, t, v).unwrap();
+        store
+            .write_now(k.seen(&ctx, (t, v), site, page("/a"), Timestamp(1)))
+            .unwrap();
+        store
+            .write_now(k.seen(&ctx, (t, v), site, page("/a"), Timestamp(2)))
+            .unwrap();
+        store
+            .write_now(k.seen(&ctx, (t, v), site, page("/b"), Timestamp(3)))
+            .unwrap();
+        let views = store.page_views(t, v, 10).unwrap();
+        assert_eq!(
+            views
+                .iter()
+                .map(|p| p.page.url.as_str())
+                .collect::<Vec<_>>(),
+            ["/a", "/b"]
+        );
+        let rec = store.visitor(t, v).unwrap().unwrap();
+        assert_eq!(
+            (rec.first_seen, rec.last_seen),
+            (Timestamp(1), Timestamp(3))
+        );
+        // A reload picks up where the stored state left off.
+        let mut again = Known::load(&ctx, t, v).unwrap();
+        assert_eq!(
+            again
+                .seen(&ctx, (t, v), site, page("/b"), Timestamp(4))
+                .len(),
+            1
+        );
     }
 }

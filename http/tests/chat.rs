@@ -28,6 +28,12 @@ async fn visitor_and_staff_chat_claim_close_and_notes_stay_private() {
     assert_eq!(seen["visitor"]["id"], welcome["visitor_id"]);
     assert_eq!(seen["visitor"]["online"], true);
     assert_eq!(seen["visitor"]["page"]["url"], "https://acme.test/");
+    // Live tracking: a navigation reaches staff at once.
+    vis.send(json!({"type":"page","url":"https://acme.test/pricing","title":"Pricing","referrer":"https://acme.test/"}))
+        .await;
+    let moved = staff.until_type("visitor").await;
+    assert_eq!(moved["visitor"]["page"]["url"], "https://acme.test/pricing");
+    assert_eq!(moved["visitor"]["page"]["title"], "Pricing");
 
     // Visitor opens the conversation.
     vis.send(json!({"type":"send","client_id":"v1","body":"Hello, anyone there?"}))
