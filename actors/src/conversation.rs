@@ -162,26 +162,29 @@ impl ConversationState {
     /// explicit subscribers, plus staff in the directory when the
     /// conversation is waiting (everyone) or assigned (the assignee).
     fn fan_out(&self, bytes: &Bytes, public: bool, skip: u64) {
-        let subs = self.slot.with_subs(|s| s.clone());
-        for s in &subs {
-            if s.outbox.id() == skip || (!public && s.kind == SubKind::Visitor) {
-                continue;
-            }
-            s.outbox.frame(bytes);
-        }
         let dir = self.directory.snapshot();
-        for d in dir.iter() {
-            let wanted = match self.durable.status {
-                Status::Waiting => true,
-                _ => self.durable.assignee == Some(d.staff),
-            };
-            if wanted
-                && d.outbox.id() != skip
-                && !subs.iter().any(|s| s.outbox.id() == d.outbox.id())
-            {
-                d.outbox.frame(bytes);
+        // Pushing is non-blocking, so it happens under the lock: no copy of
+        // the subscriber list per message.
+        self.slot.with_subs(|subs| {
+            for s in subs.iter() {
+                if s.outbox.id() == skip || (!public && s.kind == SubKind::Visitor) {
+                    continue;
+                }
+                s.outbox.frame(bytes);
             }
-        }
+            for d in dir.iter() {
+                let wanted = match self.durable.status {
+                    Status::Waiting => true,
+                    _ => self.durable.assignee == Some(d.staff),
+                };
+                if wanted
+                    && d.outbox.id() != skip
+                    && !subs.iter().any(|s| s.outbox.id() == d.outbox.id())
+                {
+                    d.outbox.frame(bytes);
+                }
+            }
+        });
     }
 
     /// Sends a `conversation` frame to all the tenant's staff and to subscribers.
@@ -193,15 +196,17 @@ impl ConversationState {
             }
             .to_json(),
         );
-        let subs = self.slot.with_subs(|s| s.clone());
-        for s in &subs {
-            s.outbox.frame(&bytes);
-        }
-        for d in self.directory.snapshot().iter() {
-            if !subs.iter().any(|s| s.outbox.id() == d.outbox.id()) {
-                d.outbox.frame(&bytes);
+        let dir = self.directory.snapshot();
+        self.slot.with_subs(|subs| {
+            for s in subs.iter() {
+                s.outbox.frame(&bytes);
             }
-        }
+            for d in dir.iter() {
+                if !subs.iter().any(|s| s.outbox.id() == d.outbox.id()) {
+                    d.outbox.frame(&bytes);
+                }
+            }
+        });
     }
 
     /// Appends `msg` (if any) with the current metadata as one write.
