@@ -1,8 +1,9 @@
 //! WebSocket endpoints: `/ws/visitor?site=KEY` and `/ws/staff`.
 //!
-//! Each connection is two tasks: a reader running the session (decode a
-//! frame, hand it to an actor) and a writer draining the socket's bounded
-//! queue. When either ends, the other is stopped and the actors are told.
+//! Each connection is two tasks: the connection task runs the session
+//! (decode a frame, hand it to an actor) and a writer task drains the
+//! socket's bounded queue. When either ends, the other is stopped and the
+//! actors are told.
 
 mod conn;
 mod staff;
@@ -15,7 +16,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use fastwebsockets::upgrade::{IncomingUpgrade, UpgradeFut};
 use parley_actors::Outbox;
-use parley_engine::codes::{close, error};
+use parley_engine::codes::error;
 use parley_engine::records::SiteRecord;
 use parley_storage::AccountStore;
 use serde::Deserialize;
@@ -120,23 +121,22 @@ async fn run(app: App, fut: UpgradeFut, _permit: OwnedSemaphorePermit, kind: Kin
         app.store.clone(),
     ));
     let socket = conn::Socket::new(app.clone(), rd, outbox.clone(), ctl_tx);
-    let mut reader = tokio::spawn(async move {
+    // The session runs in this task; dropping it (when the writer ends
+    // first) runs its drop guards, which tell the actors the socket is gone.
+    let session = async move {
         match kind {
             Kind::Visitor(site) => visitor::run(socket, site, prelude_tx).await,
             Kind::Staff => staff::run(socket, prelude_tx).await,
         }
-    });
+    };
     tokio::select! {
-        code = &mut reader => {
-            outbox.close(code.unwrap_or(close::INTERNAL_ERROR));
+        code = session => {
+            outbox.close(code);
             if tokio::time::timeout(Duration::from_secs(2), &mut writer).await.is_err() {
                 writer.abort();
             }
         }
-        _ = &mut writer => {
-            reader.abort();
-            let _ = reader.await;
-        }
+        _ = &mut writer => {}
     }
     metrics::gauge!("parley_ws_open", "kind" => label).decrement(1.0);
 }
