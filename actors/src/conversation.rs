@@ -92,8 +92,6 @@ pub enum ConversationMsg {
         comment: String,
         origin: Outbox,
     },
-    /// The current durable view.
-    Snapshot(RpcReplyPort<ConversationView>),
     /// Periodic idleness check.
     Tick,
     /// The Tenant agrees to passivate: stop if still idle.
@@ -658,9 +656,6 @@ impl Actor for Conversation {
                 comment,
                 origin,
             } => state.rate(&myself, score, comment, origin),
-            ConversationMsg::Snapshot(reply) => {
-                let _ = reply.send(state.view());
-            }
             ConversationMsg::Tick => {
                 if state.is_idle() {
                     let _ = state

@@ -95,8 +95,6 @@ pub enum TenantMsg {
         staff: StaffId,
         availability: Availability,
     },
-    /// Whether any staff member is online and available.
-    AgentsOnline(RpcReplyPort<bool>),
     /// Periodic housekeeping (visitor actor passivation).
     Tick,
     /// Fault injection for supervision tests: panics in the handler. No
@@ -612,9 +610,6 @@ impl Actor for Tenant {
                 if let Some(e) = state.staff.get_mut(&staff) {
                     e.availability = availability;
                 }
-            }
-            TenantMsg::AgentsOnline(reply) => {
-                let _ = reply.send(state.agents_online());
             }
             TenantMsg::InjectPanic => panic!("fault injected into tenant {}", state.id),
             TenantMsg::Tick => {

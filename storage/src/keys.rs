@@ -140,11 +140,6 @@ pub fn tenant_index(t: TenantId) -> Vec<u8> {
     global("tenant", &t.to_bytes())
 }
 
-/// Global: the prefix of the tenant list.
-pub fn tenant_index_prefix() -> Vec<u8> {
-    global("tenant", &[])
-}
-
 /// Global: an instance operator account by email.
 pub fn superadmin(email: &str) -> Vec<u8> {
     global("superadmin", email.as_bytes())

@@ -62,7 +62,6 @@ pub trait AccountStore {
     fn tenant(&self, t: TenantId) -> Result<Option<TenantRecord>>;
     fn staff(&self, t: TenantId, s: StaffId) -> Result<Option<StaffRecord>>;
     fn staff_by_email(&self, email: &str) -> Result<Option<StaffRecord>>;
-    fn list_staff(&self, t: TenantId) -> Result<Vec<StaffRecord>>;
     fn site(&self, t: TenantId, s: SiteId) -> Result<Option<SiteRecord>>;
     fn site_by_key(&self, key: &str) -> Result<Option<SiteRecord>>;
     fn put_tenant(&self, batch: &mut WriteBatch, t: &TenantRecord);
@@ -212,13 +211,6 @@ impl AccountStore for Store {
         }
     }
 
-    fn list_staff(&self, t: TenantId) -> Result<Vec<StaffRecord>> {
-        self.data()
-            .scan_prefix(keys::keyspace(t, keys::ks::STAFF))
-            .map(|kv| decode(&kv?.1))
-            .collect()
-    }
-
     fn site(&self, t: TenantId, s: SiteId) -> Result<Option<SiteRecord>> {
         get(self.data(), &keys::site(t, s))
     }
@@ -269,19 +261,6 @@ impl Store {
         };
         let other: Option<[u8; 16]> = v.get(16..32).and_then(|b| b.try_into().ok());
         Ok(TenantId::from_slice(&v).zip(other))
-    }
-
-    /// Ids of every tenant, oldest first.
-    pub fn tenant_ids(&self) -> Result<Vec<TenantId>> {
-        let prefix = keys::tenant_index_prefix();
-        self.global()
-            .scan_prefix(&prefix)
-            .map(|kv| {
-                let (k, _) = kv?;
-                TenantId::from_slice(&k[prefix.len()..])
-                    .ok_or_else(|| crate::StorageError::Decode("bad tenant index key".into()))
-            })
-            .collect()
     }
 }
 
