@@ -143,6 +143,10 @@ pub struct ConversationState {
     pending: VecDeque<Pending>,
     /// Recent `client_id` → seq; older ones are found in storage.
     recent: HashMap<String, u64>,
+    /// For staff sockets reached through the directory (not subscribed):
+    /// the first seq each was sent live, so a later `resume` on that socket
+    /// replays only what came before it.
+    live_since: HashMap<u64, u64>,
     last_activity: Instant,
     ticker: Option<tokio::task::JoinHandle<()>>,
 }
@@ -159,8 +163,10 @@ impl ConversationState {
     /// Sends `bytes` to every socket that should see this conversation:
     /// explicit subscribers, plus staff in the directory when the
     /// conversation is waiting (everyone) or assigned (the assignee).
-    fn fan_out(&self, bytes: &Bytes, public: bool, skip: u64) {
+    fn fan_out(&mut self, bytes: &Bytes, public: bool, skip: u64, seq: Option<u64>) {
         let dir = self.directory.snapshot();
+        let (status, assignee) = (self.durable.status, self.durable.assignee);
+        let live_since = &mut self.live_since;
         // Pushing is non-blocking, so it happens under the lock: no copy of
         // the subscriber list per message.
         self.slot.with_subs(|subs| {
@@ -171,17 +177,28 @@ impl ConversationState {
                 s.outbox.frame(bytes);
             }
             for d in dir.iter() {
-                let wanted = match self.durable.status {
-                    Status::Waiting => true,
-                    _ => self.durable.assignee == Some(d.staff),
-                };
-                if wanted
-                    && d.outbox.id() != skip
-                    && !subs.iter().any(|s| s.outbox.id() == d.outbox.id())
+                let id = d.outbox.id();
+                if wanted(status, assignee, d.staff)
+                    && id != skip
+                    && !subs.iter().any(|s| s.outbox.id() == id)
                 {
                     d.outbox.frame(bytes);
+                    if let Some(seq) = seq {
+                        live_since.entry(id).or_insert(seq);
+                    }
                 }
             }
+        });
+    }
+
+    /// Drops the live marks of directory sockets no longer sent this
+    /// conversation (after a status or assignee change, or once closed).
+    fn forget_unwanted(&mut self) {
+        let dir = self.directory.snapshot();
+        let (status, assignee) = (self.durable.status, self.durable.assignee);
+        self.live_since.retain(|id, _| {
+            dir.iter()
+                .any(|d| d.outbox.id() == *id && wanted(status, assignee, d.staff))
         });
     }
 
@@ -422,6 +439,7 @@ impl ConversationState {
             // Clients learn of a conversation (or its new status) before its message.
             if p.announce || meta_changed {
                 self.announce();
+                self.forget_unwanted();
             }
             if let Some(m) = &p.msg {
                 metrics::counter!("parley_messages_persisted_total").increment(1);
@@ -434,7 +452,7 @@ impl ConversationState {
                 let frame = Bytes::from(ServerFrame::message(m).to_json());
                 // Acked senders that also subscribe get the message frame too:
                 // every participant sees the whole ordered log.
-                self.fan_out(&frame, !m.private, 0);
+                self.fan_out(&frame, !m.private, 0, Some(m.seq));
             }
         }
         Ok(())
@@ -462,7 +480,10 @@ impl ConversationState {
         let already = self
             .slot
             .with_subs(|s| s.iter().find(|x| x.outbox.id() == id).map(|x| x.since));
-        let replay_upto = already.unwrap_or(upto);
+        // A staff socket already sent this conversation live through the
+        // directory has everything from its first live seq on.
+        let live = self.live_since.remove(&id).map(|first| first - 1);
+        let replay_upto = already.or(live).unwrap_or(upto).min(upto);
         if let Some(after) = replay_after {
             if after < replay_upto {
                 sub.outbox.push(Out::Replay {
@@ -510,7 +531,7 @@ impl ConversationState {
             }
             .to_json(),
         );
-        self.fan_out(&frame, true, origin);
+        self.fan_out(&frame, true, origin, None);
     }
 
     fn rate(
@@ -545,6 +566,15 @@ impl ConversationState {
                 s.is_empty()
             })
             && self.last_activity.elapsed() >= self.ctx.cfg.conversation_idle
+    }
+}
+
+/// Whether a staff member's directory sockets are sent a conversation's
+/// frames: everyone while it waits, the assignee once it is held.
+fn wanted(status: Status, assignee: Option<StaffId>, staff: StaffId) -> bool {
+    match status {
+        Status::Waiting => true,
+        _ => assignee == Some(staff),
     }
 }
 
@@ -591,6 +621,7 @@ impl Actor for Conversation {
             next_ticket: 0,
             pending: VecDeque::new(),
             recent: HashMap::new(),
+            live_since: HashMap::new(),
             last_activity: Instant::now(),
             ticker: Some(ticker),
         })
@@ -647,7 +678,7 @@ impl Actor for Conversation {
                     .to_json(),
                 );
                 // A visitor's own tabs need not hear that the visitor types.
-                state.fan_out(&frame, from.kind != ParticipantKind::Visitor, origin);
+                state.fan_out(&frame, from.kind != ParticipantKind::Visitor, origin, None);
             }
             ConversationMsg::Read { by, seq, origin } => state.read(by, seq, origin),
             ConversationMsg::Command { cmd, by, origin } => state.command(&myself, cmd, by, origin),
@@ -657,6 +688,7 @@ impl Actor for Conversation {
                 origin,
             } => state.rate(&myself, score, comment, origin),
             ConversationMsg::Tick => {
+                state.forget_unwanted();
                 if state.is_idle() {
                     let _ = state
                         .tenant

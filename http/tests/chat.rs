@@ -199,8 +199,10 @@ async fn fifty_concurrent_senders_see_one_gapless_order() {
     }
     for i in 0..10 {
         let email = if i % 2 == 0 { OWNER } else { "bob@acme.test" };
-        // Staff get a waiting conversation's messages live, no resume needed.
-        let (s, _) = srv.staff(email).await;
+        // Staff get a waiting conversation's messages live; resuming too (as a
+        // dashboard opening it does) must not make anything arrive twice.
+        let (mut s, _) = srv.staff(email).await;
+        s.send(json!({"type":"resume","conversation_id":conv,"after_seq":1})).await;
         sockets.push(s);
     }
     // Everyone sends 4 messages at once; every socket then reads all 200.
@@ -425,4 +427,45 @@ async fn another_tenants_conversation_is_not_found_on_every_frame() {
     let w = ws.until_type("welcome").await;
     assert_eq!(w["conversation"], serde_json::Value::Null);
     assert_ne!(w["visitor_token"], token);
+}
+
+#[tokio::test]
+async fn staff_resume_after_live_delivery_sends_nothing_twice() {
+    let srv = Server::start();
+    let (mut vis, _) = srv.visitor(None).await;
+    for i in 1..=2 {
+        vis.send(json!({"type":"send","client_id":format!("a{i}"),"body":format!("m{i}")}))
+            .await;
+        assert_eq!(seq(&vis.until_type("ack").await), i);
+    }
+    let conv =
+        vis.until(|v| v["type"] == "message" && v["seq"] == 2).await["conversation_id"].clone();
+    // Staff arrive while it waits: 3 and 4 reach them live.
+    let (mut staff, _) = srv.staff(OWNER).await;
+    for i in 3..=4 {
+        vis.send(json!({"type":"send","client_id":format!("a{i}"),"body":format!("m{i}")}))
+            .await;
+        assert_eq!(seq(&vis.until_type("ack").await), i);
+    }
+    let mut got = Vec::new();
+    while got.len() < 2 {
+        got.push(seq(&staff.until_type("message").await));
+    }
+    // Opening the conversation with history from the start replays 1 and 2 only.
+    staff
+        .send(json!({"type":"resume","conversation_id":conv,"after_seq":0}))
+        .await;
+    vis.send(json!({"type":"send","client_id":"a5","body":"m5"}))
+        .await;
+    while got.len() < 5 {
+        got.push(seq(&staff.until_type("message").await));
+    }
+    assert_eq!(got, vec![3, 4, 1, 2, 5]);
+    assert!(
+        staff
+            .try_recv(Duration::from_millis(300))
+            .await
+            .is_none_or(|v| v["type"] != "message"),
+        "no message arrives twice"
+    );
 }
