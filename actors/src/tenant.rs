@@ -15,25 +15,27 @@
 //!   from storage.
 //! - Normal exits (passivation) only remove the entry.
 
-use crate::conversation::{Conversation, ConversationArgs, ConversationMsg};
+//!
+//! The state's methods live beside this file: `tenant/conversations.rs`
+//! (leases, passivation, restarts) and `tenant/presence.rs` (visitors and
+//! staff online).
+
+mod conversations;
+mod presence;
+
+use crate::conversation::ConversationMsg;
 use crate::outbox::Outbox;
-use crate::slot::{ConvLease, ConvSlot, Directory, StaffSocket, Sub, SubKind};
-use crate::staff::{Staff, StaffMsg};
-use crate::visitor::{Visitor, VisitorMsg};
+use crate::slot::{ConvLease, ConvSlot, Directory};
+use crate::staff::StaffMsg;
+use crate::visitor::VisitorMsg;
 use crate::Ctx;
-use bytes::Bytes;
-use parley_engine::codes::close;
-use parley_engine::protocol::{Availability, ServerFrame, VisitorView};
+use parley_engine::protocol::{Availability, VisitorView};
 use parley_engine::records::*;
 use parley_engine::*;
-use parley_storage::ConversationStore;
 use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-const MAX_RESTARTS: usize = 5;
-const RESTART_WINDOW: Duration = Duration::from_secs(60);
 
 /// What a visitor socket learns on `hello`.
 pub struct HelloReply {
@@ -147,211 +149,6 @@ pub struct TenantState {
     ticker: Option<tokio::task::JoinHandle<()>>,
 }
 
-impl TenantState {
-    fn lease(&self, id: ConversationId) -> Option<ConvLease> {
-        self.conversations.get(&id).map(|e| ConvLease {
-            slot: e.slot.clone(),
-        })
-    }
-
-    async fn spawn_conversation(
-        &mut self,
-        myself: &ActorRef<TenantMsg>,
-        record: ConversationRecord,
-        persisted: bool,
-    ) -> Result<(), ActorProcessingErr> {
-        let id = record.id;
-        let slot = match self.conversations.get(&id) {
-            Some(e) => e.slot.clone(),
-            None => ConvSlot::new(id),
-        };
-        let (actor, _) = Actor::spawn_linked(
-            None,
-            Conversation,
-            ConversationArgs {
-                ctx: self.ctx.clone(),
-                slot: slot.clone(),
-                directory: self.directory.clone(),
-                tenant: myself.clone(),
-                record,
-                persisted,
-            },
-            myself.get_cell(),
-        )
-        .await?;
-        self.conv_by_actor.insert(actor.get_id(), id);
-        let e = self.conversations.entry(id).or_insert_with(|| ConvEntry {
-            slot,
-            actor: None,
-            passivating: false,
-            waiters: Vec::new(),
-            failures: VecDeque::new(),
-        });
-        e.actor = Some(actor);
-        e.passivating = false;
-        Ok(())
-    }
-
-    /// Makes sure conversation `id` is live, starting it from storage.
-    /// `Ok(false)`: no such conversation. A conversation being passivated
-    /// parks `reply` until it has stopped or stayed.
-    async fn ensure_conversation(
-        &mut self,
-        myself: &ActorRef<TenantMsg>,
-        id: ConversationId,
-        reply: RpcReplyPort<Option<ConvLease>>,
-    ) -> Result<(), ActorProcessingErr> {
-        if let Some(e) = self.conversations.get_mut(&id) {
-            if e.passivating || e.actor.is_none() {
-                e.waiters.push(reply);
-                return Ok(());
-            }
-            let _ = reply.send(self.lease(id));
-            return Ok(());
-        }
-        match self.ctx.store.conversation(self.id, id)? {
-            Some(rec) => {
-                self.spawn_conversation(myself, rec, true).await?;
-                let _ = reply.send(self.lease(id));
-            }
-            None => {
-                let _ = reply.send(None);
-            }
-        }
-        Ok(())
-    }
-
-    fn agents_online(&self) -> bool {
-        self.staff
-            .values()
-            .any(|s| !s.sockets.is_empty() && s.availability == Availability::Available)
-    }
-
-    fn publish_directory(&self) {
-        let mut v = Vec::new();
-        for (id, s) in &self.staff {
-            for o in &s.sockets {
-                v.push(StaffSocket {
-                    staff: *id,
-                    outbox: o.clone(),
-                });
-            }
-        }
-        self.directory.publish(v);
-    }
-
-    fn visitor_view(&self, id: VisitorId, p: Option<&Presence>, site: SiteId) -> VisitorView {
-        let rec = parley_storage::VisitorStore::visitor(&self.ctx.store, self.id, id)
-            .ok()
-            .flatten();
-        VisitorView {
-            id,
-            site_id: site,
-            online: p.is_some(),
-            page: p.and_then(|p| p.tabs.last().map(|t| t.1.clone())),
-            name: rec.as_ref().and_then(|r| r.name.clone()),
-            email: rec.as_ref().and_then(|r| r.email.clone()),
-            since: p.map(|p| p.since).unwrap_or_default(),
-        }
-    }
-
-    /// Sends a `visitor` frame to every staff socket.
-    fn broadcast_visitor(&self, id: VisitorId, site: SiteId) {
-        let view = self.visitor_view(id, self.visitors.get(&id), site);
-        let bytes = Bytes::from(ServerFrame::Visitor { visitor: &view }.to_json());
-        for d in self.directory.snapshot().iter() {
-            d.outbox.frame(&bytes);
-        }
-    }
-
-    async fn visitor_seen(
-        &mut self,
-        myself: &ActorRef<TenantMsg>,
-        id: VisitorId,
-        site: SiteId,
-        page: PageInfo,
-    ) -> Result<(), ActorProcessingErr> {
-        let now = Instant::now();
-        let msg = VisitorMsg::Seen {
-            site,
-            page,
-            at: Timestamp::now(),
-        };
-        let msg = match self.visitor_actors.get_mut(&id) {
-            Some((a, last)) => {
-                *last = now;
-                match a.cast(msg) {
-                    Ok(()) => return Ok(()),
-                    Err(ractor::MessagingErr::SendErr(m)) => m,
-                    Err(_) => return Ok(()),
-                }
-            }
-            None => msg,
-        };
-        let (a, _) = Actor::spawn_linked(
-            None,
-            Visitor,
-            crate::visitor::VisitorArgs {
-                ctx: self.ctx.clone(),
-                tenant: self.id,
-                id,
-            },
-            myself.get_cell(),
-        )
-        .await?;
-        let _ = a.cast(msg);
-        self.visitor_by_actor.insert(a.get_id(), id);
-        self.visitor_actors.insert(id, (a, now));
-        Ok(())
-    }
-
-    /// Records the page a tab opened with: through the Visitor actor when it
-    /// is live, else written here without waking one.
-    fn visitor_hello_page(
-        &mut self,
-        id: VisitorId,
-        site: SiteId,
-        page: PageInfo,
-    ) -> Result<(), ActorProcessingErr> {
-        let at = Timestamp::now();
-        if let Some((a, _)) = self.visitor_actors.get(&id) {
-            if a.cast(VisitorMsg::Seen {
-                site,
-                page: page.clone(),
-                at,
-            })
-            .is_ok()
-            {
-                return Ok(());
-            }
-        }
-        let mut known = crate::visitor::Known::load(&self.ctx, self.id, id)?;
-        let b = known.seen(&self.ctx, (self.id, id), site, page, at);
-        self.ctx.writer.submit(b, Box::new(|_| {}));
-        Ok(())
-    }
-
-    fn conversation_failed(&mut self, id: ConversationId) -> bool {
-        let Some(e) = self.conversations.get_mut(&id) else {
-            return false;
-        };
-        metrics::counter!("parley_actor_restarts_total", "kind" => "conversation").increment(1);
-        e.slot.close_subscribers(close::RESTART);
-        e.slot.set_actor(None);
-        e.actor = None;
-        let now = Instant::now();
-        e.failures.push_back(now);
-        while e
-            .failures
-            .front()
-            .is_some_and(|t| now.duration_since(*t) > RESTART_WINDOW)
-        {
-            e.failures.pop_front();
-        }
-        e.failures.len() <= MAX_RESTARTS
-    }
-}
-
 impl Actor for Tenant {
     type Msg = TenantMsg;
     type State = TenantState;
@@ -398,7 +195,7 @@ impl Actor for Tenant {
     ) -> Result<(), ActorProcessingErr> {
         match msg {
             TenantMsg::GetConversation { id, reply } => {
-                state.ensure_conversation(&myself, id, reply).await?;
+                state.ensure_conversation(&myself, id, reply).await?
             }
             TenantMsg::VisitorConversation {
                 visitor,
@@ -406,63 +203,12 @@ impl Actor for Tenant {
                 create,
                 reply,
             } => {
-                let known = match state.visitors.get(&visitor).and_then(|p| p.conversation) {
-                    Some(c) => Some(c),
-                    None => state.ctx.store.visitor_conversation(state.id, visitor)?,
-                };
-                if let Some(c) = known {
-                    if let Some(p) = state.visitors.get_mut(&visitor) {
-                        p.conversation = Some(c);
-                    }
-                    state.ensure_conversation(&myself, c, reply).await?;
-                } else if create {
-                    let rec =
-                        ConversationRecord::new(ConversationId::new(), state.id, site, visitor);
-                    let id = rec.id;
-                    state.spawn_conversation(&myself, rec, false).await?;
-                    let lease = state.lease(id);
-                    if let Some(p) = state.visitors.get_mut(&visitor) {
-                        p.conversation = Some(id);
-                        // Every open tab of this visitor follows the new conversation.
-                        if let Some(a) = lease.as_ref().and_then(|l| l.actor()) {
-                            for (o, _) in &p.tabs {
-                                let _ = a.cast(ConversationMsg::Subscribe {
-                                    sub: Sub::new(o.clone(), SubKind::Visitor),
-                                    replay_after: None,
-                                    announce: true,
-                                    reply: None,
-                                });
-                            }
-                        }
-                    }
-                    let _ = reply.send(lease);
-                } else {
-                    let _ = reply.send(None);
-                }
+                state
+                    .visitor_conversation(&myself, visitor, site, create, reply)
+                    .await?
             }
-            TenantMsg::ConversationIdle { id } => {
-                if let Some(e) = state.conversations.get_mut(&id) {
-                    // Two references are ours (the entry) and the actor's; any more are leases.
-                    let leased = Arc::strong_count(&e.slot) > 2;
-                    if !e.passivating && !leased {
-                        if let Some(a) = &e.actor {
-                            e.passivating = true;
-                            let _ = a.cast(ConversationMsg::Passivate);
-                        }
-                    }
-                }
-            }
-            TenantMsg::ConversationBusy { id } => {
-                if let Some(e) = state.conversations.get_mut(&id) {
-                    e.passivating = false;
-                    let lease = ConvLease {
-                        slot: e.slot.clone(),
-                    };
-                    for w in e.waiters.drain(..) {
-                        let _ = w.send(Some(lease.clone()));
-                    }
-                }
-            }
+            TenantMsg::ConversationIdle { id } => state.conversation_idle(id),
+            TenantMsg::ConversationBusy { id } => state.conversation_busy(id),
             TenantMsg::VisitorHello {
                 visitor,
                 site,
@@ -470,131 +216,26 @@ impl Actor for Tenant {
                 outbox,
                 reply,
             } => {
-                let p = state.visitors.entry(visitor).or_insert_with(|| Presence {
-                    site,
-                    tabs: Vec::new(),
-                    since: Timestamp::now(),
-                    conversation: None,
-                });
-                p.tabs.retain(|(o, _)| !o.is_closed());
-                p.tabs.push((outbox, page.clone()));
-                let known = match p.conversation {
-                    Some(c) => Some(c),
-                    None => state.ctx.store.visitor_conversation(state.id, visitor)?,
-                };
-                if let Some(p) = state.visitors.get_mut(&visitor) {
-                    p.conversation = known;
-                }
-                state.visitor_hello_page(visitor, site, page)?;
-                state.broadcast_visitor(visitor, site);
-                let conversation = match known {
-                    Some(c) => {
-                        if !state.conversations.contains_key(&c) {
-                            if let Some(rec) = state.ctx.store.conversation(state.id, c)? {
-                                state.spawn_conversation(&myself, rec, true).await?;
-                            }
-                        }
-                        let e = state.conversations.get(&c);
-                        match e {
-                            Some(e) if !e.passivating && e.actor.is_some() => state.lease(c),
-                            // Being passivated: the socket asks again when it needs it.
-                            _ => None,
-                        }
-                    }
-                    None => None,
-                };
-                let _ = reply.send(HelloReply {
-                    conversation,
-                    agents_online: state.agents_online(),
-                });
+                let hello = state
+                    .visitor_hello(&myself, visitor, site, page, outbox)
+                    .await?;
+                let _ = reply.send(hello);
             }
             TenantMsg::VisitorPage {
                 visitor,
                 socket,
                 page,
-            } => {
-                let Some(p) = state.visitors.get_mut(&visitor) else {
-                    return Ok(());
-                };
-                for t in p.tabs.iter_mut().filter(|t| t.0.id() == socket) {
-                    t.1 = page.clone();
-                }
-                // The tab that moved becomes the visitor's current page.
-                if let Some(i) = p.tabs.iter().position(|t| t.0.id() == socket) {
-                    let t = p.tabs.remove(i);
-                    p.tabs.push(t);
-                }
-                let site = p.site;
-                state.visitor_seen(&myself, visitor, site, page).await?;
-                state.broadcast_visitor(visitor, site);
-            }
-            TenantMsg::VisitorBye { visitor, socket } => {
-                let Some(p) = state.visitors.get_mut(&visitor) else {
-                    return Ok(());
-                };
-                let before = p.tabs.last().map(|t| t.0.id());
-                p.tabs.retain(|(o, _)| o.id() != socket && !o.is_closed());
-                let site = p.site;
-                if p.tabs.is_empty() {
-                    state.visitors.remove(&visitor);
-                    state.broadcast_visitor(visitor, site);
-                } else if before == Some(socket) {
-                    state.broadcast_visitor(visitor, site);
-                }
-            }
+            } => state.visitor_page(&myself, visitor, socket, page).await?,
+            TenantMsg::VisitorBye { visitor, socket } => state.visitor_bye(visitor, socket),
             TenantMsg::StaffJoin {
                 staff,
                 outbox,
                 reply,
             } => {
-                let id = staff.id;
-                if !state.staff.contains_key(&id) {
-                    let (a, _) = Actor::spawn_linked(
-                        None,
-                        Staff,
-                        crate::staff::StaffArgs {
-                            tenant: myself.clone(),
-                            record: staff,
-                        },
-                        myself.get_cell(),
-                    )
-                    .await?;
-                    state.staff_by_actor.insert(a.get_id(), id);
-                    state.staff.insert(
-                        id,
-                        StaffEntry {
-                            actor: a,
-                            sockets: Vec::new(),
-                            availability: Availability::Available,
-                        },
-                    );
-                }
-                let e = state.staff.get_mut(&id).expect("inserted above");
-                e.sockets.retain(|o| !o.is_closed());
-                e.sockets.push(outbox.clone());
-                let _ = e.actor.cast(StaffMsg::Joined(outbox));
-                state.publish_directory();
-                let visitors: Vec<VisitorView> = state
-                    .visitors
-                    .iter()
-                    .map(|(v, p)| state.visitor_view(*v, Some(p), p.site))
-                    .collect();
+                let visitors = state.staff_join(&myself, staff, outbox).await?;
                 let _ = reply.send(visitors);
             }
-            TenantMsg::StaffLeave { staff, socket } => {
-                if let Some(e) = state.staff.get_mut(&staff) {
-                    e.sockets.retain(|o| o.id() != socket && !o.is_closed());
-                    let _ = e.actor.cast(StaffMsg::Left(socket));
-                    if e.sockets.is_empty() {
-                        // Nobody is signed in on any device: the Staff actor passivates.
-                        e.actor.stop(Some("offline".into()));
-                        if let Some(e) = state.staff.remove(&staff) {
-                            state.staff_by_actor.remove(&e.actor.get_id());
-                        }
-                    }
-                    state.publish_directory();
-                }
-            }
+            TenantMsg::StaffLeave { staff, socket } => state.staff_leave(staff, socket),
             TenantMsg::SetAvailability {
                 staff,
                 availability,
@@ -612,21 +253,7 @@ impl Actor for Tenant {
                 }
             }
             TenantMsg::InjectPanic => panic!("fault injected into tenant {}", state.id),
-            TenantMsg::Tick => {
-                let idle = state.ctx.cfg.visitor_idle;
-                let stale: Vec<VisitorId> = state
-                    .visitor_actors
-                    .iter()
-                    .filter(|(_, (_, last))| last.elapsed() >= idle)
-                    .map(|(v, _)| *v)
-                    .collect();
-                for v in stale {
-                    if let Some((a, _)) = state.visitor_actors.remove(&v) {
-                        // Drain: page views already queued are still written.
-                        let _ = a.drain();
-                    }
-                }
-            }
+            TenantMsg::Tick => state.passivate_idle_visitors(),
         }
         Ok(())
     }
@@ -641,18 +268,7 @@ impl Actor for Tenant {
             SupervisionEvent::ActorTerminated(cell, _, _) => {
                 let aid = cell.get_id();
                 if let Some(id) = state.conv_by_actor.remove(&aid) {
-                    let waiters = state
-                        .conversations
-                        .get_mut(&id)
-                        .map(|e| std::mem::take(&mut e.waiters))
-                        .unwrap_or_default();
-                    if let Some(e) = state.conversations.remove(&id) {
-                        e.slot.set_actor(None);
-                    }
-                    // Someone asked while it was stopping: start it again from storage.
-                    for w in waiters {
-                        state.ensure_conversation(&myself, id, w).await?;
-                    }
+                    state.conversation_stopped(&myself, id).await?;
                 } else if let Some(v) = state.visitor_by_actor.remove(&aid) {
                     if state
                         .visitor_actors
@@ -669,31 +285,7 @@ impl Actor for Tenant {
                 let aid = cell.get_id();
                 if let Some(id) = state.conv_by_actor.remove(&aid) {
                     tracing::error!(tenant = %state.id, conversation = %id, error = %err, "conversation failed");
-                    let restart = state.conversation_failed(id);
-                    let record = state.ctx.store.conversation(state.id, id)?;
-                    match (restart, record) {
-                        (true, Some(rec)) => {
-                            state.spawn_conversation(&myself, rec, true).await?;
-                            let lease = state.lease(id);
-                            if let Some(e) = state.conversations.get_mut(&id) {
-                                for w in e.waiters.drain(..) {
-                                    let _ = w.send(lease.clone());
-                                }
-                            }
-                        }
-                        _ => {
-                            if let Some(e) = state.conversations.remove(&id) {
-                                for w in e.waiters {
-                                    let _ = w.send(None);
-                                }
-                            }
-                            for p in state.visitors.values_mut() {
-                                if p.conversation == Some(id) {
-                                    p.conversation = None;
-                                }
-                            }
-                        }
-                    }
+                    state.conversation_crashed(&myself, id).await?;
                 } else if let Some(v) = state.visitor_by_actor.remove(&aid) {
                     metrics::counter!("parley_actor_restarts_total", "kind" => "visitor")
                         .increment(1);
@@ -703,28 +295,7 @@ impl Actor for Tenant {
                     metrics::counter!("parley_actor_restarts_total", "kind" => "staff")
                         .increment(1);
                     tracing::error!(tenant = %state.id, staff = %s, error = %err, "staff actor failed");
-                    // Its sockets stay; a fresh Staff actor takes them over.
-                    if let Some(e) = state.staff.get_mut(&s) {
-                        if let Some(rec) =
-                            parley_storage::AccountStore::staff(&state.ctx.store, state.id, s)?
-                        {
-                            let (a, _) = Actor::spawn_linked(
-                                None,
-                                Staff,
-                                crate::staff::StaffArgs {
-                                    tenant: myself.clone(),
-                                    record: rec,
-                                },
-                                myself.get_cell(),
-                            )
-                            .await?;
-                            for o in &e.sockets {
-                                let _ = a.cast(StaffMsg::Joined(o.clone()));
-                            }
-                            state.staff_by_actor.insert(a.get_id(), s);
-                            e.actor = a;
-                        }
-                    }
+                    state.staff_crashed(&myself, s).await?;
                 }
             }
             _ => {}

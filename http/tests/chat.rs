@@ -202,7 +202,8 @@ async fn fifty_concurrent_senders_see_one_gapless_order() {
         // Staff get a waiting conversation's messages live; resuming too (as a
         // dashboard opening it does) must not make anything arrive twice.
         let (mut s, _) = srv.staff(email).await;
-        s.send(json!({"type":"resume","conversation_id":conv,"after_seq":1})).await;
+        s.send(json!({"type":"resume","conversation_id":conv,"after_seq":1}))
+            .await;
         sockets.push(s);
     }
     // Everyone sends 4 messages at once; every socket then reads all 200.

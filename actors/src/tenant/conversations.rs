@@ -1,0 +1,243 @@
+//! The Tenant's conversations: starting them from storage, handing out
+//! leases, passivating idle ones and restarting crashed ones.
+//!
+//! Passivation is a handshake so no message is ever sent to an actor that is
+//! stopping: the conversation reports itself idle, the Tenant checks that no
+//! socket holds a lease and marks it passivating (new requests wait), the
+//! conversation re-checks and stops — or reports itself busy again.
+
+use super::{ConvEntry, TenantMsg, TenantState};
+use crate::conversation::{Conversation, ConversationArgs, ConversationMsg};
+use crate::slot::{ConvLease, ConvSlot, Sub, SubKind};
+use parley_engine::codes::close;
+use parley_engine::records::ConversationRecord;
+use parley_engine::*;
+use parley_storage::ConversationStore;
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A conversation failing more often than this within [`RESTART_WINDOW`]
+/// stays down until it is next asked for.
+const MAX_RESTARTS: usize = 5;
+const RESTART_WINDOW: Duration = Duration::from_secs(60);
+
+type LeaseReply = RpcReplyPort<Option<ConvLease>>;
+
+impl TenantState {
+    pub(super) fn lease(&self, id: ConversationId) -> Option<ConvLease> {
+        self.conversations.get(&id).map(|e| ConvLease {
+            slot: e.slot.clone(),
+        })
+    }
+
+    pub(super) async fn spawn_conversation(
+        &mut self,
+        myself: &ActorRef<TenantMsg>,
+        record: ConversationRecord,
+        persisted: bool,
+    ) -> Result<(), ActorProcessingErr> {
+        let id = record.id;
+        let slot = match self.conversations.get(&id) {
+            Some(e) => e.slot.clone(),
+            None => ConvSlot::new(id),
+        };
+        let (actor, _) = Actor::spawn_linked(
+            None,
+            Conversation,
+            ConversationArgs {
+                ctx: self.ctx.clone(),
+                slot: slot.clone(),
+                directory: self.directory.clone(),
+                tenant: myself.clone(),
+                record,
+                persisted,
+            },
+            myself.get_cell(),
+        )
+        .await?;
+        self.conv_by_actor.insert(actor.get_id(), id);
+        let e = self.conversations.entry(id).or_insert_with(|| ConvEntry {
+            slot,
+            actor: None,
+            passivating: false,
+            waiters: Vec::new(),
+            failures: VecDeque::new(),
+        });
+        e.actor = Some(actor);
+        e.passivating = false;
+        Ok(())
+    }
+
+    /// Makes sure conversation `id` is live, starting it from storage, and
+    /// answers `reply` with a lease (`None`: no such conversation). A
+    /// conversation being passivated parks `reply` until it has stopped or
+    /// stayed.
+    pub(super) async fn ensure_conversation(
+        &mut self,
+        myself: &ActorRef<TenantMsg>,
+        id: ConversationId,
+        reply: LeaseReply,
+    ) -> Result<(), ActorProcessingErr> {
+        if let Some(e) = self.conversations.get_mut(&id) {
+            if e.passivating || e.actor.is_none() {
+                e.waiters.push(reply);
+                return Ok(());
+            }
+            let _ = reply.send(self.lease(id));
+            return Ok(());
+        }
+        match self.ctx.store.conversation(self.id, id)? {
+            Some(rec) => {
+                self.spawn_conversation(myself, rec, true).await?;
+                let _ = reply.send(self.lease(id));
+            }
+            None => {
+                let _ = reply.send(None);
+            }
+        }
+        Ok(())
+    }
+
+    /// The visitor's conversation; with `create`, opens one if there is none
+    /// and subscribes every open tab of the visitor to it.
+    pub(super) async fn visitor_conversation(
+        &mut self,
+        myself: &ActorRef<TenantMsg>,
+        visitor: VisitorId,
+        site: SiteId,
+        create: bool,
+        reply: LeaseReply,
+    ) -> Result<(), ActorProcessingErr> {
+        let known = match self.visitors.get(&visitor).and_then(|p| p.conversation) {
+            Some(c) => Some(c),
+            None => self.ctx.store.visitor_conversation(self.id, visitor)?,
+        };
+        if let Some(c) = known {
+            if let Some(p) = self.visitors.get_mut(&visitor) {
+                p.conversation = Some(c);
+            }
+            return self.ensure_conversation(myself, c, reply).await;
+        }
+        if !create {
+            let _ = reply.send(None);
+            return Ok(());
+        }
+        let rec = ConversationRecord::new(ConversationId::new(), self.id, site, visitor);
+        let id = rec.id;
+        self.spawn_conversation(myself, rec, false).await?;
+        let lease = self.lease(id);
+        if let Some(p) = self.visitors.get_mut(&visitor) {
+            p.conversation = Some(id);
+            // Every open tab of this visitor follows the new conversation.
+            if let Some(a) = lease.as_ref().and_then(|l| l.actor()) {
+                for (o, _) in &p.tabs {
+                    let _ = a.cast(ConversationMsg::Subscribe {
+                        sub: Sub::new(o.clone(), SubKind::Visitor),
+                        replay_after: None,
+                        announce: true,
+                        reply: None,
+                    });
+                }
+            }
+        }
+        let _ = reply.send(lease);
+        Ok(())
+    }
+
+    /// A conversation found itself idle: passivate it unless a socket holds a lease.
+    pub(super) fn conversation_idle(&mut self, id: ConversationId) {
+        let Some(e) = self.conversations.get_mut(&id) else {
+            return;
+        };
+        // Two references are ours (the entry) and the actor's; any more are leases.
+        let leased = Arc::strong_count(&e.slot) > 2;
+        if !e.passivating && !leased {
+            if let Some(a) = &e.actor {
+                e.passivating = true;
+                let _ = a.cast(ConversationMsg::Passivate);
+            }
+        }
+    }
+
+    /// A conversation asked to passivate turned out busy: answer whoever waited.
+    pub(super) fn conversation_busy(&mut self, id: ConversationId) {
+        if let Some(e) = self.conversations.get_mut(&id) {
+            e.passivating = false;
+            let lease = ConvLease {
+                slot: e.slot.clone(),
+            };
+            for w in e.waiters.drain(..) {
+                let _ = w.send(Some(lease.clone()));
+            }
+        }
+    }
+
+    /// A conversation stopped normally (passivated).
+    pub(super) async fn conversation_stopped(
+        &mut self,
+        myself: &ActorRef<TenantMsg>,
+        id: ConversationId,
+    ) -> Result<(), ActorProcessingErr> {
+        let Some(e) = self.conversations.remove(&id) else {
+            return Ok(());
+        };
+        e.slot.set_actor(None);
+        // Someone asked while it was stopping: start it again from storage.
+        for w in e.waiters {
+            self.ensure_conversation(myself, id, w).await?;
+        }
+        Ok(())
+    }
+
+    /// A conversation panicked: its subscribers resync, and it restarts from
+    /// storage unless it keeps failing.
+    pub(super) async fn conversation_crashed(
+        &mut self,
+        myself: &ActorRef<TenantMsg>,
+        id: ConversationId,
+    ) -> Result<(), ActorProcessingErr> {
+        let Some(e) = self.conversations.get_mut(&id) else {
+            return Ok(());
+        };
+        metrics::counter!("parley_actor_restarts_total", "kind" => "conversation").increment(1);
+        e.slot.close_subscribers(close::RESTART);
+        e.slot.set_actor(None);
+        e.actor = None;
+        let now = Instant::now();
+        e.failures.push_back(now);
+        while e
+            .failures
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > RESTART_WINDOW)
+        {
+            e.failures.pop_front();
+        }
+        let restart = e.failures.len() <= MAX_RESTARTS;
+        match (restart, self.ctx.store.conversation(self.id, id)?) {
+            (true, Some(rec)) => {
+                self.spawn_conversation(myself, rec, true).await?;
+                let lease = self.lease(id);
+                if let Some(e) = self.conversations.get_mut(&id) {
+                    for w in e.waiters.drain(..) {
+                        let _ = w.send(lease.clone());
+                    }
+                }
+            }
+            _ => {
+                if let Some(e) = self.conversations.remove(&id) {
+                    for w in e.waiters {
+                        let _ = w.send(None);
+                    }
+                }
+                for p in self.visitors.values_mut() {
+                    if p.conversation == Some(id) {
+                        p.conversation = None;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}

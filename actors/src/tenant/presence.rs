@@ -1,0 +1,316 @@
+//! The Tenant's view of who is here: visitors online (their tabs and the
+//! page each shows) and staff signed in (their sockets and availability),
+//! with the `visitor` frames that keep dashboards live.
+
+use super::{HelloReply, Presence, StaffEntry, TenantMsg, TenantState};
+use crate::outbox::Outbox;
+use crate::slot::StaffSocket;
+use crate::staff::{Staff, StaffArgs, StaffMsg};
+use crate::visitor::{Known, Visitor, VisitorArgs, VisitorMsg};
+use bytes::Bytes;
+use parley_engine::protocol::{Availability, ServerFrame, VisitorView};
+use parley_engine::records::*;
+use parley_engine::*;
+use parley_storage::{AccountStore, ConversationStore, VisitorStore};
+use ractor::{Actor, ActorProcessingErr, ActorRef};
+use std::time::Instant;
+
+impl TenantState {
+    pub(super) fn agents_online(&self) -> bool {
+        self.staff
+            .values()
+            .any(|s| !s.sockets.is_empty() && s.availability == Availability::Available)
+    }
+
+    fn publish_directory(&self) {
+        let mut v = Vec::new();
+        for (id, s) in &self.staff {
+            for o in &s.sockets {
+                v.push(StaffSocket {
+                    staff: *id,
+                    outbox: o.clone(),
+                });
+            }
+        }
+        self.directory.publish(v);
+    }
+
+    fn visitor_view(&self, id: VisitorId, p: Option<&Presence>, site: SiteId) -> VisitorView {
+        let rec = self.ctx.store.visitor(self.id, id).ok().flatten();
+        VisitorView {
+            id,
+            site_id: site,
+            online: p.is_some(),
+            page: p.and_then(|p| p.tabs.last().map(|t| t.1.clone())),
+            name: rec.as_ref().and_then(|r| r.name.clone()),
+            email: rec.as_ref().and_then(|r| r.email.clone()),
+            since: p.map(|p| p.since).unwrap_or_default(),
+        }
+    }
+
+    /// Sends a `visitor` frame to every staff socket.
+    fn broadcast_visitor(&self, id: VisitorId, site: SiteId) {
+        let view = self.visitor_view(id, self.visitors.get(&id), site);
+        let bytes = Bytes::from(ServerFrame::Visitor { visitor: &view }.to_json());
+        for d in self.directory.snapshot().iter() {
+            d.outbox.frame(&bytes);
+        }
+    }
+
+    async fn visitor_seen(
+        &mut self,
+        myself: &ActorRef<TenantMsg>,
+        id: VisitorId,
+        site: SiteId,
+        page: PageInfo,
+    ) -> Result<(), ActorProcessingErr> {
+        let now = Instant::now();
+        let msg = VisitorMsg::Seen {
+            site,
+            page,
+            at: Timestamp::now(),
+        };
+        let msg = match self.visitor_actors.get_mut(&id) {
+            Some((a, last)) => {
+                *last = now;
+                match a.cast(msg) {
+                    Ok(()) => return Ok(()),
+                    Err(ractor::MessagingErr::SendErr(m)) => m,
+                    Err(_) => return Ok(()),
+                }
+            }
+            None => msg,
+        };
+        let (a, _) = Actor::spawn_linked(
+            None,
+            Visitor,
+            VisitorArgs {
+                ctx: self.ctx.clone(),
+                tenant: self.id,
+                id,
+            },
+            myself.get_cell(),
+        )
+        .await?;
+        let _ = a.cast(msg);
+        self.visitor_by_actor.insert(a.get_id(), id);
+        self.visitor_actors.insert(id, (a, now));
+        Ok(())
+    }
+
+    /// Records the page a tab opened with: through the Visitor actor when it
+    /// is live, else written here without waking one.
+    fn visitor_hello_page(
+        &mut self,
+        id: VisitorId,
+        site: SiteId,
+        page: PageInfo,
+    ) -> Result<(), ActorProcessingErr> {
+        let at = Timestamp::now();
+        if let Some((a, _)) = self.visitor_actors.get(&id) {
+            if a.cast(VisitorMsg::Seen {
+                site,
+                page: page.clone(),
+                at,
+            })
+            .is_ok()
+            {
+                return Ok(());
+            }
+        }
+        let mut known = Known::load(&self.ctx, self.id, id)?;
+        let b = known.seen(&self.ctx, (self.id, id), site, page, at);
+        self.ctx.writer.submit(b, Box::new(|_| {}));
+        Ok(())
+    }
+
+    /// A visitor tab connected: presence, opening page, and the lease on
+    /// their conversation when it is live.
+    pub(super) async fn visitor_hello(
+        &mut self,
+        myself: &ActorRef<TenantMsg>,
+        visitor: VisitorId,
+        site: SiteId,
+        page: PageInfo,
+        outbox: Outbox,
+    ) -> Result<HelloReply, ActorProcessingErr> {
+        let p = self.visitors.entry(visitor).or_insert_with(|| Presence {
+            site,
+            tabs: Vec::new(),
+            since: Timestamp::now(),
+            conversation: None,
+        });
+        p.tabs.retain(|(o, _)| !o.is_closed());
+        p.tabs.push((outbox, page.clone()));
+        let known = match p.conversation {
+            Some(c) => Some(c),
+            None => self.ctx.store.visitor_conversation(self.id, visitor)?,
+        };
+        if let Some(p) = self.visitors.get_mut(&visitor) {
+            p.conversation = known;
+        }
+        self.visitor_hello_page(visitor, site, page)?;
+        self.broadcast_visitor(visitor, site);
+        let conversation = match known {
+            Some(c) => {
+                if !self.conversations.contains_key(&c) {
+                    if let Some(rec) = self.ctx.store.conversation(self.id, c)? {
+                        self.spawn_conversation(myself, rec, true).await?;
+                    }
+                }
+                match self.conversations.get(&c) {
+                    Some(e) if !e.passivating && e.actor.is_some() => self.lease(c),
+                    // Being passivated: the socket asks again when it needs it.
+                    _ => None,
+                }
+            }
+            None => None,
+        };
+        Ok(HelloReply {
+            conversation,
+            agents_online: self.agents_online(),
+        })
+    }
+
+    /// A visitor tab moved to another page.
+    pub(super) async fn visitor_page(
+        &mut self,
+        myself: &ActorRef<TenantMsg>,
+        visitor: VisitorId,
+        socket: u64,
+        page: PageInfo,
+    ) -> Result<(), ActorProcessingErr> {
+        let Some(p) = self.visitors.get_mut(&visitor) else {
+            return Ok(());
+        };
+        // The tab that moved becomes the visitor's current page.
+        if let Some(i) = p.tabs.iter().position(|t| t.0.id() == socket) {
+            let (o, _) = p.tabs.remove(i);
+            p.tabs.push((o, page.clone()));
+        }
+        let site = p.site;
+        self.visitor_seen(myself, visitor, site, page).await?;
+        self.broadcast_visitor(visitor, site);
+        Ok(())
+    }
+
+    /// A visitor tab disconnected; the last one takes the visitor offline.
+    pub(super) fn visitor_bye(&mut self, visitor: VisitorId, socket: u64) {
+        let Some(p) = self.visitors.get_mut(&visitor) else {
+            return;
+        };
+        let before = p.tabs.last().map(|t| t.0.id());
+        p.tabs.retain(|(o, _)| o.id() != socket && !o.is_closed());
+        let site = p.site;
+        if p.tabs.is_empty() {
+            self.visitors.remove(&visitor);
+            self.broadcast_visitor(visitor, site);
+        } else if before == Some(socket) {
+            self.broadcast_visitor(visitor, site);
+        }
+    }
+
+    /// Passivates Visitor actors idle for longer than the configured time.
+    pub(super) fn passivate_idle_visitors(&mut self) {
+        let idle = self.ctx.cfg.visitor_idle;
+        self.visitor_actors.retain(|_, (a, last)| {
+            let keep = last.elapsed() < idle;
+            if !keep {
+                // Drain: page views already queued are still written.
+                let _ = a.drain();
+            }
+            keep
+        });
+    }
+
+    async fn spawn_staff(
+        &mut self,
+        myself: &ActorRef<TenantMsg>,
+        record: StaffRecord,
+    ) -> Result<ActorRef<StaffMsg>, ActorProcessingErr> {
+        let id = record.id;
+        let (a, _) = Actor::spawn_linked(
+            None,
+            Staff,
+            StaffArgs {
+                tenant: myself.clone(),
+                record,
+            },
+            myself.get_cell(),
+        )
+        .await?;
+        self.staff_by_actor.insert(a.get_id(), id);
+        Ok(a)
+    }
+
+    /// A staff socket authenticated: it joins the directory. Answers the
+    /// visitors online now.
+    pub(super) async fn staff_join(
+        &mut self,
+        myself: &ActorRef<TenantMsg>,
+        staff: StaffRecord,
+        outbox: Outbox,
+    ) -> Result<Vec<VisitorView>, ActorProcessingErr> {
+        let id = staff.id;
+        if !self.staff.contains_key(&id) {
+            let actor = self.spawn_staff(myself, staff).await?;
+            self.staff.insert(
+                id,
+                StaffEntry {
+                    actor,
+                    sockets: Vec::new(),
+                    availability: Availability::Available,
+                },
+            );
+        }
+        if let Some(e) = self.staff.get_mut(&id) {
+            e.sockets.retain(|o| !o.is_closed());
+            e.sockets.push(outbox.clone());
+            let _ = e.actor.cast(StaffMsg::Joined(outbox));
+        }
+        self.publish_directory();
+        Ok(self
+            .visitors
+            .iter()
+            .map(|(v, p)| self.visitor_view(*v, Some(p), p.site))
+            .collect())
+    }
+
+    /// A staff socket disconnected; after the last one the Staff actor passivates.
+    pub(super) fn staff_leave(&mut self, staff: StaffId, socket: u64) {
+        let Some(e) = self.staff.get_mut(&staff) else {
+            return;
+        };
+        e.sockets.retain(|o| o.id() != socket && !o.is_closed());
+        let _ = e.actor.cast(StaffMsg::Left(socket));
+        if e.sockets.is_empty() {
+            e.actor.stop(Some("offline".into()));
+            if let Some(e) = self.staff.remove(&staff) {
+                self.staff_by_actor.remove(&e.actor.get_id());
+            }
+        }
+        self.publish_directory();
+    }
+
+    /// A Staff actor panicked: its sockets stay, a fresh actor takes them over.
+    pub(super) async fn staff_crashed(
+        &mut self,
+        myself: &ActorRef<TenantMsg>,
+        staff: StaffId,
+    ) -> Result<(), ActorProcessingErr> {
+        let Some(record) = self.ctx.store.staff(self.id, staff)? else {
+            return Ok(());
+        };
+        if !self.staff.contains_key(&staff) {
+            return Ok(());
+        }
+        let actor = self.spawn_staff(myself, record).await?;
+        if let Some(e) = self.staff.get_mut(&staff) {
+            for o in &e.sockets {
+                let _ = actor.cast(StaffMsg::Joined(o.clone()));
+            }
+            e.actor = actor;
+        }
+        Ok(())
+    }
+}
