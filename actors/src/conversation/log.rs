@@ -1,0 +1,294 @@
+//! Writing a conversation's log: new messages (deduped by `client_id`),
+//! status changes as system messages, ratings and read marks, each handed
+//! to the group-commit writer; and, when the writer reports them durable,
+//! the acks and the fan-out, in seq order.
+
+use super::{send_error, ConversationMsg, ConversationState, Pending, StaffActor, StaffCommand};
+use crate::outbox::Outbox;
+use bytes::Bytes;
+use parley_engine::codes::error;
+use parley_engine::conversation::{self as rules, Command, Status};
+use parley_engine::permissions::{allowed, Action};
+use parley_engine::protocol::ServerFrame;
+use parley_engine::records::*;
+use parley_engine::*;
+use parley_storage::{ConversationStore, MessageLog, WriteBatch};
+use ractor::{ActorProcessingErr, ActorRef};
+
+impl ConversationState {
+    /// Appends `msg` (if any) with the current metadata as one write.
+    pub(super) fn write(
+        &mut self,
+        myself: &ActorRef<ConversationMsg>,
+        msg: Option<MessageRecord>,
+        acks: Vec<Outbox>,
+        announce: bool,
+        origin: Option<Outbox>,
+    ) {
+        let store = &self.ctx.store;
+        let mut batch = WriteBatch::new();
+        if let Some(m) = &msg {
+            store.append(&mut batch, self.tenant_id(), m);
+        }
+        store.put_conversation(&mut batch, &self.rec);
+        let announce = announce || !self.persisted;
+        if !self.persisted {
+            store.put_visitor_conversation(
+                &mut batch,
+                self.tenant_id(),
+                self.rec.visitor_id,
+                self.rec.id,
+            );
+            self.persisted = true;
+        }
+        self.next_ticket += 1;
+        let ticket = self.next_ticket;
+        let me = myself.clone();
+        self.ctx.writer.submit(
+            batch,
+            Box::new(move |r| {
+                let _ = me.cast(ConversationMsg::Durable {
+                    ticket,
+                    result: r.map_err(|e| e.to_string()),
+                });
+            }),
+        );
+        self.pending.push_back(Pending {
+            ticket,
+            msg,
+            acks,
+            rec_after: self.rec.clone(),
+            announce,
+            origin,
+        });
+    }
+
+    pub(super) fn new_message(
+        &mut self,
+        client_id: Option<String>,
+        from: Participant,
+        body: String,
+        private: bool,
+    ) -> MessageRecord {
+        let seq = self.rec.last_seq + 1;
+        let now = Timestamp::now();
+        self.rec.last_seq = seq;
+        self.rec.updated_at = now;
+        if let Some(c) = &client_id {
+            if self.recent.len() >= 4096 {
+                self.recent.clear();
+            }
+            self.recent.insert(c.clone(), seq);
+        }
+        MessageRecord {
+            id: MessageId::new(),
+            conversation_id: self.rec.id,
+            seq,
+            client_id,
+            from,
+            body,
+            private,
+            ts: now,
+        }
+    }
+
+    pub(super) fn post(
+        &mut self,
+        myself: &ActorRef<ConversationMsg>,
+        client_id: String,
+        body: String,
+        private: bool,
+        from: Participant,
+        origin: Outbox,
+    ) -> Result<(), ActorProcessingErr> {
+        // Duplicate of something in flight or recently written?
+        if let Some(&seq) = self.recent.get(&client_id) {
+            if let Some(p) = self
+                .pending
+                .iter_mut()
+                .find(|p| p.msg.as_ref().is_some_and(|m| m.seq == seq))
+            {
+                p.acks.push(origin);
+                return Ok(());
+            }
+        }
+        if self.persisted {
+            if let Some(m) =
+                self.ctx
+                    .store
+                    .by_client_id(self.tenant_id(), self.rec.id, &client_id)?
+            {
+                origin.frame(&Bytes::from(ServerFrame::ack(&m, &client_id).to_json()));
+                return Ok(());
+            }
+        }
+        if self.pending.len() >= self.ctx.cfg.max_inflight {
+            send_error(
+                &origin,
+                error::OVERLOADED,
+                "too many messages are waiting for the disk; re-send shortly",
+                Some(&client_id),
+            );
+            return Ok(());
+        }
+        let mut announce = false;
+        if !private && self.rec.status == Status::Closed {
+            let p =
+                rules::apply(self.phase(), Command::Reopen).expect("closed conversations reopen");
+            self.set_phase(p);
+            announce = true;
+        }
+        let msg = self.new_message(Some(client_id), from, body, private);
+        self.write(myself, Some(msg), vec![origin], announce, None);
+        Ok(())
+    }
+
+    pub(super) fn command(
+        &mut self,
+        myself: &ActorRef<ConversationMsg>,
+        cmd: StaffCommand,
+        by: StaffActor,
+        origin: Outbox,
+    ) {
+        let (action, rule) = match &cmd {
+            StaffCommand::Claim => (
+                Action::Claim,
+                Command::Claim {
+                    by: by.id,
+                    take_over: allowed(by.role, Action::TakeOver),
+                },
+            ),
+            StaffCommand::Close => (Action::Close, Command::Close),
+            StaffCommand::Reopen => (Action::Close, Command::Reopen),
+            StaffCommand::Transfer { to, .. } => (Action::Transfer, Command::Transfer { to: *to }),
+        };
+        if !allowed(by.role, action) {
+            send_error(
+                &origin,
+                error::FORBIDDEN,
+                "your role does not allow that",
+                None,
+            );
+            return;
+        }
+        let next = match rules::apply(self.phase(), rule) {
+            Ok(p) => p,
+            Err(e) => {
+                send_error(&origin, e.code(), &e.to_string(), None);
+                return;
+            }
+        };
+        self.set_phase(next);
+        let body = match &cmd {
+            StaffCommand::Claim => format!("{} joined the conversation", by.name),
+            StaffCommand::Close => format!("{} closed the conversation", by.name),
+            StaffCommand::Reopen => format!("{} reopened the conversation", by.name),
+            StaffCommand::Transfer { to_name, .. } => {
+                format!("{} transferred the conversation to {}", by.name, to_name)
+            }
+        };
+        let msg = self.new_message(None, Participant::system(), body, false);
+        self.write(myself, Some(msg), Vec::new(), true, Some(origin));
+    }
+
+    pub(super) fn durable(
+        &mut self,
+        ticket: u64,
+        result: Result<(), String>,
+    ) -> Result<(), ActorProcessingErr> {
+        if let Err(why) = result {
+            for p in self.pending.drain(..) {
+                for a in p.acks.iter().chain(p.origin.iter()) {
+                    let cid = p.msg.as_ref().and_then(|m| m.client_id.as_deref());
+                    send_error(
+                        a,
+                        error::INTERNAL,
+                        "the message could not be stored; re-send it",
+                        cid,
+                    );
+                }
+            }
+            return Err(format!("storage write failed: {why}").into());
+        }
+        while self.pending.front().is_some_and(|p| p.ticket <= ticket) {
+            let p = self.pending.pop_front().expect("checked front");
+            let meta_changed = p.rec_after.status != self.durable.status
+                || p.rec_after.assignee != self.durable.assignee
+                || p.rec_after.rating != self.durable.rating;
+            self.durable = p.rec_after;
+            // Clients learn of a conversation (or its new status) before its message.
+            if p.announce || meta_changed {
+                self.announce();
+                self.forget_unwanted();
+            }
+            if let Some(m) = &p.msg {
+                metrics::counter!("parley_messages_persisted_total").increment(1);
+                if let (Some(cid), false) = (&m.client_id, p.acks.is_empty()) {
+                    let ack = Bytes::from(ServerFrame::ack(m, cid).to_json());
+                    for a in &p.acks {
+                        a.frame(&ack);
+                    }
+                }
+                let frame = Bytes::from(ServerFrame::message(m).to_json());
+                // Acked senders that also subscribe get the message frame too:
+                // every participant sees the whole ordered log.
+                self.fan_out(&frame, !m.private, 0, Some(m.seq));
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn read(&mut self, by: Participant, seq: u64, origin: u64) {
+        let seq = seq.min(self.durable.last_seq);
+        let field = match by.kind {
+            ParticipantKind::Visitor => &mut self.rec.visitor_read_seq,
+            _ => &mut self.rec.staff_read_seq,
+        };
+        if seq <= *field {
+            return;
+        }
+        *field = seq;
+        self.durable.visitor_read_seq = self.rec.visitor_read_seq;
+        self.durable.staff_read_seq = self.rec.staff_read_seq;
+        if self.persisted {
+            // Read marks are advisory: written behind the log, nobody waits for them.
+            let mut b = WriteBatch::new();
+            self.ctx.store.put_conversation(&mut b, &self.rec);
+            self.ctx.writer.submit(b, Box::new(|_| {}));
+        }
+        let frame = Bytes::from(
+            ServerFrame::Read {
+                conversation_id: self.rec.id,
+                by: &by,
+                seq,
+            }
+            .to_json(),
+        );
+        self.fan_out(&frame, true, origin, None);
+    }
+
+    pub(super) fn rate(
+        &mut self,
+        myself: &ActorRef<ConversationMsg>,
+        score: u8,
+        comment: String,
+        origin: Outbox,
+    ) {
+        if self.rec.status != Status::Closed {
+            send_error(
+                &origin,
+                error::INVALID_STATE,
+                "a conversation can be rated once it is closed",
+                None,
+            );
+            return;
+        }
+        self.rec.rating = Some(Rating {
+            score,
+            comment,
+            at: Timestamp::now(),
+        });
+        self.rec.updated_at = Timestamp::now();
+        self.write(myself, None, Vec::new(), true, Some(origin));
+    }
+}
