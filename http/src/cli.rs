@@ -6,7 +6,11 @@ use std::path::PathBuf;
 
 /// Parley: self-hosted multi-tenant live chat.
 #[derive(Debug, Parser)]
-#[command(name = "parley", version, about = "Parley: self-hosted, multi-tenant live chat.")]
+#[command(
+    name = "parley",
+    version,
+    about = "Parley: self-hosted, multi-tenant live chat."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,

@@ -470,3 +470,40 @@ async fn staff_resume_after_live_delivery_sends_nothing_twice() {
         "no message arrives twice"
     );
 }
+
+/// Polls new visitors' `welcome` until `agents_online` is `expected`.
+async fn wait_agents_online(srv: &Server, expected: bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let (_, w) = srv.visitor(None).await;
+        if w["agents_online"] == expected {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "agents_online never became {expected}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn availability_drives_agents_online() {
+    let srv = Server::start();
+    let (_, w) = srv.visitor(None).await;
+    assert_eq!(w["agents_online"], false, "nobody signed in");
+    let (mut staff, _) = srv.staff(OWNER).await;
+    let (_, w) = srv.visitor(None).await;
+    assert_eq!(w["agents_online"], true);
+    // Each change travels socket → Tenant → Staff actor → Tenant.
+    staff
+        .send(json!({"type":"availability","status":"away"}))
+        .await;
+    wait_agents_online(&srv, false).await;
+    staff
+        .send(json!({"type":"availability","status":"available"}))
+        .await;
+    wait_agents_online(&srv, true).await;
+    drop(staff);
+    wait_agents_online(&srv, false).await;
+}
