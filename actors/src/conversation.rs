@@ -22,7 +22,7 @@ mod delivery;
 mod log;
 
 use crate::outbox::Outbox;
-use crate::slot::{ConvSlot, Directory, Sub};
+use crate::slot::{ConvSlot, Directory, Sub, SubKind};
 use crate::tenant::TenantMsg;
 use crate::Ctx;
 use bytes::Bytes;
@@ -176,11 +176,14 @@ impl ConversationState {
         self.rec.assignee = p.assignee;
     }
 
+    /// Idle: nothing in flight, no staff socket following it, no activity
+    /// for a while. Visitor tabs do not keep it awake: the Tenant subscribes
+    /// them again whenever it wakes.
     pub(super) fn is_idle(&self) -> bool {
         self.pending.is_empty()
             && self.slot.with_subs(|s| {
                 s.retain(|x| !x.outbox.is_closed());
-                s.is_empty()
+                s.iter().all(|x| x.kind == SubKind::Visitor)
             })
             && self.last_activity.elapsed() >= self.ctx.cfg.conversation_idle
     }

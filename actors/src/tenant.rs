@@ -39,8 +39,11 @@ use std::time::{Duration, Instant};
 
 /// What a visitor socket learns on `hello`.
 pub struct HelloReply {
-    /// The visitor's current conversation, if they have one.
+    /// The visitor's conversation when it is live: subscribe through it.
     pub conversation: Option<ConvLease>,
+    /// The visitor's conversation as stored, when it is not live: the tab is
+    /// subscribed once it wakes up.
+    pub stored: Option<ConversationRecord>,
     pub agents_online: bool,
 }
 
@@ -115,6 +118,8 @@ pub struct Tenant;
 
 struct ConvEntry {
     slot: Arc<ConvSlot>,
+    /// Whose conversation it is: their open tabs follow it.
+    visitor: VisitorId,
     actor: Option<ActorRef<ConversationMsg>>,
     passivating: bool,
     waiters: Vec<RpcReplyPort<Option<ConvLease>>>,
@@ -216,9 +221,7 @@ impl Actor for Tenant {
                 outbox,
                 reply,
             } => {
-                let hello = state
-                    .visitor_hello(&myself, visitor, site, page, outbox)
-                    .await?;
+                let hello = state.visitor_hello(visitor, site, page, outbox)?;
                 let _ = reply.send(hello);
             }
             TenantMsg::VisitorPage {

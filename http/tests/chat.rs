@@ -507,3 +507,61 @@ async fn availability_drives_agents_online() {
     drop(staff);
     wait_agents_online(&srv, false).await;
 }
+
+/// The `parley_conversations_live` gauge from `/metrics`.
+async fn live_conversations(srv: &Server) -> f64 {
+    let text = reqwest::get(format!("{}/metrics", srv.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("parley_conversations_live "))
+        .map_or(0.0, |v| v.trim().parse().unwrap())
+}
+
+#[tokio::test]
+async fn a_returning_visitor_does_not_wake_a_sleeping_conversation_until_needed() {
+    let srv = Server::start_with(Setup {
+        config: Some("[actors]\nconversation_idle_secs = 1\n".into()),
+        ..Default::default()
+    });
+    let (mut vis, welcome) = srv.visitor(None).await;
+    let token = welcome["visitor_token"].as_str().unwrap().to_string();
+    vis.send(json!({"type":"send","client_id":"v1","body":"hello"}))
+        .await;
+    let conv = vis.until_type("ack").await["conversation_id"].clone();
+    drop(vis);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while live_conversations(&srv).await > 0.0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the conversation never passivated"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The visitor comes back: the welcome shows the conversation from storage...
+    let (mut vis, w) = srv.visitor(Some(&token)).await;
+    assert_eq!(
+        (
+            w["conversation"]["id"].clone(),
+            w["conversation"]["last_seq"].clone()
+        ),
+        (conv.clone(), json!(1))
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        live_conversations(&srv).await,
+        0.0,
+        "an idle returning visitor costs no conversation actor"
+    );
+    // ...and when staff write, it wakes and the open tab gets the reply live.
+    let (mut staff, _) = srv.staff(OWNER).await;
+    staff
+        .send(json!({"type":"send","conversation_id":conv,"client_id":"s1","body":"welcome back"}))
+        .await;
+    let m = vis.until_type("message").await;
+    assert_eq!((seq(&m), m["body"].as_str()), (2, Some("welcome back")));
+    assert_eq!(live_conversations(&srv).await, 1.0);
+}

@@ -38,7 +38,7 @@ impl TenantState {
         record: ConversationRecord,
         persisted: bool,
     ) -> Result<(), ActorProcessingErr> {
-        let id = record.id;
+        let (id, visitor) = (record.id, record.visitor_id);
         let slot = match self.conversations.get(&id) {
             Some(e) => e.slot.clone(),
             None => ConvSlot::new(id),
@@ -60,6 +60,7 @@ impl TenantState {
         self.conv_by_actor.insert(actor.get_id(), id);
         let e = self.conversations.entry(id).or_insert_with(|| ConvEntry {
             slot,
+            visitor,
             actor: None,
             passivating: false,
             waiters: Vec::new(),
@@ -67,7 +68,32 @@ impl TenantState {
         });
         e.actor = Some(actor);
         e.passivating = false;
+        self.subscribe_tabs(id, !persisted);
         Ok(())
+    }
+
+    /// Subscribes every open tab of the conversation's visitor to it. Tabs
+    /// are not subscribed at `hello` when the conversation is not live (an
+    /// idle returning visitor costs no conversation actor); this is where
+    /// they start receiving it. `announce` tells each tab the conversation
+    /// exists (a new one).
+    fn subscribe_tabs(&self, id: ConversationId, announce: bool) {
+        let Some(e) = self.conversations.get(&id) else {
+            return;
+        };
+        let Some(actor) = &e.actor else {
+            return;
+        };
+        if let Some(p) = self.visitors.get(&e.visitor) {
+            for (o, _) in &p.tabs {
+                let _ = actor.cast(ConversationMsg::Subscribe {
+                    sub: Sub::new(o.clone(), SubKind::Visitor),
+                    replay_after: None,
+                    announce,
+                    reply: None,
+                });
+            }
+        }
     }
 
     /// Makes sure conversation `id` is live, starting it from storage, and
@@ -126,22 +152,12 @@ impl TenantState {
         }
         let rec = ConversationRecord::new(ConversationId::new(), self.id, site, visitor);
         let id = rec.id;
-        self.spawn_conversation(myself, rec, false).await?;
-        let lease = self.lease(id);
         if let Some(p) = self.visitors.get_mut(&visitor) {
             p.conversation = Some(id);
-            // Every open tab of this visitor follows the new conversation.
-            if let Some(a) = lease.as_ref().and_then(|l| l.actor()) {
-                for (o, _) in &p.tabs {
-                    let _ = a.cast(ConversationMsg::Subscribe {
-                        sub: Sub::new(o.clone(), SubKind::Visitor),
-                        replay_after: None,
-                        announce: true,
-                        reply: None,
-                    });
-                }
-            }
         }
+        // Spawning subscribes (and tells) every open tab of the visitor.
+        self.spawn_conversation(myself, rec, false).await?;
+        let lease = self.lease(id);
         let _ = reply.send(lease);
         Ok(())
     }
@@ -171,6 +187,8 @@ impl TenantState {
             for w in e.waiters.drain(..) {
                 let _ = w.send(Some(lease.clone()));
             }
+            // Tabs that said hello meanwhile were not subscribed.
+            self.subscribe_tabs(id, false);
         }
     }
 

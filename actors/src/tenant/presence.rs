@@ -126,9 +126,8 @@ impl TenantState {
 
     /// A visitor tab connected: presence, opening page, and the lease on
     /// their conversation when it is live.
-    pub(super) async fn visitor_hello(
+    pub(super) fn visitor_hello(
         &mut self,
-        myself: &ActorRef<TenantMsg>,
         visitor: VisitorId,
         site: SiteId,
         page: PageInfo,
@@ -151,23 +150,19 @@ impl TenantState {
         }
         self.visitor_hello_page(visitor, site, page)?;
         self.broadcast_visitor(visitor, site);
-        let conversation = match known {
-            Some(c) => {
-                if !self.conversations.contains_key(&c) {
-                    if let Some(rec) = self.ctx.store.conversation(self.id, c)? {
-                        self.spawn_conversation(myself, rec, true).await?;
-                    }
-                }
-                match self.conversations.get(&c) {
-                    Some(e) if !e.passivating && e.actor.is_some() => self.lease(c),
-                    // Being passivated: the socket asks again when it needs it.
-                    _ => None,
-                }
+        // A live conversation is subscribed to by the socket itself (for an
+        // exact view); one that is not live stays asleep and is shown from
+        // storage: it subscribes this tab when something wakes it.
+        let (mut conversation, mut stored) = (None, None);
+        if let Some(c) = known {
+            match self.conversations.get(&c) {
+                Some(e) if !e.passivating && e.actor.is_some() => conversation = self.lease(c),
+                _ => stored = self.ctx.store.conversation(self.id, c)?,
             }
-            None => None,
-        };
+        }
         Ok(HelloReply {
             conversation,
+            stored,
             agents_online: self.agents_online(),
         })
     }

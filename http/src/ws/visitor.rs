@@ -109,7 +109,13 @@ pub async fn run(
         visitor,
         lease: hello.conversation,
     };
-    let view = v.subscribe(None).await;
+    // A live conversation is joined now, for an exact `last_seq`; one that
+    // sleeps is shown as stored and subscribes this tab when it wakes, so an
+    // idle returning visitor keeps no conversation actor alive.
+    let view = match v.lease {
+        Some(_) => v.subscribe(None).await,
+        None => hello.stored.as_ref().map(ConversationView::from),
+    };
     let welcome = ServerFrame::Welcome {
         visitor_id: visitor,
         visitor_token: &token,
