@@ -16,17 +16,23 @@ use tokio::sync::{mpsc, Notify};
 pub enum Out {
     /// A serialised text frame.
     Frame(Bytes),
-    /// Replay stored messages `(after, upto]` of a conversation, read from
-    /// storage by the writer itself so a long history does not have to fit
-    /// in the bounded queue.
-    Replay {
-        tenant: TenantId,
-        conversation: ConversationId,
-        after: u64,
-        upto: u64,
-        /// Visitors never see private notes.
-        public_only: bool,
-    },
+    /// Stored history to replay (boxed: rare, and it keeps every queue slot small).
+    Replay(Box<Replay>),
+    /// A pong the WebSocket layer owes the peer, with the ping's payload.
+    Pong(Vec<u8>),
+}
+
+/// Replay stored messages `(after, upto]` of a conversation, read from
+/// storage by the writer itself so a long history does not have to fit in
+/// the bounded queue.
+#[derive(Debug)]
+pub struct Replay {
+    pub tenant: TenantId,
+    pub conversation: ConversationId,
+    pub after: u64,
+    pub upto: u64,
+    /// Visitors never see private notes.
+    pub public_only: bool,
 }
 
 /// Close request shared by a socket's owner and everyone who can push to it.

@@ -28,7 +28,7 @@ async fn next(rx: &mut Receiver<Out>) -> serde_json::Value {
     loop {
         match tokio::time::timeout(Duration::from_secs(5), rx.recv()).await {
             Ok(Some(Out::Frame(b))) => return serde_json::from_slice(&b).unwrap(),
-            Ok(Some(Out::Replay { .. })) => continue,
+            Ok(Some(Out::Replay(_) | Out::Pong(_))) => continue,
             other => panic!("no frame: {other:?}"),
         }
     }

@@ -4,7 +4,10 @@
 mod common;
 
 use common::*;
+use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::Message;
 
 #[tokio::test]
 async fn every_bad_frame_gets_its_error_and_the_socket_stays_open() {
@@ -63,6 +66,24 @@ async fn every_bad_frame_gets_its_error_and_the_socket_stays_open() {
         "pong",
         "still open and answering"
     );
+    // WebSocket-level pings are answered too, with their payload.
+    vis.inner
+        .send(Message::Ping(b"are you there".to_vec().into()))
+        .await
+        .unwrap();
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), vis.inner.next())
+            .await
+            .unwrap()
+        {
+            Some(Ok(Message::Pong(p))) => {
+                assert_eq!(&p[..], b"are you there");
+                break;
+            }
+            Some(Ok(_)) => continue,
+            other => panic!("no pong: {other:?}"),
+        }
+    }
 }
 
 #[tokio::test]

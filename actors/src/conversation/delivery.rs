@@ -4,7 +4,7 @@
 //! once held. Each frame is serialised once and its bytes shared.
 
 use super::ConversationState;
-use crate::outbox::Out;
+use crate::outbox::{Out, Replay};
 use crate::slot::{Sub, SubKind};
 use bytes::Bytes;
 use parley_engine::conversation::Status;
@@ -104,13 +104,13 @@ impl ConversationState {
         let replay_upto = already.or(live).unwrap_or(upto).min(upto);
         if let Some(after) = replay_after {
             if after < replay_upto {
-                sub.outbox.push(Out::Replay {
+                sub.outbox.push(Out::Replay(Box::new(Replay {
                     tenant: self.tenant_id(),
                     conversation: self.rec.id,
                     after,
                     upto: replay_upto,
                     public_only: sub.kind == SubKind::Visitor,
-                });
+                })));
             }
         }
         if already.is_none() {

@@ -13,7 +13,7 @@ use fastwebsockets::{Frame, OpCode, Payload, WebSocketError, WebSocketRead, WebS
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
-use parley_actors::{CloseSignal, Out, Outbox};
+use parley_actors::{CloseSignal, Out, Outbox, Replay};
 use parley_engine::codes::close;
 use parley_engine::codes::error;
 use parley_engine::protocol::{parse_client, ClientFrame, ServerFrame};
@@ -27,21 +27,17 @@ pub type Stream = TokioIo<Upgraded>;
 pub type WsRead = WebSocketRead<tokio::io::ReadHalf<Stream>>;
 pub type WsWrite = WebSocketWrite<tokio::io::WriteHalf<Stream>>;
 
-/// A control frame owed to the peer.
-pub type Control = (OpCode, Vec<u8>);
-
 /// The reading half of a connection plus what a session needs to answer.
 pub struct Socket {
     pub app: App,
     pub outbox: Outbox,
     rd: WsRead,
-    ctl: mpsc::Sender<Control>,
     limiter: DefaultDirectRateLimiter,
     fragment: Option<(OpCode, Vec<u8>)>,
 }
 
 impl Socket {
-    pub fn new(app: App, rd: WsRead, outbox: Outbox, ctl: mpsc::Sender<Control>) -> Self {
+    pub fn new(app: App, rd: WsRead, outbox: Outbox) -> Self {
         let l = &app.config.limits;
         let quota =
             Quota::per_second(NonZeroU32::new(l.frames_per_second).unwrap_or(NonZeroU32::MIN))
@@ -50,7 +46,6 @@ impl Socket {
             app,
             outbox,
             rd,
-            ctl,
             limiter: RateLimiter::direct(quota),
             fragment: None,
         }
@@ -61,9 +56,13 @@ impl Socket {
     pub async fn recv(&mut self) -> Result<String, u16> {
         let max = self.app.config.limits.max_frame_bytes;
         loop {
-            let ctl = self.ctl.clone();
-            let mut owe = move |f: Frame<'_>| {
-                let _ = ctl.try_send((f.opcode, f.payload.to_vec()));
+            // Pongs the protocol owes go through the outbox like any frame; a
+            // close needs no echo here: the session ends and the writer closes.
+            let outbox = &self.outbox;
+            let mut owe = |f: Frame<'_>| {
+                if f.opcode == OpCode::Pong {
+                    outbox.push(Out::Pong(f.payload.to_vec()));
+                }
                 std::future::ready(Ok::<(), std::io::Error>(()))
             };
             let frame = match self.rd.read_frame(&mut owe).await {
@@ -186,17 +185,14 @@ async fn write_close(ws: &mut WsWrite, code: u16) {
 }
 
 /// Replays stored messages `(after, upto]` straight from storage.
-async fn replay(ws: &mut WsWrite, store: &Store, item: Out) -> bool {
-    let Out::Replay {
+async fn replay(ws: &mut WsWrite, store: &Store, r: &Replay) -> bool {
+    let Replay {
         tenant,
         conversation,
         mut after,
         upto,
         public_only,
-    } = item
-    else {
-        return true;
-    };
+    } = *r;
     while after < upto {
         let page = match store.messages_after(tenant, conversation, after, 256) {
             Ok(p) => p,
@@ -248,7 +244,6 @@ pub async fn write_loop(
     mut ws: WsWrite,
     mut queue: mpsc::Receiver<Out>,
     mut prelude: oneshot::Receiver<Prelude>,
-    mut ctl: mpsc::Receiver<Control>,
     closer: Arc<CloseSignal>,
     mut shutdown: watch::Receiver<bool>,
     store: Store,
@@ -276,19 +271,6 @@ pub async fn write_loop(
                 write_close(&mut ws, close::RESTART).await;
                 return;
             }
-            Some((op, payload)) = ctl.recv() => {
-                let ok = match op {
-                    OpCode::Close => {
-                        let _ = ws.write_frame(Frame::close_raw(payload.into())).await;
-                        let _ = ws.flush().await;
-                        return;
-                    }
-                    _ => ws.write_frame(Frame::new(true, op, None, Payload::Owned(payload))).await.is_ok(),
-                };
-                if !ok {
-                    return;
-                }
-            }
             p = &mut prelude, if !ready => {
                 ready = true;
                 if let Ok(p) = p {
@@ -302,7 +284,8 @@ pub async fn write_loop(
                 let ok = match item {
                     None => return,
                     Some(Out::Frame(b)) => write_text(&mut ws, &b).await,
-                    Some(r @ Out::Replay { .. }) => replay(&mut ws, &store, r).await,
+                    Some(Out::Replay(r)) => replay(&mut ws, &store, &r).await,
+                    Some(Out::Pong(p)) => ws.write_frame(Frame::pong(Payload::Owned(p))).await.is_ok(),
                 };
                 if !ok {
                     return;

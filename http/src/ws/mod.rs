@@ -21,7 +21,7 @@ use parley_engine::records::SiteRecord;
 use parley_storage::AccountStore;
 use serde::Deserialize;
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit};
+use tokio::sync::{oneshot, OwnedSemaphorePermit};
 
 /// Which session a connection runs.
 enum Kind {
@@ -110,17 +110,15 @@ async fn run(app: App, fut: UpgradeFut, _permit: OwnedSemaphorePermit, kind: Kin
     let (rd, wr) = ws.split(tokio::io::split);
     let (outbox, queue) = Outbox::new(app.config.limits.outbound_queue);
     let (prelude_tx, prelude_rx) = oneshot::channel();
-    let (ctl_tx, ctl_rx) = mpsc::channel(16);
     let mut writer = tokio::spawn(conn::write_loop(
         wr,
         queue,
         prelude_rx,
-        ctl_rx,
         outbox.closer().clone(),
         app.shutdown.clone(),
         app.store.clone(),
     ));
-    let socket = conn::Socket::new(app.clone(), rd, outbox.clone(), ctl_tx);
+    let socket = conn::Socket::new(app.clone(), rd, outbox.clone());
     // The session runs in this task; dropping it (when the writer ends
     // first) runs its drop guards, which tell the actors the socket is gone.
     let session = async move {
