@@ -461,7 +461,11 @@ async fn staff_resume_after_live_delivery_sends_nothing_twice() {
     while got.len() < 5 {
         got.push(seq(&staff.until_type("message").await));
     }
-    assert_eq!(got, vec![3, 4, 1, 2, 5]);
+    // 5 may come live before or after the replay; each arrives exactly once.
+    assert_eq!(&got[..2], &[3, 4]);
+    let mut rest = got[2..].to_vec();
+    rest.sort();
+    assert_eq!(rest, vec![1, 2, 5]);
     assert!(
         staff
             .try_recv(Duration::from_millis(300))

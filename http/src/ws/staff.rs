@@ -70,11 +70,18 @@ pub async fn run(mut s: Socket, prelude: oneshot::Sender<Prelude>) -> u16 {
     let Ok(handle) = app.system.tenant(staff.tenant_id).await else {
         return close::INTERNAL_ERROR;
     };
-    let tenant = handle.actor.clone();
     let (outbox, record) = (s.outbox.clone(), staff.clone());
     let timeout = app.system.ctx.cfg.call_timeout;
+    // The session exists before the Tenant hears of the socket, so its drop
+    // guard says goodbye however the connection ends.
+    let mut session = Session {
+        s,
+        tenant: handle.actor.clone(),
+        staff,
+        leases: HashMap::new(),
+    };
     // Join first, then read: a change made after the snapshot is queued behind `ready`.
-    let Ok(visitors) = ask(&tenant, timeout, |reply| TenantMsg::StaffJoin {
+    let Ok(visitors) = ask(&session.tenant, timeout, |reply| TenantMsg::StaffJoin {
         staff: record,
         outbox,
         reply,
@@ -83,19 +90,19 @@ pub async fn run(mut s: Socket, prelude: oneshot::Sender<Prelude>) -> u16 {
     else {
         return close::INTERNAL_ERROR;
     };
+    let open = |c: &parley_engine::records::ConversationRecord| c.status != Status::Closed;
     let conversations: Vec<ConversationView> =
         match app
             .store
-            .conversations(staff.tenant_id, READY_CONVERSATIONS, &|c| {
-                c.status != Status::Closed
-            }) {
+            .conversations(session.staff.tenant_id, READY_CONVERSATIONS, &open)
+        {
             Ok(list) => list.iter().map(ConversationView::from).collect(),
             Err(e) => {
                 tracing::error!(error = %e, "reading conversations for ready");
                 return close::INTERNAL_ERROR;
             }
         };
-    let me = StaffView::from(&staff);
+    let me = StaffView::from(&session.staff);
     let ready = ServerFrame::Ready {
         staff: &me,
         conversations: &conversations,
@@ -105,12 +112,6 @@ pub async fn run(mut s: Socket, prelude: oneshot::Sender<Prelude>) -> u16 {
         frame: Bytes::from(ready.to_json()),
         gone: Some(handle.gone),
     });
-    let mut session = Session {
-        s,
-        tenant,
-        staff,
-        leases: HashMap::new(),
-    };
     loop {
         match session.s.recv().await {
             Ok(text) => session.handle(&text).await,

@@ -88,12 +88,20 @@ pub async fn run(
     let Ok(handle) = app.system.tenant(site.tenant_id).await else {
         return close::INTERNAL_ERROR;
     };
-    let tenant = handle.actor.clone();
     let timeout = app.system.ctx.cfg.call_timeout;
     let outbox = s.outbox.clone();
-    let Ok(hello) = ask(&tenant, timeout, |reply| TenantMsg::VisitorHello {
+    // The session exists before the Tenant hears of the tab, so its drop
+    // guard says goodbye however the connection ends.
+    let mut v = Session {
+        s,
+        tenant: handle.actor.clone(),
+        site,
         visitor,
-        site: site.id,
+        lease: None,
+    };
+    let Ok(hello) = ask(&v.tenant, timeout, |reply| TenantMsg::VisitorHello {
+        visitor,
+        site: v.site.id,
         page: first_page,
         outbox,
         reply,
@@ -102,13 +110,7 @@ pub async fn run(
     else {
         return close::INTERNAL_ERROR;
     };
-    let mut v = Session {
-        s,
-        tenant,
-        site,
-        visitor,
-        lease: hello.conversation,
-    };
+    v.lease = hello.conversation;
     // A live conversation is joined now, for an exact `last_seq`; one that
     // sleeps is shown as stored and subscribes this tab when it wakes, so an
     // idle returning visitor keeps no conversation actor alive.
