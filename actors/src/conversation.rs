@@ -105,6 +105,16 @@ pub enum ConversationMsg {
     InjectPanic,
 }
 
+impl ConversationMsg {
+    /// The `client_id` a message carries, for error frames.
+    pub fn client_id(&self) -> Option<&str> {
+        match self {
+            Self::Post { client_id, .. } => Some(client_id),
+            _ => None,
+        }
+    }
+}
+
 /// Start-up arguments.
 pub struct ConversationArgs {
     pub ctx: Arc<Ctx>,

@@ -100,10 +100,21 @@ impl ConvLease {
             .clone()
     }
 
-    /// Sends a message to the conversation. `false` means the actor is gone
-    /// (crashed, not yet restarted): re-resolve the lease through the Tenant.
-    pub fn cast(&self, msg: ConversationMsg) -> bool {
-        self.actor().is_some_and(|a| a.cast(msg).is_ok())
+    /// Sends a message to the conversation. When the actor is gone (crashed,
+    /// not yet restarted) the message comes back (`Some`), so the caller can
+    /// re-resolve the lease through the Tenant and send it again without
+    /// having copied it.
+    pub fn cast(&self, msg: ConversationMsg) -> Option<ConversationMsg> {
+        let Some(actor) = self.actor() else {
+            return Some(msg);
+        };
+        match actor.cast(msg) {
+            Ok(()) => None,
+            Err(ractor::MessagingErr::SendErr(m)) => Some(m),
+            // A typed reference never gets a type error, and a cast never
+            // reports a closed receiving side; nothing left to hand back.
+            Err(_) => None,
+        }
     }
 
     /// Whether socket `socket_id` is subscribed to this conversation.

@@ -158,27 +158,23 @@ impl Session {
 
     /// Casts to conversation `id`, re-resolving once if its actor was
     /// replaced; answers `not_found` when there is no such conversation.
-    async fn cast(
-        &mut self,
-        id: ConversationId,
-        client_id: Option<&str>,
-        make: impl Fn() -> ConversationMsg,
-    ) {
+    async fn cast(&mut self, id: ConversationId, mut msg: ConversationMsg) {
         for _ in 0..2 {
             let Some(l) = self.lease(id).await else {
                 return self
                     .s
-                    .error(error::NOT_FOUND, "no such conversation", client_id);
+                    .error(error::NOT_FOUND, "no such conversation", msg.client_id());
             };
-            if l.cast(make()) {
-                return;
+            match l.cast(msg) {
+                None => return,
+                Some(back) => msg = back,
             }
             self.leases.remove(&id);
         }
         self.s.error(
             error::INTERNAL,
             "the conversation is restarting; retry",
-            client_id,
+            msg.client_id(),
         );
     }
 
@@ -205,15 +201,14 @@ impl Session {
                         Some(&client_id),
                     );
                 };
-                let from = self.me();
-                self.cast(id, Some(&client_id), || ConversationMsg::Post {
-                    client_id: client_id.clone(),
-                    body: body.clone(),
+                let post = ConversationMsg::Post {
+                    client_id,
+                    body,
                     private,
-                    from: from.clone(),
-                    origin: outbox.clone(),
-                })
-                .await;
+                    from: self.me(),
+                    origin: outbox,
+                };
+                self.cast(id, post).await;
             }
             ClientFrame::Typing {
                 conversation_id,
@@ -225,12 +220,8 @@ impl Session {
                         .error(error::INVALID, "typing needs a conversation_id", None);
                 };
                 let from = self.me();
-                self.cast(id, None, || ConversationMsg::Typing {
-                    from: from.clone(),
-                    on,
-                    origin,
-                })
-                .await;
+                self.cast(id, ConversationMsg::Typing { from, on, origin })
+                    .await;
             }
             ClientFrame::Read {
                 conversation_id,
@@ -242,12 +233,8 @@ impl Session {
                         .error(error::INVALID, "read needs a conversation_id", None);
                 };
                 let by = self.me();
-                self.cast(id, None, || ConversationMsg::Read {
-                    by: by.clone(),
-                    seq,
-                    origin,
-                })
-                .await;
+                self.cast(id, ConversationMsg::Read { by, seq, origin })
+                    .await;
             }
             ClientFrame::Resume {
                 conversation_id,
@@ -327,12 +314,11 @@ impl Session {
     }
 
     async fn command(&mut self, id: ConversationId, cmd: StaffCommand) {
-        let (by, outbox) = (self.actor(), self.s.outbox.clone());
-        self.cast(id, None, || ConversationMsg::Command {
-            cmd: cmd.clone(),
-            by: by.clone(),
-            origin: outbox.clone(),
-        })
-        .await;
+        let command = ConversationMsg::Command {
+            cmd,
+            by: self.actor(),
+            origin: self.s.outbox.clone(),
+        };
+        self.cast(id, command).await;
     }
 }

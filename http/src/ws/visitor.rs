@@ -188,19 +188,21 @@ impl Session {
         None
     }
 
-    /// Casts a message built by `make` to the conversation, re-resolving once
-    /// if the actor was replaced. `false` when there is no conversation.
-    async fn cast(&mut self, create: bool, make: impl Fn() -> ConversationMsg) -> bool {
+    /// Casts `msg` to the conversation, re-resolving once if the actor was
+    /// replaced; gives the message back when it could not be delivered (no
+    /// conversation, or its actor is restarting).
+    async fn cast(&mut self, create: bool, mut msg: ConversationMsg) -> Option<ConversationMsg> {
         for _ in 0..2 {
             let Some(l) = self.conversation(create).await else {
-                return false;
+                return Some(msg);
             };
-            if l.cast(make()) {
-                return true;
+            match l.cast(msg) {
+                None => return None,
+                Some(back) => msg = back,
             }
             self.lease = None;
         }
-        false
+        Some(msg)
     }
 
     /// Whether `id` (when given) names this visitor's own conversation.
@@ -244,21 +246,18 @@ impl Session {
                         Some(&client_id),
                     );
                 }
-                let (from, outbox) = (self.me(), self.s.outbox.clone());
-                let ok = self
-                    .cast(true, || ConversationMsg::Post {
-                        client_id: client_id.clone(),
-                        body: body.clone(),
-                        private: false,
-                        from: from.clone(),
-                        origin: outbox.clone(),
-                    })
-                    .await;
-                if !ok {
+                let post = ConversationMsg::Post {
+                    client_id,
+                    body,
+                    private: false,
+                    from: self.me(),
+                    origin: self.s.outbox.clone(),
+                };
+                if let Some(post) = self.cast(true, post).await {
                     self.s.error(
                         error::INTERNAL,
                         "the conversation could not be opened; re-send",
-                        Some(&client_id),
+                        post.client_id(),
                     );
                 }
             }
@@ -268,12 +267,8 @@ impl Session {
             } => {
                 if self.owns(conversation_id).await {
                     let from = self.me();
-                    self.cast(false, || ConversationMsg::Typing {
-                        from: from.clone(),
-                        on,
-                        origin,
-                    })
-                    .await;
+                    self.cast(false, ConversationMsg::Typing { from, on, origin })
+                        .await;
                 }
             }
             ClientFrame::Read {
@@ -282,12 +277,8 @@ impl Session {
             } => {
                 if self.owns(conversation_id).await {
                     let by = self.me();
-                    self.cast(false, || ConversationMsg::Read {
-                        by: by.clone(),
-                        seq,
-                        origin,
-                    })
-                    .await;
+                    self.cast(false, ConversationMsg::Read { by, seq, origin })
+                        .await;
                 }
             }
             ClientFrame::Resume {
@@ -322,15 +313,13 @@ impl Session {
                 if !self.owns(conversation_id).await {
                     return self.s.error(error::NOT_FOUND, "no such conversation", None);
                 }
-                let outbox = self.s.outbox.clone();
-                if !self
-                    .cast(false, || ConversationMsg::Rate {
-                        score,
-                        comment: comment.clone(),
-                        origin: outbox.clone(),
-                    })
-                    .await
-                {
+                let origin = self.s.outbox.clone();
+                let rate = ConversationMsg::Rate {
+                    score,
+                    comment,
+                    origin,
+                };
+                if self.cast(false, rate).await.is_some() {
                     self.s
                         .error(error::NOT_FOUND, "there is no conversation to rate", None);
                 }
