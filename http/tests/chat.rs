@@ -514,12 +514,7 @@ async fn availability_drives_agents_online() {
 
 /// The `parley_conversations_live` gauge from `/metrics`.
 async fn live_conversations(srv: &Server) -> f64 {
-    let text = reqwest::get(format!("{}/metrics", srv.base))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = srv.metrics().await;
     text.lines()
         .find_map(|l| l.strip_prefix("parley_conversations_live "))
         .map_or(0.0, |v| v.trim().parse().unwrap())

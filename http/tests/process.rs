@@ -197,12 +197,7 @@ async fn health_metrics_and_request_ids() {
     vis.send(json!({"type":"send","client_id":"m","body":"count me"}))
         .await;
     vis.until_type("ack").await;
-    let text = reqwest::get(format!("{}/metrics", srv.base))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = srv.metrics().await;
     for needle in [
         "parley_messages_persisted_total 1",
         "parley_ws_connections 1",

@@ -67,12 +67,7 @@ async fn a_socket_that_never_reads_is_dropped_and_memory_stays_bounded() {
 
     // Now read the slow socket: whatever was buffered, then the close.
     assert_eq!(slow.close_code().await, Some(4008));
-    let metrics = reqwest::get(format!("{}/metrics", srv.base))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = srv.metrics().await;
     assert!(
         metrics
             .lines()

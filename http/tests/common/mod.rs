@@ -229,6 +229,16 @@ impl Server {
         kb * 1024
     }
 
+    /// The `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        reqwest::get(format!("{}/metrics", self.base))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     pub async fn login(&self, email: &str) -> String {
         let r = reqwest::Client::new()
             .post(format!("{}/api/v1/auth/login", self.base))
