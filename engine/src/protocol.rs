@@ -18,8 +18,9 @@ pub enum Availability {
     Away,
 }
 
-/// A frame sent by a client (visitor or staff).
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+/// A frame sent by a client (visitor or staff). It serialises too, for
+/// clients written in Rust (`parley-loadtest`, the bare relay's tests).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientFrame {
     /// Visitor's first frame.

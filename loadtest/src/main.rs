@@ -1,252 +1,300 @@
-//! `parley-loadtest`: drives real visitor WebSocket connections against a
-//! running Parley and checks every message while it measures.
+//! `parley-loadtest`: drives real WebSocket clients against Parley (or any
+//! server speaking its frames), checks every message while it measures, and
+//! compares Parley with its ceiling and its rivals.
 //!
-//! Scenario `idle`: `--visitors` visitors say hello and hold their sockets
-//! open for `--hold` seconds (read the server's memory meanwhile).
-//!
-//! Scenario `chat` (the default): each of `--visitors` visitors says hello,
-//! opens a conversation and sends `--messages` messages at `--rate` per
-//! second. It measures ack latency (send → durable `ack`) and delivery
-//! latency (send → the `message` frame coming back), and counts messages
-//! that were acked but never delivered (lost), delivered twice
-//! (duplicated) or delivered out of seq order. Any of those makes the run
-//! exit with code 1.
+//! Scenarios: `chat` (visitors and staff talking), `idle` (connections
+//! held), `storm` (everyone drops and resumes at once), `fanout` (staff
+//! dashboards receiving every visitor's movements). Without `--url` it
+//! starts a `parley` itself on a temp data dir. `--workers K` spreads the
+//! clients over K processes (one process can hold only as many sockets as
+//! its open-file limit allows). Lost, duplicated or out-of-order messages,
+//! failed or dropped connections make it exit 1.
+
+mod chat;
+mod compare;
+mod idle;
+mod net;
+mod report;
+mod run;
+mod server;
+mod stats;
+mod storm;
+mod workers;
 
 use anyhow::{bail, Context, Result};
-use clap::Parser;
-use futures_util::{SinkExt, StreamExt};
-use serde_json::{json, Value};
-use std::collections::HashSet;
+use clap::{Parser, Subcommand, ValueEnum};
+use run::Run;
+use serde_json::json;
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-use tokio::sync::Mutex;
-use tokio_tungstenite::tungstenite::Message;
 
-/// Load-test a running Parley server.
-#[derive(Parser, Debug, Clone)]
-#[command(name = "parley-loadtest", version, about)]
-struct Args {
-    /// Base URL of the server, e.g. http://127.0.0.1:8080.
+#[derive(Parser, Debug)]
+#[command(
+    name = "parley-loadtest",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Option<Cmd>,
+    #[command(flatten)]
+    args: Args,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Run `chat` and `idle` against Parley, the bare relay and the Node
+    /// baselines in one go, each server pinned to its own core, and print
+    /// a table with ratios.
+    Compare(compare::CompareArgs),
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Scenario {
+    Chat,
+    Idle,
+    Storm,
+    Fanout,
+}
+
+/// One load run.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Args {
+    /// A running server, e.g. http://127.0.0.1:8080. Without it a `parley`
+    /// is started (PARLEY_BIN, or the one beside this binary).
+    #[arg(long, requires = "site_key")]
+    pub url: Option<String>,
+    /// The site key of a site on that server.
     #[arg(long)]
-    url: String,
-    /// Site key of a site on that server (from `parley admin create-tenant`).
-    #[arg(long)]
-    site_key: String,
-    /// Concurrent visitors (one conversation each).
+    pub site_key: Option<String>,
+    /// Staff email for `chat`/`fanout` staff; `{i}` becomes the staff index.
+    #[arg(long, default_value = "")]
+    pub email: String,
+    #[arg(long, default_value = "", hide_default_value = true)]
+    pub password: String,
+    #[arg(long, value_enum, default_value = "chat")]
+    pub scenario: Scenario,
+    /// Visitors (each with its own conversation in `chat`).
     #[arg(long, default_value_t = 100)]
-    visitors: usize,
-    /// Messages each visitor sends.
-    #[arg(long, default_value_t = 20)]
-    messages: usize,
-    /// Messages per second per visitor (keep under the server's frame rate limit).
+    pub visitors: usize,
+    /// Staff sockets: they share the conversations and answer (`chat`),
+    /// or watch the visitors (`fanout`).
+    #[arg(long, default_value_t = 0)]
+    pub staff: usize,
+    /// Messages (or page changes) per second per visitor; 0 = as fast as
+    /// the in-flight window allows.
     #[arg(long, default_value_t = 5.0)]
-    rate: f64,
-    /// Connections opened per second while ramping up.
-    #[arg(long, default_value_t = 500.0)]
-    ramp: f64,
-    /// `chat` or `idle`.
-    #[arg(long, default_value = "chat")]
-    scenario: String,
-    /// Seconds the `idle` scenario holds its connections.
-    #[arg(long, default_value_t = 10)]
-    hold: u64,
-    /// Write the summary as JSON to this file.
+    pub rate: f64,
+    /// Most unacknowledged messages per visitor.
+    #[arg(long, default_value_t = 16)]
+    pub window: usize,
+    /// Stop each visitor after this many messages.
     #[arg(long)]
-    json: Option<std::path::PathBuf>,
+    pub messages: Option<usize>,
+    /// How long clients send (`chat`, `fanout`) or hold (`idle`), after the ramp.
+    #[arg(long, default_value = "10s")]
+    pub duration: humantime::Duration,
+    /// New connections per second.
+    #[arg(long, default_value_t = 1000.0)]
+    pub ramp: f64,
+    /// Messages each visitor sends just before dropping (`storm`).
+    #[arg(long, default_value_t = 3)]
+    pub burst: usize,
+    /// Client processes.
+    #[arg(long, default_value_t = 1)]
+    pub workers: u32,
+    /// Pin the server to CPU 0 and the clients to the others (taskset).
+    #[arg(long)]
+    pub pin: bool,
+    /// Sample this server process's memory and CPU (when not started here).
+    #[arg(long)]
+    pub server_pid: Option<u32>,
+    /// Write the JSON summary here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Write a self-contained HTML report here.
+    #[arg(long)]
+    pub html: Option<PathBuf>,
+    /// No progress lines.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
-#[derive(Default)]
-struct Totals {
-    opened: u64,
-    failed: u64,
-    sent: u64,
-    acked: u64,
-    delivered: u64,
-    lost: u64,
-    duplicated: u64,
-    out_of_order: u64,
-    ack_ms: Vec<f64>,
-    delivery_ms: Vec<f64>,
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
+impl Args {
+    pub fn scenario_name(&self) -> &'static str {
+        match self.scenario {
+            Scenario::Chat => "chat",
+            Scenario::Idle => "idle",
+            Scenario::Storm => "storm",
+            Scenario::Fanout => "fanout",
+        }
     }
-    let i = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
 }
 
-fn summary(v: &mut [f64]) -> Value {
-    v.sort_by(|a, b| a.total_cmp(b));
-    json!({
-        "p50": percentile(v, 50.0), "p90": percentile(v, 90.0), "p99": percentile(v, 99.0),
-        "p999": percentile(v, 99.9), "max": v.last().copied().unwrap_or(0.0),
-    })
+/// What a worker process is told by its parent (environment variable).
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+pub struct WorkerEnv {
+    pub index: u32,
+    pub of: u32,
+    pub url: String,
+    pub site_key: String,
+    pub email: String,
+    pub password: String,
 }
 
-async fn visitor(args: Arc<Args>, start: Instant, totals: Arc<Mutex<Totals>>) -> Result<()> {
-    let ws_url = format!(
-        "{}/ws/visitor?site={}",
-        args.url.replacen("http", "ws", 1).trim_end_matches('/'),
-        args.site_key
-    );
-    let (ws, _) = tokio_tungstenite::connect_async(&ws_url)
-        .await
-        .context("connect")?;
-    let (mut tx, mut rx) = ws.split();
-    tx.send(Message::text(
-        json!({"type":"hello","visitor_token":null,"page":{"url":"https://loadtest.invalid/","title":"load","referrer":""}})
-            .to_string(),
-    ))
-    .await?;
-    if args.scenario == "idle" {
-        // Wait for the welcome, then hold the socket open.
-        loop {
-            match tokio::time::timeout(Duration::from_secs(30), rx.next()).await {
-                Ok(Some(Ok(Message::Text(t)))) if t.contains("\"welcome\"") => break,
-                Ok(Some(Ok(_))) => continue,
-                _ => bail!("no welcome"),
-            }
-        }
-        totals.lock().await.opened += 1;
-        let hold = tokio::time::sleep(Duration::from_secs(args.hold));
-        tokio::pin!(hold);
-        loop {
-            tokio::select! {
-                _ = &mut hold => break,
-                m = rx.next() => if !matches!(m, Some(Ok(_))) { bail!("the server closed an idle socket") },
-            }
-        }
-        let _ = tx.send(Message::Close(None)).await;
-        return Ok(());
+pub const WORKER_ENV: &str = "PARLEY_LOADTEST_WORKER";
+
+/// Runs this process's share of a scenario.
+pub async fn scenario(run: Arc<Run>) -> Result<()> {
+    match run.args.scenario {
+        Scenario::Chat => chat::run(run).await,
+        Scenario::Idle => idle::idle(run).await,
+        Scenario::Storm => storm::storm(run).await,
+        Scenario::Fanout => idle::fanout(run).await,
     }
-    totals.lock().await.opened += 1;
-    let n = args.messages;
-    let reader = tokio::spawn(async move {
-        let (mut acks, mut ack_ms, mut delivery_ms) = (HashSet::new(), Vec::new(), Vec::new());
-        let (mut seen, mut dup, mut ooo, mut last_seq) = (HashSet::new(), 0u64, 0u64, 0u64);
-        let deadline = Duration::from_secs(30);
-        while acks.len() < n || seen.len() < n {
-            let frame = match tokio::time::timeout(deadline, rx.next()).await {
-                Ok(Some(Ok(Message::Text(t)))) => t,
-                Ok(Some(Ok(_))) => continue,
-                _ => break,
-            };
-            let v: Value = serde_json::from_str(&frame).unwrap_or_default();
-            let now_us = start.elapsed().as_micros() as f64;
-            match v["type"].as_str() {
-                Some("ack") => {
-                    let cid = v["client_id"].as_str().unwrap_or_default().to_string();
-                    let sent_us: f64 = cid
-                        .rsplit(':')
-                        .next()
-                        .and_then(|s| s.parse().ok())
-                        .unwrap_or(now_us);
-                    if acks.insert(cid) {
-                        ack_ms.push((now_us - sent_us) / 1000.0);
-                    }
-                }
-                Some("message") => {
-                    let seq = v["seq"].as_u64().unwrap_or(0);
-                    let body = v["body"].as_str().unwrap_or_default().to_string();
-                    let sent_us: f64 = body
-                        .rsplit(':')
-                        .next()
-                        .and_then(|s| s.parse().ok())
-                        .unwrap_or(now_us);
-                    if seq != last_seq + 1 {
-                        ooo += 1;
-                    }
-                    last_seq = last_seq.max(seq);
-                    if !seen.insert(body) {
-                        dup += 1;
-                    } else {
-                        delivery_ms.push((now_us - sent_us) / 1000.0);
-                    }
-                }
-                Some("error") => eprintln!("server error: {v}"),
-                _ => {}
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let code = rt.block_on(async move {
+        let result = match cli.cmd {
+            Some(Cmd::Compare(c)) => compare::run(c).await,
+            None => match std::env::var(WORKER_ENV) {
+                Ok(env) => workers::child(cli.args, &env).await.map(|_| true),
+                Err(_) => load(cli.args).await,
+            },
+        };
+        match result {
+            Ok(true) => 0,
+            Ok(false) => 1,
+            Err(e) => {
+                eprintln!("parley-loadtest: {e:#}");
+                2
             }
         }
-        (acks.len(), seen.len(), dup, ooo, ack_ms, delivery_ms)
     });
-    let gap = if args.rate > 0.0 {
-        Duration::from_secs_f64(1.0 / args.rate)
-    } else {
-        Duration::ZERO
-    };
-    let mut tick = tokio::time::interval(gap.max(Duration::from_micros(1)));
-    for i in 0..n {
-        tick.tick().await;
-        let stamp = start.elapsed().as_micros();
-        let cid = format!("lt{i}:{stamp}");
-        let body = format!("load {i}:{stamp}");
-        tx.send(Message::text(
-            json!({"type":"send","client_id":cid,"body":body}).to_string(),
-        ))
-        .await?;
-        totals.lock().await.sent += 1;
-    }
-    let (acked, delivered, dup, ooo, ack_ms, delivery_ms) = reader.await?;
-    let mut t = totals.lock().await;
-    t.acked += acked as u64;
-    t.delivered += delivered as u64;
-    t.lost += acked.saturating_sub(delivered) as u64;
-    t.duplicated += dup;
-    t.out_of_order += ooo;
-    t.ack_ms.extend(ack_ms);
-    t.delivery_ms.extend(delivery_ms);
-    let _ = tx.send(Message::Close(None)).await;
-    Ok(())
+    std::process::exit(code);
 }
 
-#[tokio::main]
-async fn main() -> Result<()> {
-    let args = Arc::new(Args::parse());
-    if args.visitors == 0 || args.messages == 0 {
-        bail!("--visitors and --messages must be above 0");
+/// A whole run from this terminal. `Ok(false)` when correctness failed.
+async fn load(args: Args) -> Result<bool> {
+    if args.visitors == 0 || args.workers == 0 {
+        bail!("--visitors and --workers must be above 0");
     }
-    if !matches!(args.scenario.as_str(), "chat" | "idle") {
-        bail!("--scenario must be chat or idle");
+    if args.staff > 0 && (args.staff as u32) < args.workers {
+        bail!("with staff, give at least one staff socket per worker (--staff >= --workers)");
     }
-    let totals = Arc::new(Mutex::new(Totals::default()));
-    let start = Instant::now();
-    let mut tasks = Vec::with_capacity(args.visitors);
-    let ramp_gap = Duration::from_secs_f64(1.0 / args.ramp.max(1.0));
-    for _ in 0..args.visitors {
-        let (a, t) = (args.clone(), totals.clone());
-        tasks.push(tokio::spawn(async move {
-            if let Err(e) = visitor(a, start, t.clone()).await {
-                eprintln!("visitor failed: {e:#}");
-                t.lock().await.failed += 1;
-            }
-        }));
-        tokio::time::sleep(ramp_gap).await;
-    }
-    for t in tasks {
-        let _ = t.await;
-    }
-    let elapsed = start.elapsed().as_secs_f64();
-    let mut t = totals.lock().await;
-    let report = json!({
-        "scenario": args.scenario,
-        "duration_s": elapsed,
-        "connections": {"opened": t.opened, "failed": t.failed},
-        "messages": {"sent": t.sent, "acked": t.acked, "delivered": t.delivered,
-                     "lost": t.lost, "duplicated": t.duplicated, "out_of_order": t.out_of_order},
-        "throughput": {"acked_per_s": t.acked as f64 / elapsed, "delivered_per_s": t.delivered as f64 / elapsed},
-        "latency_ms": {"ack": summary(&mut t.ack_ms), "delivery": summary(&mut t.delivery_ms)},
-    });
-    println!("{}", serde_json::to_string_pretty(&report)?);
-    if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_vec_pretty(&report)?)?;
-    }
-    if t.lost + t.duplicated + t.out_of_order > 0 || t.failed > 0 || t.acked < t.sent {
+    let nofile = net::raise_nofile();
+    let per_process = args.visitors.div_ceil(args.workers as usize) + args.staff;
+    if per_process as u64 + 64 > nofile {
         bail!(
-            "correctness failure: {} lost, {} duplicated, {} out of order, {} failed connections, {} of {} acked",
-            t.lost, t.duplicated, t.out_of_order, t.failed, t.acked, t.sent
+            "{per_process} sockets in one process exceed its open-file limit of {nofile}: use --workers {}",
+            (args.visitors + args.staff) as u64 / nofile.saturating_sub(100).max(1) + 1
         );
     }
-    Ok(())
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let pin = args.pin && cores >= 2 && server::which("taskset");
+    let (server_cpus, client_cpus) = (pin.then_some("0"), pin.then(|| format!("1-{}", cores - 1)));
+    let spawned = match &args.url {
+        Some(_) => None,
+        None => Some(
+            server::parley(args.staff, server_cpus)
+                .await
+                .context("starting parley")?,
+        ),
+    };
+    let env = WorkerEnv {
+        index: 0,
+        of: args.workers,
+        url: spawned
+            .as_ref()
+            .map(|s| s.base.clone())
+            .or(args.url.clone())
+            .unwrap_or_default(),
+        site_key: spawned
+            .as_ref()
+            .map(|s| s.site_key.clone())
+            .or(args.site_key.clone())
+            .unwrap_or_default(),
+        email: spawned
+            .as_ref()
+            .map(|s| s.email.clone())
+            .unwrap_or(args.email.clone()),
+        password: spawned
+            .as_ref()
+            .map(|s| s.password.clone())
+            .unwrap_or(args.password.clone()),
+    };
+    let sampler = spawned
+        .as_ref()
+        .map(|s| s.pid)
+        .or(args.server_pid)
+        .map(server::Sampler::start);
+    let started = std::time::Instant::now();
+    let (parts, spans) = if args.workers > 1 || pin {
+        workers::parent(&args, env.clone(), client_cpus.as_deref()).await?
+    } else {
+        let target = net::Target::new(&env.url, &env.site_key, &env.email, &env.password, 0)?;
+        let run = Arc::new(Run::new(args.clone(), target, 0, 1, false));
+        let (ticker, stop) = run.ticker();
+        let result = scenario(run.clone()).await;
+        let _ = stop.send(());
+        let ticks = ticker.await.unwrap_or_default();
+        if let Err(e) = result {
+            run.fail(format!("{e:#}"));
+        }
+        let (raw, span) = run.raw(ticks);
+        (vec![raw], span.into_iter().collect())
+    };
+    let elapsed = started.elapsed().as_secs_f64();
+    let server = sampler.map(server::Sampler::finish);
+    if let Some(s) = spawned {
+        s.stop().await;
+    }
+    let mut merged = stats::merge(&parts);
+    if args.scenario == Scenario::Fanout {
+        // Every dashboard should see every visitor event of every process.
+        let expected = merged.raw.expected_per_staff * args.staff as u64;
+        merged.raw.lost = expected.saturating_sub(merged.raw.delivered);
+    }
+    let busy = match (
+        spans.iter().map(|s| s.0).min(),
+        spans.iter().map(|s| s.1).max(),
+    ) {
+        (Some(a), Some(b)) if b > a => Some((b - a) as f64 / 1e6),
+        _ => None,
+    };
+    let config = json!({
+        "visitors": args.visitors, "staff": args.staff, "rate": args.rate, "window": args.window,
+        "duration": args.duration.to_string(), "workers": args.workers, "target": env.url,
+        "spawned": args.url.is_none(),
+        "pinned": pin.then(|| format!("server on CPU 0, load generator on CPUs 1-{} (taskset)", cores - 1)),
+    });
+    let doc = report::document(args.scenario_name(), &merged, elapsed, busy, server, config);
+    println!("{}", report::table(&doc));
+    if let Some(p) = &args.json {
+        std::fs::write(p, serde_json::to_vec_pretty(&doc)?)
+            .with_context(|| format!("writing {}", p.display()))?;
+    }
+    if let Some(p) = &args.html {
+        std::fs::write(p, report::html(&doc, &merged))
+            .with_context(|| format!("writing {}", p.display()))?;
+    }
+    let r = &merged.raw;
+    let ok = r.lost + r.duplicated + r.out_of_order + r.failed + r.dropped == 0
+        && (args.scenario != Scenario::Chat || r.acked == r.sent);
+    if !ok {
+        eprintln!(
+            "parley-loadtest: correctness failure: {} lost, {} duplicated, {} out of order, {} failed, {} dropped, {} of {} acked",
+            r.lost, r.duplicated, r.out_of_order, r.failed, r.dropped, r.acked, r.sent
+        );
+    }
+    Ok(ok)
 }
