@@ -12,9 +12,15 @@ use parley_engine::*;
 use parley_storage::{AccountStore, StoreConfig, WriteBatch};
 use serde_json::json;
 
-/// Runs one admin command.
+/// Runs one admin command and prints its JSON line.
 pub fn run(cmd: AdminCommand) -> Result<(), Fatal> {
-    match cmd {
+    println!("{}", exec(cmd)?);
+    Ok(())
+}
+
+/// Runs one admin command; returns what it prints.
+pub fn exec(cmd: AdminCommand) -> Result<serde_json::Value, Fatal> {
+    Ok(match cmd {
         AdminCommand::CreateTenant {
             name,
             owner_email,
@@ -65,10 +71,7 @@ pub fn run(cmd: AdminCommand) -> Result<(), Fatal> {
             store.put_staff(&mut b, &owner);
             store.put_site(&mut b, &site);
             store.write_now(b)?;
-            println!(
-                "{}",
-                json!({"tenant_id": tenant.id, "owner_id": owner.id, "site_id": site.id, "site_key": site.key})
-            );
+            json!({"tenant_id": tenant.id, "owner_id": owner.id, "site_id": site.id, "site_key": site.key})
         }
         AdminCommand::CreateStaff {
             tenant,
@@ -113,7 +116,7 @@ pub fn run(cmd: AdminCommand) -> Result<(), Fatal> {
             let mut b = WriteBatch::new();
             store.put_staff(&mut b, &staff);
             store.write_now(b)?;
-            println!("{}", json!({"staff_id": staff.id}));
+            json!({"staff_id": staff.id})
         }
         AdminCommand::CreateSuperadmin {
             email,
@@ -137,8 +140,7 @@ pub fn run(cmd: AdminCommand) -> Result<(), Fatal> {
             let mut b = WriteBatch::new();
             store.put_superadmin(&mut b, &rec);
             store.write_now(b)?;
-            println!("{}", json!({"superadmin_id": rec.id}));
+            json!({"superadmin_id": rec.id})
         }
-    }
-    Ok(())
+    })
 }

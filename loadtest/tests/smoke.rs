@@ -1,0 +1,174 @@
+//! Short runs of every scenario in self-spawning mode against the real
+//! `parley` binary. They assert correctness counts only (nothing lost,
+//! duplicated or reordered; every connection held), never speed.
+
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::Command;
+
+/// The `parley` binary beside this one (built on demand for `-p parley-loadtest` runs).
+fn parley_bin() -> PathBuf {
+    let me = PathBuf::from(env!("CARGO_BIN_EXE_parley-loadtest"));
+    let bin = me.with_file_name("parley");
+    if !bin.is_file() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let ok = Command::new(cargo)
+            .args(["build", "-p", "parley", "--bin", "parley"])
+            .status()
+            .expect("running cargo build");
+        assert!(ok.success(), "building parley failed");
+    }
+    assert!(bin.is_file(), "no parley at {}", bin.display());
+    bin
+}
+
+/// Runs the load generator; returns its exit code and JSON document.
+fn load(args: &[&str]) -> (i32, Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("out.json");
+    let html = dir.path().join("out.html");
+    let out = Command::new(env!("CARGO_BIN_EXE_parley-loadtest"))
+        .args(args)
+        .arg("--quiet")
+        .arg("--json")
+        .arg(&json)
+        .arg("--html")
+        .arg(&html)
+        .env("PARLEY_BIN", parley_bin())
+        .output()
+        .expect("running parley-loadtest");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let code = out.status.code().unwrap_or(-1);
+    let doc = std::fs::read(&json)
+        .map(|b| serde_json::from_slice(&b).unwrap())
+        .unwrap_or(Value::Null);
+    if code == 0 {
+        let page = std::fs::read_to_string(&html).unwrap();
+        assert!(page.contains("<svg") && page.contains("Latency by percentile"));
+    }
+    eprintln!("{}\n{stderr}", String::from_utf8_lossy(&out.stdout));
+    (code, doc)
+}
+
+fn n(doc: &Value, path: &str) -> u64 {
+    path.split('.')
+        .fold(doc, |v, k| &v[k])
+        .as_u64()
+        .unwrap_or_else(|| panic!("{path} missing in {doc}"))
+}
+
+fn assert_clean(doc: &Value) {
+    for k in ["lost", "duplicated", "out_of_order"] {
+        assert_eq!(n(doc, &format!("messages.{k}")), 0, "{k} in {doc}");
+    }
+    assert_eq!(n(doc, "connections.failed"), 0);
+    assert_eq!(n(doc, "connections.dropped"), 0);
+}
+
+#[test]
+fn chat_with_staff_loses_nothing() {
+    let (code, doc) = load(&[
+        "--scenario",
+        "chat",
+        "--visitors",
+        "20",
+        "--staff",
+        "2",
+        "--rate",
+        "10",
+        "--duration",
+        "2s",
+    ]);
+    assert_eq!(code, 0, "{doc}");
+    assert_eq!(doc["scenario"], "chat");
+    assert_clean(&doc);
+    assert_eq!(n(&doc, "connections.opened"), 22);
+    let (sent, acked) = (n(&doc, "messages.sent"), n(&doc, "messages.acked"));
+    assert!(sent > 40, "{sent} sent");
+    assert_eq!(acked, sent);
+    // Every message reaches both sides of its conversation.
+    assert_eq!(n(&doc, "messages.delivered"), 2 * acked);
+    assert!(doc["latency_ms"]["ack"]["p99"].as_f64().unwrap() > 0.0);
+    assert!(n(&doc, "server.rss_bytes") > 0);
+}
+
+#[test]
+fn chat_across_worker_processes() {
+    let (code, doc) = load(&[
+        "--visitors",
+        "20",
+        "--staff",
+        "2",
+        "--workers",
+        "2",
+        "--rate",
+        "10",
+        "--duration",
+        "2s",
+    ]);
+    assert_eq!(code, 0, "{doc}");
+    assert_clean(&doc);
+    assert_eq!(n(&doc, "connections.opened"), 22);
+    assert_eq!(n(&doc, "messages.delivered"), 2 * n(&doc, "messages.acked"));
+}
+
+#[test]
+fn idle_holds_every_connection() {
+    let (code, doc) = load(&[
+        "--scenario",
+        "idle",
+        "--visitors",
+        "200",
+        "--duration",
+        "1s",
+    ]);
+    assert_eq!(code, 0, "{doc}");
+    assert_clean(&doc);
+    assert_eq!(n(&doc, "connections.opened"), 200);
+    assert!(n(&doc, "server.rss_bytes") > n(&doc, "server.rss_baseline_bytes"));
+}
+
+#[test]
+fn storm_resumes_without_gaps() {
+    let (code, doc) = load(&["--scenario", "storm", "--visitors", "50", "--burst", "3"]);
+    assert_eq!(code, 0, "{doc}");
+    assert_clean(&doc);
+    assert_eq!(n(&doc, "latency_ms.reconnect.count"), 50);
+    // One opening message and the burst each, every one acked once.
+    assert_eq!(n(&doc, "messages.acked"), 50 * 4);
+}
+
+#[test]
+fn fanout_reaches_every_dashboard() {
+    let (code, doc) = load(&[
+        "--scenario",
+        "fanout",
+        "--visitors",
+        "10",
+        "--staff",
+        "3",
+        "--rate",
+        "5",
+        "--duration",
+        "1s",
+    ]);
+    assert_eq!(code, 0, "{doc}");
+    assert_clean(&doc);
+    assert_eq!(n(&doc, "messages.delivered"), 3 * n(&doc, "messages.sent"));
+}
+
+#[test]
+fn an_unreachable_server_fails_the_run() {
+    let (code, doc) = load(&[
+        "--url",
+        "http://127.0.0.1:9",
+        "--site-key",
+        "nope",
+        "--visitors",
+        "3",
+        "--duration",
+        "1s",
+    ]);
+    assert_eq!(code, 1, "{doc}");
+    assert_eq!(n(&doc, "connections.failed"), 3);
+}
