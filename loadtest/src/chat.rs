@@ -173,13 +173,15 @@ async fn visitor_loop(
     let with_staff = run.args.staff > 0;
     let (mut n, mut inflight, mut acked, mut replies) = (0usize, 0usize, 0usize, 0usize);
     let mut acks = HashSet::new();
+    // Seqs acked to us whose `message` has not reached us yet.
+    let mut owed = HashSet::new();
     let mut tick = run.send_interval();
     let deadline = run.send_deadline();
     let w = run.worker;
     loop {
         let sending =
             tokio::time::Instant::now() < deadline && run.args.messages.is_none_or(|m| n < m);
-        if !sending && inflight == 0 && (!with_staff || replies >= acked) {
+        if !sending && inflight == 0 && owed.is_empty() && (!with_staff || replies >= acked) {
             return Ok(());
         }
         let may_send = sending && inflight < run.args.window;
@@ -203,7 +205,11 @@ async fn visitor_loop(
                                 acked += 1;
                                 run.acked();
                                 latency(run, Lat::Ack, stamp_of_id(id));
-                                track.lock().unwrap_or_else(|e| e.into_inner()).acked.insert(f.seq);
+                                let mut t = track.lock().unwrap_or_else(|e| e.into_inner());
+                                t.acked.insert(f.seq);
+                                if !t.visitor.has(f.seq) {
+                                    owed.insert(f.seq);
+                                }
                             } else {
                                 add(&run.live.duplicated, 1);
                             }
@@ -211,6 +217,7 @@ async fn visitor_loop(
                         "message" => {
                             let kind = f.from.as_ref().map(|f| f.kind);
                             let fresh = track.lock().unwrap_or_else(|e| e.into_inner()).visitor.see(run, f.seq);
+                            owed.remove(&f.seq);
                             if fresh && kind != Some(ParticipantKind::System) {
                                 run.delivered();
                                 latency(run, Lat::Delivery, f.body.as_deref().and_then(stamp_of_body));
@@ -231,8 +238,9 @@ async fn visitor_loop(
                     bail!("visitor {i}: the server closed the socket: {why}");
                 }
                 Got::Timeout => bail!(
-                    "visitor {i}: nothing for {:?} with {inflight} unacked, {replies}/{acked} replies",
-                    run.drain_wait()
+                    "visitor {i}: nothing for {:?} with {inflight} unacked, {} undelivered, {replies}/{acked} replies",
+                    run.drain_wait(),
+                    owed.len()
                 ),
             }
         }

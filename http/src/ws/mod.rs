@@ -121,11 +121,12 @@ async fn run(app: App, fut: UpgradeFut, _permit: OwnedSemaphorePermit, kind: Kin
     let socket = conn::Socket::new(app.clone(), rd, outbox.clone());
     // The session runs in this task; dropping it (when the writer ends
     // first) runs its drop guards, which tell the actors the socket is gone.
-    let session = async move {
-        match kind {
-            Kind::Visitor(site) => visitor::run(socket, site, prelude_tx).await,
-            Kind::Staff => staff::run(socket, prelude_tx).await,
-        }
+    // Boxed: the task then holds a pointer, not the session's whole state
+    // machine beside everything else alive in this function, and a visitor
+    // socket's allocation is sized for a visitor session, not a staff one.
+    let session: std::pin::Pin<Box<dyn std::future::Future<Output = u16> + Send>> = match kind {
+        Kind::Visitor(site) => Box::pin(visitor::run(socket, site, prelude_tx)),
+        Kind::Staff => Box::pin(staff::run(socket, prelude_tx)),
     };
     tokio::select! {
         code = session => {

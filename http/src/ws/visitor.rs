@@ -51,20 +51,40 @@ fn page(url: String, title: String, referrer: String) -> PageInfo {
 }
 
 /// Runs a visitor connection to its end; returns the close code.
-pub async fn run(
+pub async fn run(s: Socket, site: Option<SiteRecord>, prelude: oneshot::Sender<Prelude>) -> u16 {
+    // The handshake runs boxed: its state is freed once the visitor is in,
+    // so an idle connection's task holds only the steady loop's state.
+    let mut v = match Box::pin(hello(s, site, prelude)).await {
+        Ok(v) => v,
+        Err(code) => return code,
+    };
+    // Each frame's handling is boxed too (one short-lived allocation per
+    // frame): otherwise every idle socket's task would reserve room for the
+    // largest frame's state machine while it waits.
+    loop {
+        match v.s.recv().await {
+            Ok(text) => Box::pin(v.handle(&text)).await,
+            Err(code) => return code,
+        }
+    }
+}
+
+/// `hello` → `welcome`: who the visitor is, their conversation, and the
+/// Tenant told of the new tab. `Err` is the close code.
+async fn hello(
     mut s: Socket,
     site: Option<SiteRecord>,
     prelude: oneshot::Sender<Prelude>,
-) -> u16 {
+) -> Result<Session, u16> {
     let Some(site) = site else {
-        return close::UNKNOWN_SITE;
+        return Err(close::UNKNOWN_SITE);
     };
     let deadline =
         Instant::now() + std::time::Duration::from_secs(s.app.config.limits.handshake_timeout_secs);
     let (token, first_page) = loop {
         let text = match timeout_at(deadline, s.recv()).await {
-            Err(_) => return close::BAD_HELLO,
-            Ok(Err(code)) => return code,
+            Err(_) => return Err(close::BAD_HELLO),
+            Ok(Err(code)) => return Err(code),
             Ok(Ok(t)) => t,
         };
         match parse_client(&text) {
@@ -86,7 +106,7 @@ pub async fn run(
         _ => app.tokens.issue_visitor(site.tenant_id, visitor),
     };
     let Ok(handle) = app.system.tenant(site.tenant_id).await else {
-        return close::INTERNAL_ERROR;
+        return Err(close::INTERNAL_ERROR);
     };
     let timeout = app.system.ctx.cfg.call_timeout;
     let outbox = s.outbox.clone();
@@ -108,7 +128,7 @@ pub async fn run(
     })
     .await
     else {
-        return close::INTERNAL_ERROR;
+        return Err(close::INTERNAL_ERROR);
     };
     v.lease = hello.conversation;
     // A live conversation is joined now, for an exact `last_seq`; one that
@@ -128,12 +148,7 @@ pub async fn run(
         frame: Bytes::from(welcome.to_json()),
         gone: Some(handle.gone),
     });
-    loop {
-        match v.s.recv().await {
-            Ok(text) => v.handle(&text).await,
-            Err(code) => return code,
-        }
-    }
+    Ok(v)
 }
 
 impl Session {

@@ -27,8 +27,8 @@ async function setup() {
   const { Pool } = require('pg');
   pool = new Pool({ connectionString: pgUrl, max: 20 });
   await pool.query(`CREATE TABLE IF NOT EXISTS messages (
-    id uuid PRIMARY KEY,
-    conversation_id uuid NOT NULL,
+    id text PRIMARY KEY,
+    conversation_id text NOT NULL,
     seq bigint NOT NULL,
     client_id text NOT NULL,
     sender text NOT NULL,
@@ -38,7 +38,19 @@ async function setup() {
   )`);
 }
 
-const id = () => crypto.randomUUID();
+// Ids in ULID form (Crockford base32: 48-bit time, 80 random bits), as Parley's.
+const B32 = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+const id = () => {
+  let t = Date.now();
+  let s = '';
+  for (let i = 0; i < 10; i++) {
+    s = B32[t % 32] + s;
+    t = Math.floor(t / 32);
+  }
+  const r = crypto.randomBytes(16);
+  for (let i = 0; i < 16; i++) s += B32[r[i] % 32];
+  return s;
+};
 
 function onConnection(ws) {
   const visitor = id();
