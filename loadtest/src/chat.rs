@@ -126,13 +126,17 @@ pub async fn run(run: Arc<Run>) -> Result<()> {
         let (by_visitor, by_staff) = (missed(&t.visitor), missed(&t.staff));
         let mut lost = by_visitor.len();
         if !by_visitor.is_empty() {
-            eprintln!("parley-loadtest: visitor {i} never received acked seqs {by_visitor:?}");
+            run.note(format!(
+                "visitor {i} never received acked seqs {by_visitor:?}"
+            ));
         }
         if with_staff {
             if t.claimed {
                 lost += by_staff.len();
                 if !by_staff.is_empty() {
-                    eprintln!("parley-loadtest: the staff member of visitor {i} never received acked seqs {by_staff:?}");
+                    run.note(format!(
+                        "the staff member of visitor {i} never received acked seqs {by_staff:?}"
+                    ));
                 }
             } else {
                 run.fail("a conversation was never claimed by its staff member".into());

@@ -101,6 +101,11 @@ impl Run {
     /// Counts a failure and shows the first few.
     pub fn fail(&self, what: String) {
         add(&self.live.failed, 1);
+        self.note(what);
+    }
+
+    /// Shows one of the first few problems that are counted elsewhere.
+    pub fn note(&self, what: String) {
         if self.errors.fetch_add(1, Relaxed) < 10 {
             eprintln!("parley-loadtest: {what}");
         }
