@@ -148,13 +148,10 @@ pub async fn run(run: Arc<Run>) -> Result<()> {
 }
 
 async fn visitor(run: &Run, tracks: &Tracks, i: usize) -> Result<()> {
-    let (mut tx, mut rx) = run.target.ws(&run.target.visitor_path()).await?;
-    net::send(
-        &mut tx,
-        &net::hello(None, "https://loadtest.invalid/chat".into()),
-    )
-    .await?;
-    net::until(&mut rx, "welcome", Duration::from_secs(30)).await?;
+    let (mut tx, mut rx, _) = run
+        .target
+        .visitor(None, "https://loadtest.invalid/chat".into())
+        .await?;
     run.connected();
     let track: Arc<Mutex<Track>> = Arc::default();
     tracks

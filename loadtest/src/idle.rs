@@ -46,10 +46,8 @@ pub async fn idle(run: Arc<Run>) -> Result<()> {
         .spawn_visitors(|run, i| {
             let mut rel = rel.clone();
             async move {
-                let (mut tx, mut rx) = run.target.ws(&run.target.visitor_path()).await?;
                 let url = format!("https://loadtest.invalid/idle/{i}");
-                net::send(&mut tx, &net::hello(None, url)).await?;
-                net::until(&mut rx, "welcome", Duration::from_secs(60)).await?;
+                let (_tx, mut rx, _) = run.target.visitor(None, url).await?;
                 run.connected();
                 let held = hold(&run, &mut rx, &mut rel).await;
                 run.disconnected();
@@ -112,11 +110,10 @@ pub async fn fanout(run: Arc<Run>) -> Result<()> {
         .spawn_visitors(|run, i| {
             let mut rel = rel.clone();
             async move {
-                let (mut tx, mut rx) = run.target.ws(&run.target.visitor_path()).await?;
-                net::send(&mut tx, &net::hello(None, page_url(run.worker, i, 0))).await?;
+                let url = page_url(run.worker, i, 0);
+                let (mut tx, mut rx, _) = run.target.visitor(None, url).await?;
                 run.sent();
                 add(&run.live.expected_per_staff, 1);
-                net::until(&mut rx, "welcome", Duration::from_secs(60)).await?;
                 run.connected();
                 let mut tick = run.send_interval();
                 let deadline = run.send_deadline();

@@ -99,8 +99,15 @@ impl Target {
         Ok(ws.split())
     }
 
-    pub fn visitor_path(&self) -> String {
-        format!("/ws/visitor?site={}", self.site_key)
+    /// A visitor socket past its handshake: `hello` (with `token`, on page
+    /// `url`) answered; returns the `welcome` frame too.
+    pub async fn visitor(&self, token: Option<String>, url: String) -> Result<(Tx, Rx, String)> {
+        let (mut tx, mut rx) = self
+            .ws(&format!("/ws/visitor?site={}", self.site_key))
+            .await?;
+        send(&mut tx, &hello(token, url)).await?;
+        let welcome = until(&mut rx, "welcome", Duration::from_secs(60)).await?;
+        Ok((tx, rx, welcome))
     }
 
     /// Signs staff member `i` in and returns an access token.

@@ -61,13 +61,8 @@ fn n_of(body: &str) -> Option<u64> {
 async fn visitor(run: &Run, i: usize, go: &mut watch::Receiver<bool>) -> Result<()> {
     let w = run.worker;
     // Before the storm: a conversation with one message, seen.
-    let (mut tx, mut rx) = run.target.ws(&run.target.visitor_path()).await?;
-    net::send(
-        &mut tx,
-        &net::hello(None, format!("https://loadtest.invalid/storm/{i}")),
-    )
-    .await?;
-    let welcome = net::until(&mut rx, "welcome", Duration::from_secs(60)).await?;
+    let url = format!("https://loadtest.invalid/storm/{i}");
+    let (mut tx, mut rx, welcome) = run.target.visitor(None, url.clone()).await?;
     let token = serde_json::from_str::<In>(&welcome)?
         .visitor_token
         .map(|t| t.into_owned())
@@ -110,14 +105,8 @@ async fn visitor(run: &Run, i: usize, go: &mut watch::Receiver<bool>) -> Result<
     run.disconnected();
 
     // Back: same visitor, resume after the last seq seen, re-send the burst.
-    let (mut tx, mut rx) = run.target.ws(&run.target.visitor_path()).await?;
+    let (mut tx, mut rx, welcome) = run.target.visitor(Some(token), url).await?;
     add(&run.live.open_now, 1);
-    net::send(
-        &mut tx,
-        &net::hello(Some(token), format!("https://loadtest.invalid/storm/{i}")),
-    )
-    .await?;
-    let welcome = net::until(&mut rx, "welcome", Duration::from_secs(60)).await?;
     let last_seq = serde_json::from_str::<In>(&welcome)?
         .conversation
         .map(|c| c.last_seq)
