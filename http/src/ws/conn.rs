@@ -25,7 +25,10 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 pub type Stream = TokioIo<Upgraded>;
 pub type WsRead = WebSocketRead<tokio::io::ReadHalf<Stream>>;
-pub type WsWrite = WebSocketWrite<tokio::io::WriteHalf<Stream>>;
+pub type WsWrite = WebSocketWrite<super::coalesce::Coalesce<tokio::io::WriteHalf<Stream>>>;
+
+/// Most frames gathered into one write.
+const MAX_GATHER: usize = 256;
 
 /// The reading half of a connection plus what a session needs to answer.
 pub struct Socket {
@@ -275,19 +278,37 @@ pub async fn write_loop(
                 ready = true;
                 if let Ok(p) = p {
                     gone = p.gone;
-                    if !write_text(&mut ws, &p.frame).await {
+                    if !write_text(&mut ws, &p.frame).await || ws.flush().await.is_err() {
                         return;
                     }
                 }
             }
             item = queue.recv(), if ready => {
-                let ok = match item {
-                    None => return,
-                    Some(Out::Frame(b)) => write_text(&mut ws, &b).await,
-                    Some(Out::Replay(r)) => replay(&mut ws, &store, &r).await,
-                    Some(Out::Pong(p)) => ws.write_frame(Frame::pong(Payload::Owned(p))).await.is_ok(),
-                };
-                if !ok {
+                // Everything already queued goes out in one write.
+                let (mut item, mut gathered) = (item, 0);
+                loop {
+                    let ok = match item {
+                        None => {
+                            let _ = ws.flush().await;
+                            return;
+                        }
+                        Some(Out::Frame(b)) => write_text(&mut ws, &b).await,
+                        Some(Out::Replay(r)) => replay(&mut ws, &store, &r).await,
+                        Some(Out::Pong(p)) => ws.write_frame(Frame::pong(Payload::Owned(p))).await.is_ok(),
+                    };
+                    if !ok {
+                        return;
+                    }
+                    gathered += 1;
+                    if gathered == MAX_GATHER {
+                        break;
+                    }
+                    match queue.try_recv() {
+                        Ok(next) => item = Some(next),
+                        Err(_) => break,
+                    }
+                }
+                if ws.flush().await.is_err() {
                     return;
                 }
             }

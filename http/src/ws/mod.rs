@@ -5,6 +5,7 @@
 //! socket's bounded queue. When either ends, the other is stopped and the
 //! actors are told.
 
+mod coalesce;
 mod conn;
 mod staff;
 mod visitor;
@@ -107,7 +108,10 @@ async fn run(app: App, fut: UpgradeFut, _permit: OwnedSemaphorePermit, kind: Kin
     ws.set_max_message_size(app.config.limits.max_frame_bytes + 1);
     ws.set_auto_pong(true);
     ws.set_auto_close(true);
-    let (rd, wr) = ws.split(tokio::io::split);
+    let (rd, wr) = ws.split(|s| {
+        let (r, w) = tokio::io::split(s);
+        (r, coalesce::Coalesce::new(w))
+    });
     let (outbox, queue) = Outbox::new(app.config.limits.outbound_queue);
     let (prelude_tx, prelude_rx) = oneshot::channel();
     let mut writer = tokio::spawn(conn::write_loop(
