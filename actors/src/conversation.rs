@@ -153,6 +153,10 @@ pub struct ConversationState {
     /// Metadata as last made durable: what clients are shown.
     durable: ConversationRecord,
     persisted: bool,
+    /// The metadata last written, and when: a message whose only change to
+    /// it is the log position skips rewriting it for a while (the log is
+    /// the truth for `last_seq`).
+    meta: Option<(ConversationRecord, Instant)>,
     next_ticket: u64,
     pending: VecDeque<Pending>,
     /// Recent `client_id` → seq; older ones are found in storage.
@@ -222,8 +226,8 @@ impl Actor for Conversation {
     ) -> Result<Self::State, ActorProcessingErr> {
         let mut rec = args.record;
         if args.persisted {
-            // The log is the truth for the last seq; metadata is written in the
-            // same batch, this only guards against an older layout.
+            // The log is the truth for the last seq: metadata is rewritten
+            // with messages at most once a second (see `log::META_EVERY`).
             let last = args.ctx.store.last_seq(rec.tenant_id, rec.id)?;
             rec.last_seq = rec.last_seq.max(last);
         }
@@ -239,6 +243,7 @@ impl Actor for Conversation {
             durable: rec.clone(),
             rec,
             persisted: args.persisted,
+            meta: None,
             next_ticket: 0,
             pending: VecDeque::new(),
             recent: HashMap::new(),
@@ -256,6 +261,7 @@ impl Actor for Conversation {
         if let Some(t) = state.ticker.take() {
             t.abort();
         }
+        state.write_meta_if_stale(std::time::Duration::ZERO);
         metrics::gauge!("parley_conversations_live").decrement(1.0);
         Ok(())
     }
@@ -310,6 +316,7 @@ impl Actor for Conversation {
             } => state.rate(&myself, score, comment, origin),
             ConversationMsg::Tick => {
                 state.forget_unwanted();
+                state.write_meta_if_stale(log::META_EVERY);
                 if state.is_idle() {
                     let _ = state
                         .tenant

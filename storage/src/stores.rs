@@ -147,7 +147,10 @@ impl MessageLog for Store {
 
 impl ConversationStore for Store {
     fn conversation(&self, t: TenantId, c: ConversationId) -> Result<Option<ConversationRecord>> {
-        get(self.data(), &keys::conversation(t, c))
+        match get::<ConversationRecord>(self.data(), &keys::conversation(t, c))? {
+            Some(rec) => Ok(Some(self.with_log_position(rec)?)),
+            None => Ok(None),
+        }
     }
 
     fn conversations(
@@ -162,7 +165,7 @@ impl ConversationStore for Store {
             .scan_prefix(keys::keyspace(t, keys::ks::CONVERSATION))
             .rev()
         {
-            let rec: ConversationRecord = decode(&kv?.1)?;
+            let rec = self.with_log_position(decode(&kv?.1)?)?;
             if keep(&rec) {
                 out.push(rec);
                 if out.len() >= limit {
@@ -253,6 +256,14 @@ impl AccountStore for Store {
 }
 
 impl Store {
+    /// A conversation record with `last_seq` taken from its log: a live
+    /// conversation rewrites its metadata at most once a second while only
+    /// the log moves, so the stored copy may lag the log.
+    fn with_log_position(&self, mut rec: ConversationRecord) -> Result<ConversationRecord> {
+        rec.last_seq = rec.last_seq.max(self.last_seq(rec.tenant_id, rec.id)?);
+        Ok(rec)
+    }
+
     /// Reads a global index entry written by [`pair`]: a tenant and the
     /// 16 bytes of the id it points at.
     fn index(&self, key: &[u8]) -> Result<Option<(TenantId, [u8; 16])>> {
@@ -306,6 +317,26 @@ mod tests {
             private: false,
             ts: Timestamp::now(),
         }
+    }
+
+    #[test]
+    fn stored_conversations_show_the_log_position() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path(), &StoreConfig::default()).unwrap();
+        let (t, c) = (TenantId::new(), ConversationId::new());
+        let mut rec = ConversationRecord::new(c, t, SiteId::new(), VisitorId::new());
+        rec.last_seq = 1;
+        let mut b = WriteBatch::new();
+        s.put_conversation(&mut b, &rec);
+        // Messages written after the metadata, without rewriting it.
+        for seq in 1..=4 {
+            s.append(&mut b, t, &msg(c, seq, &format!("c{seq}")));
+        }
+        s.write_now(b).unwrap();
+        assert_eq!(s.conversation(t, c).unwrap().unwrap().last_seq, 4);
+        let listed = s.conversations(t, 10, &|_| true).unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].last_seq, 4);
     }
 
     #[test]

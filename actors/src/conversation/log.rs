@@ -15,7 +15,48 @@ use parley_engine::*;
 use parley_storage::{ConversationStore, MessageLog, WriteBatch};
 use ractor::{ActorProcessingErr, ActorRef};
 
+/// How long metadata whose only change is the log position may wait.
+pub(super) const META_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Whether two records differ only where the log is the truth.
+fn same_but_log(a: &ConversationRecord, b: &ConversationRecord) -> bool {
+    a.status == b.status
+        && a.assignee == b.assignee
+        && a.visitor_read_seq == b.visitor_read_seq
+        && a.staff_read_seq == b.staff_read_seq
+        && a.rating == b.rating
+        && a.site_id == b.site_id
+        && a.visitor_id == b.visitor_id
+}
+
 impl ConversationState {
+    /// Whether this write must carry the metadata: always without a
+    /// message, on any change beyond the log position, or when the last
+    /// write of it is older than [`META_EVERY`].
+    fn meta_due(&self, with_message: bool) -> bool {
+        match &self.meta {
+            Some((last, at)) if with_message => {
+                !same_but_log(last, &self.rec) || at.elapsed() >= META_EVERY
+            }
+            _ => true,
+        }
+    }
+
+    /// Writes the metadata behind the log when it changed and its last
+    /// write is at least `age` old (nobody waits for it).
+    pub(super) fn write_meta_if_stale(&mut self, age: std::time::Duration) {
+        let stale = match &self.meta {
+            Some((last, at)) => last != &self.rec && at.elapsed() >= age,
+            None => true,
+        };
+        if self.persisted && stale {
+            let mut b = WriteBatch::new();
+            self.ctx.store.put_conversation(&mut b, &self.rec);
+            self.ctx.writer.submit(b, Box::new(|_| {}));
+            self.meta = Some((self.rec.clone(), std::time::Instant::now()));
+        }
+    }
+
     /// Appends `msg` (if any) with the current metadata as one write.
     pub(super) fn write(
         &mut self,
@@ -30,7 +71,10 @@ impl ConversationState {
         if let Some(m) = &msg {
             store.append(&mut batch, self.tenant_id(), m);
         }
-        store.put_conversation(&mut batch, &self.rec);
+        if self.meta_due(msg.is_some()) {
+            store.put_conversation(&mut batch, &self.rec);
+            self.meta = Some((self.rec.clone(), std::time::Instant::now()));
+        }
         let announce = announce || !self.persisted;
         if !self.persisted {
             store.put_visitor_conversation(
@@ -255,6 +299,7 @@ impl ConversationState {
             let mut b = WriteBatch::new();
             self.ctx.store.put_conversation(&mut b, &self.rec);
             self.ctx.writer.submit(b, Box::new(|_| {}));
+            self.meta = Some((self.rec.clone(), std::time::Instant::now()));
         }
         let frame = Bytes::from(
             ServerFrame::Read {
