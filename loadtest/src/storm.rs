@@ -125,12 +125,16 @@ async fn visitor(run: &Run, i: usize, go: &mut watch::Receiver<bool>) -> Result<
     for (cid, body) in &burst {
         net::send(&mut tx, &net::post(cid.clone(), body.clone(), None)).await?;
     }
+    // The contract lets replayed history (seqs up to the welcome's
+    // `last_seq`) arrive after newer live messages on a socket that was
+    // subscribed at `hello`: each stream must be in order by itself.
+    let (mut replayed, mut live) = (Seen::default(), Seen::default());
     let mut acked: HashMap<String, u64> = HashMap::new();
     let mut bodies: HashMap<u64, u64> = HashMap::new();
     let mut top = last_seq;
     loop {
         let complete = acked.len() == burst.len()
-            && (after + 1..=top).all(|s| seen.has(s))
+            && (after + 1..=top).all(|s| replayed.has(s) || live.has(s))
             && (1..=burst.len() as u64).all(|n| bodies.contains_key(&n));
         if complete {
             break;
@@ -138,7 +142,9 @@ async fn visitor(run: &Run, i: usize, go: &mut watch::Receiver<bool>) -> Result<
         let t = match net::next(&mut rx, run.drain_wait()).await {
             Got::Text(t) => t,
             other => {
-                let missing = (after + 1..=top).filter(|s| !seen.has(*s)).count()
+                let missing = (after + 1..=top)
+                    .filter(|s| !replayed.has(*s) && !live.has(*s))
+                    .count()
                     + (1..=burst.len() as u64)
                         .filter(|n| !bodies.contains_key(n))
                         .count();
@@ -161,7 +167,12 @@ async fn visitor(run: &Run, i: usize, go: &mut watch::Receiver<bool>) -> Result<
             }
             "message" => {
                 top = top.max(f.seq);
-                if seen.see(run, f.seq) {
+                let stream = if f.seq <= last_seq {
+                    &mut replayed
+                } else {
+                    &mut live
+                };
+                if stream.see(run, f.seq) {
                     run.delivered();
                     if let Some(n) = f.body.as_deref().and_then(n_of) {
                         if bodies.insert(n, f.seq).is_some() {

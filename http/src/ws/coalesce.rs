@@ -3,8 +3,8 @@
 //! the outbox without waiting, then flushes once: an `ack` and its
 //! `message`, or a burst for a busy staff dashboard, cost one syscall.
 //!
-//! The buffer starts empty (an idle socket owns no write buffer) and is
-//! freed after a flush once it has grown past [`KEEP`].
+//! The buffer starts empty and is freed after every flush, so an idle
+//! socket owns no write buffer at all.
 
 use std::io;
 use std::pin::Pin;
@@ -13,8 +13,6 @@ use tokio::io::AsyncWrite;
 
 /// Gathered bytes past this are written before taking more.
 const HIGH_WATER: usize = 64 * 1024;
-/// A buffer larger than this is freed after a flush.
-const KEEP: usize = 4 * 1024;
 
 pub struct Coalesce<W> {
     inner: W,
@@ -43,11 +41,7 @@ impl<W: AsyncWrite + Unpin> Coalesce<W> {
             }
             self.written += n;
         }
-        if self.buf.capacity() > KEEP {
-            self.buf = Vec::new();
-        } else {
-            self.buf.clear();
-        }
+        self.buf = Vec::new();
         self.written = 0;
         Poll::Ready(Ok(()))
     }

@@ -30,6 +30,12 @@ pub type WsWrite = WebSocketWrite<super::coalesce::Coalesce<tokio::io::WriteHalf
 /// Most frames gathered into one write.
 const MAX_GATHER: usize = 256;
 
+/// One clock for every connection's rate limiter: building a fresh one per
+/// socket (what `RateLimiter::direct` does) queries CPUID and calibrates,
+/// ~9% of the server's CPU in a reconnect storm.
+static CLOCK: std::sync::LazyLock<governor::clock::QuantaClock> =
+    std::sync::LazyLock::new(governor::clock::QuantaClock::default);
+
 /// The reading half of a connection plus what a session needs to answer.
 pub struct Socket {
     pub app: App,
@@ -49,7 +55,7 @@ impl Socket {
             app,
             outbox,
             rd,
-            limiter: RateLimiter::direct(quota),
+            limiter: RateLimiter::direct_with_clock(quota, CLOCK.clone()),
             fragment: None,
         }
     }
