@@ -20,7 +20,7 @@ pub mod tenant;
 pub mod visitor;
 
 pub use conversation::{ConversationMsg, StaffActor, StaffCommand};
-pub use outbox::{CloseSignal, Out, Outbox, Replay};
+pub use outbox::{CloseSignal, Inbox, Out, Outbox, Replay};
 pub use registry::TenantHandle;
 pub use slot::{ConvLease, Sub, SubKind};
 pub use staff::StaffMsg;

@@ -3,13 +3,18 @@
 //! every subscriber); the socket's writer task drains the queue. A queue
 //! that is full means the client is not reading: the socket is closed with
 //! [`close::SLOW_CONSUMER`], never buffered without bound.
+//!
+//! The queue is a mutex-guarded `VecDeque` that owns no memory while empty
+//! (a tokio channel preallocates a 32-slot block: 1.3 KiB for every idle
+//! socket).
 
 use bytes::Bytes;
 use parley_engine::codes::close;
 use parley_engine::{ConversationId, TenantId};
-use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
-use std::sync::Arc;
-use tokio::sync::{mpsc, Notify};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::Notify;
 
 /// One item for a socket's writer.
 #[derive(Debug)]
@@ -75,27 +80,119 @@ impl CloseSignal {
 
 static NEXT_SOCKET_ID: AtomicU64 = AtomicU64::new(1);
 
+/// The queue between a socket's pushers and its writer.
+#[derive(Debug)]
+struct Queue {
+    items: Mutex<VecDeque<Out>>,
+    capacity: usize,
+    /// Live [`Outbox`] handles; the writer's [`Inbox`] ends when none remain.
+    senders: AtomicUsize,
+    /// The writer went away: pushes are refused.
+    receiver_gone: AtomicBool,
+    /// An item was queued, or the last sender went away.
+    ready: Notify,
+}
+
+impl Queue {
+    fn items(&self) -> std::sync::MutexGuard<'_, VecDeque<Out>> {
+        self.items.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The oldest item. An emptied queue gives its memory back.
+    fn pop(&self) -> Option<Out> {
+        let mut items = self.items();
+        let item = items.pop_front();
+        if items.is_empty() && items.capacity() > 0 {
+            *items = VecDeque::new();
+        }
+        item
+    }
+}
+
 /// A cheap, clonable handle for pushing frames to one socket.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Outbox {
     id: u64,
-    tx: mpsc::Sender<Out>,
+    queue: Arc<Queue>,
     closer: Arc<CloseSignal>,
+}
+
+impl Clone for Outbox {
+    fn clone(&self) -> Self {
+        self.queue.senders.fetch_add(1, Ordering::Relaxed);
+        Self {
+            id: self.id,
+            queue: self.queue.clone(),
+            closer: self.closer.clone(),
+        }
+    }
+}
+
+impl Drop for Outbox {
+    fn drop(&mut self) {
+        if self.queue.senders.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.queue.ready.notify_one();
+        }
+    }
+}
+
+/// The writer's end of a socket's queue.
+#[derive(Debug)]
+pub struct Inbox {
+    queue: Arc<Queue>,
+}
+
+impl Inbox {
+    /// The next item; `None` once every [`Outbox`] is gone and the queue is empty.
+    pub async fn recv(&mut self) -> Option<Out> {
+        let queue = &*self.queue;
+        loop {
+            let notified = queue.ready.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(item) = queue.pop() {
+                return Some(item);
+            }
+            if queue.senders.load(Ordering::Acquire) == 0 {
+                return None;
+            }
+            notified.await;
+        }
+    }
+
+    /// The next item if one is queued.
+    pub fn try_recv(&mut self) -> Option<Out> {
+        self.queue.pop()
+    }
+}
+
+impl Drop for Inbox {
+    fn drop(&mut self) {
+        self.queue.receiver_gone.store(true, Ordering::Release);
+        let drained = std::mem::take(&mut *self.queue.items());
+        drop(drained);
+    }
 }
 
 impl Outbox {
     /// A new outbox holding at most `capacity` queued items, and the
     /// receiving end for the socket's writer task.
-    pub fn new(capacity: usize) -> (Self, mpsc::Receiver<Out>) {
-        let (tx, rx) = mpsc::channel(capacity.max(1));
+    pub fn new(capacity: usize) -> (Self, Inbox) {
+        let queue = Arc::new(Queue {
+            items: Mutex::new(VecDeque::new()),
+            capacity: capacity.max(1),
+            senders: AtomicUsize::new(1),
+            receiver_gone: AtomicBool::new(false),
+            ready: Notify::new(),
+        });
         let id = NEXT_SOCKET_ID.fetch_add(1, Ordering::Relaxed);
         (
             Self {
                 id,
-                tx,
+                queue: queue.clone(),
                 closer: Arc::new(CloseSignal::default()),
             },
-            rx,
+            Inbox { queue },
         )
     }
 
@@ -112,18 +209,24 @@ impl Outbox {
     /// Queues an item without waiting. A full queue closes the socket as a
     /// slow consumer; returns whether the item was queued.
     pub fn push(&self, out: Out) -> bool {
-        match self.tx.try_send(out) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
+        if self.queue.receiver_gone.load(Ordering::Acquire) {
+            return false;
+        }
+        {
+            let mut items = self.queue.items();
+            if items.len() >= self.queue.capacity {
+                drop(items);
                 if self.closer.code().is_none() {
                     metrics::counter!("parley_ws_slow_consumers_total").increment(1);
                     tracing::info!(socket = self.id, "closing slow consumer");
                 }
                 self.closer.close(close::SLOW_CONSUMER);
-                false
+                return false;
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
+            items.push_back(out);
         }
+        self.queue.ready.notify_one();
+        true
     }
 
     /// Queues a text frame.
@@ -138,7 +241,7 @@ impl Outbox {
 
     /// Whether the socket's writer has gone away or a close was requested.
     pub fn is_closed(&self) -> bool {
-        self.tx.is_closed() || self.closer.code().is_some()
+        self.queue.receiver_gone.load(Ordering::Acquire) || self.closer.code().is_some()
     }
 }
 
@@ -157,5 +260,29 @@ mod tests {
         assert!(matches!(rx.recv().await, Some(Out::Frame(_))));
         let (a, _rx) = Outbox::new(1);
         assert_ne!(a.id(), o.id());
+    }
+
+    #[tokio::test]
+    async fn ends_when_every_sender_is_gone_and_refuses_after_the_writer() {
+        let (o, mut rx) = Outbox::new(8);
+        let o2 = o.clone();
+        let f = Bytes::from_static(b"{}");
+        let waiter = tokio::spawn(async move {
+            let mut n = 0;
+            while rx.recv().await.is_some() {
+                n += 1;
+            }
+            n
+        });
+        assert!(o.frame(&f));
+        drop(o);
+        assert!(o2.frame(&f));
+        drop(o2);
+        assert_eq!(waiter.await.unwrap(), 2);
+
+        let (o, rx) = Outbox::new(8);
+        drop(rx);
+        assert!(o.is_closed());
+        assert!(!o.frame(&f));
     }
 }

@@ -9,7 +9,6 @@ use parley_engine::*;
 use parley_storage::{MessageLog, Store, StoreConfig, Writer, WriterConfig};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc::Receiver;
 
 async fn system(dir: &std::path::Path) -> System {
     let store = Store::open(dir, &StoreConfig::default()).unwrap();
@@ -24,7 +23,7 @@ async fn system(dir: &std::path::Path) -> System {
 }
 
 /// Next JSON frame from a socket's queue, within a deadline.
-async fn next(rx: &mut Receiver<Out>) -> serde_json::Value {
+async fn next(rx: &mut Inbox) -> serde_json::Value {
     loop {
         match tokio::time::timeout(Duration::from_secs(5), rx.recv()).await {
             Ok(Some(Out::Frame(b))) => return serde_json::from_slice(&b).unwrap(),
@@ -34,7 +33,7 @@ async fn next(rx: &mut Receiver<Out>) -> serde_json::Value {
     }
 }
 
-async fn until_type(rx: &mut Receiver<Out>, ty: &str) -> serde_json::Value {
+async fn until_type(rx: &mut Inbox, ty: &str) -> serde_json::Value {
     loop {
         let v = next(rx).await;
         if v["type"] == ty {
@@ -43,7 +42,7 @@ async fn until_type(rx: &mut Receiver<Out>, ty: &str) -> serde_json::Value {
     }
 }
 
-async fn open(sys: &System, t: TenantId, v: VisitorId) -> (ConvLease, Outbox, Receiver<Out>) {
+async fn open(sys: &System, t: TenantId, v: VisitorId) -> (ConvLease, Outbox, Inbox) {
     let tenant = sys.tenant(t).await.unwrap().actor;
     let (outbox, rx) = Outbox::new(1024);
     let hello = ask(&tenant, Duration::from_secs(5), |reply| {

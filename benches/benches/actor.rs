@@ -11,9 +11,8 @@ use parley_engine::*;
 use parley_storage::{Store, StoreConfig, Writer, WriterConfig};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc::Receiver;
 
-async fn open(sys: &System, t: TenantId, v: VisitorId) -> (ConvLease, Outbox, Receiver<Out>) {
+async fn open(sys: &System, t: TenantId, v: VisitorId) -> (ConvLease, Outbox, Inbox) {
     let tenant = sys.tenant(t).await.unwrap().actor;
     let (outbox, rx) = Outbox::new(4096);
     let site = SiteId::new();
@@ -42,7 +41,7 @@ async fn open(sys: &System, t: TenantId, v: VisitorId) -> (ConvLease, Outbox, Re
     (lease, outbox, rx)
 }
 
-async fn acks(rx: &mut Receiver<Out>, mut n: usize) {
+async fn acks(rx: &mut Inbox, mut n: usize) {
     while n > 0 {
         match rx.recv().await {
             Some(Out::Frame(b)) if b.starts_with(br#"{"type":"ack""#) => n -= 1,

@@ -13,7 +13,7 @@ use fastwebsockets::{Frame, OpCode, Payload, WebSocketError, WebSocketRead, WebS
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
-use parley_actors::{CloseSignal, Out, Outbox, Replay};
+use parley_actors::{CloseSignal, Inbox, Out, Outbox, Replay};
 use parley_engine::codes::close;
 use parley_engine::codes::error;
 use parley_engine::protocol::{parse_client, ClientFrame, ServerFrame};
@@ -21,7 +21,7 @@ use parley_engine::validate;
 use parley_storage::{MessageLog, Store};
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{oneshot, watch};
 
 pub type Stream = TokioIo<Upgraded>;
 pub type WsRead = WebSocketRead<tokio::io::ReadHalf<Stream>>;
@@ -251,7 +251,7 @@ async fn tenant_gone(gone: &mut Option<watch::Receiver<bool>>) {
 /// closes, or a write fails.
 pub async fn write_loop(
     mut ws: WsWrite,
-    mut queue: mpsc::Receiver<Out>,
+    mut queue: Inbox,
     mut prelude: oneshot::Receiver<Prelude>,
     closer: Arc<CloseSignal>,
     mut shutdown: watch::Receiver<bool>,
@@ -310,8 +310,8 @@ pub async fn write_loop(
                         break;
                     }
                     match queue.try_recv() {
-                        Ok(next) => item = Some(next),
-                        Err(_) => break,
+                        Some(next) => item = Some(next),
+                        None => break,
                     }
                 }
                 if ws.flush().await.is_err() {
