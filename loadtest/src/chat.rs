@@ -173,7 +173,6 @@ async fn visitor_loop(
 ) -> Result<()> {
     let with_staff = run.args.staff > 0;
     let (mut n, mut inflight, mut acked, mut replies) = (0usize, 0usize, 0usize, 0usize);
-    let mut acks = HashSet::new();
     // Seqs acked to us whose `message` has not reached us yet.
     let mut owed = HashSet::new();
     let mut tick = run.send_interval();
@@ -200,17 +199,17 @@ async fn visitor_loop(
                     let f: In = serde_json::from_str(&t)?;
                     match &*f.ty {
                         "ack" => {
-                            let id = f.client_id.as_deref().unwrap_or_default();
-                            if acks.insert(id.to_string()) {
-                                inflight = inflight.saturating_sub(1);
-                                acked += 1;
-                                run.acked();
-                                latency(run, Lat::Ack, stamp_of_id(id));
-                                let mut t = track.lock().unwrap_or_else(|e| e.into_inner());
-                                t.acked.insert(f.seq);
+                            // A second ack for one message carries the same seq.
+                            let mut t = track.lock().unwrap_or_else(|e| e.into_inner());
+                            if t.acked.insert(f.seq) {
                                 if !t.visitor.has(f.seq) {
                                     owed.insert(f.seq);
                                 }
+                                drop(t);
+                                inflight = inflight.saturating_sub(1);
+                                acked += 1;
+                                run.acked();
+                                latency(run, Lat::Ack, f.client_id.as_deref().and_then(stamp_of_id));
                             } else {
                                 add(&run.live.duplicated, 1);
                             }
@@ -367,14 +366,18 @@ async fn staff_member(
             }
             "ack" => {
                 if let Some(Some((track, ..))) = mine.get(&c) {
-                    unacked = unacked.saturating_sub(1);
-                    run.acked();
-                    latency(run, Lat::Ack, f.client_id.as_deref().and_then(stamp_of_id));
                     let mut t = track.lock().unwrap_or_else(|e| e.into_inner());
-                    t.acked.insert(f.seq);
+                    if !t.acked.insert(f.seq) {
+                        add(&run.live.duplicated, 1);
+                        continue;
+                    }
                     if !t.staff.has(f.seq) {
                         owed.insert((c, f.seq));
                     }
+                    drop(t);
+                    unacked = unacked.saturating_sub(1);
+                    run.acked();
+                    latency(run, Lat::Ack, f.client_id.as_deref().and_then(stamp_of_id));
                 }
             }
             "error" => run.fail(format!("staff {global}: server error {t}")),
