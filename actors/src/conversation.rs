@@ -31,7 +31,6 @@ use parley_engine::permissions::Role;
 use parley_engine::protocol::{ConversationView, ServerFrame};
 use parley_engine::records::*;
 use parley_engine::*;
-use parley_storage::MessageLog;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -224,13 +223,9 @@ impl Actor for Conversation {
         myself: ActorRef<Self::Msg>,
         args: ConversationArgs,
     ) -> Result<Self::State, ActorProcessingErr> {
-        let mut rec = args.record;
-        if args.persisted {
-            // The log is the truth for the last seq: metadata is rewritten
-            // with messages at most once a second (see `log::META_EVERY`).
-            let last = args.ctx.store.last_seq(rec.tenant_id, rec.id)?;
-            rec.last_seq = rec.last_seq.max(last);
-        }
+        // A persisted record comes from `ConversationStore::conversation`,
+        // which already takes `last_seq` from the log.
+        let rec = args.record;
         args.slot.set_actor(Some(myself.clone()));
         let period = (args.ctx.cfg.conversation_idle / 4).max(std::time::Duration::from_millis(50));
         let ticker = myself.send_interval(period, || ConversationMsg::Tick);

@@ -80,6 +80,9 @@ impl CloseSignal {
 
 static NEXT_SOCKET_ID: AtomicU64 = AtomicU64::new(1);
 
+/// Slots an empty queue may keep.
+const KEEP_SLOTS: usize = 8;
+
 /// The queue between a socket's pushers and its writer.
 #[derive(Debug)]
 struct Queue {
@@ -98,11 +101,13 @@ impl Queue {
         self.items.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The oldest item. An emptied queue gives its memory back.
+    /// The oldest item. An emptied queue that grew past a few slots gives
+    /// its memory back; a small one (an ack and its message) is kept, so a
+    /// steady socket does not reallocate per batch.
     fn pop(&self) -> Option<Out> {
         let mut items = self.items();
         let item = items.pop_front();
-        if items.is_empty() && items.capacity() > 0 {
+        if items.is_empty() && items.capacity() > KEEP_SLOTS {
             *items = VecDeque::new();
         }
         item

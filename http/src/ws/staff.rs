@@ -183,7 +183,6 @@ impl Session {
             return;
         };
         let origin = self.s.outbox.id();
-        let outbox = self.s.outbox.clone();
         match frame {
             ClientFrame::Send {
                 client_id,
@@ -206,7 +205,7 @@ impl Session {
                     body,
                     private,
                     from: self.me(),
-                    origin: outbox,
+                    origin: self.s.outbox.clone(),
                 };
                 self.cast(id, post).await;
             }
@@ -250,7 +249,7 @@ impl Session {
                         None,
                     );
                 };
-                let sub = Sub::new(outbox, SubKind::Staff(self.staff.id));
+                let sub = Sub::new(self.s.outbox.clone(), SubKind::Staff(self.staff.id));
                 let timeout = self.s.app.system.ctx.cfg.call_timeout;
                 if ask(&actor, timeout, |reply| ConversationMsg::Subscribe {
                     sub,
