@@ -52,11 +52,7 @@ async fn acks(rx: &mut Inbox, mut n: usize) {
 }
 
 fn actor_hop(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = parley_benches::runtime();
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path(), &StoreConfig::default()).unwrap();
     let writer = Writer::start(store.clone(), WriterConfig::default());

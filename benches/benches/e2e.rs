@@ -13,11 +13,7 @@ use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
 
 fn e2e(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = parley_benches::runtime();
     let dir = tempfile::tempdir().unwrap();
     let created = parley::admin::exec(AdminCommand::CreateTenant {
         name: "Bench".into(),

@@ -17,3 +17,12 @@ pub fn message(conversation: ConversationId, seq: u64, body_len: usize) -> Messa
         ts: Timestamp::now(),
     }
 }
+
+/// The runtime the async benches run on: two workers, like the server here.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
