@@ -193,6 +193,15 @@ async fn write_close(ws: &mut WsWrite, code: u16) {
     let _ = ws.flush().await;
 }
 
+/// Writes one queued item (into the write buffer; the caller flushes).
+async fn write_out(ws: &mut WsWrite, store: &Store, out: Out) -> bool {
+    match out {
+        Out::Frame(b) => write_text(ws, &b).await,
+        Out::Replay(r) => replay(ws, store, &r).await,
+        Out::Pong(p) => ws.write_frame(Frame::pong(Payload::Owned(p))).await.is_ok(),
+    }
+}
+
 /// Replays stored messages `(after, upto]` straight from storage.
 async fn replay(ws: &mut WsWrite, store: &Store, r: &Replay) -> bool {
     let Replay {
@@ -290,29 +299,20 @@ pub async fn write_loop(
                 }
             }
             item = queue.recv(), if ready => {
-                // Everything already queued goes out in one write.
-                let (mut item, mut gathered) = (item, 0);
+                // Everything already queued goes out in one write (every arm
+                // leaves the write buffer flushed, so ending here loses nothing).
+                let Some(mut out) = item else { return };
+                let mut gathered = 1;
                 loop {
-                    let ok = match item {
-                        None => {
-                            let _ = ws.flush().await;
-                            return;
-                        }
-                        Some(Out::Frame(b)) => write_text(&mut ws, &b).await,
-                        Some(Out::Replay(r)) => replay(&mut ws, &store, &r).await,
-                        Some(Out::Pong(p)) => ws.write_frame(Frame::pong(Payload::Owned(p))).await.is_ok(),
-                    };
-                    if !ok {
+                    if !write_out(&mut ws, &store, out).await {
                         return;
                     }
-                    gathered += 1;
                     if gathered == MAX_GATHER {
                         break;
                     }
-                    match queue.try_recv() {
-                        Some(next) => item = Some(next),
-                        None => break,
-                    }
+                    let Some(next) = queue.try_recv() else { break };
+                    out = next;
+                    gathered += 1;
                 }
                 if ws.flush().await.is_err() {
                     return;

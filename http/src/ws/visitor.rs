@@ -60,7 +60,7 @@ pub async fn run(s: Socket, site: Option<SiteRecord>, prelude: oneshot::Sender<P
     };
     // Each frame's handling is boxed too (one short-lived allocation per
     // frame): otherwise every idle socket's task would reserve room for the
-    // largest frame's state machine while it waits.
+    // largest frame's state machine while it waits (1.9 KiB instead of 0.9).
     loop {
         match v.s.recv().await {
             Ok(text) => Box::pin(v.handle(&text)).await,
