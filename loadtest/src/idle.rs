@@ -16,14 +16,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
-/// Waits until every local visitor has connected or failed.
-async fn all_connected(run: &Run) {
-    let n = run.local_visitors() as u64;
-    while run.live.opened.load(Relaxed) + run.live.failed.load(Relaxed) < n + run.staff_count() {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 /// Holds a visitor socket open until `release`, reading what arrives.
 async fn hold(run: &Run, rx: &mut net::Rx, release: &mut watch::Receiver<bool>) -> Result<()> {
     loop {
@@ -55,7 +47,7 @@ pub async fn idle(run: Arc<Run>) -> Result<()> {
             }
         })
         .await;
-    all_connected(&run).await;
+    run.all_connected().await;
     run.barrier("connected").await?;
     if !run.child && !run.args.quiet {
         eprintln!(
@@ -141,7 +133,7 @@ pub async fn fanout(run: Arc<Run>) -> Result<()> {
         .await;
     // Every visitor has sent its pages once each task is past its loop; give
     // dashboards until they go quiet, then let everyone go.
-    all_connected(&run).await;
+    run.all_connected().await;
     tokio::time::sleep_until(run.send_deadline()).await;
     run.barrier("sent").await?;
     let _ = stop.send(true);

@@ -141,6 +141,14 @@ impl Run {
         (a != u64::MAX && b > a).then_some((a, b))
     }
 
+    /// Waits until every local visitor (and staff socket) has connected or failed.
+    pub async fn all_connected(&self) {
+        let n = self.local_visitors() as u64 + self.staff_count();
+        while self.live.opened.load(Relaxed) + self.live.failed.load(Relaxed) < n {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Staff sockets signed in so far.
     pub fn staff_count(&self) -> u64 {
         self.staff_up.load(Relaxed)

@@ -27,10 +27,7 @@ pub async fn storm(run: Arc<Run>) -> Result<()> {
             async move { visitor(&run, i, &mut go).await }
         })
         .await;
-    let n = run.local_visitors() as u64;
-    while run.live.opened.load(Relaxed) + run.live.failed.load(Relaxed) < n {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    run.all_connected().await;
     run.barrier("storm").await?;
     if !run.child && !run.args.quiet {
         eprintln!(
