@@ -157,6 +157,8 @@ pub struct ConversationState {
     /// the truth for `last_seq`).
     meta: Option<(ConversationRecord, Instant)>,
     next_ticket: u64,
+    /// The audit entry of a staff command, written with its system message.
+    audit: Option<parley_engine::account::AuditRecord>,
     pending: VecDeque<Pending>,
     /// Recent `client_id` → seq; older ones are found in storage.
     recent: HashMap<String, u64>,
@@ -240,6 +242,7 @@ impl Actor for Conversation {
             persisted: args.persisted,
             meta: None,
             next_ticket: 0,
+            audit: None,
             pending: VecDeque::new(),
             recent: HashMap::new(),
             live_since: HashMap::new(),

@@ -18,6 +18,9 @@ pub enum StaffMsg {
     Left(u64),
     /// The staff member changed availability.
     SetAvailability(Availability),
+    /// Their sessions were revoked (logout-all, password change,
+    /// deactivation): every socket closes with `code`.
+    Revoke(u16),
 }
 
 /// Start-up arguments.
@@ -74,6 +77,12 @@ impl Actor for Staff {
                 state.sockets.push(o);
             }
             StaffMsg::Left(id) => state.sockets.retain(|s| s.id() != id),
+            StaffMsg::Revoke(code) => {
+                tracing::info!(staff = %state.record.id, sockets = state.sockets.len(), "sessions revoked");
+                for s in state.sockets.drain(..) {
+                    s.close(code);
+                }
+            }
             StaffMsg::SetAvailability(a) => {
                 if state.set_availability(a) {
                     tracing::debug!(staff = %state.record.id, ?a, "availability changed");

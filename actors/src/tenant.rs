@@ -100,6 +100,15 @@ pub enum TenantMsg {
         staff: StaffId,
         availability: Availability,
     },
+    /// A staff member's sessions were revoked: their sockets authenticated
+    /// with a `token_version` below this one close with 4401, now and if
+    /// they join later.
+    RevokeStaff { staff: StaffId, token_version: u32 },
+    /// The tenant was suspended: every staff and visitor socket closes with
+    /// 4403.
+    Suspend,
+    /// The tenant was resumed: sockets may join again.
+    Resume,
     /// Periodic housekeeping (visitor actor passivation).
     Tick,
     /// Fault injection for supervision tests: panics in the handler. No
@@ -150,6 +159,9 @@ pub struct TenantState {
     visitor_by_actor: HashMap<ActorId, VisitorId>,
     staff: HashMap<StaffId, StaffEntry>,
     staff_by_actor: HashMap<ActorId, StaffId>,
+    /// Lowest `token_version` still accepted, per revoked staff member.
+    revoked: HashMap<StaffId, u32>,
+    suspended: bool,
     directory: Arc<Directory>,
     ticker: Option<tokio::task::JoinHandle<()>>,
 }
@@ -176,6 +188,8 @@ impl Actor for Tenant {
             visitor_by_actor: HashMap::new(),
             staff: HashMap::new(),
             staff_by_actor: HashMap::new(),
+            revoked: HashMap::new(),
+            suspended: false,
             directory: Arc::new(Directory::default()),
             ticker: Some(ticker),
         })
@@ -255,6 +269,12 @@ impl Actor for Tenant {
                     e.availability = availability;
                 }
             }
+            TenantMsg::RevokeStaff {
+                staff,
+                token_version,
+            } => state.revoke_staff(staff, token_version),
+            TenantMsg::Suspend => state.suspend(),
+            TenantMsg::Resume => state.suspended = false,
             TenantMsg::InjectPanic => panic!("fault injected into tenant {}", state.id),
             TenantMsg::Tick => state.passivate_idle_visitors(),
         }

@@ -22,7 +22,7 @@ fn jwt(c: &mut Criterion) {
         active: true,
         created_at: Timestamp::now(),
     };
-    let token = tokens.issue_staff(&staff);
+    let token = tokens.issue_staff(&staff, Some(parley_engine::SessionId::new()));
     let mut forged = token.clone();
     forged.pop();
     forged.push(if token.ends_with('A') { 'B' } else { 'A' });
@@ -35,7 +35,7 @@ fn jwt(c: &mut Criterion) {
         b.iter(|| assert!(tokens.verify_staff(black_box(&forged)).is_none()))
     });
     g.bench_function("issue_staff", |b| {
-        b.iter(|| tokens.issue_staff(black_box(&staff)))
+        b.iter(|| tokens.issue_staff(black_box(&staff), None))
     });
     g.finish();
 }

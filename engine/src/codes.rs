@@ -40,6 +40,20 @@ pub mod error {
     pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
     /// Too many connections; try again later.
     pub const UNAVAILABLE: &str = "unavailable";
+    /// Too many requests (login attempts, API calls); wait `Retry-After` seconds.
+    pub const TOO_MANY_REQUESTS: &str = "too_many_requests";
+    /// The email address is already used by another staff member.
+    pub const EMAIL_TAKEN: &str = "email_taken";
+    /// The password is too weak (length, variety, equal to the email).
+    pub const WEAK_PASSWORD: &str = "weak_password";
+    /// The refresh, reset or invitation token is unknown, used, revoked or expired.
+    pub const INVALID_TOKEN: &str = "invalid_token";
+    /// The change would leave the tenant without an active owner.
+    pub const LAST_OWNER: &str = "last_owner";
+    /// The tenant is suspended by the instance operator.
+    pub const TENANT_SUSPENDED: &str = "tenant_suspended";
+    /// The request's `Origin` is not among the site's allowed origins.
+    pub const ORIGIN_NOT_ALLOWED: &str = "origin_not_allowed";
 }
 
 /// WebSocket close codes.
@@ -64,6 +78,9 @@ pub mod close {
     /// Staff authentication failed, expired, was revoked or did not arrive within 10 s.
     /// Sign in again before reconnecting.
     pub const UNAUTHORIZED: u16 = 4401;
+    /// The tenant was suspended by the instance operator. Show the widget as
+    /// offline (staff: sign out); do not reconnect.
+    pub const TENANT_SUSPENDED: u16 = 4403;
     /// The site key is unknown. Do not reconnect.
     pub const UNKNOWN_SITE: u16 = 4404;
 }

@@ -113,6 +113,14 @@ id_type!(
     /// One message of a conversation's log.
     MessageId
 );
+id_type!(
+    /// A staff sign-in session: one refresh-token family on one device.
+    SessionId
+);
+id_type!(
+    /// One entry of a tenant's audit log.
+    AuditId
+);
 
 #[cfg(test)]
 mod tests {

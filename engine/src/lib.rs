@@ -7,6 +7,7 @@
 //! `loadtest` speaks the same protocol types as a client.
 #![forbid(unsafe_code)]
 
+pub mod account;
 pub mod codes;
 pub mod conversation;
 pub mod ids;
@@ -16,5 +17,7 @@ pub mod records;
 pub mod time;
 pub mod validate;
 
-pub use ids::{ConversationId, MessageId, SiteId, StaffId, TenantId, VisitorId};
+pub use ids::{
+    AuditId, ConversationId, MessageId, SessionId, SiteId, StaffId, TenantId, VisitorId,
+};
 pub use time::Timestamp;

@@ -52,19 +52,45 @@ pub enum Action {
     Transfer,
     /// Take a conversation assigned to someone else.
     TakeOver,
-    /// Create, change or deactivate staff.
-    ManageStaff,
-    /// Create or change sites and their settings.
+    /// See the tenant's staff list.
+    ViewStaff,
+    /// Create, change, deactivate or delete a staff member who has (or is
+    /// given) this role.
+    ManageStaff(Role),
+    /// See the tenant's sites (their public settings).
+    ViewSites,
+    /// Create or change sites and their settings, and see their secrets.
     ManageSites,
+    /// The tenant itself: its name, billing, deletion.
+    ManageTenant,
+    /// Read the audit log.
+    ReadAudit,
+    /// Read the tenant's outgoing mail (invitations, password resets) while
+    /// no mail transport is configured.
+    ReadOutbox,
 }
 
 /// The single permission check: may `role` do `action`?
 pub fn allowed(role: Role, action: Action) -> bool {
     use Action::*;
+    use Role::*;
     match action {
-        ReadConversations | Chat | Claim | Close | Transfer => true,
-        TakeOver | ManageStaff | ManageSites => matches!(role, Role::Owner | Role::Admin),
+        ReadConversations | Chat | Claim | Close | Transfer | ViewStaff | ViewSites => true,
+        TakeOver | ManageSites | ReadAudit => matches!(role, Owner | Admin),
+        ManageStaff(target) => match role {
+            Owner => true,
+            Admin => target != Owner,
+            Agent => false,
+        },
+        ManageTenant | ReadOutbox => role == Owner,
     }
+}
+
+/// Whether a tenant still has an active owner after a change to one staff
+/// member: `active_owners` counts them before the change; the member was
+/// (`was_owner`) and will be (`stays_owner`) an active owner or not.
+pub fn keeps_an_owner(active_owners: usize, was_owner: bool, stays_owner: bool) -> bool {
+    !was_owner || stays_owner || active_owners > 1
 }
 
 #[cfg(test)]
@@ -75,10 +101,33 @@ mod tests {
     fn agents_chat_but_do_not_administer() {
         assert!(allowed(Role::Agent, Action::Chat));
         assert!(allowed(Role::Agent, Action::Claim));
-        assert!(!allowed(Role::Agent, Action::ManageStaff));
+        assert!(!allowed(Role::Agent, Action::ManageStaff(Role::Agent)));
         assert!(!allowed(Role::Agent, Action::TakeOver));
+        assert!(!allowed(Role::Agent, Action::ManageSites));
+        assert!(!allowed(Role::Agent, Action::ReadAudit));
+        assert!(allowed(Role::Agent, Action::ViewStaff));
         assert!(allowed(Role::Admin, Action::ManageSites));
         assert!(allowed(Role::Owner, Action::TakeOver));
+    }
+
+    #[test]
+    fn admins_manage_everyone_but_owners() {
+        assert!(allowed(Role::Admin, Action::ManageStaff(Role::Agent)));
+        assert!(allowed(Role::Admin, Action::ManageStaff(Role::Admin)));
+        assert!(!allowed(Role::Admin, Action::ManageStaff(Role::Owner)));
+        assert!(!allowed(Role::Admin, Action::ManageTenant));
+        assert!(!allowed(Role::Admin, Action::ReadOutbox));
+        assert!(allowed(Role::Admin, Action::ReadAudit));
+        assert!(allowed(Role::Owner, Action::ManageStaff(Role::Owner)));
+        assert!(allowed(Role::Owner, Action::ManageTenant));
+    }
+
+    #[test]
+    fn the_last_owner_stays() {
+        assert!(!keeps_an_owner(1, true, false));
+        assert!(keeps_an_owner(2, true, false));
+        assert!(keeps_an_owner(1, true, true));
+        assert!(keeps_an_owner(1, false, false));
     }
 
     #[test]

@@ -24,6 +24,11 @@ impl Timestamp {
         self.0
     }
 
+    /// This time plus `d`.
+    pub fn after(self, d: Duration) -> Self {
+        Self(self.0.saturating_add(d.as_millis() as u64))
+    }
+
     /// RFC 3339 text with millisecond precision, in UTC.
     pub fn to_rfc3339(self) -> String {
         let t = UNIX_EPOCH + Duration::from_millis(self.0);

@@ -101,7 +101,7 @@ pub fn email(raw: &str) -> Result<String, Invalid> {
 
 /// A password: at least 10 characters, not all of one character class, not the email.
 pub fn password(pw: &str, email: &str) -> Result<(), Invalid> {
-    let weak = |m: &str| Err(Invalid::new("weak_password", m.to_string()));
+    let weak = |m: &str| Err(Invalid::new(error::WEAK_PASSWORD, m.to_string()));
     if pw.chars().count() < MIN_PASSWORD_CHARS {
         return weak("the password must have at least 10 characters");
     }

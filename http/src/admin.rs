@@ -12,6 +12,66 @@ use parley_engine::*;
 use parley_storage::{AccountStore, StoreConfig, WriteBatch};
 use serde_json::json;
 
+/// A new tenant with its owner and first site (named like the tenant).
+pub fn new_tenant(
+    name: String,
+    owner_email: String,
+    owner_name: String,
+    password_hash: String,
+) -> (TenantRecord, StaffRecord, SiteRecord) {
+    let tenant = TenantRecord {
+        id: TenantId::new(),
+        name: name.clone(),
+        created_at: Timestamp::now(),
+    };
+    let owner = new_staff(
+        tenant.id,
+        owner_email,
+        owner_name,
+        Role::Owner,
+        password_hash,
+    );
+    let site = new_site(tenant.id, name);
+    (tenant, owner, site)
+}
+
+/// A new, active staff member (an empty hash: invited, not active yet).
+pub fn new_staff(
+    tenant: TenantId,
+    email: String,
+    name: String,
+    role: Role,
+    password_hash: String,
+) -> StaffRecord {
+    StaffRecord {
+        id: StaffId::new(),
+        tenant_id: tenant,
+        email,
+        name,
+        role,
+        active: !password_hash.is_empty(),
+        password_hash,
+        token_version: 0,
+        created_at: Timestamp::now(),
+    }
+}
+
+/// A fresh public site key.
+pub fn site_key() -> String {
+    format!("pk_{}", random_key(24))
+}
+
+/// A new site with a fresh public key.
+pub fn new_site(tenant: TenantId, name: String) -> SiteRecord {
+    SiteRecord {
+        id: SiteId::new(),
+        tenant_id: tenant,
+        name,
+        key: site_key(),
+        created_at: Timestamp::now(),
+    }
+}
+
 /// Runs one admin command and prints its JSON line.
 pub fn run(cmd: AdminCommand) -> Result<(), Fatal> {
     println!("{}", exec(cmd)?);
@@ -42,30 +102,8 @@ pub fn exec(cmd: AdminCommand) -> Result<serde_json::Value, Fatal> {
                     "a staff member with email {email} already exists"
                 )));
             }
-            let now = Timestamp::now();
-            let tenant = TenantRecord {
-                id: TenantId::new(),
-                name: name.clone(),
-                created_at: now,
-            };
-            let owner = StaffRecord {
-                id: StaffId::new(),
-                tenant_id: tenant.id,
-                email,
-                name: owner_name,
-                role: Role::Owner,
-                password_hash: hash_password(&owner_password),
-                token_version: 0,
-                active: true,
-                created_at: now,
-            };
-            let site = SiteRecord {
-                id: SiteId::new(),
-                tenant_id: tenant.id,
-                name,
-                key: format!("pk_{}", random_key(24)),
-                created_at: now,
-            };
+            let (tenant, owner, site) =
+                new_tenant(name, email, owner_name, hash_password(&owner_password));
             let mut b = WriteBatch::new();
             store.put_tenant(&mut b, &tenant);
             store.put_staff(&mut b, &owner);
@@ -102,17 +140,7 @@ pub fn exec(cmd: AdminCommand) -> Result<serde_json::Value, Fatal> {
                     "a staff member with email {email} already exists"
                 )));
             }
-            let staff = StaffRecord {
-                id: StaffId::new(),
-                tenant_id: tenant,
-                email,
-                name,
-                role,
-                password_hash: hash_password(&password),
-                token_version: 0,
-                active: true,
-                created_at: Timestamp::now(),
-            };
+            let staff = new_staff(tenant, email, name, role, hash_password(&password));
             let mut b = WriteBatch::new();
             store.put_staff(&mut b, &staff);
             store.write_now(b)?;

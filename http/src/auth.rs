@@ -50,6 +50,12 @@ pub fn fresh_secret() -> Vec<u8> {
     s
 }
 
+/// SHA-256 of a secret token, the form it is stored in.
+pub fn token_hash(token: &str) -> Vec<u8> {
+    use sha2::Digest;
+    sha2::Sha256::digest(token.as_bytes()).to_vec()
+}
+
 /// A random URL-safe token of `n` characters.
 pub fn random_key(n: usize) -> String {
     const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
@@ -66,6 +72,18 @@ pub struct StaffClaims {
     pub tid: TenantId,
     /// The staff member's `token_version` when issued.
     pub ver: u32,
+    pub kind: String,
+    /// The sign-in session the token belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<SessionId>,
+    pub iat: u64,
+    pub exp: u64,
+}
+
+/// Claims of an instance operator's access token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OperatorClaims {
+    pub sub: StaffId,
     pub kind: String,
     pub iat: u64,
     pub exp: u64,
@@ -101,18 +119,39 @@ impl Tokens {
         self.access_ttl
     }
 
-    /// A fresh access token for `s`.
-    pub fn issue_staff(&self, s: &StaffRecord) -> String {
+    /// A fresh access token for `s` in sign-in session `sid`.
+    pub fn issue_staff(&self, s: &StaffRecord, sid: Option<SessionId>) -> String {
         let now = Timestamp::now().millis() / 1000;
         let c = StaffClaims {
             sub: s.id,
             tid: s.tenant_id,
             ver: s.token_version,
             kind: "staff".into(),
+            sid,
             iat: now,
             exp: now + self.access_ttl,
         };
         encode(&Header::new(JwtAlg::HS256), &c, &self.enc).expect("HS256 signing")
+    }
+
+    /// A fresh access token for the instance operator `id`.
+    pub fn issue_operator(&self, id: StaffId) -> String {
+        let now = Timestamp::now().millis() / 1000;
+        let c = OperatorClaims {
+            sub: id,
+            kind: "superadmin".into(),
+            iat: now,
+            exp: now + self.access_ttl,
+        };
+        encode(&Header::new(JwtAlg::HS256), &c, &self.enc).expect("HS256 signing")
+    }
+
+    /// Verifies an operator token.
+    pub fn verify_operator(&self, token: &str) -> Option<OperatorClaims> {
+        let mut v = Validation::new(JwtAlg::HS256);
+        v.leeway = 0;
+        let c = decode::<OperatorClaims>(token, &self.dec, &v).ok()?.claims;
+        (c.kind == "superadmin").then_some(c)
     }
 
     /// Verifies signature, expiry and kind of a staff token.
@@ -173,7 +212,7 @@ mod tests {
             active: true,
             created_at: Timestamp::now(),
         };
-        let tok = t.issue_staff(&s);
+        let tok = t.issue_staff(&s, None);
         let c = t.verify_staff(&tok).unwrap();
         assert_eq!((c.sub, c.tid, c.ver), (s.id, s.tenant_id, 3));
         assert!(other.verify_staff(&tok).is_none());
@@ -185,5 +224,12 @@ mod tests {
             t.verify_staff(&vt).is_none(),
             "a visitor token is not a staff token"
         );
+        let op = t.issue_operator(StaffId::new());
+        assert!(t.verify_operator(&op).is_some());
+        assert!(
+            t.verify_staff(&op).is_none(),
+            "an operator token is not a staff token"
+        );
+        assert!(t.verify_operator(&tok).is_none());
     }
 }

@@ -43,6 +43,16 @@ pub struct Limits {
     pub handshake_timeout_secs: u64,
     /// Largest JSON request body in bytes.
     pub max_json_bytes: usize,
+    /// Sign-in attempts one IP address may make per minute.
+    pub login_per_ip_per_minute: u32,
+    /// Sign-in attempts one account may receive per minute.
+    pub login_per_account_per_minute: u32,
+    /// Sustained API requests per second from one IP address.
+    pub api_per_ip_per_second: u32,
+    /// Burst of API requests above the sustained rate.
+    pub api_burst: u32,
+    /// Take the client address from `X-Forwarded-For` (behind a trusted proxy only).
+    pub trust_forwarded_for: bool,
 }
 
 /// Storage tuning.
@@ -75,6 +85,21 @@ pub struct ActorsConfig {
 pub struct AuthConfig {
     /// Lifetime of a staff access token, in seconds.
     pub access_token_ttl_secs: u64,
+    /// Days a sign-in session (refresh token family) lives without use.
+    pub refresh_token_ttl_days: u64,
+    /// Minutes a password-reset token stays valid.
+    pub reset_token_ttl_minutes: u64,
+    /// Hours an invitation stays valid.
+    pub invitation_ttl_hours: u64,
+    /// Development mode: reset and invitation links are also logged at info level.
+    pub dev_mode: bool,
+    /// The token-signing secret (at least 32 characters; `PARLEY_TOKEN_SECRET`).
+    /// Nodes sharing it accept each other's tokens. Default: a random
+    /// secret kept in the data dir.
+    pub token_secret: Option<String>,
+    /// The address staff reach the dashboard at, for links in mails
+    /// (default: `http://` + the listen address).
+    pub public_url: Option<String>,
 }
 
 impl Default for Config {
@@ -102,6 +127,11 @@ impl Default for Limits {
             frame_burst: 60,
             handshake_timeout_secs: 10,
             max_json_bytes: 10 * 1024,
+            login_per_ip_per_minute: 10,
+            login_per_account_per_minute: 5,
+            api_per_ip_per_second: 50,
+            api_burst: 200,
+            trust_forwarded_for: false,
         }
     }
 }
@@ -130,6 +160,12 @@ impl Default for AuthConfig {
     fn default() -> Self {
         Self {
             access_token_ttl_secs: 15 * 60,
+            refresh_token_ttl_days: 30,
+            reset_token_ttl_minutes: 60,
+            invitation_ttl_hours: 72,
+            dev_mode: false,
+            token_secret: None,
+            public_url: None,
         }
     }
 }
@@ -156,6 +192,20 @@ impl Config {
         }
         if l.max_frame_bytes < 1024 {
             return Err("limits.max_frame_bytes must be at least 1024".into());
+        }
+        if l.login_per_ip_per_minute == 0
+            || l.login_per_account_per_minute == 0
+            || l.api_per_ip_per_second == 0
+        {
+            return Err("limits.login_per_ip_per_minute, limits.login_per_account_per_minute and limits.api_per_ip_per_second must be above 0".into());
+        }
+        if self
+            .auth
+            .token_secret
+            .as_ref()
+            .is_some_and(|s| s.len() < 32)
+        {
+            return Err("auth.token_secret must have at least 32 characters".into());
         }
         if self.auth.access_token_ttl_secs < 30 {
             return Err("auth.access_token_ttl_secs must be at least 30".into());

@@ -31,6 +31,9 @@ pub fn load_config(args: &ServeArgs) -> Result<Config, Fatal> {
     if let Some(d) = &args.data_dir {
         cfg.data_dir = d.clone();
     }
+    if let Ok(s) = std::env::var("PARLEY_TOKEN_SECRET") {
+        cfg.auth.token_secret = Some(s);
+    }
     Ok(cfg)
 }
 

@@ -3,6 +3,7 @@
 //! WebSocket with 1001, stop the actors, flush storage.
 
 use crate::api;
+use crate::api::limits::Limiters;
 use crate::auth::{fresh_secret, Tokens};
 use crate::config::Config;
 use crate::datadir;
@@ -78,7 +79,10 @@ impl Server {
                 cache_bytes: config.storage.cache_mb << 20,
             },
         )?;
-        let secret = store.instance_secret(fresh_secret)?;
+        let secret = match &config.auth.token_secret {
+            Some(s) => s.as_bytes().to_vec(),
+            None => store.instance_secret(fresh_secret)?,
+        };
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|e| Fatal::Usage(format!("cannot listen on {}: {e}", config.listen)))?;
@@ -100,6 +104,8 @@ impl Server {
         let app = App(Arc::new(AppInner {
             tokens: Tokens::new(&secret, config.auth.access_token_ttl_secs),
             connections: Arc::new(Semaphore::new(config.limits.max_connections)),
+            limiters: Limiters::new(&config.limits),
+            accounts: tokio::sync::Mutex::new(()),
             config,
             store,
             writer,
@@ -128,6 +134,14 @@ impl Server {
             shutdown,
         } = self;
         let router = api::router(app.clone());
+        let pruned = app.clone();
+        let prune = tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                every.tick().await;
+                pruned.limiters.prune();
+            }
+        });
         let service = router.into_make_service_with_connect_info::<SocketAddr>();
         let tx = shutdown.clone();
         // Chat frames are small and written back to back (an ack, then the
@@ -147,6 +161,7 @@ impl Server {
             .await
             .map_err(|e| Fatal::Other(format!("server error: {e}")))?;
         let _ = shutdown.send(true);
+        prune.abort();
         // Wait for every WebSocket to close (each holds a permit).
         let all = app.config.limits.max_connections as u32;
         let drained =

@@ -1,5 +1,6 @@
 //! What every request handler and socket shares.
 
+use crate::api::limits::Limiters;
 use crate::auth::Tokens;
 use crate::config::Config;
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -26,6 +27,11 @@ pub struct AppInner {
     /// Flips to `true` when the server starts shutting down.
     pub shutdown: watch::Receiver<bool>,
     pub started: Instant,
+    /// Per-IP and per-account request budgets.
+    pub limiters: Limiters,
+    /// Serialises account changes that check an invariant first (unique
+    /// email, at least one owner) so two requests cannot both pass it.
+    pub accounts: tokio::sync::Mutex<()>,
 }
 
 impl std::ops::Deref for App {

@@ -93,6 +93,10 @@ max_connections = 19900
 frames_per_second = 1000000
 frame_burst = 1000000
 outbound_queue = 4096
+login_per_ip_per_minute = 100000
+login_per_account_per_minute = 100000
+api_per_ip_per_second = 100000
+api_burst = 100000
 "#;
 
 /// Starts a fresh `parley` with one tenant and `staff` agents

@@ -15,6 +15,11 @@ pub mod ks {
     pub const VISITOR: u8 = 0x07;
     pub const VISITOR_CONVERSATION: u8 = 0x08;
     pub const PAGE_VIEW: u8 = 0x09;
+    pub const SESSION: u8 = 0x0A;
+    pub const AUDIT: u8 = 0x0B;
+    pub const MAIL: u8 = 0x0C;
+    pub const SITE_SETTINGS: u8 = 0x0D;
+    pub const TENANT_STATE: u8 = 0x0E;
 }
 
 fn tenant_ks(t: TenantId, ks: u8, extra: usize) -> Vec<u8> {
@@ -117,6 +122,51 @@ pub fn page_views(t: TenantId, v: VisitorId) -> Vec<u8> {
     k
 }
 
+/// A staff member's sessions: `… ‖ staff`.
+pub fn sessions(t: TenantId, s: StaffId) -> Vec<u8> {
+    let mut k = tenant_ks(t, ks::SESSION, 32);
+    k.extend_from_slice(&s.to_bytes());
+    k
+}
+
+/// One sign-in session: `sessions(t, s) ‖ session`.
+pub fn session(t: TenantId, s: StaffId, id: SessionId) -> Vec<u8> {
+    let mut k = sessions(t, s);
+    k.extend_from_slice(&id.to_bytes());
+    k
+}
+
+/// One audit entry (ids are time-ordered).
+pub fn audit(t: TenantId, id: AuditId) -> Vec<u8> {
+    let mut k = tenant_ks(t, ks::AUDIT, 16);
+    k.extend_from_slice(&id.to_bytes());
+    k
+}
+
+/// One outgoing mail.
+pub fn mail(t: TenantId, id: AuditId) -> Vec<u8> {
+    let mut k = tenant_ks(t, ks::MAIL, 16);
+    k.extend_from_slice(&id.to_bytes());
+    k
+}
+
+/// A site's widget settings.
+pub fn site_settings(t: TenantId, s: SiteId) -> Vec<u8> {
+    let mut k = tenant_ks(t, ks::SITE_SETTINGS, 16);
+    k.extend_from_slice(&s.to_bytes());
+    k
+}
+
+/// A tenant's operational state (suspension).
+pub fn tenant_state(t: TenantId) -> Vec<u8> {
+    tenant_ks(t, ks::TENANT_STATE, 0)
+}
+
+/// Global: a single-use token by the SHA-256 of its value.
+pub fn one_time_token(hash: &[u8]) -> Vec<u8> {
+    global("otk", hash)
+}
+
 fn global(name: &str, rest: &[u8]) -> Vec<u8> {
     let mut k = Vec::with_capacity(name.len() + 1 + rest.len());
     k.extend_from_slice(name.as_bytes());
@@ -138,6 +188,11 @@ pub fn site_key(key: &str) -> Vec<u8> {
 /// Global: the tenant list.
 pub fn tenant_index(t: TenantId) -> Vec<u8> {
     global("tenant", &t.to_bytes())
+}
+
+/// Global: the prefix of the tenant list.
+pub fn tenant_index_prefix() -> Vec<u8> {
+    global("tenant", &[])
 }
 
 /// Global: an instance operator account by email.

@@ -12,11 +12,13 @@
 //! a requester hears back only after its batch is on disk.
 #![forbid(unsafe_code)]
 
+mod accounts;
 pub mod codec;
 pub mod keys;
 mod stores;
 pub mod writer;
 
+pub use accounts::{AuthStore, Usage};
 pub use stores::{AccountStore, ConversationStore, MessageLog, VisitorStore};
 pub use writer::{Writer, WriterConfig};
 
@@ -83,6 +85,22 @@ impl WriteBatch {
             tree: TreeId::Global,
             key,
             value: Some(value),
+        });
+    }
+    /// Deletes a key of the data tree.
+    pub fn delete(&mut self, key: Vec<u8>) {
+        self.ops.push(Op {
+            tree: TreeId::Data,
+            key,
+            value: None,
+        });
+    }
+    /// Deletes a key of the global tree.
+    pub fn delete_global(&mut self, key: Vec<u8>) {
+        self.ops.push(Op {
+            tree: TreeId::Global,
+            key,
+            value: None,
         });
     }
     /// Number of operations.

@@ -82,12 +82,15 @@ pub trait VisitorStore {
     fn page_views(&self, t: TenantId, v: VisitorId, limit: usize) -> Result<Vec<PageView>>;
 }
 
-fn get<T: serde::de::DeserializeOwned>(tree: &sled::Tree, key: &[u8]) -> Result<Option<T>> {
+pub(crate) fn get<T: serde::de::DeserializeOwned>(
+    tree: &sled::Tree,
+    key: &[u8],
+) -> Result<Option<T>> {
     tree.get(key)?.map(|v| decode(&v)).transpose()
 }
 
 /// Two ids packed in a global index value.
-fn pair(a: [u8; 16], b: [u8; 16]) -> Vec<u8> {
+pub(crate) fn pair(a: [u8; 16], b: [u8; 16]) -> Vec<u8> {
     let mut v = Vec::with_capacity(32);
     v.extend_from_slice(&a);
     v.extend_from_slice(&b);

@@ -6,13 +6,14 @@
 use super::{send_error, ConversationMsg, ConversationState, Pending, StaffActor, StaffCommand};
 use crate::outbox::Outbox;
 use bytes::Bytes;
+use parley_engine::account::{AuditActor, AuditRecord};
 use parley_engine::codes::error;
 use parley_engine::conversation::{self as rules, Command, Status};
 use parley_engine::permissions::{allowed, Action};
 use parley_engine::protocol::ServerFrame;
 use parley_engine::records::*;
 use parley_engine::*;
-use parley_storage::{ConversationStore, MessageLog, WriteBatch};
+use parley_storage::{AuthStore, ConversationStore, MessageLog, WriteBatch};
 use ractor::{ActorProcessingErr, ActorRef};
 
 /// How long metadata whose only change is the log position may wait.
@@ -70,6 +71,9 @@ impl ConversationState {
         let mut batch = WriteBatch::new();
         if let Some(m) = &msg {
             store.append(&mut batch, self.tenant_id(), m);
+        }
+        if let Some(a) = self.audit.take() {
+            store.append_audit(&mut batch, &a);
         }
         if self.meta_due(msg.is_some()) {
             store.put_conversation(&mut batch, &self.rec);
@@ -231,6 +235,34 @@ impl ConversationState {
                 format!("{} transferred the conversation to {}", by.name, to_name)
             }
         };
+        let (verb, changes) = match &cmd {
+            StaffCommand::Claim => (
+                "conversation.claim",
+                format!("{{\"assignee\":\"{}\"}}", by.id),
+            ),
+            StaffCommand::Close => ("conversation.close", "{}".to_string()),
+            StaffCommand::Reopen => ("conversation.reopen", "{}".to_string()),
+            StaffCommand::Transfer { to, .. } => (
+                "conversation.transfer",
+                format!("{{\"assignee\":\"{to}\"}}"),
+            ),
+        };
+        self.audit = Some(AuditRecord {
+            id: AuditId::new(),
+            tenant_id: self.tenant_id(),
+            actor: AuditActor {
+                kind: "staff".into(),
+                id: Some(by.id.to_string()),
+                email: None,
+            },
+            action: verb.into(),
+            entity_type: "conversation".into(),
+            entity_id: Some(self.rec.id.to_string()),
+            changes,
+            ip: String::new(),
+            user_agent: "websocket".into(),
+            at: Timestamp::now(),
+        });
         let msg = self.new_message(None, Participant::system(), body, false);
         self.write(myself, Some(msg), Vec::new(), true, Some(origin));
     }

@@ -8,6 +8,7 @@ use crate::slot::StaffSocket;
 use crate::staff::{Staff, StaffArgs, StaffMsg};
 use crate::visitor::{Known, Visitor, VisitorArgs, VisitorMsg};
 use bytes::Bytes;
+use parley_engine::codes::close;
 use parley_engine::protocol::{Availability, ServerFrame, VisitorView};
 use parley_engine::records::*;
 use parley_engine::*;
@@ -247,6 +248,18 @@ impl TenantState {
         outbox: Outbox,
     ) -> Result<Vec<VisitorView>, ActorProcessingErr> {
         let id = staff.id;
+        let revoked = self
+            .revoked
+            .get(&id)
+            .is_some_and(|v| staff.token_version < *v);
+        if revoked || self.suspended {
+            outbox.close(if revoked {
+                close::UNAUTHORIZED
+            } else {
+                close::TENANT_SUSPENDED
+            });
+            return Ok(Vec::new());
+        }
         if !self.staff.contains_key(&id) {
             let actor = self.spawn_staff(myself, staff).await?;
             self.staff.insert(
@@ -285,6 +298,29 @@ impl TenantState {
             }
         }
         self.publish_directory();
+    }
+
+    /// Closes the staff member's sockets (through their Staff actor) and
+    /// refuses sockets authenticated before `token_version`.
+    pub(super) fn revoke_staff(&mut self, staff: StaffId, token_version: u32) {
+        let v = self.revoked.entry(staff).or_default();
+        *v = (*v).max(token_version);
+        if let Some(e) = self.staff.get(&staff) {
+            let _ = e.actor.cast(StaffMsg::Revoke(close::UNAUTHORIZED));
+        }
+    }
+
+    /// Closes every socket of the tenant: staff and visitors alike.
+    pub(super) fn suspend(&mut self) {
+        self.suspended = true;
+        for e in self.staff.values() {
+            let _ = e.actor.cast(StaffMsg::Revoke(close::TENANT_SUSPENDED));
+        }
+        for p in self.visitors.values() {
+            for (o, _) in &p.tabs {
+                o.close(close::TENANT_SUSPENDED);
+            }
+        }
     }
 
     /// A Staff actor panicked: its sockets stay, a fresh actor takes them over.

@@ -1,60 +1,481 @@
-//! `POST /api/v1/auth/login`: email and password in, access token out.
+//! `/api/v1/auth/*`: sign-up, sign-in, refresh, sign-out, password reset
+//! and invitations. Argon2 runs off the async runtime; every attempt
+//! counts against the per-IP and per-account sign-in budgets.
 
+use super::audit;
 use super::error::{ApiError, ApiJson};
-use crate::auth::{dummy_hash, verify_password};
+use super::principal::{staff_actor, Authed, Caller};
+use super::session::{self, Found, TokenPair};
+use crate::admin::new_tenant;
+use crate::auth::{dummy_hash, random_key, token_hash, verify_password};
 use crate::state::App;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
+use parley_engine::account::{AuditActor, MailRecord, OneTimeToken, TokenKind};
 use parley_engine::codes::error as code;
-use parley_storage::AccountStore;
+use parley_engine::records::StaffRecord;
+use parley_engine::*;
+use parley_storage::{AccountStore, AuthStore, WriteBatch};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
+use std::time::Duration;
+use utoipa::ToSchema;
 
-/// Login request body.
-#[derive(Deserialize)]
+/// Hashes a password on the blocking pool.
+pub async fn hash(password: String) -> Result<String, ApiError> {
+    tokio::task::spawn_blocking(move || crate::auth::hash_password(&password))
+        .await
+        .map_err(ApiError::internal)
+}
+
+/// Checks a password on the blocking pool.
+pub async fn verify(password: String, phc: String) -> Result<bool, ApiError> {
+    tokio::task::spawn_blocking(move || verify_password(&password, &phc))
+        .await
+        .map_err(ApiError::internal)
+}
+
+fn anonymous(email: &str) -> AuditActor {
+    AuditActor {
+        kind: "anonymous".into(),
+        id: None,
+        email: Some(email.into()),
+    }
+}
+
+/// `POST /auth/register` body.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Register {
+    tenant_name: String,
+    name: String,
+    email: String,
+    password: String,
+}
+
+/// Creates a tenant, its owner and a first site, and signs the owner in.
+#[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = Register,
+    responses((status = 201, body = TokenPair), (status = 400, description = "invalid or weak input"),
+        (status = 409, description = "`email_taken`"), (status = 429, description = "too many attempts")))]
+pub async fn register(
+    State(app): State<App>,
+    caller: Caller,
+    ApiJson(body): ApiJson<Register>,
+) -> Result<(StatusCode, Json<TokenPair>), ApiError> {
+    let email = parley_engine::validate::email(&body.email)?;
+    app.limiters.login(caller.ip, &email)?;
+    let tenant_name = parley_engine::validate::name(&body.tenant_name)?;
+    let name = parley_engine::validate::name(&body.name)?;
+    parley_engine::validate::password(&body.password, &email)?;
+    let phc = hash(body.password).await?;
+    let _guard = app.accounts.lock().await;
+    if app.store.staff_by_email(&email)?.is_some() {
+        return Err(email_taken(&email));
+    }
+    let (tenant, owner, site) = new_tenant(tenant_name, email, name, phc);
+    let mut b = WriteBatch::new();
+    app.store.put_tenant(&mut b, &tenant);
+    app.store.put_staff(&mut b, &owner);
+    app.store.put_site(&mut b, &site);
+    let (sess, refresh) = session::open(&app, &mut b, &owner, &caller);
+    let rec = audit::entry(
+        tenant.id,
+        staff_actor(&owner),
+        "tenant.register",
+        "tenant",
+        Some(tenant.id.to_string()),
+        json!({"name": tenant.name, "site_id": site.id}),
+        &caller,
+    );
+    audit::add(&app, &mut b, &rec);
+    app.writer.write(b).await?;
+    tracing::info!(tenant = %tenant.id, staff = %owner.id, "tenant registered");
+    Ok((
+        StatusCode::CREATED,
+        Json(session::pair(&app, &owner, &sess, refresh)),
+    ))
+}
+
+/// 409 for an email already in use.
+pub fn email_taken(email: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        code::EMAIL_TAKEN,
+        format!("{email} is already used by a staff account"),
+    )
+}
+
+/// `POST /auth/login` body.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Login {
     email: String,
     password: String,
 }
 
-/// Checks credentials (argon2 off the runtime) and issues an access token.
+/// Checks credentials and opens a session.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = Login,
+    responses((status = 200, body = TokenPair), (status = 401, description = "`invalid_credentials`"),
+        (status = 403, description = "`tenant_suspended`"), (status = 429, description = "too many attempts, see `Retry-After`")))]
 pub async fn login(
     State(app): State<App>,
+    caller: Caller,
     ApiJson(body): ApiJson<Login>,
-) -> Result<Json<Value>, ApiError> {
-    let invalid = || {
-        ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            code::INVALID_CREDENTIALS,
-            "wrong email or password",
-        )
-    };
+) -> Result<Json<TokenPair>, ApiError> {
     let email = body.email.trim().to_ascii_lowercase();
+    app.limiters.login(caller.ip, &email)?;
     let staff = app.store.staff_by_email(&email)?;
-    let hash = staff
+    let phc = staff
         .as_ref()
         .filter(|s| s.active)
         .map(|s| s.password_hash.clone())
         .unwrap_or_else(|| dummy_hash().to_string());
-    let ok = tokio::task::spawn_blocking(move || verify_password(&body.password, &hash))
-        .await
-        .map_err(ApiError::internal)?;
+    let ok = verify(body.password, phc).await?;
     let staff = match staff {
         Some(s) if ok && s.active => s,
-        _ => {
-            tracing::info!(email_known = staff.is_some(), "failed login");
-            return Err(invalid());
+        other => {
+            tracing::info!(email_known = other.is_some(), "failed login");
+            if let Some(s) = other {
+                let rec = audit::entry(
+                    s.tenant_id,
+                    anonymous(&email),
+                    "auth.login_failed",
+                    "staff",
+                    Some(s.id.to_string()),
+                    json!({}),
+                    &caller,
+                );
+                audit::write(&app, rec).await?;
+            }
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                code::INVALID_CREDENTIALS,
+                "wrong email or password",
+            ));
         }
     };
+    if app.store.tenant_state(staff.tenant_id)?.suspended {
+        return Err(ApiError::suspended());
+    }
+    let mut b = WriteBatch::new();
+    let (sess, refresh) = session::open(&app, &mut b, &staff, &caller);
+    let rec = audit::entry(
+        staff.tenant_id,
+        staff_actor(&staff),
+        "auth.login",
+        "session",
+        Some(sess.id.to_string()),
+        json!({}),
+        &caller,
+    );
+    audit::add(&app, &mut b, &rec);
+    app.writer.write(b).await?;
     tracing::info!(staff = %staff.id, tenant = %staff.tenant_id, "login");
-    Ok(Json(json!({
-        "access_token": app.tokens.issue_staff(&staff),
-        "refresh_token": null,
-        "token_type": "Bearer",
-        "expires_in": app.tokens.access_ttl(),
-        "tenant_id": staff.tenant_id,
-        "staff_id": staff.id,
-    })))
+    Ok(Json(session::pair(&app, &staff, &sess, refresh)))
+}
+
+/// A refresh token in a body.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshBody {
+    refresh_token: String,
+}
+
+/// Exchanges a refresh token for a new pair; a reused token revokes its session.
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshBody,
+    responses((status = 200, body = TokenPair), (status = 401, description = "`invalid_token`: unknown, expired, revoked or already used (the session is then revoked)")))]
+pub async fn refresh(
+    State(app): State<App>,
+    caller: Caller,
+    ApiJson(body): ApiJson<RefreshBody>,
+) -> Result<Json<TokenPair>, ApiError> {
+    match session::find(&app, &body.refresh_token).await? {
+        Found::Current(found) => {
+            let (staff, mut sess) = *found;
+            if app.store.tenant_state(staff.tenant_id)?.suspended {
+                return Err(ApiError::suspended());
+            }
+            let mut b = WriteBatch::new();
+            let token = session::rotate(&app, &mut b, &mut sess, &caller);
+            app.writer.write(b).await?;
+            Ok(Json(session::pair(&app, &staff, &sess, token)))
+        }
+        Found::Reused => {
+            if let Some((t, s, id, _)) = session::parse(&body.refresh_token) {
+                let rec = audit::entry(
+                    t,
+                    anonymous(""),
+                    "auth.refresh_reused",
+                    "session",
+                    Some(id.to_string()),
+                    json!({"staff_id": s, "revoked": true}),
+                    &caller,
+                );
+                audit::write(&app, rec).await?;
+            }
+            Err(ApiError::invalid_token("refresh token"))
+        }
+        Found::Invalid => Err(ApiError::invalid_token("refresh token")),
+    }
+}
+
+/// Ends the session of a refresh token. Unknown or used tokens end nothing.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", request_body = RefreshBody,
+    responses((status = 204, description = "signed out")))]
+pub async fn logout(
+    State(app): State<App>,
+    caller: Caller,
+    ApiJson(body): ApiJson<RefreshBody>,
+) -> Result<StatusCode, ApiError> {
+    if let Found::Current(found) = session::find(&app, &body.refresh_token).await? {
+        let (staff, mut sess) = *found;
+        sess.revoked = true;
+        let mut b = WriteBatch::new();
+        app.store.put_session(&mut b, &sess);
+        let rec = audit::entry(
+            staff.tenant_id,
+            staff_actor(&staff),
+            "auth.logout",
+            "session",
+            Some(sess.id.to_string()),
+            json!({}),
+            &caller,
+        );
+        audit::add(&app, &mut b, &rec);
+        app.writer.write(b).await?;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Ends every session of the caller: all their tokens and sockets die.
+#[utoipa::path(post, path = "/api/v1/auth/logout-all", tag = "auth",
+    responses((status = 204, description = "every session ended"), (status = 401)),
+    security(("bearer" = [])))]
+pub async fn logout_all(State(app): State<App>, me: Authed) -> Result<StatusCode, ApiError> {
+    let mut staff = me.staff.clone();
+    let mut b = WriteBatch::new();
+    {
+        let _guard = app.accounts.lock().await;
+        session::revoke_all(&app, &mut b, &mut staff)?;
+        let rec = audit::entry(
+            staff.tenant_id,
+            me.actor(),
+            "auth.logout_all",
+            "staff",
+            Some(staff.id.to_string()),
+            json!({}),
+            &me.caller,
+        );
+        audit::add(&app, &mut b, &rec);
+        app.writer.write(b).await?;
+    }
+    session::kick(&app, &staff).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /auth/password-reset` body.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetRequest {
+    email: String,
+}
+
+/// Issues a single-use reset token and mails (outboxes) the link. Answers
+/// 202 whether or not the email is known.
+#[utoipa::path(post, path = "/api/v1/auth/password-reset", tag = "auth", request_body = ResetRequest,
+    responses((status = 202, description = "if the account exists, a reset link was sent"), (status = 429)))]
+pub async fn reset_request(
+    State(app): State<App>,
+    caller: Caller,
+    ApiJson(body): ApiJson<ResetRequest>,
+) -> Result<StatusCode, ApiError> {
+    let email = parley_engine::validate::email(&body.email)?;
+    app.limiters.login(caller.ip, &email)?;
+    let Some(staff) = app.store.staff_by_email(&email)?.filter(|s| s.active) else {
+        return Ok(StatusCode::ACCEPTED);
+    };
+    let ttl = Duration::from_secs(app.config.auth.reset_token_ttl_minutes.max(1) * 60);
+    let mut b = WriteBatch::new();
+    let link = one_time(&app, &mut b, TokenKind::PasswordReset, &staff, ttl, "reset");
+    mail(
+        &app,
+        &mut b,
+        &staff,
+        "Reset your Parley password",
+        &format!(
+            "Someone asked to reset the password of {}. Open this link within {} minutes to choose a new one:\n\n{link}\n\nIf it was not you, ignore this mail.",
+            staff.email,
+            ttl.as_secs() / 60
+        ),
+    );
+    let rec = audit::entry(
+        staff.tenant_id,
+        anonymous(&email),
+        "auth.password_reset_requested",
+        "staff",
+        Some(staff.id.to_string()),
+        json!({}),
+        &caller,
+    );
+    audit::add(&app, &mut b, &rec);
+    app.writer.write(b).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// Creates a single-use token (added to `batch`); returns the link that carries it.
+pub fn one_time(
+    app: &App,
+    batch: &mut WriteBatch,
+    kind: TokenKind,
+    staff: &StaffRecord,
+    ttl: Duration,
+    page: &str,
+) -> String {
+    let token = random_key(40);
+    let rec = OneTimeToken {
+        kind,
+        tenant_id: staff.tenant_id,
+        staff_id: staff.id,
+        expires_at: Timestamp::now().after(ttl),
+    };
+    app.store
+        .put_one_time_token(batch, &token_hash(&token), &rec);
+    let base = app
+        .config
+        .auth
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", app.config.listen));
+    let link = format!("{}/app/#{page}={token}", base.trim_end_matches('/'));
+    if app.config.auth.dev_mode {
+        tracing::info!(staff = %staff.id, kind = ?kind, %link, "dev mode: one-time link");
+    }
+    link
+}
+
+/// Puts a mail in the tenant's outbox (added to `batch`).
+pub fn mail(app: &App, batch: &mut WriteBatch, to: &StaffRecord, subject: &str, body: &str) {
+    app.store.put_mail(
+        batch,
+        &MailRecord {
+            id: AuditId::new(),
+            tenant_id: to.tenant_id,
+            to: to.email.clone(),
+            subject: subject.into(),
+            body: body.into(),
+            created_at: Timestamp::now(),
+        },
+    );
+}
+
+/// Redeems a one-time token of `kind`: the staff member it names. The token
+/// is deleted in `batch`.
+pub fn redeem(
+    app: &App,
+    batch: &mut WriteBatch,
+    token: &str,
+    kind: TokenKind,
+) -> Result<StaffRecord, ApiError> {
+    let what = match kind {
+        TokenKind::PasswordReset => "reset token",
+        TokenKind::Invitation => "invitation",
+    };
+    let h = token_hash(token);
+    let rec = app
+        .store
+        .one_time_token(&h)?
+        .filter(|r| r.kind == kind)
+        .ok_or_else(|| ApiError::invalid_token(what))?;
+    if Timestamp::now() >= rec.expires_at {
+        app.store.delete_one_time_token(batch, &h);
+        return Err(ApiError::invalid_token(what));
+    }
+    let staff = app
+        .store
+        .staff(rec.tenant_id, rec.staff_id)?
+        .ok_or_else(|| ApiError::invalid_token(what))?;
+    app.store.delete_one_time_token(batch, &h);
+    Ok(staff)
+}
+
+/// `POST /auth/password-reset/confirm` body.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetConfirm {
+    token: String,
+    password: String,
+}
+
+/// Sets a new password with a reset token; every session of the account ends.
+#[utoipa::path(post, path = "/api/v1/auth/password-reset/confirm", tag = "auth", request_body = ResetConfirm,
+    responses((status = 204, description = "password changed"), (status = 400, description = "`weak_password`"), (status = 401, description = "`invalid_token`")))]
+pub async fn reset_confirm(
+    State(app): State<App>,
+    caller: Caller,
+    ApiJson(body): ApiJson<ResetConfirm>,
+) -> Result<StatusCode, ApiError> {
+    let _guard = app.accounts.lock().await;
+    let mut b = WriteBatch::new();
+    let mut staff = redeem(&app, &mut b, &body.token, TokenKind::PasswordReset)?;
+    parley_engine::validate::password(&body.password, &staff.email)?;
+    staff.password_hash = hash(body.password).await?;
+    session::revoke_all(&app, &mut b, &mut staff)?;
+    let rec = audit::entry(
+        staff.tenant_id,
+        staff_actor(&staff),
+        "auth.password_reset",
+        "staff",
+        Some(staff.id.to_string()),
+        json!({}),
+        &caller,
+    );
+    audit::add(&app, &mut b, &rec);
+    app.writer.write(b).await?;
+    drop(_guard);
+    session::kick(&app, &staff).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /auth/invitation/accept` body.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptInvite {
+    token: String,
+    password: String,
+    /// Replaces the name the inviter typed.
+    name: Option<String>,
+}
+
+/// Accepts an invitation: sets the password, activates and signs in.
+#[utoipa::path(post, path = "/api/v1/auth/invitation/accept", tag = "auth", request_body = AcceptInvite,
+    responses((status = 200, body = TokenPair), (status = 400, description = "`weak_password`"), (status = 401, description = "`invalid_token`")))]
+pub async fn accept_invitation(
+    State(app): State<App>,
+    caller: Caller,
+    ApiJson(body): ApiJson<AcceptInvite>,
+) -> Result<Json<TokenPair>, ApiError> {
+    let _guard = app.accounts.lock().await;
+    let mut b = WriteBatch::new();
+    let mut staff = redeem(&app, &mut b, &body.token, TokenKind::Invitation)?;
+    parley_engine::validate::password(&body.password, &staff.email)?;
+    if let Some(n) = &body.name {
+        staff.name = parley_engine::validate::name(n)?;
+    }
+    staff.password_hash = hash(body.password).await?;
+    staff.active = true;
+    app.store.put_staff(&mut b, &staff);
+    let (sess, refresh) = session::open(&app, &mut b, &staff, &caller);
+    let rec = audit::entry(
+        staff.tenant_id,
+        staff_actor(&staff),
+        "staff.invitation_accepted",
+        "staff",
+        Some(staff.id.to_string()),
+        json!({}),
+        &caller,
+    );
+    audit::add(&app, &mut b, &rec);
+    app.writer.write(b).await?;
+    Ok(Json(session::pair(&app, &staff, &sess, refresh)))
 }

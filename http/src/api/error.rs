@@ -13,6 +13,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Seconds to wait, sent as `Retry-After` (429 answers).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -21,7 +23,46 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
         }
+    }
+
+    /// 429 with `Retry-After`.
+    pub fn too_many(retry_after_secs: u64, what: &str) -> Self {
+        Self {
+            retry_after: Some(retry_after_secs.max(1)),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                code::TOO_MANY_REQUESTS,
+                format!(
+                    "too many {what}; try again in {} s",
+                    retry_after_secs.max(1)
+                ),
+            )
+        }
+    }
+
+    /// 403 for a role that may not do something.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, code::FORBIDDEN, message)
+    }
+
+    /// 403 for a suspended tenant.
+    pub fn suspended() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            code::TENANT_SUSPENDED,
+            "this account is suspended; contact the instance operator",
+        )
+    }
+
+    /// 401 for an unknown, used, revoked or expired one-time or refresh token.
+    pub fn invalid_token(what: &str) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            code::INVALID_TOKEN,
+            format!("the {what} is invalid, used or expired"),
+        )
     }
 
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
@@ -58,7 +99,12 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = serde_json::json!({"error": {"code": self.code, "message": self.message}});
-        (self.status, axum::Json(body)).into_response()
+        let mut r = (self.status, axum::Json(body)).into_response();
+        if let Some(s) = self.retry_after {
+            r.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, s.into());
+        }
+        r
     }
 }
 
@@ -82,6 +128,12 @@ impl From<JsonRejection> for ApiError {
     }
 }
 
+impl From<parley_engine::validate::Invalid> for ApiError {
+    fn from(e: parley_engine::validate::Invalid) -> Self {
+        Self::bad_request(e.code, e.message)
+    }
+}
+
 impl From<parley_storage::StorageError> for ApiError {
     fn from(e: parley_storage::StorageError) -> Self {
         Self::internal(e)
@@ -101,5 +153,26 @@ where
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
         let axum::Json(v) = axum::Json::<T>::from_request(req, state).await?;
         Ok(Self(v))
+    }
+}
+
+/// Query-string extractor whose rejections use the contract's error body.
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> axum::extract::FromRequestParts<S> for ApiQuery<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(Self(v)),
+            Err(e) => Err(ApiError::bad_request(code::BAD_REQUEST, e.body_text())),
+        }
     }
 }

@@ -1,68 +1,162 @@
 //! The HTTP routes: REST under `/api/v1`, health and metrics, the
-//! WebSocket upgrades, and the static pages.
+//! WebSocket upgrades, and the static pages. Every route is registered
+//! through utoipa's router, so the OpenAPI document served at
+//! `/api/v1/openapi.json` is generated from the same list the server routes by.
 
+pub mod audit;
 pub mod auth;
+pub mod edge;
 pub mod error;
+pub mod limits;
+pub mod me;
+pub mod principal;
+pub mod public;
+pub mod session;
+pub mod sites;
+pub mod staff;
+pub mod system;
 
 use crate::state::App;
 use crate::ws;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{header, HeaderValue, Request, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::{Json, Router};
 use error::ApiError;
-use serde_json::json;
-use tower_http::request_id::{
-    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
-};
-use tower_http::set_header::SetResponseHeaderLayer;
+use serde::Serialize;
+use serde_json::{json, Value};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-/// Request ids: a ULID per request unless the client sent one.
-#[derive(Clone, Copy, Default)]
-struct Ulids;
+/// One page of a cursor-paginated list.
+#[derive(Serialize, ToSchema)]
+pub struct Page {
+    #[schema(value_type = Vec<Object>)]
+    pub items: Vec<Value>,
+    /// Pass as `cursor` for the next page; `null` on the last one.
+    pub next_cursor: Option<String>,
+}
 
-impl MakeRequestId for Ulids {
-    fn make_request_id<B>(&mut self, _req: &Request<B>) -> Option<RequestId> {
-        HeaderValue::from_str(&ulid::Ulid::new().to_string())
-            .ok()
-            .map(RequestId::new)
+impl Page {
+    /// A page from `items` fetched with one extra beyond `limit` (its
+    /// presence means there is a next page).
+    pub fn of<T>(
+        mut items: Vec<T>,
+        limit: usize,
+        cursor: impl Fn(&T) -> String,
+        view: impl Fn(&T) -> Value,
+    ) -> Self {
+        let more = items.len() > limit;
+        items.truncate(limit);
+        Self {
+            next_cursor: if more { items.last().map(cursor) } else { None },
+            items: items.iter().map(view).collect(),
+        }
     }
+}
+
+struct Bearer;
+
+impl Modify for Bearer {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        let c = api.components.get_or_insert_with(Default::default);
+        c.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Parley",
+        description = "Self-hosted multi-tenant live chat. Errors: `{\"error\":{\"code\",\"message\"}}`. \
+            Every response carries `x-request-id`. WebSocket frames: see engine/PROTOCOL.md."
+    ),
+    modifiers(&Bearer)
+)]
+struct Doc;
+
+/// Every route with its documentation, before state and layers.
+fn routes() -> OpenApiRouter<App> {
+    let public = OpenApiRouter::new().routes(routes!(public::config));
+    OpenApiRouter::with_openapi(Doc::openapi())
+        .routes(routes!(landing))
+        .routes(routes!(healthz))
+        .routes(routes!(metrics))
+        .routes(routes!(openapi_json))
+        .routes(routes!(ws::visitor_upgrade))
+        .routes(routes!(ws::staff_upgrade))
+        .routes(routes!(auth::register))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::refresh))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::logout_all))
+        .routes(routes!(auth::reset_request))
+        .routes(routes!(auth::reset_confirm))
+        .routes(routes!(auth::accept_invitation))
+        .routes(routes!(me::me, me::update_me))
+        .routes(routes!(me::change_password))
+        .routes(routes!(me::sessions))
+        .routes(routes!(me::end_session))
+        .routes(routes!(staff::list, staff::create))
+        .routes(routes!(staff::get, staff::update, staff::delete))
+        .routes(routes!(sites::list, sites::create))
+        .routes(routes!(sites::get, sites::update, sites::delete))
+        .routes(routes!(sites::rotate_key))
+        .routes(routes!(audit::list))
+        .routes(routes!(audit::outbox))
+        .routes(routes!(system::login))
+        .routes(routes!(system::tenants))
+        .routes(routes!(system::suspend))
+        .routes(routes!(system::resume))
+        .merge(public)
+}
+
+/// The OpenAPI document, as served.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes().split_for_parts().1
 }
 
 /// The whole router.
 pub fn router(app: App) -> Router {
-    let max_json = app.config.limits.max_json_bytes;
-    Router::new()
-        .route("/", get(landing))
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics))
-        .route("/api/v1/auth/login", post(auth::login))
-        .route("/ws/visitor", get(ws::visitor_upgrade))
-        .route("/ws/staff", get(ws::staff_upgrade))
+    let (router, _) = routes().split_for_parts();
+    let router = router
         .fallback(not_found)
-        .layer(DefaultBodyLimit::max(max_json))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("strict-origin-when-cross-origin"),
-        ))
-        .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(SetRequestIdLayer::x_request_id(Ulids))
-        .with_state(app)
+        .layer(DefaultBodyLimit::max(app.config.limits.max_json_bytes));
+    edge::layers(router, app.clone()).with_state(app)
 }
 
 async fn not_found() -> ApiError {
     ApiError::not_found("route")
 }
 
+/// The landing page.
+#[utoipa::path(get, path = "/", tag = "pages", responses((status = 200, content_type = "text/html")))]
 async fn landing() -> Html<&'static str> {
     Html(include_str!("../../web/index.html"))
 }
 
+/// This document.
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "meta",
+    responses((status = 200, description = "OpenAPI 3.1", body = Object)))]
+async fn openapi_json() -> Response {
+    static DOC: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let text = DOC.get_or_init(|| openapi().to_pretty_json().unwrap_or_default());
+    ([(header::CONTENT_TYPE, "application/json")], text.as_str()).into_response()
+}
+
+/// Liveness and storage health.
+#[utoipa::path(get, path = "/healthz", tag = "meta",
+    responses((status = 200, body = Object), (status = 503, description = "storage cannot write")))]
 async fn healthz(State(app): State<App>) -> Response {
     let ok = app.writer.is_healthy();
     let body = json!({
@@ -80,6 +174,9 @@ async fn healthz(State(app): State<App>) -> Response {
     (status, Json(body)).into_response()
 }
 
+/// Prometheus text exposition.
+#[utoipa::path(get, path = "/metrics", tag = "meta",
+    responses((status = 200, content_type = "text/plain")))]
 async fn metrics(State(app): State<App>) -> Response {
     metrics::gauge!("parley_ws_connections").set(app.open_connections() as f64);
     let text = app.metrics.as_ref().map(|h| h.render()).unwrap_or_default();

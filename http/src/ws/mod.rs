@@ -19,7 +19,6 @@ use fastwebsockets::upgrade::{IncomingUpgrade, UpgradeFut};
 use parley_actors::Outbox;
 use parley_engine::codes::error;
 use parley_engine::records::SiteRecord;
-use parley_storage::AccountStore;
 use serde::Deserialize;
 use std::time::Duration;
 use tokio::sync::{oneshot, OwnedSemaphorePermit};
@@ -66,22 +65,39 @@ fn start(
 }
 
 /// `GET /ws/visitor?site=SITE_KEY`.
+#[utoipa::path(get, path = "/ws/visitor", tag = "websocket",
+    description = "Visitor WebSocket (frames: engine/PROTOCOL.md). An unknown key upgrades and closes with 4404; a suspended tenant closes with 4403.",
+    params(("site" = String, Query, description = "the site's public key")),
+    responses((status = 101, description = "switching protocols"), (status = 400, description = "not an upgrade request"),
+        (status = 403, description = "`origin_not_allowed`"), (status = 503, description = "too many connections")))]
 pub async fn visitor_upgrade(
     State(app): State<App>,
     Query(q): Query<VisitorQuery>,
+    headers: axum::http::HeaderMap,
     up: Result<IncomingUpgrade, StatusCode>,
 ) -> Result<Response, ApiError> {
-    let (up, permit) = accept(&app, up)?;
     // An unknown key still upgrades: browsers cannot read an HTTP status, so
-    // the answer is a close code (4404) the widget can act on.
+    // the answer is a close code (4404) the widget can act on. A page on an
+    // origin the site does not allow is refused outright.
     let site = match q.site.as_deref() {
-        Some(k) if !k.is_empty() && k.len() <= 128 => app.store.site_by_key(k)?,
+        Some(k) if !k.is_empty() && k.len() <= 128 => {
+            match crate::api::public::site_for(&app, k, &headers) {
+                Ok(s) => Some(s),
+                Err(e) if e.status == StatusCode::NOT_FOUND => None,
+                Err(e) => return Err(e),
+            }
+        }
         _ => None,
     };
+    let (up, permit) = accept(&app, up)?;
     start(app, up, permit, Kind::Visitor(site))
 }
 
 /// `GET /ws/staff`.
+#[utoipa::path(get, path = "/ws/staff", tag = "websocket",
+    description = "Staff WebSocket: first frame `{\"type\":\"auth\",\"token\"}` within 10 s, else close 4401.",
+    responses((status = 101, description = "switching protocols"), (status = 400, description = "not an upgrade request"),
+        (status = 503, description = "too many connections")))]
 pub async fn staff_upgrade(
     State(app): State<App>,
     up: Result<IncomingUpgrade, StatusCode>,

@@ -17,7 +17,7 @@ use parley_engine::protocol::{
 };
 use parley_engine::records::{Participant, StaffRecord};
 use parley_engine::*;
-use parley_storage::{AccountStore, ConversationStore};
+use parley_storage::{AccountStore, AuthStore, ConversationStore};
 use ractor::ActorRef;
 use std::collections::HashMap;
 use tokio::sync::oneshot;
@@ -67,6 +67,20 @@ pub async fn run(mut s: Socket, prelude: oneshot::Sender<Prelude>) -> u16 {
         Ok(Some(st)) if st.active && st.token_version == claims.ver => st,
         _ => return close::UNAUTHORIZED,
     };
+    if let Some(sid) = claims.sid {
+        let now = parley_engine::Timestamp::now();
+        match app.store.session(staff.tenant_id, staff.id, sid) {
+            Ok(Some(sess)) if sess.is_active(now) => {}
+            _ => return close::UNAUTHORIZED,
+        }
+    }
+    if app
+        .store
+        .tenant_state(staff.tenant_id)
+        .map_or(true, |t| t.suspended)
+    {
+        return close::TENANT_SUSPENDED;
+    }
     let Ok(handle) = app.system.tenant(staff.tenant_id).await else {
         return close::INTERNAL_ERROR;
     };

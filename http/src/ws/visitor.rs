@@ -11,6 +11,7 @@ use parley_engine::protocol::{parse_client, ClientFrame, ConversationView, Serve
 use parley_engine::records::{PageInfo, Participant, SiteRecord};
 use parley_engine::validate;
 use parley_engine::*;
+use parley_storage::AuthStore;
 use ractor::ActorRef;
 use tokio::sync::oneshot;
 use tokio::time::{timeout_at, Instant};
@@ -79,6 +80,13 @@ async fn hello(
     let Some(site) = site else {
         return Err(close::UNKNOWN_SITE);
     };
+    if s.app
+        .store
+        .tenant_state(site.tenant_id)
+        .map_or(true, |t| t.suspended)
+    {
+        return Err(close::TENANT_SUSPENDED);
+    }
     let deadline =
         Instant::now() + std::time::Duration::from_secs(s.app.config.limits.handshake_timeout_secs);
     let (token, first_page) = loop {

@@ -36,6 +36,28 @@ pub fn admin(dir: &std::path::Path, args: &[&str]) -> Value {
     serde_json::from_slice(&out.stdout).expect("admin prints one JSON line")
 }
 
+/// The token-signing secret every test server uses, so tests can make
+/// expired and forged tokens.
+pub const TOKEN_SECRET: &str = "test-token-secret-0123456789abcdef";
+
+/// A test's config text plus the test defaults: the known token secret and,
+/// unless the test sets sign-in limits itself, budgets no test reaches.
+fn test_config(text: &str) -> String {
+    let mut t = text.to_string();
+    if !t.contains("login_per") {
+        let limits = "[limits]\nlogin_per_ip_per_minute = 100000\nlogin_per_account_per_minute = 100000\napi_per_ip_per_second = 100000\napi_burst = 100000\n";
+        t = if t.contains("[limits]\n") {
+            t.replace("[limits]\n", limits)
+        } else {
+            format!("{t}\n{limits}")
+        };
+    }
+    if !t.contains("[auth]") {
+        t = format!("{t}\n[auth]\ntoken_secret = \"{TOKEN_SECRET}\"\n");
+    }
+    t
+}
+
 /// A running server process.
 pub struct Server {
     child: Option<Child>,
@@ -116,7 +138,7 @@ impl Server {
                 )
             })
             .collect();
-        let config = setup.config.map(|text| {
+        let config = Some(test_config(setup.config.as_deref().unwrap_or(""))).map(|text| {
             let p = dir.path().join("parley.toml");
             std::fs::write(&p, text).unwrap();
             p

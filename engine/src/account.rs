@@ -1,0 +1,348 @@
+//! Account records beyond the core ones: sign-in sessions, single-use
+//! tokens, the audit log, the mail outbox, tenant state and site settings,
+//! with the pure rules that check them.
+
+use crate::codes::error;
+use crate::ids::*;
+use crate::time::Timestamp;
+use crate::validate::Invalid;
+use serde::{Deserialize, Serialize};
+
+/// A staff sign-in on one device: one refresh-token family. The refresh
+/// token is `tenant.session.secret`; only a hash of the current secret is
+/// stored, and a presented secret that is not the current one revokes the
+/// family (it was stolen or replayed).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SessionRecord {
+    pub id: SessionId,
+    pub tenant_id: TenantId,
+    pub staff_id: StaffId,
+    /// SHA-256 of the current refresh secret.
+    pub secret_hash: Vec<u8>,
+    /// The client's user agent at sign-in, shortened.
+    pub device: String,
+    pub ip: String,
+    pub created_at: Timestamp,
+    pub last_seen: Timestamp,
+    pub expires_at: Timestamp,
+    pub revoked: bool,
+}
+
+impl SessionRecord {
+    /// Usable now: neither revoked nor expired.
+    pub fn is_active(&self, now: Timestamp) -> bool {
+        !self.revoked && now < self.expires_at
+    }
+}
+
+/// What a single-use token is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenKind {
+    PasswordReset,
+    Invitation,
+}
+
+/// A single-use, expiring token (password reset or invitation), stored
+/// under a hash of its value.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OneTimeToken {
+    pub kind: TokenKind,
+    pub tenant_id: TenantId,
+    pub staff_id: StaffId,
+    pub expires_at: Timestamp,
+}
+
+/// Who did an audited action.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditActor {
+    /// `staff`, `superadmin`, `visitor` or `anonymous`.
+    pub kind: String,
+    pub id: Option<String>,
+    pub email: Option<String>,
+}
+
+/// One append-only audit entry.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    pub id: AuditId,
+    pub tenant_id: TenantId,
+    pub actor: AuditActor,
+    /// Dotted verb, e.g. `auth.login`, `staff.update`, `conversation.claim`.
+    pub action: String,
+    /// `staff`, `site`, `session`, `conversation`, `tenant`.
+    pub entity_type: String,
+    pub entity_id: Option<String>,
+    /// What changed, as a JSON object text (`{}` when nothing to say).
+    pub changes: String,
+    pub ip: String,
+    pub user_agent: String,
+    pub at: Timestamp,
+}
+
+/// A mail the instance would send (invitation, password reset), kept in
+/// the tenant's outbox until a mail transport delivers it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MailRecord {
+    pub id: AuditId,
+    pub tenant_id: TenantId,
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+    pub created_at: Timestamp,
+}
+
+/// A tenant's operational state, set by the instance operator.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TenantState {
+    /// A suspended tenant's staff cannot sign in and its widget shows offline.
+    pub suspended: bool,
+    pub changed_at: Option<Timestamp>,
+}
+
+/// Where the widget's bubble sits.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Position {
+    #[default]
+    BottomRight,
+    BottomLeft,
+}
+
+/// Opening hours of one weekday, `HH:MM` in the site's time zone.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DayHours {
+    /// `mon` … `sun`.
+    pub day: String,
+    pub open: String,
+    pub close: String,
+}
+
+/// When staff answer; outside these hours the widget shows the offline message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BusinessHours {
+    /// IANA time zone name, e.g. `Europe/Paris`, or `UTC`.
+    pub timezone: String,
+    pub days: Vec<DayHours>,
+}
+
+/// A field the widget asks for before the first message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreChatField {
+    /// `name`, `email`, `phone` or a custom key.
+    pub name: String,
+    pub label: String,
+    /// `text`, `email` or `phone`.
+    #[serde(default = "text_kind")]
+    pub kind: String,
+    #[serde(default)]
+    pub required: bool,
+}
+
+fn text_kind() -> String {
+    "text".into()
+}
+
+/// A site's widget settings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiteSettings {
+    /// Origins (`https://example.com`) allowed to embed the widget and call
+    /// the site's public routes; empty allows any origin.
+    pub allowed_origins: Vec<String>,
+    /// `#rrggbb`.
+    pub color: String,
+    pub position: Position,
+    pub greeting: String,
+    pub offline_message: String,
+    pub business_hours: Option<BusinessHours>,
+    pub pre_chat_fields: Vec<PreChatField>,
+    /// HMAC secret a site's backend signs visitor identities with.
+    pub identity_secret: Option<String>,
+}
+
+impl Default for SiteSettings {
+    fn default() -> Self {
+        Self {
+            allowed_origins: Vec::new(),
+            color: "#2563eb".into(),
+            position: Position::BottomRight,
+            greeting: "Hi! How can we help?".into(),
+            offline_message: "We're away right now. Leave a message and we'll get back to you."
+                .into(),
+            business_hours: None,
+            pre_chat_fields: Vec::new(),
+            identity_secret: None,
+        }
+    }
+}
+
+fn invalid(message: impl Into<String>) -> Invalid {
+    Invalid {
+        code: error::INVALID,
+        message: message.into(),
+    }
+}
+
+/// Normalises an origin: `scheme://host[:port]`, lower-cased, no path.
+pub fn origin(raw: &str) -> Result<String, Invalid> {
+    let o = raw.trim().trim_end_matches('/').to_ascii_lowercase();
+    let rest = o
+        .strip_prefix("https://")
+        .or_else(|| o.strip_prefix("http://"))
+        .ok_or_else(|| {
+            invalid(format!(
+                "origin {raw:?} must start with https:// or http://"
+            ))
+        })?;
+    let host_ok = !rest.is_empty()
+        && rest.len() <= 253
+        && rest
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+    if !host_ok {
+        return Err(invalid(format!(
+            "origin {raw:?} must be a scheme and host only, like https://example.com"
+        )));
+    }
+    Ok(o)
+}
+
+/// Whether a browser `Origin` may use a site with these allowed origins.
+pub fn origin_allowed(allowed: &[String], origin: &str) -> bool {
+    allowed.is_empty() || allowed.iter().any(|a| a.eq_ignore_ascii_case(origin))
+}
+
+fn hhmm(s: &str) -> Option<u32> {
+    let (h, m) = s.split_once(':')?;
+    let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+    (h < 24 && m < 60 && s.len() == 5).then_some(h * 60 + m)
+}
+
+const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+/// Checks and normalises site settings (origins, colour, texts, hours, fields).
+pub fn site_settings(mut s: SiteSettings) -> Result<SiteSettings, Invalid> {
+    if s.allowed_origins.len() > 50 {
+        return Err(invalid("at most 50 allowed origins"));
+    }
+    s.allowed_origins = s
+        .allowed_origins
+        .iter()
+        .map(|o| origin(o))
+        .collect::<Result<_, _>>()?;
+    s.allowed_origins.dedup();
+    let c = s.color.trim().to_ascii_lowercase();
+    if c.len() != 7 || !c.starts_with('#') || !c[1..].chars().all(|x| x.is_ascii_hexdigit()) {
+        return Err(invalid("color must look like #1a2b3c"));
+    }
+    s.color = c;
+    for (name, text) in [
+        ("greeting", &s.greeting),
+        ("offline_message", &s.offline_message),
+    ] {
+        if text.chars().count() > 500 {
+            return Err(invalid(format!("{name} must have at most 500 characters")));
+        }
+    }
+    if let Some(h) = &s.business_hours {
+        let tz = &h.timezone;
+        let tz_ok = tz == "UTC"
+            || (tz.contains('/')
+                && tz.len() <= 64
+                && tz
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '-' | '+')));
+        if !tz_ok {
+            return Err(invalid(format!(
+                "timezone {tz:?} must be an IANA name like Europe/Paris, or UTC"
+            )));
+        }
+        for d in &h.days {
+            if !DAYS.contains(&d.day.as_str()) {
+                return Err(invalid(format!("day {:?} must be one of mon…sun", d.day)));
+            }
+            match (hhmm(&d.open), hhmm(&d.close)) {
+                (Some(o), Some(c)) if o < c => {}
+                _ => {
+                    return Err(invalid(format!(
+                        "hours of {} must be HH:MM with open before close",
+                        d.day
+                    )))
+                }
+            }
+        }
+    }
+    if s.pre_chat_fields.len() > 10 {
+        return Err(invalid("at most 10 pre-chat fields"));
+    }
+    for f in &s.pre_chat_fields {
+        let name_ok = !f.name.is_empty()
+            && f.name.len() <= 40
+            && f.name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !name_ok || f.label.trim().is_empty() || f.label.chars().count() > 100 {
+            return Err(invalid(
+                "a pre-chat field needs a name (letters, digits, _) and a label of 1 to 100 characters",
+            ));
+        }
+        if !matches!(f.kind.as_str(), "text" | "email" | "phone") {
+            return Err(invalid(format!(
+                "pre-chat field kind {:?} must be text, email or phone",
+                f.kind
+            )));
+        }
+    }
+    Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_normalise_and_match() {
+        assert_eq!(
+            origin("HTTPS://Shop.Example.com/").unwrap(),
+            "https://shop.example.com"
+        );
+        assert!(origin("shop.example.com").is_err());
+        assert!(origin("https://a.com/path").is_err());
+        let allowed = vec!["https://a.com".to_string()];
+        assert!(origin_allowed(&allowed, "https://a.com"));
+        assert!(!origin_allowed(&allowed, "https://evil.com"));
+        assert!(origin_allowed(&[], "https://anything.com"));
+    }
+
+    #[test]
+    fn settings_are_checked() {
+        let ok = SiteSettings {
+            allowed_origins: vec!["https://A.com".into()],
+            color: "#AABBCC".into(),
+            business_hours: Some(BusinessHours {
+                timezone: "Europe/Paris".into(),
+                days: vec![DayHours {
+                    day: "mon".into(),
+                    open: "09:00".into(),
+                    close: "17:30".into(),
+                }],
+            }),
+            ..Default::default()
+        };
+        let s = site_settings(ok.clone()).unwrap();
+        assert_eq!(s.color, "#aabbcc");
+        assert_eq!(s.allowed_origins, vec!["https://a.com"]);
+        let mut bad = ok.clone();
+        bad.color = "blue".into();
+        assert!(site_settings(bad).is_err());
+        let mut bad = ok.clone();
+        bad.business_hours.as_mut().unwrap().days[0].close = "08:00".into();
+        assert!(site_settings(bad).is_err());
+        let mut bad = ok;
+        bad.business_hours.as_mut().unwrap().timezone = "Paris time".into();
+        assert!(site_settings(bad).is_err());
+    }
+}

@@ -1,0 +1,78 @@
+//! Request budgets (governor's keyed GCRA limiters): sign-in attempts per
+//! IP address and per account, and API requests per IP address. Over
+//! budget is a 429 with `Retry-After`.
+
+use super::error::ApiError;
+use crate::config::Limits;
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota};
+use std::hash::Hash;
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+
+/// The instance's limiters.
+pub struct Limiters {
+    login_ip: DefaultKeyedRateLimiter<IpAddr>,
+    login_account: DefaultKeyedRateLimiter<String>,
+    api_ip: DefaultKeyedRateLimiter<IpAddr>,
+    clock: DefaultClock,
+}
+
+fn nz(n: u32) -> NonZeroU32 {
+    NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN)
+}
+
+impl Limiters {
+    /// Limiters with the configured budgets.
+    pub fn new(l: &Limits) -> Self {
+        Self {
+            login_ip: DefaultKeyedRateLimiter::keyed(Quota::per_minute(nz(
+                l.login_per_ip_per_minute
+            ))),
+            login_account: DefaultKeyedRateLimiter::keyed(Quota::per_minute(nz(
+                l.login_per_account_per_minute
+            ))),
+            api_ip: DefaultKeyedRateLimiter::keyed(
+                Quota::per_second(nz(l.api_per_ip_per_second)).allow_burst(nz(l.api_burst)),
+            ),
+            clock: DefaultClock::default(),
+        }
+    }
+
+    fn check<K: Hash + Eq + Clone>(
+        &self,
+        lim: &DefaultKeyedRateLimiter<K>,
+        key: &K,
+        what: &str,
+    ) -> Result<(), ApiError> {
+        lim.check_key(key).map_err(|not_until| {
+            let wait = not_until.wait_time_from(self.clock.now());
+            ApiError::too_many(wait.as_secs_f64().ceil() as u64, what)
+        })
+    }
+
+    /// One sign-in (or sign-up, or reset) attempt from `ip` for `account`.
+    pub fn login(&self, ip: IpAddr, account: &str) -> Result<(), ApiError> {
+        self.check(&self.login_ip, &ip, "sign-in attempts from your address")?;
+        self.check(
+            &self.login_account,
+            &account.to_ascii_lowercase(),
+            "sign-in attempts for this account",
+        )
+    }
+
+    /// One API request from `ip`.
+    pub fn api(&self, ip: IpAddr) -> Result<(), ApiError> {
+        self.check(&self.api_ip, &ip, "requests from your address")
+    }
+
+    /// Forgets keys whose budget is full again (call now and then).
+    pub fn prune(&self) {
+        for l in [&self.login_ip, &self.api_ip] {
+            l.retain_recent();
+            l.shrink_to_fit();
+        }
+        self.login_account.retain_recent();
+        self.login_account.shrink_to_fit();
+    }
+}

@@ -1,0 +1,159 @@
+//! `/api/v1/admin/*`: the instance operator (superadmin) signs in, lists
+//! tenants with their usage, and suspends or resumes them. A suspended
+//! tenant's staff cannot sign in or use their tokens, and its sockets close
+//! with 4403 (the widget shows offline).
+
+use super::audit;
+use super::auth::verify;
+use super::error::{ApiError, ApiJson};
+use super::principal::{Caller, Operator};
+use super::Page;
+use crate::auth::dummy_hash;
+use crate::state::App;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use parley_actors::TenantMsg;
+use parley_engine::account::TenantState;
+use parley_engine::codes::error as code;
+use parley_engine::records::TenantRecord;
+use parley_engine::*;
+use parley_storage::{AccountStore, AuthStore, WriteBatch};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use utoipa::ToSchema;
+
+/// `POST /admin/auth/login` body.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorLogin {
+    email: String,
+    password: String,
+}
+
+/// Signs the instance operator in.
+#[utoipa::path(post, path = "/api/v1/admin/auth/login", tag = "admin", request_body = OperatorLogin,
+    responses((status = 200, description = "`{access_token, token_type, expires_in}`", body = Object),
+        (status = 401, description = "`invalid_credentials`"), (status = 429)))]
+pub async fn login(
+    State(app): State<App>,
+    caller: Caller,
+    ApiJson(body): ApiJson<OperatorLogin>,
+) -> Result<Json<Value>, ApiError> {
+    let email = body.email.trim().to_ascii_lowercase();
+    app.limiters.login(caller.ip, &email)?;
+    let op = app.store.superadmin_by_email(&email)?;
+    let phc = op
+        .as_ref()
+        .map(|o| o.password_hash.clone())
+        .unwrap_or_else(|| dummy_hash().to_string());
+    match (verify(body.password, phc).await?, op) {
+        (true, Some(op)) => {
+            tracing::info!(superadmin = %op.id, "operator login");
+            Ok(Json(json!({
+                "access_token": app.tokens.issue_operator(op.id),
+                "token_type": "Bearer",
+                "expires_in": app.tokens.access_ttl(),
+            })))
+        }
+        _ => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            code::INVALID_CREDENTIALS,
+            "wrong email or password",
+        )),
+    }
+}
+
+fn tenant_view(app: &App, t: &TenantRecord) -> Result<Value, ApiError> {
+    let state = app.store.tenant_state(t.id)?;
+    Ok(json!({
+        "id": t.id,
+        "name": t.name,
+        "created_at": t.created_at,
+        "suspended": state.suspended,
+        "usage": app.store.usage(t.id)?,
+    }))
+}
+
+/// Every tenant with its usage (staff, sites, conversations, messages, storage bytes).
+#[utoipa::path(get, path = "/api/v1/admin/tenants", tag = "admin",
+    responses((status = 200, body = Page), (status = 401)), security(("bearer" = [])))]
+pub async fn tenants(State(app): State<App>, _op: Operator) -> Result<Json<Page>, ApiError> {
+    let items = app
+        .store
+        .tenants()?
+        .iter()
+        .map(|t| tenant_view(&app, t))
+        .collect::<Result<_, _>>()?;
+    Ok(Json(Page {
+        items,
+        next_cursor: None,
+    }))
+}
+
+async fn set_suspended(
+    app: &App,
+    op: &Operator,
+    id: &str,
+    suspended: bool,
+) -> Result<Json<Value>, ApiError> {
+    let id: TenantId = id.parse().map_err(|_| ApiError::not_found("tenant"))?;
+    let tenant = app
+        .store
+        .tenant(id)?
+        .ok_or_else(|| ApiError::not_found("tenant"))?;
+    let state = TenantState {
+        suspended,
+        changed_at: Some(Timestamp::now()),
+    };
+    let mut b = WriteBatch::new();
+    app.store.put_tenant_state(&mut b, id, &state);
+    let rec = audit::entry(
+        id,
+        op.actor(),
+        if suspended {
+            "tenant.suspend"
+        } else {
+            "tenant.resume"
+        },
+        "tenant",
+        Some(id.to_string()),
+        json!({"suspended": suspended}),
+        &op.caller,
+    );
+    audit::add(app, &mut b, &rec);
+    app.writer.write(b).await?;
+    if let Ok(h) = app.system.tenant(id).await {
+        let _ = h.actor.cast(if suspended {
+            TenantMsg::Suspend
+        } else {
+            TenantMsg::Resume
+        });
+    }
+    tracing::info!(tenant = %id, suspended, "tenant state changed");
+    Ok(Json(tenant_view(app, &tenant)?))
+}
+
+/// Suspends a tenant: its staff are signed out and its widget shows offline.
+#[utoipa::path(post, path = "/api/v1/admin/tenants/{id}/suspend", tag = "admin",
+    params(("id" = String, Path)), responses((status = 200, body = Object), (status = 401), (status = 404)),
+    security(("bearer" = [])))]
+pub async fn suspend(
+    State(app): State<App>,
+    op: Operator,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    set_suspended(&app, &op, &id, true).await
+}
+
+/// Resumes a suspended tenant.
+#[utoipa::path(post, path = "/api/v1/admin/tenants/{id}/resume", tag = "admin",
+    params(("id" = String, Path)), responses((status = 200, body = Object), (status = 401), (status = 404)),
+    security(("bearer" = [])))]
+pub async fn resume(
+    State(app): State<App>,
+    op: Operator,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    set_suspended(&app, &op, &id, false).await
+}

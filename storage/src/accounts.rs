@@ -1,0 +1,220 @@
+//! Accounts beyond the core records: sign-in sessions, single-use tokens,
+//! the audit log, the mail outbox, site settings, tenant state, listings
+//! and per-tenant usage.
+
+use crate::codec::{decode, encode};
+use crate::stores::{get, pair};
+use crate::{keys, Result, Store, WriteBatch};
+use parley_engine::account::*;
+use parley_engine::records::*;
+use parley_engine::*;
+
+/// What one tenant holds, for the instance operator.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Usage {
+    pub staff: u64,
+    pub sites: u64,
+    pub conversations: u64,
+    pub messages: u64,
+    pub visitors: u64,
+    /// Keys and values under the tenant's prefix.
+    pub storage_bytes: u64,
+}
+
+/// Sessions, tokens, audit, outbox, settings and listings.
+pub trait AuthStore {
+    fn sessions(&self, t: TenantId, s: StaffId) -> Result<Vec<SessionRecord>>;
+    fn session(&self, t: TenantId, s: StaffId, id: SessionId) -> Result<Option<SessionRecord>>;
+    fn put_session(&self, batch: &mut WriteBatch, r: &SessionRecord);
+    fn one_time_token(&self, hash: &[u8]) -> Result<Option<OneTimeToken>>;
+    fn put_one_time_token(&self, batch: &mut WriteBatch, hash: &[u8], tok: &OneTimeToken);
+    fn delete_one_time_token(&self, batch: &mut WriteBatch, hash: &[u8]);
+    fn append_audit(&self, batch: &mut WriteBatch, r: &AuditRecord);
+    /// Newest first, strictly older than `before`, those `keep` accepts, at most `limit`.
+    fn audit(
+        &self,
+        t: TenantId,
+        before: Option<AuditId>,
+        limit: usize,
+        keep: &dyn Fn(&AuditRecord) -> bool,
+    ) -> Result<Vec<AuditRecord>>;
+    fn put_mail(&self, batch: &mut WriteBatch, m: &MailRecord);
+    /// Newest first.
+    fn mails(&self, t: TenantId, limit: usize) -> Result<Vec<MailRecord>>;
+    /// The site's settings, defaults when never set.
+    fn site_settings(&self, t: TenantId, s: SiteId) -> Result<SiteSettings>;
+    fn put_site_settings(&self, batch: &mut WriteBatch, t: TenantId, s: SiteId, v: &SiteSettings);
+    fn tenant_state(&self, t: TenantId) -> Result<TenantState>;
+    fn put_tenant_state(&self, batch: &mut WriteBatch, t: TenantId, v: &TenantState);
+    /// Every staff member of a tenant, oldest first.
+    fn staff_list(&self, t: TenantId) -> Result<Vec<StaffRecord>>;
+    /// Every site of a tenant, oldest first.
+    fn sites(&self, t: TenantId) -> Result<Vec<SiteRecord>>;
+    /// Every tenant of the instance, oldest first.
+    fn tenants(&self) -> Result<Vec<TenantRecord>>;
+    /// Removes a staff member, their email index entry and their sessions.
+    fn delete_staff(&self, batch: &mut WriteBatch, s: &StaffRecord) -> Result<()>;
+    /// Removes a site, its key index entry and its settings.
+    fn delete_site(&self, batch: &mut WriteBatch, s: &SiteRecord);
+    /// Points the site at a new key; the old key stops working.
+    fn rekey_site(&self, batch: &mut WriteBatch, old_key: &str, s: &SiteRecord);
+    fn usage(&self, t: TenantId) -> Result<Usage>;
+}
+
+fn scan<T: serde::de::DeserializeOwned>(store: &Store, prefix: Vec<u8>) -> Result<Vec<T>> {
+    store
+        .data()
+        .scan_prefix(prefix)
+        .map(|kv| decode(&kv?.1))
+        .collect()
+}
+
+impl AuthStore for Store {
+    fn sessions(&self, t: TenantId, s: StaffId) -> Result<Vec<SessionRecord>> {
+        scan(self, keys::sessions(t, s))
+    }
+
+    fn session(&self, t: TenantId, s: StaffId, id: SessionId) -> Result<Option<SessionRecord>> {
+        get(self.data(), &keys::session(t, s, id))
+    }
+
+    fn put_session(&self, batch: &mut WriteBatch, r: &SessionRecord) {
+        batch.put(keys::session(r.tenant_id, r.staff_id, r.id), encode(r));
+    }
+
+    fn one_time_token(&self, hash: &[u8]) -> Result<Option<OneTimeToken>> {
+        get(self.global(), &keys::one_time_token(hash))
+    }
+
+    fn put_one_time_token(&self, batch: &mut WriteBatch, hash: &[u8], tok: &OneTimeToken) {
+        batch.put_global(keys::one_time_token(hash), encode(tok));
+    }
+
+    fn delete_one_time_token(&self, batch: &mut WriteBatch, hash: &[u8]) {
+        batch.delete_global(keys::one_time_token(hash));
+    }
+
+    fn append_audit(&self, batch: &mut WriteBatch, r: &AuditRecord) {
+        batch.put(keys::audit(r.tenant_id, r.id), encode(r));
+    }
+
+    fn audit(
+        &self,
+        t: TenantId,
+        before: Option<AuditId>,
+        limit: usize,
+        keep: &dyn Fn(&AuditRecord) -> bool,
+    ) -> Result<Vec<AuditRecord>> {
+        let start = keys::keyspace(t, keys::ks::AUDIT);
+        let end = match before {
+            Some(b) => keys::audit(t, b),
+            None => keys::keyspace(t, keys::ks::AUDIT + 1),
+        };
+        let mut out = Vec::new();
+        for kv in self.data().range(start..end).rev() {
+            let r: AuditRecord = decode(&kv?.1)?;
+            if keep(&r) {
+                out.push(r);
+                if out.len() >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn put_mail(&self, batch: &mut WriteBatch, m: &MailRecord) {
+        batch.put(keys::mail(m.tenant_id, m.id), encode(m));
+    }
+
+    fn mails(&self, t: TenantId, limit: usize) -> Result<Vec<MailRecord>> {
+        self.data()
+            .scan_prefix(keys::keyspace(t, keys::ks::MAIL))
+            .rev()
+            .take(limit)
+            .map(|kv| decode(&kv?.1))
+            .collect()
+    }
+
+    fn site_settings(&self, t: TenantId, s: SiteId) -> Result<SiteSettings> {
+        Ok(get(self.data(), &keys::site_settings(t, s))?.unwrap_or_default())
+    }
+
+    fn put_site_settings(&self, batch: &mut WriteBatch, t: TenantId, s: SiteId, v: &SiteSettings) {
+        batch.put(keys::site_settings(t, s), encode(v));
+    }
+
+    fn tenant_state(&self, t: TenantId) -> Result<TenantState> {
+        Ok(get(self.data(), &keys::tenant_state(t))?.unwrap_or_default())
+    }
+
+    fn put_tenant_state(&self, batch: &mut WriteBatch, t: TenantId, v: &TenantState) {
+        batch.put(keys::tenant_state(t), encode(v));
+    }
+
+    fn staff_list(&self, t: TenantId) -> Result<Vec<StaffRecord>> {
+        scan(self, keys::keyspace(t, keys::ks::STAFF))
+    }
+
+    fn sites(&self, t: TenantId) -> Result<Vec<SiteRecord>> {
+        scan(self, keys::keyspace(t, keys::ks::SITE))
+    }
+
+    fn tenants(&self) -> Result<Vec<TenantRecord>> {
+        let mut out = Vec::new();
+        for kv in self.global().scan_prefix(keys::tenant_index_prefix()) {
+            let (k, _) = kv?;
+            let id = k
+                .get(k.len().saturating_sub(16)..)
+                .and_then(TenantId::from_slice);
+            if let Some(rec) = match id {
+                Some(id) => get::<TenantRecord>(self.data(), &keys::tenant(id))?,
+                None => None,
+            } {
+                out.push(rec);
+            }
+        }
+        Ok(out)
+    }
+
+    fn delete_staff(&self, batch: &mut WriteBatch, s: &StaffRecord) -> Result<()> {
+        batch.delete(keys::staff(s.tenant_id, s.id));
+        batch.delete_global(keys::email(&s.email));
+        for kv in self.data().scan_prefix(keys::sessions(s.tenant_id, s.id)) {
+            batch.delete(kv?.0.to_vec());
+        }
+        Ok(())
+    }
+
+    fn delete_site(&self, batch: &mut WriteBatch, s: &SiteRecord) {
+        batch.delete(keys::site(s.tenant_id, s.id));
+        batch.delete(keys::site_settings(s.tenant_id, s.id));
+        batch.delete_global(keys::site_key(&s.key));
+    }
+
+    fn rekey_site(&self, batch: &mut WriteBatch, old_key: &str, s: &SiteRecord) {
+        batch.delete_global(keys::site_key(old_key));
+        batch.put(keys::site(s.tenant_id, s.id), encode(s));
+        batch.put_global(
+            keys::site_key(&s.key),
+            pair(s.tenant_id.to_bytes(), s.id.to_bytes()),
+        );
+    }
+
+    fn usage(&self, t: TenantId) -> Result<Usage> {
+        let mut u = Usage::default();
+        for kv in self.data().scan_prefix(keys::tenant_prefix(t)) {
+            let (k, v) = kv?;
+            u.storage_bytes += (k.len() + v.len()) as u64;
+            match k.get(16) {
+                Some(&keys::ks::STAFF) => u.staff += 1,
+                Some(&keys::ks::SITE) => u.sites += 1,
+                Some(&keys::ks::CONVERSATION) => u.conversations += 1,
+                Some(&keys::ks::MESSAGE) => u.messages += 1,
+                Some(&keys::ks::VISITOR) => u.visitors += 1,
+                _ => {}
+            }
+        }
+        Ok(u)
+    }
+}
