@@ -79,6 +79,8 @@ pub struct Setup {
     pub staff: Vec<(String, String)>,
     /// Extra tenants, by owner email (password [`PASSWORD`]).
     pub tenants: Vec<String>,
+    /// An instance operator account (email, password).
+    pub superadmin: Option<(String, String)>,
 }
 
 impl Server {
@@ -138,6 +140,18 @@ impl Server {
                 )
             })
             .collect();
+        if let Some((email, password)) = &setup.superadmin {
+            admin(
+                &data,
+                &[
+                    "create-superadmin",
+                    "--email",
+                    email,
+                    "--password",
+                    password,
+                ],
+            );
+        }
         let config = Some(test_config(setup.config.as_deref().unwrap_or(""))).map(|text| {
             let p = dir.path().join("parley.toml");
             std::fs::write(&p, text).unwrap();
