@@ -1,0 +1,130 @@
+//! The edge: sign-in rate limits (per IP and per account, 429 with
+//! `Retry-After`), the JSON body limit, request ids, security headers and
+//! access logs without secrets.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+
+#[tokio::test]
+async fn sign_in_attempts_are_limited_per_account_and_per_ip() {
+    let srv = Server::start_with(Setup {
+        config: Some(
+            "[limits]\nlogin_per_ip_per_minute = 6\nlogin_per_account_per_minute = 3\n".into(),
+        ),
+        staff: vec![("agent@acme.test".into(), "agent".into())],
+        ..Default::default()
+    });
+    let attempt = |email: &'static str, pw: &'static str| {
+        srv.call(
+            "POST",
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"email": email, "password": pw})),
+        )
+    };
+    for _ in 0..3 {
+        assert_eq!(attempt(OWNER, "wrong password 1").await.status, 401);
+    }
+    // The account's budget is spent: even the right password waits.
+    let r = attempt(OWNER, PASSWORD).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (429, "too_many_requests"),
+        "{}",
+        r.body
+    );
+    let wait: u64 = r.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=60).contains(&wait), "Retry-After {wait}");
+    // Another account from the same address still has its own budget, until
+    // the address's budget runs out (6 a minute, 4 used so far).
+    assert_eq!(attempt("agent@acme.test", PASSWORD).await.status, 200);
+    assert_eq!(
+        attempt("agent@acme.test", "wrong password 1").await.status,
+        401
+    );
+    let r = attempt("agent@acme.test", PASSWORD).await;
+    assert_eq!(r.status, 429);
+    assert!(r.header("retry-after").is_some());
+    // The server is fine otherwise.
+    let h = srv.call("GET", "/healthz", None, None).await;
+    assert_eq!(h.status, 200);
+}
+
+#[tokio::test]
+async fn bodies_are_limited_and_every_answer_has_an_id_and_headers() {
+    let srv = Server::start();
+    let big = json!({"email": "a@b.test", "password": "x".repeat(11 * 1024)});
+    let r = srv
+        .call("POST", "/api/v1/auth/login", None, Some(big))
+        .await;
+    assert_eq!((r.status, r.code()), (413, "payload_too_large"));
+    let r = send(
+        reqwest::Client::new()
+            .post(format!("{}/api/v1/auth/login", srv.base))
+            .body("{}"),
+    )
+    .await;
+    assert_eq!(r.status, 415, "JSON needs its content type");
+    for path in ["/", "/healthz", "/api/v1/nope", "/api/v1/me"] {
+        let r = srv.call("GET", path, None, None).await;
+        let id = r.header("x-request-id").unwrap_or("");
+        assert_eq!(id.len(), 26, "{path}: request id {id:?}");
+        assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+        assert_eq!(
+            r.header("referrer-policy"),
+            Some("strict-origin-when-cross-origin")
+        );
+        let csp = r.header("content-security-policy").unwrap();
+        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    }
+    let r = srv.call("GET", "/api/v1/nope", None, None).await;
+    assert_eq!((r.status, r.code()), (404, "not_found"));
+    // A client's own request id is kept.
+    let r = send(
+        reqwest::Client::new()
+            .get(format!("{}/healthz", srv.base))
+            .header("x-request-id", "client-chosen-id"),
+    )
+    .await;
+    assert_eq!(r.header("x-request-id"), Some("client-chosen-id"));
+}
+
+#[tokio::test]
+async fn access_logs_name_the_route_and_staff_but_no_secret() {
+    let srv = Server::start();
+    let pair = srv.pair(OWNER, PASSWORD).await;
+    let token = pair["access_token"].as_str().unwrap();
+    let me = srv.call("GET", "/api/v1/me", Some(token), None).await;
+    assert_eq!(me.status, 200);
+    let rid = me.header("x-request-id").unwrap().to_string();
+    // The log is written as the response leaves; give it a moment.
+    let mut line = None;
+    for _ in 0..50 {
+        line = srv
+            .log()
+            .lines()
+            .find(|l| l.contains(&rid) && l.contains("parley::access"))
+            .map(str::to_string);
+        if line.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let line = line.expect("an access log line for the request");
+    let staff = pair["staff_id"].as_str().unwrap();
+    for want in [
+        "route=\"/api/v1/me\"",
+        "status=200",
+        "duration_ms=",
+        &format!("who=\"staff:{staff}\""),
+    ] {
+        assert!(line.contains(want), "{want} missing from {line}");
+    }
+    let log = srv.log();
+    let refresh = pair["refresh_token"].as_str().unwrap();
+    assert!(!log.contains(token), "access token in the log");
+    assert!(!log.contains(refresh), "refresh token in the log");
+    assert!(!log.contains(PASSWORD), "password in the log");
+}
