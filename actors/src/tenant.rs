@@ -104,6 +104,9 @@ pub enum TenantMsg {
     /// with a `token_version` below this one close with 4401, now and if
     /// they join later.
     RevokeStaff { staff: StaffId, token_version: u32 },
+    /// A staff member's role changed: their sockets close with 1012 so the
+    /// dashboards reconnect and authenticate with the new role.
+    ReconnectStaff { staff: StaffId },
     /// The tenant was suspended: every staff and visitor socket closes with
     /// 4403.
     Suspend,
@@ -273,6 +276,13 @@ impl Actor for Tenant {
                 staff,
                 token_version,
             } => state.revoke_staff(staff, token_version),
+            TenantMsg::ReconnectStaff { staff } => {
+                if let Some(e) = state.staff.get(&staff) {
+                    let _ = e
+                        .actor
+                        .cast(StaffMsg::Revoke(parley_engine::codes::close::RESTART));
+                }
+            }
             TenantMsg::Suspend => state.suspend(),
             TenantMsg::Resume => state.suspended = false,
             TenantMsg::InjectPanic => panic!("fault injected into tenant {}", state.id),

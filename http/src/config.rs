@@ -91,6 +91,9 @@ pub struct AuthConfig {
     pub reset_token_ttl_minutes: u64,
     /// Hours an invitation stays valid.
     pub invitation_ttl_hours: u64,
+    /// Anyone may create a tenant with `POST /api/v1/auth/register`; when
+    /// off, tenants are created with `parley admin create-tenant` only.
+    pub open_registration: bool,
     /// Development mode: reset and invitation links are also logged at info level.
     pub dev_mode: bool,
     /// The token-signing secret (at least 32 characters; `PARLEY_TOKEN_SECRET`).
@@ -163,6 +166,7 @@ impl Default for AuthConfig {
             refresh_token_ttl_days: 30,
             reset_token_ttl_minutes: 60,
             invitation_ttl_hours: 72,
+            open_registration: true,
             dev_mode: false,
             token_secret: None,
             public_url: None,

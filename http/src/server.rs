@@ -106,6 +106,9 @@ impl Server {
             connections: Arc::new(Semaphore::new(config.limits.max_connections)),
             limiters: Limiters::new(&config.limits),
             accounts: tokio::sync::Mutex::new(()),
+            hashing: Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get() * 2),
+            ),
             config,
             store,
             writer,
@@ -134,14 +137,7 @@ impl Server {
             shutdown,
         } = self;
         let router = api::router(app.clone());
-        let pruned = app.clone();
-        let prune = tokio::spawn(async move {
-            let mut every = tokio::time::interval(Duration::from_secs(60));
-            loop {
-                every.tick().await;
-                pruned.limiters.prune();
-            }
-        });
+        let prune = tokio::spawn(janitor(app.clone()));
         let service = router.into_make_service_with_connect_info::<SocketAddr>();
         let tx = shutdown.clone();
         // Chat frames are small and written back to back (an ack, then the
@@ -177,6 +173,32 @@ impl Server {
         app.store.flush()?;
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// Housekeeping: every minute the rate limiters forget full budgets;
+/// every hour expired one-time tokens and dead sessions are deleted.
+async fn janitor(app: App) {
+    use parley_storage::AuthStore;
+    let mut every = tokio::time::interval(Duration::from_secs(60));
+    for tick in 0u64.. {
+        every.tick().await;
+        app.limiters.prune();
+        if tick % 60 != 0 {
+            continue;
+        }
+        let mut batch = parley_storage::WriteBatch::new();
+        match app
+            .store
+            .purge_expired(&mut batch, parley_engine::Timestamp::now())
+        {
+            Ok(0) => {}
+            Ok(n) => match app.writer.write(batch).await {
+                Ok(()) => tracing::info!(deleted = n, "expired sessions and tokens purged"),
+                Err(e) => tracing::warn!(error = %e, "purging expired sessions"),
+            },
+            Err(e) => tracing::warn!(error = %e, "scanning for expired sessions"),
+        }
     }
 }
 

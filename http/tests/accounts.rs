@@ -414,3 +414,21 @@ async fn invitations_activate_a_staff_member_once() {
         .await;
     assert_eq!((r.status, r.code()), (401, "invalid_token"));
 }
+
+#[tokio::test]
+async fn an_operator_can_close_sign_up() {
+    let srv = Server::start_with(Setup {
+        config: Some("[auth]\nopen_registration = false\n".into()),
+        ..Default::default()
+    });
+    let r = srv
+        .call(
+            "POST",
+            "/api/v1/auth/register",
+            None,
+            Some(json!({"tenant_name":"T","name":"N","email":"n@t.test","password":"correct horse 9"})),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (403, "forbidden"));
+    srv.pair(OWNER, PASSWORD).await;
+}

@@ -127,6 +127,36 @@ async fn roles_decide_who_manages_whom_and_an_owner_always_remains() {
         )
         .await;
     assert_eq!((r.status, r.code()), (409, "last_owner"));
+    // A role change has live sockets reconnect (1012) and authenticate
+    // again, now with the new role.
+    let mut ws = Ws::connect(&format!("{}/ws/staff", srv.ws)).await;
+    ws.send(json!({"type":"auth","token": bearer(&agent)}))
+        .await;
+    assert_eq!(ws.recv().await["staff"]["role"], "agent");
+    let r = srv
+        .call(
+            "PATCH",
+            &me_path,
+            Some(bearer(&owner)),
+            Some(json!({"role": "admin"})),
+        )
+        .await;
+    assert_eq!((r.status, &r.body["role"]), (200, &json!("admin")));
+    assert_eq!(ws.close_code().await, Some(1012));
+    let mut ws = Ws::connect(&format!("{}/ws/staff", srv.ws)).await;
+    ws.send(json!({"type":"auth","token": bearer(&agent)}))
+        .await;
+    assert_eq!(ws.recv().await["staff"]["role"], "admin");
+    drop(ws);
+    let r = srv
+        .call(
+            "PATCH",
+            &me_path,
+            Some(bearer(&owner)),
+            Some(json!({"role": "agent"})),
+        )
+        .await;
+    assert_eq!(r.status, 200);
     // Deactivating an agent ends their sessions and sockets at once.
     let mut ws = Ws::connect(&format!("{}/ws/staff", srv.ws)).await;
     ws.send(json!({"type":"auth","token": bearer(&agent)}))

@@ -59,6 +59,9 @@ pub trait AuthStore {
     /// Points the site at a new key; the old key stops working.
     fn rekey_site(&self, batch: &mut WriteBatch, old_key: &str, s: &SiteRecord);
     fn usage(&self, t: TenantId) -> Result<Usage>;
+    /// Adds deletions of expired one-time tokens and of expired or revoked
+    /// sessions to `batch`; returns how many.
+    fn purge_expired(&self, batch: &mut WriteBatch, now: Timestamp) -> Result<usize>;
 }
 
 fn scan<T: serde::de::DeserializeOwned>(store: &Store, prefix: Vec<u8>) -> Result<Vec<T>> {
@@ -216,5 +219,95 @@ impl AuthStore for Store {
             }
         }
         Ok(u)
+    }
+
+    fn purge_expired(&self, batch: &mut WriteBatch, now: Timestamp) -> Result<usize> {
+        let mut n = 0;
+        for kv in self.global().scan_prefix(keys::one_time_token(&[])) {
+            let (k, v) = kv?;
+            let tok: OneTimeToken = decode(&v)?;
+            if tok.expires_at <= now {
+                batch.delete_global(k.to_vec());
+                n += 1;
+            }
+        }
+        for t in self.tenants()? {
+            for kv in self
+                .data()
+                .scan_prefix(keys::keyspace(t.id, keys::ks::SESSION))
+            {
+                let (k, v) = kv?;
+                let s: SessionRecord = decode(&v)?;
+                if !s.is_active(now) {
+                    batch.delete(k.to_vec());
+                    n += 1;
+                }
+            }
+        }
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{AccountStore, StoreConfig};
+
+    #[test]
+    fn purge_drops_only_dead_sessions_and_expired_tokens() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), &StoreConfig::default()).unwrap();
+        let now = Timestamp::now();
+        let t = TenantRecord {
+            id: TenantId::new(),
+            name: "T".into(),
+            created_at: now,
+        };
+        let staff = StaffId::new();
+        let session = |revoked: bool, expires_at: Timestamp| SessionRecord {
+            id: SessionId::new(),
+            tenant_id: t.id,
+            staff_id: staff,
+            secret_hash: vec![1; 32],
+            device: String::new(),
+            ip: String::new(),
+            created_at: now,
+            last_seen: now,
+            expires_at,
+            revoked,
+        };
+        let later = Timestamp(now.millis() + 60_000);
+        let (live, revoked, expired) = (
+            session(false, later),
+            session(true, later),
+            session(false, now),
+        );
+        let token = |expires_at| OneTimeToken {
+            kind: TokenKind::PasswordReset,
+            tenant_id: t.id,
+            staff_id: staff,
+            expires_at,
+        };
+        let mut b = WriteBatch::new();
+        store.put_tenant(&mut b, &t);
+        for s in [&live, &revoked, &expired] {
+            store.put_session(&mut b, s);
+        }
+        store.put_one_time_token(&mut b, b"fresh", &token(later));
+        store.put_one_time_token(&mut b, b"stale", &token(now));
+        store.write_now(b).unwrap();
+
+        let mut b = WriteBatch::new();
+        assert_eq!(store.purge_expired(&mut b, now).unwrap(), 3);
+        store.write_now(b).unwrap();
+        let left: Vec<SessionId> = store
+            .sessions(t.id, staff)
+            .unwrap()
+            .iter()
+            .map(|s| s.id)
+            .collect();
+        assert_eq!(left, vec![live.id]);
+        assert!(store.one_time_token(b"fresh").unwrap().is_some());
+        assert!(store.one_time_token(b"stale").unwrap().is_none());
     }
 }

@@ -22,18 +22,27 @@ use serde_json::json;
 use std::time::Duration;
 use utoipa::ToSchema;
 
-/// Hashes a password on the blocking pool.
-pub async fn hash(password: String) -> Result<String, ApiError> {
-    tokio::task::spawn_blocking(move || crate::auth::hash_password(&password))
+/// Runs an argon2 job on the blocking pool, a few at a time: each takes
+/// 19 MiB and a core for tens of milliseconds, so a flood of sign-ins
+/// queues here instead of exhausting memory.
+async fn argon2_job<T: Send + 'static>(
+    app: &App,
+    job: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    let _permit = app.hashing.acquire().await.map_err(ApiError::internal)?;
+    tokio::task::spawn_blocking(job)
         .await
         .map_err(ApiError::internal)
 }
 
-/// Checks a password on the blocking pool.
-pub async fn verify(password: String, phc: String) -> Result<bool, ApiError> {
-    tokio::task::spawn_blocking(move || verify_password(&password, &phc))
-        .await
-        .map_err(ApiError::internal)
+/// Hashes a password off the async runtime.
+pub async fn hash(app: &App, password: String) -> Result<String, ApiError> {
+    argon2_job(app, move || crate::auth::hash_password(&password)).await
+}
+
+/// Checks a password off the async runtime.
+pub async fn verify(app: &App, password: String, phc: String) -> Result<bool, ApiError> {
+    argon2_job(app, move || verify_password(&password, &phc)).await
 }
 
 fn anonymous(email: &str) -> AuditActor {
@@ -57,18 +66,24 @@ pub struct Register {
 /// Creates a tenant, its owner and a first site, and signs the owner in.
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = Register,
     responses((status = 201, body = TokenPair), (status = 400, description = "invalid or weak input"),
+        (status = 403, description = "sign-up is closed (`auth.open_registration = false`)"),
         (status = 409, description = "`email_taken`"), (status = 429, description = "too many attempts")))]
 pub async fn register(
     State(app): State<App>,
     caller: Caller,
     ApiJson(body): ApiJson<Register>,
 ) -> Result<(StatusCode, Json<TokenPair>), ApiError> {
+    if !app.config.auth.open_registration {
+        return Err(ApiError::forbidden(
+            "sign-up is closed on this instance; ask its operator for an account",
+        ));
+    }
     let email = parley_engine::validate::email(&body.email)?;
     app.limiters.login(caller.ip, &email)?;
     let tenant_name = parley_engine::validate::name(&body.tenant_name)?;
     let name = parley_engine::validate::name(&body.name)?;
     parley_engine::validate::password(&body.password, &email)?;
-    let phc = hash(body.password).await?;
+    let phc = hash(&app, body.password).await?;
     let _guard = app.accounts.lock().await;
     if app.store.staff_by_email(&email)?.is_some() {
         return Err(email_taken(&email));
@@ -131,7 +146,7 @@ pub async fn login(
         .filter(|s| s.active)
         .map(|s| s.password_hash.clone())
         .unwrap_or_else(|| dummy_hash().to_string());
-    let ok = verify(body.password, phc).await?;
+    let ok = verify(&app, body.password, phc).await?;
     let staff = match staff {
         Some(s) if ok && s.active => s,
         other => {
@@ -419,7 +434,7 @@ pub async fn reset_confirm(
     let mut b = WriteBatch::new();
     let mut staff = redeem(&app, &mut b, &body.token, TokenKind::PasswordReset)?;
     parley_engine::validate::password(&body.password, &staff.email)?;
-    staff.password_hash = hash(body.password).await?;
+    staff.password_hash = hash(&app, body.password).await?;
     session::revoke_all(&app, &mut b, &mut staff)?;
     let rec = audit::entry(
         staff.tenant_id,
@@ -462,7 +477,7 @@ pub async fn accept_invitation(
     if let Some(n) = &body.name {
         staff.name = parley_engine::validate::name(n)?;
     }
-    staff.password_hash = hash(body.password).await?;
+    staff.password_hash = hash(&app, body.password).await?;
     staff.active = true;
     app.store.put_staff(&mut b, &staff);
     let (sess, refresh) = session::open(&app, &mut b, &staff, &caller);

@@ -96,7 +96,7 @@ pub async fn change_password(
     ApiJson(body): ApiJson<PasswordChange>,
 ) -> Result<Json<TokenPair>, ApiError> {
     app.limiters.login(me.caller.ip, &me.staff.email)?;
-    if !verify(body.current_password, me.staff.password_hash.clone()).await? {
+    if !verify(&app, body.current_password, me.staff.password_hash.clone()).await? {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             code::INVALID_CREDENTIALS,
@@ -104,7 +104,7 @@ pub async fn change_password(
         ));
     }
     parley_engine::validate::password(&body.new_password, &me.staff.email)?;
-    let phc = hash(body.new_password).await?;
+    let phc = hash(&app, body.new_password).await?;
     let guard = app.accounts.lock().await;
     let mut staff = me.staff.clone();
     staff.password_hash = phc;

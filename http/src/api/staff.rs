@@ -119,7 +119,7 @@ pub async fn create(
     let phc = match body.password {
         Some(pw) => {
             parley_engine::validate::password(&pw, &email)?;
-            hash(pw).await?
+            hash(&app, pw).await?
         }
         None => String::new(),
     };
@@ -261,6 +261,13 @@ pub async fn update(
     app.writer.write(b).await?;
     if deactivated {
         session::kick(&app, &after).await;
+    } else if before.role != after.role {
+        // Live sockets hold the old role: have them reconnect with the new one.
+        if let Ok(h) = app.system.tenant(after.tenant_id).await {
+            let _ = h
+                .actor
+                .cast(parley_actors::TenantMsg::ReconnectStaff { staff: after.id });
+        }
     }
     Ok(Json(view(&after)))
 }

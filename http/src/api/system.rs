@@ -47,7 +47,7 @@ pub async fn login(
         .as_ref()
         .map(|o| o.password_hash.clone())
         .unwrap_or_else(|| dummy_hash().to_string());
-    match (verify(body.password, phc).await?, op) {
+    match (verify(&app, body.password, phc).await?, op) {
         (true, Some(op)) => {
             tracing::info!(superadmin = %op.id, "operator login");
             Ok(Json(json!({
