@@ -93,23 +93,19 @@ pub async fn register(
     app.store.put_tenant(&mut b, &tenant);
     app.store.put_staff(&mut b, &owner);
     app.store.put_site(&mut b, &site);
-    let (sess, refresh) = session::open(&app, &mut b, &owner, &caller);
-    let rec = audit::entry(
+    audit::add(
+        &app,
+        &mut b,
         tenant.id,
         staff_actor(&owner),
-        "tenant.register",
-        "tenant",
-        Some(tenant.id.to_string()),
-        json!({"name": tenant.name, "site_id": site.id}),
         &caller,
+        "tenant.register",
+        ("tenant", tenant.id.to_string()),
+        json!({"name": tenant.name, "site_id": site.id}),
     );
-    audit::add(&app, &mut b, &rec);
-    app.writer.write(b).await?;
     tracing::info!(tenant = %tenant.id, staff = %owner.id, "tenant registered");
-    Ok((
-        StatusCode::CREATED,
-        Json(session::pair(&app, &owner, &sess, refresh)),
-    ))
+    let pair = session::sign_in(&app, b, &owner, &caller).await?;
+    Ok((StatusCode::CREATED, Json(pair)))
 }
 
 /// 409 for an email already in use.
@@ -152,16 +148,16 @@ pub async fn login(
         other => {
             tracing::info!(email_known = other.is_some(), "failed login");
             if let Some(s) = other {
-                let rec = audit::entry(
+                audit::write(
+                    &app,
                     s.tenant_id,
                     anonymous(&email),
-                    "auth.login_failed",
-                    "staff",
-                    Some(s.id.to_string()),
-                    json!({}),
                     &caller,
-                );
-                audit::write(&app, rec).await?;
+                    "auth.login_failed",
+                    ("staff", s.id.to_string()),
+                    json!({}),
+                )
+                .await?;
             }
             return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
@@ -173,21 +169,9 @@ pub async fn login(
     if app.store.tenant_state(staff.tenant_id)?.suspended {
         return Err(ApiError::suspended());
     }
-    let mut b = WriteBatch::new();
-    let (sess, refresh) = session::open(&app, &mut b, &staff, &caller);
-    let rec = audit::entry(
-        staff.tenant_id,
-        staff_actor(&staff),
-        "auth.login",
-        "session",
-        Some(sess.id.to_string()),
-        json!({}),
-        &caller,
-    );
-    audit::add(&app, &mut b, &rec);
-    app.writer.write(b).await?;
-    tracing::info!(staff = %staff.id, tenant = %staff.tenant_id, "login");
-    Ok(Json(session::pair(&app, &staff, &sess, refresh)))
+    Ok(Json(
+        session::sign_in(&app, WriteBatch::new(), &staff, &caller).await?,
+    ))
 }
 
 /// A refresh token in a body.
@@ -218,16 +202,16 @@ pub async fn refresh(
         }
         Found::Reused => {
             if let Some((t, s, id, _)) = session::parse(&body.refresh_token) {
-                let rec = audit::entry(
+                audit::write(
+                    &app,
                     t,
                     anonymous(""),
-                    "auth.refresh_reused",
-                    "session",
-                    Some(id.to_string()),
-                    json!({"staff_id": s, "revoked": true}),
                     &caller,
-                );
-                audit::write(&app, rec).await?;
+                    "auth.refresh_reused",
+                    ("session", id.to_string()),
+                    json!({"staff_id": s, "revoked": true}),
+                )
+                .await?;
             }
             Err(ApiError::invalid_token("refresh token"))
         }
@@ -248,16 +232,14 @@ pub async fn logout(
         sess.revoked = true;
         let mut b = WriteBatch::new();
         app.store.put_session(&mut b, &sess);
-        let rec = audit::entry(
-            staff.tenant_id,
-            staff_actor(&staff),
-            "auth.logout",
-            "session",
-            Some(sess.id.to_string()),
-            json!({}),
+        audit::by(
+            &app,
+            &mut b,
+            &staff,
             &caller,
+            "auth.logout",
+            ("session", sess.id.to_string()),
         );
-        audit::add(&app, &mut b, &rec);
         app.writer.write(b).await?;
     }
     Ok(StatusCode::NO_CONTENT)
@@ -273,16 +255,16 @@ pub async fn logout_all(State(app): State<App>, me: Authed) -> Result<StatusCode
     {
         let _guard = app.accounts.lock().await;
         session::revoke_all(&app, &mut b, &mut staff)?;
-        let rec = audit::entry(
+        audit::add(
+            &app,
+            &mut b,
             staff.tenant_id,
             me.actor(),
-            "auth.logout_all",
-            "staff",
-            Some(staff.id.to_string()),
-            json!({}),
             &me.caller,
+            "auth.logout_all",
+            ("staff", staff.id.to_string()),
+            json!({}),
         );
-        audit::add(&app, &mut b, &rec);
         app.writer.write(b).await?;
     }
     session::kick(&app, &staff).await;
@@ -324,16 +306,16 @@ pub async fn reset_request(
             ttl.as_secs() / 60
         ),
     );
-    let rec = audit::entry(
+    audit::add(
+        &app,
+        &mut b,
         staff.tenant_id,
         anonymous(&email),
-        "auth.password_reset_requested",
-        "staff",
-        Some(staff.id.to_string()),
-        json!({}),
         &caller,
+        "auth.password_reset_requested",
+        ("staff", staff.id.to_string()),
+        json!({}),
     );
-    audit::add(&app, &mut b, &rec);
     app.writer.write(b).await?;
     Ok(StatusCode::ACCEPTED)
 }
@@ -436,16 +418,14 @@ pub async fn reset_confirm(
     parley_engine::validate::password(&body.password, &staff.email)?;
     staff.password_hash = hash(&app, body.password).await?;
     session::revoke_all(&app, &mut b, &mut staff)?;
-    let rec = audit::entry(
-        staff.tenant_id,
-        staff_actor(&staff),
-        "auth.password_reset",
-        "staff",
-        Some(staff.id.to_string()),
-        json!({}),
+    audit::by(
+        &app,
+        &mut b,
+        &staff,
         &caller,
+        "auth.password_reset",
+        ("staff", staff.id.to_string()),
     );
-    audit::add(&app, &mut b, &rec);
     app.writer.write(b).await?;
     drop(_guard);
     session::kick(&app, &staff).await;
@@ -480,17 +460,13 @@ pub async fn accept_invitation(
     staff.password_hash = hash(&app, body.password).await?;
     staff.active = true;
     app.store.put_staff(&mut b, &staff);
-    let (sess, refresh) = session::open(&app, &mut b, &staff, &caller);
-    let rec = audit::entry(
-        staff.tenant_id,
-        staff_actor(&staff),
-        "staff.invitation_accepted",
-        "staff",
-        Some(staff.id.to_string()),
-        json!({}),
+    audit::by(
+        &app,
+        &mut b,
+        &staff,
         &caller,
+        "staff.invitation_accepted",
+        ("staff", staff.id.to_string()),
     );
-    audit::add(&app, &mut b, &rec);
-    app.writer.write(b).await?;
-    Ok(Json(session::pair(&app, &staff, &sess, refresh)))
+    Ok(Json(session::sign_in(&app, b, &staff, &caller).await?))
 }

@@ -1,7 +1,6 @@
 //! The signed-in staff member: `/api/v1/me`, their password and their
 //! sign-in sessions.
 
-use super::audit;
 use super::auth::{hash, verify};
 use super::error::{ApiError, ApiJson};
 use super::principal::Authed;
@@ -61,16 +60,13 @@ pub async fn update_me(
         let before = staff.name.clone();
         staff.name = parley_engine::validate::name(n)?;
         app.store.put_staff(&mut b, &staff);
-        let rec = audit::entry(
-            me.tenant(),
-            me.actor(),
+        me.audit(
+            &app,
+            &mut b,
             "staff.update",
-            "staff",
-            Some(staff.id.to_string()),
+            ("staff", staff.id.to_string()),
             json!({"name": [before, staff.name]}),
-            &me.caller,
         );
-        audit::add(&app, &mut b, &rec);
         app.writer.write(b).await?;
     }
     Ok(Json(staff_view(&staff)))
@@ -110,21 +106,17 @@ pub async fn change_password(
     staff.password_hash = phc;
     let mut b = WriteBatch::new();
     session::revoke_all(&app, &mut b, &mut staff)?;
-    let (sess, refresh) = session::open(&app, &mut b, &staff, &me.caller);
-    let rec = audit::entry(
-        me.tenant(),
-        me.actor(),
+    me.audit(
+        &app,
+        &mut b,
         "auth.password_change",
-        "staff",
-        Some(staff.id.to_string()),
+        ("staff", staff.id.to_string()),
         json!({}),
-        &me.caller,
     );
-    audit::add(&app, &mut b, &rec);
-    app.writer.write(b).await?;
+    let pair = session::sign_in(&app, b, &staff, &me.caller).await?;
     drop(guard);
     session::kick(&app, &staff).await;
-    Ok(Json(session::pair(&app, &staff, &sess, refresh)))
+    Ok(Json(pair))
 }
 
 /// The caller's active sessions, newest first.
@@ -176,16 +168,13 @@ pub async fn end_session(
     s.revoked = true;
     let mut b = WriteBatch::new();
     app.store.put_session(&mut b, &s);
-    let rec = audit::entry(
-        me.tenant(),
-        me.actor(),
+    me.audit(
+        &app,
+        &mut b,
         "auth.session_revoked",
-        "session",
-        Some(id.to_string()),
+        ("session", id.to_string()),
         json!({}),
-        &me.caller,
     );
-    audit::add(&app, &mut b, &rec);
     app.writer.write(b).await?;
     Ok(StatusCode::NO_CONTENT)
 }

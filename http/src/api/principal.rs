@@ -131,6 +131,27 @@ impl Authed {
     pub fn actor(&self) -> AuditActor {
         staff_actor(&self.staff)
     }
+
+    /// Adds an audit record of this staff member's action to `batch`.
+    pub fn audit(
+        &self,
+        app: &App,
+        batch: &mut parley_storage::WriteBatch,
+        action: &str,
+        entity: (&str, String),
+        changes: serde_json::Value,
+    ) {
+        super::audit::add(
+            app,
+            batch,
+            self.tenant(),
+            self.actor(),
+            &self.caller,
+            action,
+            entity,
+            changes,
+        );
+    }
 }
 
 /// A staff member as an audit actor.

@@ -38,7 +38,7 @@ fn ttl(app: &App) -> Duration {
 }
 
 /// A new session for `staff`, added to `batch`; returns it and its refresh token.
-pub fn open(
+fn open(
     app: &App,
     batch: &mut WriteBatch,
     staff: &StaffRecord,
@@ -65,6 +65,29 @@ pub fn open(
 
 fn refresh_token(rec: &SessionRecord, secret: &str) -> String {
     format!("rt1.{}.{}.{}.{secret}", rec.tenant_id, rec.staff_id, rec.id)
+}
+
+/// Signs `staff` in: opens a session in `batch` with its `auth.login`
+/// audit entry, writes the batch (with whatever else it holds) and answers
+/// the token pair.
+pub async fn sign_in(
+    app: &App,
+    mut batch: WriteBatch,
+    staff: &StaffRecord,
+    caller: &Caller,
+) -> Result<TokenPair, ApiError> {
+    let (sess, refresh) = open(app, &mut batch, staff, caller);
+    super::audit::by(
+        app,
+        &mut batch,
+        staff,
+        caller,
+        "auth.login",
+        ("session", sess.id.to_string()),
+    );
+    app.writer.write(batch).await?;
+    tracing::info!(staff = %staff.id, tenant = %staff.tenant_id, session = %sess.id, "signed in");
+    Ok(pair(app, staff, &sess, refresh))
 }
 
 /// The token pair for a session.

@@ -2,7 +2,6 @@
 //! rotation), allowed origins and widget settings. Everyone sees sites;
 //! owners and admins change them and see the identity secret.
 
-use super::audit;
 use super::error::{ApiError, ApiJson};
 use super::principal::Authed;
 use super::Page;
@@ -154,16 +153,13 @@ pub async fn create(
     app.store.put_site(&mut b, &site);
     app.store
         .put_site_settings(&mut b, site.tenant_id, site.id, &settings);
-    let rec = audit::entry(
-        me.tenant(),
-        me.actor(),
+    me.audit(
+        &app,
+        &mut b,
         "site.create",
-        "site",
-        Some(site.id.to_string()),
+        ("site", site.id.to_string()),
         json!({"name": site.name}),
-        &me.caller,
     );
-    audit::add(&app, &mut b, &rec);
     app.writer.write(b).await?;
     Ok((StatusCode::CREATED, Json(view(&site, &settings, true))))
 }
@@ -219,16 +215,13 @@ pub async fn update(
     app.store.put_site(&mut b, &site);
     app.store
         .put_site_settings(&mut b, site.tenant_id, site.id, &settings);
-    let rec = audit::entry(
-        me.tenant(),
-        me.actor(),
+    me.audit(
+        &app,
+        &mut b,
         "site.update",
-        "site",
-        Some(site.id.to_string()),
+        ("site", site.id.to_string()),
         Value::Object(changes),
-        &me.caller,
     );
-    audit::add(&app, &mut b, &rec);
     app.writer.write(b).await?;
     Ok(Json(view(&site, &settings, true)))
 }
@@ -246,16 +239,13 @@ pub async fn delete(
     me.require(Action::ManageSites)?;
     let mut b = WriteBatch::new();
     app.store.delete_site(&mut b, &site);
-    let rec = audit::entry(
-        me.tenant(),
-        me.actor(),
+    me.audit(
+        &app,
+        &mut b,
         "site.delete",
-        "site",
-        Some(site.id.to_string()),
+        ("site", site.id.to_string()),
         json!({"name": site.name}),
-        &me.caller,
     );
-    audit::add(&app, &mut b, &rec);
     app.writer.write(b).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -308,16 +298,13 @@ pub async fn rotate_key(
             ))
         }
     }
-    let rec = audit::entry(
-        me.tenant(),
-        me.actor(),
+    me.audit(
+        &app,
+        &mut b,
         "site.rotate_key",
-        "site",
-        Some(site.id.to_string()),
+        ("site", site.id.to_string()),
         json!({"key": which}),
-        &me.caller,
     );
-    audit::add(&app, &mut b, &rec);
     app.writer.write(b).await?;
     Ok(Json(view(&site, &settings, true)))
 }

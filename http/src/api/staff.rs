@@ -2,7 +2,6 @@
 //! everyone but owners, agents only their own name (through `/me`); the
 //! tenant always keeps an active owner.
 
-use super::audit;
 use super::auth::{email_taken, hash, mail, one_time};
 use super::error::{ApiError, ApiJson};
 use super::principal::Authed;
@@ -150,20 +149,17 @@ pub async fn create(
             ),
         );
     }
-    let rec = audit::entry(
-        me.tenant(),
-        me.actor(),
+    me.audit(
+        &app,
+        &mut b,
         if staff.active {
             "staff.create"
         } else {
             "staff.invite"
         },
-        "staff",
-        Some(staff.id.to_string()),
+        ("staff", staff.id.to_string()),
         json!({"email": staff.email, "name": staff.name, "role": staff.role}),
-        &me.caller,
     );
-    audit::add(&app, &mut b, &rec);
     app.writer.write(b).await?;
     Ok((StatusCode::CREATED, Json(view(&staff))))
 }
@@ -244,20 +240,17 @@ pub async fn update(
     } else {
         app.store.put_staff(&mut b, &after);
     }
-    let rec = audit::entry(
-        me.tenant(),
-        me.actor(),
+    me.audit(
+        &app,
+        &mut b,
         if deactivated {
             "staff.deactivate"
         } else {
             "staff.update"
         },
-        "staff",
-        Some(after.id.to_string()),
+        ("staff", after.id.to_string()),
         Value::Object(changes),
-        &me.caller,
     );
-    audit::add(&app, &mut b, &rec);
     app.writer.write(b).await?;
     if deactivated {
         session::kick(&app, &after).await;
@@ -291,16 +284,13 @@ pub async fn delete(
     }
     let mut b = WriteBatch::new();
     app.store.delete_staff(&mut b, &target)?;
-    let rec = audit::entry(
-        me.tenant(),
-        me.actor(),
+    me.audit(
+        &app,
+        &mut b,
         "staff.delete",
-        "staff",
-        Some(target.id.to_string()),
+        ("staff", target.id.to_string()),
         json!({"email": target.email, "role": target.role}),
-        &me.caller,
     );
-    audit::add(&app, &mut b, &rec);
     app.writer.write(b).await?;
     target.token_version += 1;
     session::kick(&app, &target).await;

@@ -108,20 +108,20 @@ async fn set_suspended(
     };
     let mut b = WriteBatch::new();
     app.store.put_tenant_state(&mut b, id, &state);
-    let rec = audit::entry(
+    audit::add(
+        app,
+        &mut b,
         id,
         op.actor(),
+        &op.caller,
         if suspended {
             "tenant.suspend"
         } else {
             "tenant.resume"
         },
-        "tenant",
-        Some(id.to_string()),
+        ("tenant", id.to_string()),
         json!({"suspended": suspended}),
-        &op.caller,
     );
-    audit::add(app, &mut b, &rec);
     app.writer.write(b).await?;
     if let Ok(h) = app.system.tenant(id).await {
         let _ = h.actor.cast(if suspended {
