@@ -6,14 +6,16 @@
 
 use crate::outbox::Outbox;
 use crate::tenant::TenantMsg;
+use parley_engine::codes::close;
 use parley_engine::protocol::Availability;
 use parley_engine::records::StaffRecord;
+use parley_engine::SessionId;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 
 /// Messages a Staff actor handles.
 pub enum StaffMsg {
-    /// A socket of this staff member connected.
-    Joined(Outbox),
+    /// A socket of this staff member connected, signed in with this session.
+    Joined(Outbox, Option<SessionId>),
     /// A socket (by id) disconnected.
     Left(u64),
     /// The staff member changed availability.
@@ -21,6 +23,8 @@ pub enum StaffMsg {
     /// Their sessions were revoked (logout-all, password change,
     /// deactivation): every socket closes with `code`.
     Revoke(u16),
+    /// One sign-in session was ended: its sockets close with 4401.
+    EndSession(SessionId),
 }
 
 /// Start-up arguments.
@@ -36,7 +40,7 @@ pub struct Staff;
 pub struct StaffState {
     tenant: ActorRef<TenantMsg>,
     record: StaffRecord,
-    sockets: Vec<Outbox>,
+    sockets: Vec<(Outbox, Option<SessionId>)>,
     availability: Availability,
 }
 
@@ -72,14 +76,19 @@ impl Actor for Staff {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         match msg {
-            StaffMsg::Joined(o) => {
-                state.sockets.retain(|s| !s.is_closed());
-                state.sockets.push(o);
+            StaffMsg::Joined(o, session) => {
+                state.sockets.retain(|(s, _)| !s.is_closed());
+                state.sockets.push((o, session));
             }
-            StaffMsg::Left(id) => state.sockets.retain(|s| s.id() != id),
+            StaffMsg::Left(id) => state.sockets.retain(|(s, _)| s.id() != id),
+            StaffMsg::EndSession(sid) => {
+                for (s, _) in state.sockets.iter().filter(|(_, x)| *x == Some(sid)) {
+                    s.close(close::UNAUTHORIZED);
+                }
+            }
             StaffMsg::Revoke(code) => {
                 tracing::info!(staff = %state.record.id, sockets = state.sockets.len(), "sessions revoked");
-                for s in state.sockets.drain(..) {
+                for (s, _) in state.sockets.drain(..) {
                     s.close(code);
                 }
             }

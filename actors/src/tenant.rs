@@ -85,6 +85,8 @@ pub enum TenantMsg {
     /// A staff socket authenticated; answers the online visitors.
     StaffJoin {
         staff: StaffRecord,
+        /// The sign-in session the socket authenticated with.
+        session: Option<SessionId>,
         outbox: Outbox,
         reply: RpcReplyPort<Vec<VisitorView>>,
     },
@@ -107,6 +109,8 @@ pub enum TenantMsg {
     /// A staff member's role changed: their sockets close with 1012 so the
     /// dashboards reconnect and authenticate with the new role.
     ReconnectStaff { staff: StaffId },
+    /// One sign-in session ended: the sockets it opened close with 4401.
+    EndSession { staff: StaffId, session: SessionId },
     /// The tenant was suspended: every staff and visitor socket closes with
     /// 4403.
     Suspend,
@@ -147,7 +151,7 @@ struct Presence {
 
 struct StaffEntry {
     actor: ActorRef<StaffMsg>,
-    sockets: Vec<Outbox>,
+    sockets: Vec<(Outbox, Option<SessionId>)>,
     availability: Availability,
 }
 
@@ -249,10 +253,11 @@ impl Actor for Tenant {
             TenantMsg::VisitorBye { visitor, socket } => state.visitor_bye(visitor, socket),
             TenantMsg::StaffJoin {
                 staff,
+                session,
                 outbox,
                 reply,
             } => {
-                let visitors = state.staff_join(&myself, staff, outbox).await?;
+                let visitors = state.staff_join(&myself, staff, session, outbox).await?;
                 let _ = reply.send(visitors);
             }
             TenantMsg::StaffLeave { staff, socket } => state.staff_leave(staff, socket),
@@ -281,6 +286,11 @@ impl Actor for Tenant {
                     let _ = e
                         .actor
                         .cast(StaffMsg::Revoke(parley_engine::codes::close::RESTART));
+                }
+            }
+            TenantMsg::EndSession { staff, session } => {
+                if let Some(e) = state.staff.get(&staff) {
+                    let _ = e.actor.cast(StaffMsg::EndSession(session));
                 }
             }
             TenantMsg::Suspend => state.suspend(),

@@ -216,9 +216,25 @@ async fn sessions_are_listed_and_can_be_ended_one_by_one() {
     assert!(mine["last_seen"].is_string());
     let other = items.iter().find(|s| s["current"] == false).unwrap();
     assert_eq!(other["device"], "Phone Safari");
+    // Each device has a dashboard socket open.
+    let socket = |pair: &Value| {
+        let (url, token) = (format!("{}/ws/staff", srv.ws), bearer(pair).to_string());
+        async move {
+            let mut ws = Ws::connect(&url).await;
+            ws.send(json!({"type":"auth","token": token})).await;
+            assert_eq!(ws.recv().await["type"], "ready");
+            ws
+        }
+    };
+    let mut laptop_ws = socket(&laptop).await;
+    let mut phone_ws = socket(&phone).await;
     let path = format!("/api/v1/sessions/{}", other["id"].as_str().unwrap());
     let r = srv.call("DELETE", &path, Some(bearer(&laptop)), None).await;
     assert_eq!(r.status, 204);
+    // Only the ended session's socket closes.
+    assert_eq!(phone_ws.close_code().await, Some(4401));
+    laptop_ws.send(json!({"type":"nope"})).await;
+    assert_eq!(laptop_ws.until_type("error").await["code"], "unknown_type");
     assert_eq!(
         srv.call("GET", "/api/v1/me", Some(bearer(&phone)), None)
             .await

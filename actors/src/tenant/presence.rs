@@ -26,7 +26,7 @@ impl TenantState {
     fn publish_directory(&self) {
         let mut v = Vec::new();
         for (id, s) in &self.staff {
-            for o in &s.sockets {
+            for (o, _) in &s.sockets {
                 v.push(StaffSocket {
                     staff: *id,
                     outbox: o.clone(),
@@ -245,6 +245,7 @@ impl TenantState {
         &mut self,
         myself: &ActorRef<TenantMsg>,
         staff: StaffRecord,
+        session: Option<SessionId>,
         outbox: Outbox,
     ) -> Result<Vec<VisitorView>, ActorProcessingErr> {
         let id = staff.id;
@@ -272,9 +273,9 @@ impl TenantState {
             );
         }
         if let Some(e) = self.staff.get_mut(&id) {
-            e.sockets.retain(|o| !o.is_closed());
-            e.sockets.push(outbox.clone());
-            let _ = e.actor.cast(StaffMsg::Joined(outbox));
+            e.sockets.retain(|(o, _)| !o.is_closed());
+            e.sockets.push((outbox.clone(), session));
+            let _ = e.actor.cast(StaffMsg::Joined(outbox, session));
         }
         self.publish_directory();
         Ok(self
@@ -289,7 +290,8 @@ impl TenantState {
         let Some(e) = self.staff.get_mut(&staff) else {
             return;
         };
-        e.sockets.retain(|o| o.id() != socket && !o.is_closed());
+        e.sockets
+            .retain(|(o, _)| o.id() != socket && !o.is_closed());
         let _ = e.actor.cast(StaffMsg::Left(socket));
         if e.sockets.is_empty() {
             e.actor.stop(Some("offline".into()));
@@ -337,8 +339,8 @@ impl TenantState {
         }
         let actor = self.spawn_staff(myself, record).await?;
         if let Some(e) = self.staff.get_mut(&staff) {
-            for o in &e.sockets {
-                let _ = actor.cast(StaffMsg::Joined(o.clone()));
+            for (o, session) in &e.sockets {
+                let _ = actor.cast(StaffMsg::Joined(o.clone(), *session));
             }
             e.actor = actor;
         }

@@ -241,6 +241,7 @@ pub async fn logout(
             ("session", sess.id.to_string()),
         );
         app.writer.write(b).await?;
+        session::close_sockets(&app, staff.tenant_id, staff.id, sess.id).await;
     }
     Ok(StatusCode::NO_CONTENT)
 }

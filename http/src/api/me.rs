@@ -176,5 +176,6 @@ pub async fn end_session(
         json!({}),
     );
     app.writer.write(b).await?;
+    session::close_sockets(&app, me.tenant(), me.staff.id, id).await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -140,6 +140,7 @@ pub async fn find(app: &App, token: &str) -> Result<Found, ApiError> {
         app.store.put_session(&mut b, &rec);
         app.writer.write(b).await?;
         tracing::warn!(tenant = %t, staff = %s, session = %id, "refresh token reused; session revoked");
+        close_sockets(app, t, s, id).await;
         return Ok(Found::Reused);
     }
     match app.store.staff(t, s)? {
@@ -182,6 +183,16 @@ pub fn revoke_all(
     }
     app.store.put_staff(batch, staff);
     Ok(())
+}
+
+/// Closes the sockets signed in with session `sid` (4401).
+pub async fn close_sockets(app: &App, t: TenantId, staff: StaffId, sid: SessionId) {
+    if let Ok(h) = app.system.tenant(t).await {
+        let _ = h.actor.cast(TenantMsg::EndSession {
+            staff,
+            session: sid,
+        });
+    }
 }
 
 /// Closes the staff member's open sockets authenticated before their

@@ -97,6 +97,7 @@ pub async fn run(mut s: Socket, prelude: oneshot::Sender<Prelude>) -> u16 {
     // Join first, then read: a change made after the snapshot is queued behind `ready`.
     let Ok(visitors) = ask(&session.tenant, timeout, |reply| TenantMsg::StaffJoin {
         staff: record,
+        session: claims.sid,
         outbox,
         reply,
     })
