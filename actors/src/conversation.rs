@@ -51,6 +51,15 @@ pub struct StaffActor {
     pub id: StaffId,
     pub name: String,
     pub role: Role,
+    /// The client the command came from, for the audit log.
+    pub client: Arc<ClientInfo>,
+}
+
+/// A client's address and user agent.
+#[derive(Clone, Debug, Default)]
+pub struct ClientInfo {
+    pub ip: String,
+    pub user_agent: String,
 }
 
 /// Messages a Conversation handles.

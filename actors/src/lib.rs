@@ -19,7 +19,7 @@ pub mod staff;
 pub mod tenant;
 pub mod visitor;
 
-pub use conversation::{ConversationMsg, StaffActor, StaffCommand};
+pub use conversation::{ClientInfo, ConversationMsg, StaffActor, StaffCommand};
 pub use outbox::{CloseSignal, Inbox, Out, Outbox, Replay};
 pub use registry::TenantHandle;
 pub use slot::{ConvLease, Sub, SubKind};

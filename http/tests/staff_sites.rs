@@ -403,6 +403,12 @@ async fn the_audit_log_records_mutations_with_filters_and_pages() {
     staff
         .until(|f| f["type"] == "conversation" && f["conversation"]["status"] == "active")
         .await;
+    staff
+        .send(json!({"type":"close","conversation_id": conv}))
+        .await;
+    staff
+        .until(|f| f["type"] == "conversation" && f["conversation"]["status"] == "closed")
+        .await;
 
     let r = srv.call("GET", "/api/v1/audit", Some(t), None).await;
     assert_eq!(r.status, 200, "{}", r.body);
@@ -430,6 +436,15 @@ async fn the_audit_log_records_mutations_with_filters_and_pages() {
     assert_eq!(upd["changes"]["color"], json!(["#2563eb", "#123456"]));
     assert_eq!(upd["ip"], "127.0.0.1");
     assert_eq!(upd["actor"]["email"], OWNER);
+    let claim = r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "conversation.claim")
+        .unwrap();
+    assert_eq!(claim["entity_id"], conv);
+    assert_eq!(claim["ip"], "127.0.0.1");
+    assert!(actions.contains(&"conversation.close"), "{actions:?}");
     let r = srv
         .call("GET", "/api/v1/audit?action=staff.", Some(t), None)
         .await;

@@ -259,8 +259,8 @@ impl ConversationState {
             entity_type: "conversation".into(),
             entity_id: Some(self.rec.id.to_string()),
             changes,
-            ip: String::new(),
-            user_agent: "websocket".into(),
+            ip: by.client.ip.clone(),
+            user_agent: by.client.user_agent.clone(),
             at: Timestamp::now(),
         });
         let msg = self.new_message(None, Participant::system(), body, false);

@@ -11,15 +11,17 @@ mod staff;
 mod visitor;
 
 use crate::api::error::ApiError;
+use crate::api::principal::Caller;
 use crate::state::App;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use fastwebsockets::upgrade::{IncomingUpgrade, UpgradeFut};
-use parley_actors::Outbox;
+use parley_actors::{ClientInfo, Outbox};
 use parley_engine::codes::error;
 use parley_engine::records::SiteRecord;
 use serde::Deserialize;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{oneshot, OwnedSemaphorePermit};
 
@@ -27,7 +29,8 @@ use tokio::sync::{oneshot, OwnedSemaphorePermit};
 enum Kind {
     /// A visitor of a site (`None`: the key was unknown).
     Visitor(Option<SiteRecord>),
-    Staff,
+    /// A staff member, from this client.
+    Staff(Arc<ClientInfo>),
 }
 
 /// `?site=` of the visitor endpoint.
@@ -100,10 +103,15 @@ pub async fn visitor_upgrade(
         (status = 503, description = "too many connections")))]
 pub async fn staff_upgrade(
     State(app): State<App>,
+    caller: Caller,
     up: Result<IncomingUpgrade, StatusCode>,
 ) -> Result<Response, ApiError> {
     let (up, permit) = accept(&app, up)?;
-    start(app, up, permit, Kind::Staff)
+    let client = Arc::new(ClientInfo {
+        ip: caller.ip.to_string(),
+        user_agent: caller.user_agent,
+    });
+    start(app, up, permit, Kind::Staff(client))
 }
 
 async fn run(app: App, fut: UpgradeFut, _permit: OwnedSemaphorePermit, kind: Kind) {
@@ -116,7 +124,7 @@ async fn run(app: App, fut: UpgradeFut, _permit: OwnedSemaphorePermit, kind: Kin
     };
     let label = match kind {
         Kind::Visitor(_) => "visitor",
-        Kind::Staff => "staff",
+        Kind::Staff(_) => "staff",
     };
     metrics::counter!("parley_ws_connections_total", "kind" => label).increment(1);
     metrics::gauge!("parley_ws_open", "kind" => label).increment(1.0);
@@ -146,7 +154,7 @@ async fn run(app: App, fut: UpgradeFut, _permit: OwnedSemaphorePermit, kind: Kin
     // socket's allocation is sized for a visitor session, not a staff one.
     let session: std::pin::Pin<Box<dyn std::future::Future<Output = u16> + Send>> = match kind {
         Kind::Visitor(site) => Box::pin(visitor::run(socket, site, prelude_tx)),
-        Kind::Staff => Box::pin(staff::run(socket, prelude_tx)),
+        Kind::Staff(client) => Box::pin(staff::run(socket, client, prelude_tx)),
     };
     tokio::select! {
         code = session => {

@@ -8,7 +8,7 @@ use super::conn::Prelude;
 use super::conn::Socket;
 use bytes::Bytes;
 use parley_actors::{
-    ask, ConvLease, ConversationMsg, StaffActor, StaffCommand, Sub, SubKind, TenantMsg,
+    ask, ClientInfo, ConvLease, ConversationMsg, StaffActor, StaffCommand, Sub, SubKind, TenantMsg,
 };
 use parley_engine::codes::{close, error};
 use parley_engine::conversation::Status;
@@ -20,6 +20,7 @@ use parley_engine::*;
 use parley_storage::{AccountStore, AuthStore, ConversationStore};
 use ractor::ActorRef;
 use std::collections::HashMap;
+use std::sync::Arc;
 use tokio::sync::oneshot;
 use tokio::time::{timeout_at, Instant};
 
@@ -32,6 +33,7 @@ struct Session {
     s: Socket,
     tenant: ActorRef<TenantMsg>,
     staff: StaffRecord,
+    client: Arc<ClientInfo>,
     leases: HashMap<ConversationId, ConvLease>,
 }
 
@@ -48,7 +50,7 @@ impl Drop for Session {
 }
 
 /// Runs a staff connection to its end; returns the close code.
-pub async fn run(mut s: Socket, prelude: oneshot::Sender<Prelude>) -> u16 {
+pub async fn run(mut s: Socket, client: Arc<ClientInfo>, prelude: oneshot::Sender<Prelude>) -> u16 {
     let deadline =
         Instant::now() + std::time::Duration::from_secs(s.app.config.limits.handshake_timeout_secs);
     let text = match timeout_at(deadline, s.recv()).await {
@@ -92,6 +94,7 @@ pub async fn run(mut s: Socket, prelude: oneshot::Sender<Prelude>) -> u16 {
         s,
         tenant: handle.actor.clone(),
         staff,
+        client,
         leases: HashMap::new(),
     };
     // Join first, then read: a change made after the snapshot is queued behind `ready`.
@@ -145,6 +148,7 @@ impl Session {
             id: self.staff.id,
             name: self.staff.name.clone(),
             role: self.staff.role,
+            client: self.client.clone(),
         }
     }
 
