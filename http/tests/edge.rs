@@ -37,6 +37,8 @@ async fn sign_in_attempts_are_limited_per_account_and_per_ip() {
     );
     let wait: u64 = r.header("retry-after").unwrap().parse().unwrap();
     assert!((1..=60).contains(&wait), "Retry-After {wait}");
+    assert!(r.header("x-request-id").is_some());
+    assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
     // Another account from the same address still has its own budget, until
     // the address's budget runs out (6 a minute, 4 used so far).
     assert_eq!(attempt("agent@acme.test", PASSWORD).await.status, 200);

@@ -55,13 +55,13 @@ pub fn layers(router: Router<App>, app: App) -> Router<App> {
     router
         .route_layer(from_fn(note_route))
         .layer(cors)
+        .layer(from_fn_with_state(app, access))
         .layer(header(header::CONTENT_SECURITY_POLICY, CSP))
         .layer(header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(header(
             header::REFERRER_POLICY,
             "strict-origin-when-cross-origin",
         ))
-        .layer(from_fn_with_state(app, access))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(Ulids))
 }
