@@ -130,3 +130,32 @@ async fn access_logs_name_the_route_and_staff_but_no_secret() {
     assert!(!log.contains(refresh), "refresh token in the log");
     assert!(!log.contains(PASSWORD), "password in the log");
 }
+
+#[tokio::test]
+async fn the_api_budget_per_address_answers_429_then_recovers() {
+    let srv = Server::start_with(Setup {
+        config: Some(
+            "[limits]\nlogin_per_ip_per_minute = 100\nlogin_per_account_per_minute = 100\napi_per_ip_per_second = 2\napi_burst = 3\n".into(),
+        ),
+        ..Default::default()
+    });
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        statuses.push(srv.call("GET", "/api/v1/openapi.json", None, None).await);
+    }
+    let limited = statuses
+        .iter()
+        .find(|r| r.status == 429)
+        .expect("a burst over the budget is refused");
+    assert_eq!(limited.code(), "too_many_requests");
+    assert!(limited.header("retry-after").is_some());
+    // Pages and health checks are outside the API budget.
+    assert_eq!(srv.call("GET", "/healthz", None, None).await.status, 200);
+    tokio::time::sleep(std::time::Duration::from_millis(1600)).await;
+    assert_eq!(
+        srv.call("GET", "/api/v1/openapi.json", None, None)
+            .await
+            .status,
+        200
+    );
+}
