@@ -217,6 +217,14 @@ fn rows() -> Vec<Row> {
             ANY,
             [401, 401, 401, 403, 200, 200, 404, 401],
         ),
+        r("GET", "/api/v1/tenant", Fix::None, ANY, STAFF_OK),
+        r(
+            "PATCH",
+            "/api/v1/tenant",
+            Fix::None,
+            |_| Some(json!({"name": "Acme"})),
+            [401, 401, 401, 403, 403, 200, 200, 401],
+        ),
         r(
             "GET",
             "/api/v1/audit",

@@ -15,6 +15,7 @@ pub mod session;
 pub mod sites;
 pub mod staff;
 pub mod system;
+pub mod tenant;
 
 use crate::state::App;
 use crate::ws;
@@ -112,6 +113,7 @@ fn routes() -> OpenApiRouter<App> {
         .routes(routes!(sites::list, sites::create))
         .routes(routes!(sites::get, sites::update, sites::delete))
         .routes(routes!(sites::rotate_key))
+        .routes(routes!(tenant::get, tenant::update))
         .routes(routes!(audit::list))
         .routes(routes!(audit::outbox))
         .routes(routes!(system::login))

@@ -1,0 +1,69 @@
+//! `/api/v1/tenant`: the caller's tenant. Everyone reads it; only owners
+//! change it (its name now; billing later).
+
+use super::error::{ApiError, ApiJson};
+use super::principal::Authed;
+use crate::state::App;
+use axum::extract::State;
+use axum::Json;
+use parley_engine::permissions::Action;
+use parley_engine::records::TenantRecord;
+use parley_storage::{AccountStore, AuthStore, WriteBatch};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use utoipa::ToSchema;
+
+fn view(app: &App, t: &TenantRecord) -> Result<Value, ApiError> {
+    Ok(json!({
+        "id": t.id,
+        "name": t.name,
+        "created_at": t.created_at,
+        "suspended": app.store.tenant_state(t.id)?.suspended,
+    }))
+}
+
+fn mine(app: &App, me: &Authed) -> Result<TenantRecord, ApiError> {
+    app.store
+        .tenant(me.tenant())?
+        .ok_or_else(|| ApiError::not_found("tenant"))
+}
+
+/// The caller's tenant.
+#[utoipa::path(get, path = "/api/v1/tenant", tag = "tenant",
+    responses((status = 200, body = Object), (status = 401)), security(("bearer" = [])))]
+pub async fn get(State(app): State<App>, me: Authed) -> Result<Json<Value>, ApiError> {
+    Ok(Json(view(&app, &mine(&app, &me)?)?))
+}
+
+/// `PATCH /tenant` body.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TenantPatch {
+    name: Option<String>,
+}
+
+/// Renames the tenant (owners only).
+#[utoipa::path(patch, path = "/api/v1/tenant", tag = "tenant", request_body = TenantPatch,
+    responses((status = 200, body = Object), (status = 403)), security(("bearer" = [])))]
+pub async fn update(
+    State(app): State<App>,
+    me: Authed,
+    ApiJson(body): ApiJson<TenantPatch>,
+) -> Result<Json<Value>, ApiError> {
+    me.require(Action::ManageTenant)?;
+    let mut t = mine(&app, &me)?;
+    if let Some(n) = &body.name {
+        let before = std::mem::replace(&mut t.name, parley_engine::validate::name(n)?);
+        let mut b = WriteBatch::new();
+        app.store.put_tenant(&mut b, &t);
+        me.audit(
+            &app,
+            &mut b,
+            "tenant.update",
+            ("tenant", t.id.to_string()),
+            json!({"name": [before, t.name]}),
+        );
+        app.writer.write(b).await?;
+    }
+    Ok(Json(view(&app, &t)?))
+}
