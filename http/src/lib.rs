@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod datadir;
 pub mod fatal;
+pub mod hashers;
 pub mod server;
 pub mod state;
 pub mod ws;

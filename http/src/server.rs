@@ -101,14 +101,17 @@ impl Server {
         .await
         .map_err(|e| Fatal::Other(format!("cannot start the actor system: {e}")))?;
         let (shutdown, shutdown_rx) = watch::channel(false);
+        let hashers = crate::hashers::Hashers::start(
+            std::thread::available_parallelism().map_or(2, |n| n.get()),
+            256,
+        )
+        .map_err(|e| Fatal::Other(format!("cannot start the hashing threads: {e}")))?;
         let app = App(Arc::new(AppInner {
             tokens: Tokens::new(&secret, config.auth.access_token_ttl_secs),
             connections: Arc::new(Semaphore::new(config.limits.max_connections)),
             limiters: Limiters::new(&config.limits),
             accounts: tokio::sync::Mutex::new(()),
-            hashing: Semaphore::new(
-                std::thread::available_parallelism().map_or(2, |n| n.get() * 2),
-            ),
+            hashers,
             config,
             store,
             writer,

@@ -32,8 +32,8 @@ pub struct AppInner {
     /// Serialises account changes that check an invariant first (unique
     /// email, at least one owner) so two requests cannot both pass it.
     pub accounts: tokio::sync::Mutex<()>,
-    /// Bounds concurrent argon2 jobs (memory-hard: 19 MiB each).
-    pub hashing: Semaphore,
+    /// The threads that run argon2 (memory-hard: 19 MiB a job).
+    pub hashers: crate::hashers::Hashers,
 }
 
 impl std::ops::Deref for App {

@@ -22,17 +22,18 @@ use serde_json::json;
 use std::time::Duration;
 use utoipa::ToSchema;
 
-/// Runs an argon2 job on the blocking pool, a few at a time: each takes
-/// 19 MiB and a core for tens of milliseconds, so a flood of sign-ins
-/// queues here instead of exhausting memory.
+/// Runs an argon2 job on the hashing threads; 503 when they are swamped.
 async fn argon2_job<T: Send + 'static>(
     app: &App,
     job: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, ApiError> {
-    let _permit = app.hashing.acquire().await.map_err(ApiError::internal)?;
-    tokio::task::spawn_blocking(job)
-        .await
-        .map_err(ApiError::internal)
+    app.hashers.run(job).await.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            code::UNAVAILABLE,
+            "too many sign-ins at once; retry in a moment",
+        )
+    })
 }
 
 /// Hashes a password off the async runtime.
