@@ -92,6 +92,25 @@ pub struct MailRecord {
     pub created_at: Timestamp,
 }
 
+/// A message a visitor left with a site's contact form (offline mode).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ContactRecord {
+    pub id: ContactId,
+    pub tenant_id: TenantId,
+    pub site_id: SiteId,
+    pub name: String,
+    pub email: String,
+    pub message: String,
+    /// The page the form was sent from.
+    pub page_url: String,
+    pub visitor_id: Option<VisitorId>,
+    pub ip: String,
+    pub created_at: Timestamp,
+}
+
+/// The longest contact-form message, in characters.
+pub const MAX_CONTACT_CHARS: usize = 5000;
+
 /// A tenant's operational state, set by the instance operator.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct TenantState {

@@ -121,6 +121,10 @@ id_type!(
     /// One entry of a tenant's audit log.
     AuditId
 );
+id_type!(
+    /// A message left with a site's offline contact form.
+    ContactId
+);
 
 #[cfg(test)]
 mod tests {

@@ -18,6 +18,6 @@ pub mod time;
 pub mod validate;
 
 pub use ids::{
-    AuditId, ConversationId, MessageId, SessionId, SiteId, StaffId, TenantId, VisitorId,
+    AuditId, ContactId, ConversationId, MessageId, SessionId, SiteId, StaffId, TenantId, VisitorId,
 };
 pub use time::Timestamp;

@@ -240,6 +240,14 @@ fn rows() -> Vec<Row> {
             [401, 401, 401, 403, 403, 200, 200, 401],
         ),
         r(
+            "POST",
+            "/api/v1/public/{site_key}/contact",
+            Fix::SiteKey,
+            |_| Some(json!({"email": "v@mail.test", "message": "hello"})),
+            all(201),
+        ),
+        r("GET", "/api/v1/contact-messages", Fix::None, ANY, STAFF_OK),
+        r(
             "GET",
             "/api/v1/public/{site_key}/config",
             Fix::SiteKey,

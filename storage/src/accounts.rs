@@ -41,6 +41,15 @@ pub trait AuthStore {
     fn put_mail(&self, batch: &mut WriteBatch, m: &MailRecord);
     /// Newest first.
     fn mails(&self, t: TenantId, limit: usize) -> Result<Vec<MailRecord>>;
+    fn put_contact(&self, batch: &mut WriteBatch, c: &ContactRecord);
+    /// Newest first, strictly older than `before`, those `keep` accepts, at most `limit`.
+    fn contacts(
+        &self,
+        t: TenantId,
+        before: Option<ContactId>,
+        limit: usize,
+        keep: &dyn Fn(&ContactRecord) -> bool,
+    ) -> Result<Vec<ContactRecord>>;
     /// The site's settings, defaults when never set.
     fn site_settings(&self, t: TenantId, s: SiteId) -> Result<SiteSettings>;
     fn put_site_settings(&self, batch: &mut WriteBatch, t: TenantId, s: SiteId, v: &SiteSettings);
@@ -70,6 +79,31 @@ fn scan<T: serde::de::DeserializeOwned>(store: &Store, prefix: Vec<u8>) -> Resul
         .scan_prefix(prefix)
         .map(|kv| decode(&kv?.1))
         .collect()
+}
+
+/// Records of keyspace `ks`, newest first, below `before` (a full key),
+/// those `keep` accepts, at most `limit`.
+fn newest_first<T: serde::de::DeserializeOwned>(
+    store: &Store,
+    t: TenantId,
+    ks: u8,
+    before: Option<Vec<u8>>,
+    limit: usize,
+    keep: &dyn Fn(&T) -> bool,
+) -> Result<Vec<T>> {
+    let start = keys::keyspace(t, ks);
+    let end = before.unwrap_or_else(|| keys::keyspace(t, ks + 1));
+    let mut out = Vec::new();
+    for kv in store.data().range(start..end).rev() {
+        let r: T = decode(&kv?.1)?;
+        if keep(&r) {
+            out.push(r);
+            if out.len() >= limit {
+                break;
+            }
+        }
+    }
+    Ok(out)
 }
 
 impl AuthStore for Store {
@@ -108,22 +142,23 @@ impl AuthStore for Store {
         limit: usize,
         keep: &dyn Fn(&AuditRecord) -> bool,
     ) -> Result<Vec<AuditRecord>> {
-        let start = keys::keyspace(t, keys::ks::AUDIT);
-        let end = match before {
-            Some(b) => keys::audit(t, b),
-            None => keys::keyspace(t, keys::ks::AUDIT + 1),
-        };
-        let mut out = Vec::new();
-        for kv in self.data().range(start..end).rev() {
-            let r: AuditRecord = decode(&kv?.1)?;
-            if keep(&r) {
-                out.push(r);
-                if out.len() >= limit {
-                    break;
-                }
-            }
-        }
-        Ok(out)
+        let before = before.map(|b| keys::audit(t, b));
+        newest_first(self, t, keys::ks::AUDIT, before, limit, keep)
+    }
+
+    fn put_contact(&self, batch: &mut WriteBatch, c: &ContactRecord) {
+        batch.put(keys::contact(c.tenant_id, c.id), encode(c));
+    }
+
+    fn contacts(
+        &self,
+        t: TenantId,
+        before: Option<ContactId>,
+        limit: usize,
+        keep: &dyn Fn(&ContactRecord) -> bool,
+    ) -> Result<Vec<ContactRecord>> {
+        let before = before.map(|b| keys::contact(t, b));
+        newest_first(self, t, keys::ks::CONTACT, before, limit, keep)
     }
 
     fn put_mail(&self, batch: &mut WriteBatch, m: &MailRecord) {

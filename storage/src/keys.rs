@@ -20,6 +20,7 @@ pub mod ks {
     pub const MAIL: u8 = 0x0C;
     pub const SITE_SETTINGS: u8 = 0x0D;
     pub const TENANT_STATE: u8 = 0x0E;
+    pub const CONTACT: u8 = 0x0F;
 }
 
 fn tenant_ks(t: TenantId, ks: u8, extra: usize) -> Vec<u8> {
@@ -146,6 +147,13 @@ pub fn audit(t: TenantId, id: AuditId) -> Vec<u8> {
 /// One outgoing mail.
 pub fn mail(t: TenantId, id: AuditId) -> Vec<u8> {
     let mut k = tenant_ks(t, ks::MAIL, 16);
+    k.extend_from_slice(&id.to_bytes());
+    k
+}
+
+/// One contact-form message (ids are time-ordered).
+pub fn contact(t: TenantId, id: ContactId) -> Vec<u8> {
+    let mut k = tenant_ks(t, ks::CONTACT, 16);
     k.extend_from_slice(&id.to_bytes());
     k
 }

@@ -15,6 +15,7 @@ pub struct Limiters {
     login_ip: DefaultKeyedRateLimiter<IpAddr>,
     login_account: DefaultKeyedRateLimiter<String>,
     api_ip: DefaultKeyedRateLimiter<IpAddr>,
+    forms_ip: DefaultKeyedRateLimiter<IpAddr>,
     clock: DefaultClock,
 }
 
@@ -35,6 +36,9 @@ impl Limiters {
             api_ip: DefaultKeyedRateLimiter::keyed(
                 Quota::per_second(nz(l.api_per_ip_per_second)).allow_burst(nz(l.api_burst)),
             ),
+            forms_ip: DefaultKeyedRateLimiter::keyed(Quota::per_minute(nz(
+                l.forms_per_ip_per_minute
+            ))),
             clock: DefaultClock::default(),
         }
     }
@@ -66,9 +70,14 @@ impl Limiters {
         self.check(&self.api_ip, &ip, "requests from your address")
     }
 
+    /// One public form post from `ip`.
+    pub fn form(&self, ip: IpAddr) -> Result<(), ApiError> {
+        self.check(&self.forms_ip, &ip, "form posts from your address")
+    }
+
     /// Forgets keys whose budget is full again (call now and then).
     pub fn prune(&self) {
-        for l in [&self.login_ip, &self.api_ip] {
+        for l in [&self.login_ip, &self.api_ip, &self.forms_ip] {
             l.retain_recent();
             l.shrink_to_fit();
         }

@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod contacts;
 pub mod edge;
 pub mod error;
 pub mod limits;
@@ -88,7 +89,9 @@ struct Doc;
 
 /// Every route with its documentation, before state and layers.
 fn routes() -> OpenApiRouter<App> {
-    let public = OpenApiRouter::new().routes(routes!(public::config));
+    let public = OpenApiRouter::new()
+        .routes(routes!(public::config))
+        .routes(routes!(contacts::submit));
     OpenApiRouter::with_openapi(Doc::openapi())
         .routes(routes!(landing))
         .routes(routes!(healthz))
@@ -114,6 +117,7 @@ fn routes() -> OpenApiRouter<App> {
         .routes(routes!(sites::get, sites::update, sites::delete))
         .routes(routes!(sites::rotate_key))
         .routes(routes!(tenant::get, tenant::update))
+        .routes(routes!(contacts::list))
         .routes(routes!(audit::list))
         .routes(routes!(audit::outbox))
         .routes(routes!(system::login))

@@ -1,0 +1,144 @@
+//! Contact messages: the widget's offline form posts to
+//! `POST /api/v1/public/{site_key}/contact` (CORS per the site's allowed
+//! origins, a honeypot field, a per-address budget); staff read them at
+//! `GET /api/v1/contact-messages`.
+
+use super::error::{ApiError, ApiJson, ApiQuery};
+use super::principal::{Authed, Caller};
+use super::public::site_for;
+use super::Page;
+use crate::state::App;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use parley_engine::account::{ContactRecord, MAX_CONTACT_CHARS};
+use parley_engine::codes::error as code;
+use parley_engine::permissions::Action;
+use parley_engine::*;
+use parley_storage::{AuthStore, WriteBatch};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use utoipa::ToSchema;
+
+/// `POST /public/{site_key}/contact` body.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContactForm {
+    #[serde(default)]
+    name: String,
+    email: String,
+    message: String,
+    /// The page the form was sent from.
+    #[serde(default)]
+    page_url: String,
+    /// The visitor token, when the widget has one.
+    #[serde(default)]
+    visitor_token: Option<String>,
+    /// Honeypot: hidden from people, filled by bots. A post that fills it
+    /// is answered like any other and dropped.
+    #[serde(default)]
+    website: String,
+}
+
+fn invalid(message: &str) -> ApiError {
+    ApiError::bad_request(code::INVALID, message)
+}
+
+/// Leaves a message for the site's staff (the widget's offline form).
+#[utoipa::path(post, path = "/api/v1/public/{site_key}/contact", tag = "public",
+    params(("site_key" = String, Path)), request_body = ContactForm,
+    responses((status = 201, description = "`{id}`: stored", body = Object), (status = 400),
+        (status = 403, description = "`origin_not_allowed`"), (status = 404), (status = 429)))]
+pub async fn submit(
+    State(app): State<App>,
+    Path(key): Path<String>,
+    headers: HeaderMap,
+    caller: Caller,
+    ApiJson(form): ApiJson<ContactForm>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let site = site_for(&app, &key, &headers)?;
+    app.limiters.form(caller.ip)?;
+    let email = parley_engine::validate::email(&form.email)?;
+    let name = form.name.trim();
+    if name.chars().count() > 100 {
+        return Err(invalid("name must have at most 100 characters"));
+    }
+    let message = form.message.trim();
+    if message.is_empty() || message.chars().count() > MAX_CONTACT_CHARS {
+        return Err(invalid(&format!(
+            "message must have 1 to {MAX_CONTACT_CHARS} characters"
+        )));
+    }
+    let id = ContactId::new();
+    if !form.website.is_empty() {
+        tracing::info!(site = %site.id, ip = %caller.ip, "contact form honeypot filled; dropped");
+        return Ok((StatusCode::CREATED, Json(json!({ "id": id }))));
+    }
+    let rec = ContactRecord {
+        id,
+        tenant_id: site.tenant_id,
+        site_id: site.id,
+        name: name.into(),
+        email,
+        message: message.into(),
+        page_url: form.page_url.chars().take(2000).collect(),
+        visitor_id: form
+            .visitor_token
+            .as_deref()
+            .and_then(|t| app.tokens.verify_visitor(site.tenant_id, t)),
+        ip: caller.ip.to_string(),
+        created_at: Timestamp::now(),
+    };
+    let mut b = WriteBatch::new();
+    app.store.put_contact(&mut b, &rec);
+    app.writer.write(b).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "id": id }))))
+}
+
+/// Filters of `GET /contact-messages`.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ContactQuery {
+    site_id: Option<String>,
+    cursor: Option<String>,
+    /// 1 to 200, default 50.
+    limit: Option<usize>,
+}
+
+/// Messages left with the contact form, newest first.
+#[utoipa::path(get, path = "/api/v1/contact-messages", tag = "contacts", params(ContactQuery),
+    responses((status = 200, body = Page)), security(("bearer" = [])))]
+pub async fn list(
+    State(app): State<App>,
+    me: Authed,
+    ApiQuery(q): ApiQuery<ContactQuery>,
+) -> Result<Json<Page>, ApiError> {
+    me.require(Action::ReadConversations)?;
+    let limit = q.limit.unwrap_or(50).clamp(1, 200);
+    let parse_err = |what: &str| invalid(&format!("{what} is not valid"));
+    let before = q
+        .cursor
+        .as_deref()
+        .map(|c| c.parse::<ContactId>().map_err(|_| parse_err("cursor")))
+        .transpose()?;
+    let site = q
+        .site_id
+        .as_deref()
+        .map(|s| s.parse::<SiteId>().map_err(|_| parse_err("site_id")))
+        .transpose()?;
+    let keep = |c: &ContactRecord| site.is_none_or(|s| c.site_id == s);
+    let items = app.store.contacts(me.tenant(), before, limit + 1, &keep)?;
+    Ok(Json(Page::of(
+        items,
+        limit,
+        |c| c.id.to_string(),
+        |c| {
+            json!({
+                "id": c.id, "site_id": c.site_id, "name": c.name, "email": c.email,
+                "message": c.message, "page_url": c.page_url, "visitor_id": c.visitor_id,
+                "created_at": c.created_at,
+            })
+        },
+    )))
+}
