@@ -82,6 +82,15 @@ pub enum TenantMsg {
     },
     /// A visitor tab disconnected.
     VisitorBye { visitor: VisitorId, socket: u64 },
+    /// A visitor said who they are (checked by the socket already).
+    VisitorIdentify {
+        visitor: VisitorId,
+        site: SiteId,
+        name: Option<String>,
+        email: Option<String>,
+    },
+    /// A visitor's record changed on disk (from their Visitor actor).
+    VisitorChanged { visitor: VisitorId, site: SiteId },
     /// A staff socket authenticated; answers the online visitors.
     StaffJoin {
         staff: StaffRecord,
@@ -251,6 +260,17 @@ impl Actor for Tenant {
                 page,
             } => state.visitor_page(&myself, visitor, socket, page).await?,
             TenantMsg::VisitorBye { visitor, socket } => state.visitor_bye(visitor, socket),
+            TenantMsg::VisitorIdentify {
+                visitor,
+                site,
+                name,
+                email,
+            } => {
+                state
+                    .visitor_identify(&myself, visitor, site, name, email)
+                    .await?
+            }
+            TenantMsg::VisitorChanged { visitor, site } => state.visitor_changed(visitor, site),
             TenantMsg::StaffJoin {
                 staff,
                 session,

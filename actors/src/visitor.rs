@@ -9,6 +9,7 @@
 //! view to storage. Writes are fire-and-forget through the group-commit
 //! writer: tracking data is not acknowledged to anyone.
 
+use crate::tenant::TenantMsg;
 use crate::Ctx;
 use parley_engine::records::*;
 use parley_engine::*;
@@ -23,6 +24,13 @@ pub enum VisitorMsg {
         site: SiteId,
         page: PageInfo,
         at: Timestamp,
+    },
+    /// The visitor said who they are; `tenant` hears once it is stored.
+    Identify {
+        site: SiteId,
+        name: Option<String>,
+        email: Option<String>,
+        tenant: ActorRef<TenantMsg>,
     },
 }
 
@@ -49,6 +57,36 @@ impl Known {
             record: ctx.store.visitor(tenant, id)?,
             last_page: ctx.store.page_views(tenant, id, 1)?.pop().map(|v| v.page),
         })
+    }
+
+    /// Records the visitor's name and email (given ones replace stored ones).
+    pub(crate) fn identify(
+        &mut self,
+        ctx: &Ctx,
+        (tenant, id): (TenantId, VisitorId),
+        site: SiteId,
+        name: Option<String>,
+        email: Option<String>,
+    ) -> WriteBatch {
+        let at = Timestamp::now();
+        let rec = self.record.get_or_insert(VisitorRecord {
+            id,
+            tenant_id: tenant,
+            site_id: site,
+            name: None,
+            email: None,
+            first_seen: at,
+            last_seen: at,
+        });
+        if name.is_some() {
+            rec.name = name;
+        }
+        if email.is_some() {
+            rec.email = email;
+        }
+        let mut b = WriteBatch::new();
+        ctx.store.put_visitor(&mut b, rec);
+        b
     }
 
     /// Records a sighting on `page`: the record (created on first sight,
@@ -128,6 +166,24 @@ impl Actor for Visitor {
                 let key = (state.tenant, state.id);
                 let b = state.known.seen(&state.ctx, key, site, page, at);
                 state.ctx.writer.submit(b, Box::new(|_| {}));
+            }
+            VisitorMsg::Identify {
+                site,
+                name,
+                email,
+                tenant,
+            } => {
+                let key = (state.tenant, state.id);
+                let b = state.known.identify(&state.ctx, key, site, name, email);
+                let visitor = state.id;
+                state.ctx.writer.submit(
+                    b,
+                    Box::new(move |r| {
+                        if r.is_ok() {
+                            let _ = tenant.cast(TenantMsg::VisitorChanged { visitor, site });
+                        }
+                    }),
+                );
             }
         }
         Ok(())

@@ -42,6 +42,9 @@ pub mod error {
     pub const UNAVAILABLE: &str = "unavailable";
     /// Too many requests (login attempts, API calls); wait `Retry-After` seconds.
     pub const TOO_MANY_REQUESTS: &str = "too_many_requests";
+    /// `identify` was refused: the site verifies identities and the
+    /// `user_hash` is missing or wrong. Nothing about the visitor changed.
+    pub const IDENTITY_REFUSED: &str = "identity_refused";
     /// The email address is already used by another staff member.
     pub const EMAIL_TAKEN: &str = "email_taken";
     /// The password is too weak (length, variety, equal to the email).

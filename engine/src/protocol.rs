@@ -70,6 +70,19 @@ pub enum ClientFrame {
         #[serde(default)]
         referrer: String,
     },
+    /// Visitor only: who the visitor is. When the site turns identity
+    /// verification on, `user_hash` must be the hex HMAC-SHA256 of
+    /// `user_id` with the site's identity secret.
+    Identify {
+        #[serde(default)]
+        name: Option<String>,
+        #[serde(default)]
+        email: Option<String>,
+        #[serde(default)]
+        user_id: Option<String>,
+        #[serde(default)]
+        user_hash: Option<String>,
+    },
     /// Visitor only, after close.
     Rate {
         #[serde(default)]
@@ -107,6 +120,7 @@ pub const CLIENT_TYPES: &[&str] = &[
     "read",
     "resume",
     "page",
+    "identify",
     "rate",
     "claim",
     "close",

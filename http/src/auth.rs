@@ -108,6 +108,27 @@ pub fn token_hash(token: &str) -> Vec<u8> {
     sha2::Sha256::digest(token.as_bytes()).to_vec()
 }
 
+/// Whether `user_hash` (hex) is the HMAC-SHA256 of `user_id` with the
+/// site's identity `secret`, compared in constant time.
+pub fn identity_hash_ok(secret: &str, user_id: &str, user_hash: &str) -> bool {
+    use hmac::{Hmac, Mac};
+    let h = user_hash.trim();
+    if h.len() != 64 {
+        return false;
+    }
+    let Some(bytes) = (0..32)
+        .map(|i| u8::from_str_radix(h.get(2 * i..2 * i + 2)?, 16).ok())
+        .collect::<Option<Vec<u8>>>()
+    else {
+        return false;
+    };
+    let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()) else {
+        return false;
+    };
+    mac.update(user_id.as_bytes());
+    mac.verify_slice(&bytes).is_ok()
+}
+
 /// A random URL-safe token of `n` characters.
 pub fn random_key(n: usize) -> String {
     const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
@@ -261,6 +282,19 @@ mod tests {
         let ours = PasswordHash::new(&h).unwrap();
         assert!(argon2().verify_password(b"correct horse 9", &ours).is_ok());
         assert!(argon2().verify_password(b"wrong horse 9", &ours).is_err());
+    }
+
+    #[test]
+    fn identity_hashes_are_hmac_sha256_hex() {
+        // HMAC-SHA256("key", "The quick brown fox jumps over the lazy dog").
+        let known = "f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8";
+        let msg = "The quick brown fox jumps over the lazy dog";
+        assert!(identity_hash_ok("key", msg, known));
+        assert!(identity_hash_ok("key", msg, &known.to_uppercase()));
+        assert!(!identity_hash_ok("key", "another user", known));
+        assert!(!identity_hash_ok("other key", msg, known));
+        assert!(!identity_hash_ok("key", msg, "zz"));
+        assert!(!identity_hash_ok("key", msg, &"g".repeat(64)));
     }
 
     #[test]

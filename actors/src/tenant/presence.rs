@@ -65,12 +65,22 @@ impl TenantState {
         site: SiteId,
         page: PageInfo,
     ) -> Result<(), ActorProcessingErr> {
-        let now = Instant::now();
         let msg = VisitorMsg::Seen {
             site,
             page,
             at: Timestamp::now(),
         };
+        self.visitor_cast(myself, id, msg).await
+    }
+
+    /// Hands `msg` to the visitor's actor, waking one when none is live.
+    async fn visitor_cast(
+        &mut self,
+        myself: &ActorRef<TenantMsg>,
+        id: VisitorId,
+        msg: VisitorMsg,
+    ) -> Result<(), ActorProcessingErr> {
+        let now = Instant::now();
         let msg = match self.visitor_actors.get_mut(&id) {
             Some((a, last)) => {
                 *last = now;
@@ -97,6 +107,30 @@ impl TenantState {
         self.visitor_by_actor.insert(a.get_id(), id);
         self.visitor_actors.insert(id, (a, now));
         Ok(())
+    }
+
+    /// A visitor told who they are: their actor records it, then every
+    /// dashboard hears of it.
+    pub(super) async fn visitor_identify(
+        &mut self,
+        myself: &ActorRef<TenantMsg>,
+        visitor: VisitorId,
+        site: SiteId,
+        name: Option<String>,
+        email: Option<String>,
+    ) -> Result<(), ActorProcessingErr> {
+        let msg = VisitorMsg::Identify {
+            site,
+            name,
+            email,
+            tenant: myself.clone(),
+        };
+        self.visitor_cast(myself, visitor, msg).await
+    }
+
+    /// A visitor's record changed on disk: dashboards get the new view.
+    pub(super) fn visitor_changed(&self, visitor: VisitorId, site: SiteId) {
+        self.broadcast_visitor(visitor, site);
     }
 
     /// Records the page a tab opened with: through the Visitor actor when it

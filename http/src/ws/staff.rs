@@ -325,9 +325,13 @@ impl Session {
                 self.s
                     .error(error::INVALID, "this socket is already authenticated", None)
             }
-            ClientFrame::Hello { .. } | ClientFrame::Page { .. } | ClientFrame::Rate { .. } => self
-                .s
-                .error(error::FORBIDDEN, "that frame is for visitor sockets", None),
+            ClientFrame::Hello { .. }
+            | ClientFrame::Page { .. }
+            | ClientFrame::Identify { .. }
+            | ClientFrame::Rate { .. } => {
+                self.s
+                    .error(error::FORBIDDEN, "that frame is for visitor sockets", None)
+            }
         }
     }
 

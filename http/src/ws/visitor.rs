@@ -240,6 +240,55 @@ impl Session {
         }
     }
 
+    /// `identify`: checks the fields and, when the site verifies
+    /// identities, the `user_hash`; then the Tenant records it and tells
+    /// the dashboards. A refusal changes nothing.
+    fn identify(
+        &mut self,
+        name: Option<String>,
+        email: Option<String>,
+        user_id: Option<String>,
+        user_hash: Option<String>,
+    ) {
+        let name = match name.as_deref().map(validate::name).transpose() {
+            Ok(n) => n,
+            Err(e) => return self.s.error(e.code, &e.message, None),
+        };
+        let email = match email.as_deref().map(validate::email).transpose() {
+            Ok(e) => e,
+            Err(e) => return self.s.error(e.code, &e.message, None),
+        };
+        let secret = match self
+            .s
+            .app
+            .store
+            .site_settings(self.site.tenant_id, self.site.id)
+        {
+            Ok(s) => s.identity_secret,
+            Err(e) => {
+                tracing::error!(error = %e, "reading site settings");
+                return self.s.error(error::INTERNAL, "try again", None);
+            }
+        };
+        if let Some(secret) = secret {
+            let ok = matches!((&user_id, &user_hash), (Some(id), Some(h))
+                if !id.is_empty() && crate::auth::identity_hash_ok(&secret, id, h));
+            if !ok {
+                return self.s.error(
+                    error::IDENTITY_REFUSED,
+                    "this site verifies identities: user_hash must be the HMAC-SHA256 of user_id",
+                    None,
+                );
+            }
+        }
+        let _ = self.tenant.cast(TenantMsg::VisitorIdentify {
+            visitor: self.visitor,
+            site: self.site.id,
+            name,
+            email,
+        });
+    }
+
     async fn handle(&mut self, text: &str) {
         let Some(frame) = self.s.accept(text) else {
             return;
@@ -325,6 +374,12 @@ impl Session {
                     page: page(url, title, referrer),
                 });
             }
+            ClientFrame::Identify {
+                name,
+                email,
+                user_id,
+                user_hash,
+            } => self.identify(name, email, user_id, user_hash),
             ClientFrame::Rate {
                 conversation_id,
                 score,
