@@ -32,6 +32,10 @@ enum Fix {
     TenantC,
     /// A's public site key.
     SiteKey,
+    /// `?site=` A's public site key, appended.
+    SiteQuery,
+    /// A widget asset's file name.
+    Asset,
 }
 
 struct Row {
@@ -60,6 +64,10 @@ fn rows() -> Vec<Row> {
     };
     vec![
         r("GET", "/", Fix::None, ANY, all(200)),
+        r("GET", "/widget.js", Fix::None, ANY, all(200)),
+        r("GET", "/widget/frame", Fix::SiteQuery, ANY, all(200)),
+        r("GET", "/widget/assets/{file}", Fix::Asset, ANY, all(200)),
+        r("GET", "/demo", Fix::None, ANY, all(200)),
         r("GET", "/healthz", Fix::None, ANY, all(200)),
         r("GET", "/metrics", Fix::None, ANY, all(200)),
         r("GET", "/api/v1/openapi.json", Fix::None, ANY, all(200)),
@@ -374,6 +382,8 @@ impl World {
             Fix::Site => self.site.clone(),
             Fix::TenantC => self.tenant_c.clone(),
             Fix::SiteKey => self.srv.site_key().into(),
+            Fix::SiteQuery => return format!("{}?site={}", row.path, self.srv.site_key()),
+            Fix::Asset => "panel.js".into(),
             Fix::FreshStaff => {
                 let n = self.next();
                 let body = json!({"name":"F","email":format!("f{n}@acme.test"),"role":"agent","password":"correct horse 9"});
@@ -470,7 +480,8 @@ async fn the_openapi_document_lists_exactly_the_served_routes() {
         let (method, path) = route.split_once(' ').unwrap();
         let path = path
             .replace("{id}", "01M80000000000000000000000")
-            .replace("{site_key}", "pk_x");
+            .replace("{site_key}", "pk_x")
+            .replace("{file}", "panel.js");
         let r = srv.call(method, &path, None, None).await;
         assert!(
             !(r.status == 404 && r.body["error"]["message"] == "no such route") && r.status != 405,

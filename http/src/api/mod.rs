@@ -17,6 +17,7 @@ pub mod sites;
 pub mod staff;
 pub mod system;
 pub mod tenant;
+pub mod widget;
 
 use crate::state::App;
 use crate::ws;
@@ -94,6 +95,10 @@ fn routes() -> OpenApiRouter<App> {
         .routes(routes!(contacts::submit));
     OpenApiRouter::with_openapi(Doc::openapi())
         .routes(routes!(landing))
+        .routes(routes!(widget::loader))
+        .routes(routes!(widget::frame))
+        .routes(routes!(widget::file))
+        .routes(routes!(widget::demo))
         .routes(routes!(healthz))
         .routes(routes!(metrics))
         .routes(routes!(openapi_json))

@@ -20,6 +20,10 @@ pub fn site_for(app: &App, key: &str, headers: &HeaderMap) -> Result<SiteRecord,
         .site_by_key(key)?
         .ok_or_else(|| ApiError::not_found("site"))?;
     if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        if same_origin(origin, headers) {
+            // The widget's own frame, on Parley's origin.
+            return Ok(site);
+        }
         let allowed = app
             .store
             .site_settings(site.tenant_id, site.id)?
@@ -33,6 +37,15 @@ pub fn site_for(app: &App, key: &str, headers: &HeaderMap) -> Result<SiteRecord,
         }
     }
     Ok(site)
+}
+
+/// Whether `origin` is this server's own (the widget frame calling home).
+fn same_origin(origin: &str, headers: &HeaderMap) -> bool {
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    let o_host = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"));
+    matches!((host, o_host), (Some(h), Some(o)) if h.eq_ignore_ascii_case(o))
 }
 
 /// Whether a browser origin may call the public routes of the site whose

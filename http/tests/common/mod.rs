@@ -176,7 +176,21 @@ impl Server {
         self.spawn();
     }
 
+    /// `kill -9`, then start again on the same data dir and the same
+    /// address (so a browser page can reconnect by itself).
+    pub fn kill9_and_restart_same_address(&mut self) {
+        let addr = self.base.trim_start_matches("http://").to_string();
+        let mut c = self.child.take().unwrap();
+        c.kill().unwrap();
+        c.wait().unwrap();
+        self.spawn_at(&addr);
+    }
+
     fn spawn(&mut self) {
+        self.spawn_at("127.0.0.1:0");
+    }
+
+    fn spawn_at(&mut self, listen: &str) {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -185,7 +199,7 @@ impl Server {
         let mut cmd = Command::new(bin());
         cmd.arg("serve")
             .arg("--listen")
-            .arg("127.0.0.1:0")
+            .arg(listen)
             .arg("--data-dir")
             .arg(self.dir.path().join("data"))
             .env("PARLEY_LOG", "info")

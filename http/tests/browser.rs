@@ -1,0 +1,227 @@
+//! The widget in a real headless Chromium (Debian `chromium`, driven by npm
+//! `playwright-core` from `http/tests/browser/widget.mjs`), against the real
+//! server: chat both ways with typing, read receipts, links, unread badge,
+//! reload, rating; a server restart mid-conversation; the offline form;
+//! identity verification. Screenshots land in
+//! `target/tmp/widget-shots/`. Also: the widget's size budgets.
+//!
+//! `.ci/run` installs Chromium and the npm package. Elsewhere, without
+//! them, the browser test says so and passes only when `CI` is unset.
+
+mod common;
+
+use common::*;
+use hmac::{Hmac, Mac};
+use serde_json::json;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+fn browser_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
+}
+
+/// Why the browser tests cannot run here, if they cannot.
+fn missing() -> Option<String> {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    if !Path::new(&chromium).exists() {
+        return Some(format!(
+            "{chromium} is not installed (apt-get install chromium)"
+        ));
+    }
+    if !browser_dir().join("node_modules/playwright-core").exists() {
+        return Some(
+            "playwright-core is not installed (npm ci --prefix http/tests/browser)".into(),
+        );
+    }
+    if Command::new("node").arg("--version").output().is_err() {
+        return Some("node is not installed".into());
+    }
+    None
+}
+
+fn shots() -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join("widget-shots");
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Runs one scenario of `widget.mjs` against `srv`; `restart` is called
+/// when the script asks for the server to go down and come back.
+fn scenario(srv: &mut Server, name: &str, token: &str, extra: &[(&str, String)]) {
+    let mut cmd = Command::new("node");
+    cmd.arg("--experimental-websocket")
+        .arg("widget.mjs")
+        .current_dir(browser_dir())
+        .env("PARLEY_BASE", &srv.base)
+        .env("PARLEY_SITE_KEY", srv.site_key())
+        .env("PARLEY_STAFF_TOKEN", token)
+        .env("PARLEY_SHOTS", shots())
+        .env("PARLEY_SCENARIO", name)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("starting node");
+    let mut stdin = child.stdin.take().unwrap();
+    let out = BufReader::new(child.stdout.take().unwrap());
+    let mut said = Vec::new();
+    for line in out.lines() {
+        let line = line.unwrap();
+        eprintln!("[{name}] {line}");
+        if line == "RESTART" {
+            srv.kill9_and_restart_same_address();
+            writeln!(stdin, "back").unwrap();
+        }
+        said.push(line);
+    }
+    let status = child.wait().unwrap();
+    assert!(
+        status.success() && said.last().map(String::as_str) == Some("ok"),
+        "browser scenario {name} failed: {said:?}\nserver log:\n{}",
+        srv.log()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_widget_works_in_a_real_browser() {
+    if let Some(why) = missing() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "the browser tests need {why}"
+        );
+        eprintln!("skipping the browser tests: {why}; `bash .ci/run` installs what they need");
+        return;
+    }
+    for name in ["chat", "restart", "offline"] {
+        let mut srv = Server::start();
+        let token = srv.login(OWNER).await;
+        tokio::task::block_in_place(|| scenario(&mut srv, name, &token, &[]));
+    }
+    // Identity verification: the site turns it on; the browser identifies
+    // once with a forged hash and once with the real one.
+    let mut srv = Server::start();
+    let token = srv.login(OWNER).await;
+    let sid = srv.tenant["site_id"].as_str().unwrap().to_string();
+    let r = srv
+        .call(
+            "PATCH",
+            &format!("/api/v1/sites/{sid}"),
+            Some(&token),
+            Some(json!({"identity_verification": true})),
+        )
+        .await;
+    let secret = r.body["settings"]["identity_secret"].as_str().unwrap();
+    let mut m = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    m.update(b"u-1");
+    let hash: String = m
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    tokio::task::block_in_place(|| {
+        scenario(&mut srv, "identity", &token, &[("PARLEY_USER_HASH", hash)])
+    });
+    for shot in ["bubble-closed.png", "panel-open.png", "offline-form.png"] {
+        let p = shots().join(shot);
+        assert!(std::fs::metadata(&p).is_ok_and(|m| m.len() > 1000), "{p:?}");
+    }
+}
+
+/// Gzipped bytes of a path, as a browser would fetch it.
+async fn gzipped(srv: &Server, path: &str) -> (usize, String) {
+    let r = reqwest::Client::new()
+        .get(format!("{}{path}", srv.base))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{path}");
+    assert_eq!(
+        r.headers()
+            .get("content-encoding")
+            .and_then(|v| v.to_str().ok()),
+        Some("gzip"),
+        "{path}"
+    );
+    let etag = r.headers()["etag"].to_str().unwrap().to_string();
+    (r.bytes().await.unwrap().len(), etag)
+}
+
+#[tokio::test]
+async fn the_widget_fits_its_size_budget_and_caches_well() {
+    let srv = Server::start();
+    let (loader, etag) = gzipped(&srv, "/widget.js").await;
+    assert!(
+        loader <= 2048,
+        "loader is {loader} bytes gzipped (budget 2 KB)"
+    );
+    let frame_path = format!("/widget/frame?site={}", srv.site_key());
+    let (frame, _) = gzipped(&srv, &frame_path).await;
+    // The frame names its versioned script and style.
+    let html = reqwest::get(format!("{}{frame_path}", srv.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let assets: Vec<String> = html
+        .split('"')
+        .filter(|s| s.starts_with("/widget/assets/"))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(assets.len(), 2, "{html}");
+    let mut panel = frame;
+    for a in &assets {
+        let (n, _) = gzipped(&srv, a).await;
+        panel += n;
+        let r = send(reqwest::Client::new().get(format!("{}{a}", srv.base))).await;
+        assert_eq!(
+            r.header("cache-control"),
+            Some("public, max-age=31536000, immutable"),
+            "{a}"
+        );
+    }
+    assert!(
+        panel <= 15 * 1024,
+        "panel is {panel} bytes gzipped (budget 15 KB)"
+    );
+    eprintln!("widget sizes, gzipped: loader {loader} B, panel {panel} B");
+    // Revalidation: the loader's ETag answers 304.
+    let r = send(
+        reqwest::Client::new()
+            .get(format!("{}/widget.js", srv.base))
+            .header("if-none-match", &etag),
+    )
+    .await;
+    assert_eq!(r.status, 304);
+    // Only the site's allowed origins may frame the panel.
+    let owner = srv.pair(OWNER, PASSWORD).await;
+    let sid = srv.tenant["site_id"].as_str().unwrap();
+    srv.call(
+        "PATCH",
+        &format!("/api/v1/sites/{sid}"),
+        owner["access_token"].as_str(),
+        Some(json!({"allowed_origins": ["https://shop.test"]})),
+    )
+    .await;
+    let r = srv.call("GET", &frame_path, None, None).await;
+    let csp = r.header("content-security-policy").unwrap();
+    assert!(csp.contains("frame-ancestors https://shop.test"), "{csp}");
+    let r = srv
+        .call("GET", "/widget/frame?site=pk_nope", None, None)
+        .await;
+    assert_eq!(r.status, 404);
+    let r = srv
+        .call(
+            "GET",
+            "/widget/assets/panel.0000000000000000.js",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 404);
+}

@@ -1,0 +1,186 @@
+// The widget in real headless Chromium, against a running Parley.
+// Run by http/tests/browser.rs, which starts the server and passes:
+//   PARLEY_BASE, PARLEY_SITE_KEY, PARLEY_STAFF_TOKEN, PARLEY_SHOTS (dir),
+//   PARLEY_SCENARIO (chat | restart | offline | identity).
+// For `restart` it prints `RESTART` and waits for a line on stdin once the
+// server is back on the same address. Exits non-zero on the first failure.
+import { chromium } from 'playwright-core';
+import assert from 'node:assert/strict';
+import readline from 'node:readline';
+
+const env = (k) => process.env[k] ?? assert.fail(`${k} is not set`);
+const base = env('PARLEY_BASE');
+const key = env('PARLEY_SITE_KEY');
+const shots = env('PARLEY_SHOTS');
+const scenario = env('PARLEY_SCENARIO');
+const wsBase = base.replace(/^http/, 'ws');
+const step = (s) => console.log(`step: ${s}`);
+const lines = readline.createInterface({ input: process.stdin });
+const nextLine = () => new Promise((r) => lines.once('line', r));
+
+/** A staff member's socket, speaking the protocol directly. */
+async function staff(token) {
+  const ws = new WebSocket(`${wsBase}/ws/staff`);
+  const frames = [];
+  const waiters = [];
+  ws.onmessage = (e) => {
+    const f = JSON.parse(e.data);
+    frames.push(f);
+    for (const w of [...waiters]) if (w.pred(f)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(f); }
+  };
+  await new Promise((r, j) => { ws.onopen = r; ws.onerror = j; });
+  const s = {
+    send: (f) => ws.send(JSON.stringify(f)),
+    until: (pred, ms = 10000) => {
+      const seen = frames.find(pred);
+      if (seen) { frames.splice(frames.indexOf(seen), 1); return Promise.resolve(seen); }
+      return new Promise((resolve, reject) => {
+        const w = { pred, resolve };
+        waiters.push(w);
+        setTimeout(() => reject(new Error('staff: no matching frame in ' + ms + ' ms')), ms);
+      });
+    },
+    close: () => ws.close(),
+  };
+  s.send({ type: 'auth', token });
+  await s.until((f) => f.type === 'ready');
+  return s;
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+const page = await browser.newPage({ viewport: { width: 1100, height: 760 } });
+page.on('pageerror', (e) => console.log('page error:', e.message));
+const panel = page.frameLocator('iframe[title="Chat"]');
+const bubble = page.locator('div >> css=button.b');
+
+async function openDemo() {
+  await page.goto(`${base}/demo?site=${key}`);
+  await bubble.waitFor();
+}
+
+async function openPanel() {
+  if ((await bubble.getAttribute('aria-expanded')) !== 'true') await bubble.click();
+  await panel.locator('textarea[aria-label="Your message"]:visible, form[aria-label="Leave a message"]:visible').first().waitFor();
+}
+
+async function say(text) {
+  const input = panel.locator('textarea[aria-label="Your message"]');
+  await input.fill(text);
+  await input.press('Enter');
+}
+
+const bubbles = (cls) => panel.locator(`.m.${cls}`);
+async function texts(cls) {
+  return (await bubbles(cls).allInnerTexts()).map((t) => t.split('\n')[0]);
+}
+
+try {
+  if (scenario === 'chat') {
+    await openDemo();
+    await page.screenshot({ path: `${shots}/bubble-closed.png` });
+    const agent = await staff(env('PARLEY_STAFF_TOKEN'));
+    step('the visitor opens the panel and writes');
+    await openPanel();
+    await say('Hello from the browser');
+    const m = await agent.until((f) => f.type === 'message' && f.body === 'Hello from the browser');
+    const conv = m.conversation_id;
+    await panel.locator('.m.me:not(.pending)').first().waitFor();
+    step('staff claims, types and answers');
+    agent.send({ type: 'claim', conversation_id: conv });
+    agent.send({ type: 'typing', conversation_id: conv, on: true });
+    await panel.getByText('is typing…').waitFor();
+    agent.send({ type: 'send', conversation_id: conv, client_id: 'a1', body: 'Hi! See https://example.com/help' });
+    await panel.locator('.m.them', { hasText: 'Hi! See' }).waitFor();
+    const link = panel.locator('.m.them a');
+    assert.equal(await link.getAttribute('href'), 'https://example.com/help');
+    assert.equal(await link.getAttribute('rel'), 'noopener noreferrer nofollow');
+    step('read receipts both ways');
+    const read = await agent.until((f) => f.type === 'read' && f.by?.kind === 'visitor');
+    assert.ok(read.seq >= 2, JSON.stringify(read));
+    agent.send({ type: 'read', conversation_id: conv, seq: m.seq });
+    await panel.locator('.m.me .meta', { hasText: 'Seen' }).waitFor();
+    await page.screenshot({ path: `${shots}/panel-open.png` });
+    step('a reload brings the history back and the chat goes on');
+    await page.reload();
+    await bubble.waitFor();
+    await openPanel();
+    await panel.locator('.m.them', { hasText: 'Hi! See' }).waitFor();
+    assert.deepEqual(await texts('me'), ['Hello from the browser']);
+    await say('Still here after a reload');
+    await agent.until((f) => f.type === 'message' && f.body === 'Still here after a reload');
+    step('an unread reply while closed shows on the bubble');
+    await bubble.click();
+    agent.send({ type: 'send', conversation_id: conv, client_id: 'a2', body: 'Anything else?' });
+    await page.locator('button.b .n', { hasText: '1' }).waitFor();
+    await bubble.click();
+    await page.locator('button.b .n').waitFor({ state: 'hidden' });
+    step('close, then rate');
+    agent.send({ type: 'close', conversation_id: conv });
+    const rate = panel.locator('form[aria-label="Rate the conversation"]');
+    await rate.waitFor();
+    await rate.getByRole('button', { name: '4 of 5' }).click();
+    await rate.locator('textarea').fill('Quick and kind');
+    await rate.getByRole('button', { name: 'Send rating' }).click();
+    await panel.getByText('Thank you for your rating!').waitFor();
+    agent.close();
+  } else if (scenario === 'restart') {
+    await openDemo();
+    const agent = await staff(env('PARLEY_STAFF_TOKEN'));
+    await openPanel();
+    await say('before the restart');
+    const m = await agent.until((f) => f.type === 'message' && f.body === 'before the restart');
+    agent.send({ type: 'send', conversation_id: m.conversation_id, client_id: 'r1', body: 'reply before' });
+    await panel.locator('.m.them', { hasText: 'reply before' }).waitFor();
+    step('the server goes down and comes back');
+    agent.close();
+    console.log('RESTART');
+    await nextLine();
+    step('a message typed while the server was away is sent on reconnect');
+    await say('typed during the outage');
+    const again = await staff(env('PARLEY_STAFF_TOKEN'));
+    again.send({ type: 'resume', conversation_id: m.conversation_id, after_seq: 0 });
+    await again.until((f) => f.type === 'message' && f.body === 'typed during the outage', 20000);
+    again.send({ type: 'send', conversation_id: m.conversation_id, client_id: 'r2', body: 'reply after' });
+    await panel.locator('.m.them', { hasText: 'reply after' }).waitFor({ timeout: 20000 });
+    await panel.locator('.m.me.pending').first().waitFor({ state: 'detached' }).catch(() => {});
+    assert.deepEqual(await texts('me'), ['before the restart', 'typed during the outage']);
+    assert.deepEqual(await texts('them'), ['reply before', 'reply after']);
+    again.close();
+  } else if (scenario === 'offline') {
+    await openDemo();
+    await openPanel();
+    const form = panel.locator('form[aria-label="Leave a message"]');
+    await form.waitFor();
+    await page.screenshot({ path: `${shots}/offline-form.png` });
+    await form.locator('input[name=name]').fill('Olga');
+    await form.locator('input[name=email]').fill('olga@mail.test');
+    await form.locator('textarea[name=message]').fill('Please call me back');
+    await form.getByRole('button', { name: 'Send message' }).click();
+    await panel.getByText('Thanks! We will answer by email.').waitFor();
+  } else if (scenario === 'identity') {
+    await openDemo();
+    const agent = await staff(env('PARLEY_STAFF_TOKEN'));
+    await page.evaluate(() => window.Parley.identify({ name: 'Mallory', email: 'ceo@acme.test', user_id: 'u-1', user_hash: '00' }));
+    await openPanel();
+    await panel.getByText(/user_hash must be/).waitFor();
+    await page.evaluate((h) => window.Parley.identify({ name: 'Ulla', email: 'ulla@acme.test', user_id: 'u-1', user_hash: h }),
+      env('PARLEY_USER_HASH'));
+    const v = await agent.until((f) => f.type === 'visitor' && f.visitor.name === 'Ulla');
+    assert.equal(v.visitor.email, 'ulla@acme.test');
+    agent.close();
+  } else {
+    assert.fail('unknown scenario ' + scenario);
+  }
+  console.log('ok');
+} catch (e) {
+  await page.screenshot({ path: `${shots}/failure-${scenario}.png` }).catch(() => {});
+  console.error('FAILED:', e.stack || e);
+  process.exitCode = 1;
+} finally {
+  lines.close();
+  await browser.close();
+}
