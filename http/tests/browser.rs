@@ -99,20 +99,52 @@ async fn the_widget_works_in_a_real_browser() {
         let mut srv = Server::start();
         let token = srv.login(OWNER).await;
         tokio::task::block_in_place(|| scenario(&mut srv, name, &token, &[]));
+        if name == "chat" {
+            // The transcript asked for after the chat is in the outbox.
+            let r = srv.call("GET", "/api/v1/outbox", Some(&token), None).await;
+            let mail = &r.body["items"][0];
+            assert_eq!(mail["to"], "visitor@mail.test", "{}", r.body);
+            let body = mail["body"].as_str().unwrap();
+            assert!(body.contains("You: Hello from the browser"), "{body}");
+        }
     }
+    // Outside business hours (open only tomorrow), with staff online: the
+    // contact form, saying when someone will be back.
+    let mut srv = Server::start();
+    let token = srv.login(OWNER).await;
+    let days_since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        / 86_400;
+    // 1970-01-01 was a Thursday.
+    let tomorrow =
+        ["mon", "tue", "wed", "thu", "fri", "sat", "sun"][((days_since_epoch + 4) % 7) as usize];
+    site_settings(
+        &srv,
+        &token,
+        json!({"business_hours": {"timezone": "UTC", "days": [{"day": tomorrow, "open": "09:00", "close": "17:00"}]}}),
+    )
+    .await;
+    tokio::task::block_in_place(|| scenario(&mut srv, "hours", &token, &[]));
+    // A pre-chat form asks for a name and email before the first message.
+    let mut srv = Server::start();
+    let token = srv.login(OWNER).await;
+    site_settings(
+        &srv,
+        &token,
+        json!({"pre_chat_fields": [
+            {"name": "name", "label": "Your name", "kind": "text", "required": true},
+            {"name": "email", "label": "Your email", "kind": "email", "required": true}
+        ]}),
+    )
+    .await;
+    tokio::task::block_in_place(|| scenario(&mut srv, "prechat", &token, &[]));
     // Identity verification: the site turns it on; the browser identifies
     // once with a forged hash and once with the real one.
     let mut srv = Server::start();
     let token = srv.login(OWNER).await;
-    let sid = srv.tenant["site_id"].as_str().unwrap().to_string();
-    let r = srv
-        .call(
-            "PATCH",
-            &format!("/api/v1/sites/{sid}"),
-            Some(&token),
-            Some(json!({"identity_verification": true})),
-        )
-        .await;
+    let r = site_settings(&srv, &token, json!({"identity_verification": true})).await;
     let secret = r.body["settings"]["identity_secret"].as_str().unwrap();
     let mut m = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
     m.update(b"u-1");
@@ -129,6 +161,21 @@ async fn the_widget_works_in_a_real_browser() {
         let p = shots().join(shot);
         assert!(std::fs::metadata(&p).is_ok_and(|m| m.len() > 1000), "{p:?}");
     }
+}
+
+/// Changes the first site's settings.
+async fn site_settings(srv: &Server, token: &str, body: serde_json::Value) -> Resp {
+    let sid = srv.tenant["site_id"].as_str().unwrap();
+    let r = srv
+        .call(
+            "PATCH",
+            &format!("/api/v1/sites/{sid}"),
+            Some(token),
+            Some(body),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    r
 }
 
 /// Gzipped bytes of a path, as a browser would fetch it.

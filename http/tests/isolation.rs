@@ -254,6 +254,13 @@ fn rows() -> Vec<Row> {
             |_| Some(json!({"email": "v@mail.test", "message": "hello"})),
             all(201),
         ),
+        r(
+            "POST",
+            "/api/v1/public/{site_key}/transcript",
+            Fix::SiteKey,
+            |_| Some(json!({"visitor_token": "bogus", "email": "v@mail.test"})),
+            all(404),
+        ),
         r("GET", "/api/v1/contact-messages", Fix::None, ANY, STAFF_OK),
         r(
             "GET",

@@ -300,7 +300,7 @@ pub async fn reset_request(
     mail(
         &app,
         &mut b,
-        &staff,
+        (staff.tenant_id, &staff.email),
         "Reset your Parley password",
         &format!(
             "Someone asked to reset the password of {}. Open this link within {} minutes to choose a new one:\n\n{link}\n\nIf it was not you, ignore this mail.",
@@ -354,13 +354,19 @@ pub fn one_time(
 }
 
 /// Puts a mail in the tenant's outbox (added to `batch`).
-pub fn mail(app: &App, batch: &mut WriteBatch, to: &StaffRecord, subject: &str, body: &str) {
+pub fn mail(
+    app: &App,
+    batch: &mut WriteBatch,
+    (tenant, to): (TenantId, &str),
+    subject: &str,
+    body: &str,
+) {
     app.store.put_mail(
         batch,
         &MailRecord {
             id: AuditId::new(),
-            tenant_id: to.tenant_id,
-            to: to.email.clone(),
+            tenant_id: tenant,
+            to: to.into(),
             subject: subject.into(),
             body: body.into(),
             created_at: Timestamp::now(),

@@ -142,3 +142,68 @@ pub async fn list(
         },
     )))
 }
+
+/// `POST /public/{site_key}/transcript` body.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TranscriptRequest {
+    /// The widget's visitor token: whose conversation.
+    visitor_token: String,
+    /// Where to send it.
+    email: String,
+}
+
+/// Mails the visitor their conversation (private notes left out).
+#[utoipa::path(post, path = "/api/v1/public/{site_key}/transcript", tag = "public",
+    params(("site_key" = String, Path)), request_body = TranscriptRequest,
+    responses((status = 202, description = "queued for mail"), (status = 400),
+        (status = 404, description = "no site, or no conversation for this visitor"), (status = 429)))]
+pub async fn transcript(
+    State(app): State<App>,
+    Path(key): Path<String>,
+    headers: HeaderMap,
+    caller: Caller,
+    ApiJson(req): ApiJson<TranscriptRequest>,
+) -> Result<StatusCode, ApiError> {
+    use parley_storage::{ConversationStore, MessageLog};
+    let site = site_for(&app, &key, &headers)?;
+    app.limiters.form(caller.ip)?;
+    let email = parley_engine::validate::email(&req.email)?;
+    let t = site.tenant_id;
+    let none = || ApiError::not_found("conversation");
+    let visitor = app
+        .tokens
+        .verify_visitor(t, &req.visitor_token)
+        .ok_or_else(none)?;
+    let conv = app
+        .store
+        .visitor_conversation(t, visitor)?
+        .ok_or_else(none)?;
+    let mut text = format!("Your conversation on {}:\n\n", site.name);
+    let mut after = 0;
+    loop {
+        let page = app.store.messages_after(t, conv, after, 500)?;
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        for m in page.iter().filter(|m| !m.private) {
+            let who = match m.from.kind {
+                parley_engine::records::ParticipantKind::Visitor => "You",
+                _ => m.from.name.as_deref().unwrap_or("Us"),
+            };
+            text.push_str(&format!("[{}] {who}: {}\n", m.ts.to_rfc3339(), m.body));
+        }
+        if text.len() > 200_000 {
+            break;
+        }
+    }
+    let mut b = WriteBatch::new();
+    super::auth::mail(
+        &app,
+        &mut b,
+        (t, &email),
+        &format!("Your conversation with {}", site.name),
+        &text,
+    );
+    app.writer.write(b).await?;
+    Ok(StatusCode::ACCEPTED)
+}

@@ -92,7 +92,8 @@ struct Doc;
 fn routes() -> OpenApiRouter<App> {
     let public = OpenApiRouter::new()
         .routes(routes!(public::config))
-        .routes(routes!(contacts::submit));
+        .routes(routes!(contacts::submit))
+        .routes(routes!(contacts::transcript));
     OpenApiRouter::with_openapi(Doc::openapi())
         .routes(routes!(landing))
         .routes(routes!(widget::loader))

@@ -140,7 +140,7 @@ pub async fn create(
         mail(
             &app,
             &mut b,
-            &staff,
+            (staff.tenant_id, &staff.email),
             &format!("{} invited you to {tenant} on Parley", me.staff.name),
             &format!(
                 "{} invited you to answer chats for {tenant}. Open this link within {} hours to choose your password:\n\n{link}",

@@ -126,6 +126,10 @@ try {
     await rate.locator('textarea').fill('Quick and kind');
     await rate.getByRole('button', { name: 'Send rating' }).click();
     await panel.getByText('Thank you for your rating!').waitFor();
+    const tr = panel.locator('form[aria-label="Email me the transcript"]');
+    await tr.locator('input').fill('visitor@mail.test');
+    await tr.getByRole('button', { name: 'Email me' }).click();
+    await panel.getByText('The transcript is on its way.').waitFor();
     agent.close();
   } else if (scenario === 'restart') {
     await openDemo();
@@ -161,6 +165,27 @@ try {
     await form.locator('textarea[name=message]').fill('Please call me back');
     await form.getByRole('button', { name: 'Send message' }).click();
     await panel.getByText('Thanks! We will answer by email.').waitFor();
+  } else if (scenario === 'hours') {
+    const agent = await staff(env('PARLEY_STAFF_TOKEN'));
+    await openDemo();
+    await openPanel();
+    const form = panel.locator('form[aria-label="Leave a message"]');
+    await form.waitFor();
+    await panel.getByText(/We are back tomorrow at 09:00 \(UTC\)/).waitFor();
+    agent.close();
+  } else if (scenario === 'prechat') {
+    const agent = await staff(env('PARLEY_STAFF_TOKEN'));
+    await openDemo();
+    await openPanel();
+    const form = panel.locator('form[aria-label="Before we start"]');
+    await form.locator('input[name=name]').fill('Petra');
+    await form.locator('input[name=email]').fill('petra@mail.test');
+    await form.getByRole('button', { name: 'Start the chat' }).click();
+    await say('Hi, it is Petra');
+    await agent.until((f) => f.type === 'message' && f.body === 'Hi, it is Petra');
+    const v = await agent.until((f) => f.type === 'visitor' && f.visitor.name === 'Petra');
+    assert.equal(v.visitor.email, 'petra@mail.test');
+    agent.close();
   } else if (scenario === 'identity') {
     await openDemo();
     const agent = await staff(env('PARLEY_STAFF_TOKEN'));

@@ -7,7 +7,7 @@ const site = new URLSearchParams(location.search).get('site') || '';
 const api = '/api/v1/public/' + encodeURIComponent(site);
 const wsUrl = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host +
   '/ws/visitor?site=' + encodeURIComponent(site);
-const K = { token: 'parley:t:' + site, queue: 'parley:q:' + site };
+const K = { token: 'parley:t:' + site, queue: 'parley:q:' + site, pre: 'parley:p:' + site };
 
 const store = {
   get(k, d) { try { return JSON.parse(localStorage.getItem(k)) ?? d; } catch (_) { return d; } },
@@ -71,9 +71,13 @@ for (let i = 1; i <= 5; i++) {
 const rating = h('form', { hidden: true, 'aria-label': 'Rate the conversation', onsubmit: (e) => { e.preventDefault(); rate(); } },
   h('p', {}, 'How did we do?'), stars, h('textarea', { name: 'comment', 'aria-label': 'Comment (optional)' }),
   h('button', { type: 'submit' }, 'Send rating'));
+const prechat = h('form', { hidden: true, 'aria-label': 'Before we start', onsubmit: (e) => { e.preventDefault(); pre(); } });
+const transcript = h('form', { hidden: true, class: 'row', 'aria-label': 'Email me the transcript', onsubmit: (e) => { e.preventDefault(); mailTranscript(); } },
+  h('input', { name: 'email', type: 'email', required: true, 'aria-label': 'Your email', placeholder: 'Email for the transcript' }),
+  h('button', { type: 'submit' }, 'Email me'));
 document.getElementById('app').append(
   h('header', {}, title, h('button', { type: 'button', 'aria-label': 'Close chat', onclick: () => toParent({ t: 'close' }) }, '×')),
-  log, typing, note, composer, offline, rating);
+  log, typing, note, prechat, composer, offline, rating, transcript);
 
 const add = (m, mine) => {
   const from = m.from?.kind;
@@ -125,6 +129,42 @@ async function contact() {
   if (r.ok) offline.hidden = true;
 }
 
+function pre() {
+  const d = Object.fromEntries(new FormData(prechat));
+  identity = { ...(identity || {}), ...(d.name ? { name: d.name } : {}), ...(d.email ? { email: d.email } : {}) };
+  send({ type: 'identify', ...identity });
+  store.set(K.pre, 1);
+  mode();
+  input.focus();
+}
+
+async function mailTranscript() {
+  const r = await fetch(api + '/transcript', { method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ visitor_token: store.get(K.token, ''), email: transcript.elements.email.value }) });
+  note.textContent = r.ok ? 'The transcript is on its way.' : 'That did not work: ' + ((await r.json()).error?.message || r.status);
+  if (r.ok) transcript.hidden = true;
+}
+
+// Business hours in the site's time zone: open now, and when next.
+const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
+function hours() {
+  const bh = cfg.business_hours;
+  if (!bh) return { open: true };
+  const parts = Object.fromEntries(new Intl.DateTimeFormat('en-US', { timeZone: bh.timezone, weekday: 'short',
+    hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(new Date()).map((p) => [p.type, p.value]));
+  const today = DAYS.indexOf(parts.weekday.toLowerCase().slice(0, 3));
+  const now = +parts.hour * 60 + +parts.minute;
+  const min = (t) => +t.slice(0, 2) * 60 + +t.slice(3);
+  const open = bh.days.some((d) => d.day === DAYS[today] && min(d.open) <= now && now < min(d.close));
+  let next;
+  for (let i = 0; i < 8 && !open && !next; i++) {
+    const day = DAYS[(today + i) % 7];
+    const d = bh.days.filter((x) => x.day === day && (i > 0 || min(x.open) > now)).sort((a, b) => min(a.open) - min(b.open))[0];
+    if (d) next = (i === 0 ? 'today' : i === 1 ? 'tomorrow' : day[0].toUpperCase() + day.slice(1)) + ' at ' + d.open + ' (' + bh.timezone + ')';
+  }
+  return { open, next };
+}
+
 function rate() {
   if (!score || !conv) return;
   send({ type: 'rate', conversation_id: conv.id, score, comment: rating.elements.comment.value });
@@ -141,11 +181,21 @@ function markRead() {
 }
 
 function mode() {
-  const away = !agents && !conv;
+  const when = hours();
+  const away = (!agents || !when.open) && !conv;
+  const fields = cfg.pre_chat_fields || [];
+  const asking = !away && !conv && fields.length > 0 && !store.get(K.pre, 0);
   offline.hidden = !away;
   log.hidden = away && !log.children.length;
-  composer.hidden = away || conv?.status === 'closed';
-  offline.querySelector('.off').textContent = cfg.offline_message || 'Leave us a message.';
+  prechat.hidden = !asking;
+  composer.hidden = away || asking || conv?.status === 'closed';
+  transcript.hidden = conv?.status !== 'closed' || !transcript.dataset.on;
+  offline.querySelector('.off').textContent = (cfg.offline_message || 'Leave us a message.') +
+    (when.next ? ' We are back ' + when.next + '.' : '');
+  if (asking && !prechat.children.length) {
+    prechat.append(h('p', {}, 'Before we start, tell us who you are.'), ...fields.map((f) =>
+      field(f.name, f.label, f.kind === 'phone' ? 'tel' : f.kind, f.required)), h('button', { type: 'submit' }, 'Start the chat'));
+  }
 }
 
 // --- the socket ---
@@ -235,6 +285,7 @@ function on(f) {
     case 'conversation':
       conv = f.conversation;
       rating.hidden = conv.status !== 'closed';
+      if (conv.status === 'closed') transcript.dataset.on = 1;
       mode();
       break;
     case 'error':
