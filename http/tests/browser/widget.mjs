@@ -64,7 +64,7 @@ async function openDemo() {
 
 async function openPanel() {
   if ((await bubble.getAttribute('aria-expanded')) !== 'true') await bubble.click();
-  await panel.locator('textarea[aria-label="Your message"]:visible, form[aria-label="Leave a message"]:visible').first().waitFor();
+  await panel.locator('textarea[aria-label="Your message"]:visible, form[aria-label="Leave a message"]:visible, form[aria-label="Before we start"]:visible').first().waitFor();
 }
 
 async function say(text) {
@@ -98,12 +98,21 @@ try {
     const link = panel.locator('.m.them a');
     assert.equal(await link.getAttribute('href'), 'https://example.com/help');
     assert.equal(await link.getAttribute('rel'), 'noopener noreferrer nofollow');
+    step('a single-page-app navigation reaches staff live');
+    await page.locator('nav a', { hasText: 'Shoes' }).click();
+    const moved = await agent.until((f) => f.type === 'visitor' && f.visitor.page?.url?.includes('page=shoes'));
+    assert.equal(moved.visitor.page.title, 'Shoes — Demo shop');
     step('read receipts both ways');
     const read = await agent.until((f) => f.type === 'read' && f.by?.kind === 'visitor');
     assert.ok(read.seq >= 2, JSON.stringify(read));
     agent.send({ type: 'read', conversation_id: conv, seq: m.seq });
     await panel.locator('.m.me .meta', { hasText: 'Seen' }).waitFor();
     await page.screenshot({ path: `${shots}/panel-open.png` });
+    step('Escape closes the panel and gives the focus back to the bubble');
+    await panel.locator('textarea[aria-label="Your message"]').press('Escape');
+    await page.locator('.p').waitFor({ state: 'hidden' });
+    assert.equal(await bubble.getAttribute('aria-expanded'), 'false');
+    await openPanel();
     step('a reload brings the history back and the chat goes on');
     await page.reload();
     await bubble.waitFor();

@@ -11,7 +11,7 @@ document.getElementById('snippet').textContent =
 for (const a of document.querySelectorAll('a[data-page]')) {
   a.addEventListener('click', (e) => {
     e.preventDefault();
-    history.pushState({}, '', a.dataset.page + location.search);
+    history.pushState({}, '', `/demo?site=${encodeURIComponent(key)}&page=${a.dataset.page}`);
     document.title = a.textContent + ' — Demo shop';
     document.getElementById('title').textContent = a.textContent;
   });

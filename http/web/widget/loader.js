@@ -45,7 +45,7 @@
     const m = e.data || {};
     if (m.t === 'ready') { ready = true; page(); queue.splice(0).forEach(post); if (open) post({ t: 'open' }); }
     else if (m.t === 'unread') { badge.hidden = !m.n; badge.textContent = m.n; }
-    else if (m.t === 'close') show(false);
+    else if (m.t === 'close') { show(false); bubble.focus(); }
     else if (m.t === 'open') show(true);
     else if (m.t === 'active') { try { localStorage[flag] = 1; } catch (_) {} }
     else if (m.t === 'message') emit('message', m.m);

@@ -110,6 +110,7 @@ function submit() {
   typingSent = 0;
 }
 
+document.addEventListener('keydown', (e) => { if (e.key === 'Escape') toParent({ t: 'close' }); });
 input.addEventListener('keydown', (e) => {
   if (e.key === 'Enter' && !e.shiftKey) { e.preventDefault(); submit(); }
 });
