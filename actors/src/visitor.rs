@@ -59,6 +59,24 @@ impl Known {
         })
     }
 
+    /// The visitor's record, created (first seen `at`) if there is none yet.
+    fn record_or_new(
+        &mut self,
+        (tenant, id): (TenantId, VisitorId),
+        site: SiteId,
+        at: Timestamp,
+    ) -> &mut VisitorRecord {
+        self.record.get_or_insert(VisitorRecord {
+            id,
+            tenant_id: tenant,
+            site_id: site,
+            name: None,
+            email: None,
+            first_seen: at,
+            last_seen: at,
+        })
+    }
+
     /// Records the visitor's name and email (given ones replace stored ones).
     pub(crate) fn identify(
         &mut self,
@@ -69,15 +87,7 @@ impl Known {
         email: Option<String>,
     ) -> WriteBatch {
         let at = Timestamp::now();
-        let rec = self.record.get_or_insert(VisitorRecord {
-            id,
-            tenant_id: tenant,
-            site_id: site,
-            name: None,
-            email: None,
-            first_seen: at,
-            last_seen: at,
-        });
+        let rec = self.record_or_new((tenant, id), site, at);
         if name.is_some() {
             rec.name = name;
         }
@@ -100,15 +110,7 @@ impl Known {
         at: Timestamp,
     ) -> WriteBatch {
         let mut b = WriteBatch::new();
-        let rec = self.record.get_or_insert(VisitorRecord {
-            id,
-            tenant_id: tenant,
-            site_id: site,
-            name: None,
-            email: None,
-            first_seen: at,
-            last_seen: at,
-        });
+        let rec = self.record_or_new((tenant, id), site, at);
         rec.last_seen = at;
         ctx.store.put_visitor(&mut b, rec);
         // A reconnect on the same page is not a new page view.
