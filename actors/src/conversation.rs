@@ -26,7 +26,7 @@ use crate::slot::{ConvSlot, Directory, Sub, SubKind};
 use crate::tenant::TenantMsg;
 use crate::Ctx;
 use bytes::Bytes;
-use parley_engine::conversation::Phase;
+use parley_engine::conversation::{Phase, Status};
 use parley_engine::permissions::Role;
 use parley_engine::protocol::{ConversationView, ServerFrame};
 use parley_engine::records::*;
@@ -104,6 +104,10 @@ pub enum ConversationMsg {
         comment: String,
         origin: Outbox,
     },
+    /// A staff member starts talking to the visitor (a proactive message):
+    /// a waiting conversation is claimed, a closed one reopened, an active
+    /// one left as it is.
+    Engage { by: StaffActor, origin: Outbox },
     /// Periodic idleness check.
     Tick,
     /// The Tenant agrees to passivate: stop if still idle.
@@ -316,6 +320,14 @@ impl Actor for Conversation {
             }
             ConversationMsg::Read { by, seq, origin } => state.read(by, seq, origin),
             ConversationMsg::Command { cmd, by, origin } => state.command(&myself, cmd, by, origin),
+            ConversationMsg::Engage { by, origin } => {
+                let cmd = match state.rec.status {
+                    Status::Waiting => StaffCommand::Claim,
+                    Status::Closed => StaffCommand::Reopen,
+                    Status::Active => return Ok(()),
+                };
+                state.command(&myself, cmd, by, origin)
+            }
             ConversationMsg::Rate {
                 score,
                 comment,

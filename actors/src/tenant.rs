@@ -22,6 +22,7 @@
 
 mod conversations;
 mod presence;
+mod queue;
 
 use crate::conversation::ConversationMsg;
 use crate::outbox::Outbox;
@@ -55,10 +56,12 @@ pub enum TenantMsg {
         reply: RpcReplyPort<Option<ConvLease>>,
     },
     /// The visitor's conversation; with `create`, opens one if there is none
-    /// and subscribes every open tab of the visitor to it.
+    /// and subscribes every open tab of the visitor to it. Without `site`,
+    /// the visitor's site is looked up (online, else as stored); an unknown
+    /// visitor answers `None`.
     VisitorConversation {
         visitor: VisitorId,
-        site: SiteId,
+        site: Option<SiteId>,
         create: bool,
         reply: RpcReplyPort<Option<ConvLease>>,
     },
@@ -125,6 +128,15 @@ pub enum TenantMsg {
     Suspend,
     /// The tenant was resumed: sockets may join again.
     Resume,
+    /// A conversation's status changed durably: `waiting_since` is when it
+    /// began waiting for staff, `None` when it no longer waits.
+    QueueChange {
+        id: ConversationId,
+        visitor: VisitorId,
+        waiting_since: Option<Timestamp>,
+    },
+    /// Time to tell waiting visitors their new place in the line.
+    QueueFlush,
     /// Periodic housekeeping (visitor actor passivation).
     Tick,
     /// Fault injection for supervision tests: panics in the handler. No
@@ -151,11 +163,31 @@ struct ConvEntry {
     failures: VecDeque<Instant>,
 }
 
+/// One open tab (or the loader's tracking socket) of a visitor.
+struct Tab {
+    outbox: Outbox,
+    page: PageInfo,
+    /// When this tab opened `page`.
+    since: Timestamp,
+}
+
 struct Presence {
     site: SiteId,
-    tabs: Vec<(Outbox, PageInfo)>,
+    tabs: Vec<Tab>,
     since: Timestamp,
     conversation: Option<ConversationId>,
+}
+
+impl Presence {
+    /// When a tab opening `page` started it: a tab that replaces another on
+    /// the same page (a reconnect, the panel taking over from the loader)
+    /// keeps its time on page.
+    fn since_on(&self, page: &PageInfo) -> Timestamp {
+        self.tabs
+            .iter()
+            .find(|t| t.page.url == page.url)
+            .map_or_else(Timestamp::now, |t| t.since)
+    }
 }
 
 struct StaffEntry {
@@ -178,6 +210,8 @@ pub struct TenantState {
     /// Lowest `token_version` still accepted, per revoked staff member.
     revoked: HashMap<StaffId, u32>,
     suspended: bool,
+    /// Conversations waiting for staff, oldest first.
+    queue: queue::Queue,
     directory: Arc<Directory>,
     ticker: Option<tokio::task::JoinHandle<()>>,
 }
@@ -194,6 +228,10 @@ impl Actor for Tenant {
     ) -> Result<Self::State, ActorProcessingErr> {
         let period = (args.ctx.cfg.visitor_idle / 2).max(Duration::from_millis(100));
         let ticker = myself.send_interval(period, || TenantMsg::Tick);
+        let queue = queue::Queue::load(&args.ctx.store, args.id)?;
+        if !queue.is_empty() {
+            myself.send_after(queue::FLUSH, || TenantMsg::QueueFlush);
+        }
         Ok(TenantState {
             ctx: args.ctx,
             id: args.id,
@@ -206,6 +244,7 @@ impl Actor for Tenant {
             staff_by_actor: HashMap::new(),
             revoked: HashMap::new(),
             suspended: false,
+            queue,
             directory: Arc::new(Directory::default()),
             ticker: Some(ticker),
         })
@@ -316,6 +355,12 @@ impl Actor for Tenant {
             TenantMsg::Suspend => state.suspend(),
             TenantMsg::Resume => state.suspended = false,
             TenantMsg::InjectPanic => panic!("fault injected into tenant {}", state.id),
+            TenantMsg::QueueChange {
+                id,
+                visitor,
+                waiting_since,
+            } => state.queue_change(&myself, id, visitor, waiting_since),
+            TenantMsg::QueueFlush => state.queue_flush(),
             TenantMsg::Tick => state.passivate_idle_visitors(),
         }
         Ok(())

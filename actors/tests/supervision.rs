@@ -48,7 +48,7 @@ async fn open(sys: &System, t: TenantId, v: VisitorId) -> (ConvLease, Outbox, In
     let hello = ask(&tenant, Duration::from_secs(5), |reply| {
         TenantMsg::VisitorHello {
             visitor: v,
-            site: SiteId::new(),
+            site: Some(SiteId::new()),
             page: Default::default(),
             outbox: outbox.clone(),
             reply,
@@ -60,7 +60,7 @@ async fn open(sys: &System, t: TenantId, v: VisitorId) -> (ConvLease, Outbox, In
     let lease = ask(&tenant, Duration::from_secs(5), |reply| {
         TenantMsg::VisitorConversation {
             visitor: v,
-            site: SiteId::new(),
+            site: Some(SiteId::new()),
             create: true,
             reply,
         }
@@ -228,7 +228,7 @@ async fn a_crashed_tenant_signals_its_sockets_and_comes_back_without_touching_ot
     let lease = ask(&h1b.actor, Duration::from_secs(5), |reply| {
         TenantMsg::VisitorConversation {
             visitor: v1,
-            site: SiteId::new(),
+            site: Some(SiteId::new()),
             create: false,
             reply,
         }

@@ -107,6 +107,14 @@ pub enum ClientFrame {
     Availability {
         status: Availability,
     },
+    /// Staff only: a proactive message to a visitor. Opens the visitor's
+    /// conversation if they have none (reopens a closed one), takes it when
+    /// nobody holds it, then sends `body` like a `send`.
+    Start {
+        visitor_id: VisitorId,
+        client_id: String,
+        body: String,
+    },
     /// Application-level keep-alive for clients that cannot send WebSocket pings.
     Ping,
 }
@@ -127,6 +135,7 @@ pub const CLIENT_TYPES: &[&str] = &[
     "reopen",
     "transfer",
     "availability",
+    "start",
     "ping",
 ];
 
@@ -241,6 +250,17 @@ pub struct VisitorView {
     pub email: Option<String>,
     /// When the visitor's current visit (first open tab) began.
     pub since: Timestamp,
+    /// When the current page was opened (time on page = now − this).
+    #[serde(default)]
+    pub page_since: Option<Timestamp>,
+}
+
+/// How the widget's bubble looks, sent in `welcome` so the loader needs no
+/// other request.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SiteLook {
+    pub color: String,
+    pub position: crate::account::Position,
 }
 
 /// A staff member as the `ready` frame shows them.
@@ -275,6 +295,13 @@ pub enum ServerFrame<'a> {
         visitor_token: &'a str,
         conversation: Option<&'a ConversationView>,
         agents_online: bool,
+        site: &'a SiteLook,
+    },
+    /// Visitor only: their place in the line of conversations waiting for
+    /// staff (1 = next), while their conversation waits.
+    Queue {
+        conversation_id: ConversationId,
+        position: u32,
     },
     Ready {
         staff: &'a StaffView,

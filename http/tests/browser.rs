@@ -95,7 +95,7 @@ async fn the_widget_works_in_a_real_browser() {
         eprintln!("skipping the browser tests: {why}; `bash .ci/run` installs what they need");
         return;
     }
-    for name in ["chat", "restart", "offline"] {
+    for name in ["chat", "restart", "offline", "engage"] {
         let mut srv = Server::start();
         let token = srv.login(OWNER).await;
         tokio::task::block_in_place(|| scenario(&mut srv, name, &token, &[]));

@@ -46,6 +46,9 @@ pub trait ConversationStore {
         limit: usize,
         keep: &dyn Fn(&ConversationRecord) -> bool,
     ) -> Result<Vec<ConversationRecord>>;
+    /// Every conversation waiting for staff, as stored (`last_seq` not
+    /// read from the log: this is for ranking the waiting line).
+    fn waiting_conversations(&self, t: TenantId) -> Result<Vec<ConversationRecord>>;
     fn visitor_conversation(&self, t: TenantId, v: VisitorId) -> Result<Option<ConversationId>>;
     fn put_conversation(&self, batch: &mut WriteBatch, c: &ConversationRecord);
     fn put_visitor_conversation(
@@ -174,6 +177,20 @@ impl ConversationStore for Store {
                 if out.len() >= limit {
                     break;
                 }
+            }
+        }
+        Ok(out)
+    }
+
+    fn waiting_conversations(&self, t: TenantId) -> Result<Vec<ConversationRecord>> {
+        let mut out = Vec::new();
+        for kv in self
+            .data()
+            .scan_prefix(keys::keyspace(t, keys::ks::CONVERSATION))
+        {
+            let rec: ConversationRecord = decode(&kv?.1)?;
+            if rec.status == parley_engine::conversation::Status::Waiting {
+                out.push(rec);
             }
         }
         Ok(out)

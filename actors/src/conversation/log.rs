@@ -291,7 +291,11 @@ impl ConversationState {
             let meta_changed = p.rec_after.status != self.durable.status
                 || p.rec_after.assignee != self.durable.assignee
                 || p.rec_after.rating != self.durable.rating;
+            let was = self.durable.status;
             self.durable = p.rec_after;
+            if p.announce || was != self.durable.status {
+                self.tell_queue(was);
+            }
             // Clients learn of a conversation (or its new status) before its message.
             if p.announce || meta_changed {
                 self.announce();
@@ -312,6 +316,24 @@ impl ConversationState {
             }
         }
         Ok(())
+    }
+
+    /// Tells the Tenant whether this conversation now waits for staff, and
+    /// since when: its creation, or now when it was reopened.
+    fn tell_queue(&self, was: Status) {
+        let d = &self.durable;
+        let waiting_since = (d.status == Status::Waiting).then(|| {
+            if was == Status::Closed {
+                d.updated_at
+            } else {
+                d.created_at
+            }
+        });
+        let _ = self.tenant.cast(crate::tenant::TenantMsg::QueueChange {
+            id: d.id,
+            visitor: d.visitor_id,
+            waiting_since,
+        });
     }
 
     pub(super) fn read(&mut self, by: Participant, seq: u64, origin: u64) {

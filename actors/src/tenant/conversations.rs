@@ -12,7 +12,7 @@ use crate::slot::{ConvLease, ConvSlot, Sub, SubKind};
 use parley_engine::codes::close;
 use parley_engine::records::ConversationRecord;
 use parley_engine::*;
-use parley_storage::ConversationStore;
+use parley_storage::{ConversationStore, VisitorStore};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -85,9 +85,9 @@ impl TenantState {
             return;
         };
         if let Some(p) = self.visitors.get(&e.visitor) {
-            for (o, _) in &p.tabs {
+            for t in &p.tabs {
                 let _ = actor.cast(ConversationMsg::Subscribe {
-                    sub: Sub::new(o.clone(), SubKind::Visitor),
+                    sub: Sub::new(t.outbox.clone(), SubKind::Visitor),
                     replay_after: None,
                     announce,
                     reply: None,
@@ -132,10 +132,21 @@ impl TenantState {
         &mut self,
         myself: &ActorRef<TenantMsg>,
         visitor: VisitorId,
-        site: SiteId,
+        site: Option<SiteId>,
         create: bool,
         reply: LeaseReply,
     ) -> Result<(), ActorProcessingErr> {
+        let site = match site {
+            Some(s) => Some(s),
+            None => match self.visitors.get(&visitor) {
+                Some(p) => Some(p.site),
+                None => self.ctx.store.visitor(self.id, visitor)?.map(|v| v.site_id),
+            },
+        };
+        let Some(site) = site else {
+            let _ = reply.send(None);
+            return Ok(());
+        };
         let known = match self.visitors.get(&visitor).and_then(|p| p.conversation) {
             Some(c) => Some(c),
             None => self.ctx.store.visitor_conversation(self.id, visitor)?,

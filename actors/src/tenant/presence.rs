@@ -2,7 +2,7 @@
 //! page each shows) and staff signed in (their sockets and availability),
 //! with the `visitor` frames that keep dashboards live.
 
-use super::{HelloReply, Presence, StaffEntry, TenantMsg, TenantState};
+use super::{HelloReply, Presence, StaffEntry, Tab, TenantMsg, TenantState};
 use crate::outbox::Outbox;
 use crate::slot::StaffSocket;
 use crate::staff::{Staff, StaffArgs, StaffMsg};
@@ -42,7 +42,8 @@ impl TenantState {
             id,
             site_id: site,
             online: p.is_some(),
-            page: p.and_then(|p| p.tabs.last().map(|t| t.1.clone())),
+            page: p.and_then(|p| p.tabs.last().map(|t| t.page.clone())),
+            page_since: p.and_then(|p| p.tabs.last().map(|t| t.since)),
             name: rec.as_ref().and_then(|r| r.name.clone()),
             email: rec.as_ref().and_then(|r| r.email.clone()),
             since: p.map(|p| p.since).unwrap_or_default(),
@@ -174,14 +175,23 @@ impl TenantState {
             since: Timestamp::now(),
             conversation: None,
         });
-        p.tabs.retain(|(o, _)| !o.is_closed());
-        p.tabs.push((outbox, page.clone()));
+        p.tabs.retain(|t| !t.outbox.is_closed());
+        let since = p.since_on(&page);
+        p.tabs.push(Tab {
+            outbox: outbox.clone(),
+            page: page.clone(),
+            since,
+        });
         let known = match p.conversation {
             Some(c) => Some(c),
             None => self.ctx.store.visitor_conversation(self.id, visitor)?,
         };
         if let Some(p) = self.visitors.get_mut(&visitor) {
             p.conversation = known;
+        }
+        // Queued frames follow `welcome`: a waiting visitor learns their place.
+        if let Some((c, place)) = known.and_then(|c| Some((c, self.queue.told(c)?))) {
+            outbox.frame(&super::queue::frame(c, place));
         }
         self.visitor_hello_page(visitor, site, page)?;
         self.broadcast_visitor(visitor, site);
@@ -214,9 +224,13 @@ impl TenantState {
             return Ok(());
         };
         // The tab that moved becomes the visitor's current page.
-        if let Some(i) = p.tabs.iter().position(|t| t.0.id() == socket) {
-            let (o, _) = p.tabs.remove(i);
-            p.tabs.push((o, page.clone()));
+        if let Some(i) = p.tabs.iter().position(|t| t.outbox.id() == socket) {
+            let mut t = p.tabs.remove(i);
+            if t.page.url != page.url {
+                t.since = Timestamp::now();
+            }
+            t.page = page.clone();
+            p.tabs.push(t);
         }
         let site = p.site;
         self.visitor_seen(myself, visitor, site, page).await?;
@@ -229,8 +243,9 @@ impl TenantState {
         let Some(p) = self.visitors.get_mut(&visitor) else {
             return;
         };
-        let before = p.tabs.last().map(|t| t.0.id());
-        p.tabs.retain(|(o, _)| o.id() != socket && !o.is_closed());
+        let before = p.tabs.last().map(|t| t.outbox.id());
+        p.tabs
+            .retain(|t| t.outbox.id() != socket && !t.outbox.is_closed());
         let site = p.site;
         if p.tabs.is_empty() {
             self.visitors.remove(&visitor);
@@ -353,8 +368,8 @@ impl TenantState {
             let _ = e.actor.cast(StaffMsg::Revoke(close::TENANT_SUSPENDED));
         }
         for p in self.visitors.values() {
-            for (o, _) in &p.tabs {
-                o.close(close::TENANT_SUSPENDED);
+            for t in &p.tabs {
+                t.outbox.close(close::TENANT_SUSPENDED);
             }
         }
     }

@@ -314,6 +314,11 @@ impl Session {
                 };
                 self.command(conversation_id, cmd).await;
             }
+            ClientFrame::Start {
+                visitor_id,
+                client_id,
+                body,
+            } => self.start(visitor_id, client_id, body).await,
             ClientFrame::Availability { status } => {
                 let _ = self.tenant.cast(TenantMsg::SetAvailability {
                     staff: self.staff.id,
@@ -333,6 +338,54 @@ impl Session {
                     .error(error::FORBIDDEN, "that frame is for visitor sockets", None)
             }
         }
+    }
+
+    /// A proactive message: the visitor's conversation (opened if need be)
+    /// is engaged by this staff member, then the message is posted.
+    async fn start(&mut self, visitor: VisitorId, client_id: String, body: String) {
+        if !self.s.valid_send(&client_id, &body) {
+            return;
+        }
+        let timeout = self.s.app.system.ctx.cfg.call_timeout;
+        let lease = ask(&self.tenant, timeout, |reply| {
+            TenantMsg::VisitorConversation {
+                visitor,
+                site: None,
+                create: true,
+                reply,
+            }
+        })
+        .await;
+        let l = match lease {
+            Ok(Some(l)) => l,
+            Ok(None) => {
+                return self
+                    .s
+                    .error(error::NOT_FOUND, "no such visitor", Some(&client_id))
+            }
+            Err(_) => {
+                return self.s.error(
+                    error::INTERNAL,
+                    "could not open the conversation; retry",
+                    Some(&client_id),
+                )
+            }
+        };
+        let id = l.id();
+        self.leases.insert(id, l);
+        let engage = ConversationMsg::Engage {
+            by: self.actor(),
+            origin: self.s.outbox.clone(),
+        };
+        self.cast(id, engage).await;
+        let post = ConversationMsg::Post {
+            client_id,
+            body,
+            private: false,
+            from: self.me(),
+            origin: self.s.outbox.clone(),
+        };
+        self.cast(id, post).await;
     }
 
     async fn command(&mut self, id: ConversationId, cmd: StaffCommand) {

@@ -6,8 +6,9 @@ use super::conn::Prelude;
 use super::conn::Socket;
 use bytes::Bytes;
 use parley_actors::{ask, ConvLease, ConversationMsg, Sub, SubKind, TenantMsg};
+use parley_engine::account::SiteSettings;
 use parley_engine::codes::{close, error};
-use parley_engine::protocol::{parse_client, ClientFrame, ConversationView, ServerFrame};
+use parley_engine::protocol::{parse_client, ClientFrame, ConversationView, ServerFrame, SiteLook};
 use parley_engine::records::{PageInfo, Participant, SiteRecord};
 use parley_engine::validate;
 use parley_engine::*;
@@ -146,11 +147,23 @@ async fn hello(
         Some(_) => v.subscribe(None).await,
         None => hello.stored.as_ref().map(ConversationView::from),
     };
+    let look = app
+        .store
+        .site_settings(v.site.tenant_id, v.site.id)
+        .map(|s| SiteLook {
+            color: s.color,
+            position: s.position,
+        })
+        .unwrap_or_else(|_| SiteLook {
+            color: SiteSettings::default().color,
+            position: Default::default(),
+        });
     let welcome = ServerFrame::Welcome {
         visitor_id: visitor,
         visitor_token: &token,
         conversation: view.as_ref(),
         agents_online: hello.agents_online,
+        site: &look,
     };
     let _ = prelude.send(Prelude {
         frame: Bytes::from(welcome.to_json()),
@@ -177,7 +190,7 @@ impl Session {
         self.lease = ask(&self.tenant, timeout, |reply| {
             TenantMsg::VisitorConversation {
                 visitor,
-                site,
+                site: Some(site),
                 create,
                 reply,
             }
@@ -412,7 +425,8 @@ impl Session {
             | ClientFrame::Close { .. }
             | ClientFrame::Reopen { .. }
             | ClientFrame::Transfer { .. }
-            | ClientFrame::Availability { .. } => {
+            | ClientFrame::Availability { .. }
+            | ClientFrame::Start { .. } => {
                 self.s
                     .error(error::FORBIDDEN, "that frame is for staff sockets", None)
             }

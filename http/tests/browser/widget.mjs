@@ -1,7 +1,7 @@
 // The widget in real headless Chromium, against a running Parley.
 // Run by http/tests/browser.rs, which starts the server and passes:
 //   PARLEY_BASE, PARLEY_SITE_KEY, PARLEY_STAFF_TOKEN, PARLEY_SHOTS (dir),
-//   PARLEY_SCENARIO (chat | restart | offline | identity).
+//   PARLEY_SCENARIO (chat | restart | offline | hours | prechat | identity | engage).
 // For `restart` it prints `RESTART` and waits for a line on stdin once the
 // server is back on the same address. Exits non-zero on the first failure.
 import { chromium } from 'playwright-core';
@@ -163,6 +163,40 @@ try {
     assert.deepEqual(await texts('me'), ['before the restart', 'typed during the outage']);
     assert.deepEqual(await texts('them'), ['reply before', 'reply after']);
     again.close();
+  } else if (scenario === 'engage') {
+    const agent = await staff(env('PARLEY_STAFF_TOKEN'));
+    step('a visitor who never opens the widget is seen live, with no panel loaded');
+    await openDemo();
+    const seen = await agent.until((f) => f.type === 'visitor' && f.visitor.online && f.visitor.page?.url?.includes('/demo'));
+    const vid = seen.visitor.id;
+    assert.ok(seen.visitor.page_since, JSON.stringify(seen));
+    assert.equal(await page.locator('iframe').count(), 0, 'the panel loads only when needed');
+    await page.locator('nav a', { hasText: 'Shoes' }).click();
+    await agent.until((f) => f.type === 'visitor' && f.visitor.id === vid && f.visitor.page?.url?.includes('page=shoes'));
+    step('staff start the conversation: a preview and an unread badge appear');
+    agent.send({ type: 'start', visitor_id: vid, client_id: 'p1', body: 'Looking for running shoes?' });
+    const ack = await agent.until((f) => f.type === 'ack' && f.client_id === 'p1');
+    const peek = page.locator('.q');
+    await peek.filter({ hasText: 'Looking for running shoes?' }).waitFor();
+    await page.locator('button.b .n', { hasText: '1' }).waitFor();
+    await page.screenshot({ path: `${shots}/proactive-preview.png` });
+    await peek.click();
+    await panel.locator('.m.them', { hasText: 'Looking for running shoes?' }).waitFor();
+    await say('Yes, size 42');
+    const answer = await agent.until((f) => f.type === 'message' && f.body === 'Yes, size 42');
+    assert.equal(answer.conversation_id, ack.conversation_id, 'one visitor, one conversation');
+    step('a second visitor waiting for staff sees their place in line');
+    const other = await browser.newContext();
+    const p2 = await other.newPage();
+    await p2.goto(`${base}/demo?site=${key}`);
+    await p2.locator('div >> css=button.b').click();
+    const panel2 = p2.frameLocator('iframe[title="Chat"]');
+    const input2 = panel2.locator('textarea[aria-label="Your message"]');
+    await input2.fill('Anyone there?');
+    await input2.press('Enter');
+    await panel2.getByText('You are next in line').waitFor();
+    await other.close();
+    agent.close();
   } else if (scenario === 'offline') {
     await openDemo();
     await openPanel();

@@ -388,7 +388,7 @@ impl Ws {
     }
 
     /// Reads until a frame matches `pred`.
-    pub async fn until(&mut self, pred: impl Fn(&Value) -> bool) -> Value {
+    pub async fn until(&mut self, mut pred: impl FnMut(&Value) -> bool) -> Value {
         loop {
             let v = self.recv().await;
             if pred(&v) {

@@ -1,54 +1,73 @@
-// Parley loader: the bubble, the panel's iframe when first needed, window.Parley.
+// Parley loader: the bubble, a small tracking socket (live presence, page
+// views, proactive messages) until the panel's iframe is needed, window.Parley.
 (() => {
   const me = document.currentScript || document.querySelector('script[data-site]');
   if (!me || (window.Parley && window.Parley.v)) return;
-  const key = me.dataset.site, base = new URL(me.src).origin;
-  const flag = 'parley:' + key, handlers = {}, queue = [];
-  let frame, ready = false, open = false;
-  const emit = (e, d) => (handlers[e] || []).forEach((f) => { try { f(d); } catch (_) {} });
+  const key = me.dataset.site, base = new URL(me.src).origin, K = encodeURIComponent(key);
+  const flag = 'parley:' + key, handlers = {}, queue = [], J = JSON.stringify;
+  let frame, ws, ready = false, open = false, tok;
+  const save = (v) => { try { localStorage[flag] = tok = v; } catch (_) {} };
+  try { tok = localStorage[flag]; } catch (_) {}
+  const emit = (e, d) => (handlers[e] || []).forEach((f) => setTimeout(f, 0, d));
   const post = (m) => ready ? frame.contentWindow.postMessage(m, base) : queue.push(m);
   const host = document.createElement('div');
   const root = host.attachShadow({ mode: 'open' });
   root.innerHTML = '<style>' +
-    '.b{position:fixed;bottom:20px;right:20px;width:56px;height:56px;border-radius:50%;border:0;cursor:pointer;' +
-    'background:var(--c,#2563eb);color:#fff;font-size:26px;box-shadow:0 4px 14px #0004;z-index:2147483646}' +
-    '.b:focus-visible{outline:3px solid #93c5fd;outline-offset:2px}' +
+    '.b,.p,.q{position:fixed;bottom:20px;right:20px;z-index:2147483646;box-shadow:0 4px 14px #0004}' +
+    '.b{width:56px;height:56px;border-radius:50%;border:0;cursor:pointer;background:var(--c,#2563eb);color:#fff;font-size:26px}' +
     '.n{position:absolute;top:-4px;right:-4px;min-width:20px;height:20px;border-radius:10px;background:#dc2626;font:bold 12px/20px sans-serif}' +
-    '.p{position:fixed;bottom:88px;right:20px;width:370px;height:min(600px,calc(100vh - 110px));border-radius:12px;overflow:hidden;' +
-    'box-shadow:0 8px 30px #0005;z-index:2147483647;background:#fff}' +
-    '.p iframe{border:0;width:100%;height:100%}.l .b{right:auto;left:20px}.l .p{right:auto;left:20px}' +
-    '@media (max-width:480px){.p{inset:0;width:100%;height:100%;border-radius:0}}' +
-    '[hidden]{display:none!important}</style>' +
-    '<div class="w"><div class="p" hidden></div><button class="b" aria-label="Open chat" aria-expanded="false">' +
-    '💬<span class="n" hidden></span></button></div>';
-  const [wrap, box, bubble, badge] = ['.w', '.p', '.b', '.n'].map((s) => root.querySelector(s));
-  const page = () => post({ t: 'page', p: { url: location.href, title: document.title, referrer: document.referrer } });
+    '.p{bottom:88px;width:370px;height:min(600px,calc(100vh - 110px));border-radius:12px;overflow:hidden;background:#fff}' +
+    '.q{bottom:88px;max-width:260px;padding:10px 14px;border-radius:12px;background:#fff;color:#111;font:14px sans-serif;cursor:pointer}' +
+    '.p iframe{border:0;width:100%;height:100%}.bottom_left>*{right:auto!important;left:20px}' +
+    '@media (max-width:480px){.p{z-index:2147483647;inset:0;width:100%;height:100%;border-radius:0}}</style>' +
+    '<div><div class="p" hidden></div><div class="q" role="status" hidden></div>' +
+    '<button class="b" aria-label="Open chat" aria-expanded="false">💬<span class="n" hidden></span></button></div>';
+  const [wrap, box, peek, bubble, badge] = ['div', '.p', '.q', '.b', '.n'].map((s) => root.querySelector(s));
+  const here = () => ({ url: location.href, title: document.title, referrer: document.referrer });
+  const page = () => frame ? post({ t: 'page', p: here() }) : ws && ws.readyState == 1 && ws.send(J({ type: 'page', ...here() }));
+  const stop = () => { if (ws) ws.onclose = null, ws.close(), ws = 0; };
   const load = () => {
     if (frame) return;
     frame = document.createElement('iframe');
     frame.title = 'Chat';
-    frame.src = base + '/widget/frame?site=' + encodeURIComponent(key);
+    // The fragment hands the frame this visitor's token (never sent to a server).
+    frame.src = base + '/widget/frame?site=' + K + '#' + (tok || '');
     box.append(frame);
+  };
+  // Until the panel loads, this socket keeps the visitor visible to staff.
+  const track = () => {
+    if (frame) return;
+    ws = new WebSocket(base.replace(/^http/, 'ws') + '/ws/visitor?site=' + K);
+    ws.onopen = () => ws.send(J({ type: 'hello', visitor_token: tok || null, page: here() }));
+    ws.onmessage = (e) => {
+      const m = JSON.parse(e.data), c = m.conversation;
+      if (m.type == 'welcome') { save(m.visitor_token); wrap.style.setProperty('--c', m.site.color); wrap.className = m.site.position; }
+      // A conversation under way, or a message from staff: the panel loads (hidden) and counts it unread.
+      if ((m.type == 'welcome' && c && c.status != 'closed') || m.type == 'message') load();
+    };
+    ws.onclose = (e) => e.code < 4e3 && setTimeout(track, 2e3 + Math.random() * 8e3);
   };
   const show = (on) => {
     if (on) load();
     open = on;
     box.hidden = !on;
+    if (on) peek.hidden = true;
     bubble.setAttribute('aria-expanded', on);
     bubble.setAttribute('aria-label', on ? 'Close chat' : 'Open chat');
     post({ t: on ? 'open' : 'close' });
     emit(on ? 'open' : 'close');
   };
   bubble.onclick = () => show(!open);
+  peek.onclick = () => show(true);
   addEventListener('message', (e) => {
-    if (!frame || e.source !== frame.contentWindow || e.origin !== base) return;
+    if (!frame || e.source != frame.contentWindow || e.origin != base) return;
     const m = e.data || {};
-    if (m.t === 'ready') { ready = true; page(); queue.splice(0).forEach(post); if (open) post({ t: 'open' }); }
-    else if (m.t === 'unread') { badge.hidden = !m.n; badge.textContent = m.n; }
-    else if (m.t === 'close') { show(false); bubble.focus(); }
-    else if (m.t === 'open') show(true);
-    else if (m.t === 'active') { try { localStorage[flag] = 1; } catch (_) {} }
-    else if (m.t === 'message') emit('message', m.m);
+    if (m.t == 'ready') { ready = true; page(); queue.splice(0).forEach(post); if (open) post({ t: 'open' }); }
+    else if (m.t == 'unread') { badge.hidden = !m.n; badge.textContent = m.n; }
+    else if (m.t == 'close') { show(false); bubble.focus(); }
+    else if (m.t == 'open') show(true);
+    else if (m.t == 'token') { stop(); save(m.v); }
+    else if (m.t == 'message') { emit('message', m.m); if (!open) peek.hidden = !(peek.textContent = m.m.body); }
   });
   for (const f of ['pushState', 'replaceState']) {
     const o = history[f];
@@ -62,11 +81,6 @@
     identify: (i) => { load(); post({ t: 'identify', i }); },
     on: (e, f) => (handlers[e] = handlers[e] || []).push(f),
   };
-  fetch(base + '/api/v1/public/' + encodeURIComponent(key) + '/config')
-    .then((r) => r.json())
-    .then((c) => { wrap.style.setProperty('--c', c.color); if (c.position === 'bottom_left') wrap.className = 'w l'; })
-    .catch(() => {});
-  // A conversation under way: load the panel hidden, so replies count as unread.
-  try { if (localStorage[flag]) load(); } catch (_) {}
+  track();
   (document.body || document.documentElement).append(host);
 })();

@@ -41,6 +41,9 @@ const toParent = (m) => parent !== window && parent.postMessage(m, '*');
 
 // --- state ---
 let ws, cfg = {}, conv = null, lastSeq = 0, attempts = 0, timer, agents = false, isOpen = false;
+// The loader hands over the visitor's token in the fragment: one visitor, whether
+// tracked by the loader's socket or chatting here.
+let given = decodeURIComponent(location.hash.slice(1)) || null, place = 0;
 let unread = 0, readSent = 0, staffRead = 0, typingSent = 0, typingOff, identity = null, page = null;
 const shown = new Map(); // message id -> element
 const pending = new Map(store.get(K.queue, []).map((p) => [p.client_id, p])); // unacked sends
@@ -50,6 +53,7 @@ const title = h('h1', {}, 'Chat');
 const log = h('div', { class: 'log', role: 'log', 'aria-live': 'polite', 'aria-label': 'Messages' });
 const typing = h('div', { class: 'typing', 'aria-live': 'polite' });
 const note = h('div', { class: 'note', role: 'status' });
+const line = h('div', { class: 'note', role: 'status' });
 const input = h('textarea', { 'aria-label': 'Your message', placeholder: 'Write a message…', maxlength: 4000 });
 const composer = h('form', { class: 'row', onsubmit: (e) => { e.preventDefault(); submit(); } },
   input, h('button', { type: 'submit' }, 'Send'));
@@ -77,7 +81,7 @@ const transcript = h('form', { hidden: true, class: 'row', 'aria-label': 'Email 
   h('button', { type: 'submit' }, 'Email me'));
 document.getElementById('app').append(
   h('header', {}, title, h('button', { type: 'button', 'aria-label': 'Close chat', onclick: () => toParent({ t: 'close' }) }, '×')),
-  log, typing, note, prechat, composer, offline, rating, transcript);
+  log, typing, line, note, prechat, composer, offline, rating, transcript);
 
 const add = (m, mine) => {
   const from = m.from?.kind;
@@ -187,6 +191,8 @@ function mode() {
   const fields = cfg.pre_chat_fields || [];
   const asking = !away && !conv && fields.length > 0 && !store.get(K.pre, 0);
   offline.hidden = !away;
+  line.textContent = conv?.status !== 'waiting' || !place ? '' : place === 1
+    ? 'You are next in line: someone will be with you shortly.' : 'You are number ' + place + ' in line.';
   log.hidden = away && !log.children.length;
   prechat.hidden = !asking;
   composer.hidden = away || asking || conv?.status === 'closed';
@@ -206,7 +212,7 @@ function connect() {
   ws = new WebSocket(wsUrl);
   ws.onopen = () => {
     attempts = 0;
-    send({ type: 'hello', visitor_token: store.get(K.token, null), page: page || { url: '', title: '', referrer: '' } });
+    send({ type: 'hello', visitor_token: given || store.get(K.token, null), page: page || { url: '', title: '', referrer: '' } });
   };
   ws.onmessage = (e) => on(JSON.parse(e.data));
   ws.onclose = (e) => {
@@ -222,11 +228,12 @@ function on(f) {
     case 'welcome':
       note.textContent = '';
       store.set(K.token, f.visitor_token);
+      given = null;
+      toParent({ t: 'token', v: f.visitor_token });
       agents = f.agents_online;
       if (f.conversation) {
         conv = f.conversation;
         send({ type: 'resume', conversation_id: conv.id, after_seq: lastSeq });
-        toParent({ t: 'active' });
       }
       if (identity) send({ type: 'identify', ...identity });
       if (page) send({ type: 'page', ...page });
@@ -238,7 +245,7 @@ function on(f) {
       break;
     case 'ack': {
       const p = pending.get(f.client_id);
-      if (!conv) { conv = { id: f.conversation_id, status: 'waiting' }; toParent({ t: 'active' }); mode(); }
+      if (!conv) { conv = { id: f.conversation_id, status: 'waiting' }; mode(); }
       if (p) {
         pending.delete(f.client_id);
         saveQueue();
@@ -282,6 +289,10 @@ function on(f) {
           if (+el.dataset.seq <= staffRead && meta && !meta.textContent.endsWith('Seen')) meta.textContent += ' · Seen';
         }
       }
+      break;
+    case 'queue':
+      place = f.position;
+      mode();
       break;
     case 'conversation':
       conv = f.conversation;
