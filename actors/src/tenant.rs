@@ -92,6 +92,11 @@ pub enum TenantMsg {
         name: Option<String>,
         email: Option<String>,
     },
+    /// The visitors online now (or just `only`, when online), for REST.
+    OnlineVisitors {
+        only: Option<VisitorId>,
+        reply: RpcReplyPort<Vec<VisitorView>>,
+    },
     /// A visitor's record changed on disk (from their Visitor actor).
     VisitorChanged { visitor: VisitorId, site: SiteId },
     /// A staff socket authenticated; answers the online visitors.
@@ -310,6 +315,9 @@ impl Actor for Tenant {
                     .await?
             }
             TenantMsg::VisitorChanged { visitor, site } => state.visitor_changed(visitor, site),
+            TenantMsg::OnlineVisitors { only, reply } => {
+                let _ = reply.send(state.online_visitors(only));
+            }
             TenantMsg::StaffJoin {
                 staff,
                 session,

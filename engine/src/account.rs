@@ -108,6 +108,37 @@ pub struct ContactRecord {
     pub created_at: Timestamp,
 }
 
+/// A saved reply of a tenant, inserted in the composer by typing `/` and
+/// its shortcut.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CannedResponse {
+    pub id: CannedId,
+    pub tenant_id: TenantId,
+    /// 1–32 characters of `a-z`, `0-9`, `-` and `_`; unique in the tenant.
+    pub shortcut: String,
+    pub body: String,
+    pub created_by: StaffId,
+    pub updated_at: Timestamp,
+}
+
+/// Whether `s` is a valid canned-response shortcut.
+pub fn valid_shortcut(s: &str) -> bool {
+    (1..=32).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+/// What a visitor's browser said of itself at their latest connection:
+/// shown to staff as device, browser, local time and rough location.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct VisitorDevice {
+    pub user_agent: String,
+    /// IANA time zone (`Europe/Paris`), when the widget could tell.
+    pub timezone: String,
+    /// The browser's preferred language (`Accept-Language`'s first tag).
+    pub language: String,
+}
+
 /// The longest contact-form message, in characters.
 pub const MAX_CONTACT_CHARS: usize = 5000;
 

@@ -51,6 +51,8 @@ pub mod error {
     pub const WEAK_PASSWORD: &str = "weak_password";
     /// The refresh, reset or invitation token is unknown, used, revoked or expired.
     pub const INVALID_TOKEN: &str = "invalid_token";
+    /// Another canned response of the tenant already uses that shortcut.
+    pub const SHORTCUT_TAKEN: &str = "shortcut_taken";
     /// The change would leave the tenant without an active owner.
     pub const LAST_OWNER: &str = "last_owner";
     /// The tenant is suspended by the instance operator.

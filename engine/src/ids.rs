@@ -125,6 +125,10 @@ id_type!(
     /// A message left with a site's offline contact form.
     ContactId
 );
+id_type!(
+    /// A canned response: a saved reply staff insert by its shortcut.
+    CannedId
+);
 
 #[cfg(test)]
 mod tests {

@@ -18,6 +18,7 @@ pub mod time;
 pub mod validate;
 
 pub use ids::{
-    AuditId, ContactId, ConversationId, MessageId, SessionId, SiteId, StaffId, TenantId, VisitorId,
+    AuditId, CannedId, ContactId, ConversationId, MessageId, SessionId, SiteId, StaffId, TenantId,
+    VisitorId,
 };
 pub use time::Timestamp;

@@ -65,6 +65,9 @@ pub enum Action {
     ManageTenant,
     /// Read the audit log.
     ReadAudit,
+    /// Create, change or delete the tenant's canned responses (shared by
+    /// the whole team).
+    ManageCanned,
     /// Read the tenant's outgoing mail (invitations, password resets) while
     /// no mail transport is configured.
     ReadOutbox,
@@ -75,7 +78,8 @@ pub fn allowed(role: Role, action: Action) -> bool {
     use Action::*;
     use Role::*;
     match action {
-        ReadConversations | Chat | Claim | Close | Transfer | ViewStaff | ViewSites => true,
+        ReadConversations | Chat | Claim | Close | Transfer | ViewStaff | ViewSites
+        | ManageCanned => true,
         TakeOver | ManageSites | ReadAudit => matches!(role, Owner | Admin),
         ManageStaff(target) => match role {
             Owner => true,

@@ -29,6 +29,9 @@ pub enum ClientFrame {
         visitor_token: Option<String>,
         #[serde(default)]
         page: PageInfo,
+        /// The browser's IANA time zone, for the visitor's local time.
+        #[serde(default)]
+        tz: Option<String>,
     },
     /// Staff's first frame.
     Auth {

@@ -36,6 +36,14 @@ enum Fix {
     SiteQuery,
     /// A widget asset's file name.
     Asset,
+    /// A conversation of tenant A.
+    Conversation,
+    /// A visitor of tenant A.
+    Visitor,
+    /// A long-lived canned response of tenant A.
+    Canned,
+    /// A fresh canned response of tenant A, for each principal.
+    FreshCanned,
 }
 
 struct Row {
@@ -48,6 +56,8 @@ struct Row {
 
 const ANY: fn(usize) -> Option<Value> = |_| None;
 const STAFF_OK: [u16; 8] = [401, 401, 401, 200, 200, 200, 200, 401];
+/// A tenant-A resource any of its staff may read: others get 404.
+const MINE: [u16; 8] = [401, 401, 401, 200, 200, 200, 404, 401];
 const OP_ONLY: [u16; 8] = [401, 401, 401, 401, 401, 401, 401, 200];
 
 fn all(s: u16) -> [u16; 8] {
@@ -262,6 +272,45 @@ fn rows() -> Vec<Row> {
             all(404),
         ),
         r("GET", "/api/v1/contact-messages", Fix::None, ANY, STAFF_OK),
+        r("GET", "/api/v1/conversations", Fix::None, ANY, STAFF_OK),
+        r(
+            "GET",
+            "/api/v1/conversations/{id}",
+            Fix::Conversation,
+            ANY,
+            MINE,
+        ),
+        r(
+            "GET",
+            "/api/v1/conversations/{id}/messages",
+            Fix::Conversation,
+            ANY,
+            MINE,
+        ),
+        r("GET", "/api/v1/visitors", Fix::None, ANY, STAFF_OK),
+        r("GET", "/api/v1/visitors/{id}", Fix::Visitor, ANY, MINE),
+        r("GET", "/api/v1/canned-responses", Fix::None, ANY, STAFF_OK),
+        r(
+            "POST",
+            "/api/v1/canned-responses",
+            Fix::None,
+            |n| Some(json!({"shortcut": format!("s{n}"), "body": "Hello"})),
+            [401, 401, 401, 201, 201, 201, 201, 401],
+        ),
+        r(
+            "PATCH",
+            "/api/v1/canned-responses/{id}",
+            Fix::Canned,
+            |_| Some(json!({"body": "Hello again"})),
+            MINE,
+        ),
+        r(
+            "DELETE",
+            "/api/v1/canned-responses/{id}",
+            Fix::FreshCanned,
+            ANY,
+            [401, 401, 401, 204, 204, 204, 404, 401],
+        ),
         r(
             "GET",
             "/api/v1/public/{site_key}/config",
@@ -301,6 +350,9 @@ struct World {
     victim: String,
     site: String,
     tenant_c: String,
+    conversation: String,
+    visitor: String,
+    canned: String,
     counter: AtomicUsize,
 }
 
@@ -318,7 +370,24 @@ impl World {
         });
         let owner = srv.pair(OWNER, PASSWORD).await;
         let victim = srv.pair("victim@acme.test", PASSWORD).await;
+        let (mut v, welcome) = srv.visitor(None).await;
+        v.send(json!({"type":"send","client_id":"c1","body":"hello"}))
+            .await;
+        let ack = v.until_type("ack").await;
+        let token = owner["access_token"].as_str().unwrap();
+        let canned = srv
+            .call(
+                "POST",
+                "/api/v1/canned-responses",
+                Some(token),
+                Some(json!({"shortcut": "fixture", "body": "Hi there"})),
+            )
+            .await;
+        assert_eq!(canned.status, 201, "{}", canned.body);
         Self {
+            conversation: ack["conversation_id"].as_str().unwrap().into(),
+            visitor: welcome["visitor_id"].as_str().unwrap().into(),
+            canned: canned.body["id"].as_str().unwrap().into(),
             owner_id: owner["staff_id"].as_str().unwrap().into(),
             tenant_id: owner["tenant_id"].as_str().unwrap().into(),
             victim: victim["staff_id"].as_str().unwrap().into(),
@@ -391,6 +460,19 @@ impl World {
             Fix::SiteKey => self.srv.site_key().into(),
             Fix::SiteQuery => return format!("{}?site={}", row.path, self.srv.site_key()),
             Fix::Asset => "panel.js".into(),
+            Fix::Conversation => self.conversation.clone(),
+            Fix::Visitor => self.visitor.clone(),
+            Fix::Canned => self.canned.clone(),
+            Fix::FreshCanned => {
+                let n = self.next();
+                let t = self.owner_token().await;
+                let body = json!({"shortcut": format!("fresh{n}"), "body": "Bye"});
+                let r = self
+                    .srv
+                    .call("POST", "/api/v1/canned-responses", Some(&t), Some(body))
+                    .await;
+                r.body["id"].as_str().unwrap().into()
+            }
             Fix::FreshStaff => {
                 let n = self.next();
                 let body = json!({"name":"F","email":format!("f{n}@acme.test"),"role":"agent","password":"correct horse 9"});
@@ -449,14 +531,33 @@ async fn every_route_answers_every_principal_as_it_must() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     // Nothing of tenant A leaked into the other owner's lists.
     let other = w.token("other").await.unwrap();
-    for list in ["/api/v1/staff", "/api/v1/sites", "/api/v1/audit"] {
+    for list in [
+        "/api/v1/staff",
+        "/api/v1/sites",
+        "/api/v1/audit",
+        "/api/v1/conversations",
+        "/api/v1/visitors",
+        "/api/v1/canned-responses",
+    ] {
         let r = w.srv.call("GET", list, Some(&other), None).await;
         let text = r.body.to_string();
         assert!(
-            !text.contains(&w.victim) && !text.contains(&w.site) && !text.contains(OWNER),
+            !text.contains(&w.victim)
+                && !text.contains(&w.site)
+                && !text.contains(OWNER)
+                && !text.contains(&w.conversation)
+                && !text.contains(&w.visitor)
+                && !text.contains("fixture"),
             "{list}: {text}"
         );
     }
+    // ... while tenant A's own staff do see them.
+    let agent = w.token("agent").await.unwrap();
+    let r = w
+        .srv
+        .call("GET", "/api/v1/conversations", Some(&agent), None)
+        .await;
+    assert!(r.body.to_string().contains(&w.conversation), "{}", r.body);
 }
 
 #[tokio::test]

@@ -73,7 +73,10 @@ pub trait AuthStore {
     fn purge_expired(&self, batch: &mut WriteBatch, now: Timestamp) -> Result<usize>;
 }
 
-fn scan<T: serde::de::DeserializeOwned>(store: &Store, prefix: Vec<u8>) -> Result<Vec<T>> {
+pub(crate) fn scan<T: serde::de::DeserializeOwned>(
+    store: &Store,
+    prefix: Vec<u8>,
+) -> Result<Vec<T>> {
     store
         .data()
         .scan_prefix(prefix)
@@ -83,7 +86,7 @@ fn scan<T: serde::de::DeserializeOwned>(store: &Store, prefix: Vec<u8>) -> Resul
 
 /// Records of keyspace `ks`, newest first, below `before` (a full key),
 /// those `keep` accepts, at most `limit`.
-fn newest_first<T: serde::de::DeserializeOwned>(
+pub(crate) fn newest_first<T: serde::de::DeserializeOwned>(
     store: &Store,
     t: TenantId,
     ks: u8,

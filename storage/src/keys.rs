@@ -21,6 +21,8 @@ pub mod ks {
     pub const SITE_SETTINGS: u8 = 0x0D;
     pub const TENANT_STATE: u8 = 0x0E;
     pub const CONTACT: u8 = 0x0F;
+    pub const VISITOR_DEVICE: u8 = 0x10;
+    pub const CANNED: u8 = 0x11;
 }
 
 fn tenant_ks(t: TenantId, ks: u8, extra: usize) -> Vec<u8> {
@@ -154,6 +156,20 @@ pub fn mail(t: TenantId, id: AuditId) -> Vec<u8> {
 /// One contact-form message (ids are time-ordered).
 pub fn contact(t: TenantId, id: ContactId) -> Vec<u8> {
     let mut k = tenant_ks(t, ks::CONTACT, 16);
+    k.extend_from_slice(&id.to_bytes());
+    k
+}
+
+/// What a visitor's browser said of itself.
+pub fn visitor_device(t: TenantId, v: VisitorId) -> Vec<u8> {
+    let mut k = tenant_ks(t, ks::VISITOR_DEVICE, 16);
+    k.extend_from_slice(&v.to_bytes());
+    k
+}
+
+/// A canned response.
+pub fn canned(t: TenantId, id: CannedId) -> Vec<u8> {
+    let mut k = tenant_ks(t, ks::CANNED, 16);
     k.extend_from_slice(&id.to_bytes());
     k
 }

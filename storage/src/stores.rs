@@ -279,7 +279,10 @@ impl Store {
     /// A conversation record with `last_seq` taken from its log: a live
     /// conversation rewrites its metadata at most once a second while only
     /// the log moves, so the stored copy may lag the log.
-    fn with_log_position(&self, mut rec: ConversationRecord) -> Result<ConversationRecord> {
+    pub(crate) fn with_log_position(
+        &self,
+        mut rec: ConversationRecord,
+    ) -> Result<ConversationRecord> {
         rec.last_seq = rec.last_seq.max(self.last_seq(rec.tenant_id, rec.id)?);
         Ok(rec)
     }

@@ -129,6 +129,22 @@ impl TenantState {
         self.visitor_cast(myself, visitor, msg).await
     }
 
+    /// Views of the visitors online (all, or just `only`).
+    pub(super) fn online_visitors(&self, only: Option<VisitorId>) -> Vec<VisitorView> {
+        match only {
+            Some(v) => self
+                .visitors
+                .get(&v)
+                .map(|p| vec![self.visitor_view(v, Some(p), p.site)])
+                .unwrap_or_default(),
+            None => self
+                .visitors
+                .iter()
+                .map(|(v, p)| self.visitor_view(*v, Some(p), p.site))
+                .collect(),
+        }
+    }
+
     /// A visitor's record changed on disk: dashboards get the new view.
     pub(super) fn visitor_changed(&self, visitor: VisitorId, site: SiteId) {
         self.broadcast_visitor(visitor, site);
@@ -327,11 +343,7 @@ impl TenantState {
             let _ = e.actor.cast(StaffMsg::Joined(outbox, session));
         }
         self.publish_directory();
-        Ok(self
-            .visitors
-            .iter()
-            .map(|(v, p)| self.visitor_view(*v, Some(p), p.site))
-            .collect())
+        Ok(self.online_visitors(None))
     }
 
     /// A staff socket disconnected; after the last one the Staff actor passivates.

@@ -5,7 +5,9 @@
 
 pub mod audit;
 pub mod auth;
+pub mod canned;
 pub mod contacts;
+pub mod conversations;
 pub mod edge;
 pub mod error;
 pub mod limits;
@@ -17,6 +19,7 @@ pub mod sites;
 pub mod staff;
 pub mod system;
 pub mod tenant;
+pub mod visitors;
 pub mod widget;
 
 use crate::state::App;
@@ -124,6 +127,13 @@ fn routes() -> OpenApiRouter<App> {
         .routes(routes!(sites::rotate_key))
         .routes(routes!(tenant::get, tenant::update))
         .routes(routes!(contacts::list))
+        .routes(routes!(conversations::list))
+        .routes(routes!(conversations::get))
+        .routes(routes!(conversations::messages))
+        .routes(routes!(visitors::list))
+        .routes(routes!(visitors::get))
+        .routes(routes!(canned::list, canned::create))
+        .routes(routes!(canned::update, canned::delete))
         .routes(routes!(audit::list))
         .routes(routes!(audit::outbox))
         .routes(routes!(system::login))

@@ -18,6 +18,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use fastwebsockets::upgrade::{IncomingUpgrade, UpgradeFut};
 use parley_actors::{ClientInfo, Outbox};
+use parley_engine::account::VisitorDevice;
 use parley_engine::codes::error;
 use parley_engine::records::SiteRecord;
 use serde::Deserialize;
@@ -27,8 +28,9 @@ use tokio::sync::{oneshot, OwnedSemaphorePermit};
 
 /// Which session a connection runs.
 enum Kind {
-    /// A visitor of a site (`None`: the key was unknown).
-    Visitor(Option<SiteRecord>),
+    /// A visitor of a site (`None`: the key was unknown), and what their
+    /// browser's request said of it.
+    Visitor(Option<SiteRecord>, Box<VisitorDevice>),
     /// A staff member, from this client.
     Staff(Arc<ClientInfo>),
 }
@@ -93,7 +95,22 @@ pub async fn visitor_upgrade(
         _ => None,
     };
     let (up, permit) = accept(&app, up)?;
-    start(app, up, permit, Kind::Visitor(site))
+    let header = |h: axum::http::header::HeaderName, max: usize| {
+        let v = headers.get(h).and_then(|v| v.to_str().ok()).unwrap_or("");
+        v.chars().take(max).collect::<String>()
+    };
+    let language = header(axum::http::header::ACCEPT_LANGUAGE, 100);
+    let device = Box::new(VisitorDevice {
+        user_agent: header(axum::http::header::USER_AGENT, 300),
+        timezone: String::new(),
+        language: language
+            .split([',', ';'])
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_string(),
+    });
+    start(app, up, permit, Kind::Visitor(site, device))
 }
 
 /// `GET /ws/staff`.
@@ -123,7 +140,7 @@ async fn run(app: App, fut: UpgradeFut, _permit: OwnedSemaphorePermit, kind: Kin
         }
     };
     let label = match kind {
-        Kind::Visitor(_) => "visitor",
+        Kind::Visitor(..) => "visitor",
         Kind::Staff(_) => "staff",
     };
     metrics::counter!("parley_ws_connections_total", "kind" => label).increment(1);
@@ -153,7 +170,7 @@ async fn run(app: App, fut: UpgradeFut, _permit: OwnedSemaphorePermit, kind: Kin
     // machine beside everything else alive in this function, and a visitor
     // socket's allocation is sized for a visitor session, not a staff one.
     let session: std::pin::Pin<Box<dyn std::future::Future<Output = u16> + Send>> = match kind {
-        Kind::Visitor(site) => Box::pin(visitor::run(socket, site, prelude_tx)),
+        Kind::Visitor(site, device) => Box::pin(visitor::run(socket, site, device, prelude_tx)),
         Kind::Staff(client) => Box::pin(staff::run(socket, client, prelude_tx)),
     };
     tokio::select! {

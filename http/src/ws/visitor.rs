@@ -6,13 +6,13 @@ use super::conn::Prelude;
 use super::conn::Socket;
 use bytes::Bytes;
 use parley_actors::{ask, ConvLease, ConversationMsg, Sub, SubKind, TenantMsg};
-use parley_engine::account::SiteSettings;
+use parley_engine::account::{SiteSettings, VisitorDevice};
 use parley_engine::codes::{close, error};
 use parley_engine::protocol::{parse_client, ClientFrame, ConversationView, ServerFrame, SiteLook};
 use parley_engine::records::{PageInfo, Participant, SiteRecord};
 use parley_engine::validate;
 use parley_engine::*;
-use parley_storage::AuthStore;
+use parley_storage::{AuthStore, DeskStore, WriteBatch};
 use ractor::ActorRef;
 use tokio::sync::oneshot;
 use tokio::time::{timeout_at, Instant};
@@ -53,10 +53,15 @@ fn page(url: String, title: String, referrer: String) -> PageInfo {
 }
 
 /// Runs a visitor connection to its end; returns the close code.
-pub async fn run(s: Socket, site: Option<SiteRecord>, prelude: oneshot::Sender<Prelude>) -> u16 {
+pub async fn run(
+    s: Socket,
+    site: Option<SiteRecord>,
+    device: Box<VisitorDevice>,
+    prelude: oneshot::Sender<Prelude>,
+) -> u16 {
     // The handshake runs boxed: its state is freed once the visitor is in,
     // so an idle connection's task holds only the steady loop's state.
-    let mut v = match Box::pin(hello(s, site, prelude)).await {
+    let mut v = match Box::pin(hello(s, site, device, prelude)).await {
         Ok(v) => v,
         Err(code) => return code,
     };
@@ -76,6 +81,7 @@ pub async fn run(s: Socket, site: Option<SiteRecord>, prelude: oneshot::Sender<P
 async fn hello(
     mut s: Socket,
     site: Option<SiteRecord>,
+    mut device: Box<VisitorDevice>,
     prelude: oneshot::Sender<Prelude>,
 ) -> Result<Session, u16> {
     let Some(site) = site else {
@@ -100,7 +106,11 @@ async fn hello(
             Ok(ClientFrame::Hello {
                 visitor_token,
                 page: p,
-            }) => break (visitor_token, page(p.url, p.title, p.referrer)),
+                tz,
+            }) => {
+                device.timezone = clip(tz.unwrap_or_default(), 64);
+                break (visitor_token, page(p.url, p.title, p.referrer));
+            }
             Ok(_) => s.error(error::NOT_READY, "send `hello` first", None),
             Err(e) => s.error(e.code, &e.message, e.client_id.as_deref()),
         }
@@ -114,6 +124,7 @@ async fn hello(
         (Some(_), Some(t)) => t,
         _ => app.tokens.issue_visitor(site.tenant_id, visitor),
     };
+    remember_device(&app, site.tenant_id, visitor, *device);
     let Ok(handle) = app.system.tenant(site.tenant_id).await else {
         return Err(close::INTERNAL_ERROR);
     };
@@ -170,6 +181,26 @@ async fn hello(
         gone: Some(handle.gone),
     });
     Ok(v)
+}
+
+/// Stores what the visitor's browser said of itself, when it changed
+/// (fire-and-forget, like page views: nobody waits for tracking data).
+fn remember_device(app: &crate::state::App, t: TenantId, v: VisitorId, mut d: VisitorDevice) {
+    let Ok(known) = app.store.visitor_device(t, v) else {
+        return;
+    };
+    if let Some(k) = &known {
+        // A connection that could not tell its time zone keeps the known one.
+        if d.timezone.is_empty() {
+            d.timezone.clone_from(&k.timezone);
+        }
+        if *k == d {
+            return;
+        }
+    }
+    let mut b = WriteBatch::new();
+    app.store.put_visitor_device(&mut b, t, v, &d);
+    app.writer.submit(b, Box::new(|_| {}));
 }
 
 impl Session {

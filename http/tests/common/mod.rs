@@ -352,6 +352,19 @@ impl Ws {
         Self { inner }
     }
 
+    /// Connects sending extra request headers (a browser's `User-Agent`…).
+    pub async fn connect_with(url: &str, headers: &[(&'static str, &str)]) -> Self {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut req = url.into_client_request().unwrap();
+        for (k, v) in headers {
+            req.headers_mut().insert(*k, v.parse().unwrap());
+        }
+        let (inner, _) = tokio_tungstenite::connect_async(req)
+            .await
+            .expect("websocket connect");
+        Self { inner }
+    }
+
     pub async fn send(&mut self, v: Value) {
         self.send_text(&v.to_string()).await;
     }

@@ -2,7 +2,7 @@
 // views, proactive messages) until the panel's iframe is needed, window.Parley.
 (() => {
   const me = document.currentScript || document.querySelector('script[data-site]');
-  if (!me || (window.Parley && window.Parley.v)) return;
+  if (!me || window.Parley?.v) return;
   const key = me.dataset.site, base = new URL(me.src).origin, K = encodeURIComponent(key);
   const flag = 'parley:' + key, handlers = {}, queue = [], J = JSON.stringify;
   let frame, ws, ready = false, open = false, tok;
@@ -38,7 +38,7 @@
   const track = () => {
     if (frame) return;
     ws = new WebSocket(base.replace(/^http/, 'ws') + '/ws/visitor?site=' + K);
-    ws.onopen = () => ws.send(J({ type: 'hello', visitor_token: tok || null, page: here() }));
+    ws.onopen = () => ws.send(J({ type: 'hello', visitor_token: tok, page: here(), tz: Intl.DateTimeFormat().resolvedOptions().timeZone }));
     ws.onmessage = (e) => {
       const m = JSON.parse(e.data), c = m.conversation;
       if (m.type == 'welcome') { save(m.visitor_token); wrap.style.setProperty('--c', m.site.color); wrap.className = m.site.position; }
@@ -51,7 +51,7 @@
     if (on) load();
     open = on;
     box.hidden = !on;
-    if (on) peek.hidden = true;
+    peek.hidden = true;
     bubble.setAttribute('aria-expanded', on);
     bubble.setAttribute('aria-label', on ? 'Close chat' : 'Open chat');
     post({ t: on ? 'open' : 'close' });
@@ -79,7 +79,7 @@
     open: () => show(true),
     close: () => show(false),
     identify: (i) => { load(); post({ t: 'identify', i }); },
-    on: (e, f) => (handlers[e] = handlers[e] || []).push(f),
+    on: (e, f) => (handlers[e] ||= []).push(f),
   };
   track();
   (document.body || document.documentElement).append(host);

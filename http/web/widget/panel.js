@@ -212,7 +212,8 @@ function connect() {
   ws = new WebSocket(wsUrl);
   ws.onopen = () => {
     attempts = 0;
-    send({ type: 'hello', visitor_token: given || store.get(K.token, null), page: page || { url: '', title: '', referrer: '' } });
+    send({ type: 'hello', visitor_token: given || store.get(K.token, null), page: page || { url: '', title: '', referrer: '' },
+      tz: Intl.DateTimeFormat().resolvedOptions().timeZone });
   };
   ws.onmessage = (e) => on(JSON.parse(e.data));
   ws.onclose = (e) => {

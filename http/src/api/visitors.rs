@@ -1,0 +1,239 @@
+//! Visitors as the dashboard reads them: who is online now (from the
+//! Tenant's live presence) or everyone seen, and one visitor in full for the
+//! sidebar — device, browser, time zone, the pages they visited with the
+//! time spent on each, and their conversation.
+
+use super::conversations::message_view;
+use super::error::{ApiError, ApiQuery};
+use super::principal::Authed;
+use super::Page;
+use crate::state::App;
+use axum::extract::{Path, State};
+use axum::Json;
+use parley_actors::{ask, TenantMsg};
+use parley_engine::account::VisitorDevice;
+use parley_engine::codes::error as code;
+use parley_engine::permissions::Action;
+use parley_engine::protocol::{ConversationView, VisitorView};
+use parley_engine::records::VisitorRecord;
+use parley_engine::*;
+use parley_storage::{ConversationStore, DeskStore, MessageLog, VisitorStore};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// How many page views the sidebar shows.
+const PAGES_SHOWN: usize = 50;
+
+fn invalid(what: &str) -> ApiError {
+    ApiError::bad_request(code::INVALID, format!("{what} is not valid"))
+}
+
+/// Browser, operating system and kind of device, from a user agent.
+pub fn describe(ua: &str) -> (&'static str, &'static str, &'static str) {
+    let has = |s: &str| ua.contains(s);
+    let browser = if has("Edg/") {
+        "Edge"
+    } else if has("OPR/") || has("Opera") {
+        "Opera"
+    } else if has("Firefox/") || has("FxiOS") {
+        "Firefox"
+    } else if has("Chrome/") || has("CriOS") || has("Chromium") {
+        "Chrome"
+    } else if has("Safari/") {
+        "Safari"
+    } else {
+        "Other"
+    };
+    let os = if has("iPhone") || has("iPad") || has("iOS") {
+        "iOS"
+    } else if has("Android") {
+        "Android"
+    } else if has("Windows") {
+        "Windows"
+    } else if has("Mac OS X") || has("Macintosh") {
+        "macOS"
+    } else if has("CrOS") {
+        "ChromeOS"
+    } else if has("Linux") {
+        "Linux"
+    } else {
+        "Other"
+    };
+    let device = if has("iPad") || has("Tablet") || (has("Android") && !has("Mobile")) {
+        "tablet"
+    } else if has("Mobi") || has("iPhone") {
+        "mobile"
+    } else {
+        "desktop"
+    };
+    (browser, os, device)
+}
+
+async fn online(
+    app: &App,
+    t: TenantId,
+    only: Option<VisitorId>,
+) -> Result<Vec<VisitorView>, ApiError> {
+    let h = app.system.tenant(t).await.map_err(ApiError::internal)?;
+    let timeout = app.system.ctx.cfg.call_timeout;
+    ask(&h.actor, timeout, |reply| TenantMsg::OnlineVisitors {
+        only,
+        reply,
+    })
+    .await
+    .map_err(|_| ApiError::internal("the tenant did not answer"))
+}
+
+/// Filters of `GET /visitors`.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct VisitorQuery {
+    site_id: Option<String>,
+    /// `true`: only the visitors online now, newest first.
+    online: Option<bool>,
+    cursor: Option<String>,
+    /// 1 to 500, default 100.
+    limit: Option<usize>,
+}
+
+fn stored_view(r: &VisitorRecord, live: Option<&VisitorView>) -> Value {
+    json!({
+        "id": r.id, "site_id": r.site_id, "name": r.name, "email": r.email,
+        "first_seen": r.first_seen, "last_seen": r.last_seen,
+        "online": live.is_some(),
+        "page": live.and_then(|l| l.page.clone()),
+        "since": live.map(|l| l.since),
+        "page_since": live.and_then(|l| l.page_since),
+    })
+}
+
+/// Visitors: online now (`online=true`) or every visitor seen, newest first.
+#[utoipa::path(get, path = "/api/v1/visitors", tag = "visitors", params(VisitorQuery),
+    responses((status = 200, body = Page), (status = 400)), security(("bearer" = [])))]
+pub async fn list(
+    State(app): State<App>,
+    me: Authed,
+    ApiQuery(q): ApiQuery<VisitorQuery>,
+) -> Result<Json<Page>, ApiError> {
+    me.require(Action::ReadConversations)?;
+    let limit = q.limit.unwrap_or(100).clamp(1, 500);
+    let before = q
+        .cursor
+        .as_deref()
+        .map(|c| c.parse::<VisitorId>().map_err(|_| invalid("cursor")))
+        .transpose()?;
+    let site = q
+        .site_id
+        .as_deref()
+        .map(|s| s.parse::<SiteId>().map_err(|_| invalid("site_id")))
+        .transpose()?;
+    let mut live = online(&app, me.tenant(), None).await?;
+    live.retain(|v| site.is_none_or(|s| v.site_id == s));
+    if q.online == Some(true) {
+        live.retain(|v| before.is_none_or(|b| v.id < b));
+        live.sort_by_key(|v| std::cmp::Reverse(v.id));
+        return Ok(Json(Page::of(
+            live,
+            limit,
+            |v| v.id.to_string(),
+            |v| serde_json::to_value(v).unwrap_or(Value::Null),
+        )));
+    }
+    let keep = |r: &VisitorRecord| site.is_none_or(|s| r.site_id == s);
+    let rows = app
+        .store
+        .visitors_page(me.tenant(), before, limit + 1, &keep)?;
+    Ok(Json(Page::of(
+        rows,
+        limit,
+        |r| r.id.to_string(),
+        |r| stored_view(r, live.iter().find(|l| l.id == r.id)),
+    )))
+}
+
+/// One visitor in full, for the dashboard's sidebar.
+#[utoipa::path(get, path = "/api/v1/visitors/{id}", tag = "visitors",
+    params(("id" = String, Path)), responses((status = 200, body = Object), (status = 404)),
+    security(("bearer" = [])))]
+pub async fn get(
+    State(app): State<App>,
+    me: Authed,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    me.require(Action::ReadConversations)?;
+    let id: VisitorId = id.parse().map_err(|_| ApiError::not_found("visitor"))?;
+    let t = me.tenant();
+    let live = online(&app, t, Some(id)).await?.pop();
+    let rec = app.store.visitor(t, id)?;
+    let Some(rec) = rec else {
+        return Err(ApiError::not_found("visitor"));
+    };
+    let mut v = stored_view(&rec, live.as_ref());
+    let device = app.store.visitor_device(t, id)?.unwrap_or_default();
+    let VisitorDevice {
+        user_agent,
+        timezone,
+        language,
+    } = &device;
+    let (browser, os, kind) = describe(user_agent);
+    v["device"] = json!({
+        "user_agent": user_agent, "browser": browser, "os": os, "kind": kind,
+        "timezone": timezone, "language": language,
+        // Where the time zone says they are: the city of an IANA name.
+        "location": timezone.rsplit('/').next().filter(|_| timezone.contains('/')).map(|c| c.replace('_', " ")),
+    });
+    // Time on each page: until the next view; the last one until they left
+    // (or still running, `null`, while they are online).
+    let views = app.store.page_views(t, id, PAGES_SHOWN)?;
+    let pages: Vec<Value> = views
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let end = match views.get(i + 1) {
+                Some(next) => Some(next.at),
+                None if live.is_some() => None,
+                None => Some(rec.last_seen),
+            };
+            json!({
+                "url": p.page.url, "title": p.page.title, "referrer": p.page.referrer, "at": p.at,
+                "seconds": end.map(|e| e.millis().saturating_sub(p.at.millis()) / 1000),
+            })
+        })
+        .collect();
+    v["pages"] = json!(pages);
+    let conversations = match app.store.visitor_conversation(t, id)? {
+        Some(c) => match app.store.conversation(t, c)? {
+            Some(c) => {
+                let last = app.store.message(t, c.id, c.last_seq)?;
+                let mut cv =
+                    serde_json::to_value(ConversationView::from(&c)).map_err(ApiError::internal)?;
+                cv["last_message"] = last.as_ref().map_or(Value::Null, message_view);
+                vec![cv]
+            }
+            None => vec![],
+        },
+        None => vec![],
+    };
+    v["conversations"] = json!(conversations);
+    Ok(Json(v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe;
+
+    #[test]
+    fn user_agents_are_described() {
+        let chrome_mac = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36";
+        assert_eq!(describe(chrome_mac), ("Chrome", "macOS", "desktop"));
+        let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1";
+        assert_eq!(describe(iphone), ("Safari", "iOS", "mobile"));
+        let edge = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36 Edg/120.0";
+        assert_eq!(describe(edge), ("Edge", "Windows", "desktop"));
+        let firefox_android =
+            "Mozilla/5.0 (Android 14; Mobile; rv:120.0) Gecko/120.0 Firefox/120.0";
+        assert_eq!(describe(firefox_android), ("Firefox", "Android", "mobile"));
+        assert_eq!(describe(""), ("Other", "Other", "desktop"));
+    }
+}

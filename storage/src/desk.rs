@@ -1,0 +1,185 @@
+//! What the staff dashboard reads beyond the live sockets: pages of
+//! conversations and of a log (backwards, for infinite scroll), visitors,
+//! their devices, and the tenant's canned responses.
+
+use crate::accounts::{newest_first, scan};
+use crate::codec::{decode, encode};
+use crate::stores::get;
+use crate::{keys, Result, Store, WriteBatch};
+use parley_engine::account::{CannedResponse, VisitorDevice};
+use parley_engine::records::*;
+use parley_engine::*;
+
+/// The dashboard's reads and the few records it owns.
+pub trait DeskStore {
+    /// Conversations newest first (by creation), strictly older than
+    /// `before`, those `keep` accepts, at most `limit`.
+    fn conversations_page(
+        &self,
+        t: TenantId,
+        before: Option<ConversationId>,
+        limit: usize,
+        keep: &dyn Fn(&ConversationRecord) -> bool,
+    ) -> Result<Vec<ConversationRecord>>;
+    /// Up to `limit` messages with a seq below `before`, in seq order.
+    fn messages_before(
+        &self,
+        t: TenantId,
+        c: ConversationId,
+        before: u64,
+        limit: usize,
+    ) -> Result<Vec<MessageRecord>>;
+    /// Visitors newest first (by first sight), strictly older than `before`.
+    fn visitors_page(
+        &self,
+        t: TenantId,
+        before: Option<VisitorId>,
+        limit: usize,
+        keep: &dyn Fn(&VisitorRecord) -> bool,
+    ) -> Result<Vec<VisitorRecord>>;
+    fn visitor_device(&self, t: TenantId, v: VisitorId) -> Result<Option<VisitorDevice>>;
+    fn put_visitor_device(
+        &self,
+        batch: &mut WriteBatch,
+        t: TenantId,
+        v: VisitorId,
+        d: &VisitorDevice,
+    );
+    /// Every canned response of the tenant, oldest first.
+    fn canned(&self, t: TenantId) -> Result<Vec<CannedResponse>>;
+    fn canned_one(&self, t: TenantId, id: CannedId) -> Result<Option<CannedResponse>>;
+    fn put_canned(&self, batch: &mut WriteBatch, c: &CannedResponse);
+    fn delete_canned(&self, batch: &mut WriteBatch, t: TenantId, id: CannedId);
+}
+
+impl DeskStore for Store {
+    fn conversations_page(
+        &self,
+        t: TenantId,
+        before: Option<ConversationId>,
+        limit: usize,
+        keep: &dyn Fn(&ConversationRecord) -> bool,
+    ) -> Result<Vec<ConversationRecord>> {
+        let before = before.map(|b| keys::conversation(t, b));
+        let mut out = Vec::new();
+        for rec in newest_first(self, t, keys::ks::CONVERSATION, before, limit, keep)? {
+            out.push(self.with_log_position(rec)?);
+        }
+        Ok(out)
+    }
+
+    fn messages_before(
+        &self,
+        t: TenantId,
+        c: ConversationId,
+        before: u64,
+        limit: usize,
+    ) -> Result<Vec<MessageRecord>> {
+        let start = keys::message(t, c, 0);
+        let end = keys::message(t, c, before);
+        let mut out = Vec::new();
+        for kv in self.data().range(start..end).rev().take(limit) {
+            out.push(decode(&kv?.1)?);
+        }
+        out.reverse();
+        Ok(out)
+    }
+
+    fn visitors_page(
+        &self,
+        t: TenantId,
+        before: Option<VisitorId>,
+        limit: usize,
+        keep: &dyn Fn(&VisitorRecord) -> bool,
+    ) -> Result<Vec<VisitorRecord>> {
+        let before = before.map(|b| keys::visitor(t, b));
+        newest_first(self, t, keys::ks::VISITOR, before, limit, keep)
+    }
+
+    fn visitor_device(&self, t: TenantId, v: VisitorId) -> Result<Option<VisitorDevice>> {
+        get(self.data(), &keys::visitor_device(t, v))
+    }
+
+    fn put_visitor_device(
+        &self,
+        batch: &mut WriteBatch,
+        t: TenantId,
+        v: VisitorId,
+        d: &VisitorDevice,
+    ) {
+        batch.put(keys::visitor_device(t, v), encode(d));
+    }
+
+    fn canned(&self, t: TenantId) -> Result<Vec<CannedResponse>> {
+        scan(self, keys::keyspace(t, keys::ks::CANNED))
+    }
+
+    fn canned_one(&self, t: TenantId, id: CannedId) -> Result<Option<CannedResponse>> {
+        get(self.data(), &keys::canned(t, id))
+    }
+
+    fn put_canned(&self, batch: &mut WriteBatch, c: &CannedResponse) {
+        batch.put(keys::canned(c.tenant_id, c.id), encode(c));
+    }
+
+    fn delete_canned(&self, batch: &mut WriteBatch, t: TenantId, id: CannedId) {
+        batch.delete(keys::canned(t, id));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{MessageLog, StoreConfig};
+
+    #[test]
+    fn logs_page_backwards_and_canned_responses_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), &StoreConfig::default()).unwrap();
+        let (t, c) = (TenantId::new(), ConversationId::new());
+        let mut b = WriteBatch::new();
+        for seq in 1..=7 {
+            store.append(
+                &mut b,
+                t,
+                &MessageRecord {
+                    id: MessageId::new(),
+                    conversation_id: c,
+                    seq,
+                    from: Participant::system(),
+                    body: format!("m{seq}"),
+                    private: false,
+                    client_id: None,
+                    ts: Timestamp(seq),
+                },
+            );
+        }
+        let id = CannedId::new();
+        store.put_canned(
+            &mut b,
+            &CannedResponse {
+                id,
+                tenant_id: t,
+                shortcut: "hi".into(),
+                body: "Hello!".into(),
+                created_by: StaffId::new(),
+                updated_at: Timestamp(1),
+            },
+        );
+        store.write_now(b).unwrap();
+        let seqs = |v: Vec<MessageRecord>| v.iter().map(|m| m.seq).collect::<Vec<_>>();
+        assert_eq!(seqs(store.messages_before(t, c, 6, 3).unwrap()), [3, 4, 5]);
+        assert_eq!(seqs(store.messages_before(t, c, 3, 10).unwrap()), [1, 2]);
+        assert_eq!(
+            seqs(store.messages_before(t, c, u64::MAX, 2).unwrap()),
+            [6, 7]
+        );
+        assert_eq!(store.canned(t).unwrap()[0].shortcut, "hi");
+        // Another tenant sees none of it.
+        assert!(store.canned(TenantId::new()).unwrap().is_empty());
+        let mut b = WriteBatch::new();
+        store.delete_canned(&mut b, t, id);
+        store.write_now(b).unwrap();
+        assert!(store.canned_one(t, id).unwrap().is_none());
+    }
+}
