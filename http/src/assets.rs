@@ -60,6 +60,66 @@ const FILES: &[(&str, &str, &[u8])] = &[
         "text/javascript; charset=utf-8",
         include_bytes!("../web/widget/demo.js"),
     ),
+    (
+        "landing.html",
+        "text/html; charset=utf-8",
+        include_bytes!("../web/dashboard/landing.html"),
+    ),
+    (
+        "app.html",
+        "text/html; charset=utf-8",
+        include_bytes!("../web/dashboard/app.html"),
+    ),
+    (
+        "admin.html",
+        "text/html; charset=utf-8",
+        include_bytes!("../web/dashboard/admin.html"),
+    ),
+    (
+        "dashboard.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../web/dashboard/dashboard.css"),
+    ),
+    (
+        "api.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../web/dashboard/api.js"),
+    ),
+    (
+        "live.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../web/dashboard/live.js"),
+    ),
+    (
+        "app.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../web/dashboard/app.js"),
+    ),
+    (
+        "inbox.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../web/dashboard/inbox.js"),
+    ),
+    (
+        "visitors.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../web/dashboard/visitors.js"),
+    ),
+    (
+        "manage.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../web/dashboard/manage.js"),
+    ),
+    (
+        "landing.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../web/dashboard/landing.js"),
+    ),
+    (
+        "admin.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../web/dashboard/admin.js"),
+    ),
 ];
 
 fn gzip(body: &[u8]) -> Vec<u8> {

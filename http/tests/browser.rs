@@ -10,80 +10,10 @@
 
 mod common;
 
+use common::browser::{missing, run_script};
 use common::*;
 use hmac::{Hmac, Mac};
 use serde_json::json;
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-
-fn browser_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
-}
-
-/// Why the browser tests cannot run here, if they cannot.
-fn missing() -> Option<String> {
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    if !Path::new(&chromium).exists() {
-        return Some(format!(
-            "{chromium} is not installed (apt-get install chromium)"
-        ));
-    }
-    if !browser_dir().join("node_modules/playwright-core").exists() {
-        return Some(
-            "playwright-core is not installed (npm ci --prefix http/tests/browser)".into(),
-        );
-    }
-    if Command::new("node").arg("--version").output().is_err() {
-        return Some("node is not installed".into());
-    }
-    None
-}
-
-fn shots() -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join("widget-shots");
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-/// Runs one scenario of `widget.mjs` against `srv`; `restart` is called
-/// when the script asks for the server to go down and come back.
-fn scenario(srv: &mut Server, name: &str, token: &str, extra: &[(&str, String)]) {
-    let mut cmd = Command::new("node");
-    cmd.arg("--experimental-websocket")
-        .arg("widget.mjs")
-        .current_dir(browser_dir())
-        .env("PARLEY_BASE", &srv.base)
-        .env("PARLEY_SITE_KEY", srv.site_key())
-        .env("PARLEY_STAFF_TOKEN", token)
-        .env("PARLEY_SHOTS", shots())
-        .env("PARLEY_SCENARIO", name)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    for (k, v) in extra {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().expect("starting node");
-    let mut stdin = child.stdin.take().unwrap();
-    let out = BufReader::new(child.stdout.take().unwrap());
-    let mut said = Vec::new();
-    for line in out.lines() {
-        let line = line.unwrap();
-        eprintln!("[{name}] {line}");
-        if line == "RESTART" {
-            srv.kill9_and_restart_same_address();
-            writeln!(stdin, "back").unwrap();
-        }
-        said.push(line);
-    }
-    let status = child.wait().unwrap();
-    assert!(
-        status.success() && said.last().map(String::as_str) == Some("ok"),
-        "browser scenario {name} failed: {said:?}\nserver log:\n{}",
-        srv.log()
-    );
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_widget_works_in_a_real_browser() {
@@ -98,7 +28,7 @@ async fn the_widget_works_in_a_real_browser() {
     for name in ["chat", "restart", "offline", "engage"] {
         let mut srv = Server::start();
         let token = srv.login(OWNER).await;
-        tokio::task::block_in_place(|| scenario(&mut srv, name, &token, &[]));
+        tokio::task::block_in_place(|| run_script(&mut srv, "widget.mjs", name, &token, &[]));
         if name == "chat" {
             // The transcript asked for after the chat is in the outbox.
             let r = srv.call("GET", "/api/v1/outbox", Some(&token), None).await;
@@ -126,7 +56,7 @@ async fn the_widget_works_in_a_real_browser() {
         json!({"business_hours": {"timezone": "UTC", "days": [{"day": tomorrow, "open": "09:00", "close": "17:00"}]}}),
     )
     .await;
-    tokio::task::block_in_place(|| scenario(&mut srv, "hours", &token, &[]));
+    tokio::task::block_in_place(|| run_script(&mut srv, "widget.mjs", "hours", &token, &[]));
     // A pre-chat form asks for a name and email before the first message.
     let mut srv = Server::start();
     let token = srv.login(OWNER).await;
@@ -139,7 +69,7 @@ async fn the_widget_works_in_a_real_browser() {
         ]}),
     )
     .await;
-    tokio::task::block_in_place(|| scenario(&mut srv, "prechat", &token, &[]));
+    tokio::task::block_in_place(|| run_script(&mut srv, "widget.mjs", "prechat", &token, &[]));
     // Identity verification: the site turns it on; the browser identifies
     // once with a forged hash and once with the real one.
     let mut srv = Server::start();
@@ -155,10 +85,16 @@ async fn the_widget_works_in_a_real_browser() {
         .map(|b| format!("{b:02x}"))
         .collect();
     tokio::task::block_in_place(|| {
-        scenario(&mut srv, "identity", &token, &[("PARLEY_USER_HASH", hash)])
+        run_script(
+            &mut srv,
+            "widget.mjs",
+            "identity",
+            &token,
+            &[("PARLEY_USER_HASH", hash)],
+        )
     });
     for shot in ["bubble-closed.png", "panel-open.png", "offline-form.png"] {
-        let p = shots().join(shot);
+        let p = common::browser::shots("widget.mjs").join(shot);
         assert!(std::fs::metadata(&p).is_ok_and(|m| m.len() > 1000), "{p:?}");
     }
 }

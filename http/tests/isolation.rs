@@ -74,6 +74,12 @@ fn rows() -> Vec<Row> {
     };
     vec![
         r("GET", "/", Fix::None, ANY, all(200)),
+        r("GET", "/app/", Fix::None, ANY, all(200)),
+        // A redirect to `/app/` (the client follows it).
+        r("GET", "/app", Fix::None, ANY, all(200)),
+        r("GET", "/admin/", Fix::None, ANY, all(200)),
+        r("GET", "/admin", Fix::None, ANY, all(200)),
+        r("GET", "/assets/{file}", Fix::Asset, ANY, all(200)),
         r("GET", "/widget.js", Fix::None, ANY, all(200)),
         r("GET", "/widget/frame", Fix::SiteQuery, ANY, all(200)),
         r("GET", "/widget/assets/{file}", Fix::Asset, ANY, all(200)),

@@ -12,6 +12,7 @@ pub mod edge;
 pub mod error;
 pub mod limits;
 pub mod me;
+pub mod pages;
 pub mod principal;
 pub mod public;
 pub mod session;
@@ -26,7 +27,7 @@ use crate::state::App;
 use crate::ws;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use error::ApiError;
 use serde::Serialize;
@@ -98,7 +99,12 @@ fn routes() -> OpenApiRouter<App> {
         .routes(routes!(contacts::submit))
         .routes(routes!(contacts::transcript));
     OpenApiRouter::with_openapi(Doc::openapi())
-        .routes(routes!(landing))
+        .routes(routes!(pages::landing))
+        .routes(routes!(pages::app))
+        .routes(routes!(pages::app_slash))
+        .routes(routes!(pages::admin))
+        .routes(routes!(pages::admin_slash))
+        .routes(routes!(pages::file))
         .routes(routes!(widget::loader))
         .routes(routes!(widget::frame))
         .routes(routes!(widget::file))
@@ -159,12 +165,6 @@ pub fn router(app: App) -> Router {
 
 async fn not_found() -> ApiError {
     ApiError::not_found("route")
-}
-
-/// The landing page.
-#[utoipa::path(get, path = "/", tag = "pages", responses((status = 200, content_type = "text/html")))]
-async fn landing() -> Html<&'static str> {
-    Html(include_str!("../../web/index.html"))
 }
 
 /// This document.

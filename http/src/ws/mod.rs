@@ -106,8 +106,9 @@ pub async fn visitor_upgrade(
         language: language
             .split([',', ';'])
             .next()
+            .map(str::trim)
+            .filter(|l| *l != "*")
             .unwrap_or("")
-            .trim()
             .to_string(),
     });
     start(app, up, permit, Kind::Visitor(site, device))

@@ -2,6 +2,8 @@
 //! data dir, and speaks real HTTP and WebSocket to it.
 #![allow(dead_code)]
 
+pub mod browser;
+
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};

@@ -1,0 +1,186 @@
+// The staff dashboard in real headless Chromium, against a running Parley.
+// Run by http/tests/dashboard.rs, which starts the server and passes:
+//   PARLEY_BASE, PARLEY_SITE_KEY, PARLEY_PASSWORD, PARLEY_SHOTS (dir),
+//   PARLEY_SCENARIO (inbox | transfer | session). Exits non-zero on the first failure.
+import { chromium } from 'playwright-core';
+import assert from 'node:assert/strict';
+
+const env = (k) => process.env[k] ?? assert.fail(`${k} is not set`);
+const base = env('PARLEY_BASE');
+const key = env('PARLEY_SITE_KEY');
+const password = env('PARLEY_PASSWORD');
+const shots = env('PARLEY_SHOTS');
+const scenario = env('PARLEY_SCENARIO');
+const step = (s) => console.log(`step: ${s}`);
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+const pages = [];
+async function newPage(viewport = { width: 1280, height: 800 }) {
+  const ctx = await browser.newContext({ viewport });
+  const page = await ctx.newPage();
+  page.on('pageerror', (e) => console.log('page error:', e.message));
+  pages.push(page);
+  return page;
+}
+
+/** Signs in through the landing page's form; lands in the inbox. */
+async function signIn(email) {
+  const page = await newPage();
+  await page.goto(base + '/');
+  const form = page.locator('#signin');
+  await form.getByLabel('Email').fill(email);
+  await form.getByLabel('Password').fill(password);
+  await form.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL(/\/app\//);
+  await page.getByRole('tab', { name: /Waiting/ }).waitFor();
+  return page;
+}
+
+/** A visitor in the widget on the demo page, who writes `text`. */
+async function visitorWrites(text) {
+  const page = await newPage({ width: 1000, height: 760 });
+  await page.goto(`${base}/demo?site=${key}`);
+  await page.locator('div >> css=button.b').click();
+  const panel = page.frameLocator('iframe[title="Chat"]');
+  const input = panel.locator('textarea[aria-label="Your message"]');
+  await input.fill(text);
+  await input.press('Enter');
+  await panel.locator('.m.me:not(.pending)').first().waitFor();
+  return { page, panel };
+}
+
+/** A visitor speaking the protocol directly (no browser needed). */
+async function socketVisitor(text) {
+  const ws = new WebSocket(`${base.replace(/^http/, 'ws')}/ws/visitor?site=${key}`);
+  await new Promise((r, j) => { ws.onopen = r; ws.onerror = j; });
+  const acked = new Promise((r) => { ws.onmessage = (e) => { const f = JSON.parse(e.data); if (f.type === 'ack') r(f); }; });
+  ws.send(JSON.stringify({ type: 'hello', page: { url: 'https://shop.test/', title: 'Shop', referrer: '' } }));
+  ws.send(JSON.stringify({ type: 'send', client_id: 'v1', body: text }));
+  return { ws, ack: await acked };
+}
+
+async function shotsOf(page, name, hash) {
+  for (const [device, viewport] of [['desktop', { width: 1280, height: 800 }], ['phone', { width: 390, height: 844 }]]) {
+    for (const scheme of ['light', 'dark']) {
+      await page.setViewportSize(viewport);
+      await page.emulateMedia({ colorScheme: scheme });
+      await page.evaluate((h) => { location.hash = h; }, hash);
+      await page.waitForTimeout(300);
+      await page.screenshot({ path: `${shots}/${name}-${device}-${scheme}.png` });
+    }
+  }
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await page.emulateMedia({ colorScheme: 'light' });
+}
+
+try {
+  if (scenario === 'inbox') {
+    const agent = await signIn('agent@acme.test');
+    step('an agent sees no administration');
+    assert.equal(await agent.getByRole('link', { name: 'Staff' }).count(), 0);
+    await agent.evaluate(() => { location.hash = '#/admin/staff'; });
+    await agent.getByText('Only owners and admins manage the workspace.').waitFor();
+    await agent.evaluate(() => { location.hash = '#/inbox/waiting'; });
+    step('a visitor writes; the conversation appears live in Waiting');
+    const { page: visitor, panel } = await visitorWrites('Need help with my order');
+    const item = agent.locator('.queue li a', { hasText: 'Need help with my order' });
+    await item.waitFor({ timeout: 5000 });
+    await item.click();
+    await agent.locator('.log .msg', { hasText: 'Need help with my order' }).waitFor();
+    step('claim, reply; the visitor gets it');
+    await agent.getByRole('button', { name: 'Claim' }).click();
+    await agent.locator('.log .msg.system', { hasText: 'joined the conversation' }).waitFor();
+    const box = agent.getByLabel('Reply');
+    await box.fill('Hello from the dashboard');
+    await box.press('Enter');
+    await panel.locator('.m.them', { hasText: 'Hello from the dashboard' }).waitFor();
+    step('a note stays private');
+    await agent.getByLabel('Private note').check();
+    await box.fill('secret note: VIP customer');
+    await box.press('Enter');
+    await agent.locator('.log .msg.note', { hasText: 'secret note' }).waitFor();
+    await box.fill('Anything else?');
+    await box.press('Enter');
+    await panel.locator('.m.them', { hasText: 'Anything else?' }).waitFor();
+    assert.equal(await panel.getByText('secret note').count(), 0, 'the visitor never sees a note');
+    step('the visitor typing and reading show in the dashboard');
+    await panel.locator('textarea[aria-label="Your message"]').pressSequentially('typing', { delay: 30 });
+    await agent.getByText('is typing…').waitFor();
+    await agent.locator('.log .msg.staff .meta', { hasText: 'Seen' }).first().waitFor();
+    step('the visitor sidebar shows the current page');
+    await agent.locator('.side', { hasText: 'Demo shop' }).waitFor();
+    const convHash = await agent.evaluate(() => location.hash);
+    step('live visitors show a page change within a second');
+    await agent.evaluate(() => { location.hash = '#/visitors'; });
+    await agent.getByRole('table', { name: 'Visitors online now' }).waitFor();
+    await visitor.locator('nav a', { hasText: 'Shoes' }).click();
+    await agent.locator('td.page-cell', { hasText: 'Shoes' }).waitFor({ timeout: 1000 });
+    step('screenshots: inbox, conversation, visitors; desktop and phone; light and dark');
+    await shotsOf(agent, 'inbox', '#/inbox/open');
+    await shotsOf(agent, 'conversation', convHash);
+    await shotsOf(agent, 'visitors', '#/visitors');
+  } else if (scenario === 'transfer') {
+    const one = await signIn('agent@acme.test');
+    const two = await signIn('agent2@acme.test');
+    const { ack } = await socketVisitor('Please transfer me');
+    const item = one.locator('.queue li a', { hasText: 'Please transfer me' });
+    const row = (page) => page.locator(`.queue li a[href$="/${ack.conversation_id}"]`);
+    step('agent one claims and transfers to agent two');
+    await item.click();
+    await one.getByRole('button', { name: 'Claim' }).click();
+    await one.locator('.log .msg.system', { hasText: 'joined' }).waitFor();
+    const name = await two.evaluate(() => window.parley.live.me.name || window.parley.live.me.email);
+    await one.getByLabel('Transfer to').selectOption({ label: name });
+    await one.locator('.log .msg.system', { hasText: 'transferred the conversation' }).waitFor();
+    step('agent two finds it in Mine, closes it; it moves to Closed');
+    await two.getByRole('tab', { name: /Mine/ }).click();
+    await row(two).click();
+    await two.getByRole('button', { name: 'Close', exact: true }).click();
+    await two.locator('.log .msg.system', { hasText: 'closed the conversation' }).waitFor();
+    await two.getByRole('tab', { name: /Closed/ }).click();
+    await row(two).waitFor();
+    assert.equal(await two.getByRole('button', { name: 'Reopen' }).count(), 1);
+    await one.getByRole('tab', { name: /Mine/ }).click();
+    assert.equal(await row(one).count(), 0);
+    assert.equal(await one.getByRole('button', { name: 'Claim' }).count(), 0, 'an agent cannot take it over');
+  } else if (scenario === 'session') {
+    const owner = await signIn(env('PARLEY_OWNER'));
+    let refreshed = 0;
+    owner.on('request', (r) => { if (r.url().endsWith('/api/v1/auth/refresh')) refreshed++; });
+    step('an owner sees the administration');
+    await owner.getByRole('link', { name: 'Staff' }).click();
+    await owner.getByRole('cell', { name: /agent@acme.test/ }).waitFor();
+    await owner.getByRole('link', { name: 'Sites' }).click();
+    await owner.getByRole('button', { name: 'Copy snippet' }).waitFor();
+    step('the access token expires mid-session and is refreshed unnoticed');
+    const ttl = Number(env('PARLEY_TTL_SECS'));
+    await owner.waitForTimeout((ttl + 5) * 1000);
+    assert.ok(refreshed >= 1, 'a silent refresh happened');
+    await owner.getByRole('link', { name: 'Audit log' }).click();
+    await owner.locator('code', { hasText: 'auth.login' }).first().waitFor();
+    assert.equal(await owner.locator('.banner', { hasText: 'Reconnecting' }).isVisible(), false);
+    assert.ok(owner.url().includes('/app/'), 'still in the dashboard');
+    step('logout-all from another session signs the dashboard out');
+    const login = await fetch(base + '/api/v1/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: env('PARLEY_OWNER'), password }) }).then((r) => r.json());
+    const out = await fetch(base + '/api/v1/auth/logout-all', { method: 'POST', headers: { authorization: 'Bearer ' + login.access_token } });
+    assert.equal(out.status, 204);
+    await owner.waitForURL((u) => !u.pathname.startsWith('/app'), { timeout: 10000 });
+    await owner.getByText('Your session was ended elsewhere').waitFor();
+  } else {
+    assert.fail('unknown scenario ' + scenario);
+  }
+  console.log('ok');
+} catch (e) {
+  for (const [i, p] of pages.entries()) await p.screenshot({ path: `${shots}/failure-${scenario}-${i}.png` }).catch(() => {});
+  console.error('FAILED:', e.stack || e);
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+  // Open sockets (the protocol-level visitor) would keep node alive.
+  process.exit();
+}

@@ -1,0 +1,137 @@
+// REST with the refresh flow done right: the token pair lives in
+// localStorage (shared by the dashboard's tabs), the access token is
+// refreshed before it expires, one refresh at a time across tabs (Web
+// Locks), and a session ended elsewhere signs the page out with a reason.
+
+const KEY = 'parley:auth';
+const WHY = 'parley:why';
+
+export class ApiError extends Error {
+  constructor(status, code, message) { super(message); this.status = status; this.code = code; }
+}
+
+export const session = {
+  get() { try { return JSON.parse(localStorage.getItem(KEY)); } catch (_) { return null; } },
+  set(v) { localStorage.setItem(KEY, JSON.stringify(v)); },
+  clear() { localStorage.removeItem(KEY); },
+};
+
+/** Keeps a token pair from login, register, refresh or invitation accept. */
+export function keep(pair) {
+  const ttl = pair.expires_in * 1000;
+  session.set({
+    access_token: pair.access_token, refresh_token: pair.refresh_token, ttl,
+    expires_at: Date.now() + ttl, staff_id: pair.staff_id, tenant_id: pair.tenant_id,
+    session_id: pair.session_id,
+  });
+  schedule();
+}
+
+// Refresh a third of the lifetime early (at most a minute early).
+const margin = (s) => Math.min(60000, s.ttl / 3);
+const fresh = (s) => s && s.expires_at - Date.now() > margin(s);
+
+export async function request(method, path, body, token) {
+  const headers = {};
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (token) headers.authorization = 'Bearer ' + token;
+  const r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  if (r.status === 204 || r.status === 202) return null;
+  const data = await r.json().catch(() => ({}));
+  if (!r.ok) throw new ApiError(r.status, data.error?.code || 'error', data.error?.message || r.statusText);
+  return data;
+}
+
+/** Why the last session ended, once (for the sign-in page). */
+export function lastReason() {
+  const why = sessionStorage.getItem(WHY);
+  sessionStorage.removeItem(WHY);
+  return why;
+}
+
+/** Leaves the dashboard for the sign-in page, saying why. */
+export function signOut(why) {
+  session.clear();
+  if (why) sessionStorage.setItem(WHY, why);
+  location.replace('/#signin');
+}
+
+let inflight = null;
+const locked = (f) => (navigator.locks ? navigator.locks.request('parley-refresh', f) : f());
+
+/** A new access token from the refresh token; `force` even if the current one looks fine. */
+export function refresh(force = false) {
+  inflight = inflight || locked(async () => {
+    const s = session.get();
+    if (!s) throw new ApiError(401, 'signed_out', 'signed out');
+    // Another tab may have refreshed while this one waited for the lock.
+    if (fresh(s) && (!force || s.access_token !== force)) return s.access_token;
+    try {
+      const pair = await request('POST', '/api/v1/auth/refresh', { refresh_token: s.refresh_token });
+      keep(pair);
+      return pair.access_token;
+    } catch (e) {
+      if (e.status === 401 || e.status === 403) {
+        signOut(e.code === 'tenant_suspended' ? 'This workspace has been suspended.'
+          : 'Your session was ended elsewhere. Please sign in again.');
+      }
+      throw e;
+    }
+  }).finally(() => { inflight = null; });
+  return inflight;
+}
+
+/** A valid access token, refreshed first when it is about to expire. */
+export async function token() {
+  const s = session.get();
+  if (!s) { signOut(); throw new ApiError(401, 'signed_out', 'signed out'); }
+  return fresh(s) ? s.access_token : refresh();
+}
+
+/** An authenticated REST call; a 401 gets one refresh and one retry. */
+export async function api(method, path, body) {
+  const t = await token();
+  try {
+    return await request(method, path, body, t);
+  } catch (e) {
+    if (e.status !== 401) throw e;
+    return request(method, path, body, await refresh(t));
+  }
+}
+
+let timer;
+/** Refreshes silently before the access token expires. */
+export function schedule() {
+  clearTimeout(timer);
+  const s = session.get();
+  if (!s) return;
+  const wait = Math.max(1000, s.expires_at - Date.now() - margin(s) + 500);
+  timer = setTimeout(() => refresh().catch(() => {}), wait);
+}
+
+// Another tab signing out signs this one out too.
+addEventListener('storage', (e) => {
+  if (e.key === KEY && !e.newValue && location.pathname.startsWith('/app')) signOut();
+  if (e.key === KEY && e.newValue) schedule();
+});
+
+export const h = (tag, attrs = {}, ...kids) => {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+    else if (k === 'value') e.value = v;
+    else if (v !== false && v != null) e.setAttribute(k, v === true ? '' : v);
+  }
+  e.append(...kids.flat().filter((k) => k != null && k !== false));
+  return e;
+};
+
+export const ago = (ts, now = Date.now()) => {
+  const s = Math.max(0, Math.round((now - new Date(ts)) / 1000));
+  if (s < 60) return s + 's';
+  if (s < 3600) return Math.floor(s / 60) + ' min';
+  if (s < 86400) return Math.floor(s / 3600) + ' h ' + Math.floor((s % 3600) / 60) + ' min';
+  return Math.floor(s / 86400) + ' d';
+};
+
+export const clock = (ts) => new Date(ts).toLocaleString([], { hour: '2-digit', minute: '2-digit', day: 'numeric', month: 'short' });

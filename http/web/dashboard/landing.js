@@ -1,0 +1,31 @@
+// The landing page: sign up (tenant, owner, first site) or sign in, then
+// straight into the dashboard.
+
+import { request, keep, session, lastReason } from './api.js';
+
+const why = lastReason();
+if (why) { const p = document.getElementById('why'); p.textContent = why; p.hidden = false; }
+if (session.get()) document.getElementById('signed-in').hidden = false;
+
+function wire(id, path, next) {
+  const form = document.getElementById(id);
+  const out = form.querySelector('.error');
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    out.textContent = '';
+    const button = form.querySelector('button');
+    button.disabled = true;
+    try {
+      keep(await request('POST', path, Object.fromEntries(new FormData(form))));
+      location.assign(next);
+    } catch (err) {
+      out.textContent = err.message;
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
+
+wire('signup', '/api/v1/auth/register', '/app/#/welcome');
+wire('signin', '/api/v1/auth/login', '/app/#/inbox/waiting');
+if (location.hash === '#signin') document.querySelector('#signin input').focus();

@@ -1,0 +1,176 @@
+// Administration and account pages: staff, sites (settings with a live
+// preview, embed snippet, key rotation), audit log, contact messages,
+// canned responses, and the signed-in member's sessions.
+
+import { api, h, clock, session, signOut } from './api.js';
+
+const fields = (form) => Object.fromEntries(new FormData(form));
+const field = (label, input) => h('label', {}, label, input);
+const say = (el, text, bad) => { el.textContent = text; el.className = bad ? 'error' : 'muted'; };
+
+async function tryApi(out, f) {
+  try { await f(); } catch (e) { say(out, e.message, true); }
+}
+
+export async function staffPage(app, root) {
+  const out = h('p', { role: 'status' });
+  const body = h('tbody');
+  const manage = app.can('manage');
+  const load = async () => {
+    const r = await api('GET', '/api/v1/staff');
+    body.replaceChildren(...r.items.map((s) => h('tr', {},
+      h('td', {}, s.name || '—', h('div', { class: 'muted' }, s.email)),
+      h('td', {}, manage && s.id !== app.live.me?.id
+        ? h('select', { 'aria-label': 'Role of ' + s.email, onchange: (e) => tryApi(out, async () => { await api('PATCH', '/api/v1/staff/' + s.id, { role: e.target.value }); say(out, 'Role changed.'); }) },
+          ['agent', 'admin', 'owner'].map((role) => h('option', { value: role, selected: role === s.role }, role)))
+        : s.role),
+      h('td', {}, s.status),
+      h('td', {}, manage && s.id !== app.live.me?.id && s.status !== 'invited'
+        ? h('button', { class: 'ghost', onclick: () => tryApi(out, async () => { await api('PATCH', '/api/v1/staff/' + s.id, { active: !s.active }); await load(); }) },
+          s.active ? 'Deactivate' : 'Reactivate') : null))));
+  };
+  const invite = h('form', { class: 'stack card', onsubmit: (e) => { e.preventDefault(); tryApi(out, async () => {
+    await api('POST', '/api/v1/staff', fields(e.target));
+    e.target.reset();
+    say(out, 'Invitation sent (see the outbox until mail is configured).');
+    await load();
+  }); } }, h('strong', {}, 'Invite a colleague'),
+  field('Name', h('input', { name: 'name', required: true })), field('Email', h('input', { name: 'email', type: 'email', required: true })),
+  field('Role', h('select', { name: 'role' }, h('option', {}, 'agent'), h('option', {}, 'admin'), h('option', {}, 'owner'))),
+  h('button', { type: 'submit' }, 'Invite'));
+  root.replaceChildren(h('h1', {}, 'Staff'), out, h('table', {}, h('thead', {}, h('tr', {}, h('th', {}, 'Member'), h('th', {}, 'Role'), h('th', {}, 'Status'), h('th', {}, ''))), body),
+    h('div', { style: 'margin-top:1rem' }, manage ? invite : null));
+  await load();
+}
+
+const snippet = (key) => `<script src="${location.origin}/widget.js" data-site="${key}" async></script>`;
+
+function preview(s) {
+  const left = s.position === 'bottom_left';
+  const side = left ? 'left:14px' : 'right:14px';
+  return h('div', { class: 'preview', 'aria-label': 'Widget preview' },
+    h('div', { class: 'pv-panel', style: side }, h('div', { class: 'pv-head', style: 'background:' + s.color }, s.greeting || 'Chat'),
+      h('div', { class: 'pv-body' }, 'Write a message…')),
+    h('div', { class: 'pv-bubble', style: `${side};background:${s.color}` }, '💬'));
+}
+
+export async function sitesPage(app, root, id) {
+  const out = h('p', { role: 'status' });
+  const r = await api('GET', '/api/v1/sites');
+  const site = r.items.find((s) => s.id === id) || r.items[0];
+  const nav = h('div', { class: 'subnav' }, r.items.map((s) => h('a', { href: '#/admin/sites/' + s.id, 'aria-current': s.id === site?.id ? 'page' : false }, s.name)));
+  if (!site) { root.replaceChildren(h('h1', {}, 'Sites'), h('p', {}, 'No site yet.')); return; }
+  const st = site.settings;
+  const manage = app.can('manage');
+  const pv = h('div', {}, preview(st));
+  const form = h('form', { class: 'stack', onsubmit: (e) => { e.preventDefault(); tryApi(out, async () => {
+    const d = fields(form);
+    await api('PATCH', '/api/v1/sites/' + site.id, {
+      name: d.name, color: d.color, position: d.position, greeting: d.greeting, offline_message: d.offline_message,
+      allowed_origins: d.allowed_origins.split(/\s+/).filter(Boolean),
+    });
+    say(out, 'Saved.');
+  }); }, oninput: () => { const d = fields(form); pv.replaceChildren(preview({ ...st, ...d })); } },
+  field('Name', h('input', { name: 'name', value: site.name, required: true })),
+  field('Colour', h('input', { name: 'color', type: 'color', value: st.color })),
+  field('Position', h('select', { name: 'position' }, ['bottom_right', 'bottom_left'].map((p) => h('option', { value: p, selected: p === st.position }, p.replace('_', ' '))))),
+  field('Greeting', h('input', { name: 'greeting', value: st.greeting })),
+  field('Offline message', h('textarea', { name: 'offline_message' }, st.offline_message)),
+  field('Allowed origins (one per line; empty allows any)', h('textarea', { name: 'allowed_origins' }, st.allowed_origins.join('\n'))),
+  manage ? h('button', { type: 'submit' }, 'Save') : null);
+  if (!manage) for (const el of form.elements) el.disabled = true;
+  const code = h('pre', {}, snippet(site.key));
+  const copy = h('button', { class: 'ghost', onclick: async () => {
+    try { await navigator.clipboard.writeText(snippet(site.key)); say(out, 'Copied.'); } catch (_) { say(out, 'Select the snippet and copy it.', true); }
+  } }, 'Copy snippet');
+  const rotate = manage ? h('button', { class: 'danger', onclick: () => tryApi(out, async () => {
+    if (!confirm('The current key stops working at once. Rotate?')) return;
+    await api('POST', `/api/v1/sites/${site.id}/rotate-key`, { key: 'site_key' });
+    await sitesPage(app, root, site.id);
+  }) }, 'Rotate site key') : null;
+  root.replaceChildren(h('h1', {}, 'Sites'), nav, out, h('div', { class: 'split' }, h('div', { class: 'card' }, form),
+    h('div', { class: 'stack' }, h('strong', {}, 'Preview'), pv, h('strong', {}, 'Embed'), code, h('div', { class: 'row-actions' }, copy, rotate),
+      h('a', { href: '/demo?site=' + encodeURIComponent(site.key), target: '_blank' }, 'Try it on the demo page'))));
+}
+
+export async function auditPage(app, root) {
+  const out = h('p', { role: 'status' });
+  const body = h('tbody');
+  let cursor = null;
+  const more = h('button', { class: 'ghost', hidden: true, onclick: () => load(true) }, 'Load more');
+  const filters = h('form', { class: 'row-actions', onsubmit: (e) => { e.preventDefault(); load(false); } },
+    h('input', { name: 'action', placeholder: 'action (e.g. staff. or conversation.claim)', 'aria-label': 'Action' }),
+    h('input', { name: 'actor_id', placeholder: 'actor id', 'aria-label': 'Actor id' }),
+    h('input', { name: 'since', type: 'date', 'aria-label': 'Since' }), h('button', { type: 'submit' }, 'Filter'));
+  const load = (next) => tryApi(out, async () => {
+    const d = fields(filters);
+    const q = new URLSearchParams({ limit: 50 });
+    if (d.action) q.set('action', d.action);
+    if (d.actor_id) q.set('actor_id', d.actor_id);
+    if (d.since) q.set('since', new Date(d.since).toISOString());
+    if (next && cursor) q.set('cursor', cursor);
+    const r = await api('GET', '/api/v1/audit?' + q);
+    const rows = r.items.map((a) => h('tr', {}, h('td', {}, clock(a.at || a.created_at)), h('td', {}, a.actor?.email || a.actor?.kind || ''),
+      h('td', {}, h('code', {}, a.action)), h('td', {}, (a.entity_type || '') + ' ' + (a.entity_id || '')), h('td', { class: 'hide-phone' }, a.ip || '')));
+    if (next) body.append(...rows); else body.replaceChildren(...rows);
+    cursor = r.next_cursor;
+    more.hidden = !cursor;
+  });
+  root.replaceChildren(h('h1', {}, 'Audit log'), filters, out,
+    h('table', {}, h('thead', {}, h('tr', {}, h('th', {}, 'When'), h('th', {}, 'Who'), h('th', {}, 'Action'), h('th', {}, 'What'), h('th', { class: 'hide-phone' }, 'IP'))), body), more);
+  await load(false);
+}
+
+export async function cannedPage(app, root) {
+  const out = h('p', { role: 'status' });
+  const body = h('tbody');
+  const load = async () => {
+    const r = await api('GET', '/api/v1/canned-responses');
+    body.replaceChildren(...r.items.map((c) => h('tr', {}, h('td', {}, h('code', {}, '/' + c.shortcut)), h('td', { style: 'white-space:pre-wrap' }, c.body),
+      h('td', {}, h('button', { class: 'ghost', onclick: () => tryApi(out, async () => { await api('DELETE', '/api/v1/canned-responses/' + c.id); await load(); }) }, 'Delete')))));
+  };
+  const form = h('form', { class: 'stack card', onsubmit: (e) => { e.preventDefault(); tryApi(out, async () => {
+    await api('POST', '/api/v1/canned-responses', fields(e.target));
+    e.target.reset();
+    say(out, 'Saved. Type / and the shortcut in a reply.');
+    await load();
+  }); } }, field('Shortcut', h('input', { name: 'shortcut', required: true, pattern: '[a-z0-9_-]{1,32}', placeholder: 'thanks' })),
+  field('Reply', h('textarea', { name: 'body', required: true })), h('button', { type: 'submit' }, 'Add'));
+  root.replaceChildren(h('h1', {}, 'Canned responses'), out, h('table', {}, body), h('div', { style: 'margin-top:1rem' }, form));
+  await load();
+}
+
+export async function contactsPage(app, root) {
+  const r = await api('GET', '/api/v1/contact-messages');
+  root.replaceChildren(h('h1', {}, 'Contact messages'), r.items.length ? h('table', {}, h('tbody', {}, r.items.map((c) => h('tr', {},
+    h('td', {}, clock(c.created_at)), h('td', {}, c.name || '—', h('div', {}, h('a', { href: 'mailto:' + c.email }, c.email))),
+    h('td', { style: 'white-space:pre-wrap' }, c.message))))) : h('p', { class: 'muted' }, 'No messages yet.'));
+}
+
+export async function accountPage(app, root) {
+  const out = h('p', { role: 'status' });
+  const body = h('tbody');
+  const load = async () => {
+    const r = await api('GET', '/api/v1/sessions');
+    body.replaceChildren(...r.items.map((s) => h('tr', {}, h('td', {}, s.device || s.user_agent || 'Unknown device', s.current ? h('strong', {}, ' (this one)') : null),
+      h('td', {}, s.ip || ''), h('td', {}, clock(s.last_seen_at || s.last_seen || s.created_at)),
+      h('td', {}, s.current ? null : h('button', { class: 'ghost', onclick: () => tryApi(out, async () => { await api('DELETE', '/api/v1/sessions/' + s.id); await load(); }) }, 'Sign out')))));
+  };
+  root.replaceChildren(h('h1', {}, 'Your account'), h('p', {}, app.live.me ? `${app.live.me.name} · ${app.live.me.email} · ${app.live.me.role}` : ''),
+    h('h2', {}, 'Sessions'), out, h('table', {}, body),
+    h('p', {}, h('button', { class: 'danger', onclick: () => tryApi(out, async () => {
+      await api('POST', '/api/v1/auth/logout-all');
+      signOut('You signed out everywhere.');
+    }) }, 'Sign out everywhere')));
+  await load();
+}
+
+export async function welcomePage(app, root) {
+  const r = await api('GET', '/api/v1/sites');
+  const site = r.items[0];
+  root.replaceChildren(h('h1', {}, 'Welcome to Parley'),
+    h('p', {}, 'Put this snippet on every page of your site, before </body>:'), h('pre', {}, site ? snippet(site.key) : ''),
+    h('p', {}, 'Try it now: open ', h('a', { href: '/demo?site=' + encodeURIComponent(site?.key || ''), target: '_blank' }, 'the demo page'),
+      ' in another window, write as a visitor, and answer from the ', h('a', { href: '#/inbox/waiting' }, 'inbox'), '.'));
+  session.get();
+}
