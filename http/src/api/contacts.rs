@@ -3,7 +3,7 @@
 //! origins, a honeypot field, a per-address budget); staff read them at
 //! `GET /api/v1/contact-messages`.
 
-use super::error::{ApiError, ApiJson, ApiQuery};
+use super::error::{query_param, ApiError, ApiJson, ApiQuery};
 use super::principal::{Authed, Caller};
 use super::public::site_for;
 use super::Page;
@@ -116,17 +116,8 @@ pub async fn list(
 ) -> Result<Json<Page>, ApiError> {
     me.require(Action::ReadConversations)?;
     let limit = q.limit.unwrap_or(50).clamp(1, 200);
-    let parse_err = |what: &str| invalid(&format!("{what} is not valid"));
-    let before = q
-        .cursor
-        .as_deref()
-        .map(|c| c.parse::<ContactId>().map_err(|_| parse_err("cursor")))
-        .transpose()?;
-    let site = q
-        .site_id
-        .as_deref()
-        .map(|s| s.parse::<SiteId>().map_err(|_| parse_err("site_id")))
-        .transpose()?;
+    let before = query_param::<ContactId>(q.cursor.as_deref(), "cursor")?;
+    let site = query_param::<SiteId>(q.site_id.as_deref(), "site_id")?;
     let keep = |c: &ContactRecord| site.is_none_or(|s| c.site_id == s);
     let items = app.store.contacts(me.tenant(), before, limit + 1, &keep)?;
     Ok(Json(Page::of(

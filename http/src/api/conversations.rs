@@ -4,7 +4,7 @@
 //! `after_seq`). Live changes arrive on the staff socket; these are the
 //! reads behind it.
 
-use super::error::{ApiError, ApiQuery};
+use super::error::{query_param, ApiError, ApiQuery};
 use super::principal::Authed;
 use super::Page;
 use crate::state::App;
@@ -72,21 +72,9 @@ pub async fn list(
 ) -> Result<Json<Page>, ApiError> {
     me.require(Action::ReadConversations)?;
     let limit = q.limit.unwrap_or(50).clamp(1, 200);
-    let before = q
-        .cursor
-        .as_deref()
-        .map(|c| c.parse::<ConversationId>().map_err(|_| invalid("cursor")))
-        .transpose()?;
-    let site = q
-        .site_id
-        .as_deref()
-        .map(|s| s.parse::<SiteId>().map_err(|_| invalid("site_id")))
-        .transpose()?;
-    let visitor = q
-        .visitor_id
-        .as_deref()
-        .map(|s| s.parse::<VisitorId>().map_err(|_| invalid("visitor_id")))
-        .transpose()?;
+    let before = query_param::<ConversationId>(q.cursor.as_deref(), "cursor")?;
+    let site = query_param::<SiteId>(q.site_id.as_deref(), "site_id")?;
+    let visitor = query_param::<VisitorId>(q.visitor_id.as_deref(), "visitor_id")?;
     let assignee = match q.assignee.as_deref() {
         None => None,
         Some("me") => Some(me.staff.id),

@@ -17,6 +17,19 @@ pub struct ApiError {
     pub retry_after: Option<u64>,
 }
 
+/// An optional query parameter parsed as `T` (an id, a cursor); a value
+/// that does not parse is a 400 `invalid` naming the parameter.
+pub fn query_param<T: std::str::FromStr>(
+    v: Option<&str>,
+    name: &str,
+) -> Result<Option<T>, ApiError> {
+    v.map(|s| {
+        s.parse::<T>()
+            .map_err(|_| ApiError::bad_request(code::INVALID, format!("{name} is not valid")))
+    })
+    .transpose()
+}
+
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Self {

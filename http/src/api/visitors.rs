@@ -4,7 +4,7 @@
 //! time spent on each, and their conversation.
 
 use super::conversations::message_view;
-use super::error::{ApiError, ApiQuery};
+use super::error::{query_param, ApiError, ApiQuery};
 use super::principal::Authed;
 use super::Page;
 use crate::state::App;
@@ -12,7 +12,6 @@ use axum::extract::{Path, State};
 use axum::Json;
 use parley_actors::{ask, TenantMsg};
 use parley_engine::account::VisitorDevice;
-use parley_engine::codes::error as code;
 use parley_engine::permissions::Action;
 use parley_engine::protocol::{ConversationView, VisitorView};
 use parley_engine::records::VisitorRecord;
@@ -23,10 +22,6 @@ use serde_json::{json, Value};
 
 /// How many page views the sidebar shows.
 const PAGES_SHOWN: usize = 50;
-
-fn invalid(what: &str) -> ApiError {
-    ApiError::bad_request(code::INVALID, format!("{what} is not valid"))
-}
 
 /// Browser, operating system and kind of device, from a user agent.
 pub fn describe(ua: &str) -> (&'static str, &'static str, &'static str) {
@@ -118,16 +113,8 @@ pub async fn list(
 ) -> Result<Json<Page>, ApiError> {
     me.require(Action::ReadConversations)?;
     let limit = q.limit.unwrap_or(100).clamp(1, 500);
-    let before = q
-        .cursor
-        .as_deref()
-        .map(|c| c.parse::<VisitorId>().map_err(|_| invalid("cursor")))
-        .transpose()?;
-    let site = q
-        .site_id
-        .as_deref()
-        .map(|s| s.parse::<SiteId>().map_err(|_| invalid("site_id")))
-        .transpose()?;
+    let before = query_param::<VisitorId>(q.cursor.as_deref(), "cursor")?;
+    let site = query_param::<SiteId>(q.site_id.as_deref(), "site_id")?;
     let mut live = online(&app, me.tenant(), None).await?;
     live.retain(|v| site.is_none_or(|s| v.site_id == s));
     if q.online == Some(true) {
