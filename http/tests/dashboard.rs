@@ -4,7 +4,8 @@
 //! visitor sidebar), live visitors following a page change, a transfer
 //! between two agents and a close, roles (agents see no administration),
 //! a silent token refresh, and `logout-all` from elsewhere signing the
-//! dashboard out. Screenshots land in `target/tmp/dashboard-shots/`.
+//! dashboard out, and the operator suspending a tenant at `/admin/`.
+//! Screenshots land in `target/tmp/dashboard-shots/`.
 
 mod common;
 
@@ -57,4 +58,14 @@ async fn the_dashboard_works_in_a_real_browser() {
         ("PARLEY_TTL_SECS", ttl.to_string()),
     ];
     tokio::task::block_in_place(|| run_script(&mut srv, "dashboard.mjs", "session", "", &extra));
+    // The instance operator's page.
+    let mut srv = Server::start_with(Setup {
+        superadmin: Some(("root@ops.test".into(), PASSWORD.into())),
+        ..Default::default()
+    });
+    let extra = [
+        ("PARLEY_PASSWORD", PASSWORD.to_string()),
+        ("PARLEY_OPERATOR", "root@ops.test".to_string()),
+    ];
+    tokio::task::block_in_place(|| run_script(&mut srv, "dashboard.mjs", "operator", "", &extra));
 }

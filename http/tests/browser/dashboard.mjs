@@ -1,7 +1,7 @@
 // The staff dashboard in real headless Chromium, against a running Parley.
 // Run by http/tests/dashboard.rs, which starts the server and passes:
 //   PARLEY_BASE, PARLEY_SITE_KEY, PARLEY_PASSWORD, PARLEY_SHOTS (dir),
-//   PARLEY_SCENARIO (inbox | transfer | session). Exits non-zero on the first failure.
+//   PARLEY_SCENARIO (inbox | transfer | session | operator). Exits non-zero on the first failure.
 import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
 
@@ -171,6 +171,23 @@ try {
     assert.equal(out.status, 204);
     await owner.waitForURL((u) => !u.pathname.startsWith('/app'), { timeout: 10000 });
     await owner.getByText('Your session was ended elsewhere').waitFor();
+  } else if (scenario === 'operator') {
+    const page = await newPage();
+    await page.goto(base + '/admin');
+    step('the operator signs in and sees tenants with usage');
+    await page.getByLabel('Email').fill(env('PARLEY_OPERATOR'));
+    await page.getByLabel('Password').fill(password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    const row = page.getByRole('row', { name: /Acme/ });
+    await row.getByText(/staff · 1 sites/).waitFor();
+    step('suspend, then resume');
+    await row.getByRole('button', { name: 'Suspend' }).click();
+    await row.getByRole('cell', { name: 'suspended' }).waitFor();
+    const config = await fetch(`${base}/api/v1/public/${key}/config`).then((r) => r.json());
+    assert.equal(config.available, false, 'a suspended tenant shows offline');
+    await page.screenshot({ path: `${shots}/admin-tenants.png` });
+    await row.getByRole('button', { name: 'Resume' }).click();
+    await row.getByRole('cell', { name: 'active' }).waitFor();
   } else {
     assert.fail('unknown scenario ' + scenario);
   }
