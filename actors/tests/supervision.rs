@@ -48,7 +48,7 @@ async fn open(sys: &System, t: TenantId, v: VisitorId) -> (ConvLease, Outbox, In
     let hello = ask(&tenant, Duration::from_secs(5), |reply| {
         TenantMsg::VisitorHello {
             visitor: v,
-            site: Some(SiteId::new()),
+            site: SiteId::new(),
             page: Default::default(),
             outbox: outbox.clone(),
             reply,

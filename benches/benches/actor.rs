@@ -30,7 +30,7 @@ async fn open(sys: &System, t: TenantId, v: VisitorId) -> (ConvLease, Outbox, In
     let lease = ask(&tenant, Duration::from_secs(5), |reply| {
         TenantMsg::VisitorConversation {
             visitor: v,
-            site,
+            site: Some(site),
             create: true,
             reply,
         }

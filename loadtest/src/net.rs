@@ -153,6 +153,7 @@ pub fn hello(token: Option<String>, url: String) -> ClientFrame {
             title: "load".into(),
             referrer: String::new(),
         },
+        tz: None,
     }
 }
 

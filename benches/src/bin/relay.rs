@@ -14,7 +14,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
-use parley_engine::protocol::{parse_client, ClientFrame, ServerFrame};
+use parley_engine::protocol::{parse_client, ClientFrame, ServerFrame, SiteLook};
 use parley_engine::records::Participant;
 use parley_engine::*;
 use std::io::Write;
@@ -25,6 +25,10 @@ async fn session(fut: upgrade::UpgradeFut) -> Result<(), fastwebsockets::WebSock
     let conversation = ConversationId::new();
     let from = Participant::visitor(visitor, None);
     let mut seq = 0u64;
+    let look = SiteLook {
+        color: "#2563eb".into(),
+        position: Default::default(),
+    };
     loop {
         let frame = ws.read_frame().await?;
         match frame.opcode {
@@ -43,6 +47,7 @@ async fn session(fut: upgrade::UpgradeFut) -> Result<(), fastwebsockets::WebSock
                     visitor_token: "relay",
                     conversation: None,
                     agents_online: true,
+                    site: &look,
                 }
                 .to_json(),
             ),
