@@ -2,9 +2,10 @@
 //! staff, as ractor actors under supervisors.
 //!
 //! ```text
-//! Root ── TenantRegistry ── Tenant(t) ─┬─ Conversation(c)
-//!                                      ├─ Visitor(v)
-//!                                      └─ Staff(s)
+//! Root ─┬─ TenantRegistry ── Tenant(t) ─┬─ Conversation(c)
+//!       │                               ├─ Visitor(v)
+//!       │                               └─ Staff(s)
+//!       └─ Mailer (drains the mail outbox over SMTP)
 //! ```
 //! The storage writer is a dedicated thread (see `parley_storage::writer`).
 //! The edge talks to [`System`]: it resolves a Tenant, then holds leases on
@@ -12,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 pub mod conversation;
+pub mod mailer;
 pub mod outbox;
 pub mod registry;
 pub mod slot;
@@ -99,18 +101,30 @@ pub struct System {
     root: ActorRef<RootMsg>,
     root_handle: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     registry: Arc<RwLock<Option<ActorRef<RegistryMsg>>>>,
+    mailer: Arc<RwLock<Option<ActorRef<mailer::MailerMsg>>>>,
 }
 
 impl System {
-    /// Starts Root and the registry.
+    /// Starts Root and the registry, with no mail deliverer.
     pub async fn start(ctx: Arc<Ctx>) -> Result<Self, ActorError> {
+        Self::start_with_mail(ctx, None).await
+    }
+
+    /// Starts Root, the registry and, when `mail` is given, the deliverer.
+    pub async fn start_with_mail(
+        ctx: Arc<Ctx>,
+        mail: Option<Arc<mailer::MailerConfig>>,
+    ) -> Result<Self, ActorError> {
         let registry = Arc::new(RwLock::new(None));
+        let mailer = Arc::new(RwLock::new(None));
         let (root, root_handle) = Actor::spawn(
             None,
             Root,
             RootArgs {
                 ctx: ctx.clone(),
                 registry: registry.clone(),
+                mail,
+                mailer: mailer.clone(),
             },
         )
         .await
@@ -120,7 +134,21 @@ impl System {
             root,
             root_handle: std::sync::Mutex::new(Some(root_handle)),
             registry,
+            mailer,
         })
+    }
+
+    /// Tells the mail deliverer that mail was queued (it also looks every
+    /// second, so a lost poke only delays).
+    pub fn poke_mail(&self) {
+        let m = self
+            .mailer
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some(m) = m {
+            let _ = m.cast(mailer::MailerMsg::Poke);
+        }
     }
 
     /// The live Tenant actor for `t`, with its gone signal.

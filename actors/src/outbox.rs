@@ -1,8 +1,9 @@
 //! The outbound side of one WebSocket: a bounded queue of frames and a close
 //! signal. Actors push pre-serialised frames (the same `Bytes` shared by
 //! every subscriber); the socket's writer task drains the queue. A queue
-//! that is full means the client is not reading: the socket is closed with
-//! [`close::SLOW_CONSUMER`], never buffered without bound.
+//! that is full — in frames or in bytes — means the client is not reading:
+//! the socket is closed with [`close::SLOW_CONSUMER`], never buffered
+//! without bound.
 //!
 //! The queue is a mutex-guarded `VecDeque` that owns no memory while empty
 //! (a tokio channel preallocates a 32-slot block: 1.3 KiB for every idle
@@ -83,11 +84,31 @@ static NEXT_SOCKET_ID: AtomicU64 = AtomicU64::new(1);
 /// Slots an empty queue may keep.
 const KEEP_SLOTS: usize = 8;
 
+impl Out {
+    /// Bytes this item holds while queued.
+    fn weight(&self) -> usize {
+        match self {
+            Out::Frame(b) => b.len(),
+            Out::Replay(_) => std::mem::size_of::<Replay>(),
+            Out::Pong(p) => p.len(),
+        }
+    }
+}
+
+/// Queued items and the bytes they hold.
+#[derive(Debug, Default)]
+struct Items {
+    q: VecDeque<Out>,
+    bytes: usize,
+}
+
 /// The queue between a socket's pushers and its writer.
 #[derive(Debug)]
 struct Queue {
-    items: Mutex<VecDeque<Out>>,
+    items: Mutex<Items>,
     capacity: usize,
+    /// Most bytes queued at once (a frame alone may exceed it).
+    capacity_bytes: usize,
     /// Live [`Outbox`] handles; the writer's [`Inbox`] ends when none remain.
     senders: AtomicUsize,
     /// The writer went away: pushes are refused.
@@ -97,7 +118,7 @@ struct Queue {
 }
 
 impl Queue {
-    fn items(&self) -> std::sync::MutexGuard<'_, VecDeque<Out>> {
+    fn items(&self) -> std::sync::MutexGuard<'_, Items> {
         self.items.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -106,9 +127,12 @@ impl Queue {
     /// steady socket does not reallocate per batch.
     fn pop(&self) -> Option<Out> {
         let mut items = self.items();
-        let item = items.pop_front();
-        if items.is_empty() && items.capacity() > KEEP_SLOTS {
-            *items = VecDeque::new();
+        let item = items.q.pop_front();
+        if let Some(i) = &item {
+            items.bytes -= i.weight();
+        }
+        if items.q.is_empty() && items.q.capacity() > KEEP_SLOTS {
+            items.q = VecDeque::new();
         }
         item
     }
@@ -183,9 +207,16 @@ impl Outbox {
     /// A new outbox holding at most `capacity` queued items, and the
     /// receiving end for the socket's writer task.
     pub fn new(capacity: usize) -> (Self, Inbox) {
+        Self::bounded(capacity, usize::MAX)
+    }
+
+    /// A new outbox holding at most `capacity` items and `capacity_bytes`
+    /// bytes (one item alone may be larger), and the writer's end.
+    pub fn bounded(capacity: usize, capacity_bytes: usize) -> (Self, Inbox) {
         let queue = Arc::new(Queue {
-            items: Mutex::new(VecDeque::new()),
+            items: Mutex::new(Items::default()),
             capacity: capacity.max(1),
+            capacity_bytes,
             senders: AtomicUsize::new(1),
             receiver_gone: AtomicBool::new(false),
             ready: Notify::new(),
@@ -219,7 +250,10 @@ impl Outbox {
         }
         {
             let mut items = self.queue.items();
-            if items.len() >= self.queue.capacity {
+            let weight = out.weight();
+            let over_bytes =
+                !items.q.is_empty() && items.bytes + weight > self.queue.capacity_bytes;
+            if items.q.len() >= self.queue.capacity || over_bytes {
                 drop(items);
                 if self.closer.code().is_none() {
                     metrics::counter!("parley_ws_slow_consumers_total").increment(1);
@@ -228,7 +262,8 @@ impl Outbox {
                 self.closer.close(close::SLOW_CONSUMER);
                 return false;
             }
-            items.push_back(out);
+            items.bytes += weight;
+            items.q.push_back(out);
         }
         self.queue.ready.notify_one();
         true
@@ -265,6 +300,21 @@ mod tests {
         assert!(matches!(rx.recv().await, Some(Out::Frame(_))));
         let (a, _rx) = Outbox::new(1);
         assert_ne!(a.id(), o.id());
+    }
+
+    #[tokio::test]
+    async fn too_many_bytes_close_as_slow_consumer_and_popping_gives_them_back() {
+        let (o, mut rx) = Outbox::bounded(100, 10);
+        let big = Bytes::from(vec![b'x'; 25]);
+        assert!(o.frame(&big), "one frame alone may exceed the byte bound");
+        assert!(matches!(rx.recv().await, Some(Out::Frame(_))));
+        let six = Bytes::from(vec![b'x'; 6]);
+        assert!(o.frame(&six));
+        assert!(rx.try_recv().is_some());
+        assert!(o.frame(&six), "popped bytes no longer count");
+        assert!(o.closer().code().is_none());
+        assert!(!o.frame(&six), "12 bytes would be over the bound of 10");
+        assert_eq!(o.closer().wait().await, close::SLOW_CONSUMER);
     }
 
     #[tokio::test]

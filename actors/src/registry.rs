@@ -1,11 +1,13 @@
 //! The top of the tree: `Root` supervises the `TenantRegistry`, which spawns
-//! and looks up `Tenant` actors on demand.
+//! and looks up `Tenant` actors on demand, and the mail deliverer.
 //!
 //! Supervision policy: a Tenant that fails is forgotten and started afresh
 //! on the next request for it (its state is rebuilt from storage and from
 //! sockets reconnecting). If the registry itself fails, Root starts a new
-//! one and publishes it where the edge looks it up.
+//! one and publishes it where the edge looks it up; likewise the mail
+//! deliverer (its work is all in storage, so a fresh one picks it up).
 
+use crate::mailer::{Mailer, MailerConfig, MailerMsg};
 use crate::tenant::{Tenant, TenantArgs, TenantMsg};
 use crate::Ctx;
 use parley_engine::TenantId;
@@ -123,16 +125,21 @@ pub enum RootMsg {}
 /// The root supervisor.
 pub struct Root;
 
-/// Root's state: where it publishes the current registry.
+/// Root's state: where it publishes the current registry and deliverer.
 pub struct RootState {
     ctx: Arc<Ctx>,
     registry: Arc<RwLock<Option<ActorRef<RegistryMsg>>>>,
+    mail: Option<Arc<MailerConfig>>,
+    mailer: Arc<RwLock<Option<ActorRef<MailerMsg>>>>,
 }
 
 /// Root's arguments.
 pub struct RootArgs {
     pub ctx: Arc<Ctx>,
     pub registry: Arc<RwLock<Option<ActorRef<RegistryMsg>>>>,
+    /// `None`: no SMTP server is configured and mail stays queued.
+    pub mail: Option<Arc<MailerConfig>>,
+    pub mailer: Arc<RwLock<Option<ActorRef<MailerMsg>>>>,
 }
 
 impl Root {
@@ -143,6 +150,24 @@ impl Root {
         let (r, _) =
             Actor::spawn_linked(None, TenantRegistry, state.ctx.clone(), myself.get_cell()).await?;
         *state.registry.write().unwrap_or_else(|e| e.into_inner()) = Some(r);
+        Ok(())
+    }
+
+    async fn start_mailer(
+        myself: &ActorRef<RootMsg>,
+        state: &RootState,
+    ) -> Result<(), ActorProcessingErr> {
+        let Some(cfg) = &state.mail else {
+            return Ok(());
+        };
+        let (m, _) = Actor::spawn_linked(
+            None,
+            Mailer,
+            (state.ctx.clone(), cfg.clone()),
+            myself.get_cell(),
+        )
+        .await?;
+        *state.mailer.write().unwrap_or_else(|e| e.into_inner()) = Some(m);
         Ok(())
     }
 }
@@ -160,8 +185,11 @@ impl Actor for Root {
         let state = RootState {
             ctx: args.ctx,
             registry: args.registry,
+            mail: args.mail,
+            mailer: args.mailer,
         };
         Root::start_registry(&myself, &state).await?;
+        Root::start_mailer(&myself, &state).await?;
         Ok(state)
     }
 
@@ -171,10 +199,22 @@ impl Actor for Root {
         evt: SupervisionEvent,
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
-        if let SupervisionEvent::ActorFailed(_, err) = evt {
-            tracing::error!(error = %err, "tenant registry failed; restarting it");
-            metrics::counter!("parley_actor_restarts_total", "kind" => "registry").increment(1);
-            Root::start_registry(&myself, state).await?;
+        if let SupervisionEvent::ActorFailed(cell, err) = evt {
+            let is_mailer = state
+                .mailer
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .as_ref()
+                .is_some_and(|m| m.get_id() == cell.get_id());
+            if is_mailer {
+                tracing::error!(error = %err, "mail deliverer failed; restarting it");
+                metrics::counter!("parley_actor_restarts_total", "kind" => "mailer").increment(1);
+                Root::start_mailer(&myself, state).await?;
+            } else {
+                tracing::error!(error = %err, "tenant registry failed; restarting it");
+                metrics::counter!("parley_actor_restarts_total", "kind" => "registry").increment(1);
+                Root::start_registry(&myself, state).await?;
+            }
         }
         Ok(())
     }

@@ -80,17 +80,7 @@ pub struct AuditRecord {
     pub at: Timestamp,
 }
 
-/// A mail the instance would send (invitation, password reset), kept in
-/// the tenant's outbox until a mail transport delivers it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct MailRecord {
-    pub id: AuditId,
-    pub tenant_id: TenantId,
-    pub to: String,
-    pub subject: String,
-    pub body: String,
-    pub created_at: Timestamp,
-}
+pub use crate::mail::MailRecord;
 
 /// A message a visitor left with a site's contact form (offline mode).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

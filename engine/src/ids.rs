@@ -122,6 +122,10 @@ id_type!(
     AuditId
 );
 id_type!(
+    /// One mail in a tenant's outbox; also the left part of its `Message-ID`.
+    MailId
+);
+id_type!(
     /// A message left with a site's offline contact form.
     ContactId
 );

@@ -11,6 +11,7 @@ pub mod account;
 pub mod codes;
 pub mod conversation;
 pub mod ids;
+pub mod mail;
 pub mod permissions;
 pub mod protocol;
 pub mod records;
@@ -18,7 +19,7 @@ pub mod time;
 pub mod validate;
 
 pub use ids::{
-    AuditId, CannedId, ContactId, ConversationId, MessageId, SessionId, SiteId, StaffId, TenantId,
-    VisitorId,
+    AuditId, CannedId, ContactId, ConversationId, MailId, MessageId, SessionId, SiteId, StaffId,
+    TenantId, VisitorId,
 };
 pub use time::Timestamp;

@@ -68,9 +68,12 @@ pub enum Action {
     /// Create, change or delete the tenant's canned responses (shared by
     /// the whole team).
     ManageCanned,
-    /// Read the tenant's outgoing mail (invitations, password resets) while
-    /// no mail transport is configured.
+    /// See the tenant's outgoing mail and its delivery (recipients,
+    /// subjects, attempts) and retry failed mail.
     ReadOutbox,
+    /// Also read the mails' bodies, which hold single-use links (an admin
+    /// reading an owner's reset link could take the owner's account).
+    ReadMailBodies,
 }
 
 /// The single permission check: may `role` do `action`?
@@ -80,13 +83,13 @@ pub fn allowed(role: Role, action: Action) -> bool {
     match action {
         ReadConversations | Chat | Claim | Close | Transfer | ViewStaff | ViewSites
         | ManageCanned => true,
-        TakeOver | ManageSites | ReadAudit => matches!(role, Owner | Admin),
+        TakeOver | ManageSites | ReadAudit | ReadOutbox => matches!(role, Owner | Admin),
         ManageStaff(target) => match role {
             Owner => true,
             Admin => target != Owner,
             Agent => false,
         },
-        ManageTenant | ReadOutbox => role == Owner,
+        ManageTenant | ReadMailBodies => role == Owner,
     }
 }
 
@@ -120,7 +123,9 @@ mod tests {
         assert!(allowed(Role::Admin, Action::ManageStaff(Role::Admin)));
         assert!(!allowed(Role::Admin, Action::ManageStaff(Role::Owner)));
         assert!(!allowed(Role::Admin, Action::ManageTenant));
-        assert!(!allowed(Role::Admin, Action::ReadOutbox));
+        assert!(allowed(Role::Admin, Action::ReadOutbox));
+        assert!(!allowed(Role::Admin, Action::ReadMailBodies));
+        assert!(!allowed(Role::Agent, Action::ReadOutbox));
         assert!(allowed(Role::Admin, Action::ReadAudit));
         assert!(allowed(Role::Owner, Action::ManageStaff(Role::Owner)));
         assert!(allowed(Role::Owner, Action::ManageTenant));

@@ -21,6 +21,38 @@ pub struct Config {
     pub storage: StorageConfig,
     pub actors: ActorsConfig,
     pub auth: AuthConfig,
+    pub mail: MailConfig,
+}
+
+/// Outgoing mail.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailConfig {
+    /// `smtp://host:port` (STARTTLS when offered) or `smtps://host:port`,
+    /// credentials as `user:pass@` (`PARLEY_SMTP_URL`). None: mail stays
+    /// queued in the outbox.
+    pub smtp_url: Option<String>,
+    /// The sender of every mail (`PARLEY_MAIL_FROM`).
+    pub from: String,
+    /// Attempts before a mail is marked failed.
+    pub max_attempts: u32,
+    /// Seconds before the first retry; each further one doubles it.
+    pub retry_base_secs: u64,
+    /// A visitor who gave an email and has had no tab open this long gets
+    /// staff replies by mail.
+    pub missed_reply_after_secs: u64,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        Self {
+            smtp_url: None,
+            from: "Parley <parley@localhost>".into(),
+            max_attempts: 8,
+            retry_base_secs: 10,
+            missed_reply_after_secs: 300,
+        }
+    }
 }
 
 /// Connection and input limits.
@@ -55,6 +87,19 @@ pub struct Limits {
     pub api_burst: u32,
     /// Take the client address from `X-Forwarded-For` (behind a trusted proxy only).
     pub trust_forwarded_for: bool,
+    /// Seconds a connection has to send a whole request head; also how
+    /// long a kept-alive connection may sit idle between requests.
+    pub header_timeout_secs: u64,
+    /// Seconds a request body has to arrive whole, from its head.
+    pub body_timeout_secs: u64,
+    /// Plain HTTP connections at once (beyond them the server stops
+    /// accepting until one ends); WebSockets count in `max_connections`.
+    pub max_http_connections: usize,
+    /// Plain HTTP connections at once from one client address (more are
+    /// closed at once).
+    pub max_http_connections_per_ip: usize,
+    /// Bytes queued for one socket before it is dropped as a slow consumer.
+    pub outbound_queue_bytes: usize,
 }
 
 /// Storage tuning.
@@ -117,6 +162,7 @@ impl Default for Config {
             storage: StorageConfig::default(),
             actors: ActorsConfig::default(),
             auth: AuthConfig::default(),
+            mail: MailConfig::default(),
         }
     }
 }
@@ -138,6 +184,11 @@ impl Default for Limits {
             api_per_ip_per_second: 50,
             api_burst: 200,
             trust_forwarded_for: false,
+            header_timeout_secs: 10,
+            body_timeout_secs: 10,
+            max_http_connections: 1024,
+            max_http_connections_per_ip: 128,
+            outbound_queue_bytes: 1 << 20,
         }
     }
 }
@@ -197,6 +248,14 @@ impl Config {
         if l.max_connections == 0 || l.outbound_queue == 0 || l.frames_per_second == 0 {
             return Err("limits.max_connections, limits.outbound_queue and limits.frames_per_second must be above 0".into());
         }
+        if l.max_http_connections == 0 || l.max_http_connections_per_ip == 0 {
+            return Err("limits.max_http_connections and limits.max_http_connections_per_ip must be above 0".into());
+        }
+        if l.outbound_queue_bytes < l.max_frame_bytes {
+            return Err(
+                "limits.outbound_queue_bytes must be at least limits.max_frame_bytes".into(),
+            );
+        }
         if l.max_frame_bytes < 1024 {
             return Err("limits.max_frame_bytes must be at least 1024".into());
         }
@@ -213,6 +272,18 @@ impl Config {
             .is_some_and(|s| s.len() < 32)
         {
             return Err("auth.token_secret must have at least 32 characters".into());
+        }
+        if let Some(url) = &self.mail.smtp_url {
+            parley_actors::mailer::smtp_transport(url)?;
+        }
+        if self.mail.from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(format!(
+                "mail.from {:?} is not a mail address (e.g. \"Acme <help@acme.test>\")",
+                self.mail.from
+            ));
+        }
+        if self.mail.max_attempts == 0 {
+            return Err("mail.max_attempts must be above 0".into());
         }
         if self.auth.access_token_ttl_secs < 30 {
             return Err("auth.access_token_ttl_secs must be at least 30".into());

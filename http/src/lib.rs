@@ -3,6 +3,7 @@
 //! binary (`main.rs`) only parses arguments and calls in here.
 #![forbid(unsafe_code)]
 
+pub mod accept;
 pub mod admin;
 pub mod api;
 pub mod assets;
@@ -12,6 +13,7 @@ pub mod config;
 pub mod datadir;
 pub mod fatal;
 pub mod hashers;
+pub mod mail;
 pub mod server;
 pub mod state;
 pub mod ws;
@@ -35,6 +37,12 @@ pub fn load_config(args: &ServeArgs) -> Result<Config, Fatal> {
     }
     if let Ok(s) = std::env::var("PARLEY_TOKEN_SECRET") {
         cfg.auth.token_secret = Some(s);
+    }
+    if let Ok(s) = std::env::var("PARLEY_SMTP_URL") {
+        cfg.mail.smtp_url = Some(s).filter(|s| !s.is_empty());
+    }
+    if let Ok(s) = std::env::var("PARLEY_MAIL_FROM") {
+        cfg.mail.from = s;
     }
     Ok(cfg)
 }

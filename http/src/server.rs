@@ -9,9 +9,10 @@ use crate::config::Config;
 use crate::datadir;
 use crate::fatal::Fatal;
 use crate::state::{App, AppInner};
-use axum::serve::ListenerExt;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use parley_actors::mailer::{smtp_transport, MailerConfig};
 use parley_actors::{Ctx, System};
+use parley_engine::mail::RetryPolicy;
 use parley_storage::{StoreConfig, Writer, WriterConfig};
 use std::future::Future;
 use std::net::SocketAddr;
@@ -93,11 +94,55 @@ impl Server {
                 window: Duration::from_micros(config.storage.batch_window_us),
             },
         );
-        let system = System::start(Arc::new(Ctx {
-            store: store.clone(),
-            writer: writer.clone(),
-            cfg: config.actor_config(),
-        }))
+        let bound = listener
+            .local_addr()
+            .map_err(|e| Fatal::Other(format!("cannot read the bound address: {e}")))?;
+        let public_url = config
+            .auth
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{bound}"));
+        let mail_host = public_url
+            .split_once("://")
+            .map_or(public_url.as_str(), |x| x.1)
+            .split(['/', ':'])
+            .next()
+            .filter(|h| !h.is_empty())
+            .unwrap_or("parley.invalid")
+            .to_string();
+        let mailer = match &config.mail.smtp_url {
+            Some(url) => Some(Arc::new(MailerConfig {
+                transport: smtp_transport(url).map_err(Fatal::Usage)?,
+                from: config.mail.from.parse().map_err(|_| {
+                    Fatal::Usage(format!(
+                        "mail.from {:?} is not a mail address",
+                        config.mail.from
+                    ))
+                })?,
+                policy: RetryPolicy {
+                    max_attempts: config.mail.max_attempts,
+                    base: Duration::from_secs(config.mail.retry_base_secs.max(1)),
+                    cap: Duration::from_secs(6 * 3600),
+                },
+            })),
+            None => {
+                tracing::warn!(
+                    "no SMTP server configured (mail.smtp_url): mail stays queued in the outbox"
+                );
+                None
+            }
+        };
+        let smtp_configured = mailer.is_some();
+        let mail_templates = crate::mail::Templates::new()
+            .map_err(|e| Fatal::Other(format!("mail templates: {e}")))?;
+        let system = System::start_with_mail(
+            Arc::new(Ctx {
+                store: store.clone(),
+                writer: writer.clone(),
+                cfg: config.actor_config(),
+            }),
+            mailer,
+        )
         .await
         .map_err(|e| Fatal::Other(format!("cannot start the actor system: {e}")))?;
         let (shutdown, shutdown_rx) = watch::channel(false);
@@ -112,6 +157,10 @@ impl Server {
             limiters: Limiters::new(&config.limits),
             accounts: tokio::sync::Mutex::new(()),
             hashers,
+            public_url,
+            mail_host,
+            smtp_configured,
+            mail_templates,
             config,
             store,
             writer,
@@ -141,24 +190,27 @@ impl Server {
         } = self;
         let router = api::router(app.clone());
         let prune = tokio::spawn(janitor(app.clone()));
-        let service = router.into_make_service_with_connect_info::<SocketAddr>();
         let tx = shutdown.clone();
-        // Chat frames are small and written back to back (an ack, then the
-        // message): without TCP_NODELAY, Nagle holds the second one for the
-        // peer's delayed ACK, adding ~40 ms.
-        let listener = listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "TCP_NODELAY");
-            }
+        tokio::spawn(async move {
+            signal.await;
+            tracing::info!("shutting down");
+            let _ = tx.send(true);
         });
-        axum::serve(listener, service)
-            .with_graceful_shutdown(async move {
-                signal.await;
-                tracing::info!("shutting down");
-                let _ = tx.send(true);
-            })
-            .await
-            .map_err(|e| Fatal::Other(format!("server error: {e}")))?;
+        let l = &app.config.limits;
+        let limits = crate::accept::HttpLimits {
+            header_timeout: Duration::from_secs(l.header_timeout_secs.max(1)),
+            body_timeout: Duration::from_secs(l.body_timeout_secs.max(1)),
+            max_connections: l.max_http_connections,
+            max_per_ip: l.max_http_connections_per_ip,
+        };
+        crate::accept::serve(
+            listener,
+            router,
+            limits,
+            app.shutdown.clone(),
+            Duration::from_secs(5),
+        )
+        .await;
         let _ = shutdown.send(true);
         prune.abort();
         // Wait for every WebSocket to close (each holds a permit).

@@ -34,6 +34,14 @@ pub struct AppInner {
     pub accounts: tokio::sync::Mutex<()>,
     /// The threads that run argon2 (memory-hard: 19 MiB a job).
     pub hashers: crate::hashers::Hashers,
+    /// The base of every link in a mail: `auth.public_url`, or the address
+    /// actually bound.
+    pub public_url: String,
+    /// The host part of every `Message-ID`.
+    pub mail_host: String,
+    /// Whether an SMTP server is configured (else mail stays queued).
+    pub smtp_configured: bool,
+    pub mail_templates: crate::mail::Templates,
 }
 
 impl std::ops::Deref for App {

@@ -44,6 +44,8 @@ enum Fix {
     Canned,
     /// A fresh canned response of tenant A, for each principal.
     FreshCanned,
+    /// A mail in tenant A's outbox (pending: no SMTP server here).
+    Mail,
 }
 
 struct Row {
@@ -261,7 +263,15 @@ fn rows() -> Vec<Row> {
             "/api/v1/outbox",
             Fix::None,
             ANY,
-            [401, 401, 401, 403, 403, 200, 200, 401],
+            [401, 401, 401, 403, 200, 200, 200, 401],
+        ),
+        // Only failed mail is retried (this one is pending: 409).
+        r(
+            "POST",
+            "/api/v1/outbox/{id}/retry",
+            Fix::Mail,
+            ANY,
+            [401, 401, 401, 403, 409, 409, 404, 401],
         ),
         r(
             "POST",
@@ -359,6 +369,7 @@ struct World {
     conversation: String,
     visitor: String,
     canned: String,
+    mail: String,
     counter: AtomicUsize,
 }
 
@@ -390,7 +401,19 @@ impl World {
             )
             .await;
         assert_eq!(canned.status, 201, "{}", canned.body);
+        let reset = srv
+            .call(
+                "POST",
+                "/api/v1/auth/password-reset",
+                None,
+                Some(json!({"email": "victim@acme.test"})),
+            )
+            .await;
+        assert_eq!(reset.status, 202);
+        let outbox = srv.call("GET", "/api/v1/outbox", Some(token), None).await;
+        let mail = outbox.body["items"][0]["id"].as_str().unwrap().to_string();
         Self {
+            mail,
             conversation: ack["conversation_id"].as_str().unwrap().into(),
             visitor: welcome["visitor_id"].as_str().unwrap().into(),
             canned: canned.body["id"].as_str().unwrap().into(),
@@ -469,6 +492,7 @@ impl World {
             Fix::Conversation => self.conversation.clone(),
             Fix::Visitor => self.visitor.clone(),
             Fix::Canned => self.canned.clone(),
+            Fix::Mail => self.mail.clone(),
             Fix::FreshCanned => {
                 let n = self.next();
                 let t = self.owner_token().await;

@@ -1,5 +1,5 @@
 //! Accounts beyond the core records: sign-in sessions, single-use tokens,
-//! the audit log, the mail outbox, site settings, tenant state, listings
+//! the audit log, site settings, tenant state, listings
 //! and per-tenant usage.
 
 use crate::codec::{decode, encode};
@@ -21,7 +21,7 @@ pub struct Usage {
     pub storage_bytes: u64,
 }
 
-/// Sessions, tokens, audit, outbox, settings and listings.
+/// Sessions, tokens, audit, settings and listings.
 pub trait AuthStore {
     fn sessions(&self, t: TenantId, s: StaffId) -> Result<Vec<SessionRecord>>;
     fn session(&self, t: TenantId, s: StaffId, id: SessionId) -> Result<Option<SessionRecord>>;
@@ -38,9 +38,6 @@ pub trait AuthStore {
         limit: usize,
         keep: &dyn Fn(&AuditRecord) -> bool,
     ) -> Result<Vec<AuditRecord>>;
-    fn put_mail(&self, batch: &mut WriteBatch, m: &MailRecord);
-    /// Newest first.
-    fn mails(&self, t: TenantId, limit: usize) -> Result<Vec<MailRecord>>;
     fn put_contact(&self, batch: &mut WriteBatch, c: &ContactRecord);
     /// Newest first, strictly older than `before`, those `keep` accepts, at most `limit`.
     fn contacts(
@@ -162,19 +159,6 @@ impl AuthStore for Store {
     ) -> Result<Vec<ContactRecord>> {
         let before = before.map(|b| keys::contact(t, b));
         newest_first(self, t, keys::ks::CONTACT, before, limit, keep)
-    }
-
-    fn put_mail(&self, batch: &mut WriteBatch, m: &MailRecord) {
-        batch.put(keys::mail(m.tenant_id, m.id), encode(m));
-    }
-
-    fn mails(&self, t: TenantId, limit: usize) -> Result<Vec<MailRecord>> {
-        self.data()
-            .scan_prefix(keys::keyspace(t, keys::ks::MAIL))
-            .rev()
-            .take(limit)
-            .map(|kv| decode(&kv?.1))
-            .collect()
     }
 
     fn site_settings(&self, t: TenantId, s: SiteId) -> Result<SiteSettings> {

@@ -147,10 +147,25 @@ pub fn audit(t: TenantId, id: AuditId) -> Vec<u8> {
 }
 
 /// One outgoing mail.
-pub fn mail(t: TenantId, id: AuditId) -> Vec<u8> {
+pub fn mail(t: TenantId, id: MailId) -> Vec<u8> {
     let mut k = tenant_ks(t, ks::MAIL, 16);
     k.extend_from_slice(&id.to_bytes());
     k
+}
+
+/// Global: a pending mail's next attempt, `due ms ‖ tenant ‖ mail`, so the
+/// deliverer finds what is due with one ordered scan and no tenant walk.
+pub fn mail_due(at: Timestamp, t: TenantId, id: MailId) -> Vec<u8> {
+    let mut rest = Vec::with_capacity(40);
+    rest.extend_from_slice(&at.millis().to_be_bytes());
+    rest.extend_from_slice(&t.to_bytes());
+    rest.extend_from_slice(&id.to_bytes());
+    global("maildue", &rest)
+}
+
+/// Global: the prefix of the mail due index.
+pub fn mail_due_prefix() -> Vec<u8> {
+    global("maildue", &[])
 }
 
 /// One contact-form message (ids are time-ordered).

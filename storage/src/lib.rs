@@ -16,11 +16,13 @@ mod accounts;
 pub mod codec;
 mod desk;
 pub mod keys;
+mod outbox;
 mod stores;
 pub mod writer;
 
 pub use accounts::{AuthStore, Usage};
 pub use desk::DeskStore;
+pub use outbox::OutboxStore;
 pub use stores::{AccountStore, ConversationStore, MessageLog, VisitorStore};
 pub use writer::{Writer, WriterConfig};
 

@@ -181,25 +181,3 @@ pub async fn list(
     let items = app.store.audit(me.tenant(), before, limit + 1, &keep)?;
     Ok(Json(Page::of(items, limit, |r| r.id.to_string(), view)))
 }
-
-/// The tenant's outgoing mail (invitations, password resets), newest
-/// first; owners only, while no mail transport is configured.
-#[utoipa::path(get, path = "/api/v1/outbox", tag = "audit",
-    responses((status = 200, body = Page), (status = 403)), security(("bearer" = [])))]
-pub async fn outbox(State(app): State<App>, me: Authed) -> Result<Json<Page>, ApiError> {
-    me.require(Action::ReadOutbox)?;
-    let items = app
-        .store
-        .mails(me.tenant(), 200)?
-        .iter()
-        .map(|m| {
-            serde_json::json!({
-                "id": m.id, "to": m.to, "subject": m.subject, "body": m.body, "created_at": m.created_at,
-            })
-        })
-        .collect();
-    Ok(Json(Page {
-        items,
-        next_cursor: None,
-    }))
-}

@@ -8,11 +8,12 @@ use super::principal::{staff_actor, Authed, Caller};
 use super::session::{self, Found, TokenPair};
 use crate::admin::new_tenant;
 use crate::auth::{dummy_hash, random_key, token_hash, verify_password};
+use crate::mail::{Envelope, Kind as MailKind};
 use crate::state::App;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use parley_engine::account::{AuditActor, MailRecord, OneTimeToken, TokenKind};
+use parley_engine::account::{AuditActor, OneTimeToken, TokenKind};
 use parley_engine::codes::error as code;
 use parley_engine::records::StaffRecord;
 use parley_engine::*;
@@ -297,17 +298,12 @@ pub async fn reset_request(
     let ttl = Duration::from_secs(app.config.auth.reset_token_ttl_minutes.max(1) * 60);
     let mut b = WriteBatch::new();
     let link = one_time(&app, &mut b, TokenKind::PasswordReset, &staff, ttl, "reset");
-    mail(
+    crate::mail::queue(
         &app,
         &mut b,
-        (staff.tenant_id, &staff.email),
-        "Reset your Parley password",
-        &format!(
-            "Someone asked to reset the password of {}. Open this link within {} minutes to choose a new one:\n\n{link}\n\nIf it was not you, ignore this mail.",
-            staff.email,
-            ttl.as_secs() / 60
-        ),
-    );
+        Envelope::new(staff.tenant_id, &staff.email, MailKind::PasswordReset),
+        json!({"link": link, "minutes": ttl.as_secs() / 60}),
+    )?;
     audit::add(
         &app,
         &mut b,
@@ -319,6 +315,7 @@ pub async fn reset_request(
         json!({}),
     );
     app.writer.write(b).await?;
+    crate::mail::sent(&app);
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -340,38 +337,11 @@ pub fn one_time(
     };
     app.store
         .put_one_time_token(batch, &token_hash(&token), &rec);
-    let base = app
-        .config
-        .auth
-        .public_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{}", app.config.listen));
-    let link = format!("{}/app/#{page}={token}", base.trim_end_matches('/'));
+    let link = crate::mail::app_link(app, &format!("{page}={token}"));
     if app.config.auth.dev_mode {
         tracing::info!(staff = %staff.id, kind = ?kind, %link, "dev mode: one-time link");
     }
     link
-}
-
-/// Puts a mail in the tenant's outbox (added to `batch`).
-pub fn mail(
-    app: &App,
-    batch: &mut WriteBatch,
-    (tenant, to): (TenantId, &str),
-    subject: &str,
-    body: &str,
-) {
-    app.store.put_mail(
-        batch,
-        &MailRecord {
-            id: AuditId::new(),
-            tenant_id: tenant,
-            to: to.into(),
-            subject: subject.into(),
-            body: body.into(),
-            created_at: Timestamp::now(),
-        },
-    );
 }
 
 /// Redeems a one-time token of `kind`: the staff member it names. The token

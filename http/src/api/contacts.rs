@@ -170,9 +170,9 @@ pub async fn transcript(
         .store
         .visitor_conversation(t, visitor)?
         .ok_or_else(none)?;
-    let mut text = format!("Your conversation on {}:\n\n", site.name);
+    let mut messages = Vec::new();
     let mut after = 0;
-    loop {
+    'pages: loop {
         let page = app.store.messages_after(t, conv, after, 500)?;
         let Some(last) = page.last() else { break };
         after = last.seq;
@@ -181,20 +181,20 @@ pub async fn transcript(
                 parley_engine::records::ParticipantKind::Visitor => "You",
                 _ => m.from.name.as_deref().unwrap_or("Us"),
             };
-            text.push_str(&format!("[{}] {who}: {}\n", m.ts.to_rfc3339(), m.body));
-        }
-        if text.len() > 200_000 {
-            break;
+            messages.push(json!({"who": who, "body": m.body, "ts": m.ts.to_rfc3339()}));
+            if messages.len() >= 2000 {
+                break 'pages;
+            }
         }
     }
     let mut b = WriteBatch::new();
-    super::auth::mail(
+    crate::mail::queue(
         &app,
         &mut b,
-        (t, &email),
-        &format!("Your conversation with {}", site.name),
-        &text,
-    );
+        crate::mail::Envelope::new(t, &email, crate::mail::Kind::Transcript).site(site.id),
+        json!({"site": site.name, "messages": messages}),
+    )?;
     app.writer.write(b).await?;
+    crate::mail::sent(&app);
     Ok(StatusCode::ACCEPTED)
 }

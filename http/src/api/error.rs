@@ -147,6 +147,12 @@ impl From<parley_engine::validate::Invalid> for ApiError {
     }
 }
 
+impl From<crate::mail::MailError> for ApiError {
+    fn from(e: crate::mail::MailError) -> Self {
+        Self::internal(e)
+    }
+}
+
 impl From<parley_storage::StorageError> for ApiError {
     fn from(e: parley_storage::StorageError) -> Self {
         Self::internal(e)

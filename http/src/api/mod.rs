@@ -12,6 +12,7 @@ pub mod edge;
 pub mod error;
 pub mod limits;
 pub mod me;
+pub mod outbox;
 pub mod pages;
 pub mod principal;
 pub mod public;
@@ -141,7 +142,8 @@ fn routes() -> OpenApiRouter<App> {
         .routes(routes!(canned::list, canned::create))
         .routes(routes!(canned::update, canned::delete))
         .routes(routes!(audit::list))
-        .routes(routes!(audit::outbox))
+        .routes(routes!(outbox::outbox))
+        .routes(routes!(outbox::retry_mail))
         .routes(routes!(system::login))
         .routes(routes!(system::tenants))
         .routes(routes!(system::suspend))

@@ -109,9 +109,14 @@ pub struct Authed {
 }
 
 impl Authed {
+    /// Whether the role allows `action`.
+    pub fn can(&self, action: Action) -> bool {
+        allowed(self.staff.role, action)
+    }
+
     /// 403 `forbidden` unless the role allows `action`.
     pub fn require(&self, action: Action) -> Result<(), ApiError> {
-        if allowed(self.staff.role, action) {
+        if self.can(action) {
             Ok(())
         } else {
             Err(ApiError::new(

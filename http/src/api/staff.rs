@@ -2,7 +2,7 @@
 //! everyone but owners, agents only their own name (through `/me`); the
 //! tenant always keeps an active owner.
 
-use super::auth::{email_taken, hash, mail, one_time};
+use super::auth::{email_taken, hash, one_time};
 use super::error::{ApiError, ApiJson};
 use super::principal::Authed;
 use super::session;
@@ -132,22 +132,16 @@ pub async fn create(
     if !staff.active {
         let ttl = Duration::from_secs(app.config.auth.invitation_ttl_hours.max(1) * 3600);
         let link = one_time(&app, &mut b, TokenKind::Invitation, &staff, ttl, "invite");
-        let tenant = app
-            .store
-            .tenant(me.tenant())?
-            .map(|t| t.name)
-            .unwrap_or_default();
-        mail(
+        crate::mail::queue(
             &app,
             &mut b,
-            (staff.tenant_id, &staff.email),
-            &format!("{} invited you to {tenant} on Parley", me.staff.name),
-            &format!(
-                "{} invited you to answer chats for {tenant}. Open this link within {} hours to choose your password:\n\n{link}",
-                me.staff.name,
-                ttl.as_secs() / 3600
+            crate::mail::Envelope::new(
+                staff.tenant_id,
+                &staff.email,
+                crate::mail::Kind::Invitation,
             ),
-        );
+            json!({"inviter": me.staff.name, "link": link, "hours": ttl.as_secs() / 3600}),
+        )?;
     }
     me.audit(
         &app,
@@ -161,6 +155,7 @@ pub async fn create(
         json!({"email": staff.email, "name": staff.name, "role": staff.role}),
     );
     app.writer.write(b).await?;
+    crate::mail::sent(&app);
     Ok((StatusCode::CREATED, Json(view(&staff))))
 }
 

@@ -30,6 +30,9 @@ pub type WsWrite = WebSocketWrite<super::coalesce::Coalesce<tokio::io::WriteHalf
 /// Most frames gathered into one write.
 const MAX_GATHER: usize = 256;
 
+/// How long the close frame may take to write.
+const CLOSE_WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// One clock for every connection's rate limiter: building a fresh one per
 /// socket (what `RateLimiter::direct` does) queries CPUID and calibrates,
 /// ~9% of the server's CPU in a reconnect storm.
@@ -65,6 +68,11 @@ impl Socket {
     pub async fn recv(&mut self) -> Result<String, u16> {
         let max = self.app.config.limits.max_frame_bytes;
         loop {
+            // Once the socket is condemned (slow consumer, revoked, …)
+            // nothing more it sent is acted on.
+            if let Some(code) = self.outbox.closer().code() {
+                return Err(code);
+            }
             // Pongs the protocol owes go through the outbox like any frame; a
             // close needs no echo here: the session ends and the writer closes.
             let outbox = &self.outbox;
@@ -189,8 +197,12 @@ async fn write_close(ws: &mut WsWrite, code: u16) {
         close::RESTART => b"resync",
         _ => b"",
     };
-    let _ = ws.write_frame(Frame::close(code, reason)).await;
-    let _ = ws.flush().await;
+    // A peer that does not read cannot take even this: give up after a second.
+    let _ = tokio::time::timeout(CLOSE_WRITE_TIMEOUT, async {
+        let _ = ws.write_frame(Frame::close(code, reason)).await;
+        let _ = ws.flush().await;
+    })
+    .await;
 }
 
 /// Writes one queued item (into the write buffer; the caller flushes).
@@ -255,6 +267,26 @@ async fn tenant_gone(gone: &mut Option<watch::Receiver<bool>>) {
     }
 }
 
+/// Writes `first` and everything already queued behind it in one write
+/// (every call leaves the write buffer flushed, so ending after it loses
+/// nothing). False when the socket failed.
+async fn write_batch(ws: &mut WsWrite, queue: &mut Inbox, store: &Store, first: Out) -> bool {
+    let mut out = first;
+    let mut gathered = 1;
+    loop {
+        if !write_out(ws, store, out).await {
+            return false;
+        }
+        if gathered == MAX_GATHER {
+            break;
+        }
+        let Some(next) = queue.try_recv() else { break };
+        out = next;
+        gathered += 1;
+    }
+    ws.flush().await.is_ok()
+}
+
 /// Drains the outbox to the socket until a close is asked for, the server
 /// shuts down (close 1001), the session's Tenant goes away (1012), the peer
 /// closes, or a write fails.
@@ -293,28 +325,31 @@ pub async fn write_loop(
                 ready = true;
                 if let Ok(p) = p {
                     gone = p.gone;
-                    if !write_text(&mut ws, &p.frame).await || ws.flush().await.is_err() {
+                    let wrote = tokio::select! {
+                        biased;
+                        _ = closer.wait() => return,
+                        ok = async { write_text(&mut ws, &p.frame).await && ws.flush().await.is_ok() } => ok,
+                    };
+                    if !wrote {
                         return;
                     }
                 }
             }
             item = queue.recv(), if ready => {
-                // Everything already queued goes out in one write (every arm
-                // leaves the write buffer flushed, so ending here loses nothing).
-                let Some(mut out) = item else { return };
-                let mut gathered = 1;
-                loop {
-                    if !write_out(&mut ws, &store, out).await {
+                let Some(out) = item else { return };
+                // A client that stopped reading leaves this write pending
+                // forever: the close verdict must still cut it off, even
+                // mid-frame (no close frame can follow half a frame; the
+                // socket is simply dropped).
+                let wrote = tokio::select! {
+                    biased;
+                    code = closer.wait() => {
+                        tracing::info!(code, "socket cut off mid-write");
                         return;
                     }
-                    if gathered == MAX_GATHER {
-                        break;
-                    }
-                    let Some(next) = queue.try_recv() else { break };
-                    out = next;
-                    gathered += 1;
-                }
-                if ws.flush().await.is_err() {
+                    ok = write_batch(&mut ws, &mut queue, &store, out) => ok,
+                };
+                if !wrote {
                     return;
                 }
             }

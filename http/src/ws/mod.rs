@@ -154,7 +154,8 @@ async fn run(app: App, fut: UpgradeFut, _permit: OwnedSemaphorePermit, kind: Kin
         let (r, w) = tokio::io::split(s);
         (r, coalesce::Coalesce::new(w))
     });
-    let (outbox, queue) = Outbox::new(app.config.limits.outbound_queue);
+    let l = &app.config.limits;
+    let (outbox, queue) = Outbox::bounded(l.outbound_queue, l.outbound_queue_bytes);
     let (prelude_tx, prelude_rx) = oneshot::channel();
     let mut writer = tokio::spawn(conn::write_loop(
         wr,

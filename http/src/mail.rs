@@ -1,0 +1,309 @@
+//! Mail as the application queues it: one template per kind
+//! (`http/web/mail/KIND.j2`) with `subject`, `text`, `html` and `reason`
+//! blocks, rendered twice — as text (nothing escaped) for the subject, the
+//! plain body and its footer, and as HTML (every variable escaped) for the
+//! HTML body, which goes inside `layout.html` with the tenant's name and
+//! the site's colour in the header and the reason in the footer.
+//!
+//! [`queue`] renders a mail and adds it to the caller's batch, so it is
+//! written with the change that caused it; the mail deliverer sends it.
+//! No axum types here: REST handlers, sockets and actors' callers share it.
+
+use crate::state::App;
+use minijinja::value::Serde;
+use minijinja::{AutoEscape, Environment, Value};
+use parley_engine::mail::{message_id, MailAttachment, MailRecord, MailStatus};
+use parley_engine::{MailId, SiteId, TenantId, Timestamp};
+use parley_storage::{AccountStore, AuthStore, OutboxStore, WriteBatch};
+
+/// What a mail is; each kind has its template.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Invitation,
+    PasswordReset,
+    PasswordChanged,
+    Transcript,
+    MissedReply,
+    ContactAlert,
+    VerifyEmail,
+}
+
+impl Kind {
+    const ALL: [Kind; 7] = [
+        Kind::Invitation,
+        Kind::PasswordReset,
+        Kind::PasswordChanged,
+        Kind::Transcript,
+        Kind::MissedReply,
+        Kind::ContactAlert,
+        Kind::VerifyEmail,
+    ];
+
+    /// The kind's name: its template's and the outbox's `kind`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Invitation => "invitation",
+            Kind::PasswordReset => "password_reset",
+            Kind::PasswordChanged => "password_changed",
+            Kind::Transcript => "transcript",
+            Kind::MissedReply => "missed_reply",
+            Kind::ContactAlert => "contact_alert",
+            Kind::VerifyEmail => "verify_email",
+        }
+    }
+
+    fn source(self) -> &'static str {
+        match self {
+            Kind::Invitation => include_str!("../web/mail/invitation.j2"),
+            Kind::PasswordReset => include_str!("../web/mail/password_reset.j2"),
+            Kind::PasswordChanged => include_str!("../web/mail/password_changed.j2"),
+            Kind::Transcript => include_str!("../web/mail/transcript.j2"),
+            Kind::MissedReply => include_str!("../web/mail/missed_reply.j2"),
+            Kind::ContactAlert => include_str!("../web/mail/contact_alert.j2"),
+            Kind::VerifyEmail => include_str!("../web/mail/verify_email.j2"),
+        }
+    }
+}
+
+/// The compiled templates.
+pub struct Templates(Environment<'static>);
+
+/// A mail ready for the outbox.
+#[derive(Debug, PartialEq)]
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// The header colour when the site has none (or an unusable one).
+const DEFAULT_COLOUR: &str = "#4f46e5";
+
+/// A colour safe to put in a style attribute: `#rgb` … `#rrggbbaa`.
+fn safe_colour(c: &str) -> &str {
+    let hex = c.strip_prefix('#').unwrap_or("");
+    if matches!(hex.len(), 3 | 4 | 6 | 8) && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        c
+    } else {
+        DEFAULT_COLOUR
+    }
+}
+
+impl Templates {
+    /// Compiles every kind's template; a broken one is a build bug, caught
+    /// by the unit tests.
+    pub fn new() -> Result<Self, minijinja::Error> {
+        let mut env = Environment::new();
+        env.set_auto_escape_callback(|name| {
+            if name.ends_with(".html") {
+                AutoEscape::Html
+            } else {
+                AutoEscape::None
+            }
+        });
+        env.add_template("layout.html", include_str!("../web/mail/layout.html"))?;
+        for k in Kind::ALL {
+            env.add_template_owned(format!("{}.txt", k.name()), k.source())?;
+            env.add_template_owned(format!("{}.html", k.name()), k.source())?;
+        }
+        Ok(Self(env))
+    }
+
+    /// Renders `kind` with `vars` (an object; `tenant`, `colour` and `to`
+    /// are added by [`queue`]).
+    pub fn render(
+        &self,
+        kind: Kind,
+        vars: &serde_json::Value,
+    ) -> Result<Rendered, minijinja::Error> {
+        let ctx = Value::from(Serde(vars));
+        let block = |ext: &str, name: &str| -> Result<String, minijinja::Error> {
+            let t = self.0.get_template(&format!("{}.{ext}", kind.name()))?;
+            let mut r = t.render_captured(ctx.clone())?;
+            r.with_state_mut(|s| s.render_block(name))
+        };
+        let subject = block("txt", "subject")?.trim().replace(['\r', '\n'], " ");
+        let reason_text = block("txt", "reason")?;
+        let text = format!(
+            "{}\n\n-- \n{}\n",
+            block("txt", "text")?.trim(),
+            reason_text.trim()
+        );
+        let content = block("html", "html")?;
+        let reason = block("html", "reason")?;
+        let layout = self.0.get_template("layout.html")?;
+        let html = layout.render(minijinja::context! {
+            subject => subject.clone(),
+            tenant => Value::from(Serde(vars.get("tenant").cloned().unwrap_or_default())),
+            colour => vars.get("colour").and_then(|c| c.as_str()).map(safe_colour).unwrap_or(DEFAULT_COLOUR),
+            content => Value::from_safe_string(content),
+            reason => Value::from_safe_string(reason),
+        })?;
+        Ok(Rendered {
+            subject,
+            text,
+            html,
+        })
+    }
+}
+
+/// What [`queue`] needs besides the kind's own variables.
+pub struct Envelope<'a> {
+    pub tenant: TenantId,
+    /// The site whose colour heads the mail, if any.
+    pub site: Option<SiteId>,
+    pub to: &'a str,
+    pub kind: Kind,
+    pub headers: Vec<(String, String)>,
+    pub attachments: Vec<MailAttachment>,
+}
+
+impl<'a> Envelope<'a> {
+    /// A plain mail of `kind` to `to`.
+    pub fn new(tenant: TenantId, to: &'a str, kind: Kind) -> Self {
+        Self {
+            tenant,
+            site: None,
+            to,
+            kind,
+            headers: Vec::new(),
+            attachments: Vec::new(),
+        }
+    }
+
+    /// Headed with this site's colour.
+    pub fn site(mut self, site: SiteId) -> Self {
+        self.site = Some(site);
+        self
+    }
+}
+
+/// Why a mail could not be queued.
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    #[error("rendering the {0} mail: {1}")]
+    Template(&'static str, minijinja::Error),
+    #[error(transparent)]
+    Storage(#[from] parley_storage::StorageError),
+}
+
+/// Renders a mail and adds it to `batch` (written with the change that
+/// caused it); poke the deliverer with [`sent`] once the batch is durable.
+pub fn queue(
+    app: &App,
+    batch: &mut WriteBatch,
+    env: Envelope<'_>,
+    mut vars: serde_json::Value,
+) -> Result<MailId, MailError> {
+    let tenant = app
+        .store
+        .tenant(env.tenant)?
+        .map(|t| t.name)
+        .unwrap_or_default();
+    let colour = match env.site {
+        Some(s) => app.store.site_settings(env.tenant, s)?.color,
+        None => String::new(),
+    };
+    if let Some(o) = vars.as_object_mut() {
+        o.entry("tenant").or_insert(tenant.into());
+        o.insert("colour".into(), safe_colour(&colour).into());
+        o.insert("to".into(), env.to.into());
+    }
+    let r = app
+        .mail_templates
+        .render(env.kind, &vars)
+        .map_err(|e| MailError::Template(env.kind.name(), e))?;
+    let id = MailId::new();
+    let now = Timestamp::now();
+    app.store.put_mail(
+        batch,
+        &MailRecord {
+            id,
+            tenant_id: env.tenant,
+            to: env.to.to_string(),
+            subject: r.subject,
+            body: r.text,
+            html: r.html,
+            kind: env.kind.name().into(),
+            message_id: message_id(id, &app.mail_host),
+            status: MailStatus::Pending,
+            attempts: Vec::new(),
+            round_from: 0,
+            next_attempt_at: now,
+            sent_at: None,
+            headers: env.headers,
+            attachments: env.attachments,
+            created_at: now,
+        },
+    );
+    Ok(id)
+}
+
+/// Tells the deliverer that queued mail is now durable.
+pub fn sent(app: &App) {
+    app.system.poke_mail();
+}
+
+/// A link into the dashboard (`/app/#PAGE=VALUE`) built from `auth.public_url`.
+pub fn app_link(app: &App, fragment: &str) -> String {
+    format!("{}/app/#{fragment}", app.public_url.trim_end_matches('/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn every_kind_renders_both_bodies_with_the_layout() {
+        let t = Templates::new().unwrap();
+        let vars = json!({
+            "tenant": "Acme", "colour": "#112233", "to": "a@b.test", "inviter": "Olive",
+            "link": "http://x/app/#invite=abc", "hours": 72, "minutes": 60, "site": "Acme site",
+            "messages": [{"who": "Olive", "body": "Hello", "ts": "2026-12-01T10:00:00Z"}],
+            "from": "Olive", "name": "Vic", "email": "vic@x.test", "message": "Hi", "how": "in Account",
+            "when": "2026-12-01 10:00 UTC",
+        });
+        for k in Kind::ALL {
+            let r = t.render(k, &vars).unwrap();
+            assert!(!r.subject.is_empty() && !r.subject.contains('\n'), "{k:?}");
+            assert!(
+                r.text.contains("You received this mail because"),
+                "{k:?}: {}",
+                r.text
+            );
+            assert!(
+                r.html.contains("<html") && r.html.contains("#112233"),
+                "{k:?}"
+            );
+            assert!(r.html.contains("Acme"), "{k:?}");
+        }
+    }
+
+    #[test]
+    fn variables_are_escaped_in_html_and_left_alone_in_text() {
+        let t = Templates::new().unwrap();
+        let vars = json!({
+            "tenant": "<script>alert(1)</script>", "colour": "red;background:url(x)", "to": "a@b.test",
+            "inviter": "O'Neil & <b>Co</b>", "link": "http://x/?a=1&b=2", "hours": 72,
+        });
+        let r = t.render(Kind::Invitation, &vars).unwrap();
+        assert!(!r.html.contains("<script>"), "{}", r.html);
+        assert!(r.html.contains("&lt;script&gt;"), "{}", r.html);
+        assert!(!r.html.contains("<b>Co</b>"));
+        assert!(
+            r.html.contains(DEFAULT_COLOUR),
+            "an unsafe colour is replaced"
+        );
+        assert!(r.text.contains("O'Neil & <b>Co</b>"), "{}", r.text);
+        assert!(r.text.contains("http://x/?a=1&b=2"));
+    }
+
+    #[test]
+    fn colours_are_checked() {
+        assert_eq!(safe_colour("#abc"), "#abc");
+        assert_eq!(safe_colour("#A1B2C3"), "#A1B2C3");
+        assert_eq!(safe_colour("#12345"), DEFAULT_COLOUR);
+        assert_eq!(safe_colour("blue"), DEFAULT_COLOUR);
+    }
+}

@@ -1,0 +1,206 @@
+//! The mail outbox: each tenant's mails under its prefix, and one global
+//! index of pending mail ordered by when each is next due, so the mail
+//! deliverer finds due work with a single ordered scan.
+//!
+//! A mail is written in the same batch as the change that caused it
+//! (`put_mail`), and every attempt rewrites it with `update_mail`, which
+//! moves its due-index entry in the same batch.
+
+use crate::codec::{decode, encode};
+use crate::{keys, Result, Store, WriteBatch};
+use parley_engine::mail::{MailRecord, MailRecordV1, MailStatus};
+use parley_engine::{MailId, TenantId, Timestamp};
+
+/// The outbox.
+pub trait OutboxStore {
+    /// Queues a new mail (record and, when pending, its due entry).
+    fn put_mail(&self, batch: &mut WriteBatch, m: &MailRecord);
+    /// Replaces `old` with `new` (the same mail after an attempt or a retry).
+    fn update_mail(&self, batch: &mut WriteBatch, old: &MailRecord, new: &MailRecord);
+    fn mail(&self, t: TenantId, id: MailId) -> Result<Option<MailRecord>>;
+    /// Newest first, strictly older than `before`, those `keep` accepts, at most `limit`.
+    fn mails(
+        &self,
+        t: TenantId,
+        before: Option<MailId>,
+        limit: usize,
+        keep: &dyn Fn(&MailRecord) -> bool,
+    ) -> Result<Vec<MailRecord>>;
+    /// Pending mails due at or before `now`, soonest first, at most `limit`.
+    fn mails_due(&self, now: Timestamp, limit: usize)
+        -> Result<Vec<(Timestamp, TenantId, MailId)>>;
+    /// When the soonest pending mail is due, if any is.
+    fn next_mail_due(&self) -> Result<Option<Timestamp>>;
+}
+
+/// Reads a mail of either layout.
+fn decode_mail(bytes: &[u8]) -> Result<MailRecord> {
+    decode::<MailRecord>(bytes)
+        .or_else(|e| decode::<MailRecordV1>(bytes).map(Into::into).or(Err(e)))
+}
+
+fn due_key(m: &MailRecord) -> Vec<u8> {
+    keys::mail_due(m.next_attempt_at, m.tenant_id, m.id)
+}
+
+/// `(due, tenant, mail)` of a due-index key.
+fn parse_due(key: &[u8]) -> Option<(Timestamp, TenantId, MailId)> {
+    let rest = key.get(keys::mail_due_prefix().len()..)?;
+    let at = u64::from_be_bytes(rest.get(..8)?.try_into().ok()?);
+    Some((
+        Timestamp(at),
+        TenantId::from_slice(rest.get(8..24)?)?,
+        MailId::from_slice(rest.get(24..40)?)?,
+    ))
+}
+
+impl OutboxStore for Store {
+    fn put_mail(&self, batch: &mut WriteBatch, m: &MailRecord) {
+        batch.put(keys::mail(m.tenant_id, m.id), encode(m));
+        if m.status == MailStatus::Pending {
+            batch.put_global(due_key(m), Vec::new());
+        }
+    }
+
+    fn update_mail(&self, batch: &mut WriteBatch, old: &MailRecord, new: &MailRecord) {
+        if old.status == MailStatus::Pending {
+            batch.delete_global(due_key(old));
+        }
+        self.put_mail(batch, new);
+    }
+
+    fn mail(&self, t: TenantId, id: MailId) -> Result<Option<MailRecord>> {
+        self.data()
+            .get(keys::mail(t, id))?
+            .map(|v| decode_mail(&v))
+            .transpose()
+    }
+
+    fn mails(
+        &self,
+        t: TenantId,
+        before: Option<MailId>,
+        limit: usize,
+        keep: &dyn Fn(&MailRecord) -> bool,
+    ) -> Result<Vec<MailRecord>> {
+        let start = keys::keyspace(t, keys::ks::MAIL);
+        let end = before
+            .map(|b| keys::mail(t, b))
+            .unwrap_or_else(|| keys::keyspace(t, keys::ks::MAIL + 1));
+        let mut out = Vec::new();
+        for kv in self.data().range(start..end).rev() {
+            let m = decode_mail(&kv?.1)?;
+            if keep(&m) {
+                out.push(m);
+                if out.len() >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn mails_due(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<(Timestamp, TenantId, MailId)>> {
+        let mut out = Vec::new();
+        for kv in self.global().scan_prefix(keys::mail_due_prefix()) {
+            let (k, _) = kv?;
+            let Some((at, t, id)) = parse_due(&k) else {
+                continue;
+            };
+            if at > now || out.len() >= limit {
+                break;
+            }
+            out.push((at, t, id));
+        }
+        Ok(out)
+    }
+
+    fn next_mail_due(&self) -> Result<Option<Timestamp>> {
+        match self.global().scan_prefix(keys::mail_due_prefix()).next() {
+            Some(kv) => Ok(parse_due(&kv?.0).map(|(at, ..)| at)),
+            None => Ok(None),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parley_engine::mail::RetryPolicy;
+    use std::time::Duration;
+
+    fn apply(store: &Store, b: WriteBatch) {
+        store.write_now(b).unwrap();
+    }
+
+    #[test]
+    fn pending_mail_is_indexed_by_due_time_and_leaves_the_index_when_sent() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), &Default::default()).unwrap();
+        let t = TenantId::new();
+        let mut m: MailRecord = MailRecordV1 {
+            id: MailId::new(),
+            tenant_id: t,
+            to: "a@b.test".into(),
+            subject: "hi".into(),
+            body: "body".into(),
+            created_at: Timestamp(5_000),
+        }
+        .into();
+        let mut b = WriteBatch::new();
+        store.put_mail(&mut b, &m);
+        apply(&store, b);
+        assert!(store.mails_due(Timestamp(4_999), 10).unwrap().is_empty());
+        assert_eq!(
+            store.mails_due(Timestamp(5_000), 10).unwrap(),
+            vec![(Timestamp(5_000), t, m.id)]
+        );
+        assert_eq!(store.next_mail_due().unwrap(), Some(Timestamp(5_000)));
+
+        let policy = RetryPolicy {
+            max_attempts: 3,
+            base: Duration::from_secs(1),
+            cap: Duration::from_secs(60),
+        };
+        let old = m.clone();
+        m.record_attempt(Timestamp(6_000), Err("down".into()), &policy, 0.5);
+        let mut b = WriteBatch::new();
+        store.update_mail(&mut b, &old, &m);
+        apply(&store, b);
+        assert_eq!(store.next_mail_due().unwrap(), Some(Timestamp(7_000)));
+
+        let old = m.clone();
+        m.record_attempt(Timestamp(7_000), Ok("250 ok".into()), &policy, 0.5);
+        let mut b = WriteBatch::new();
+        store.update_mail(&mut b, &old, &m);
+        apply(&store, b);
+        assert_eq!(store.next_mail_due().unwrap(), None);
+        let back = store.mail(t, m.id).unwrap().unwrap();
+        assert_eq!(back.status, MailStatus::Sent);
+        assert_eq!(store.mails(t, None, 10, &|_| true).unwrap(), vec![back]);
+    }
+
+    #[test]
+    fn mail_queued_by_the_first_layout_is_still_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), &Default::default()).unwrap();
+        let old = MailRecordV1 {
+            id: MailId::new(),
+            tenant_id: TenantId::new(),
+            to: "a@b.test".into(),
+            subject: "hi".into(),
+            body: "body".into(),
+            created_at: Timestamp(5_000),
+        };
+        store
+            .data()
+            .insert(keys::mail(old.tenant_id, old.id), encode(&old))
+            .unwrap();
+        let m = store.mail(old.tenant_id, old.id).unwrap().unwrap();
+        assert_eq!((m.body.as_str(), m.status), ("body", MailStatus::Pending));
+    }
+}
