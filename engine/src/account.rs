@@ -51,6 +51,10 @@ pub struct OneTimeToken {
     pub tenant_id: TenantId,
     pub staff_id: StaffId,
     pub expires_at: Timestamp,
+    /// The staff member's `token_version` when it was issued: a completed
+    /// reset, a password change or "sign out everywhere" bumps it, which
+    /// voids every link issued before.
+    pub staff_version: u32,
 }
 
 /// Who did an audited action.

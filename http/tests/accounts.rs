@@ -342,10 +342,15 @@ async fn password_change_and_reset_end_old_sessions() {
     let r = srv
         .call("GET", "/api/v1/outbox", Some(bearer(&owner)), None)
         .await;
-    let mails = r.body["items"].as_array().unwrap();
+    let mails: Vec<&Value> = r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["kind"] == "password_reset")
+        .collect();
     assert_eq!(mails.len(), 1, "{}", r.body);
     assert_eq!(mails[0]["to"], "agent@acme.test");
-    let token = link_token(&mails[0], "#reset=");
+    let token = link_token(mails[0], "#reset=");
     let confirm = |pw: &str| json!({"token": token, "password": pw});
     let r = srv
         .call(
@@ -447,4 +452,84 @@ async fn an_operator_can_close_sign_up() {
         .await;
     assert_eq!((r.status, r.code()), (403, "forbidden"));
     srv.pair(OWNER, PASSWORD).await;
+}
+
+/// Owner's outbox mails of `kind`, newest first.
+async fn mails_of(srv: &Server, owner: &Value, kind: &str) -> Vec<Value> {
+    let r = srv
+        .call("GET", "/api/v1/outbox", Some(bearer(owner)), None)
+        .await;
+    r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["kind"] == kind)
+        .cloned()
+        .collect()
+}
+
+#[tokio::test]
+async fn a_completed_reset_voids_every_older_reset_link() {
+    let srv = Server::start_with(Setup {
+        staff: vec![("agent@acme.test".into(), "agent".into())],
+        ..Default::default()
+    });
+    let owner = srv.pair(OWNER, PASSWORD).await;
+    for _ in 0..2 {
+        let r = srv
+            .call(
+                "POST",
+                "/api/v1/auth/password-reset",
+                None,
+                Some(json!({"email": "agent@acme.test"})),
+            )
+            .await;
+        assert_eq!(r.status, 202);
+    }
+    let resets = mails_of(&srv, &owner, "password_reset").await;
+    assert_eq!(resets.len(), 2);
+    let (newer, older) = (
+        link_token(&resets[0], "#reset="),
+        link_token(&resets[1], "#reset="),
+    );
+    let confirm = |t: &str, pw: &str| {
+        srv.call(
+            "POST",
+            "/api/v1/auth/password-reset/confirm",
+            None,
+            Some(json!({"token": t, "password": pw})),
+        )
+    };
+    assert_eq!(confirm(&newer, "first reset 42").await.status, 204);
+    let r = confirm(&older, "second reset 42").await;
+    assert_eq!((r.status, r.code()), (401, "invalid_token"), "{}", r.body);
+    srv.pair("agent@acme.test", "first reset 42").await;
+
+    // A password change voids an outstanding link too.
+    let r = srv
+        .call(
+            "POST",
+            "/api/v1/auth/password-reset",
+            None,
+            Some(json!({"email": "agent@acme.test"})),
+        )
+        .await;
+    assert_eq!(r.status, 202);
+    let pending = link_token(
+        &mails_of(&srv, &owner, "password_reset").await[0],
+        "#reset=",
+    );
+    let agent = srv.pair("agent@acme.test", "first reset 42").await;
+    let r = srv
+        .call(
+            "POST",
+            "/api/v1/me/password",
+            Some(bearer(&agent)),
+            Some(json!({"current_password": "first reset 42", "new_password": "changed pass 42"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(confirm(&pending, "third reset 42").await.status, 401);
+    // And each change was announced to the account's owner.
+    assert_eq!(mails_of(&srv, &owner, "password_changed").await.len(), 2);
 }

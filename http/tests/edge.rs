@@ -55,6 +55,42 @@ async fn sign_in_attempts_are_limited_per_account_and_per_ip() {
 }
 
 #[tokio::test]
+async fn guesses_from_another_address_never_lock_the_owner_out() {
+    let srv = Server::start_with(Setup {
+        config: Some(
+            "[limits]\nlogin_per_ip_per_minute = 100\nlogin_per_account_per_minute = 3\n".into(),
+        ),
+        ..Default::default()
+    });
+    let attacker = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 9]))
+        .build()
+        .unwrap();
+    let url = format!("{}/api/v1/auth/login", srv.base);
+    let guess = || {
+        send(
+            attacker
+                .post(&url)
+                .json(&json!({"email": OWNER, "password": "guess guess 1"})),
+        )
+    };
+    for _ in 0..3 {
+        assert_eq!(guess().await.status, 401);
+    }
+    assert_eq!(guess().await.status, 429, "the guesser is slowed down");
+    // The owner, from their own address, signs in at once.
+    let r = srv
+        .call(
+            "POST",
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"email": OWNER, "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+#[tokio::test]
 async fn bodies_are_limited_and_every_answer_has_an_id_and_headers() {
     let srv = Server::start();
     let big = json!({"email": "a@b.test", "password": "x".repeat(11 * 1024)});

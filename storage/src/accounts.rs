@@ -309,6 +309,7 @@ mod tests {
             tenant_id: t.id,
             staff_id: staff,
             expires_at,
+            staff_version: 0,
         };
         let mut b = WriteBatch::new();
         store.put_tenant(&mut b, &t);

@@ -319,6 +319,23 @@ pub async fn reset_request(
     Ok(StatusCode::ACCEPTED)
 }
 
+/// Queues "your password was changed" for `staff` (added to `batch`).
+pub fn password_changed_mail(
+    app: &App,
+    batch: &mut WriteBatch,
+    staff: &StaffRecord,
+    how: &str,
+) -> Result<(), ApiError> {
+    let when = Timestamp::now().to_rfc3339();
+    crate::mail::queue(
+        app,
+        batch,
+        Envelope::new(staff.tenant_id, &staff.email, MailKind::PasswordChanged),
+        json!({"how": how, "when": when, "link": crate::mail::app_link(app, "forgot")}),
+    )?;
+    Ok(())
+}
+
 /// Creates a single-use token (added to `batch`); returns the link that carries it.
 pub fn one_time(
     app: &App,
@@ -334,6 +351,7 @@ pub fn one_time(
         tenant_id: staff.tenant_id,
         staff_id: staff.id,
         expires_at: Timestamp::now().after(ttl),
+        staff_version: staff.token_version,
     };
     app.store
         .put_one_time_token(batch, &token_hash(&token), &rec);
@@ -357,9 +375,13 @@ pub fn redeem(
         TokenKind::Invitation => "invitation",
     };
     let h = token_hash(token);
-    let rec = app
-        .store
-        .one_time_token(&h)?
+    let found = match app.store.one_time_token(&h) {
+        Ok(r) => r,
+        // A token of an older layout is no token any more.
+        Err(parley_storage::StorageError::Decode(_)) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let rec = found
         .filter(|r| r.kind == kind)
         .ok_or_else(|| ApiError::invalid_token(what))?;
     if Timestamp::now() >= rec.expires_at {
@@ -371,6 +393,10 @@ pub fn redeem(
         .staff(rec.tenant_id, rec.staff_id)?
         .ok_or_else(|| ApiError::invalid_token(what))?;
     app.store.delete_one_time_token(batch, &h);
+    if staff.token_version != rec.staff_version {
+        // Issued before the last reset, password change or sign-out-everywhere.
+        return Err(ApiError::invalid_token(what));
+    }
     Ok(staff)
 }
 
@@ -396,6 +422,7 @@ pub async fn reset_confirm(
     parley_engine::validate::password(&body.password, &staff.email)?;
     staff.password_hash = hash(&app, body.password).await?;
     session::revoke_all(&app, &mut b, &mut staff)?;
+    password_changed_mail(&app, &mut b, &staff, "with a reset link")?;
     audit::by(
         &app,
         &mut b,
@@ -405,6 +432,7 @@ pub async fn reset_confirm(
         ("staff", staff.id.to_string()),
     );
     app.writer.write(b).await?;
+    crate::mail::sent(&app);
     drop(_guard);
     session::kick(&app, &staff).await;
     Ok(StatusCode::NO_CONTENT)

@@ -56,11 +56,14 @@ impl Limiters {
     }
 
     /// One sign-in (or sign-up, or reset) attempt from `ip` for `account`.
+    /// The account's budget is kept per address: someone guessing from
+    /// elsewhere spends their own budget, never the real owner's, and so
+    /// cannot lock them out.
     pub fn login(&self, ip: IpAddr, account: &str) -> Result<(), ApiError> {
         self.check(&self.login_ip, &ip, "sign-in attempts from your address")?;
         self.check(
             &self.login_account,
-            &account.to_ascii_lowercase(),
+            &format!("{}|{ip}", account.to_ascii_lowercase()),
             "sign-in attempts for this account",
         )
     }

@@ -106,6 +106,7 @@ pub async fn change_password(
     staff.password_hash = phc;
     let mut b = WriteBatch::new();
     session::revoke_all(&app, &mut b, &mut staff)?;
+    super::auth::password_changed_mail(&app, &mut b, &staff, "in the dashboard")?;
     me.audit(
         &app,
         &mut b,
@@ -114,6 +115,7 @@ pub async fn change_password(
         json!({}),
     );
     let pair = session::sign_in(&app, b, &staff, &me.caller).await?;
+    crate::mail::sent(&app);
     drop(guard);
     session::kick(&app, &staff).await;
     Ok(Json(pair))

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod smtp;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};

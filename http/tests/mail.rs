@@ -1,0 +1,359 @@
+//! Mail over a real SMTP server on loopback (aiosmtpd): every kind arrives
+//! with a text and an HTML body, the right recipient and working links;
+//! HTML escapes what people typed; a down server is retried and a dead
+//! letter can be retried by hand; `kill -9` with mail pending loses nothing
+//! and keeps one `Message-ID`.
+
+mod common;
+
+use common::smtp::{self, Smtp};
+use common::*;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+fn config(smtp_url: &str, extra: &str) -> String {
+    format!("[mail]\nsmtp_url = \"{smtp_url}\"\nfrom = \"Acme Help <help@acme.test>\"\nretry_base_secs = 1\n{extra}")
+}
+
+fn bearer(pair: &Value) -> &str {
+    pair["access_token"].as_str().unwrap()
+}
+
+/// Polls the owner's outbox until `pred` holds for the newest mail of `kind`.
+async fn outbox_until(
+    srv: &Server,
+    owner: &Value,
+    kind: &str,
+    pred: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let r = srv
+            .call("GET", "/api/v1/outbox", Some(bearer(owner)), None)
+            .await;
+        let m = r.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["kind"] == kind)
+            .cloned();
+        if let Some(m) = m.filter(|m| pred(m)) {
+            return m;
+        }
+        assert!(Instant::now() < deadline, "outbox: {}", r.body);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn every_mail_kind_arrives_with_both_bodies_escaped_html_and_working_links() {
+    if let Some(why) = smtp::unavailable() {
+        eprintln!("skipping: {why}");
+        return;
+    }
+    let sink = Smtp::start();
+    let srv = Server::start_with(Setup {
+        config: Some(config(&sink.url(), "")),
+        ..Default::default()
+    });
+    let owner = srv.pair(OWNER, PASSWORD).await;
+    // A company name with markup: it heads every mail.
+    let evil = "Acme <script>alert(1)</script>";
+    let r = srv
+        .call(
+            "PATCH",
+            "/api/v1/tenant",
+            Some(bearer(&owner)),
+            Some(json!({"name": evil})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    // Invitation → accept with the mailed link's token.
+    let r = srv
+        .call(
+            "POST",
+            "/api/v1/staff",
+            Some(bearer(&owner)),
+            Some(json!({"name": "Ada", "email": "ada@acme.test", "role": "agent"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let invite = sink.wait_for("ada@acme.test", "invited you").await;
+    assert_eq!(invite["headers"]["from"], "Acme Help <help@acme.test>");
+    let link = smtp::link(&invite, "#invite=");
+    assert!(
+        link.starts_with(&format!("{}/app/#invite=", srv.base)),
+        "links use the bound address: {link}"
+    );
+    let html = invite["html"].as_str().unwrap();
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;"), "{html}");
+    assert!(!html.contains("<script>"), "{html}");
+    assert!(invite["text"].as_str().unwrap().contains(evil));
+    assert!(
+        html.contains(&smtp::link_token(&invite, "#invite=")),
+        "the button carries the link"
+    );
+    let message_id = invite["headers"]["message-id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(message_id.starts_with('<') && message_id.ends_with('>'));
+    let r = srv
+        .call(
+            "POST",
+            "/api/v1/auth/invitation/accept",
+            None,
+            Some(json!({"token": smtp::link_token(&invite, "#invite="), "password": "ada's pass 42"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    // Reset → confirm → "your password was changed".
+    let r = srv
+        .call(
+            "POST",
+            "/api/v1/auth/password-reset",
+            None,
+            Some(json!({"email": "ada@acme.test"})),
+        )
+        .await;
+    assert_eq!(r.status, 202);
+    let reset = sink.wait_for("ada@acme.test", "Reset your password").await;
+    assert!(reset["html"]
+        .as_str()
+        .unwrap()
+        .contains("Choose a new password"));
+    let r = srv
+        .call(
+            "POST",
+            "/api/v1/auth/password-reset/confirm",
+            None,
+            Some(json!({"token": smtp::link_token(&reset, "#reset="), "password": "ada's new pass 7"})),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let changed = sink.wait_for("ada@acme.test", "was changed").await;
+    assert!(changed["text"]
+        .as_str()
+        .unwrap()
+        .contains("with a reset link"));
+    assert!(changed["html"].as_str().unwrap().contains("<html"));
+
+    // Transcript of a visitor's chat, private notes left out.
+    let (mut v, welcome) = srv.visitor(None).await;
+    v.send(json!({"type":"send","client_id":"t1","body":"Where is <b>my</b> order?"}))
+        .await;
+    let ack = v.until_type("ack").await;
+    let conv = ack["conversation_id"].as_str().unwrap().to_string();
+    let (mut staff, _) = srv.staff(OWNER).await;
+    staff
+        .send(json!({"type":"claim","conversation_id":conv}))
+        .await;
+    staff
+        .send(json!({"type":"send","conversation_id":conv,"client_id":"s1","body":"On its way","private":false}))
+        .await;
+    staff
+        .send(json!({"type":"send","conversation_id":conv,"client_id":"s2","body":"secret note","private":true}))
+        .await;
+    staff
+        .until(|f| f["type"] == "ack" && f["client_id"] == "s2")
+        .await;
+    let r = srv
+        .call(
+            "POST",
+            &format!("/api/v1/public/{}/transcript", srv.site_key()),
+            None,
+            Some(json!({"visitor_token": welcome["visitor_token"], "email": "vic@visitor.test"})),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    let t = sink.wait_for("vic@visitor.test", "Your conversation").await;
+    let text = t["text"].as_str().unwrap();
+    assert!(
+        text.contains("Where is <b>my</b> order?") && text.contains("On its way"),
+        "{text}"
+    );
+    assert!(!text.contains("secret note"));
+    let html = t["html"].as_str().unwrap();
+    assert!(
+        html.contains("Where is &lt;b&gt;my&lt;&#x2f;b&gt; order?"),
+        "{html}"
+    );
+
+    // The outbox shows each as sent, once, with the server's reply.
+    let sent = outbox_until(&srv, &owner, "invitation", |m| m["status"] == "sent").await;
+    assert_eq!(sent["attempts"], 1);
+    assert!(sent["sent_at"].is_string());
+    assert_eq!(sent["message_id"], message_id.as_str());
+    assert!(sent["history"][0]["reply"]
+        .as_str()
+        .unwrap()
+        .starts_with("250"));
+    assert!(sent["body"].is_string(), "owners see bodies");
+}
+
+#[tokio::test]
+async fn a_down_smtp_server_is_retried_and_kill_9_with_mail_pending_loses_nothing() {
+    if let Some(why) = smtp::unavailable() {
+        eprintln!("skipping: {why}");
+        return;
+    }
+    // Nothing listens on the port yet.
+    let port = smtp::free_port();
+    let mut srv = Server::start_with(Setup {
+        config: Some(config(&format!("smtp://127.0.0.1:{port}"), "")),
+        staff: vec![("agent@acme.test".into(), "agent".into())],
+        ..Default::default()
+    });
+    let owner = srv.pair(OWNER, PASSWORD).await;
+    let r = srv
+        .call(
+            "POST",
+            "/api/v1/auth/password-reset",
+            None,
+            Some(json!({"email": "agent@acme.test"})),
+        )
+        .await;
+    assert_eq!(r.status, 202);
+    let m = outbox_until(&srv, &owner, "password_reset", |m| {
+        m["attempts"].as_u64().unwrap_or(0) >= 1
+    })
+    .await;
+    assert_eq!(m["status"], "pending", "{m}");
+    assert!(
+        m["last_error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{m}"
+    );
+
+    // Killed with the mail pending; the SMTP server comes up; after the
+    // restart the mail is delivered.
+    srv.kill9_and_restart();
+    let sink = Smtp::start_on(port);
+    let got = sink
+        .wait_for("agent@acme.test", "Reset your password")
+        .await;
+    let owner = srv.pair(OWNER, PASSWORD).await;
+    let m = outbox_until(&srv, &owner, "password_reset", |m| m["status"] == "sent").await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let ids: std::collections::BTreeSet<String> = sink
+        .messages()
+        .iter()
+        .filter(|x| x["headers"]["subject"] == got["headers"]["subject"])
+        .map(|x| x["headers"]["message-id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), 1, "one Message-ID across attempts: {ids:?}");
+    assert_eq!(
+        ids.iter().next().unwrap(),
+        m["message_id"].as_str().unwrap()
+    );
+}
+
+#[tokio::test]
+async fn a_dead_letter_keeps_its_attempts_and_is_sent_when_retried() {
+    if let Some(why) = smtp::unavailable() {
+        eprintln!("skipping: {why}");
+        return;
+    }
+    let port = smtp::free_port();
+    let srv = Server::start_with(Setup {
+        config: Some(config(
+            &format!("smtp://127.0.0.1:{port}"),
+            "max_attempts = 2\n",
+        )),
+        staff: vec![("agent@acme.test".into(), "agent".into())],
+        ..Default::default()
+    });
+    let owner = srv.pair(OWNER, PASSWORD).await;
+    let r = srv
+        .call(
+            "POST",
+            "/api/v1/auth/password-reset",
+            None,
+            Some(json!({"email": "agent@acme.test"})),
+        )
+        .await;
+    assert_eq!(r.status, 202);
+    let m = outbox_until(&srv, &owner, "password_reset", |m| m["status"] == "failed").await;
+    assert_eq!(m["attempts"], 2);
+    assert_eq!(m["history"].as_array().unwrap().len(), 2);
+    let failed = srv
+        .call(
+            "GET",
+            "/api/v1/outbox?status=failed",
+            Some(bearer(&owner)),
+            None,
+        )
+        .await;
+    assert_eq!(failed.body["items"].as_array().unwrap().len(), 1);
+
+    let sink = Smtp::start_on(port);
+    let id = m["id"].as_str().unwrap();
+    let r = srv
+        .call(
+            "POST",
+            &format!("/api/v1/outbox/{id}/retry"),
+            Some(bearer(&owner)),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["status"].as_str()),
+        (200, Some("pending")),
+        "{}",
+        r.body
+    );
+    sink.wait_for("agent@acme.test", "Reset your password")
+        .await;
+    let m = outbox_until(&srv, &owner, "password_reset", |m| m["status"] == "sent").await;
+    assert_eq!(m["attempts"], 3, "the history keeps every attempt");
+    let r = srv
+        .call(
+            "POST",
+            &format!("/api/v1/outbox/{id}/retry"),
+            Some(bearer(&owner)),
+            None,
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (409, "not_failed"));
+}
+
+#[tokio::test]
+async fn without_smtp_mail_waits_and_says_why() {
+    let srv = Server::start_with(Setup {
+        staff: vec![("agent@acme.test".into(), "agent".into())],
+        ..Default::default()
+    });
+    let owner = srv.pair(OWNER, PASSWORD).await;
+    let r = srv
+        .call(
+            "POST",
+            "/api/v1/auth/password-reset",
+            None,
+            Some(json!({"email": "agent@acme.test"})),
+        )
+        .await;
+    assert_eq!(r.status, 202);
+    let m = outbox_until(&srv, &owner, "password_reset", |_| true).await;
+    assert_eq!(m["status"], "pending");
+    assert_eq!(m["last_error"], "no SMTP server configured");
+    assert!(srv.log().contains("no SMTP server configured"));
+}
+
+#[test]
+fn an_smtp_url_that_does_not_parse_is_one_line_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(&cfg, "[mail]\nsmtp_url = \"mail.example.com:25\"\n").unwrap();
+    let out = std::process::Command::new(bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path().join("d"))
+        .arg("--config")
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("mail.smtp_url"), "{err}");
+}
