@@ -120,6 +120,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
         "text/javascript; charset=utf-8",
         include_bytes!("../web/dashboard/admin.js"),
     ),
+    (
+        "gate.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../web/dashboard/gate.js"),
+    ),
 ];
 
 fn gzip(body: &[u8]) -> Vec<u8> {

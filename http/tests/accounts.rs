@@ -369,7 +369,14 @@ async fn password_change_and_reset_end_old_sessions() {
             Some(confirm("after reset 42")),
         )
         .await;
-    assert_eq!(r.status, 204, "{}", r.body);
+    assert_eq!(r.status, 200, "{}", r.body);
+    // The device that reset is signed in; every other session ended.
+    assert_eq!(
+        srv.call("GET", "/api/v1/me", Some(bearer(&r.body)), None)
+            .await
+            .status,
+        200
+    );
     assert_eq!(
         srv.call("GET", "/api/v1/me", Some(bearer(&fresh)), None)
             .await
@@ -488,6 +495,23 @@ async fn a_completed_reset_voids_every_older_reset_link() {
     }
     let resets = mails_of(&srv, &owner, "password_reset").await;
     assert_eq!(resets.len(), 2);
+    // A link can be looked at without being used.
+    let token = link_token(&resets[0], "#reset=");
+    for _ in 0..2 {
+        let r = srv
+            .call(
+                "POST",
+                "/api/v1/auth/link",
+                None,
+                Some(json!({"token": token})),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(
+            (r.body["kind"].as_str(), r.body["email"].as_str()),
+            (Some("password_reset"), Some("agent@acme.test"))
+        );
+    }
     let (newer, older) = (
         link_token(&resets[0], "#reset="),
         link_token(&resets[1], "#reset="),
@@ -500,9 +524,19 @@ async fn a_completed_reset_voids_every_older_reset_link() {
             Some(json!({"token": t, "password": pw})),
         )
     };
-    assert_eq!(confirm(&newer, "first reset 42").await.status, 204);
+    assert_eq!(confirm(&newer, "first reset 42").await.status, 200);
     let r = confirm(&older, "second reset 42").await;
     assert_eq!((r.status, r.code()), (401, "invalid_token"), "{}", r.body);
+    for t in [&newer, &older] {
+        let r = srv
+            .call("POST", "/api/v1/auth/link", None, Some(json!({"token": t})))
+            .await;
+        assert_eq!(
+            (r.status, r.code()),
+            (401, "invalid_token"),
+            "used and voided links say so"
+        );
+    }
     srv.pair("agent@acme.test", "first reset 42").await;
 
     // A password change voids an outstanding link too.

@@ -4,7 +4,9 @@
 //! visitor sidebar), live visitors following a page change, a transfer
 //! between two agents and a close, roles (agents see no administration),
 //! a silent token refresh, and `logout-all` from elsewhere signing the
-//! dashboard out, and the operator suspending a tenant at `/admin/`.
+//! dashboard out, the operator suspending a tenant at `/admin/`, and a team
+//! forming with real mail (invitation link, forgot password, reset page,
+//! the Account page, the Outbox).
 //! Screenshots land in `target/tmp/dashboard-shots/`.
 
 mod common;
@@ -68,4 +70,23 @@ async fn the_dashboard_works_in_a_real_browser() {
         ("PARLEY_OPERATOR", "root@ops.test".to_string()),
     ];
     tokio::task::block_in_place(|| run_script(&mut srv, "dashboard.mjs", "operator", "", &extra));
+    // A team forms with real mail: invitation, reset, password changed.
+    if common::smtp::unavailable().is_none() {
+        let sink = common::smtp::Smtp::start();
+        let mut srv = Server::start_with(Setup {
+            config: Some(format!("[mail]\nsmtp_url = \"{}\"\n", sink.url())),
+            ..Default::default()
+        });
+        let extra = [
+            ("PARLEY_PASSWORD", PASSWORD.to_string()),
+            ("PARLEY_OWNER", OWNER.to_string()),
+            (
+                "PARLEY_MAILDIR",
+                sink.dir.path().to_string_lossy().into_owned(),
+            ),
+        ];
+        tokio::task::block_in_place(|| {
+            run_script(&mut srv, "dashboard.mjs", "accounts", "", &extra)
+        });
+    }
 }

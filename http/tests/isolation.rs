@@ -151,6 +151,13 @@ fn rows() -> Vec<Row> {
             |_| Some(json!({"token": "bogus", "password": "correct horse 9"})),
             all(401),
         ),
+        r(
+            "POST",
+            "/api/v1/auth/link",
+            Fix::None,
+            |_| Some(json!({"token": "bogus"})),
+            all(401),
+        ),
         r("GET", "/api/v1/me", Fix::None, ANY, STAFF_OK),
         r(
             "PATCH",

@@ -408,14 +408,15 @@ pub struct ResetConfirm {
     password: String,
 }
 
-/// Sets a new password with a reset token; every session of the account ends.
+/// Sets a new password with a reset token: every other session of the
+/// account ends, every older reset link dies, and this device is signed in.
 #[utoipa::path(post, path = "/api/v1/auth/password-reset/confirm", tag = "auth", request_body = ResetConfirm,
-    responses((status = 204, description = "password changed"), (status = 400, description = "`weak_password`"), (status = 401, description = "`invalid_token`")))]
+    responses((status = 200, body = TokenPair, description = "password changed; signed in"), (status = 400, description = "`weak_password`"), (status = 401, description = "`invalid_token`")))]
 pub async fn reset_confirm(
     State(app): State<App>,
     caller: Caller,
     ApiJson(body): ApiJson<ResetConfirm>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<Json<TokenPair>, ApiError> {
     let _guard = app.accounts.lock().await;
     let mut b = WriteBatch::new();
     let mut staff = redeem(&app, &mut b, &body.token, TokenKind::PasswordReset)?;
@@ -431,11 +432,56 @@ pub async fn reset_confirm(
         "auth.password_reset",
         ("staff", staff.id.to_string()),
     );
-    app.writer.write(b).await?;
+    let pair = session::sign_in(&app, b, &staff, &caller).await?;
     crate::mail::sent(&app);
     drop(_guard);
     session::kick(&app, &staff).await;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(Json(pair))
+}
+
+/// `POST /auth/link` body.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LinkCheck {
+    token: String,
+}
+
+/// What a mailed link is for, without using it: the page it opens says
+/// "join Acme as ada@…" or, for a used or expired link, says so at once.
+#[utoipa::path(post, path = "/api/v1/auth/link", tag = "auth", request_body = LinkCheck,
+    responses((status = 200, description = "`{kind: invitation|password_reset, email, name, tenant}`", body = Object),
+        (status = 401, description = "`invalid_token`: unknown, used or expired"), (status = 429)))]
+pub async fn check_link(
+    State(app): State<App>,
+    caller: Caller,
+    ApiJson(body): ApiJson<LinkCheck>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    app.limiters.login(caller.ip, "link")?;
+    let bad = || ApiError::invalid_token("link");
+    let rec = match app.store.one_time_token(&token_hash(&body.token)) {
+        Ok(r) => r,
+        Err(parley_storage::StorageError::Decode(_)) => None,
+        Err(e) => return Err(e.into()),
+    }
+    .filter(|r| Timestamp::now() < r.expires_at)
+    .ok_or_else(bad)?;
+    let staff = app
+        .store
+        .staff(rec.tenant_id, rec.staff_id)?
+        .filter(|s| s.token_version == rec.staff_version)
+        .ok_or_else(bad)?;
+    let tenant = app
+        .store
+        .tenant(rec.tenant_id)?
+        .map(|t| t.name)
+        .unwrap_or_default();
+    let kind = match rec.kind {
+        TokenKind::PasswordReset => "password_reset",
+        TokenKind::Invitation => "invitation",
+    };
+    Ok(Json(
+        json!({"kind": kind, "email": staff.email, "name": staff.name, "tenant": tenant}),
+    ))
 }
 
 /// `POST /auth/invitation/accept` body.

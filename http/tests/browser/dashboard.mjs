@@ -4,6 +4,7 @@
 //   PARLEY_SCENARIO (inbox | transfer | session | operator). Exits non-zero on the first failure.
 import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
 
 const env = (k) => process.env[k] ?? assert.fail(`${k} is not set`);
 const base = env('PARLEY_BASE');
@@ -62,6 +63,21 @@ async function socketVisitor(text) {
   ws.send(JSON.stringify({ type: 'send', client_id: 'v1', body: text }));
   return { ws, ack: await acked };
 }
+
+/** The mail to `to` whose subject has `subject`, from the SMTP sink's dir (waits up to 20 s). */
+async function mailTo(dir, to, subject) {
+  for (let i = 0; i < 200; i++) {
+    for (const f of readdirSync(dir).filter((n) => n.endsWith('.json'))) {
+      const m = JSON.parse(readFileSync(`${dir}/${f}`, 'utf8'));
+      if (m.rcpt_tos[0] === to && m.headers.subject.includes(subject)) return m;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.fail(`no mail to ${to} about ${subject}`);
+}
+
+/** The link in a mail's text that holds `fragment`. */
+const linkIn = (text, fragment) => text.split(/\s+/).find((w) => w.includes(fragment));
 
 async function shotsOf(page, name, hash) {
   for (const [device, viewport] of [['desktop', { width: 1280, height: 800 }], ['phone', { width: 390, height: 844 }]]) {
@@ -169,7 +185,7 @@ try {
       body: JSON.stringify({ email: env('PARLEY_OWNER'), password }) }).then((r) => r.json());
     const out = await fetch(base + '/api/v1/auth/logout-all', { method: 'POST', headers: { authorization: 'Bearer ' + login.access_token } });
     assert.equal(out.status, 204);
-    await owner.waitForURL((u) => !u.pathname.startsWith('/app'), { timeout: 10000 });
+    await owner.getByRole('heading', { name: 'Sign in' }).waitFor({ timeout: 10000 });
     await owner.getByText('Your session was ended elsewhere').waitFor();
   } else if (scenario === 'operator') {
     const page = await newPage();
@@ -188,6 +204,76 @@ try {
     await page.screenshot({ path: `${shots}/admin-tenants.png` });
     await row.getByRole('button', { name: 'Resume' }).click();
     await row.getByRole('cell', { name: 'active' }).waitFor();
+  } else if (scenario === 'accounts') {
+    const maildir = env('PARLEY_MAILDIR');
+    const owner = await signIn(env('PARLEY_OWNER'));
+    step('the owner invites an agent on the Staff page');
+    await owner.evaluate(() => { location.hash = '#/admin/staff'; });
+    const form = owner.locator('form', { hasText: 'Invite a colleague' });
+    await form.getByLabel('Name').fill('Ada');
+    await form.getByLabel('Email').fill('ada@acme.test');
+    await form.getByRole('button', { name: 'Invite' }).click();
+    await owner.getByText('Invitation sent').waitFor();
+    step('the invitation arrives over SMTP; the agent opens its link, sets a password, lands in the inbox');
+    const invite = await mailTo(maildir, 'ada@acme.test', 'invited you');
+    const link = linkIn(invite.text, '#invite=');
+    assert.ok(link.startsWith(base + '/app/#invite='), link);
+    const ada = await newPage();
+    await ada.goto(link);
+    await ada.getByRole('heading', { name: /^Join / }).waitFor();
+    await shotsOf(ada, 'invite', new URL(link).hash);
+    await ada.getByLabel('Password').fill('ada new pass 42');
+    await ada.getByRole('button', { name: 'Join and sign in' }).click();
+    await ada.getByRole('tab', { name: /Waiting/ }).waitFor();
+    step('and answers a widget chat');
+    const { panel } = await visitorWrites('Hello, anyone there?');
+    const item = ada.locator('.queue li a', { hasText: 'Hello, anyone there?' });
+    await item.waitFor({ timeout: 5000 });
+    await item.click();
+    await ada.getByRole('button', { name: 'Claim' }).click();
+    await ada.locator('.log .msg.system', { hasText: 'joined the conversation' }).waitFor();
+    const box = ada.getByLabel('Reply');
+    await box.fill('Hi, Ada here');
+    await box.press('Enter');
+    await panel.locator('.m.them', { hasText: 'Hi, Ada here' }).waitFor();
+    step('an invitation link works once');
+    const again = await newPage();
+    await again.goto(link);
+    await again.getByRole('heading', { name: 'This invitation cannot be used' }).waitFor();
+    step('signed out, /app/ shows only the sign-in form; forgot password → mail → reset page → signed in');
+    const p = await newPage();
+    await p.goto(base + '/app/');
+    await p.getByRole('heading', { name: 'Sign in' }).waitFor();
+    assert.equal(await p.getByText('Create my workspace').count(), 0, 'no sign-up form in /app/');
+    await shotsOf(p, 'signin', '#signin');
+    await p.getByRole('link', { name: 'Forgot your password?' }).click();
+    await p.getByLabel('Email').fill('ada@acme.test');
+    await p.getByRole('button', { name: 'Send the link' }).click();
+    await p.getByRole('heading', { name: 'Check your mail' }).waitFor();
+    const reset = await mailTo(maildir, 'ada@acme.test', 'Reset your password');
+    const resetLink = linkIn(reset.text, '#reset=');
+    await p.goto(resetLink);
+    await p.getByRole('heading', { name: 'Choose a new password' }).waitFor();
+    await p.getByLabel('New password', { exact: true }).fill('ada reset pass 7');
+    await p.getByRole('button', { name: 'Save and sign in' }).click();
+    await p.getByRole('tab', { name: /Waiting/ }).waitFor();
+    step('the old session is gone, and a mail says the password changed');
+    await ada.getByText('Your session was ended elsewhere').waitFor({ timeout: 15000 });
+    await mailTo(maildir, 'ada@acme.test', 'was changed');
+    step('the used reset link says so');
+    const used = await newPage();
+    await used.goto(resetLink);
+    await used.getByRole('heading', { name: 'This link cannot be used' }).waitFor();
+    step('Account: the agent renames herself');
+    await p.evaluate(() => { location.hash = '#/account'; });
+    await p.getByLabel('Your name (visitors see it)').fill('Ada L.');
+    await p.getByRole('button', { name: 'Save name' }).click();
+    await p.getByText('Name saved.').waitFor();
+    step('the owner sees every mail delivered in the Outbox');
+    await owner.evaluate(() => { location.hash = '#/admin/outbox'; });
+    await owner.locator('tr', { hasText: 'Reset your password' }).locator('.pill.sent').waitFor();
+    await owner.locator('tr', { hasText: 'invited you' }).locator('.pill.sent').waitFor();
+    await shotsOf(owner, 'outbox', '#/admin/outbox');
   } else {
     assert.fail('unknown scenario ' + scenario);
   }

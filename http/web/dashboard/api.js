@@ -49,11 +49,16 @@ export function lastReason() {
   return why;
 }
 
-/** Leaves the dashboard for the sign-in page, saying why. */
+/** Leaves the dashboard for its sign-in page, saying why. */
 export function signOut(why) {
   session.clear();
   if (why) sessionStorage.setItem(WHY, why);
-  location.replace('/#signin');
+  if (location.pathname.startsWith('/app')) {
+    history.replaceState(null, '', '/app/#signin');
+    location.reload();
+  } else {
+    location.replace('/#signin');
+  }
 }
 
 let inflight = null;

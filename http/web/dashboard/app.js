@@ -7,8 +7,10 @@ import { Live } from './live.js';
 import { Inbox } from './inbox.js';
 import { Visitors } from './visitors.js';
 import * as manage from './manage.js';
+import { gate } from './gate.js';
 
-if (!session.get()) signOut();
+// Signed out, or opened from a mailed link: those pages first.
+await gate();
 
 class App {
   constructor() {
@@ -59,7 +61,7 @@ class App {
 
   renderNav() {
     const links = [['#/inbox', 'Inbox'], ['#/visitors', 'Visitors'], ['#/contacts', 'Messages'], ['#/canned', 'Canned'],
-      ...(this.can('manage') ? [['#/admin/staff', 'Staff'], ['#/admin/sites', 'Sites'], ['#/admin/audit', 'Audit log']] : []),
+      ...(this.can('manage') ? [['#/admin/staff', 'Staff'], ['#/admin/sites', 'Sites'], ['#/admin/outbox', 'Outbox'], ['#/admin/audit', 'Audit log']] : []),
       ['#/account', 'Account']];
     const here = location.hash || '#/inbox';
     this.nav.replaceChildren(...links.map(([href, label]) => h('a', { href, 'aria-current': here.startsWith(href) ? 'page' : false }, label,
@@ -89,7 +91,7 @@ class App {
         page.append(h('h1', {}, 'Not available'), h('p', {}, 'Only owners and admins manage the workspace.'));
         return;
       }
-      const pages = { staff: manage.staffPage, sites: manage.sitesPage, audit: manage.auditPage };
+      const pages = { staff: manage.staffPage, sites: manage.sitesPage, outbox: manage.outboxPage, audit: manage.auditPage };
       if (section === 'admin') await (pages[a] || manage.staffPage)(this, page, b);
       else if (section === 'canned') await manage.cannedPage(this, page);
       else if (section === 'contacts') await manage.contactsPage(this, page);

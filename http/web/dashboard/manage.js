@@ -2,7 +2,7 @@
 // preview, embed snippet, key rotation), audit log, contact messages,
 // canned responses, and the signed-in member's sessions.
 
-import { api, h, clock, session, signOut } from './api.js';
+import { api, h, clock, session, signOut, keep } from './api.js';
 
 const fields = (form) => Object.fromEntries(new FormData(form));
 const field = (label, input) => h('label', {}, label, input);
@@ -32,7 +32,7 @@ export async function staffPage(app, root) {
   const invite = h('form', { class: 'stack card', onsubmit: (e) => { e.preventDefault(); tryApi(out, async () => {
     await api('POST', '/api/v1/staff', fields(e.target));
     e.target.reset();
-    say(out, 'Invitation sent (see the outbox until mail is configured).');
+    say(out, 'Invitation sent. Its delivery shows in the Outbox.');
     await load();
   }); } }, h('strong', {}, 'Invite a colleague'),
   field('Name', h('input', { name: 'name', required: true })), field('Email', h('input', { name: 'email', type: 'email', required: true })),
@@ -150,18 +150,62 @@ export async function contactsPage(app, root) {
 export async function accountPage(app, root) {
   const out = h('p', { role: 'status' });
   const body = h('tbody');
+  const me = app.live.me || {};
   const load = async () => {
     const r = await api('GET', '/api/v1/sessions');
     body.replaceChildren(...r.items.map((s) => h('tr', {}, h('td', {}, s.device || s.user_agent || 'Unknown device', s.current ? h('strong', {}, ' (this one)') : null),
       h('td', {}, s.ip || ''), h('td', {}, clock(s.last_seen_at || s.last_seen || s.created_at)),
       h('td', {}, s.current ? null : h('button', { class: 'ghost', onclick: () => tryApi(out, async () => { await api('DELETE', '/api/v1/sessions/' + s.id); await load(); }) }, 'Sign out')))));
   };
-  root.replaceChildren(h('h1', {}, 'Your account'), h('p', {}, app.live.me ? `${app.live.me.name} · ${app.live.me.email} · ${app.live.me.role}` : ''),
-    h('h2', {}, 'Sessions'), out, h('table', {}, body),
+  const profile = h('form', { class: 'stack card', onsubmit: (e) => { e.preventDefault(); tryApi(out, async () => {
+    const staff = await api('PATCH', '/api/v1/me', { name: fields(e.target).name });
+    if (app.live.me) app.live.me.name = staff.name;
+    say(out, 'Name saved.');
+  }); } }, h('h2', {}, 'Profile'), h('p', { class: 'muted' }, `${me.email || ''} · ${me.role || ''}`),
+  field('Your name (visitors see it)', h('input', { name: 'name', required: true, value: me.name || '', autocomplete: 'name' })),
+  h('button', { type: 'submit' }, 'Save name'));
+  const password = h('form', { class: 'stack card', onsubmit: (e) => { e.preventDefault(); tryApi(out, async () => {
+    const v = fields(e.target);
+    keep(await api('POST', '/api/v1/me/password', { current_password: v.current_password, new_password: v.new_password }));
+    e.target.reset();
+    say(out, 'Password changed. Every other session was signed out.');
+    await load();
+  }); } }, h('h2', {}, 'Password'),
+  field('Current password', h('input', { name: 'current_password', type: 'password', required: true, autocomplete: 'current-password' })),
+  field('New password', h('input', { name: 'new_password', type: 'password', required: true, minlength: 10, autocomplete: 'new-password' })),
+  h('p', { class: 'muted' }, 'At least 10 characters, with letters and digits or symbols. Other sessions end.'),
+  h('button', { type: 'submit' }, 'Change password'));
+  root.replaceChildren(h('h1', {}, 'Your account'), out, h('div', { class: 'grid2' }, profile, password),
+    h('h2', {}, 'Sessions'), h('table', {}, body),
     h('p', {}, h('button', { class: 'danger', onclick: () => tryApi(out, async () => {
       await api('POST', '/api/v1/auth/logout-all');
       signOut('You signed out everywhere.');
     }) }, 'Sign out everywhere')));
+  await load();
+}
+
+export async function outboxPage(app, root) {
+  const out = h('p', { role: 'status' });
+  const body = h('tbody');
+  const status = h('select', { 'aria-label': 'Status', onchange: () => tryApi(out, load) },
+    ['', 'pending', 'sent', 'failed'].map((v) => h('option', { value: v }, v || 'All')));
+  const load = async () => {
+    const r = await api('GET', '/api/v1/outbox' + (status.value ? '?status=' + status.value : ''));
+    body.replaceChildren(...r.items.map((m) => h('tr', {},
+      h('td', {}, m.subject, h('div', { class: 'muted' }, m.to)),
+      h('td', {}, h('span', { class: 'pill ' + m.status }, m.status), m.attempts ? h('div', { class: 'muted' }, `${m.attempts} attempt${m.attempts > 1 ? 's' : ''}`) : null),
+      h('td', {}, m.sent_at ? clock(m.sent_at) : (m.last_error ? h('span', { class: 'error' }, m.last_error) : '—')),
+      h('td', {}, clock(m.created_at)),
+      h('td', {}, m.status === 'failed' ? h('button', { class: 'ghost', onclick: () => tryApi(out, async () => {
+        await api('POST', `/api/v1/outbox/${m.id}/retry`);
+        say(out, 'Queued again.');
+        await load();
+      }) }, 'Retry') : null))));
+    if (!r.items.length) body.append(h('tr', {}, h('td', { colspan: 5, class: 'muted' }, 'No mail yet. Invitations, password resets and transcripts show up here.')));
+  };
+  root.replaceChildren(h('h1', {}, 'Outbox'), h('p', { class: 'muted' }, 'Every mail this workspace sends, and whether it was delivered.'),
+    h('p', {}, status), out,
+    h('table', { 'aria-label': 'Outgoing mail' }, h('thead', {}, h('tr', {}, h('th', {}, 'Mail'), h('th', {}, 'Status'), h('th', {}, 'Sent / last error'), h('th', {}, 'Queued'), h('th', {}, ''))), body));
   await load();
 }
 
