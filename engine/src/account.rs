@@ -122,6 +122,22 @@ pub fn valid_shortcut(s: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
+/// What a staff member chose for themselves (kept beside their record, so
+/// adding a preference needs no migration of staff records).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StaffPrefs {
+    /// Mail me when a visitor leaves a message with the contact form.
+    pub contact_alerts: bool,
+}
+
+impl Default for StaffPrefs {
+    fn default() -> Self {
+        Self {
+            contact_alerts: true,
+        }
+    }
+}
+
 /// What a visitor's browser said of itself at their latest connection:
 /// shown to staff as device, browser, local time and rough location.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -181,6 +181,66 @@ async fn every_mail_kind_arrives_with_both_bodies_escaped_html_and_working_links
         "{html}"
     );
 
+    // A contact-form message alerts every staff member who wants it; Ada
+    // turns hers off in Account and gets no more.
+    let ada = srv.pair("ada@acme.test", "ada's new pass 7").await;
+    let contact_path = format!("/api/v1/public/{}/contact", srv.site_key());
+    let contact = |msg: &'static str| {
+        srv.call(
+            "POST",
+            &contact_path,
+            None,
+            Some(json!({"name": "Vic <i>", "email": "vic@visitor.test", "message": msg, "website": ""})),
+        )
+    };
+    assert_eq!(contact("Do you ship to Mars?").await.status, 201);
+    for to in [OWNER, "ada@acme.test"] {
+        let m = sink.wait_for(to, "New message from Vic").await;
+        assert!(m["text"].as_str().unwrap().contains("Do you ship to Mars?"));
+        assert!(m["text"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("{}/app/#/contacts", srv.base)));
+        assert!(m["html"].as_str().unwrap().contains("Vic &lt;i&gt;"));
+    }
+    let r = srv
+        .call(
+            "PATCH",
+            "/api/v1/me",
+            Some(bearer(&ada)),
+            Some(json!({"contact_alerts": false})),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["prefs"]["contact_alerts"].as_bool()),
+        (200, Some(false)),
+        "{}",
+        r.body
+    );
+    assert_eq!(contact("And to Venus?").await.status, 201);
+    let m = sink.wait_for(OWNER, "New message from Vic").await;
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < deadline {
+        let to_ada = sink
+            .messages()
+            .iter()
+            .filter(|m| {
+                m["rcpt_tos"][0] == "ada@acme.test"
+                    && m["text"].as_str().is_some_and(|t| t.contains("Venus"))
+            })
+            .count();
+        assert_eq!(to_ada, 0, "Ada turned alerts off");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let owner_venus = sink
+        .messages()
+        .iter()
+        .filter(|m| {
+            m["rcpt_tos"][0] == OWNER && m["text"].as_str().is_some_and(|t| t.contains("Venus"))
+        })
+        .count();
+    assert_eq!(owner_venus, 1, "{m}");
+
     // The outbox shows each as sent, once, with the server's reply.
     let sent = outbox_until(&srv, &owner, "invitation", |m| m["status"] == "sent").await;
     assert_eq!(sent["attempts"], 1);

@@ -204,6 +204,7 @@ impl AuthStore for Store {
 
     fn delete_staff(&self, batch: &mut WriteBatch, s: &StaffRecord) -> Result<()> {
         batch.delete(keys::staff(s.tenant_id, s.id));
+        batch.delete(keys::staff_prefs(s.tenant_id, s.id));
         batch.delete_global(keys::email(&s.email));
         for kv in self.data().scan_prefix(keys::sessions(s.tenant_id, s.id)) {
             batch.delete(kv?.0.to_vec());

@@ -6,7 +6,7 @@ use crate::accounts::{newest_first, scan};
 use crate::codec::{decode, encode};
 use crate::stores::get;
 use crate::{keys, Result, Store, WriteBatch};
-use parley_engine::account::{CannedResponse, VisitorDevice};
+use parley_engine::account::{CannedResponse, StaffPrefs, VisitorDevice};
 use parley_engine::records::*;
 use parley_engine::*;
 
@@ -38,6 +38,9 @@ pub trait DeskStore {
         keep: &dyn Fn(&VisitorRecord) -> bool,
     ) -> Result<Vec<VisitorRecord>>;
     fn visitor_device(&self, t: TenantId, v: VisitorId) -> Result<Option<VisitorDevice>>;
+    /// A staff member's preferences, defaults when never set.
+    fn staff_prefs(&self, t: TenantId, s: StaffId) -> Result<StaffPrefs>;
+    fn put_staff_prefs(&self, batch: &mut WriteBatch, t: TenantId, s: StaffId, p: &StaffPrefs);
     fn put_visitor_device(
         &self,
         batch: &mut WriteBatch,
@@ -98,6 +101,14 @@ impl DeskStore for Store {
 
     fn visitor_device(&self, t: TenantId, v: VisitorId) -> Result<Option<VisitorDevice>> {
         get(self.data(), &keys::visitor_device(t, v))
+    }
+
+    fn staff_prefs(&self, t: TenantId, s: StaffId) -> Result<StaffPrefs> {
+        Ok(get(self.data(), &keys::staff_prefs(t, s))?.unwrap_or_default())
+    }
+
+    fn put_staff_prefs(&self, batch: &mut WriteBatch, t: TenantId, s: StaffId, p: &StaffPrefs) {
+        batch.put(keys::staff_prefs(t, s), encode(p));
     }
 
     fn put_visitor_device(

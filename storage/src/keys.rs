@@ -23,6 +23,7 @@ pub mod ks {
     pub const CONTACT: u8 = 0x0F;
     pub const VISITOR_DEVICE: u8 = 0x10;
     pub const CANNED: u8 = 0x11;
+    pub const STAFF_PREFS: u8 = 0x12;
 }
 
 fn tenant_ks(t: TenantId, ks: u8, extra: usize) -> Vec<u8> {
@@ -150,6 +151,13 @@ pub fn audit(t: TenantId, id: AuditId) -> Vec<u8> {
 pub fn mail(t: TenantId, id: MailId) -> Vec<u8> {
     let mut k = tenant_ks(t, ks::MAIL, 16);
     k.extend_from_slice(&id.to_bytes());
+    k
+}
+
+/// A staff member's own preferences (mail alerts, …).
+pub fn staff_prefs(t: TenantId, s: StaffId) -> Vec<u8> {
+    let mut k = tenant_ks(t, ks::STAFF_PREFS, 16);
+    k.extend_from_slice(&s.to_bytes());
     k
 }
 

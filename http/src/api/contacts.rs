@@ -91,8 +91,49 @@ pub async fn submit(
     };
     let mut b = WriteBatch::new();
     app.store.put_contact(&mut b, &rec);
+    alert_staff(&app, &mut b, &site, &rec)?;
     app.writer.write(b).await?;
+    crate::mail::sent(&app);
     Ok((StatusCode::CREATED, Json(json!({ "id": id }))))
+}
+
+/// Mails the new message to every active staff member who has not turned
+/// contact alerts off (added to `batch`, with the message itself).
+fn alert_staff(
+    app: &App,
+    batch: &mut WriteBatch,
+    site: &parley_engine::records::SiteRecord,
+    rec: &ContactRecord,
+) -> Result<(), ApiError> {
+    use parley_storage::DeskStore;
+    let link = crate::mail::app_link(app, "/contacts");
+    let name = if rec.name.is_empty() {
+        rec.email.as_str()
+    } else {
+        rec.name.as_str()
+    };
+    for staff in app.store.staff_list(rec.tenant_id)? {
+        if !staff.active
+            || !app
+                .store
+                .staff_prefs(rec.tenant_id, staff.id)?
+                .contact_alerts
+        {
+            continue;
+        }
+        crate::mail::queue(
+            app,
+            batch,
+            crate::mail::Envelope::new(
+                rec.tenant_id,
+                &staff.email,
+                crate::mail::Kind::ContactAlert,
+            )
+            .site(site.id),
+            json!({"site": site.name, "name": name, "email": rec.email, "message": rec.message, "link": link}),
+        )?;
+    }
+    Ok(())
 }
 
 /// Filters of `GET /contact-messages`.

@@ -11,9 +11,10 @@ use crate::state::App;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
+use parley_engine::account::StaffPrefs;
 use parley_engine::codes::error as code;
 use parley_engine::*;
-use parley_storage::{AccountStore, AuthStore, WriteBatch};
+use parley_storage::{AccountStore, AuthStore, DeskStore, WriteBatch};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use utoipa::ToSchema;
@@ -27,11 +28,17 @@ pub async fn me(State(app): State<App>, me: Authed) -> Result<Json<Value>, ApiEr
         .store
         .tenant(me.tenant())?
         .ok_or_else(|| ApiError::not_found("tenant"))?;
+    let prefs = app.store.staff_prefs(me.tenant(), me.staff.id)?;
     Ok(Json(json!({
         "staff": staff_view(&me.staff),
         "tenant": {"id": tenant.id, "name": tenant.name, "created_at": tenant.created_at},
         "session_id": me.session,
+        "prefs": prefs_view(&prefs),
     })))
+}
+
+fn prefs_view(p: &StaffPrefs) -> Value {
+    json!({"contact_alerts": p.contact_alerts})
 }
 
 /// `PATCH /me` body: what a staff member may change about themselves.
@@ -39,6 +46,8 @@ pub async fn me(State(app): State<App>, me: Authed) -> Result<Json<Value>, ApiEr
 #[serde(deny_unknown_fields)]
 pub struct MePatch {
     name: Option<String>,
+    /// Mail me when a visitor leaves a contact-form message.
+    contact_alerts: Option<bool>,
 }
 
 /// Changes the caller's own profile.
@@ -67,9 +76,19 @@ pub async fn update_me(
             ("staff", staff.id.to_string()),
             json!({"name": [before, staff.name]}),
         );
+    }
+    if let Some(on) = body.contact_alerts {
+        let mut prefs = app.store.staff_prefs(me.tenant(), staff.id)?;
+        prefs.contact_alerts = on;
+        app.store
+            .put_staff_prefs(&mut b, me.tenant(), staff.id, &prefs);
+    }
+    if !b.is_empty() {
         app.writer.write(b).await?;
     }
-    Ok(Json(staff_view(&staff)))
+    let mut view = staff_view(&staff);
+    view["prefs"] = prefs_view(&app.store.staff_prefs(me.tenant(), staff.id)?);
+    Ok(Json(view))
 }
 
 /// `POST /me/password` body.

@@ -269,6 +269,12 @@ try {
     await p.getByLabel('Your name (visitors see it)').fill('Ada L.');
     await p.getByRole('button', { name: 'Save name' }).click();
     await p.getByText('Name saved.').waitFor();
+    await p.getByLabel('Mail me each new contact-form message').uncheck();
+    await p.getByText('No more contact messages by mail.').waitFor();
+    const me = await p.evaluate(async () => (await fetch('/api/v1/me', { headers: { authorization: 'Bearer ' + JSON.parse(localStorage.getItem('parley:auth')).access_token } })).json());
+    assert.equal(me.prefs.contact_alerts, false);
+    assert.equal(me.staff.name, 'Ada L.');
+    await shotsOf(p, 'account', '#/account');
     step('the owner sees every mail delivered in the Outbox');
     await owner.evaluate(() => { location.hash = '#/admin/outbox'; });
     await owner.locator('tr', { hasText: 'Reset your password' }).locator('.pill.sent').waitFor();

@@ -164,6 +164,14 @@ export async function accountPage(app, root) {
   }); } }, h('h2', {}, 'Profile'), h('p', { class: 'muted' }, `${me.email || ''} · ${me.role || ''}`),
   field('Your name (visitors see it)', h('input', { name: 'name', required: true, value: me.name || '', autocomplete: 'name' })),
   h('button', { type: 'submit' }, 'Save name'));
+  const mine = await api('GET', '/api/v1/me');
+  const alerts = h('input', { type: 'checkbox', checked: mine.prefs?.contact_alerts !== false,
+    onchange: (e) => tryApi(out, async () => {
+      await api('PATCH', '/api/v1/me', { contact_alerts: e.target.checked });
+      say(out, e.target.checked ? 'You will get contact messages by mail.' : 'No more contact messages by mail.');
+    }) });
+  const notices = h('div', { class: 'stack card' }, h('h2', {}, 'Mail'),
+    h('label', { class: 'check' }, alerts, 'Mail me each new contact-form message'));
   const password = h('form', { class: 'stack card', onsubmit: (e) => { e.preventDefault(); tryApi(out, async () => {
     const v = fields(e.target);
     keep(await api('POST', '/api/v1/me/password', { current_password: v.current_password, new_password: v.new_password }));
@@ -175,7 +183,7 @@ export async function accountPage(app, root) {
   field('New password', h('input', { name: 'new_password', type: 'password', required: true, minlength: 10, autocomplete: 'new-password' })),
   h('p', { class: 'muted' }, 'At least 10 characters, with letters and digits or symbols. Other sessions end.'),
   h('button', { type: 'submit' }, 'Change password'));
-  root.replaceChildren(h('h1', {}, 'Your account'), out, h('div', { class: 'grid2' }, profile, password),
+  root.replaceChildren(h('h1', {}, 'Your account'), out, h('div', { class: 'grid2' }, profile, password, notices),
     h('h2', {}, 'Sessions'), h('table', {}, body),
     h('p', {}, h('button', { class: 'danger', onclick: () => tryApi(out, async () => {
       await api('POST', '/api/v1/auth/logout-all');
