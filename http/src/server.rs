@@ -155,7 +155,7 @@ impl Server {
             tokens: Tokens::new(&secret, config.auth.access_token_ttl_secs),
             connections: Arc::new(Semaphore::new(config.limits.max_connections)),
             limiters: Limiters::new(&config.limits),
-            accounts: tokio::sync::Mutex::new(()),
+            locks: Default::default(),
             hashers,
             public_url,
             mail_host,

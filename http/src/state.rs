@@ -29,9 +29,10 @@ pub struct AppInner {
     pub started: Instant,
     /// Per-IP and per-account request budgets.
     pub limiters: Limiters,
-    /// Serialises account changes that check an invariant first (unique
-    /// email, at least one owner) so two requests cannot both pass it.
-    pub accounts: tokio::sync::Mutex<()>,
+    /// Per-tenant and per-email locks for changes that check an invariant
+    /// first (at least one owner, unique email), so two requests cannot
+    /// both pass it — and two tenants never wait for each other.
+    pub locks: crate::app::locks::Locks,
     /// The threads that run argon2 (memory-hard: 19 MiB a job).
     pub hashers: crate::hashers::Hashers,
     /// The base of every link in a mail: `auth.public_url`, or the address

@@ -91,6 +91,8 @@ pub async fn create(
     me: Authed,
     ApiJson(input): ApiJson<CannedInput>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
+    // The shortcut is unique in the tenant: check and write under its lock.
+    let _guard = app.locks.tenant(me.tenant()).await;
     me.require(Action::ManageCanned)?;
     let shortcut = input.shortcut.unwrap_or_default();
     let body = input.body.unwrap_or_default();
@@ -136,6 +138,8 @@ pub async fn update(
     Path(id): Path<String>,
     ApiJson(input): ApiJson<CannedInput>,
 ) -> Result<Json<Value>, ApiError> {
+    // The shortcut is unique in the tenant: check and write under its lock.
+    let _guard = app.locks.tenant(me.tenant()).await;
     me.require(Action::ManageCanned)?;
     let mut c = find(&app, &me, &id)?;
     if let Some(s) = input.shortcut {

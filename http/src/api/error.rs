@@ -1,21 +1,13 @@
-//! The one API error type: every failure becomes the contract's body
-//! `{"error":{"code","message"}}` with a fitting status. Internal errors are
-//! logged with their cause and answered with a generic message.
+//! The one API error type rendered: every failure becomes the contract's
+//! body `{"error":{"code","message"}}` with its status (the type itself is
+//! the application layer's, in `app::error`), plus the JSON and query
+//! extractors whose rejections use that body.
 
+pub use crate::app::ApiError;
 use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use parley_engine::codes::error as code;
-
-/// An error answered to an API client.
-#[derive(Debug)]
-pub struct ApiError {
-    pub status: StatusCode,
-    pub code: &'static str,
-    pub message: String,
-    /// Seconds to wait, sent as `Retry-After` (429 answers).
-    pub retry_after: Option<u64>,
-}
 
 /// An optional query parameter parsed as `T` (an id, a cursor); a value
 /// that does not parse is a 400 `invalid` naming the parameter.
@@ -28,85 +20,6 @@ pub fn query_param<T: std::str::FromStr>(
             .map_err(|_| ApiError::bad_request(code::INVALID, format!("{name} is not valid")))
     })
     .transpose()
-}
-
-impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-            retry_after: None,
-        }
-    }
-
-    /// 429 with `Retry-After`.
-    pub fn too_many(retry_after_secs: u64, what: &str) -> Self {
-        Self {
-            retry_after: Some(retry_after_secs.max(1)),
-            ..Self::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                code::TOO_MANY_REQUESTS,
-                format!(
-                    "too many {what}; try again in {} s",
-                    retry_after_secs.max(1)
-                ),
-            )
-        }
-    }
-
-    /// 403 for a role that may not do something.
-    pub fn forbidden(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, code::FORBIDDEN, message)
-    }
-
-    /// 403 for a suspended tenant.
-    pub fn suspended() -> Self {
-        Self::new(
-            StatusCode::FORBIDDEN,
-            code::TENANT_SUSPENDED,
-            "this account is suspended; contact the instance operator",
-        )
-    }
-
-    /// 401 for an unknown, used, revoked or expired one-time or refresh token.
-    pub fn invalid_token(what: &str) -> Self {
-        Self::new(
-            StatusCode::UNAUTHORIZED,
-            code::INVALID_TOKEN,
-            format!("the {what} is invalid, used or expired"),
-        )
-    }
-
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, code, message)
-    }
-
-    pub fn unauthorized() -> Self {
-        Self::new(
-            StatusCode::UNAUTHORIZED,
-            code::UNAUTHORIZED,
-            "a valid access token is required",
-        )
-    }
-
-    pub fn not_found(what: &str) -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            code::NOT_FOUND,
-            format!("no such {what}"),
-        )
-    }
-
-    /// Logs `err` and answers a generic 500.
-    pub fn internal(err: impl std::fmt::Display) -> Self {
-        tracing::error!(error = %err, "internal error");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            code::INTERNAL,
-            "the server could not complete the request",
-        )
-    }
 }
 
 impl IntoResponse for ApiError {
@@ -138,24 +51,6 @@ impl From<JsonRejection> for ApiError {
             }
             other => Self::bad_request(code::BAD_REQUEST, other.body_text()),
         }
-    }
-}
-
-impl From<parley_engine::validate::Invalid> for ApiError {
-    fn from(e: parley_engine::validate::Invalid) -> Self {
-        Self::bad_request(e.code, e.message)
-    }
-}
-
-impl From<crate::mail::MailError> for ApiError {
-    fn from(e: crate::mail::MailError) -> Self {
-        Self::internal(e)
-    }
-}
-
-impl From<parley_storage::StorageError> for ApiError {
-    fn from(e: parley_storage::StorageError) -> Self {
-        Self::internal(e)
     }
 }
 

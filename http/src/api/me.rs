@@ -1,23 +1,20 @@
 //! The signed-in staff member: `/api/v1/me`, their password and their
 //! sign-in sessions.
 
-use super::auth::{hash, verify};
 use super::error::{ApiError, ApiJson};
 use super::principal::Authed;
-use super::session::{self, TokenPair};
 use super::staff::view as staff_view;
 use super::Page;
+use crate::app::accounts::{self, MePatch, PasswordChange};
+use crate::app::sessions::TokenPair;
 use crate::state::App;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use parley_engine::account::StaffPrefs;
-use parley_engine::codes::error as code;
 use parley_engine::*;
-use parley_storage::{AccountStore, AuthStore, DeskStore, WriteBatch};
-use serde::Deserialize;
+use parley_storage::{AccountStore, AuthStore, DeskStore};
 use serde_json::{json, Value};
-use utoipa::ToSchema;
 
 /// The caller and their tenant.
 #[utoipa::path(get, path = "/api/v1/me", tag = "me",
@@ -41,15 +38,6 @@ fn prefs_view(p: &StaffPrefs) -> Value {
     json!({"contact_alerts": p.contact_alerts})
 }
 
-/// `PATCH /me` body: what a staff member may change about themselves.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct MePatch {
-    name: Option<String>,
-    /// Mail me when a visitor leaves a contact-form message.
-    contact_alerts: Option<bool>,
-}
-
 /// Changes the caller's own profile.
 #[utoipa::path(patch, path = "/api/v1/me", tag = "me", request_body = MePatch,
     responses((status = 200, description = "the staff member", body = Object)),
@@ -59,48 +47,12 @@ pub async fn update_me(
     me: Authed,
     ApiJson(body): ApiJson<MePatch>,
 ) -> Result<Json<Value>, ApiError> {
-    let _guard = app.accounts.lock().await;
-    let mut staff = app
-        .store
-        .staff(me.tenant(), me.staff.id)?
-        .ok_or_else(ApiError::unauthorized)?;
-    let mut b = WriteBatch::new();
-    if let Some(n) = &body.name {
-        let before = staff.name.clone();
-        staff.name = parley_engine::validate::name(n)?;
-        app.store.put_staff(&mut b, &staff);
-        me.audit(
-            &app,
-            &mut b,
-            "staff.update",
-            ("staff", staff.id.to_string()),
-            json!({"name": [before, staff.name]}),
-        );
-    }
-    if let Some(on) = body.contact_alerts {
-        let mut prefs = app.store.staff_prefs(me.tenant(), staff.id)?;
-        prefs.contact_alerts = on;
-        app.store
-            .put_staff_prefs(&mut b, me.tenant(), staff.id, &prefs);
-    }
-    if !b.is_empty() {
-        app.writer.write(b).await?;
-    }
+    let (staff, prefs) = accounts::update_me(&app, &me, body).await?;
     let mut view = staff_view(&staff);
-    view["prefs"] = prefs_view(&app.store.staff_prefs(me.tenant(), staff.id)?);
+    view["prefs"] = prefs_view(&prefs);
     Ok(Json(view))
 }
 
-/// `POST /me/password` body.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PasswordChange {
-    current_password: String,
-    new_password: String,
-}
-
-/// Changes the caller's password: every other session ends; the answer is
-/// a fresh pair for this device.
 #[utoipa::path(post, path = "/api/v1/me/password", tag = "me", request_body = PasswordChange,
     responses((status = 200, body = TokenPair), (status = 400, description = "`weak_password`"),
         (status = 401, description = "`invalid_credentials`: wrong current password")),
@@ -110,34 +62,7 @@ pub async fn change_password(
     me: Authed,
     ApiJson(body): ApiJson<PasswordChange>,
 ) -> Result<Json<TokenPair>, ApiError> {
-    app.limiters.login(me.caller.ip, &me.staff.email)?;
-    if !verify(&app, body.current_password, me.staff.password_hash.clone()).await? {
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            code::INVALID_CREDENTIALS,
-            "the current password is wrong",
-        ));
-    }
-    parley_engine::validate::password(&body.new_password, &me.staff.email)?;
-    let phc = hash(&app, body.new_password).await?;
-    let guard = app.accounts.lock().await;
-    let mut staff = me.staff.clone();
-    staff.password_hash = phc;
-    let mut b = WriteBatch::new();
-    session::revoke_all(&app, &mut b, &mut staff)?;
-    super::auth::password_changed_mail(&app, &mut b, &staff, "in the dashboard")?;
-    me.audit(
-        &app,
-        &mut b,
-        "auth.password_change",
-        ("staff", staff.id.to_string()),
-        json!({}),
-    );
-    let pair = session::sign_in(&app, b, &staff, &me.caller).await?;
-    crate::mail::sent(&app);
-    drop(guard);
-    session::kick(&app, &staff).await;
-    Ok(Json(pair))
+    Ok(Json(accounts::change_password(&app, &me, body).await?))
 }
 
 /// The caller's active sessions, newest first.
@@ -179,24 +104,6 @@ pub async fn end_session(
     me: Authed,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let not_found = || ApiError::not_found("session");
-    let id: SessionId = id.parse().map_err(|_| not_found())?;
-    let mut s = app
-        .store
-        .session(me.tenant(), me.staff.id, id)?
-        .filter(|s| s.is_active(Timestamp::now()))
-        .ok_or_else(not_found)?;
-    s.revoked = true;
-    let mut b = WriteBatch::new();
-    app.store.put_session(&mut b, &s);
-    me.audit(
-        &app,
-        &mut b,
-        "auth.session_revoked",
-        ("session", id.to_string()),
-        json!({}),
-    );
-    app.writer.write(b).await?;
-    session::close_sockets(&app, me.tenant(), me.staff.id, id).await;
+    accounts::end_session(&app, &me, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

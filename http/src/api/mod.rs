@@ -16,7 +16,6 @@ pub mod outbox;
 pub mod pages;
 pub mod principal;
 pub mod public;
-pub mod session;
 pub mod sites;
 pub mod staff;
 pub mod system;

@@ -1,118 +1,22 @@
 //! `/api/v1/sites`: the tenant's sites, their public widget key (with
 //! rotation), allowed origins and widget settings. Everyone sees sites;
-//! owners and admins change them and see the identity secret.
+//! owners and admins change them (rules in `app::sites`) and see the
+//! identity secret.
 
 use super::error::{ApiError, ApiJson};
 use super::principal::Authed;
 use super::Page;
-use crate::admin::{new_site, site_key};
-use crate::auth::random_key;
+use crate::app::sites::{self as rules, find, Rotate, SiteInput};
 use crate::state::App;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use parley_engine::account::{site_settings, BusinessHours, Position, PreChatField, SiteSettings};
 use parley_engine::codes::error as code;
 use parley_engine::permissions::{allowed, Action};
-use parley_engine::records::SiteRecord;
-use parley_engine::*;
-use parley_storage::{AccountStore, AuthStore, WriteBatch};
-use serde::{Deserialize, Deserializer};
-use serde_json::{json, Value};
-use utoipa::ToSchema;
+use parley_storage::AuthStore;
+use serde_json::Value;
 
-/// The JSON view of a site; the identity secret only for `secrets`.
-pub fn view(s: &SiteRecord, settings: &SiteSettings, secrets: bool) -> Value {
-    let mut set = serde_json::to_value(settings).unwrap_or_default();
-    if let Some(o) = set.as_object_mut() {
-        let on = settings.identity_secret.is_some();
-        o.insert("identity_verification".into(), json!(on));
-        if !secrets {
-            o.remove("identity_secret");
-        }
-    }
-    json!({
-        "id": s.id,
-        "name": s.name,
-        "key": s.key,
-        "created_at": s.created_at,
-        "settings": set,
-    })
-}
-
-fn find(app: &App, me: &Authed, id: &str) -> Result<SiteRecord, ApiError> {
-    let id: SiteId = id.parse().map_err(|_| ApiError::not_found("site"))?;
-    app.store
-        .site(me.tenant(), id)?
-        .ok_or_else(|| ApiError::not_found("site"))
-}
-
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
-    T::deserialize(d).map(Some)
-}
-
-/// A site's name and settings; every field optional on `PATCH`.
-#[derive(Deserialize, ToSchema, Default)]
-#[serde(deny_unknown_fields)]
-pub struct SiteInput {
-    name: Option<String>,
-    /// `https://example.com` origins that may embed the widget; empty: any.
-    allowed_origins: Option<Vec<String>>,
-    /// `#rrggbb`.
-    color: Option<String>,
-    /// `bottom_right` or `bottom_left`.
-    #[schema(value_type = Option<String>)]
-    position: Option<Position>,
-    greeting: Option<String>,
-    offline_message: Option<String>,
-    /// `{timezone, days:[{day:"mon",open:"09:00",close:"17:00"}]}`; `null` removes them.
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<Object>)]
-    business_hours: Option<Option<BusinessHours>>,
-    /// `[{name, label, kind: text|email|phone, required}]`.
-    #[schema(value_type = Option<Vec<Object>>)]
-    pre_chat_fields: Option<Vec<PreChatField>>,
-    /// Turns identity verification on (a secret is generated) or off.
-    identity_verification: Option<bool>,
-}
-
-impl SiteInput {
-    /// Applies the input to `s`; returns the checked settings.
-    fn apply(self, site: &mut SiteRecord, mut s: SiteSettings) -> Result<SiteSettings, ApiError> {
-        if let Some(n) = self.name {
-            site.name = parley_engine::validate::name(&n)?;
-        }
-        if let Some(v) = self.allowed_origins {
-            s.allowed_origins = v;
-        }
-        if let Some(v) = self.color {
-            s.color = v;
-        }
-        if let Some(v) = self.position {
-            s.position = v;
-        }
-        if let Some(v) = self.greeting {
-            s.greeting = v;
-        }
-        if let Some(v) = self.offline_message {
-            s.offline_message = v;
-        }
-        if let Some(v) = self.business_hours {
-            s.business_hours = v;
-        }
-        if let Some(v) = self.pre_chat_fields {
-            s.pre_chat_fields = v;
-        }
-        match self.identity_verification {
-            Some(true) if s.identity_secret.is_none() => {
-                s.identity_secret = Some(format!("ids_{}", random_key(40)))
-            }
-            Some(false) => s.identity_secret = None,
-            _ => {}
-        }
-        Ok(site_settings(s)?)
-    }
-}
+pub use crate::app::sites::view;
 
 /// The tenant's sites, oldest first.
 #[utoipa::path(get, path = "/api/v1/sites", tag = "sites",
@@ -143,24 +47,7 @@ pub async fn create(
     me: Authed,
     ApiJson(body): ApiJson<SiteInput>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    me.require(Action::ManageSites)?;
-    let Some(name) = body.name.as_deref() else {
-        return Err(ApiError::bad_request(code::INVALID, "a site needs a name"));
-    };
-    let mut site = new_site(me.tenant(), parley_engine::validate::name(name)?);
-    let settings = body.apply(&mut site, SiteSettings::default())?;
-    let mut b = WriteBatch::new();
-    app.store.put_site(&mut b, &site);
-    app.store
-        .put_site_settings(&mut b, site.tenant_id, site.id, &settings);
-    me.audit(
-        &app,
-        &mut b,
-        "site.create",
-        ("site", site.id.to_string()),
-        json!({"name": site.name}),
-    );
-    app.writer.write(b).await?;
+    let (site, settings) = rules::create(&app, &me, body).await?;
     Ok((StatusCode::CREATED, Json(view(&site, &settings, true))))
 }
 
@@ -191,38 +78,7 @@ pub async fn update(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<SiteInput>,
 ) -> Result<Json<Value>, ApiError> {
-    let mut site = find(&app, &me, &id)?;
-    me.require(Action::ManageSites)?;
-    let before = app.store.site_settings(site.tenant_id, site.id)?;
-    let old_name = site.name.clone();
-    let settings = body.apply(&mut site, before.clone())?;
-    let mut changes = serde_json::Map::new();
-    if old_name != site.name {
-        changes.insert("name".into(), json!([old_name, site.name]));
-    }
-    let (b_json, a_json) = (view(&site, &before, false), view(&site, &settings, false));
-    if let (Some(b), Some(a)) = (
-        b_json["settings"].as_object(),
-        a_json["settings"].as_object(),
-    ) {
-        for (k, v) in a {
-            if b.get(k) != Some(v) {
-                changes.insert(k.clone(), json!([b.get(k), v]));
-            }
-        }
-    }
-    let mut b = WriteBatch::new();
-    app.store.put_site(&mut b, &site);
-    app.store
-        .put_site_settings(&mut b, site.tenant_id, site.id, &settings);
-    me.audit(
-        &app,
-        &mut b,
-        "site.update",
-        ("site", site.id.to_string()),
-        Value::Object(changes),
-    );
-    app.writer.write(b).await?;
+    let (site, settings) = rules::update(&app, &me, &id, body).await?;
     Ok(Json(view(&site, &settings, true)))
 }
 
@@ -235,27 +91,8 @@ pub async fn delete(
     me: Authed,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let site = find(&app, &me, &id)?;
-    me.require(Action::ManageSites)?;
-    let mut b = WriteBatch::new();
-    app.store.delete_site(&mut b, &site);
-    me.audit(
-        &app,
-        &mut b,
-        "site.delete",
-        ("site", site.id.to_string()),
-        json!({"name": site.name}),
-    );
-    app.writer.write(b).await?;
+    rules::delete(&app, &me, &id).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// `POST /sites/{id}/rotate-key` body (optional).
-#[derive(Deserialize, ToSchema, Default)]
-#[serde(deny_unknown_fields)]
-pub struct Rotate {
-    /// `site_key` (default) or `identity_secret`.
-    key: Option<String>,
 }
 
 /// Replaces the public site key (the old one stops working) or the
@@ -269,8 +106,7 @@ pub async fn rotate_key(
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let mut site = find(&app, &me, &id)?;
-    me.require(Action::ManageSites)?;
+    // The body is optional: nothing at all means the site key.
     let body: Rotate = if body.iter().all(u8::is_ascii_whitespace) {
         Rotate::default()
     } else {
@@ -278,33 +114,6 @@ pub async fn rotate_key(
             ApiError::bad_request(code::BAD_REQUEST, format!("invalid JSON body: {e}"))
         })?
     };
-    let which = body.key.unwrap_or_else(|| "site_key".into());
-    let mut settings = app.store.site_settings(site.tenant_id, site.id)?;
-    let mut b = WriteBatch::new();
-    match which.as_str() {
-        "site_key" => {
-            let old = std::mem::replace(&mut site.key, site_key());
-            app.store.rekey_site(&mut b, &old, &site);
-        }
-        "identity_secret" => {
-            settings.identity_secret = Some(format!("ids_{}", random_key(40)));
-            app.store
-                .put_site_settings(&mut b, site.tenant_id, site.id, &settings);
-        }
-        _ => {
-            return Err(ApiError::bad_request(
-                code::INVALID,
-                "key must be site_key or identity_secret",
-            ))
-        }
-    }
-    me.audit(
-        &app,
-        &mut b,
-        "site.rotate_key",
-        ("site", site.id.to_string()),
-        json!({"key": which}),
-    );
-    app.writer.write(b).await?;
+    let (site, settings) = rules::rotate_key(&app, &me, &id, body).await?;
     Ok(Json(view(&site, &settings, true)))
 }

@@ -3,7 +3,6 @@
 //! tenant's staff cannot sign in or use their tokens, and its sockets close
 //! with 4403 (the widget shows offline).
 
-use super::audit;
 use super::auth::verify;
 use super::error::{ApiError, ApiJson};
 use super::principal::{Caller, Operator};
@@ -13,12 +12,9 @@ use crate::state::App;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use parley_actors::TenantMsg;
-use parley_engine::account::TenantState;
 use parley_engine::codes::error as code;
 use parley_engine::records::TenantRecord;
-use parley_engine::*;
-use parley_storage::{AccountStore, AuthStore, WriteBatch};
+use parley_storage::{AccountStore, AuthStore};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use utoipa::ToSchema;
@@ -91,49 +87,6 @@ pub async fn tenants(State(app): State<App>, _op: Operator) -> Result<Json<Page>
     }))
 }
 
-async fn set_suspended(
-    app: &App,
-    op: &Operator,
-    id: &str,
-    suspended: bool,
-) -> Result<Json<Value>, ApiError> {
-    let id: TenantId = id.parse().map_err(|_| ApiError::not_found("tenant"))?;
-    let tenant = app
-        .store
-        .tenant(id)?
-        .ok_or_else(|| ApiError::not_found("tenant"))?;
-    let state = TenantState {
-        suspended,
-        changed_at: Some(Timestamp::now()),
-    };
-    let mut b = WriteBatch::new();
-    app.store.put_tenant_state(&mut b, id, &state);
-    audit::add(
-        app,
-        &mut b,
-        id,
-        op.actor(),
-        &op.caller,
-        if suspended {
-            "tenant.suspend"
-        } else {
-            "tenant.resume"
-        },
-        ("tenant", id.to_string()),
-        json!({"suspended": suspended}),
-    );
-    app.writer.write(b).await?;
-    if let Ok(h) = app.system.tenant(id).await {
-        let _ = h.actor.cast(if suspended {
-            TenantMsg::Suspend
-        } else {
-            TenantMsg::Resume
-        });
-    }
-    tracing::info!(tenant = %id, suspended, "tenant state changed");
-    Ok(Json(tenant_view(app, &tenant)?))
-}
-
 /// Suspends a tenant: its staff are signed out and its widget shows offline.
 #[utoipa::path(post, path = "/api/v1/admin/tenants/{id}/suspend", tag = "admin",
     params(("id" = String, Path)), responses((status = 200, body = Object), (status = 401), (status = 404)),
@@ -143,7 +96,8 @@ pub async fn suspend(
     op: Operator,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    set_suspended(&app, &op, &id, true).await
+    let tenant = crate::app::tenant::set_suspended(&app, &op, &id, true).await?;
+    Ok(Json(tenant_view(&app, &tenant)?))
 }
 
 /// Resumes a suspended tenant.
@@ -155,5 +109,6 @@ pub async fn resume(
     op: Operator,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    set_suspended(&app, &op, &id, false).await
+    let tenant = crate::app::tenant::set_suspended(&app, &op, &id, false).await?;
+    Ok(Json(tenant_view(&app, &tenant)?))
 }

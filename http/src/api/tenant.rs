@@ -3,15 +3,13 @@
 
 use super::error::{ApiError, ApiJson};
 use super::principal::Authed;
+use crate::app::tenant::TenantPatch;
 use crate::state::App;
 use axum::extract::State;
 use axum::Json;
-use parley_engine::permissions::Action;
 use parley_engine::records::TenantRecord;
-use parley_storage::{AccountStore, AuthStore, WriteBatch};
-use serde::Deserialize;
+use parley_storage::{AccountStore, AuthStore};
 use serde_json::{json, Value};
-use utoipa::ToSchema;
 
 fn view(app: &App, t: &TenantRecord) -> Result<Value, ApiError> {
     Ok(json!({
@@ -35,13 +33,6 @@ pub async fn get(State(app): State<App>, me: Authed) -> Result<Json<Value>, ApiE
     Ok(Json(view(&app, &mine(&app, &me)?)?))
 }
 
-/// `PATCH /tenant` body.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TenantPatch {
-    name: Option<String>,
-}
-
 /// Renames the tenant (owners only).
 #[utoipa::path(patch, path = "/api/v1/tenant", tag = "tenant", request_body = TenantPatch,
     responses((status = 200, body = Object), (status = 403)), security(("bearer" = [])))]
@@ -50,20 +41,6 @@ pub async fn update(
     me: Authed,
     ApiJson(body): ApiJson<TenantPatch>,
 ) -> Result<Json<Value>, ApiError> {
-    me.require(Action::ManageTenant)?;
-    let mut t = mine(&app, &me)?;
-    if let Some(n) = &body.name {
-        let before = std::mem::replace(&mut t.name, parley_engine::validate::name(n)?);
-        let mut b = WriteBatch::new();
-        app.store.put_tenant(&mut b, &t);
-        me.audit(
-            &app,
-            &mut b,
-            "tenant.update",
-            ("tenant", t.id.to_string()),
-            json!({"name": [before, t.name]}),
-        );
-        app.writer.write(b).await?;
-    }
+    let t = crate::app::tenant::update(&app, &me, body).await?;
     Ok(Json(view(&app, &t)?))
 }

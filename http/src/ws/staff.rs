@@ -17,7 +17,7 @@ use parley_engine::protocol::{
 };
 use parley_engine::records::{Participant, StaffRecord};
 use parley_engine::*;
-use parley_storage::{AccountStore, AuthStore, ConversationStore};
+use parley_storage::{AccountStore, ConversationStore};
 use ractor::ActorRef;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -62,27 +62,14 @@ pub async fn run(mut s: Socket, client: Arc<ClientInfo>, prelude: oneshot::Sende
         return close::UNAUTHORIZED;
     };
     let app = s.app.clone();
-    let Some(claims) = app.tokens.verify_staff(&token) else {
-        return close::UNAUTHORIZED;
-    };
-    let staff = match app.store.staff(claims.tid, claims.sub) {
-        Ok(Some(st)) if st.active && st.token_version == claims.ver => st,
-        _ => return close::UNAUTHORIZED,
-    };
-    if let Some(sid) = claims.sid {
-        let now = parley_engine::Timestamp::now();
-        match app.store.session(staff.tenant_id, staff.id, sid) {
-            Ok(Some(sess)) if sess.is_active(now) => {}
-            _ => return close::UNAUTHORIZED,
+    // The one check REST's bearer tokens go through too.
+    let (staff, sid) = match crate::app::principal::authenticate(&app, &token) {
+        Ok(found) => found,
+        Err(e) if e.code == parley_engine::codes::error::TENANT_SUSPENDED => {
+            return close::TENANT_SUSPENDED
         }
-    }
-    if app
-        .store
-        .tenant_state(staff.tenant_id)
-        .map_or(true, |t| t.suspended)
-    {
-        return close::TENANT_SUSPENDED;
-    }
+        Err(_) => return close::UNAUTHORIZED,
+    };
     let Ok(handle) = app.system.tenant(staff.tenant_id).await else {
         return close::INTERNAL_ERROR;
     };
@@ -100,7 +87,7 @@ pub async fn run(mut s: Socket, client: Arc<ClientInfo>, prelude: oneshot::Sende
     // Join first, then read: a change made after the snapshot is queued behind `ready`.
     let Ok(visitors) = ask(&session.tenant, timeout, |reply| TenantMsg::StaffJoin {
         staff: record,
-        session: claims.sid,
+        session: sid,
         outbox,
         reply,
     })

@@ -4,8 +4,8 @@
 //! secret that is not the current one (an old, rotated token) revokes the
 //! family, since either the client or a thief is replaying it.
 
-use super::error::ApiError;
 use super::principal::Caller;
+use super::ApiError;
 use crate::auth::{random_key, token_hash};
 use crate::state::App;
 use parley_actors::TenantMsg;

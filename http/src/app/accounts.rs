@@ -1,0 +1,615 @@
+//! Accounts: sign-up, sign-in, refresh (rotation, and reuse revoking the
+//! family), sign-out, password reset and change, invitations, single-use
+//! links, and the signed-in member's own profile. Argon2 runs off the async
+//! runtime; every attempt counts against the sign-in budgets. Changes to a
+//! staff record hold its tenant's lock; claiming an email holds the
+//! address's lock.
+
+use super::audit;
+use super::principal::{staff_actor, Authed, Caller};
+use super::sessions::{self as session, Found, TokenPair};
+use super::ApiError;
+use crate::admin::new_tenant;
+use crate::auth::{dummy_hash, random_key, token_hash, verify_password};
+use crate::mail::{Envelope, Kind as MailKind};
+use crate::state::App;
+use http::StatusCode;
+use parley_engine::account::{AuditActor, OneTimeToken, StaffPrefs, TokenKind};
+use parley_engine::codes::error as code;
+use parley_engine::records::StaffRecord;
+use parley_engine::*;
+use parley_storage::{AccountStore, AuthStore, DeskStore, WriteBatch};
+use serde::Deserialize;
+use serde_json::json;
+use std::time::Duration;
+use utoipa::ToSchema;
+
+/// Runs an argon2 job on the hashing threads; 503 when they are swamped.
+async fn argon2_job<T: Send + 'static>(
+    app: &App,
+    job: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    app.hashers.run(job).await.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            code::UNAVAILABLE,
+            "too many sign-ins at once; retry in a moment",
+        )
+    })
+}
+
+/// Hashes a password off the async runtime.
+pub async fn hash(app: &App, password: String) -> Result<String, ApiError> {
+    argon2_job(app, move || crate::auth::hash_password(&password)).await
+}
+
+/// Checks a password off the async runtime.
+pub async fn verify(app: &App, password: String, phc: String) -> Result<bool, ApiError> {
+    argon2_job(app, move || verify_password(&password, &phc)).await
+}
+
+fn anonymous(email: &str) -> AuditActor {
+    AuditActor {
+        kind: "anonymous".into(),
+        id: None,
+        email: Some(email.into()),
+    }
+}
+
+/// `POST /auth/register` body.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Register {
+    tenant_name: String,
+    name: String,
+    email: String,
+    password: String,
+}
+
+/// Creates a tenant, its owner and a first site, and signs the owner in.
+pub async fn register(app: &App, caller: &Caller, body: Register) -> Result<TokenPair, ApiError> {
+    if !app.config.auth.open_registration {
+        return Err(ApiError::forbidden(
+            "sign-up is closed on this instance; ask its operator for an account",
+        ));
+    }
+    let email = parley_engine::validate::email(&body.email)?;
+    app.limiters.login(caller.ip, &email)?;
+    let tenant_name = parley_engine::validate::name(&body.tenant_name)?;
+    let name = parley_engine::validate::name(&body.name)?;
+    parley_engine::validate::password(&body.password, &email)?;
+    let phc = hash(app, body.password).await?;
+    let _guard = app.locks.email(&email).await;
+    if app.store.staff_by_email(&email)?.is_some() {
+        return Err(email_taken(&email));
+    }
+    let (tenant, owner, site) = new_tenant(tenant_name, email, name, phc);
+    let mut b = WriteBatch::new();
+    app.store.put_tenant(&mut b, &tenant);
+    app.store.put_staff(&mut b, &owner);
+    app.store.put_site(&mut b, &site);
+    audit::add(
+        app,
+        &mut b,
+        tenant.id,
+        staff_actor(&owner),
+        caller,
+        "tenant.register",
+        ("tenant", tenant.id.to_string()),
+        json!({"name": tenant.name, "site_id": site.id}),
+    );
+    tracing::info!(tenant = %tenant.id, staff = %owner.id, "tenant registered");
+    session::sign_in(app, b, &owner, caller).await
+}
+
+/// 409 for an email already in use.
+pub fn email_taken(email: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        code::EMAIL_TAKEN,
+        format!("{email} is already used by a staff account"),
+    )
+}
+
+/// `POST /auth/login` body.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Login {
+    email: String,
+    password: String,
+}
+
+/// Checks credentials and opens a session.
+pub async fn login(app: &App, caller: &Caller, body: Login) -> Result<TokenPair, ApiError> {
+    let email = body.email.trim().to_ascii_lowercase();
+    app.limiters.login(caller.ip, &email)?;
+    let staff = app.store.staff_by_email(&email)?;
+    let phc = staff
+        .as_ref()
+        .filter(|s| s.active)
+        .map(|s| s.password_hash.clone())
+        .unwrap_or_else(|| dummy_hash().to_string());
+    let ok = verify(app, body.password, phc).await?;
+    let staff = match staff {
+        Some(s) if ok && s.active => s,
+        other => {
+            tracing::info!(email_known = other.is_some(), "failed login");
+            if let Some(s) = other {
+                audit::write(
+                    app,
+                    s.tenant_id,
+                    anonymous(&email),
+                    caller,
+                    "auth.login_failed",
+                    ("staff", s.id.to_string()),
+                    json!({}),
+                )
+                .await?;
+            }
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                code::INVALID_CREDENTIALS,
+                "wrong email or password",
+            ));
+        }
+    };
+    if app.store.tenant_state(staff.tenant_id)?.suspended {
+        return Err(ApiError::suspended());
+    }
+    session::sign_in(app, WriteBatch::new(), &staff, caller).await
+}
+
+/// A refresh token in a body.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshBody {
+    refresh_token: String,
+}
+
+/// Exchanges a refresh token for a new pair; a reused token revokes its session.
+pub async fn refresh(app: &App, caller: &Caller, body: RefreshBody) -> Result<TokenPair, ApiError> {
+    match session::find(app, &body.refresh_token).await? {
+        Found::Current(found) => {
+            let (staff, mut sess) = *found;
+            if app.store.tenant_state(staff.tenant_id)?.suspended {
+                return Err(ApiError::suspended());
+            }
+            let mut b = WriteBatch::new();
+            let token = session::rotate(app, &mut b, &mut sess, caller);
+            app.writer.write(b).await?;
+            Ok(session::pair(app, &staff, &sess, token))
+        }
+        Found::Reused => {
+            if let Some((t, s, id, _)) = session::parse(&body.refresh_token) {
+                audit::write(
+                    app,
+                    t,
+                    anonymous(""),
+                    caller,
+                    "auth.refresh_reused",
+                    ("session", id.to_string()),
+                    json!({"staff_id": s, "revoked": true}),
+                )
+                .await?;
+            }
+            Err(ApiError::invalid_token("refresh token"))
+        }
+        Found::Invalid => Err(ApiError::invalid_token("refresh token")),
+    }
+}
+
+/// Ends the session of a refresh token. Unknown or used tokens end nothing.
+pub async fn logout(app: &App, caller: &Caller, body: RefreshBody) -> Result<(), ApiError> {
+    if let Found::Current(found) = session::find(app, &body.refresh_token).await? {
+        let (staff, mut sess) = *found;
+        sess.revoked = true;
+        let mut b = WriteBatch::new();
+        app.store.put_session(&mut b, &sess);
+        audit::by(
+            app,
+            &mut b,
+            &staff,
+            caller,
+            "auth.logout",
+            ("session", sess.id.to_string()),
+        );
+        app.writer.write(b).await?;
+        session::close_sockets(app, staff.tenant_id, staff.id, sess.id).await;
+    }
+    Ok(())
+}
+
+/// Ends every session of the caller: all their tokens and sockets die.
+pub async fn logout_all(app: &App, me: &Authed) -> Result<(), ApiError> {
+    let mut staff = me.staff.clone();
+    let mut b = WriteBatch::new();
+    {
+        let _guard = app.locks.tenant(staff.tenant_id).await;
+        session::revoke_all(app, &mut b, &mut staff)?;
+        audit::add(
+            app,
+            &mut b,
+            staff.tenant_id,
+            me.actor(),
+            &me.caller,
+            "auth.logout_all",
+            ("staff", staff.id.to_string()),
+            json!({}),
+        );
+        app.writer.write(b).await?;
+    }
+    session::kick(app, &staff).await;
+    Ok(())
+}
+
+/// `POST /auth/password-reset` body.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetRequest {
+    email: String,
+}
+
+/// Issues a single-use reset token and mails (outboxes) the link. Answers
+/// 202 whether or not the email is known.
+pub async fn reset_request(app: &App, caller: &Caller, body: ResetRequest) -> Result<(), ApiError> {
+    let email = parley_engine::validate::email(&body.email)?;
+    app.limiters.login(caller.ip, &email)?;
+    let Some(staff) = app.store.staff_by_email(&email)?.filter(|s| s.active) else {
+        return Ok(());
+    };
+    let ttl = Duration::from_secs(app.config.auth.reset_token_ttl_minutes.max(1) * 60);
+    let mut b = WriteBatch::new();
+    let link = one_time(app, &mut b, TokenKind::PasswordReset, &staff, ttl, "reset");
+    crate::mail::queue(
+        app,
+        &mut b,
+        Envelope::new(staff.tenant_id, &staff.email, MailKind::PasswordReset),
+        json!({"link": link, "minutes": ttl.as_secs() / 60}),
+    )?;
+    audit::add(
+        app,
+        &mut b,
+        staff.tenant_id,
+        anonymous(&email),
+        caller,
+        "auth.password_reset_requested",
+        ("staff", staff.id.to_string()),
+        json!({}),
+    );
+    app.writer.write(b).await?;
+    crate::mail::sent(app);
+    Ok(())
+}
+
+/// Queues "your password was changed" for `staff` (added to `batch`).
+pub fn password_changed_mail(
+    app: &App,
+    batch: &mut WriteBatch,
+    staff: &StaffRecord,
+    how: &str,
+) -> Result<(), ApiError> {
+    let when = Timestamp::now().to_rfc3339();
+    crate::mail::queue(
+        app,
+        batch,
+        Envelope::new(staff.tenant_id, &staff.email, MailKind::PasswordChanged),
+        json!({"how": how, "when": when, "link": crate::mail::app_link(app, "forgot")}),
+    )?;
+    Ok(())
+}
+
+/// Creates a single-use token (added to `batch`); returns the link that carries it.
+pub fn one_time(
+    app: &App,
+    batch: &mut WriteBatch,
+    kind: TokenKind,
+    staff: &StaffRecord,
+    ttl: Duration,
+    page: &str,
+) -> String {
+    let token = random_key(40);
+    let rec = OneTimeToken {
+        kind,
+        tenant_id: staff.tenant_id,
+        staff_id: staff.id,
+        expires_at: Timestamp::now().after(ttl),
+        staff_version: staff.token_version,
+    };
+    app.store
+        .put_one_time_token(batch, &token_hash(&token), &rec);
+    let link = crate::mail::app_link(app, &format!("{page}={token}"));
+    if app.config.auth.dev_mode {
+        tracing::info!(staff = %staff.id, kind = ?kind, %link, "dev mode: one-time link");
+    }
+    link
+}
+
+fn what(kind: TokenKind) -> &'static str {
+    match kind {
+        TokenKind::PasswordReset => "reset token",
+        TokenKind::Invitation => "invitation",
+    }
+}
+
+/// The stored record of a one-time token, if it exists (of any age).
+fn stored_token(app: &App, token: &str) -> Result<Option<OneTimeToken>, ApiError> {
+    match app.store.one_time_token(&token_hash(token)) {
+        Ok(r) => Ok(r),
+        // A token of an older layout is no token any more.
+        Err(parley_storage::StorageError::Decode(_)) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Which tenant a one-time token of `kind` belongs to (to take its lock
+/// before redeeming it).
+fn token_tenant(app: &App, token: &str, kind: TokenKind) -> Result<TenantId, ApiError> {
+    stored_token(app, token)?
+        .filter(|r| r.kind == kind)
+        .map(|r| r.tenant_id)
+        .ok_or_else(|| ApiError::invalid_token(what(kind)))
+}
+
+/// Redeems a one-time token of `kind`: the staff member it names. The token
+/// is deleted in `batch`.
+pub fn redeem(
+    app: &App,
+    batch: &mut WriteBatch,
+    token: &str,
+    kind: TokenKind,
+) -> Result<StaffRecord, ApiError> {
+    let what = what(kind);
+    let h = token_hash(token);
+    let rec = stored_token(app, token)?
+        .filter(|r| r.kind == kind)
+        .ok_or_else(|| ApiError::invalid_token(what))?;
+    if Timestamp::now() >= rec.expires_at {
+        app.store.delete_one_time_token(batch, &h);
+        return Err(ApiError::invalid_token(what));
+    }
+    let staff = app
+        .store
+        .staff(rec.tenant_id, rec.staff_id)?
+        .ok_or_else(|| ApiError::invalid_token(what))?;
+    app.store.delete_one_time_token(batch, &h);
+    if staff.token_version != rec.staff_version {
+        // Issued before the last reset, password change or sign-out-everywhere.
+        return Err(ApiError::invalid_token(what));
+    }
+    Ok(staff)
+}
+
+/// `POST /auth/password-reset/confirm` body.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetConfirm {
+    token: String,
+    password: String,
+}
+
+/// Sets a new password with a reset token: every other session of the
+/// account ends, every older reset link dies, and this device is signed in.
+pub async fn reset_confirm(
+    app: &App,
+    caller: &Caller,
+    body: ResetConfirm,
+) -> Result<TokenPair, ApiError> {
+    let _guard = app
+        .locks
+        .tenant(token_tenant(app, &body.token, TokenKind::PasswordReset)?)
+        .await;
+    let mut b = WriteBatch::new();
+    let mut staff = redeem(app, &mut b, &body.token, TokenKind::PasswordReset)?;
+    parley_engine::validate::password(&body.password, &staff.email)?;
+    staff.password_hash = hash(app, body.password).await?;
+    session::revoke_all(app, &mut b, &mut staff)?;
+    password_changed_mail(app, &mut b, &staff, "with a reset link")?;
+    audit::by(
+        app,
+        &mut b,
+        &staff,
+        caller,
+        "auth.password_reset",
+        ("staff", staff.id.to_string()),
+    );
+    let pair = session::sign_in(app, b, &staff, caller).await?;
+    crate::mail::sent(app);
+    drop(_guard);
+    session::kick(app, &staff).await;
+    Ok(pair)
+}
+
+/// `POST /auth/link` body.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LinkCheck {
+    token: String,
+}
+
+/// What a mailed link is for, without using it: the page it opens says
+/// "join Acme as ada@…" or, for a used or expired link, says so at once.
+pub async fn check_link(
+    app: &App,
+    caller: &Caller,
+    body: LinkCheck,
+) -> Result<serde_json::Value, ApiError> {
+    app.limiters.login(caller.ip, "link")?;
+    let bad = || ApiError::invalid_token("link");
+    let rec = stored_token(app, &body.token)?
+        .filter(|r| Timestamp::now() < r.expires_at)
+        .ok_or_else(bad)?;
+    let staff = app
+        .store
+        .staff(rec.tenant_id, rec.staff_id)?
+        .filter(|s| s.token_version == rec.staff_version)
+        .ok_or_else(bad)?;
+    let tenant = app
+        .store
+        .tenant(rec.tenant_id)?
+        .map(|t| t.name)
+        .unwrap_or_default();
+    let kind = match rec.kind {
+        TokenKind::PasswordReset => "password_reset",
+        TokenKind::Invitation => "invitation",
+    };
+    Ok(json!({"kind": kind, "email": staff.email, "name": staff.name, "tenant": tenant}))
+}
+
+/// `POST /auth/invitation/accept` body.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptInvite {
+    token: String,
+    password: String,
+    /// Replaces the name the inviter typed.
+    name: Option<String>,
+}
+
+/// Accepts an invitation: sets the password, activates and signs in.
+pub async fn accept_invitation(
+    app: &App,
+    caller: &Caller,
+    body: AcceptInvite,
+) -> Result<TokenPair, ApiError> {
+    let _guard = app
+        .locks
+        .tenant(token_tenant(app, &body.token, TokenKind::Invitation)?)
+        .await;
+    let mut b = WriteBatch::new();
+    let mut staff = redeem(app, &mut b, &body.token, TokenKind::Invitation)?;
+    parley_engine::validate::password(&body.password, &staff.email)?;
+    if let Some(n) = &body.name {
+        staff.name = parley_engine::validate::name(n)?;
+    }
+    staff.password_hash = hash(app, body.password).await?;
+    staff.active = true;
+    app.store.put_staff(&mut b, &staff);
+    audit::by(
+        app,
+        &mut b,
+        &staff,
+        caller,
+        "staff.invitation_accepted",
+        ("staff", staff.id.to_string()),
+    );
+    session::sign_in(app, b, &staff, caller).await
+}
+
+/// What a staff member may change about themselves.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MePatch {
+    name: Option<String>,
+    /// Mail me when a visitor leaves a contact-form message.
+    contact_alerts: Option<bool>,
+}
+
+/// Changes the caller's own profile and preferences.
+pub async fn update_me(
+    app: &App,
+    me: &Authed,
+    body: MePatch,
+) -> Result<(StaffRecord, StaffPrefs), ApiError> {
+    let _guard = app.locks.tenant(me.tenant()).await;
+    let mut staff = app
+        .store
+        .staff(me.tenant(), me.staff.id)?
+        .ok_or_else(ApiError::unauthorized)?;
+    let mut prefs = app.store.staff_prefs(me.tenant(), staff.id)?;
+    let mut b = WriteBatch::new();
+    if let Some(n) = &body.name {
+        let before = staff.name.clone();
+        staff.name = parley_engine::validate::name(n)?;
+        app.store.put_staff(&mut b, &staff);
+        me.audit(
+            app,
+            &mut b,
+            "staff.update",
+            ("staff", staff.id.to_string()),
+            json!({"name": [before, staff.name]}),
+        );
+    }
+    if let Some(on) = body.contact_alerts {
+        prefs.contact_alerts = on;
+        app.store
+            .put_staff_prefs(&mut b, me.tenant(), staff.id, &prefs);
+    }
+    if !b.is_empty() {
+        app.writer.write(b).await?;
+    }
+    Ok((staff, prefs))
+}
+
+/// `POST /me/password` body.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    current_password: String,
+    new_password: String,
+}
+
+/// Changes the caller's password after checking the current one: every
+/// session ends (this device gets a new pair), every outstanding reset link
+/// dies, and a mail says so.
+pub async fn change_password(
+    app: &App,
+    me: &Authed,
+    body: PasswordChange,
+) -> Result<TokenPair, ApiError> {
+    app.limiters.login(me.caller.ip, &me.staff.email)?;
+    if !verify(app, body.current_password, me.staff.password_hash.clone()).await? {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            code::INVALID_CREDENTIALS,
+            "the current password is wrong",
+        ));
+    }
+    parley_engine::validate::password(&body.new_password, &me.staff.email)?;
+    let phc = hash(app, body.new_password).await?;
+    let guard = app.locks.tenant(me.tenant()).await;
+    let mut staff = app
+        .store
+        .staff(me.tenant(), me.staff.id)?
+        .ok_or_else(ApiError::unauthorized)?;
+    staff.password_hash = phc;
+    let mut b = WriteBatch::new();
+    session::revoke_all(app, &mut b, &mut staff)?;
+    password_changed_mail(app, &mut b, &staff, "in the dashboard")?;
+    me.audit(
+        app,
+        &mut b,
+        "auth.password_change",
+        ("staff", staff.id.to_string()),
+        json!({}),
+    );
+    let pair = session::sign_in(app, b, &staff, &me.caller).await?;
+    crate::mail::sent(app);
+    drop(guard);
+    session::kick(app, &staff).await;
+    Ok(pair)
+}
+
+/// Ends one of the caller's own sessions: its tokens die and the sockets
+/// it opened close.
+pub async fn end_session(app: &App, me: &Authed, id: &str) -> Result<(), ApiError> {
+    let not_found = || ApiError::not_found("session");
+    let id: SessionId = id.parse().map_err(|_| not_found())?;
+    let mut s = app
+        .store
+        .session(me.tenant(), me.staff.id, id)?
+        .filter(|s| s.is_active(Timestamp::now()))
+        .ok_or_else(not_found)?;
+    s.revoked = true;
+    let mut b = WriteBatch::new();
+    app.store.put_session(&mut b, &s);
+    me.audit(
+        app,
+        &mut b,
+        "auth.session_revoked",
+        ("session", id.to_string()),
+        json!({}),
+    );
+    app.writer.write(b).await?;
+    session::close_sockets(app, me.tenant(), me.staff.id, id).await;
+    Ok(())
+}

@@ -1,0 +1,18 @@
+//! The application layer: account and tenant rules as plain async
+//! functions with no axum types, called by the REST handlers and the staff
+//! socket alike. A handler parses, authorises, calls one of these and
+//! renders; the rules — who may become what, the last owner, single-use
+//! links, revoke-then-kick — live here. Tenant-scoped invariants hold
+//! their tenant's lock ([`locks`]), never a process-wide one.
+
+pub mod accounts;
+pub mod audit;
+pub mod error;
+pub mod locks;
+pub mod principal;
+pub mod sessions;
+pub mod sites;
+pub mod staff;
+pub mod tenant;
+
+pub use error::ApiError;

@@ -1,0 +1,256 @@
+//! Site changes: a fresh public key per site (rotation stops the old one
+//! at once), settings checked by `engine` (origins, colour, business hours,
+//! pre-chat fields), the identity-verification secret generated here and
+//! shown only to those who manage sites. Each change holds its tenant's lock.
+
+use super::principal::Authed;
+use super::ApiError;
+use crate::admin::{new_site, site_key};
+use crate::auth::random_key;
+use crate::state::App;
+use parley_engine::account::{site_settings, BusinessHours, Position, PreChatField, SiteSettings};
+use parley_engine::codes::error as code;
+use parley_engine::permissions::Action;
+use parley_engine::records::SiteRecord;
+use parley_engine::*;
+use parley_storage::{AccountStore, AuthStore, WriteBatch};
+use serde::{Deserialize, Deserializer};
+use serde_json::{json, Value};
+use utoipa::ToSchema;
+
+/// The JSON view of a site; the identity secret only for `secrets`.
+pub fn view(s: &SiteRecord, settings: &SiteSettings, secrets: bool) -> Value {
+    let mut set = serde_json::to_value(settings).unwrap_or_default();
+    if let Some(o) = set.as_object_mut() {
+        let on = settings.identity_secret.is_some();
+        o.insert("identity_verification".into(), json!(on));
+        if !secrets {
+            o.remove("identity_secret");
+        }
+    }
+    json!({
+        "id": s.id,
+        "name": s.name,
+        "key": s.key,
+        "created_at": s.created_at,
+        "settings": set,
+    })
+}
+
+/// A site of the caller's tenant (another tenant's id: not found).
+pub fn find(app: &App, me: &Authed, id: &str) -> Result<SiteRecord, ApiError> {
+    let id: SiteId = id.parse().map_err(|_| ApiError::not_found("site"))?;
+    app.store
+        .site(me.tenant(), id)?
+        .ok_or_else(|| ApiError::not_found("site"))
+}
+
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+/// A site's name and settings; every field optional on `PATCH`.
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SiteInput {
+    name: Option<String>,
+    /// `https://example.com` origins that may embed the widget; empty: any.
+    allowed_origins: Option<Vec<String>>,
+    /// `#rrggbb`.
+    color: Option<String>,
+    /// `bottom_right` or `bottom_left`.
+    #[schema(value_type = Option<String>)]
+    position: Option<Position>,
+    greeting: Option<String>,
+    offline_message: Option<String>,
+    /// `{timezone, days:[{day:"mon",open:"09:00",close:"17:00"}]}`; `null` removes them.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Object>)]
+    business_hours: Option<Option<BusinessHours>>,
+    /// `[{name, label, kind: text|email|phone, required}]`.
+    #[schema(value_type = Option<Vec<Object>>)]
+    pre_chat_fields: Option<Vec<PreChatField>>,
+    /// Turns identity verification on (a secret is generated) or off.
+    identity_verification: Option<bool>,
+}
+
+impl SiteInput {
+    /// Applies the input to `s`; returns the checked settings.
+    pub fn apply(
+        self,
+        site: &mut SiteRecord,
+        mut s: SiteSettings,
+    ) -> Result<SiteSettings, ApiError> {
+        if let Some(n) = self.name {
+            site.name = parley_engine::validate::name(&n)?;
+        }
+        if let Some(v) = self.allowed_origins {
+            s.allowed_origins = v;
+        }
+        if let Some(v) = self.color {
+            s.color = v;
+        }
+        if let Some(v) = self.position {
+            s.position = v;
+        }
+        if let Some(v) = self.greeting {
+            s.greeting = v;
+        }
+        if let Some(v) = self.offline_message {
+            s.offline_message = v;
+        }
+        if let Some(v) = self.business_hours {
+            s.business_hours = v;
+        }
+        if let Some(v) = self.pre_chat_fields {
+            s.pre_chat_fields = v;
+        }
+        match self.identity_verification {
+            Some(true) if s.identity_secret.is_none() => {
+                s.identity_secret = Some(format!("ids_{}", random_key(40)))
+            }
+            Some(false) => s.identity_secret = None,
+            _ => {}
+        }
+        Ok(site_settings(s)?)
+    }
+}
+
+/// Adds a site with a fresh public key.
+pub async fn create(
+    app: &App,
+    me: &Authed,
+    body: SiteInput,
+) -> Result<(SiteRecord, SiteSettings), ApiError> {
+    me.require(Action::ManageSites)?;
+    let _guard = app.locks.tenant(me.tenant()).await;
+    let Some(name) = body.name.as_deref() else {
+        return Err(ApiError::bad_request(code::INVALID, "a site needs a name"));
+    };
+    let mut site = new_site(me.tenant(), parley_engine::validate::name(name)?);
+    let settings = body.apply(&mut site, SiteSettings::default())?;
+    let mut b = WriteBatch::new();
+    app.store.put_site(&mut b, &site);
+    app.store
+        .put_site_settings(&mut b, site.tenant_id, site.id, &settings);
+    me.audit(
+        app,
+        &mut b,
+        "site.create",
+        ("site", site.id.to_string()),
+        json!({"name": site.name}),
+    );
+    app.writer.write(b).await?;
+    Ok((site, settings))
+}
+
+/// Changes a site's name or settings.
+pub async fn update(
+    app: &App,
+    me: &Authed,
+    id: &str,
+    body: SiteInput,
+) -> Result<(SiteRecord, SiteSettings), ApiError> {
+    let _guard = app.locks.tenant(me.tenant()).await;
+    let mut site = find(app, me, id)?;
+    me.require(Action::ManageSites)?;
+    let before = app.store.site_settings(site.tenant_id, site.id)?;
+    let old_name = site.name.clone();
+    let settings = body.apply(&mut site, before.clone())?;
+    let mut changes = serde_json::Map::new();
+    if old_name != site.name {
+        changes.insert("name".into(), json!([old_name, site.name]));
+    }
+    let (b_json, a_json) = (view(&site, &before, false), view(&site, &settings, false));
+    if let (Some(b), Some(a)) = (
+        b_json["settings"].as_object(),
+        a_json["settings"].as_object(),
+    ) {
+        for (k, v) in a {
+            if b.get(k) != Some(v) {
+                changes.insert(k.clone(), json!([b.get(k), v]));
+            }
+        }
+    }
+    let mut b = WriteBatch::new();
+    app.store.put_site(&mut b, &site);
+    app.store
+        .put_site_settings(&mut b, site.tenant_id, site.id, &settings);
+    me.audit(
+        app,
+        &mut b,
+        "site.update",
+        ("site", site.id.to_string()),
+        Value::Object(changes),
+    );
+    app.writer.write(b).await?;
+    Ok((site, settings))
+}
+
+/// Removes a site: its key stops working at once.
+pub async fn delete(app: &App, me: &Authed, id: &str) -> Result<(), ApiError> {
+    let _guard = app.locks.tenant(me.tenant()).await;
+    let site = find(app, me, id)?;
+    me.require(Action::ManageSites)?;
+    let mut b = WriteBatch::new();
+    app.store.delete_site(&mut b, &site);
+    me.audit(
+        app,
+        &mut b,
+        "site.delete",
+        ("site", site.id.to_string()),
+        json!({"name": site.name}),
+    );
+    app.writer.write(b).await?;
+    Ok(())
+}
+
+/// `POST /sites/{id}/rotate-key` body (optional).
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Rotate {
+    /// `site_key` (default) or `identity_secret`.
+    key: Option<String>,
+}
+
+/// Replaces the public site key (the old one stops working) or the
+/// identity-verification secret.
+pub async fn rotate_key(
+    app: &App,
+    me: &Authed,
+    id: &str,
+    body: Rotate,
+) -> Result<(SiteRecord, SiteSettings), ApiError> {
+    let _guard = app.locks.tenant(me.tenant()).await;
+    let mut site = find(app, me, id)?;
+    me.require(Action::ManageSites)?;
+    let which = body.key.unwrap_or_else(|| "site_key".into());
+    let mut settings = app.store.site_settings(site.tenant_id, site.id)?;
+    let mut b = WriteBatch::new();
+    match which.as_str() {
+        "site_key" => {
+            let old = std::mem::replace(&mut site.key, site_key());
+            app.store.rekey_site(&mut b, &old, &site);
+        }
+        "identity_secret" => {
+            settings.identity_secret = Some(format!("ids_{}", random_key(40)));
+            app.store
+                .put_site_settings(&mut b, site.tenant_id, site.id, &settings);
+        }
+        _ => {
+            return Err(ApiError::bad_request(
+                code::INVALID,
+                "key must be site_key or identity_secret",
+            ))
+        }
+    }
+    me.audit(
+        app,
+        &mut b,
+        "site.rotate_key",
+        ("site", site.id.to_string()),
+        json!({"key": which}),
+    );
+    app.writer.write(b).await?;
+    Ok((site, settings))
+}
