@@ -57,6 +57,21 @@ pub struct OneTimeToken {
     pub staff_version: u32,
 }
 
+/// A sign-up waiting for its address to be confirmed by mail (only when
+/// the instance sends mail): nothing exists until the link is opened, so an
+/// address can be neither squatted nor probed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PendingSignup {
+    /// The tenant's id to be (the confirmation mail sits in its outbox).
+    pub tenant_id: TenantId,
+    pub tenant_name: String,
+    pub name: String,
+    pub email: String,
+    /// argon2id PHC of the chosen password.
+    pub password_hash: String,
+    pub expires_at: Timestamp,
+}
+
 /// Who did an audited action.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditActor {

@@ -19,8 +19,26 @@ pub fn new_tenant(
     owner_name: String,
     password_hash: String,
 ) -> (TenantRecord, StaffRecord, SiteRecord) {
+    new_tenant_with_id(
+        TenantId::new(),
+        name,
+        owner_email,
+        owner_name,
+        password_hash,
+    )
+}
+
+/// [`new_tenant`] with an id chosen earlier (a sign-up confirmed by mail
+/// keeps the id its confirmation mail was queued under).
+pub fn new_tenant_with_id(
+    id: TenantId,
+    name: String,
+    owner_email: String,
+    owner_name: String,
+    password_hash: String,
+) -> (TenantRecord, StaffRecord, SiteRecord) {
     let tenant = TenantRecord {
-        id: TenantId::new(),
+        id,
         name: name.clone(),
         created_at: Timestamp::now(),
     };

@@ -26,10 +26,11 @@ pub enum Kind {
     MissedReply,
     ContactAlert,
     VerifyEmail,
+    AccountExists,
 }
 
 impl Kind {
-    const ALL: [Kind; 7] = [
+    const ALL: [Kind; 8] = [
         Kind::Invitation,
         Kind::PasswordReset,
         Kind::PasswordChanged,
@@ -37,6 +38,7 @@ impl Kind {
         Kind::MissedReply,
         Kind::ContactAlert,
         Kind::VerifyEmail,
+        Kind::AccountExists,
     ];
 
     /// The kind's name: its template's and the outbox's `kind`.
@@ -49,6 +51,7 @@ impl Kind {
             Kind::MissedReply => "missed_reply",
             Kind::ContactAlert => "contact_alert",
             Kind::VerifyEmail => "verify_email",
+            Kind::AccountExists => "account_exists",
         }
     }
 
@@ -61,6 +64,7 @@ impl Kind {
             Kind::MissedReply => include_str!("../web/mail/missed_reply.j2"),
             Kind::ContactAlert => include_str!("../web/mail/contact_alert.j2"),
             Kind::VerifyEmail => include_str!("../web/mail/verify_email.j2"),
+            Kind::AccountExists => include_str!("../web/mail/account_exists.j2"),
         }
     }
 }
@@ -262,7 +266,7 @@ mod tests {
             "link": "http://x/app/#invite=abc", "hours": 72, "minutes": 60, "site": "Acme site",
             "messages": [{"who": "Olive", "body": "Hello", "ts": "2026-12-01T10:00:00Z"}],
             "from": "Olive", "name": "Vic", "email": "vic@x.test", "message": "Hi", "how": "in Account",
-            "when": "2026-12-01 10:00 UTC",
+            "when": "2026-12-01 10:00 UTC", "signin": "http://x/app/#signin",
         });
         for k in Kind::ALL {
             let r = t.render(k, &vars).unwrap();

@@ -153,6 +153,13 @@ fn rows() -> Vec<Row> {
         ),
         r(
             "POST",
+            "/api/v1/auth/register/confirm",
+            Fix::None,
+            |_| Some(json!({"token": "bogus"})),
+            all(401),
+        ),
+        r(
+            "POST",
             "/api/v1/auth/link",
             Fix::None,
             |_| Some(json!({"token": "bogus"})),

@@ -417,3 +417,87 @@ fn an_smtp_url_that_does_not_parse_is_one_line_and_exit_2() {
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(err.contains("mail.smtp_url"), "{err}");
 }
+
+#[tokio::test]
+async fn with_mail_sign_up_confirms_the_address_and_answers_alike_for_a_taken_one() {
+    if let Some(why) = smtp::unavailable() {
+        eprintln!("skipping: {why}");
+        return;
+    }
+    let sink = Smtp::start();
+    let srv = Server::start_with(Setup {
+        config: Some(config(&sink.url(), "")),
+        ..Default::default()
+    });
+    let register = |email: &'static str| {
+        srv.call(
+            "POST",
+            "/api/v1/auth/register",
+            None,
+            Some(json!({"tenant_name": "Newco", "name": "Nina", "email": email, "password": "nina's pass 42"})),
+        )
+    };
+    let fresh = register("nina@newco.test").await;
+    let taken = register(OWNER).await;
+    assert_eq!(
+        (fresh.status, &fresh.body),
+        (202, &json!({"status": "check_mail"}))
+    );
+    assert_eq!(
+        (taken.status, &taken.body),
+        (fresh.status, &fresh.body),
+        "both answers alike"
+    );
+
+    // The owner of the taken address hears of it; their account is untouched.
+    let note = sink.wait_for(OWNER, "already have a Parley account").await;
+    assert!(note
+        .get("text")
+        .and_then(Value::as_str)
+        .unwrap()
+        .contains("#forgot"));
+    srv.pair(OWNER, PASSWORD).await;
+
+    // Nothing exists until the link is opened.
+    let confirm = sink.wait_for("nina@newco.test", "Confirm your email").await;
+    let r = srv
+        .call(
+            "POST",
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"email": "nina@newco.test", "password": "nina's pass 42"})),
+        )
+        .await;
+    assert_eq!(r.status, 401);
+    let token = smtp::link_token(&confirm, "#signup=");
+    let open = || {
+        srv.call(
+            "POST",
+            "/api/v1/auth/register/confirm",
+            None,
+            Some(json!({ "token": token })),
+        )
+    };
+    let r = open().await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let me = srv
+        .call("GET", "/api/v1/me", Some(bearer(&r.body)), None)
+        .await;
+    assert_eq!(me.body["tenant"]["name"], "Newco");
+    assert_eq!(me.body["staff"]["role"], "owner");
+    let again = open().await;
+    assert_eq!((again.status, again.code()), (401, "invalid_token"));
+    // The confirmation mail is in the new workspace's own outbox.
+    let outbox = srv
+        .call("GET", "/api/v1/outbox", Some(bearer(&r.body)), None)
+        .await;
+    assert!(
+        outbox.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["kind"] == "verify_email"),
+        "{}",
+        outbox.body
+    );
+}

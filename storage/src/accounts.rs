@@ -29,6 +29,9 @@ pub trait AuthStore {
     fn one_time_token(&self, hash: &[u8]) -> Result<Option<OneTimeToken>>;
     fn put_one_time_token(&self, batch: &mut WriteBatch, hash: &[u8], tok: &OneTimeToken);
     fn delete_one_time_token(&self, batch: &mut WriteBatch, hash: &[u8]);
+    fn pending_signup(&self, hash: &[u8]) -> Result<Option<PendingSignup>>;
+    fn put_pending_signup(&self, batch: &mut WriteBatch, hash: &[u8], p: &PendingSignup);
+    fn delete_pending_signup(&self, batch: &mut WriteBatch, hash: &[u8]);
     fn append_audit(&self, batch: &mut WriteBatch, r: &AuditRecord);
     /// Newest first, strictly older than `before`, those `keep` accepts, at most `limit`.
     fn audit(
@@ -129,6 +132,18 @@ impl AuthStore for Store {
 
     fn delete_one_time_token(&self, batch: &mut WriteBatch, hash: &[u8]) {
         batch.delete_global(keys::one_time_token(hash));
+    }
+
+    fn pending_signup(&self, hash: &[u8]) -> Result<Option<PendingSignup>> {
+        get(self.global(), &keys::pending_signup(hash))
+    }
+
+    fn put_pending_signup(&self, batch: &mut WriteBatch, hash: &[u8], p: &PendingSignup) {
+        batch.put_global(keys::pending_signup(hash), encode(p));
+    }
+
+    fn delete_pending_signup(&self, batch: &mut WriteBatch, hash: &[u8]) {
+        batch.delete_global(keys::pending_signup(hash));
     }
 
     fn append_audit(&self, batch: &mut WriteBatch, r: &AuditRecord) {
@@ -246,10 +261,19 @@ impl AuthStore for Store {
 
     fn purge_expired(&self, batch: &mut WriteBatch, now: Timestamp) -> Result<usize> {
         let mut n = 0;
+        for kv in self.global().scan_prefix(keys::pending_signup(&[])) {
+            let (k, v) = kv?;
+            // A record that no longer decodes is as good as expired.
+            if decode::<PendingSignup>(&v).is_ok_and(|p| p.expires_at > now) {
+                continue;
+            }
+            batch.delete_global(k.to_vec());
+            n += 1;
+        }
         for kv in self.global().scan_prefix(keys::one_time_token(&[])) {
             let (k, v) = kv?;
-            let tok: OneTimeToken = decode(&v)?;
-            if tok.expires_at <= now {
+            let expired = decode::<OneTimeToken>(&v).map_or(true, |tok| tok.expires_at <= now);
+            if expired {
                 batch.delete_global(k.to_vec());
                 n += 1;
             }

@@ -214,6 +214,11 @@ pub fn one_time_token(hash: &[u8]) -> Vec<u8> {
     global("otk", hash)
 }
 
+/// Global: a sign-up waiting for its mailed confirmation, by token hash.
+pub fn pending_signup(hash: &[u8]) -> Vec<u8> {
+    global("signup", hash)
+}
+
 fn global(name: &str, rest: &[u8]) -> Vec<u8> {
     let mut k = Vec::with_capacity(name.len() + 1 + rest.len());
     k.extend_from_slice(name.as_bytes());

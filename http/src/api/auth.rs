@@ -5,26 +5,48 @@
 use super::error::{ApiError, ApiJson};
 use super::principal::{Authed, Caller};
 use crate::app::accounts::{
-    self, AcceptInvite, LinkCheck, Login, RefreshBody, Register, ResetConfirm, ResetRequest,
+    self, AcceptInvite, ConfirmSignup, LinkCheck, Login, RefreshBody, Register, Registered,
+    ResetConfirm, ResetRequest,
 };
 use crate::app::sessions::TokenPair;
 use crate::state::App;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 pub use crate::app::accounts::{email_taken, hash, one_time, verify};
 
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = Register,
-    responses((status = 201, body = TokenPair), (status = 400, description = "invalid or weak input"),
+    description = "Without SMTP: 201 and signed in. With SMTP configured: 202 `{status: check_mail}` whether or not the address has an account; the mailed link (`/app/#signup=TOKEN`) is opened with `POST /auth/register/confirm`.",
+    responses((status = 201, body = TokenPair), (status = 202, description = "a confirmation mail was sent"), (status = 400, description = "invalid or weak input"),
         (status = 403, description = "sign-up is closed (`auth.open_registration = false`)"),
         (status = 409, description = "`email_taken`"), (status = 429, description = "too many attempts")))]
 pub async fn register(
     State(app): State<App>,
     caller: Caller,
     ApiJson(body): ApiJson<Register>,
+) -> Result<Response, ApiError> {
+    Ok(match accounts::register(&app, &caller, body).await? {
+        Registered::SignedIn(pair) => (StatusCode::CREATED, Json(pair)).into_response(),
+        Registered::CheckMail => (
+            StatusCode::ACCEPTED,
+            Json(serde_json::json!({"status": "check_mail"})),
+        )
+            .into_response(),
+    })
+}
+
+/// Opens a mailed sign-up link: creates the workspace and signs its owner in.
+#[utoipa::path(post, path = "/api/v1/auth/register/confirm", tag = "auth", request_body = ConfirmSignup,
+    responses((status = 201, body = TokenPair), (status = 401, description = "`invalid_token`: unknown, used or expired"),
+        (status = 409, description = "`email_taken`: the address got an account meanwhile"), (status = 429)))]
+pub async fn confirm_signup(
+    State(app): State<App>,
+    caller: Caller,
+    ApiJson(body): ApiJson<ConfirmSignup>,
 ) -> Result<(StatusCode, Json<TokenPair>), ApiError> {
-    let pair = accounts::register(&app, &caller, body).await?;
+    let pair = accounts::confirm_signup(&app, &caller, body).await?;
     Ok((StatusCode::CREATED, Json(pair)))
 }
 

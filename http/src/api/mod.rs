@@ -122,6 +122,7 @@ fn routes() -> OpenApiRouter<App> {
         .routes(routes!(auth::reset_request))
         .routes(routes!(auth::reset_confirm))
         .routes(routes!(auth::check_link))
+        .routes(routes!(auth::confirm_signup))
         .routes(routes!(auth::accept_invitation))
         .routes(routes!(me::me, me::update_me))
         .routes(routes!(me::change_password))

@@ -14,7 +14,7 @@ use crate::auth::{dummy_hash, random_key, token_hash, verify_password};
 use crate::mail::{Envelope, Kind as MailKind};
 use crate::state::App;
 use http::StatusCode;
-use parley_engine::account::{AuditActor, OneTimeToken, StaffPrefs, TokenKind};
+use parley_engine::account::{AuditActor, OneTimeToken, PendingSignup, StaffPrefs, TokenKind};
 use parley_engine::codes::error as code;
 use parley_engine::records::StaffRecord;
 use parley_engine::*;
@@ -67,7 +67,7 @@ pub struct Register {
 }
 
 /// Creates a tenant, its owner and a first site, and signs the owner in.
-pub async fn register(app: &App, caller: &Caller, body: Register) -> Result<TokenPair, ApiError> {
+pub async fn register(app: &App, caller: &Caller, body: Register) -> Result<Registered, ApiError> {
     if !app.config.auth.open_registration {
         return Err(ApiError::forbidden(
             "sign-up is closed on this instance; ask its operator for an account",
@@ -79,12 +79,95 @@ pub async fn register(app: &App, caller: &Caller, body: Register) -> Result<Toke
     let name = parley_engine::validate::name(&body.name)?;
     parley_engine::validate::password(&body.password, &email)?;
     let phc = hash(app, body.password).await?;
+    if app.smtp_configured {
+        return register_by_mail(app, email, tenant_name, name, phc).await;
+    }
     let _guard = app.locks.email(&email).await;
     if app.store.staff_by_email(&email)?.is_some() {
         return Err(email_taken(&email));
     }
     let (tenant, owner, site) = new_tenant(tenant_name, email, name, phc);
+    create_tenant(app, caller, WriteBatch::new(), (tenant, owner, site), false)
+        .await
+        .map(Registered::SignedIn)
+}
+
+/// What sign-up answers.
+pub enum Registered {
+    /// No mail on this instance: the workspace exists and its owner is in.
+    SignedIn(TokenPair),
+    /// A mail went to the address (a confirmation link, or — when the
+    /// address already has an account — a note saying so): the answer is
+    /// the same either way, so sign-up tells nobody which addresses exist.
+    CheckMail,
+}
+
+/// Hours a sign-up confirmation link works.
+const SIGNUP_TTL_HOURS: u64 = 24;
+
+async fn register_by_mail(
+    app: &App,
+    email: String,
+    tenant_name: String,
+    name: String,
+    phc: String,
+) -> Result<Registered, ApiError> {
+    let _guard = app.locks.email(&email).await;
     let mut b = WriteBatch::new();
+    match app.store.staff_by_email(&email)? {
+        Some(existing) => {
+            crate::mail::queue(
+                app,
+                &mut b,
+                Envelope::new(existing.tenant_id, &email, MailKind::AccountExists),
+                json!({"link": crate::mail::app_link(app, "forgot"), "signin": crate::mail::app_link(app, "signin")}),
+            )?;
+        }
+        None => {
+            let token = random_key(40);
+            let pending = PendingSignup {
+                tenant_id: TenantId::new(),
+                tenant_name: tenant_name.clone(),
+                name,
+                email: email.clone(),
+                password_hash: phc,
+                expires_at: Timestamp::now().after(Duration::from_secs(SIGNUP_TTL_HOURS * 3600)),
+            };
+            app.store
+                .put_pending_signup(&mut b, &token_hash(&token), &pending);
+            crate::mail::queue(
+                app,
+                &mut b,
+                Envelope::new(pending.tenant_id, &email, MailKind::VerifyEmail),
+                json!({
+                    "tenant": tenant_name,
+                    "link": crate::mail::app_link(app, &format!("signup={token}")),
+                    "hours": SIGNUP_TTL_HOURS,
+                }),
+            )?;
+        }
+    }
+    app.writer.write(b).await?;
+    crate::mail::sent(app);
+    Ok(Registered::CheckMail)
+}
+
+/// A new tenant with its owner and first site.
+type NewTenant = (
+    parley_engine::records::TenantRecord,
+    StaffRecord,
+    parley_engine::records::SiteRecord,
+);
+
+/// Writes a new tenant, its owner and first site (with whatever `b`
+/// already holds), and signs the owner in.
+async fn create_tenant(
+    app: &App,
+    caller: &Caller,
+    mut b: WriteBatch,
+    (tenant, owner, site): NewTenant,
+    confirmed_by_mail: bool,
+) -> Result<TokenPair, ApiError> {
     app.store.put_tenant(&mut b, &tenant);
     app.store.put_staff(&mut b, &owner);
     app.store.put_site(&mut b, &site);
@@ -96,10 +179,56 @@ pub async fn register(app: &App, caller: &Caller, body: Register) -> Result<Toke
         caller,
         "tenant.register",
         ("tenant", tenant.id.to_string()),
-        json!({"name": tenant.name, "site_id": site.id}),
+        json!({"name": tenant.name, "site_id": site.id, "confirmed_by_mail": confirmed_by_mail}),
     );
-    tracing::info!(tenant = %tenant.id, staff = %owner.id, "tenant registered");
+    tracing::info!(tenant = %tenant.id, staff = %owner.id, confirmed_by_mail, "tenant registered");
     session::sign_in(app, b, &owner, caller).await
+}
+
+/// `POST /auth/register/confirm` body.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmSignup {
+    token: String,
+}
+
+/// Opens a mailed sign-up link: the workspace is created and its owner
+/// signed in. A used or expired link is `invalid_token`; an address taken
+/// in the meantime is `email_taken`.
+pub async fn confirm_signup(
+    app: &App,
+    caller: &Caller,
+    body: ConfirmSignup,
+) -> Result<TokenPair, ApiError> {
+    app.limiters.login(caller.ip, "signup")?;
+    let h = token_hash(&body.token);
+    let bad = || ApiError::invalid_token("sign-up link");
+    let pending = match app.store.pending_signup(&h) {
+        Ok(p) => p,
+        Err(parley_storage::StorageError::Decode(_)) => None,
+        Err(e) => return Err(e.into()),
+    }
+    .filter(|p| Timestamp::now() < p.expires_at)
+    .ok_or_else(bad)?;
+    let _guard = app.locks.email(&pending.email).await;
+    // Looked up again under the lock: a second click waits, then finds it used.
+    if app.store.pending_signup(&h).ok().flatten().is_none() {
+        return Err(bad());
+    }
+    if app.store.staff_by_email(&pending.email)?.is_some() {
+        return Err(email_taken(&pending.email));
+    }
+    let created = crate::admin::new_tenant_with_id(
+        pending.tenant_id,
+        pending.tenant_name,
+        pending.email,
+        pending.name,
+        pending.password_hash,
+    );
+    // One write: the link is used up in the same batch as the tenant is made.
+    let mut b = WriteBatch::new();
+    app.store.delete_pending_signup(&mut b, &h);
+    create_tenant(app, caller, b, created, true).await
 }
 
 /// 409 for an email already in use.

@@ -280,6 +280,19 @@ try {
     await owner.locator('tr', { hasText: 'Reset your password' }).locator('.pill.sent').waitFor();
     await owner.locator('tr', { hasText: 'invited you' }).locator('.pill.sent').waitFor();
     await shotsOf(owner, 'outbox', '#/admin/outbox');
+    step('sign-up on a mail-sending instance: check your mail, open the link, land on the welcome page');
+    const newcomer = await newPage();
+    await newcomer.goto(base + '/');
+    const signup = newcomer.locator('#signup');
+    await signup.getByLabel('Company').fill('Newco');
+    await signup.getByLabel('Your name').fill('Nina');
+    await signup.getByLabel('Email').fill('nina@newco.test');
+    await signup.getByLabel('Password').fill('nina pass 4242');
+    await signup.getByRole('button', { name: 'Create my workspace' }).click();
+    await newcomer.getByRole('heading', { name: 'Check your mail' }).waitFor();
+    const welcome = await mailTo(maildir, 'nina@newco.test', 'Confirm your email');
+    await newcomer.goto(linkIn(welcome.text, '#signup='));
+    await newcomer.getByRole('heading', { name: 'Welcome to Parley' }).waitFor();
   } else {
     assert.fail('unknown scenario ' + scenario);
   }

@@ -1,6 +1,7 @@
 // The signed-out side of /app/: sign in, forgot password, and the pages the
 // mailed links open — choose a new password (#reset=TOKEN), accept an
-// invitation (#invite=TOKEN) — each ending signed in. A used or expired
+// invitation (#invite=TOKEN), confirm a sign-up (#signup=TOKEN) — each
+// ending signed in. A used or expired
 // link says so at once (the page asks the server about the link before
 // showing a form). `gate()` resolves when there is a session to start the
 // dashboard with.
@@ -123,6 +124,23 @@ async function invitePage(root, token, done) {
   }));
 }
 
+async function signupPage(root, token, done) {
+  show(root, h('div', { class: 'stack card', role: 'status' }, h('h1', { id: 'gate-title' }, 'Creating your workspace…')));
+  try {
+    keep(await request('POST', '/api/v1/auth/register/confirm', { token }));
+  } catch (e) {
+    if (e.status !== 401 && e.status !== 409) throw e;
+    return show(root, h('div', { class: 'stack card', role: 'alert' },
+      h('h1', { id: 'gate-title' }, 'This sign-up link cannot be used'),
+      h('p', {}, e.status === 409
+        ? 'This address already has an account. Sign in, or choose a new password if you forgot it.'
+        : 'It has expired or was already used. If your workspace was created, sign in; else sign up again.'),
+      h('p', {}, h('a', { class: 'button', href: '#signin' }, 'Sign in'), ' ', h('a', { href: '#forgot' }, 'Forgot your password?')),
+      h('p', {}, h('a', { href: '/' }, 'Sign up again'))));
+  }
+  done('#/welcome');
+}
+
 /** Shows the signed-out pages until there is a session; then resolves. */
 export function gate() {
   return new Promise((resolve) => {
@@ -140,6 +158,7 @@ export function gate() {
       const fail = (e) => show(root, h('p', { class: 'error', role: 'alert' }, e.message));
       if (hash.startsWith('#invite=')) return invitePage(root, hash.slice(8), done).catch(fail);
       if (hash.startsWith('#reset=')) return resetPage(root, hash.slice(7), done).catch(fail);
+      if (hash.startsWith('#signup=')) return signupPage(root, hash.slice(8), done).catch(fail);
       if (hash === '#forgot') return forgotPage(root);
       if (session.get()) return done(hash && hash !== '#signin' ? hash : '#/inbox/waiting');
       return signinPage(root, done);

@@ -16,7 +16,16 @@ function wire(id, path, next) {
     const button = form.querySelector('button');
     button.disabled = true;
     try {
-      keep(await request('POST', path, Object.fromEntries(new FormData(form))));
+      const values = Object.fromEntries(new FormData(form));
+      const pair = await request('POST', path, values);
+      if (!pair) {
+        // This instance confirms addresses by mail before creating anything.
+        form.replaceChildren(Object.assign(document.createElement('h2'), { textContent: 'Check your mail' }),
+          Object.assign(document.createElement('p'), { textContent: `We sent a link to ${values.email}. Open it within a day to create your workspace and sign in.` }));
+        form.setAttribute('role', 'status');
+        return;
+      }
+      keep(pair);
       location.assign(next);
     } catch (err) {
       out.textContent = err.message;
