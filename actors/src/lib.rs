@@ -46,6 +46,9 @@ pub struct ActorConfig {
     pub max_inflight: usize,
     /// Timeout for calls from the edge into actors.
     pub call_timeout: Duration,
+    /// A visitor with an email who leaves with a conversation open is
+    /// watched this long before staff replies are mailed to them.
+    pub missed_reply_after: Duration,
 }
 
 impl Default for ActorConfig {
@@ -55,6 +58,7 @@ impl Default for ActorConfig {
             visitor_idle: Duration::from_secs(30),
             max_inflight: 1024,
             call_timeout: Duration::from_secs(5),
+            missed_reply_after: Duration::from_secs(300),
         }
     }
 }

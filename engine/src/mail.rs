@@ -197,9 +197,72 @@ impl MailRecord {
     }
 }
 
+/// A visitor who left with an email while a conversation was open: when
+/// staff answer and the visitor stays away, the replies go out by mail.
+/// Kept in a global index ordered by when it is next looked at.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReplyWatch {
+    pub tenant_id: TenantId,
+    pub visitor_id: crate::ids::VisitorId,
+    /// When the visitor's last tab closed.
+    pub since: Timestamp,
+    /// Replies up to this seq were mailed already.
+    pub mailed_upto: u64,
+    /// The watch ends then, replies or not.
+    pub until: Timestamp,
+}
+
+/// The replies a visitor who left has missed: staff messages (never private
+/// notes, never system lines) after what the visitor read and what was
+/// mailed already.
+pub fn missed_replies<'a>(
+    log: &'a [crate::records::MessageRecord],
+    visitor_read_seq: u64,
+    mailed_upto: u64,
+) -> Vec<&'a crate::records::MessageRecord> {
+    let after = visitor_read_seq.max(mailed_upto);
+    log.iter()
+        .filter(|m| {
+            m.seq > after && !m.private && m.from.kind == crate::records::ParticipantKind::Staff
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::records::{MessageRecord, Participant, ParticipantKind};
+
+    #[test]
+    fn missed_replies_are_public_staff_messages_not_yet_read_or_mailed() {
+        let msg = |seq, kind, private| MessageRecord {
+            id: crate::ids::MessageId::new(),
+            conversation_id: crate::ids::ConversationId::new(),
+            seq,
+            client_id: None,
+            from: Participant {
+                kind,
+                id: None,
+                name: Some("Olive".into()),
+            },
+            body: format!("m{seq}"),
+            private,
+            ts: Timestamp(seq),
+        };
+        let log = vec![
+            msg(1, ParticipantKind::Visitor, false),
+            msg(2, ParticipantKind::Staff, false),
+            msg(3, ParticipantKind::Staff, true),
+            msg(4, ParticipantKind::System, false),
+            msg(5, ParticipantKind::Staff, false),
+            msg(6, ParticipantKind::Staff, false),
+        ];
+        let seqs = |v: Vec<&MessageRecord>| v.iter().map(|m| m.seq).collect::<Vec<_>>();
+        assert_eq!(seqs(missed_replies(&log, 0, 0)), vec![2, 5, 6]);
+        assert_eq!(seqs(missed_replies(&log, 2, 0)), vec![5, 6], "read already");
+        assert_eq!(seqs(missed_replies(&log, 2, 5)), vec![6], "mailed already");
+        assert!(missed_replies(&log, 6, 0).is_empty());
+    }
 
     fn policy() -> RetryPolicy {
         RetryPolicy {

@@ -258,6 +258,10 @@ pub struct VisitorView {
     pub page_since: Option<Timestamp>,
 }
 
+/// What a link back to the site carries to have the widget open the chat
+/// (the missed-reply mail's "continue the conversation").
+pub const REOPEN_MARK: &str = "#parley-chat";
+
 /// How the widget's bubble looks, sent in `welcome` so the loader needs no
 /// other request.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -299,6 +303,10 @@ pub enum ServerFrame<'a> {
         conversation: Option<&'a ConversationView>,
         agents_online: bool,
         site: &'a SiteLook,
+        /// The page was opened from a "continue the conversation" link
+        /// ([`REOPEN_MARK`] in its URL): the widget opens the chat.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        open: bool,
     },
     /// Visitor only: their place in the line of conversations waiting for
     /// staff (1 = next), while their conversation waits.

@@ -298,6 +298,7 @@ impl Config {
             visitor_idle: Duration::from_secs(self.actors.visitor_idle_secs.max(1)),
             max_inflight: self.actors.max_inflight.max(1),
             call_timeout: Duration::from_secs(5),
+            missed_reply_after: Duration::from_secs(self.mail.missed_reply_after_secs.max(1)),
         }
     }
 }

@@ -190,6 +190,13 @@ impl Server {
         } = self;
         let router = api::router(app.clone());
         let prune = tokio::spawn(janitor(app.clone()));
+        let every = app
+            .system
+            .ctx
+            .cfg
+            .missed_reply_after
+            .min(Duration::from_secs(15));
+        let missed = tokio::spawn(crate::app::missed::run(app.clone(), every));
         let tx = shutdown.clone();
         tokio::spawn(async move {
             signal.await;
@@ -213,6 +220,7 @@ impl Server {
         .await;
         let _ = shutdown.send(true);
         prune.abort();
+        missed.abort();
         // Wait for every WebSocket to close (each holds a permit).
         let all = app.config.limits.max_connections as u32;
         let drained =

@@ -74,7 +74,10 @@ async fn the_dashboard_works_in_a_real_browser() {
     if common::smtp::unavailable().is_none() {
         let sink = common::smtp::Smtp::start();
         let mut srv = Server::start_with(Setup {
-            config: Some(format!("[mail]\nsmtp_url = \"{}\"\n", sink.url())),
+            config: Some(format!(
+                "[mail]\nsmtp_url = \"{}\"\nmissed_reply_after_secs = 1\n",
+                sink.url()
+            )),
             ..Default::default()
         });
         let extra = [

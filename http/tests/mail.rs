@@ -501,3 +501,82 @@ async fn with_mail_sign_up_confirms_the_address_and_answers_alike_for_a_taken_on
         outbox.body
     );
 }
+
+#[tokio::test]
+async fn a_visitor_who_left_gets_the_replies_they_missed_by_mail() {
+    if let Some(why) = smtp::unavailable() {
+        eprintln!("skipping: {why}");
+        return;
+    }
+    let sink = Smtp::start();
+    let srv = Server::start_with(Setup {
+        config: Some(config(&sink.url(), "missed_reply_after_secs = 1\n")),
+        ..Default::default()
+    });
+    let (mut v, welcome) = srv.visitor(None).await;
+    assert!(welcome.get("open").is_none(), "{welcome}");
+    v.send(json!({"type":"identify","name":"Vic","email":"vic@visitor.test"}))
+        .await;
+    v.send(json!({"type":"send","client_id":"v1","body":"Is my order shipped?"}))
+        .await;
+    let conv = v.until_type("ack").await["conversation_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (mut staff, _) = srv.staff(OWNER).await;
+    staff
+        .send(json!({"type":"claim","conversation_id":conv}))
+        .await;
+    staff
+        .send(json!({"type":"send","conversation_id":conv,"client_id":"s1","body":"Let me check"}))
+        .await;
+    // The visitor sees and reads the first reply, then closes the tab.
+    let seen = v
+        .until(|f| f["type"] == "message" && f["body"] == "Let me check")
+        .await;
+    v.send(json!({"type":"read","conversation_id":conv,"seq":seen["seq"]}))
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop(v);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    staff
+        .send(json!({"type":"send","conversation_id":conv,"client_id":"s2","body":"It left <today>!"}))
+        .await;
+    staff
+        .send(json!({"type":"send","conversation_id":conv,"client_id":"s3","body":"note: VIP","private":true}))
+        .await;
+    staff
+        .until(|f| f["type"] == "ack" && f["client_id"] == "s3")
+        .await;
+
+    let m = sink.wait_for("vic@visitor.test", "replied to you").await;
+    let text = m["text"].as_str().unwrap();
+    assert!(text.contains("It left <today>!"), "{text}");
+    assert!(
+        !text.contains("Let me check"),
+        "read replies are not mailed: {text}"
+    );
+    assert!(!text.contains("VIP"), "notes never leave: {text}");
+    assert!(text.contains("https://acme.test/#parley-chat"), "{text}");
+    assert!(m["html"]
+        .as_str()
+        .unwrap()
+        .contains("It left &lt;today&gt;!"));
+
+    // Once: the next sweeps find nothing new to send.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let count = sink
+        .messages()
+        .iter()
+        .filter(|m| m["rcpt_tos"][0] == "vic@visitor.test")
+        .count();
+    assert_eq!(count, 1);
+
+    // The link brings them back with the chat open.
+    let mut back = Ws::connect(&format!("{}/ws/visitor?site={}", srv.ws, srv.site_key())).await;
+    back.send(json!({"type":"hello","visitor_token":welcome["visitor_token"],"page":{"url":"https://acme.test/#parley-chat","title":"Home","referrer":""}}))
+        .await;
+    let w = back.until_type("welcome").await;
+    assert_eq!(w["open"], true, "{w}");
+    assert_eq!(w["conversation"]["id"], conv.as_str());
+}

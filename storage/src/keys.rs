@@ -171,6 +171,20 @@ pub fn mail_due(at: Timestamp, t: TenantId, id: MailId) -> Vec<u8> {
     global("maildue", &rest)
 }
 
+/// Global: a visitor's reply watch, `due ms ‖ tenant ‖ visitor`.
+pub fn reply_watch(at: Timestamp, t: TenantId, v: VisitorId) -> Vec<u8> {
+    let mut rest = Vec::with_capacity(40);
+    rest.extend_from_slice(&at.millis().to_be_bytes());
+    rest.extend_from_slice(&t.to_bytes());
+    rest.extend_from_slice(&v.to_bytes());
+    global("replywatch", &rest)
+}
+
+/// Global: the prefix of the reply-watch index.
+pub fn reply_watch_prefix() -> Vec<u8> {
+    global("replywatch", &[])
+}
+
 /// Global: the prefix of the mail due index.
 pub fn mail_due_prefix() -> Vec<u8> {
     global("maildue", &[])

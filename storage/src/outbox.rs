@@ -8,7 +8,7 @@
 
 use crate::codec::{decode, encode};
 use crate::{keys, Result, Store, WriteBatch};
-use parley_engine::mail::{MailRecord, MailRecordV1, MailStatus};
+use parley_engine::mail::{MailRecord, MailRecordV1, MailStatus, ReplyWatch};
 use parley_engine::{MailId, TenantId, Timestamp};
 
 /// The outbox.
@@ -31,6 +31,15 @@ pub trait OutboxStore {
         -> Result<Vec<(Timestamp, TenantId, MailId)>>;
     /// When the soonest pending mail is due, if any is.
     fn next_mail_due(&self) -> Result<Option<Timestamp>>;
+    /// Watches `w` for missed replies, looked at next at `due`.
+    fn put_reply_watch(&self, batch: &mut WriteBatch, due: Timestamp, w: &ReplyWatch);
+    fn delete_reply_watch(&self, batch: &mut WriteBatch, due: Timestamp, w: &ReplyWatch);
+    /// Reply watches due at or before `now`, soonest first, at most `limit`.
+    fn reply_watches_due(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<(Timestamp, ReplyWatch)>>;
 }
 
 /// Reads a mail of either layout.
@@ -115,6 +124,38 @@ impl OutboxStore for Store {
                 break;
             }
             out.push((at, t, id));
+        }
+        Ok(out)
+    }
+
+    fn put_reply_watch(&self, batch: &mut WriteBatch, due: Timestamp, w: &ReplyWatch) {
+        batch.put_global(keys::reply_watch(due, w.tenant_id, w.visitor_id), encode(w));
+    }
+
+    fn delete_reply_watch(&self, batch: &mut WriteBatch, due: Timestamp, w: &ReplyWatch) {
+        batch.delete_global(keys::reply_watch(due, w.tenant_id, w.visitor_id));
+    }
+
+    fn reply_watches_due(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<(Timestamp, ReplyWatch)>> {
+        let prefix = keys::reply_watch_prefix();
+        let mut out = Vec::new();
+        for kv in self.global().scan_prefix(&prefix) {
+            let (k, v) = kv?;
+            let Some(at) = k
+                .get(prefix.len()..prefix.len() + 8)
+                .and_then(|b| b.try_into().ok())
+                .map(|b| Timestamp(u64::from_be_bytes(b)))
+            else {
+                continue;
+            };
+            if at > now || out.len() >= limit {
+                break;
+            }
+            out.push((at, decode(&v)?));
         }
         Ok(out)
     }

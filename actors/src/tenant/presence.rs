@@ -12,7 +12,7 @@ use parley_engine::codes::close;
 use parley_engine::protocol::{Availability, ServerFrame, VisitorView};
 use parley_engine::records::*;
 use parley_engine::*;
-use parley_storage::{AccountStore, ConversationStore, VisitorStore};
+use parley_storage::{AccountStore, ConversationStore, OutboxStore, VisitorStore};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use std::time::Instant;
 
@@ -264,11 +264,49 @@ impl TenantState {
             .retain(|t| t.outbox.id() != socket && !t.outbox.is_closed());
         let site = p.site;
         if p.tabs.is_empty() {
+            let conversation = p.conversation;
             self.visitors.remove(&visitor);
             self.broadcast_visitor(visitor, site);
+            self.watch_for_replies(visitor, conversation);
         } else if before == Some(socket) {
             self.broadcast_visitor(visitor, site);
         }
+    }
+
+    /// A visitor who gave an email left with a conversation: watch it, so
+    /// that staff replies reach them by mail if they stay away (the sweep
+    /// runs in the edge, which renders the mail). Written without waiting.
+    fn watch_for_replies(&self, visitor: VisitorId, conversation: Option<ConversationId>) {
+        let store = &self.ctx.store;
+        let has_email = store
+            .visitor(self.id, visitor)
+            .ok()
+            .flatten()
+            .is_some_and(|r| r.email.is_some());
+        if !has_email {
+            return;
+        }
+        let has_conversation = conversation.is_some()
+            || store
+                .visitor_conversation(self.id, visitor)
+                .ok()
+                .flatten()
+                .is_some();
+        if !has_conversation {
+            return;
+        }
+        let now = Timestamp::now();
+        let after = self.ctx.cfg.missed_reply_after;
+        let w = parley_engine::mail::ReplyWatch {
+            tenant_id: self.id,
+            visitor_id: visitor,
+            since: now,
+            mailed_upto: 0,
+            until: now.after(std::time::Duration::from_secs(3 * 24 * 3600)),
+        };
+        let mut b = parley_storage::WriteBatch::new();
+        store.put_reply_watch(&mut b, now.after(after), &w);
+        self.ctx.writer.submit(b, Box::new(|_| {}));
     }
 
     /// Passivates Visitor actors idle for longer than the configured time.

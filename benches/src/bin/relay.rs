@@ -48,6 +48,7 @@ async fn session(fut: upgrade::UpgradeFut) -> Result<(), fastwebsockets::WebSock
                     conversation: None,
                     agents_online: true,
                     site: &look,
+                    open: false,
                 }
                 .to_json(),
             ),

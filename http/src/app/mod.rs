@@ -9,6 +9,7 @@ pub mod accounts;
 pub mod audit;
 pub mod error;
 pub mod locks;
+pub mod missed;
 pub mod principal;
 pub mod sessions;
 pub mod sites;

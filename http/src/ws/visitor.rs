@@ -139,6 +139,9 @@ async fn hello(
         visitor,
         lease: None,
     };
+    let reopen = first_page
+        .url
+        .contains(parley_engine::protocol::REOPEN_MARK);
     let Ok(hello) = ask(&v.tenant, timeout, |reply| TenantMsg::VisitorHello {
         visitor,
         site: v.site.id,
@@ -175,6 +178,7 @@ async fn hello(
         conversation: view.as_ref(),
         agents_online: hello.agents_online,
         site: &look,
+        open: reopen,
     };
     let _ = prelude.send(Prelude {
         frame: Bytes::from(welcome.to_json()),

@@ -41,7 +41,7 @@
     ws.onopen = () => ws.send(J({ type: 'hello', visitor_token: tok, page: here(), tz: Intl.DateTimeFormat().resolvedOptions().timeZone }));
     ws.onmessage = (e) => {
       const m = JSON.parse(e.data), c = m.conversation;
-      if (m.type == 'welcome') { save(m.visitor_token); wrap.style.setProperty('--c', m.site.color); wrap.className = m.site.position; }
+      if (m.type == 'welcome') { save(m.visitor_token); wrap.style.setProperty('--c', m.site.color); wrap.className = m.site.position; m.open && show(1); }
       // A conversation under way, or a message from staff: the panel loads (hidden) and counts it unread.
       if ((m.type == 'welcome' && c && c.status != 'closed') || m.type == 'message') load();
     };
