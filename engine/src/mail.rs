@@ -215,11 +215,11 @@ pub struct ReplyWatch {
 /// The replies a visitor who left has missed: staff messages (never private
 /// notes, never system lines) after what the visitor read and what was
 /// mailed already.
-pub fn missed_replies<'a>(
-    log: &'a [crate::records::MessageRecord],
+pub fn missed_replies(
+    log: &[crate::records::MessageRecord],
     visitor_read_seq: u64,
     mailed_upto: u64,
-) -> Vec<&'a crate::records::MessageRecord> {
+) -> Vec<&crate::records::MessageRecord> {
     let after = visitor_read_seq.max(mailed_upto);
     log.iter()
         .filter(|m| {
