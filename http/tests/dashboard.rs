@@ -60,6 +60,13 @@ async fn the_dashboard_works_in_a_real_browser() {
         ("PARLEY_TTL_SECS", ttl.to_string()),
     ];
     tokio::task::block_in_place(|| run_script(&mut srv, "dashboard.mjs", "session", "", &extra));
+    // Settings screens: company, business hours, pre-chat, identity, sites, staff; ratings.
+    let mut srv = Server::start_with(agents());
+    let extra = [
+        ("PARLEY_PASSWORD", PASSWORD.to_string()),
+        ("PARLEY_OWNER", OWNER.to_string()),
+    ];
+    tokio::task::block_in_place(|| run_script(&mut srv, "dashboard.mjs", "settings", "", &extra));
     // The instance operator's page.
     let mut srv = Server::start_with(Setup {
         superadmin: Some(("root@ops.test".into(), PASSWORD.into())),

@@ -5,6 +5,9 @@
 
 import { api, h, ago, clock } from './api.js';
 
+/** A 1–5 rating as stars. */
+const stars = (n) => '★'.repeat(n) + '☆'.repeat(5 - n);
+
 const LATE_MINUTES = Number(localStorage.getItem('parley:late-minutes') || 3);
 const QUEUES = [['waiting', 'Waiting'], ['mine', 'Mine'], ['open', 'All open'], ['closed', 'Closed']];
 const uuid = () => (crypto.randomUUID ? crypto.randomUUID() : Date.now() + '-' + Math.random().toString(36).slice(2));
@@ -111,7 +114,8 @@ export class Inbox extends HTMLElement {
       return h('li', { class: late ? 'late' : '' }, h('a', { href: `#/inbox/${this.queue}/${c.id}`, 'aria-current': c.id === this.openId },
         h('span', { class: 'who' }, h('span', {}, who(c)), unread ? h('span', { class: 'badge', 'aria-label': unread + ' unread' }, unread) : null),
         h('span', { class: 'prev' }, c.last_message ? (c.last_message.private ? '🔒 ' : '') + c.last_message.body : ''),
-        h('span', { class: 'wait' }, c.status === 'waiting' ? 'waiting ' + ago(since, now) : c.status === 'closed' ? 'closed ' + clock(c.updated_at) : 'active · ' + ago(c.updated_at, now) + ' ago')));
+        h('span', { class: 'wait' }, c.status === 'waiting' ? 'waiting ' + ago(since, now) : c.status === 'closed' ? 'closed ' + clock(c.updated_at) : 'active · ' + ago(c.updated_at, now) + ' ago',
+          c.rating ? h('span', { class: 'stars', title: c.rating.comment || '', 'aria-label': `rated ${c.rating.score} of 5` }, ' ' + stars(c.rating.score)) : null)));
     });
     this.list.replaceChildren(...(rows.length ? rows : [h('li', { class: 'empty' }, 'Nothing here.')]));
     this.more.hidden = !(this.queue === 'closed' && this.closed.cursor);
@@ -251,6 +255,8 @@ export class Inbox extends HTMLElement {
       h('button', { class: 'ghost', 'aria-label': 'Back to the list', onclick: () => this.app.go(`#/inbox/${this.queue}`) }, '←'),
       h('h2', {}, who(c)),
       h('span', { class: 'status' }, c.status),
+      c.rating ? h('span', { class: 'rating', 'aria-label': `rated ${c.rating.score} of 5` }, stars(c.rating.score),
+        c.rating.comment ? h('q', {}, c.rating.comment) : null) : null,
       c.status === 'waiting' || (c.status === 'active' && c.assignee !== me && this.app.can('manage'))
         ? h('button', { onclick: () => this.command('claim'), title: 'Alt+C' }, c.status === 'waiting' ? 'Claim' : 'Take over') : null,
       c.status !== 'closed' ? transfer : null,

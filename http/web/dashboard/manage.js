@@ -25,9 +25,16 @@ export async function staffPage(app, root) {
           ['agent', 'admin', 'owner'].map((role) => h('option', { value: role, selected: role === s.role }, role)))
         : s.role),
       h('td', {}, s.status),
-      h('td', {}, manage && s.id !== app.live.me?.id && s.status !== 'invited'
+      h('td', { class: 'row-actions' }, manage && s.id !== app.live.me?.id && s.status !== 'invited'
         ? h('button', { class: 'ghost', onclick: () => tryApi(out, async () => { await api('PATCH', '/api/v1/staff/' + s.id, { active: !s.active }); await load(); }) },
-          s.active ? 'Deactivate' : 'Reactivate') : null))));
+          s.active ? 'Deactivate' : 'Reactivate') : null,
+      manage && s.id !== app.live.me?.id
+        ? h('button', { class: 'danger', 'aria-label': 'Remove ' + s.email, onclick: () => tryApi(out, async () => {
+          if (!confirm(`Remove ${s.name || s.email}? Their sessions end at once; their messages keep their name.`)) return;
+          await api('DELETE', '/api/v1/staff/' + s.id);
+          say(out, 'Removed.');
+          await load();
+        }) }, 'Remove') : null))));
   };
   const invite = h('form', { class: 'stack card', onsubmit: (e) => { e.preventDefault(); tryApi(out, async () => {
     await api('POST', '/api/v1/staff', fields(e.target));
@@ -54,20 +61,85 @@ function preview(s) {
     h('div', { class: 'pv-bubble', style: `${side};background:${s.color}` }, '💬'));
 }
 
+const DAYS = [['mon', 'Monday'], ['tue', 'Tuesday'], ['wed', 'Wednesday'], ['thu', 'Thursday'], ['fri', 'Friday'], ['sat', 'Saturday'], ['sun', 'Sunday']];
+const zones = () => { try { return Intl.supportedValuesOf('timeZone'); } catch (_) { return ['UTC']; } };
+
+/** Business hours: on or off, a time zone, and each day open or closed with its hours. */
+function hoursEditor(bh) {
+  const on = h('input', { type: 'checkbox', name: 'hours_on', checked: !!bh });
+  const tz = h('select', { name: 'timezone', 'aria-label': 'Time zone' },
+    zones().map((z) => h('option', { value: z, selected: z === (bh?.timezone || Intl.DateTimeFormat().resolvedOptions().timeZone) }, z)));
+  const rows = DAYS.map(([d, label]) => {
+    const set = bh?.days.find((x) => x.day === d);
+    const open = h('input', { type: 'checkbox', 'aria-label': label + ' open', checked: bh ? !!set : !['sat', 'sun'].includes(d) });
+    const from = h('input', { type: 'time', 'aria-label': label + ' from', value: set?.open || '09:00' });
+    const to = h('input', { type: 'time', 'aria-label': label + ' to', value: set?.close || '17:00' });
+    return { d, el: h('div', { class: 'day' }, h('label', { class: 'check' }, open, label), from, '–', to), open, from, to };
+  });
+  const el = h('fieldset', { class: 'stack' }, h('legend', {}, 'Business hours'),
+    h('label', { class: 'check' }, on, 'Offer chat only during these hours (the widget shows the offline form outside them)'),
+    h('label', {}, 'Time zone', tz), ...rows.map((r) => r.el));
+  return {
+    el,
+    value: () => on.checked
+      ? { timezone: tz.value, days: rows.filter((r) => r.open.checked).map((r) => ({ day: r.d, open: r.from.value, close: r.to.value })) }
+      : null,
+  };
+}
+
+/** Pre-chat fields: what the widget asks before the first message. */
+function preChatEditor(fieldsNow) {
+  const list = h('div', { class: 'stack' });
+  // What the widget does with a field depends on its name: `name` and
+  // `email` tell staff who the visitor is; anything else is shown as given.
+  const KINDS = [['name', 'Name', 'text'], ['email', 'Email', 'email'], ['phone', 'Phone', 'phone'], ['other', 'Other text', 'text']];
+  const row = (f = { name: 'email', label: 'Your email', kind: 'email', required: true }) => {
+    const label = h('input', { 'aria-label': 'Field label', value: f.label, placeholder: 'e.g. Your email', required: true });
+    const which = ['name', 'email', 'phone'].includes(f.name) ? f.name : 'other';
+    const kind = h('select', { 'aria-label': 'Field kind' }, KINDS.map(([v, l]) => h('option', { value: v, selected: v === which }, l)));
+    const req = h('input', { type: 'checkbox', 'aria-label': 'Required', checked: f.required });
+    const el = h('div', { class: 'row-actions prechat' }, label, kind, h('label', { class: 'check' }, req, 'required'),
+      h('button', { type: 'button', class: 'ghost', 'aria-label': 'Remove field', onclick: () => { el.remove(); items.splice(items.indexOf(item), 1); } }, '✕'));
+    const slug = () => label.value.toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_|_$/g, '').slice(0, 40) || 'field';
+    const item = { el, value: () => {
+      const k = KINDS.find(([v]) => v === kind.value);
+      const name = k[0] === 'other' ? (which === 'other' && f.name ? f.name : slug()) : k[0];
+      return { name, label: label.value, kind: k[2], required: req.checked };
+    } };
+    items.push(item);
+    list.append(el);
+  };
+  const items = [];
+  (fieldsNow || []).forEach(row);
+  return {
+    el: h('fieldset', { class: 'stack' }, h('legend', {}, 'Pre-chat form'), h('p', { class: 'muted' }, 'Asked before the first message; none: visitors write straight away.'),
+      list, h('button', { type: 'button', class: 'ghost', onclick: () => row() }, 'Add a field')),
+    value: () => items.map((i) => i.value()),
+  };
+}
+
 export async function sitesPage(app, root, id) {
   const out = h('p', { role: 'status' });
   const r = await api('GET', '/api/v1/sites');
   const site = r.items.find((s) => s.id === id) || r.items[0];
-  const nav = h('div', { class: 'subnav' }, r.items.map((s) => h('a', { href: '#/admin/sites/' + s.id, 'aria-current': s.id === site?.id ? 'page' : false }, s.name)));
-  if (!site) { root.replaceChildren(h('h1', {}, 'Sites'), h('p', {}, 'No site yet.')); return; }
-  const st = site.settings;
   const manage = app.can('manage');
+  const create = manage ? h('form', { class: 'row-actions', onsubmit: (e) => { e.preventDefault(); tryApi(out, async () => {
+    const made = await api('POST', '/api/v1/sites', { name: fields(e.target).name });
+    app.go('#/admin/sites/' + made.id);
+  }); } }, h('input', { name: 'name', required: true, placeholder: 'New site name', 'aria-label': 'New site name' }), h('button', { type: 'submit' }, 'Add site')) : null;
+  const nav = h('div', { class: 'subnav' }, r.items.map((s) => h('a', { href: '#/admin/sites/' + s.id, 'aria-current': s.id === site?.id ? 'page' : false }, s.name)));
+  const company = app.live.me?.role === 'owner' ? await companyForm(out) : null;
+  if (!site) { root.replaceChildren(h('h1', {}, 'Sites'), company, out, h('p', {}, 'No site yet: add one to get its embed snippet.'), create); return; }
+  const st = site.settings;
   const pv = h('div', {}, preview(st));
+  const hours = hoursEditor(st.business_hours);
+  const prechat = preChatEditor(st.pre_chat_fields);
   const form = h('form', { class: 'stack', onsubmit: (e) => { e.preventDefault(); tryApi(out, async () => {
     const d = fields(form);
     await api('PATCH', '/api/v1/sites/' + site.id, {
       name: d.name, color: d.color, position: d.position, greeting: d.greeting, offline_message: d.offline_message,
       allowed_origins: d.allowed_origins.split(/\s+/).filter(Boolean),
+      business_hours: hours.value(), pre_chat_fields: prechat.value(),
     });
     say(out, 'Saved.');
   }); }, oninput: () => { const d = fields(form); pv.replaceChildren(preview({ ...st, ...d })); } },
@@ -77,6 +149,7 @@ export async function sitesPage(app, root, id) {
   field('Greeting', h('input', { name: 'greeting', value: st.greeting })),
   field('Offline message', h('textarea', { name: 'offline_message' }, st.offline_message)),
   field('Allowed origins (one per line; empty allows any)', h('textarea', { name: 'allowed_origins' }, st.allowed_origins.join('\n'))),
+  hours.el, prechat.el,
   manage ? h('button', { type: 'submit' }, 'Save') : null);
   if (!manage) for (const el of form.elements) el.disabled = true;
   const code = h('pre', {}, snippet(site.key));
@@ -88,9 +161,57 @@ export async function sitesPage(app, root, id) {
     await api('POST', `/api/v1/sites/${site.id}/rotate-key`, { key: 'site_key' });
     await sitesPage(app, root, site.id);
   }) }, 'Rotate site key') : null;
-  root.replaceChildren(h('h1', {}, 'Sites'), nav, out, h('div', { class: 'split' }, h('div', { class: 'card' }, form),
+  const remove = manage ? h('button', { class: 'danger', onclick: () => tryApi(out, async () => {
+    if (!confirm(`Delete ${site.name}? Its widget stops working at once.`)) return;
+    await api('DELETE', '/api/v1/sites/' + site.id);
+    app.go('#/admin/sites');
+    await sitesPage(app, root);
+  }) }, 'Delete site') : null;
+  root.replaceChildren(h('h1', {}, 'Sites'), company, nav, create, out, h('div', { class: 'split' }, h('div', { class: 'card' }, form),
     h('div', { class: 'stack' }, h('strong', {}, 'Preview'), pv, h('strong', {}, 'Embed'), code, h('div', { class: 'row-actions' }, copy, rotate),
-      h('a', { href: '/demo?site=' + encodeURIComponent(site.key), target: '_blank' }, 'Try it on the demo page'))));
+      h('a', { href: '/demo?site=' + encodeURIComponent(site.key), target: '_blank' }, 'Try it on the demo page'),
+      manage ? identityCard(site, out) : null, remove)));
+}
+
+/** The company name (owners only). */
+async function companyForm(out) {
+  const t = await api('GET', '/api/v1/tenant');
+  return h('form', { class: 'row-actions card company', onsubmit: (e) => { e.preventDefault(); tryApi(out, async () => {
+    await api('PATCH', '/api/v1/tenant', { name: fields(e.target).name });
+    say(out, 'Company name saved.');
+  }); } }, field('Company name', h('input', { name: 'name', value: t.name, required: true, autocomplete: 'organization' })),
+  h('button', { type: 'submit' }, 'Save name'));
+}
+
+/** Identity verification: on or off; the secret is shown once, when made. */
+function identityCard(site, out) {
+  const on = !!site.settings.identity_verification;
+  const secret = h('div', { class: 'secret', hidden: true, role: 'status' });
+  const reveal = (s) => {
+    secret.hidden = false;
+    secret.replaceChildren(h('p', {}, 'Copy this secret to your server now; it is not shown again:'), h('code', {}, s),
+      h('button', { class: 'ghost', onclick: () => navigator.clipboard?.writeText(s).catch(() => {}) }, 'Copy secret'));
+  };
+  const card = h('div', { class: 'stack card' }, h('strong', {}, 'Identity verification'),
+    h('p', { class: 'muted' }, on
+      ? 'On: Parley.identify() needs user_hash = hex HMAC-SHA256 of user_id with the secret, computed on your server.'
+      : 'Off: anyone can claim any user_id. Turn it on so identities cannot be forged.'),
+    h('div', { class: 'row-actions' },
+      h('button', { class: on ? 'ghost' : '', onclick: () => tryApi(out, async () => {
+        const r = await api('PATCH', '/api/v1/sites/' + site.id, { identity_verification: !on });
+        site.settings = r.settings;
+        const next = identityCard(site, out);
+        card.replaceWith(next);
+        if (!on) next.reveal(r.settings.identity_secret);
+      }) }, on ? 'Turn off' : 'Turn on'),
+      on ? h('button', { class: 'danger', onclick: () => tryApi(out, async () => {
+        if (!confirm('Sites using the old secret fail to identify visitors until updated. Rotate?')) return;
+        const r = await api('POST', `/api/v1/sites/${site.id}/rotate-key`, { key: 'identity_secret' });
+        reveal(r.settings.identity_secret);
+      }) }, 'Rotate secret') : null),
+    secret);
+  card.reveal = reveal;
+  return card;
 }
 
 export async function auditPage(app, root) {
