@@ -28,7 +28,8 @@ pub struct CompareArgs {
     /// Connections in the `idle` runs.
     #[arg(long, default_value_t = 10_000)]
     pub idle_visitors: usize,
-    /// Which targets, in order.
+    /// Which targets, in order: `parley`, `relay`, `node`, `node-pg`, and
+    /// `parley@PATH` for another build of Parley (the one before a change).
     #[arg(
         long,
         value_delimiter = ',',
@@ -159,6 +160,13 @@ async fn start(
 ) -> Result<(Spawned, Option<Postgres>)> {
     match name {
         "parley" => Ok((server::parley(0, cpus).await?, None)),
+        other if other.starts_with("parley@") => {
+            let bin = Path::new(&other["parley@".len()..]);
+            if !bin.is_file() {
+                bail!("{} is not a file", bin.display());
+            }
+            Ok((server::parley_from(bin, 0, cpus).await?, None))
+        }
         "relay" => {
             let bin = server::sibling("parley-relay", "PARLEY_RELAY_BIN")?;
             let mut cmd = server::pinned(cpus, &bin);

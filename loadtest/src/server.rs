@@ -102,7 +102,12 @@ api_burst = 100000
 /// Starts a fresh `parley` with one tenant and `staff` agents
 /// (`agent{i}@load.test`), on a free port.
 pub async fn parley(staff: usize, cpus: Option<&str>) -> Result<Spawned> {
-    let bin = parley_bin()?;
+    parley_from(&parley_bin()?, staff, cpus).await
+}
+
+/// [`parley`] from a given binary (another build, to compare with).
+pub async fn parley_from(bin: &Path, staff: usize, cpus: Option<&str>) -> Result<Spawned> {
+    let bin = bin.to_path_buf();
     let dir = tempfile::tempdir()?;
     let data = dir.path().join("data");
     let t = admin(
