@@ -180,3 +180,47 @@ async fn silent_and_slow_http_clients_are_cut_off_and_one_address_gets_its_share
         "{m}"
     );
 }
+
+/// Out of descriptors, the server says so in its log instead of spinning in
+/// silence, and serves again once connections end.
+#[tokio::test]
+async fn running_out_of_descriptors_is_logged_and_survived() {
+    let srv = Server::start_with(Setup {
+        config: Some(
+            "[limits]\nheader_timeout_secs = 2\nmax_http_connections_per_ip = 10000\nmax_http_connections = 10000\n".into(),
+        ),
+        open_files: Some(96),
+        ..Default::default()
+    });
+    // More silent connections than the server has descriptors.
+    let mut hog = Vec::new();
+    for _ in 0..150 {
+        match tokio::time::timeout(Duration::from_secs(1), connect_from(&srv, [127, 0, 0, 3])).await
+        {
+            Ok(s) => hog.push(s),
+            Err(_) => break,
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !srv.log().contains("out of file descriptors") {
+        assert!(Instant::now() < deadline, "no log line; log: {}", srv.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drop(hog);
+    // Once they are gone (closed by us, or by the header timeout) it serves again.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let r = reqwest::Client::builder()
+            .timeout(Duration::from_secs(2))
+            .build()
+            .unwrap()
+            .get(format!("{}/healthz", srv.base))
+            .send()
+            .await;
+        if r.is_ok_and(|r| r.status() == 200) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "healthz never came back");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

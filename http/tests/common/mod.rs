@@ -71,6 +71,7 @@ pub struct Server {
     /// The extra tenants of [`Setup::tenants`], in order.
     pub others: Vec<Value>,
     config: Option<std::path::PathBuf>,
+    open_files: Option<u32>,
 }
 
 /// What to prepare before the server starts.
@@ -84,6 +85,8 @@ pub struct Setup {
     pub tenants: Vec<String>,
     /// An instance operator account (email, password).
     pub superadmin: Option<(String, String)>,
+    /// The server's open-file limit (`ulimit -n`), to run it short of descriptors.
+    pub open_files: Option<u32>,
 }
 
 impl Server {
@@ -168,6 +171,7 @@ impl Server {
             tenant,
             others,
             config,
+            open_files: setup.open_files,
         };
         s.spawn();
         s
@@ -199,7 +203,17 @@ impl Server {
             .append(true)
             .open(self.dir.path().join("server.log"))
             .unwrap();
-        let mut cmd = Command::new(bin());
+        let mut cmd = match self.open_files {
+            // The shell lowers its limit, then becomes the server.
+            Some(n) => {
+                let mut c = Command::new("sh");
+                c.arg("-c")
+                    .arg(format!("ulimit -n {n} && exec \"$0\" \"$@\""))
+                    .arg(bin());
+                c
+            }
+            None => Command::new(bin()),
+        };
         cmd.arg("serve")
             .arg("--listen")
             .arg(listen)
