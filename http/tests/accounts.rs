@@ -324,15 +324,7 @@ async fn password_change_and_reset_end_old_sessions() {
     // Reset: 202 for known and unknown emails alike; the link lands in the
     // outbox, which only the owner reads.
     for email in ["agent@acme.test", "nobody@acme.test"] {
-        let r = srv
-            .call(
-                "POST",
-                "/api/v1/auth/password-reset",
-                None,
-                Some(json!({ "email": email })),
-            )
-            .await;
-        assert_eq!(r.status, 202);
+        srv.request_reset(email).await;
     }
     let r = srv
         .call("GET", "/api/v1/outbox", Some(bearer(&fresh)), None)
@@ -483,15 +475,7 @@ async fn a_completed_reset_voids_every_older_reset_link() {
     });
     let owner = srv.pair(OWNER, PASSWORD).await;
     for _ in 0..2 {
-        let r = srv
-            .call(
-                "POST",
-                "/api/v1/auth/password-reset",
-                None,
-                Some(json!({"email": "agent@acme.test"})),
-            )
-            .await;
-        assert_eq!(r.status, 202);
+        srv.request_reset("agent@acme.test").await;
     }
     let resets = mails_of(&srv, &owner, "password_reset").await;
     assert_eq!(resets.len(), 2);
@@ -540,15 +524,7 @@ async fn a_completed_reset_voids_every_older_reset_link() {
     srv.pair("agent@acme.test", "first reset 42").await;
 
     // A password change voids an outstanding link too.
-    let r = srv
-        .call(
-            "POST",
-            "/api/v1/auth/password-reset",
-            None,
-            Some(json!({"email": "agent@acme.test"})),
-        )
-        .await;
-    assert_eq!(r.status, 202);
+    srv.request_reset("agent@acme.test").await;
     let pending = link_token(
         &mails_of(&srv, &owner, "password_reset").await[0],
         "#reset=",

@@ -110,15 +110,7 @@ async fn every_mail_kind_arrives_with_both_bodies_escaped_html_and_working_links
     assert_eq!(r.status, 200, "{}", r.body);
 
     // Reset → confirm → "your password was changed".
-    let r = srv
-        .call(
-            "POST",
-            "/api/v1/auth/password-reset",
-            None,
-            Some(json!({"email": "ada@acme.test"})),
-        )
-        .await;
-    assert_eq!(r.status, 202);
+    srv.request_reset("ada@acme.test").await;
     let reset = sink.wait_for("ada@acme.test", "Reset your password").await;
     assert!(reset["html"]
         .as_str()
@@ -267,15 +259,7 @@ async fn a_down_smtp_server_is_retried_and_kill_9_with_mail_pending_loses_nothin
         ..Default::default()
     });
     let owner = srv.pair(OWNER, PASSWORD).await;
-    let r = srv
-        .call(
-            "POST",
-            "/api/v1/auth/password-reset",
-            None,
-            Some(json!({"email": "agent@acme.test"})),
-        )
-        .await;
-    assert_eq!(r.status, 202);
+    srv.request_reset("agent@acme.test").await;
     let m = outbox_until(&srv, &owner, "password_reset", |m| {
         m["attempts"].as_u64().unwrap_or(0) >= 1
     })
@@ -325,15 +309,7 @@ async fn a_dead_letter_keeps_its_attempts_and_is_sent_when_retried() {
         ..Default::default()
     });
     let owner = srv.pair(OWNER, PASSWORD).await;
-    let r = srv
-        .call(
-            "POST",
-            "/api/v1/auth/password-reset",
-            None,
-            Some(json!({"email": "agent@acme.test"})),
-        )
-        .await;
-    assert_eq!(r.status, 202);
+    srv.request_reset("agent@acme.test").await;
     let m = outbox_until(&srv, &owner, "password_reset", |m| m["status"] == "failed").await;
     assert_eq!(m["attempts"], 2);
     assert_eq!(m["history"].as_array().unwrap().len(), 2);
@@ -385,15 +361,7 @@ async fn without_smtp_mail_waits_and_says_why() {
         ..Default::default()
     });
     let owner = srv.pair(OWNER, PASSWORD).await;
-    let r = srv
-        .call(
-            "POST",
-            "/api/v1/auth/password-reset",
-            None,
-            Some(json!({"email": "agent@acme.test"})),
-        )
-        .await;
-    assert_eq!(r.status, 202);
+    srv.request_reset("agent@acme.test").await;
     let m = outbox_until(&srv, &owner, "password_reset", |_| true).await;
     assert_eq!(m["status"], "pending");
     assert_eq!(m["last_error"], "no SMTP server configured");

@@ -496,6 +496,19 @@ impl Server {
         send(req).await
     }
 
+    /// Asks for a password reset of `email` (202 whether or not it exists).
+    pub async fn request_reset(&self, email: &str) {
+        let r = self
+            .call(
+                "POST",
+                "/api/v1/auth/password-reset",
+                None,
+                Some(json!({ "email": email })),
+            )
+            .await;
+        assert_eq!(r.status, 202, "{}", r.body);
+    }
+
     /// Signs in and returns the whole token pair.
     pub async fn pair(&self, email: &str, password: &str) -> Value {
         let r = self
