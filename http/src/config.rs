@@ -186,7 +186,7 @@ impl Default for Limits {
             trust_forwarded_for: false,
             header_timeout_secs: 10,
             body_timeout_secs: 10,
-            max_http_connections: 1024,
+            max_http_connections: 16_384,
             max_http_connections_per_ip: 128,
             outbound_queue_bytes: 1 << 20,
         }
