@@ -107,6 +107,30 @@ async fn the_operator_lists_tenants_and_suspends_one() {
         )
         .await;
     assert_eq!(cfg.body["available"], false);
+    // Its public forms take nothing either.
+    let contact = format!("/api/v1/public/{}/contact", srv.site_key());
+    let form = json!({"name": "Vic", "email": "vic@v.test", "message": "hello?", "website": ""});
+    let r = srv.call("POST", &contact, None, Some(form.clone())).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (403, "tenant_suspended"),
+        "{}",
+        r.body
+    );
+    let r = srv
+        .call(
+            "POST",
+            &format!("/api/v1/public/{}/transcript", srv.site_key()),
+            None,
+            Some(json!({"visitor_token": "x", "email": "vic@v.test"})),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.code()),
+        (403, "tenant_suspended"),
+        "{}",
+        r.body
+    );
     // The other tenant is untouched.
     srv.pair("other@beta.test", PASSWORD).await;
 
@@ -121,6 +145,12 @@ async fn the_operator_lists_tenants_and_suspends_one() {
     assert_eq!(r.status, 200);
     let (_ws, ready) = srv.staff(OWNER).await;
     assert_eq!(ready["type"], "ready");
+    let r = srv.call("POST", &contact, None, Some(form)).await;
+    assert_eq!(
+        r.status, 201,
+        "resumed, the form takes posts again: {}",
+        r.body
+    );
     let r = srv
         .call(
             "POST",

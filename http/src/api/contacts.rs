@@ -5,7 +5,7 @@
 
 use super::error::{query_param, ApiError, ApiJson, ApiQuery};
 use super::principal::{Authed, Caller};
-use super::public::site_for;
+use super::public::site_for_post;
 use super::Page;
 use crate::state::App;
 use axum::extract::{Path, State};
@@ -48,7 +48,7 @@ fn invalid(message: &str) -> ApiError {
 #[utoipa::path(post, path = "/api/v1/public/{site_key}/contact", tag = "public",
     params(("site_key" = String, Path)), request_body = ContactForm,
     responses((status = 201, description = "`{id}`: stored", body = Object), (status = 400),
-        (status = 403, description = "`origin_not_allowed`"), (status = 404), (status = 429)))]
+        (status = 403, description = "`origin_not_allowed`, or `tenant_suspended`"), (status = 404), (status = 429)))]
 pub async fn submit(
     State(app): State<App>,
     Path(key): Path<String>,
@@ -56,7 +56,7 @@ pub async fn submit(
     caller: Caller,
     ApiJson(form): ApiJson<ContactForm>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let site = site_for(&app, &key, &headers)?;
+    let site = site_for_post(&app, &key, &headers)?;
     app.limiters.form(caller.ip)?;
     let email = parley_engine::validate::email(&form.email)?;
     let name = form.name.trim();
@@ -189,6 +189,7 @@ pub struct TranscriptRequest {
 #[utoipa::path(post, path = "/api/v1/public/{site_key}/transcript", tag = "public",
     params(("site_key" = String, Path)), request_body = TranscriptRequest,
     responses((status = 202, description = "queued for mail"), (status = 400),
+        (status = 403, description = "`origin_not_allowed`, or `tenant_suspended`"),
         (status = 404, description = "no site, or no conversation for this visitor"), (status = 429)))]
 pub async fn transcript(
     State(app): State<App>,
@@ -198,7 +199,7 @@ pub async fn transcript(
     ApiJson(req): ApiJson<TranscriptRequest>,
 ) -> Result<StatusCode, ApiError> {
     use parley_storage::{ConversationStore, MessageLog};
-    let site = site_for(&app, &key, &headers)?;
+    let site = site_for_post(&app, &key, &headers)?;
     app.limiters.form(caller.ip)?;
     let email = parley_engine::validate::email(&req.email)?;
     let t = site.tenant_id;

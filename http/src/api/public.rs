@@ -39,6 +39,16 @@ pub fn site_for(app: &App, key: &str, headers: &HeaderMap) -> Result<SiteRecord,
     Ok(site)
 }
 
+/// [`site_for`], for a post to one of the site's public forms: a
+/// suspended tenant takes none (403 `tenant_suspended`).
+pub fn site_for_post(app: &App, key: &str, headers: &HeaderMap) -> Result<SiteRecord, ApiError> {
+    let site = site_for(app, key, headers)?;
+    if app.store.tenant_state(site.tenant_id)?.suspended {
+        return Err(ApiError::suspended());
+    }
+    Ok(site)
+}
+
 /// Whether `origin` is this server's own (the widget frame calling home).
 fn same_origin(origin: &str, headers: &HeaderMap) -> bool {
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
