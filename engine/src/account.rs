@@ -101,7 +101,31 @@ pub struct AuditRecord {
 
 pub use crate::mail::MailRecord;
 
-/// A message a visitor left with a site's contact form (offline mode).
+/// Where a contact-form message is in its handling.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ContactStatus {
+    #[default]
+    New,
+    Read,
+    Replied,
+    Archived,
+}
+
+impl ContactStatus {
+    /// Parses the contract's word.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "new" => Self::New,
+            "read" => Self::Read,
+            "replied" => Self::Replied,
+            "archived" => Self::Archived,
+            _ => return None,
+        })
+    }
+}
+
+/// A message a visitor left with a site's contact form.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ContactRecord {
     pub id: ContactId,
@@ -114,6 +138,77 @@ pub struct ContactRecord {
     pub page_url: String,
     pub visitor_id: Option<VisitorId>,
     pub ip: String,
+    pub created_at: Timestamp,
+    pub phone: String,
+    /// Which of the site's services the message is about.
+    pub service: String,
+    pub status: ContactStatus,
+    pub assignee: Option<StaffId>,
+}
+
+/// The first contact-message layout (before handling existed): still read.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ContactRecordV1 {
+    pub id: ContactId,
+    pub tenant_id: TenantId,
+    pub site_id: SiteId,
+    pub name: String,
+    pub email: String,
+    pub message: String,
+    pub page_url: String,
+    pub visitor_id: Option<VisitorId>,
+    pub ip: String,
+    pub created_at: Timestamp,
+}
+
+impl From<ContactRecordV1> for ContactRecord {
+    fn from(c: ContactRecordV1) -> Self {
+        Self {
+            id: c.id,
+            tenant_id: c.tenant_id,
+            site_id: c.site_id,
+            name: c.name,
+            email: c.email,
+            message: c.message,
+            page_url: c.page_url,
+            visitor_id: c.visitor_id,
+            ip: c.ip,
+            created_at: c.created_at,
+            phone: String::new(),
+            service: String::new(),
+            status: ContactStatus::New,
+            assignee: None,
+        }
+    }
+}
+
+impl ContactRecord {
+    /// Whether a search text matches (name, email, phone, service, message;
+    /// case-insensitive).
+    pub fn matches(&self, q: &str) -> bool {
+        let q = q.to_lowercase();
+        [
+            &self.name,
+            &self.email,
+            &self.phone,
+            &self.service,
+            &self.message,
+        ]
+        .iter()
+        .any(|f| f.to_lowercase().contains(&q))
+    }
+}
+
+/// A reply (mailed to the sender) or an internal note on a contact message.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ContactEntry {
+    pub id: AuditId,
+    pub contact_id: ContactId,
+    /// A reply went to the sender by mail; a note never leaves.
+    pub reply: bool,
+    pub body: String,
+    pub by: StaffId,
+    pub by_name: String,
     pub created_at: Timestamp,
 }
 

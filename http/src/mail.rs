@@ -27,10 +27,11 @@ pub enum Kind {
     ContactAlert,
     VerifyEmail,
     AccountExists,
+    ContactReply,
 }
 
 impl Kind {
-    const ALL: [Kind; 8] = [
+    const ALL: [Kind; 9] = [
         Kind::Invitation,
         Kind::PasswordReset,
         Kind::PasswordChanged,
@@ -39,6 +40,7 @@ impl Kind {
         Kind::ContactAlert,
         Kind::VerifyEmail,
         Kind::AccountExists,
+        Kind::ContactReply,
     ];
 
     /// The kind's name: its template's and the outbox's `kind`.
@@ -52,6 +54,7 @@ impl Kind {
             Kind::ContactAlert => "contact_alert",
             Kind::VerifyEmail => "verify_email",
             Kind::AccountExists => "account_exists",
+            Kind::ContactReply => "contact_reply",
         }
     }
 
@@ -65,6 +68,7 @@ impl Kind {
             Kind::ContactAlert => include_str!("../web/mail/contact_alert.j2"),
             Kind::VerifyEmail => include_str!("../web/mail/verify_email.j2"),
             Kind::AccountExists => include_str!("../web/mail/account_exists.j2"),
+            Kind::ContactReply => include_str!("../web/mail/contact_reply.j2"),
         }
     }
 }
@@ -266,7 +270,7 @@ mod tests {
             "link": "http://x/app/#invite=abc", "hours": 72, "minutes": 60, "site": "Acme site",
             "messages": [{"who": "Olive", "body": "Hello", "ts": "2026-12-01T10:00:00Z"}],
             "from": "Olive", "name": "Vic", "email": "vic@x.test", "message": "Hi", "how": "in Account",
-            "when": "2026-12-01 10:00 UTC", "signin": "http://x/app/#signin",
+            "when": "2026-12-01 10:00 UTC", "signin": "http://x/app/#signin", "body": "Thanks", "original": "Hi\nthere",
         });
         for k in Kind::ALL {
             let r = t.render(k, &vars).unwrap();

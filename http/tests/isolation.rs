@@ -46,6 +46,8 @@ enum Fix {
     FreshCanned,
     /// A mail in tenant A's outbox (pending: no SMTP server here).
     Mail,
+    /// A contact-form message of tenant A.
+    Contact,
 }
 
 struct Row {
@@ -302,6 +304,34 @@ fn rows() -> Vec<Row> {
             all(404),
         ),
         r("GET", "/api/v1/contact-messages", Fix::None, ANY, STAFF_OK),
+        r(
+            "GET",
+            "/api/v1/contact-messages/{id}",
+            Fix::Contact,
+            ANY,
+            MINE,
+        ),
+        r(
+            "PATCH",
+            "/api/v1/contact-messages/{id}",
+            Fix::Contact,
+            |_| Some(json!({"status": "read"})),
+            MINE,
+        ),
+        r(
+            "POST",
+            "/api/v1/contact-messages/{id}/notes",
+            Fix::Contact,
+            |_| Some(json!({"body": "a note"})),
+            [401, 401, 401, 201, 201, 201, 404, 401],
+        ),
+        r(
+            "POST",
+            "/api/v1/contact-messages/{id}/replies",
+            Fix::Contact,
+            |_| Some(json!({"body": "a reply"})),
+            [401, 401, 401, 201, 201, 201, 404, 401],
+        ),
         r("GET", "/api/v1/conversations", Fix::None, ANY, STAFF_OK),
         r(
             "GET",
@@ -384,6 +414,7 @@ struct World {
     visitor: String,
     canned: String,
     mail: String,
+    contact: String,
     counter: AtomicUsize,
 }
 
@@ -426,8 +457,19 @@ impl World {
         assert_eq!(reset.status, 202);
         let outbox = srv.call("GET", "/api/v1/outbox", Some(token), None).await;
         let mail = outbox.body["items"][0]["id"].as_str().unwrap().to_string();
+        let form = json!({"name": "Vic", "email": "vic@v.test", "message": "hello", "website": ""});
+        let posted = srv
+            .call(
+                "POST",
+                &format!("/api/v1/public/{}/contact", srv.site_key()),
+                None,
+                Some(form),
+            )
+            .await;
+        assert_eq!(posted.status, 201, "{}", posted.body);
         Self {
             mail,
+            contact: posted.body["id"].as_str().unwrap().to_string(),
             conversation: ack["conversation_id"].as_str().unwrap().into(),
             visitor: welcome["visitor_id"].as_str().unwrap().into(),
             canned: canned.body["id"].as_str().unwrap().into(),
@@ -507,6 +549,7 @@ impl World {
             Fix::Visitor => self.visitor.clone(),
             Fix::Canned => self.canned.clone(),
             Fix::Mail => self.mail.clone(),
+            Fix::Contact => self.contact.clone(),
             Fix::FreshCanned => {
                 let n = self.next();
                 let t = self.owner_token().await;

@@ -548,3 +548,119 @@ async fn a_visitor_who_left_gets_the_replies_they_missed_by_mail() {
     assert_eq!(w["open"], true, "{w}");
     assert_eq!(w["conversation"]["id"], conv.as_str());
 }
+
+#[tokio::test]
+async fn a_contact_message_is_handled_and_answered_by_mail() {
+    if let Some(why) = smtp::unavailable() {
+        eprintln!("skipping: {why}");
+        return;
+    }
+    let sink = Smtp::start();
+    let srv = Server::start_with(Setup {
+        config: Some(config(&sink.url(), "")),
+        staff: vec![("agent@acme.test".into(), "agent".into())],
+        ..Default::default()
+    });
+    let form = json!({"name": "Vic", "email": "vic@visitor.test", "phone": "+33 1 23", "service": "Audit",
+        "message": "Can you audit\nour shop?", "website": ""});
+    let path = format!("/api/v1/public/{}/contact", srv.site_key());
+    let r = srv.call("POST", &path, None, Some(form)).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.body["id"].as_str().unwrap().to_string();
+    let other = json!({"name": "Zed", "email": "zed@visitor.test", "message": "Price list?", "website": ""});
+    assert_eq!(srv.call("POST", &path, None, Some(other)).await.status, 201);
+
+    let agent = srv.pair("agent@acme.test", PASSWORD).await;
+    let list = |q: &'static str| {
+        let t = bearer(&agent).to_string();
+        let srv = &srv;
+        async move {
+            let r = srv
+                .call(
+                    "GET",
+                    &format!("/api/v1/contact-messages{q}"),
+                    Some(&t),
+                    None,
+                )
+                .await;
+            assert_eq!(r.status, 200, "{}", r.body);
+            r.body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["name"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(list("?status=new").await, ["Zed", "Vic"]);
+    assert_eq!(
+        list("?q=AUDIT").await,
+        ["Vic"],
+        "search covers the service too"
+    );
+    let r = srv
+        .call(
+            "PATCH",
+            &format!("/api/v1/contact-messages/{id}"),
+            Some(bearer(&agent)),
+            Some(json!({"status": "read", "assignee": agent["staff_id"]})),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["status"].as_str()),
+        (200, Some("read")),
+        "{}",
+        r.body
+    );
+    assert_eq!(list("?assignee=me").await, ["Vic"]);
+    assert_eq!(list("?assignee=none").await, ["Zed"]);
+    let r = srv
+        .call(
+            "PATCH",
+            &format!("/api/v1/contact-messages/{id}"),
+            Some(bearer(&agent)),
+            Some(json!({"status": "done"})),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (400, "invalid"));
+
+    let post = |what: &'static str, body: &'static str| {
+        let p = format!("/api/v1/contact-messages/{id}/{what}");
+        let t = bearer(&agent).to_string();
+        let srv = &srv;
+        async move {
+            srv.call("POST", &p, Some(&t), Some(json!({ "body": body })))
+                .await
+        }
+    };
+    assert_eq!(post("notes", "Big client, be quick").await.status, 201);
+    assert_eq!(
+        post("replies", "Yes we can <b>audit</b> it.").await.status,
+        201
+    );
+    let m = sink
+        .wait_for("vic@visitor.test", "Re: your message to Acme")
+        .await;
+    let text = m["text"].as_str().unwrap();
+    assert!(text.contains("Yes we can <b>audit</b> it."), "{text}");
+    assert!(
+        text.contains("> our shop?"),
+        "the original is quoted: {text}"
+    );
+    assert!(!text.contains("Big client"), "notes never leave: {text}");
+    assert!(m["html"].as_str().unwrap().contains("&lt;b&gt;audit&lt;"));
+
+    let r = srv
+        .call(
+            "GET",
+            &format!("/api/v1/contact-messages/{id}"),
+            Some(bearer(&agent)),
+            None,
+        )
+        .await;
+    assert_eq!(r.body["status"], "replied");
+    assert_eq!(r.body["phone"], "+33 1 23");
+    assert_eq!(r.body["replies"][0]["body"], "Yes we can <b>audit</b> it.");
+    assert_eq!(r.body["notes"][0]["body"], "Big client, be quick");
+    assert_eq!(r.body["replies"].as_array().unwrap().len(), 1);
+}

@@ -42,6 +42,10 @@ pub trait AuthStore {
         keep: &dyn Fn(&AuditRecord) -> bool,
     ) -> Result<Vec<AuditRecord>>;
     fn put_contact(&self, batch: &mut WriteBatch, c: &ContactRecord);
+    fn contact(&self, t: TenantId, id: ContactId) -> Result<Option<ContactRecord>>;
+    fn put_contact_entry(&self, batch: &mut WriteBatch, t: TenantId, e: &ContactEntry);
+    /// A contact message's replies and notes, oldest first.
+    fn contact_entries(&self, t: TenantId, c: ContactId) -> Result<Vec<ContactEntry>>;
     /// Newest first, strictly older than `before`, those `keep` accepts, at most `limit`.
     fn contacts(
         &self,
@@ -71,6 +75,12 @@ pub trait AuthStore {
     /// Adds deletions of expired one-time tokens and of expired or revoked
     /// sessions to `batch`; returns how many.
     fn purge_expired(&self, batch: &mut WriteBatch, now: Timestamp) -> Result<usize>;
+}
+
+/// Reads a contact message of either layout.
+fn decode_contact(bytes: &[u8]) -> Result<ContactRecord> {
+    decode::<ContactRecord>(bytes)
+        .or_else(|e| decode::<ContactRecordV1>(bytes).map(Into::into).or(Err(e)))
 }
 
 pub(crate) fn scan<T: serde::de::DeserializeOwned>(
@@ -172,8 +182,36 @@ impl AuthStore for Store {
         limit: usize,
         keep: &dyn Fn(&ContactRecord) -> bool,
     ) -> Result<Vec<ContactRecord>> {
-        let before = before.map(|b| keys::contact(t, b));
-        newest_first(self, t, keys::ks::CONTACT, before, limit, keep)
+        let start = keys::keyspace(t, keys::ks::CONTACT);
+        let end = before
+            .map(|b| keys::contact(t, b))
+            .unwrap_or_else(|| keys::keyspace(t, keys::ks::CONTACT + 1));
+        let mut out = Vec::new();
+        for kv in self.data().range(start..end).rev() {
+            let c = decode_contact(&kv?.1)?;
+            if keep(&c) {
+                out.push(c);
+                if out.len() >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn contact(&self, t: TenantId, id: ContactId) -> Result<Option<ContactRecord>> {
+        self.data()
+            .get(keys::contact(t, id))?
+            .map(|v| decode_contact(&v))
+            .transpose()
+    }
+
+    fn put_contact_entry(&self, batch: &mut WriteBatch, t: TenantId, e: &ContactEntry) {
+        batch.put(keys::contact_entry(t, e.contact_id, e.id), encode(e));
+    }
+
+    fn contact_entries(&self, t: TenantId, c: ContactId) -> Result<Vec<ContactEntry>> {
+        scan(self, keys::contact_entries(t, c))
     }
 
     fn site_settings(&self, t: TenantId, s: SiteId) -> Result<SiteSettings> {

@@ -24,6 +24,7 @@ pub mod ks {
     pub const VISITOR_DEVICE: u8 = 0x10;
     pub const CANNED: u8 = 0x11;
     pub const STAFF_PREFS: u8 = 0x12;
+    pub const CONTACT_ENTRY: u8 = 0x13;
 }
 
 fn tenant_ks(t: TenantId, ks: u8, extra: usize) -> Vec<u8> {
@@ -151,6 +152,21 @@ pub fn audit(t: TenantId, id: AuditId) -> Vec<u8> {
 pub fn mail(t: TenantId, id: MailId) -> Vec<u8> {
     let mut k = tenant_ks(t, ks::MAIL, 16);
     k.extend_from_slice(&id.to_bytes());
+    k
+}
+
+/// A reply or note on a contact message: `contact ‖ entry` (time order).
+pub fn contact_entry(t: TenantId, c: ContactId, e: AuditId) -> Vec<u8> {
+    let mut k = tenant_ks(t, ks::CONTACT_ENTRY, 32);
+    k.extend_from_slice(&c.to_bytes());
+    k.extend_from_slice(&e.to_bytes());
+    k
+}
+
+/// The prefix of a contact message's replies and notes.
+pub fn contact_entries(t: TenantId, c: ContactId) -> Vec<u8> {
+    let mut k = tenant_ks(t, ks::CONTACT_ENTRY, 16);
+    k.extend_from_slice(&c.to_bytes());
     k
 }
 

@@ -7,11 +7,12 @@ use super::error::{query_param, ApiError, ApiJson, ApiQuery};
 use super::principal::{Authed, Caller};
 use super::public::site_for_post;
 use super::Page;
+use crate::app::contacts::{self as rules, ContactPatch, EntryInput};
 use crate::state::App;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
-use parley_engine::account::{ContactRecord, MAX_CONTACT_CHARS};
+use parley_engine::account::{ContactEntry, ContactRecord, ContactStatus, MAX_CONTACT_CHARS};
 use parley_engine::codes::error as code;
 use parley_engine::permissions::Action;
 use parley_engine::*;
@@ -34,6 +35,11 @@ pub struct ContactForm {
     /// The visitor token, when the widget has one.
     #[serde(default)]
     visitor_token: Option<String>,
+    #[serde(default)]
+    phone: String,
+    /// Which of the site's services the message is about.
+    #[serde(default)]
+    service: String,
     /// Honeypot: hidden from people, filled by bots. A post that fills it
     /// is answered like any other and dropped.
     #[serde(default)]
@@ -69,6 +75,13 @@ pub async fn submit(
             "message must have 1 to {MAX_CONTACT_CHARS} characters"
         )));
     }
+    let phone = form.phone.trim();
+    let service = form.service.trim();
+    if phone.chars().count() > 40 || service.chars().count() > 100 {
+        return Err(invalid(
+            "phone must have at most 40 characters and service at most 100",
+        ));
+    }
     let id = ContactId::new();
     if !form.website.is_empty() {
         tracing::info!(site = %site.id, ip = %caller.ip, "contact form honeypot filled; dropped");
@@ -88,6 +101,10 @@ pub async fn submit(
             .and_then(|t| app.tokens.verify_visitor(site.tenant_id, t)),
         ip: caller.ip.to_string(),
         created_at: Timestamp::now(),
+        phone: phone.into(),
+        service: service.into(),
+        status: ContactStatus::New,
+        assignee: None,
     };
     let mut b = WriteBatch::new();
     app.store.put_contact(&mut b, &rec);
@@ -142,6 +159,12 @@ fn alert_staff(
 #[into_params(parameter_in = Query)]
 pub struct ContactQuery {
     site_id: Option<String>,
+    /// `new`, `read`, `replied` or `archived`.
+    status: Option<String>,
+    /// A staff id, `me`, or `none` for unassigned.
+    assignee: Option<String>,
+    /// Text in the name, email, phone, service or message.
+    q: Option<String>,
     cursor: Option<String>,
     /// 1 to 200, default 50.
     limit: Option<usize>,
@@ -159,20 +182,107 @@ pub async fn list(
     let limit = q.limit.unwrap_or(50).clamp(1, 200);
     let before = query_param::<ContactId>(q.cursor.as_deref(), "cursor")?;
     let site = query_param::<SiteId>(q.site_id.as_deref(), "site_id")?;
-    let keep = |c: &ContactRecord| site.is_none_or(|s| c.site_id == s);
+    let status = match q.status.as_deref() {
+        None | Some("") => None,
+        Some(s) => Some(ContactStatus::parse(s).ok_or_else(|| {
+            ApiError::bad_request(code::INVALID, "status is new, read, replied or archived")
+        })?),
+    };
+    let assignee: Option<Option<StaffId>> = match q.assignee.as_deref() {
+        None | Some("") => None,
+        Some("none") => Some(None),
+        Some("me") => Some(Some(me.staff.id)),
+        Some(s) => Some(Some(s.parse().map_err(|_| {
+            ApiError::bad_request(code::INVALID, "assignee is not valid")
+        })?)),
+    };
+    let text = q.q.as_deref().map(str::trim).filter(|t| !t.is_empty());
+    let keep = |c: &ContactRecord| {
+        site.is_none_or(|s| c.site_id == s)
+            && status.is_none_or(|s| c.status == s)
+            && assignee.is_none_or(|a| c.assignee == a)
+            && text.is_none_or(|t| c.matches(t))
+    };
     let items = app.store.contacts(me.tenant(), before, limit + 1, &keep)?;
-    Ok(Json(Page::of(
-        items,
-        limit,
-        |c| c.id.to_string(),
-        |c| {
-            json!({
-                "id": c.id, "site_id": c.site_id, "name": c.name, "email": c.email,
-                "message": c.message, "page_url": c.page_url, "visitor_id": c.visitor_id,
-                "created_at": c.created_at,
-            })
-        },
-    )))
+    Ok(Json(Page::of(items, limit, |c| c.id.to_string(), view)))
+}
+
+/// The JSON view of a contact message.
+fn view(c: &ContactRecord) -> Value {
+    json!({
+        "id": c.id, "site_id": c.site_id, "name": c.name, "email": c.email,
+        "phone": c.phone, "service": c.service, "message": c.message,
+        "status": c.status, "assignee": c.assignee,
+        "page_url": c.page_url, "visitor_id": c.visitor_id, "created_at": c.created_at,
+    })
+}
+
+fn entry_view(e: &ContactEntry) -> Value {
+    json!({"id": e.id, "body": e.body, "by": {"id": e.by, "name": e.by_name}, "created_at": e.created_at})
+}
+
+/// One message with its replies and notes, oldest first.
+#[utoipa::path(get, path = "/api/v1/contact-messages/{id}", tag = "contacts",
+    params(("id" = String, Path)), responses((status = 200, body = Object), (status = 404)),
+    security(("bearer" = [])))]
+pub async fn get(
+    State(app): State<App>,
+    me: Authed,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    me.require(Action::ReadConversations)?;
+    let c = rules::find(&app, &me, &id)?;
+    let entries = app.store.contact_entries(me.tenant(), c.id)?;
+    let mut v = view(&c);
+    v["replies"] = entries.iter().filter(|e| e.reply).map(entry_view).collect();
+    v["notes"] = entries
+        .iter()
+        .filter(|e| !e.reply)
+        .map(entry_view)
+        .collect();
+    Ok(Json(v))
+}
+
+/// Changes a message's status (`new`, `read`, `replied`, `archived`) or assignee.
+#[utoipa::path(patch, path = "/api/v1/contact-messages/{id}", tag = "contacts", request_body = ContactPatch,
+    params(("id" = String, Path)), responses((status = 200, body = Object), (status = 400), (status = 404)),
+    security(("bearer" = [])))]
+pub async fn update(
+    State(app): State<App>,
+    me: Authed,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ContactPatch>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(view(&rules::update(&app, &me, &id, body).await?)))
+}
+
+/// Replies to the sender by mail; the reply stays in the thread and the
+/// message becomes `replied`.
+#[utoipa::path(post, path = "/api/v1/contact-messages/{id}/replies", tag = "contacts", request_body = EntryInput,
+    params(("id" = String, Path)), responses((status = 201, body = Object), (status = 400), (status = 404)),
+    security(("bearer" = [])))]
+pub async fn reply(
+    State(app): State<App>,
+    me: Authed,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<EntryInput>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let e = rules::add_entry(&app, &me, &id, body, true).await?;
+    Ok((StatusCode::CREATED, Json(entry_view(&e))))
+}
+
+/// Adds an internal note (never mailed).
+#[utoipa::path(post, path = "/api/v1/contact-messages/{id}/notes", tag = "contacts", request_body = EntryInput,
+    params(("id" = String, Path)), responses((status = 201, body = Object), (status = 400), (status = 404)),
+    security(("bearer" = [])))]
+pub async fn note(
+    State(app): State<App>,
+    me: Authed,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<EntryInput>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let e = rules::add_entry(&app, &me, &id, body, false).await?;
+    Ok((StatusCode::CREATED, Json(entry_view(&e))))
 }
 
 /// `POST /public/{site_key}/transcript` body.
