@@ -123,7 +123,7 @@ fn alert_staff(
     rec: &ContactRecord,
 ) -> Result<(), ApiError> {
     use parley_storage::DeskStore;
-    let link = crate::mail::app_link(app, "/contacts");
+    let link = crate::mail::app_link(app, &format!("/contacts/{}", rec.id));
     let name = if rec.name.is_empty() {
         rec.email.as_str()
     } else {

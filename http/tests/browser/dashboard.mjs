@@ -352,6 +352,25 @@ try {
     await owner.locator('tr', { hasText: 'Reset your password' }).locator('.pill.sent').waitFor();
     await owner.locator('tr', { hasText: 'invited you' }).locator('.pill.sent').waitFor();
     await shotsOf(owner, 'outbox', '#/admin/outbox');
+    step('a contact-form message: the alert links to it; assign, note, reply; the reply arrives by mail');
+    const posted = await fetch(`${base}/api/v1/public/${key}/contact`, { method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'Zoe', email: 'zoe@visitor.test', phone: '+1 555', service: 'Repairs', message: 'My order arrived broken.', website: '' }) });
+    assert.equal(posted.status, 201);
+    const alert = await mailTo(maildir, env('PARLEY_OWNER'), 'New message from Zoe');
+    await owner.goto(linkIn(alert.text, '#/contacts/'));
+    await owner.getByRole('heading', { name: 'Zoe' }).waitFor();
+    await owner.getByLabel('Assignee', { exact: true }).selectOption({ index: 1 });
+    await owner.getByText('Saved.').waitFor();
+    await owner.getByLabel('Internal note (never sent)').fill('Offer a refund');
+    await owner.getByRole('button', { name: 'Add note' }).click();
+    await owner.locator('.thread li.note', { hasText: 'Offer a refund' }).waitFor();
+    await owner.getByLabel('Reply to zoe@visitor.test (sent by mail)').fill('Sorry! A new one is on its way.');
+    await owner.getByRole('button', { name: 'Send reply' }).click();
+    await owner.locator('.thread li.reply', { hasText: 'A new one is on its way' }).waitFor();
+    const answer = await mailTo(maildir, 'zoe@visitor.test', 'Re: your message');
+    assert.ok(answer.text.includes('A new one is on its way') && !answer.text.includes('refund'), answer.text);
+    await owner.locator('tr', { hasText: 'Zoe' }).locator('.pill.replied').waitFor();
+    await shotsOf(owner, 'contacts', new URL(owner.url()).hash);
     step('sign-up on a mail-sending instance: check your mail, open the link, land on the welcome page');
     const newcomer = await newPage();
     await newcomer.goto(base + '/');

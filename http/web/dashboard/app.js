@@ -94,7 +94,7 @@ class App {
       const pages = { staff: manage.staffPage, sites: manage.sitesPage, outbox: manage.outboxPage, audit: manage.auditPage };
       if (section === 'admin') await (pages[a] || manage.staffPage)(this, page, b);
       else if (section === 'canned') await manage.cannedPage(this, page);
-      else if (section === 'contacts') await manage.contactsPage(this, page);
+      else if (section === 'contacts') await manage.contactsPage(this, page, a);
       else if (section === 'account') await manage.accountPage(this, page);
       else if (section === 'welcome') await manage.welcomePage(this, page);
       else this.go('#/inbox/waiting');

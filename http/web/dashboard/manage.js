@@ -261,11 +261,72 @@ export async function cannedPage(app, root) {
   await load();
 }
 
-export async function contactsPage(app, root) {
-  const r = await api('GET', '/api/v1/contact-messages');
-  root.replaceChildren(h('h1', {}, 'Contact messages'), r.items.length ? h('table', {}, h('tbody', {}, r.items.map((c) => h('tr', {},
-    h('td', {}, clock(c.created_at)), h('td', {}, c.name || '—', h('div', {}, h('a', { href: 'mailto:' + c.email }, c.email))),
-    h('td', { style: 'white-space:pre-wrap' }, c.message))))) : h('p', { class: 'muted' }, 'No messages yet.'));
+export async function contactsPage(app, root, id) {
+  const out = h('p', { role: 'status' });
+  const body = h('tbody');
+  const more = h('button', { class: 'ghost', hidden: true, onclick: () => load(true) }, 'Load more');
+  const staff = (await api('GET', '/api/v1/staff')).items.filter((s) => s.active);
+  const filters = h('form', { class: 'row-actions', onsubmit: (e) => { e.preventDefault(); load(false); } },
+    h('select', { name: 'status', 'aria-label': 'Filter by status', onchange: () => load(false) },
+      ['', 'new', 'read', 'replied', 'archived'].map((v) => h('option', { value: v }, v || 'Any status'))),
+    h('select', { name: 'assignee', 'aria-label': 'Filter by assignee', onchange: () => load(false) },
+      h('option', { value: '' }, 'Anyone'), h('option', { value: 'me' }, 'Mine'), h('option', { value: 'none' }, 'Unassigned')),
+    h('input', { name: 'q', type: 'search', placeholder: 'Search name, email, message…', 'aria-label': 'Search' }),
+    h('button', { type: 'submit' }, 'Search'));
+  let cursor = null;
+  const load = (next) => tryApi(out, async () => {
+    const d = fields(filters);
+    const q = new URLSearchParams({ limit: 50 });
+    for (const k of ['status', 'assignee', 'q']) if (d[k]) q.set(k, d[k]);
+    if (next && cursor) q.set('cursor', cursor);
+    const r = await api('GET', '/api/v1/contact-messages?' + q);
+    const rows = r.items.map((c) => h('tr', { class: c.status === 'new' ? 'unread' : '' },
+      h('td', {}, h('a', { href: '#/contacts/' + c.id }, c.name || c.email), h('div', { class: 'muted' }, c.email)),
+      h('td', { class: 'prev' }, c.service ? h('strong', {}, c.service + ' · ') : null, c.message.slice(0, 140)),
+      h('td', {}, h('span', { class: 'pill ' + c.status }, c.status)), h('td', { class: 'hide-phone' }, clock(c.created_at))));
+    if (next) body.append(...rows); else body.replaceChildren(...rows);
+    if (!next && !rows.length) body.append(h('tr', {}, h('td', { colspan: 4, class: 'muted' }, 'No messages here. The widget shows its contact form when nobody is available.')));
+    cursor = r.next_cursor;
+    more.hidden = !cursor;
+  });
+  const detail = h('div', { class: 'stack' });
+  root.replaceChildren(h('h1', {}, 'Contact messages'), filters, out,
+    h('div', { class: 'split wide' }, h('div', {}, h('table', { 'aria-label': 'Contact messages' }, body), more), detail));
+  await load(false);
+  if (id) await contactDetail(detail, id, staff, out, () => load(false));
+}
+
+async function contactDetail(root, id, staff, out, reload) {
+  const c = await api('GET', '/api/v1/contact-messages/' + id);
+  if (c.status === 'new') {
+    Object.assign(c, await api('PATCH', '/api/v1/contact-messages/' + id, { status: 'read' }));
+    reload();
+  }
+  const set = (patch) => tryApi(out, async () => {
+    await api('PATCH', '/api/v1/contact-messages/' + id, patch);
+    say(out, 'Saved.');
+    reload();
+  });
+  const thread = [...c.replies.map((e) => ({ ...e, reply: true })), ...c.notes].sort((a, b) => a.created_at.localeCompare(b.created_at));
+  const entryForm = (label, path, button) => h('form', { class: 'stack', onsubmit: (e) => { e.preventDefault(); tryApi(out, async () => {
+    await api('POST', `/api/v1/contact-messages/${id}/${path}`, { body: fields(e.target).body });
+    say(out, path === 'replies' ? 'Reply sent.' : 'Note added.');
+    await contactDetail(root, id, staff, out, reload);
+    reload();
+  }); } }, field(label, h('textarea', { name: 'body', required: true, rows: 3 })), h('button', { type: 'submit' }, button));
+  root.replaceChildren(h('div', { class: 'card stack contact' },
+    h('h2', {}, c.name || c.email),
+    h('p', {}, h('a', { href: 'mailto:' + c.email }, c.email), c.phone ? ' · ' + c.phone : '', c.service ? ' · ' + c.service : ''),
+    h('p', { class: 'muted' }, clock(c.created_at), c.page_url ? h('span', {}, ' · from ', h('a', { href: c.page_url, target: '_blank', rel: 'noopener noreferrer' }, c.page_url)) : null),
+    h('blockquote', { class: 'msg-body' }, c.message),
+    h('div', { class: 'row-actions' },
+      field('Status', h('select', { 'aria-label': 'Status', onchange: (e) => set({ status: e.target.value }) }, ['new', 'read', 'replied', 'archived'].map((v) => h('option', { value: v, selected: v === c.status }, v)))),
+      field('Assignee', h('select', { 'aria-label': 'Assignee', onchange: (e) => set({ assignee: e.target.value || null }) }, h('option', { value: '' }, 'Nobody'),
+        staff.map((s) => h('option', { value: s.id, selected: s.id === c.assignee }, s.name || s.email))))),
+    h('ol', { class: 'thread', 'aria-label': 'Replies and notes' }, thread.map((e) => h('li', { class: e.reply ? 'reply' : 'note' },
+      h('div', { class: 'muted' }, (e.reply ? 'Reply by ' : 'Note by ') + (e.by?.name || '') + ' · ' + clock(e.created_at)), h('div', { class: 'msg-body' }, e.body)))),
+    entryForm('Reply to ' + c.email + ' (sent by mail)', 'replies', 'Send reply'),
+    entryForm('Internal note (never sent)', 'notes', 'Add note')));
 }
 
 export async function accountPage(app, root) {
