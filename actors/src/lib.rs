@@ -4,7 +4,8 @@
 //! ```text
 //! Root ─┬─ TenantRegistry ── Tenant(t) ─┬─ Conversation(c)
 //!       │                               ├─ Visitor(v)
-//!       │                               └─ Staff(s)
+//!       │                               ├─ Staff(s)
+//!       │                               └─ Bookings (consultations' one writer)
 //!       └─ Mailer (drains the mail outbox over SMTP)
 //! ```
 //! The storage writer is a dedicated thread (see `parley_storage::writer`).
@@ -12,6 +13,7 @@
 //! conversations and pushes frames through [`Outbox`]es.
 #![forbid(unsafe_code)]
 
+pub mod bookings;
 pub mod conversation;
 pub mod mailer;
 pub mod outbox;
@@ -166,6 +168,18 @@ impl System {
         ask(&reg, self.ctx.cfg.call_timeout, |reply| RegistryMsg::Get {
             tenant: t,
             reply,
+        })
+        .await
+    }
+
+    /// The Bookings actor of tenant `t`: the one writer of its consultations.
+    pub async fn bookings(
+        &self,
+        t: TenantId,
+    ) -> Result<ActorRef<bookings::BookingsMsg>, ActorError> {
+        let tenant = self.tenant(t).await?;
+        ask(&tenant.actor, self.ctx.cfg.call_timeout, |reply| {
+            TenantMsg::Bookings { reply }
         })
         .await
     }

@@ -24,6 +24,7 @@ mod conversations;
 mod presence;
 mod queue;
 
+use crate::bookings::{Bookings, BookingsArgs, BookingsMsg};
 use crate::conversation::ConversationMsg;
 use crate::outbox::Outbox;
 use crate::slot::{ConvLease, ConvSlot, Directory};
@@ -144,6 +145,10 @@ pub enum TenantMsg {
     QueueFlush,
     /// Periodic housekeeping (visitor actor passivation).
     Tick,
+    /// The tenant's Bookings actor (started on first use).
+    Bookings {
+        reply: RpcReplyPort<ActorRef<BookingsMsg>>,
+    },
     /// Fault injection for supervision tests: panics in the handler. No
     /// client frame maps to it.
     InjectPanic,
@@ -219,6 +224,8 @@ pub struct TenantState {
     queue: queue::Queue,
     directory: Arc<Directory>,
     ticker: Option<tokio::task::JoinHandle<()>>,
+    /// The one writer of the tenant's consultations, while it runs.
+    bookings: Option<ActorRef<BookingsMsg>>,
 }
 
 impl Actor for Tenant {
@@ -252,6 +259,7 @@ impl Actor for Tenant {
             queue,
             directory: Arc::new(Directory::default()),
             ticker: Some(ticker),
+            bookings: None,
         })
     }
 
@@ -362,6 +370,22 @@ impl Actor for Tenant {
             }
             TenantMsg::Suspend => state.suspend(),
             TenantMsg::Resume => state.suspended = false,
+            TenantMsg::Bookings { reply } => {
+                let actor = match &state.bookings {
+                    Some(a) => a.clone(),
+                    None => {
+                        let args = BookingsArgs {
+                            ctx: state.ctx.clone(),
+                            tenant: state.id,
+                        };
+                        let (a, _) =
+                            Actor::spawn_linked(None, Bookings, args, myself.get_cell()).await?;
+                        state.bookings = Some(a.clone());
+                        a
+                    }
+                };
+                let _ = reply.send(actor);
+            }
             TenantMsg::InjectPanic => panic!("fault injected into tenant {}", state.id),
             TenantMsg::QueueChange {
                 id,
@@ -381,6 +405,24 @@ impl Actor for Tenant {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         match evt {
+            SupervisionEvent::ActorTerminated(cell, _, _)
+                if state
+                    .bookings
+                    .as_ref()
+                    .is_some_and(|b| b.get_id() == cell.get_id()) =>
+            {
+                state.bookings = None;
+            }
+            SupervisionEvent::ActorFailed(cell, err)
+                if state
+                    .bookings
+                    .as_ref()
+                    .is_some_and(|b| b.get_id() == cell.get_id()) =>
+            {
+                metrics::counter!("parley_actor_restarts_total", "kind" => "bookings").increment(1);
+                tracing::error!(tenant = %state.id, error = %err, "bookings actor failed");
+                state.bookings = None;
+            }
             SupervisionEvent::ActorTerminated(cell, _, _) => {
                 let aid = cell.get_id();
                 if let Some(id) = state.conv_by_actor.remove(&aid) {

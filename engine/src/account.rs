@@ -123,6 +123,16 @@ impl ContactStatus {
             _ => return None,
         })
     }
+
+    /// The contract's word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::New => "new",
+            Self::Read => "read",
+            Self::Replied => "replied",
+            Self::Archived => "archived",
+        }
+    }
 }
 
 /// A message a visitor left with a site's contact form.
@@ -257,6 +267,32 @@ pub struct VisitorDevice {
     pub timezone: String,
     /// The browser's preferred language (`Accept-Language`'s first tag).
     pub language: String,
+}
+
+/// A site's public forms beyond chat: the services a contact message may
+/// be about, and its consultation bookings.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SiteForms {
+    /// What the contact form offers to pick from (empty: no choice asked).
+    pub services: Vec<String>,
+    pub consultations: crate::booking::ConsultationSettings,
+}
+
+/// Checks a site's form settings.
+pub fn site_forms(mut f: SiteForms) -> Result<SiteForms, Invalid> {
+    f.services = f
+        .services
+        .iter()
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+        .collect();
+    f.services.dedup();
+    if f.services.len() > 30 || f.services.iter().any(|t| t.chars().count() > 100) {
+        return Err(invalid("at most 30 services of at most 100 characters"));
+    }
+    f.consultations = crate::booking::consultation_settings(f.consultations)?;
+    Ok(f)
 }
 
 /// The longest contact-form message, in characters.
@@ -419,12 +455,7 @@ pub fn site_settings(mut s: SiteSettings) -> Result<SiteSettings, Invalid> {
     }
     if let Some(h) = &s.business_hours {
         let tz = &h.timezone;
-        let tz_ok = tz == "UTC"
-            || (tz.contains('/')
-                && tz.len() <= 64
-                && tz
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '-' | '+')));
+        let tz_ok = tz.len() <= 64 && jiff::tz::TimeZone::get(tz).is_ok();
         if !tz_ok {
             return Err(invalid(format!(
                 "timezone {tz:?} must be an IANA name like Europe/Paris, or UTC"

@@ -59,6 +59,11 @@ pub mod error {
     pub const TENANT_SUSPENDED: &str = "tenant_suspended";
     /// The request's `Origin` is not among the site's allowed origins.
     pub const ORIGIN_NOT_ALLOWED: &str = "origin_not_allowed";
+    /// The consultation slot was booked by someone else meanwhile; pick another.
+    pub const SLOT_TAKEN: &str = "slot_taken";
+    /// The start is not a slot the site offers (outside its hours, in the
+    /// past, inside the notice period, past the horizon, or bookings are off).
+    pub const SLOT_UNAVAILABLE: &str = "slot_unavailable";
 }
 
 /// WebSocket close codes.

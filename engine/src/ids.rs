@@ -133,6 +133,31 @@ id_type!(
     /// A canned response: a saved reply staff insert by its shortcut.
     CannedId
 );
+id_type!(
+    /// A consultation booked through a site.
+    BookingId
+);
+id_type!(
+    /// An address on a site's newsletter list.
+    SubscriberId
+);
+id_type!(
+    /// A newsletter sent (or to be sent) to a tenant's subscribers.
+    CampaignId
+);
+id_type!(
+    /// A tenant's webhook endpoint.
+    WebhookId
+);
+id_type!(
+    /// One event delivered (or to be delivered) to a webhook endpoint:
+    /// its `webhook-id`, the same on every retry.
+    DeliveryId
+);
+id_type!(
+    /// One item of a staff member's notification bell.
+    NotificationId
+);
 
 #[cfg(test)]
 mod tests {

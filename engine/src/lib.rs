@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod account;
+pub mod booking;
 pub mod codes;
 pub mod conversation;
 pub mod ids;
@@ -19,7 +20,8 @@ pub mod time;
 pub mod validate;
 
 pub use ids::{
-    AuditId, CannedId, ContactId, ConversationId, MailId, MessageId, SessionId, SiteId, StaffId,
-    TenantId, VisitorId,
+    AuditId, BookingId, CampaignId, CannedId, ContactId, ConversationId, DeliveryId, MailId,
+    MessageId, NotificationId, SessionId, SiteId, StaffId, SubscriberId, TenantId, VisitorId,
+    WebhookId,
 };
 pub use time::Timestamp;

@@ -74,6 +74,12 @@ pub enum Action {
     /// Also read the mails' bodies, which hold single-use links (an admin
     /// reading an owner's reset link could take the owner's account).
     ReadMailBodies,
+    /// Export the tenant's contact messages, subscribers and other tables as CSV.
+    ExportData,
+    /// See the newsletter's subscribers, write and send campaigns.
+    ManageNewsletter,
+    /// Register, rotate and remove webhook endpoints and read their deliveries.
+    ManageWebhooks,
 }
 
 /// The single permission check: may `role` do `action`?
@@ -83,7 +89,8 @@ pub fn allowed(role: Role, action: Action) -> bool {
     match action {
         ReadConversations | Chat | Claim | Close | Transfer | ViewStaff | ViewSites
         | ManageCanned => true,
-        TakeOver | ManageSites | ReadAudit | ReadOutbox => matches!(role, Owner | Admin),
+        TakeOver | ManageSites | ReadAudit | ReadOutbox | ExportData | ManageNewsletter
+        | ManageWebhooks => matches!(role, Owner | Admin),
         ManageStaff(target) => match role {
             Owner => true,
             Admin => target != Owner,

@@ -76,6 +76,16 @@ const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("../web/dashboard/admin.html"),
     ),
     (
+        "link.html",
+        "text/html; charset=utf-8",
+        include_bytes!("../web/site/link.html"),
+    ),
+    (
+        "link.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../web/site/link.js"),
+    ),
+    (
         "dashboard.css",
         "text/css; charset=utf-8",
         include_bytes!("../web/dashboard/dashboard.css"),

@@ -162,6 +162,22 @@ pub struct OperatorClaims {
     pub exp: u64,
 }
 
+/// What a signed link in a mail lets its holder do, and to what.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkClaims {
+    /// `booking` (cancel or reschedule), `confirm` (a newsletter sign-up)
+    /// or `unsubscribe`.
+    pub act: String,
+    pub tid: TenantId,
+    /// The record's id.
+    pub sub: String,
+    /// The record's link version when issued: a link works only while it
+    /// is current, which makes it single-use where the record bumps it.
+    pub ver: u32,
+    pub kind: String,
+    pub exp: u64,
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 struct VisitorClaims {
     sub: VisitorId,
@@ -233,6 +249,35 @@ impl Tokens {
         v.leeway = 0;
         let c = decode::<StaffClaims>(token, &self.dec, &v).ok()?.claims;
         (c.kind == "staff").then_some(c)
+    }
+
+    /// A signed link token for `act` on record `sub` of tenant `t`,
+    /// valid until `until`.
+    pub fn issue_link(
+        &self,
+        act: &str,
+        t: TenantId,
+        sub: &str,
+        ver: u32,
+        until: Timestamp,
+    ) -> String {
+        let c = LinkClaims {
+            act: act.into(),
+            tid: t,
+            sub: sub.into(),
+            ver,
+            kind: "link".into(),
+            exp: until.millis() / 1000,
+        };
+        encode(&Header::new(JwtAlg::HS256), &c, &self.enc).expect("HS256 signing")
+    }
+
+    /// The claims of a genuine, unexpired link token.
+    pub fn verify_link(&self, token: &str) -> Option<LinkClaims> {
+        let mut v = Validation::new(JwtAlg::HS256);
+        v.leeway = 0;
+        let c = decode::<LinkClaims>(token, &self.dec, &v).ok()?.claims;
+        (c.kind == "link").then_some(c)
     }
 
     /// A visitor token: recognises the visitor on their next page load.

@@ -81,6 +81,8 @@ pub struct Limits {
     pub login_per_account_per_minute: u32,
     /// Public form posts (contact, …) one IP address may make per minute.
     pub forms_per_ip_per_minute: u32,
+    /// Public form posts per site per minute, from every address together.
+    pub forms_per_site_per_minute: u32,
     /// Sustained API requests per second from one IP address.
     pub api_per_ip_per_second: u32,
     /// Burst of API requests above the sustained rate.
@@ -181,6 +183,7 @@ impl Default for Limits {
             login_per_ip_per_minute: 10,
             login_per_account_per_minute: 5,
             forms_per_ip_per_minute: 10,
+            forms_per_site_per_minute: 120,
             api_per_ip_per_second: 50,
             api_burst: 200,
             trust_forwarded_for: false,

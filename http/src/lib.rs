@@ -14,6 +14,7 @@ pub mod config;
 pub mod datadir;
 pub mod fatal;
 pub mod hashers;
+pub mod ics;
 pub mod mail;
 pub mod server;
 pub mod state;

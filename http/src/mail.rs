@@ -28,10 +28,14 @@ pub enum Kind {
     VerifyEmail,
     AccountExists,
     ContactReply,
+    BookingRequested,
+    BookingConfirmed,
+    BookingCancelled,
+    BookingReminder,
 }
 
 impl Kind {
-    const ALL: [Kind; 9] = [
+    const ALL: [Kind; 13] = [
         Kind::Invitation,
         Kind::PasswordReset,
         Kind::PasswordChanged,
@@ -41,6 +45,10 @@ impl Kind {
         Kind::VerifyEmail,
         Kind::AccountExists,
         Kind::ContactReply,
+        Kind::BookingRequested,
+        Kind::BookingConfirmed,
+        Kind::BookingCancelled,
+        Kind::BookingReminder,
     ];
 
     /// The kind's name: its template's and the outbox's `kind`.
@@ -55,6 +63,10 @@ impl Kind {
             Kind::VerifyEmail => "verify_email",
             Kind::AccountExists => "account_exists",
             Kind::ContactReply => "contact_reply",
+            Kind::BookingRequested => "booking_requested",
+            Kind::BookingConfirmed => "booking_confirmed",
+            Kind::BookingCancelled => "booking_cancelled",
+            Kind::BookingReminder => "booking_reminder",
         }
     }
 
@@ -69,6 +81,10 @@ impl Kind {
             Kind::VerifyEmail => include_str!("../web/mail/verify_email.j2"),
             Kind::AccountExists => include_str!("../web/mail/account_exists.j2"),
             Kind::ContactReply => include_str!("../web/mail/contact_reply.j2"),
+            Kind::BookingRequested => include_str!("../web/mail/booking_requested.j2"),
+            Kind::BookingConfirmed => include_str!("../web/mail/booking_confirmed.j2"),
+            Kind::BookingCancelled => include_str!("../web/mail/booking_cancelled.j2"),
+            Kind::BookingReminder => include_str!("../web/mail/booking_reminder.j2"),
         }
     }
 }
@@ -271,6 +287,7 @@ mod tests {
             "messages": [{"who": "Olive", "body": "Hello", "ts": "2026-12-01T10:00:00Z"}],
             "from": "Olive", "name": "Vic", "email": "vic@x.test", "message": "Hi", "how": "in Account",
             "when": "2026-12-01 10:00 UTC", "signin": "http://x/app/#signin", "body": "Thanks", "original": "Hi\nthere",
+            "topic": "SEO", "moved": false,
         });
         for k in Kind::ALL {
             let r = t.render(k, &vars).unwrap();

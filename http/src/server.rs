@@ -197,6 +197,10 @@ impl Server {
             .missed_reply_after
             .min(Duration::from_secs(15));
         let missed = tokio::spawn(crate::app::missed::run(app.clone(), every));
+        let reminders = tokio::spawn(crate::app::bookings::run(
+            app.clone(),
+            Duration::from_secs(30),
+        ));
         let tx = shutdown.clone();
         tokio::spawn(async move {
             signal.await;
@@ -221,6 +225,7 @@ impl Server {
         let _ = shutdown.send(true);
         prune.abort();
         missed.abort();
+        reminders.abort();
         // Wait for every WebSocket to close (each holds a permit).
         let all = app.config.limits.max_connections as u32;
         let drained =

@@ -144,3 +144,131 @@ async fn form_posts_are_limited_per_address() {
     assert_eq!((r.status, r.code()), (429, "too_many_requests"));
     assert!(r.header("retry-after").is_some());
 }
+
+#[tokio::test]
+async fn form_posts_are_limited_per_site_from_every_address_together() {
+    let srv = Server::start_with(Setup {
+        config: Some(
+            "[limits]\nlogin_per_ip_per_minute = 100\nforms_per_ip_per_minute = 100\nforms_per_site_per_minute = 3\n".into(),
+        ),
+        ..Default::default()
+    });
+    let path = format!("/api/v1/public/{}/contact", srv.site_key());
+    for i in 0..3 {
+        let r = srv
+            .call(
+                "POST",
+                &path,
+                None,
+                Some(form(&format!("v{i}@mail.test"), "hi")),
+            )
+            .await;
+        assert_eq!(r.status, 201);
+    }
+    let r = srv
+        .call("POST", &path, None, Some(form("w@mail.test", "hi")))
+        .await;
+    assert_eq!((r.status, r.code()), (429, "too_many_requests"));
+    assert!(r.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("this site"));
+    // Another site of the tenant keeps its own budget.
+    let owner = srv.login(OWNER).await;
+    let site = srv
+        .call(
+            "POST",
+            "/api/v1/sites",
+            Some(&owner),
+            Some(json!({"name": "Two"})),
+        )
+        .await;
+    let other = format!(
+        "/api/v1/public/{}/contact",
+        site.body["key"].as_str().unwrap()
+    );
+    let r = srv
+        .call("POST", &other, None, Some(form("w@mail.test", "hi")))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+}
+
+#[tokio::test]
+async fn services_are_the_sites_list_and_every_message_exports_as_csv() {
+    let srv = Server::start_with(Setup {
+        staff: vec![("agent@acme.test".into(), "agent".into())],
+        ..Default::default()
+    });
+    let owner = srv.login(OWNER).await;
+    let site = srv.tenant["site_id"].as_str().unwrap();
+    let r = srv
+        .call(
+            "PATCH",
+            &format!("/api/v1/sites/{site}"),
+            Some(&owner),
+            Some(json!({"services": [" Web design ", "SEO", ""]})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["settings"]["services"], json!(["Web design", "SEO"]));
+    let path = format!("/api/v1/public/{}/contact", srv.site_key());
+    let mut body = form(
+        "csv@mail.test",
+        "=HYPERLINK(\"http://evil\")\nsecond line, with a comma",
+    );
+    body["service"] = json!("Knitting");
+    let r = srv.call("POST", &path, None, Some(body.clone())).await;
+    assert_eq!((r.status, r.code()), (400, "invalid"), "{}", r.body);
+    body["service"] = json!("SEO");
+    body["phone"] = json!("+33 1 23 45 67 89");
+    let r = srv.call("POST", &path, None, Some(body)).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.body["id"].as_str().unwrap().to_string();
+    let csv = reqwest::Client::new()
+        .get(format!("{}/api/v1/contact-messages/export.csv", srv.base))
+        .bearer_auth(&owner)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.status(), 200);
+    let header = |n: &str| csv.headers()[n].to_str().unwrap().to_string();
+    assert!(header("content-type").starts_with("text/csv"));
+    assert!(header("content-disposition").contains("attachment"));
+    let text = csv.text().await.unwrap();
+    let mut rows = csv_rows(&text);
+    assert_eq!(
+        rows[0][..5],
+        ["id", "created_at", "site_id", "name", "email"]
+    );
+    let row = rows
+        .drain(1..)
+        .find(|r| r[0] == id)
+        .expect("the message's row");
+    assert_eq!(row[4], "csv@mail.test");
+    assert_eq!(row[5], "+33 1 23 45 67 89");
+    assert_eq!(row[6], "SEO");
+    assert_eq!(row[7], "new");
+    // A formula is defused; newlines and commas survive quoting.
+    assert!(row[10].starts_with("'=HYPERLINK"), "{}", row[10]);
+    assert!(row[10].contains("second line, with a comma"));
+    // Agents may not export.
+    let agent = srv.login("agent@acme.test").await;
+    let r = srv
+        .call(
+            "GET",
+            "/api/v1/contact-messages/export.csv",
+            Some(&agent),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 403);
+}
+
+fn csv_rows(text: &str) -> Vec<Vec<String>> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(text.as_bytes())
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_string).collect())
+        .collect()
+}

@@ -48,6 +48,8 @@ enum Fix {
     Mail,
     /// A contact-form message of tenant A.
     Contact,
+    /// A consultation booked on tenant A's site.
+    Booking,
 }
 
 struct Row {
@@ -332,6 +334,53 @@ fn rows() -> Vec<Row> {
             |_| Some(json!({"body": "a reply"})),
             [401, 401, 401, 201, 201, 201, 404, 401],
         ),
+        r(
+            "GET",
+            "/api/v1/contact-messages/export.csv",
+            Fix::None,
+            ANY,
+            [401, 401, 401, 403, 200, 200, 200, 401],
+        ),
+        r(
+            "GET",
+            "/api/v1/public/{site_key}/consultations/slots",
+            Fix::SiteKey,
+            ANY,
+            all(200),
+        ),
+        // A start that is no time at all: 400 for anyone.
+        r(
+            "POST",
+            "/api/v1/public/{site_key}/consultations",
+            Fix::SiteKey,
+            |_| Some(json!({"name": "V", "email": "v@mail.test", "start": "soon"})),
+            all(400),
+        ),
+        r("GET", "/api/v1/consultations", Fix::None, ANY, STAFF_OK),
+        r("GET", "/api/v1/consultations/{id}", Fix::Booking, ANY, MINE),
+        r(
+            "PATCH",
+            "/api/v1/consultations/{id}",
+            Fix::Booking,
+            |_| Some(json!({"notes": "call first"})),
+            MINE,
+        ),
+        // Any token shows the page; the page asks the API, which refuses a bogus one.
+        r("GET", "/l/{token}", Fix::Asset, ANY, all(200)),
+        r(
+            "GET",
+            "/api/v1/public/links/{token}",
+            Fix::Asset,
+            ANY,
+            all(401),
+        ),
+        r(
+            "POST",
+            "/api/v1/public/links/{token}",
+            Fix::Asset,
+            |_| Some(json!({"action": "cancel"})),
+            all(401),
+        ),
         r("GET", "/api/v1/conversations", Fix::None, ANY, STAFF_OK),
         r(
             "GET",
@@ -415,6 +464,7 @@ struct World {
     canned: String,
     mail: String,
     contact: String,
+    booking: String,
     counter: AtomicUsize,
 }
 
@@ -467,8 +517,21 @@ impl World {
             )
             .await;
         assert_eq!(posted.status, 201, "{}", posted.body);
+        let site = srv.tenant["site_id"].as_str().unwrap().to_string();
+        srv.open_bookings(token, &site, json!({})).await;
+        let slot = srv.slots(srv.site_key()).await[0].clone();
+        let booked = srv
+            .call(
+                "POST",
+                &format!("/api/v1/public/{}/consultations", srv.site_key()),
+                None,
+                Some(json!({"name": "Vic", "email": "vic@v.test", "start": slot["start"]})),
+            )
+            .await;
+        assert_eq!(booked.status, 201, "{}", booked.body);
         Self {
             mail,
+            booking: booked.body["id"].as_str().unwrap().to_string(),
             contact: posted.body["id"].as_str().unwrap().to_string(),
             conversation: ack["conversation_id"].as_str().unwrap().into(),
             visitor: welcome["visitor_id"].as_str().unwrap().into(),
@@ -550,6 +613,7 @@ impl World {
             Fix::Canned => self.canned.clone(),
             Fix::Mail => self.mail.clone(),
             Fix::Contact => self.contact.clone(),
+            Fix::Booking => self.booking.clone(),
             Fix::FreshCanned => {
                 let n = self.next();
                 let t = self.owner_token().await;
@@ -625,6 +689,8 @@ async fn every_route_answers_every_principal_as_it_must() {
         "/api/v1/conversations",
         "/api/v1/visitors",
         "/api/v1/canned-responses",
+        "/api/v1/consultations",
+        "/api/v1/contact-messages",
     ] {
         let r = w.srv.call("GET", list, Some(&other), None).await;
         let text = r.body.to_string();

@@ -268,6 +268,11 @@ impl AuthStore for Store {
     fn delete_site(&self, batch: &mut WriteBatch, s: &SiteRecord) {
         batch.delete(keys::site(s.tenant_id, s.id));
         batch.delete(keys::site_settings(s.tenant_id, s.id));
+        batch.delete(keys::by_id(
+            s.tenant_id,
+            keys::ks::SITE_FORMS,
+            s.id.to_bytes(),
+        ));
         batch.delete_global(keys::site_key(&s.key));
     }
 

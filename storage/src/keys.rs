@@ -25,6 +25,71 @@ pub mod ks {
     pub const CANNED: u8 = 0x11;
     pub const STAFF_PREFS: u8 = 0x12;
     pub const CONTACT_ENTRY: u8 = 0x13;
+    pub const SITE_FORMS: u8 = 0x14;
+    pub const BOOKING: u8 = 0x15;
+    pub const SUBSCRIBER: u8 = 0x16;
+    pub const SUBSCRIBER_EMAIL: u8 = 0x17;
+    pub const CAMPAIGN: u8 = 0x18;
+    pub const WEBHOOK: u8 = 0x19;
+    pub const DELIVERY: u8 = 0x1A;
+    pub const NOTIFICATION: u8 = 0x1B;
+}
+
+/// A record of keyspace `ks` by its 16-byte id (time-ordered ids scan in
+/// creation order).
+pub fn by_id(t: TenantId, ks: u8, id: [u8; 16]) -> Vec<u8> {
+    let mut k = tenant_ks(t, ks, 16);
+    k.extend_from_slice(&id);
+    k
+}
+
+/// A staff member's notification: `staff ‖ notification` (time order).
+pub fn notification(t: TenantId, s: StaffId, n: NotificationId) -> Vec<u8> {
+    let mut k = tenant_ks(t, ks::NOTIFICATION, 32);
+    k.extend_from_slice(&s.to_bytes());
+    k.extend_from_slice(&n.to_bytes());
+    k
+}
+
+/// The prefix of a staff member's notifications.
+pub fn notifications(t: TenantId, s: StaffId) -> Vec<u8> {
+    by_id(t, ks::NOTIFICATION, s.to_bytes())
+}
+
+/// A newsletter subscriber's id by site and lower-cased address.
+pub fn subscriber_email(t: TenantId, site: SiteId, email: &str) -> Vec<u8> {
+    let mut k = tenant_ks(t, ks::SUBSCRIBER_EMAIL, 16 + email.len());
+    k.extend_from_slice(&site.to_bytes());
+    k.extend_from_slice(email.as_bytes());
+    k
+}
+
+/// Global: a pending webhook delivery's next attempt, `due ms ‖ tenant ‖ delivery`.
+pub fn delivery_due(at: Timestamp, t: TenantId, id: DeliveryId) -> Vec<u8> {
+    let mut rest = Vec::with_capacity(40);
+    rest.extend_from_slice(&at.millis().to_be_bytes());
+    rest.extend_from_slice(&t.to_bytes());
+    rest.extend_from_slice(&id.to_bytes());
+    global("hookdue", &rest)
+}
+
+/// Global: a consultation's reminder, `due ms ‖ tenant ‖ booking`.
+pub fn reminder(at: Timestamp, t: TenantId, b: BookingId) -> Vec<u8> {
+    let mut rest = Vec::with_capacity(40);
+    rest.extend_from_slice(&at.millis().to_be_bytes());
+    rest.extend_from_slice(&t.to_bytes());
+    rest.extend_from_slice(&b.to_bytes());
+    global("remind", &rest)
+}
+
+/// Global: the prefix of the reminder index.
+pub fn reminder_prefix() -> Vec<u8> {
+    global("remind", &[])
+}
+
+/// Global: the prefix of the delivery due index.
+pub fn delivery_due_prefix() -> Vec<u8> {
+    global("hookdue", &[])
 }
 
 fn tenant_ks(t: TenantId, ks: u8, extra: usize) -> Vec<u8> {

@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 mod accounts;
+mod bookings;
 pub mod codec;
 mod desk;
 pub mod keys;
@@ -21,6 +22,7 @@ mod stores;
 pub mod writer;
 
 pub use accounts::{AuthStore, Usage};
+pub use bookings::BookingStore;
 pub use desk::DeskStore;
 pub use outbox::OutboxStore;
 pub use stores::{AccountStore, ConversationStore, MessageLog, VisitorStore};

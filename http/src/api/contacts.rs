@@ -16,7 +16,7 @@ use parley_engine::account::{ContactEntry, ContactRecord, ContactStatus, MAX_CON
 use parley_engine::codes::error as code;
 use parley_engine::permissions::Action;
 use parley_engine::*;
-use parley_storage::{AuthStore, WriteBatch};
+use parley_storage::{AuthStore, BookingStore, WriteBatch};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use utoipa::ToSchema;
@@ -63,7 +63,7 @@ pub async fn submit(
     ApiJson(form): ApiJson<ContactForm>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let site = site_for_post(&app, &key, &headers)?;
-    app.limiters.form(caller.ip)?;
+    app.limiters.form(caller.ip, site.id)?;
     let email = parley_engine::validate::email(&form.email)?;
     let name = form.name.trim();
     if name.chars().count() > 100 {
@@ -81,6 +81,13 @@ pub async fn submit(
         return Err(invalid(
             "phone must have at most 40 characters and service at most 100",
         ));
+    }
+    let services = app.store.site_forms(site.tenant_id, site.id)?.services;
+    if !service.is_empty() && !services.is_empty() && !services.iter().any(|s| s == service) {
+        return Err(invalid(&format!(
+            "service must be one of: {}",
+            services.join(", ")
+        )));
     }
     let id = ContactId::new();
     if !form.website.is_empty() {
@@ -310,7 +317,7 @@ pub async fn transcript(
 ) -> Result<StatusCode, ApiError> {
     use parley_storage::{ConversationStore, MessageLog};
     let site = site_for_post(&app, &key, &headers)?;
-    app.limiters.form(caller.ip)?;
+    app.limiters.form(caller.ip, site.id)?;
     let email = parley_engine::validate::email(&req.email)?;
     let t = site.tenant_id;
     let none = || ApiError::not_found("conversation");
@@ -349,4 +356,49 @@ pub async fn transcript(
     app.writer.write(b).await?;
     crate::mail::sent(&app);
     Ok(StatusCode::ACCEPTED)
+}
+
+/// Every contact message of the tenant as CSV (newest first).
+#[utoipa::path(get, path = "/api/v1/contact-messages/export.csv", tag = "contacts",
+    responses((status = 200, content_type = "text/csv"), (status = 403)), security(("bearer" = [])))]
+pub async fn export(
+    State(app): State<App>,
+    me: Authed,
+) -> Result<axum::response::Response, ApiError> {
+    me.require(Action::ExportData)?;
+    let items = app
+        .store
+        .contacts(me.tenant(), None, usize::MAX, &|_| true)?;
+    let rows = items.iter().map(|c| {
+        vec![
+            c.id.to_string(),
+            c.created_at.to_rfc3339(),
+            c.site_id.to_string(),
+            c.name.clone(),
+            c.email.clone(),
+            c.phone.clone(),
+            c.service.clone(),
+            c.status.as_str().to_string(),
+            c.assignee.map(|a| a.to_string()).unwrap_or_default(),
+            c.page_url.clone(),
+            c.message.clone(),
+        ]
+    });
+    super::csv_response(
+        "contact-messages.csv",
+        &[
+            "id",
+            "created_at",
+            "site_id",
+            "name",
+            "email",
+            "phone",
+            "service",
+            "status",
+            "assignee",
+            "page_url",
+            "message",
+        ],
+        rows,
+    )
 }

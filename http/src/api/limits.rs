@@ -6,6 +6,7 @@ use super::error::ApiError;
 use crate::config::Limits;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
+use parley_engine::SiteId;
 use std::hash::Hash;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -16,6 +17,7 @@ pub struct Limiters {
     login_account: DefaultKeyedRateLimiter<String>,
     api_ip: DefaultKeyedRateLimiter<IpAddr>,
     forms_ip: DefaultKeyedRateLimiter<IpAddr>,
+    forms_site: DefaultKeyedRateLimiter<SiteId>,
     clock: DefaultClock,
 }
 
@@ -38,6 +40,9 @@ impl Limiters {
             ),
             forms_ip: DefaultKeyedRateLimiter::keyed(Quota::per_minute(nz(
                 l.forms_per_ip_per_minute
+            ))),
+            forms_site: DefaultKeyedRateLimiter::keyed(Quota::per_minute(nz(
+                l.forms_per_site_per_minute
             ))),
             clock: DefaultClock::default(),
         }
@@ -73,9 +78,10 @@ impl Limiters {
         self.check(&self.api_ip, &ip, "requests from your address")
     }
 
-    /// One public form post from `ip`.
-    pub fn form(&self, ip: IpAddr) -> Result<(), ApiError> {
-        self.check(&self.forms_ip, &ip, "form posts from your address")
+    /// One public form post from `ip` to `site`.
+    pub fn form(&self, ip: IpAddr, site: SiteId) -> Result<(), ApiError> {
+        self.check(&self.forms_ip, &ip, "form posts from your address")?;
+        self.check(&self.forms_site, &site, "form posts to this site")
     }
 
     /// Forgets keys whose budget is full again (call now and then).
@@ -84,6 +90,8 @@ impl Limiters {
             l.retain_recent();
             l.shrink_to_fit();
         }
+        self.forms_site.retain_recent();
+        self.forms_site.shrink_to_fit();
         self.login_account.retain_recent();
         self.login_account.shrink_to_fit();
     }

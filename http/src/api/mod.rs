@@ -6,11 +6,13 @@
 pub mod audit;
 pub mod auth;
 pub mod canned;
+pub mod consultations;
 pub mod contacts;
 pub mod conversations;
 pub mod edge;
 pub mod error;
 pub mod limits;
+pub mod links;
 pub mod me;
 pub mod outbox;
 pub mod pages;
@@ -64,6 +66,44 @@ impl Page {
     }
 }
 
+/// A CSV download: a header row, then one row per record. Cells that a
+/// spreadsheet would run as a formula (`=`, `+`, `-`, `@` first) get a
+/// leading `'` (CSV injection) — unless they are only a number or phone
+/// number (digits, spaces, `+-().`), which no spreadsheet can run.
+pub fn csv_response(
+    filename: &str,
+    header: &[&str],
+    rows: impl Iterator<Item = Vec<String>>,
+) -> Result<Response, ApiError> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(header).map_err(ApiError::internal)?;
+    for row in rows {
+        let row = row.into_iter().map(|c| {
+            let plain = c
+                .chars()
+                .all(|ch| ch.is_ascii_digit() || " +-().".contains(ch));
+            if c.starts_with(['=', '+', '-', '@', '\t', '\r']) && !plain {
+                format!("'{c}")
+            } else {
+                c
+            }
+        });
+        w.write_record(row).map_err(ApiError::internal)?;
+    }
+    let body = w.into_inner().map_err(ApiError::internal)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{filename}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}
+
 struct Bearer;
 
 impl Modify for Bearer {
@@ -97,7 +137,10 @@ fn routes() -> OpenApiRouter<App> {
     let public = OpenApiRouter::new()
         .routes(routes!(public::config))
         .routes(routes!(contacts::submit))
-        .routes(routes!(contacts::transcript));
+        .routes(routes!(contacts::transcript))
+        .routes(routes!(consultations::slots))
+        .routes(routes!(consultations::book))
+        .routes(routes!(links::describe, links::act));
     OpenApiRouter::with_openapi(Doc::openapi())
         .routes(routes!(pages::landing))
         .routes(routes!(pages::app))
@@ -135,9 +178,13 @@ fn routes() -> OpenApiRouter<App> {
         .routes(routes!(sites::rotate_key))
         .routes(routes!(tenant::get, tenant::update))
         .routes(routes!(contacts::list))
+        .routes(routes!(contacts::export))
         .routes(routes!(contacts::get, contacts::update))
         .routes(routes!(contacts::reply))
         .routes(routes!(contacts::note))
+        .routes(routes!(consultations::list))
+        .routes(routes!(consultations::get, consultations::update))
+        .routes(routes!(links::link_page))
         .routes(routes!(conversations::list))
         .routes(routes!(conversations::get))
         .routes(routes!(conversations::messages))

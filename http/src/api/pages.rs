@@ -8,7 +8,7 @@ use axum::extract::Path;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 
-fn page(name: &str, headers: &HeaderMap) -> Result<Response, ApiError> {
+pub fn page(name: &str, headers: &HeaderMap) -> Result<Response, ApiError> {
     let a = assets::get(name).ok_or_else(|| ApiError::not_found("page"))?;
     Ok(assets::serve(a, headers, Cache::Revalidate))
 }

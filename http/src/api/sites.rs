@@ -27,6 +27,7 @@ pub async fn list(State(app): State<App>, me: Authed) -> Result<Json<Page>, ApiE
     let mut items = Vec::new();
     for s in app.store.sites(me.tenant())? {
         items.push(view(
+            &app,
             &s,
             &app.store.site_settings(s.tenant_id, s.id)?,
             secrets,
@@ -48,7 +49,10 @@ pub async fn create(
     ApiJson(body): ApiJson<SiteInput>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let (site, settings) = rules::create(&app, &me, body).await?;
-    Ok((StatusCode::CREATED, Json(view(&site, &settings, true))))
+    Ok((
+        StatusCode::CREATED,
+        Json(view(&app, &site, &settings, true)),
+    ))
 }
 
 /// One site.
@@ -64,7 +68,7 @@ pub async fn get(
     let site = find(&app, &me, &id)?;
     let settings = app.store.site_settings(site.tenant_id, site.id)?;
     let secrets = allowed(me.staff.role, Action::ManageSites);
-    Ok(Json(view(&site, &settings, secrets)))
+    Ok(Json(view(&app, &site, &settings, secrets)))
 }
 
 /// Changes a site's name or settings.
@@ -79,7 +83,7 @@ pub async fn update(
     ApiJson(body): ApiJson<SiteInput>,
 ) -> Result<Json<Value>, ApiError> {
     let (site, settings) = rules::update(&app, &me, &id, body).await?;
-    Ok(Json(view(&site, &settings, true)))
+    Ok(Json(view(&app, &site, &settings, true)))
 }
 
 /// Removes a site: its key stops working at once.
@@ -115,5 +119,5 @@ pub async fn rotate_key(
         })?
     };
     let (site, settings) = rules::rotate_key(&app, &me, &id, body).await?;
-    Ok(Json(view(&site, &settings, true)))
+    Ok(Json(view(&app, &site, &settings, true)))
 }

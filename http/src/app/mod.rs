@@ -7,6 +7,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod bookings;
 pub mod contacts;
 pub mod error;
 pub mod locks;

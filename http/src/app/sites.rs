@@ -8,20 +8,26 @@ use super::ApiError;
 use crate::admin::{new_site, site_key};
 use crate::auth::random_key;
 use crate::state::App;
-use parley_engine::account::{site_settings, BusinessHours, Position, PreChatField, SiteSettings};
+use parley_engine::account::{
+    site_forms, site_settings, BusinessHours, Position, PreChatField, SiteForms, SiteSettings,
+};
+use parley_engine::booking::ConsultationSettings;
 use parley_engine::codes::error as code;
 use parley_engine::permissions::Action;
 use parley_engine::records::SiteRecord;
 use parley_engine::*;
-use parley_storage::{AccountStore, AuthStore, WriteBatch};
+use parley_storage::{AccountStore, AuthStore, BookingStore, WriteBatch};
 use serde::{Deserialize, Deserializer};
 use serde_json::{json, Value};
 use utoipa::ToSchema;
 
 /// The JSON view of a site; the identity secret only for `secrets`.
-pub fn view(s: &SiteRecord, settings: &SiteSettings, secrets: bool) -> Value {
+pub fn view(app: &App, s: &SiteRecord, settings: &SiteSettings, secrets: bool) -> Value {
     let mut set = serde_json::to_value(settings).unwrap_or_default();
+    let forms = app.store.site_forms(s.tenant_id, s.id).unwrap_or_default();
     if let Some(o) = set.as_object_mut() {
+        o.insert("services".into(), json!(forms.services));
+        o.insert("consultations".into(), json!(forms.consultations));
         let on = settings.identity_secret.is_some();
         o.insert("identity_verification".into(), json!(on));
         if !secrets {
@@ -72,9 +78,44 @@ pub struct SiteInput {
     pre_chat_fields: Option<Vec<PreChatField>>,
     /// Turns identity verification on (a secret is generated) or off.
     identity_verification: Option<bool>,
+    /// What the contact form offers to pick from.
+    services: Option<Vec<String>>,
+    /// `{enabled, slot_minutes, buffer_minutes, min_notice_hours,
+    /// horizon_days, topics:[…], staff:[ids]}` (missing keys: defaults).
+    #[schema(value_type = Option<Object>)]
+    consultations: Option<ConsultationSettings>,
 }
 
 impl SiteInput {
+    /// Takes the form settings out of the input: the checked new ones when
+    /// the input changes any, else `None`. Staff who take bookings must be
+    /// staff of tenant `t`.
+    pub fn take_forms(
+        &mut self,
+        app: &App,
+        t: TenantId,
+        mut f: SiteForms,
+    ) -> Result<Option<SiteForms>, ApiError> {
+        if self.services.is_none() && self.consultations.is_none() {
+            return Ok(None);
+        }
+        if let Some(v) = self.services.take() {
+            f.services = v;
+        }
+        if let Some(c) = self.consultations.take() {
+            for s in &c.staff {
+                if app.store.staff(t, *s)?.is_none() {
+                    return Err(ApiError::bad_request(
+                        code::INVALID,
+                        format!("consultations.staff: {s} is not staff of this tenant"),
+                    ));
+                }
+            }
+            f.consultations = c;
+        }
+        Ok(Some(site_forms(f)?))
+    }
+
     /// Applies the input to `s`; returns the checked settings.
     pub fn apply(
         self,
@@ -120,7 +161,7 @@ impl SiteInput {
 pub async fn create(
     app: &App,
     me: &Authed,
-    body: SiteInput,
+    mut body: SiteInput,
 ) -> Result<(SiteRecord, SiteSettings), ApiError> {
     me.require(Action::ManageSites)?;
     let _guard = app.locks.tenant(me.tenant()).await;
@@ -128,8 +169,12 @@ pub async fn create(
         return Err(ApiError::bad_request(code::INVALID, "a site needs a name"));
     };
     let mut site = new_site(me.tenant(), parley_engine::validate::name(name)?);
+    let forms = body.take_forms(app, me.tenant(), SiteForms::default())?;
     let settings = body.apply(&mut site, SiteSettings::default())?;
     let mut b = WriteBatch::new();
+    if let Some(f) = &forms {
+        app.store.put_site_forms(&mut b, site.tenant_id, site.id, f);
+    }
     app.store.put_site(&mut b, &site);
     app.store
         .put_site_settings(&mut b, site.tenant_id, site.id, &settings);
@@ -149,19 +194,27 @@ pub async fn update(
     app: &App,
     me: &Authed,
     id: &str,
-    body: SiteInput,
+    mut body: SiteInput,
 ) -> Result<(SiteRecord, SiteSettings), ApiError> {
     let _guard = app.locks.tenant(me.tenant()).await;
     let mut site = find(app, me, id)?;
     me.require(Action::ManageSites)?;
     let before = app.store.site_settings(site.tenant_id, site.id)?;
+    let old_forms = app.store.site_forms(site.tenant_id, site.id)?;
+    let forms = body.take_forms(app, me.tenant(), old_forms.clone())?;
     let old_name = site.name.clone();
     let settings = body.apply(&mut site, before.clone())?;
     let mut changes = serde_json::Map::new();
     if old_name != site.name {
         changes.insert("name".into(), json!([old_name, site.name]));
     }
-    let (b_json, a_json) = (view(&site, &before, false), view(&site, &settings, false));
+    if let Some(f) = forms.as_ref().filter(|f| **f != old_forms) {
+        changes.insert("forms".into(), json!([old_forms, f]));
+    }
+    let (b_json, a_json) = (
+        view(app, &site, &before, false),
+        view(app, &site, &settings, false),
+    );
     if let (Some(b), Some(a)) = (
         b_json["settings"].as_object(),
         a_json["settings"].as_object(),
@@ -176,6 +229,9 @@ pub async fn update(
     app.store.put_site(&mut b, &site);
     app.store
         .put_site_settings(&mut b, site.tenant_id, site.id, &settings);
+    if let Some(f) = &forms {
+        app.store.put_site_forms(&mut b, site.tenant_id, site.id, f);
+    }
     me.audit(
         app,
         &mut b,

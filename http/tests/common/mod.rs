@@ -48,7 +48,7 @@ pub const TOKEN_SECRET: &str = "test-token-secret-0123456789abcdef";
 fn test_config(text: &str) -> String {
     let mut t = text.to_string();
     if !t.contains("login_per") {
-        let limits = "[limits]\nlogin_per_ip_per_minute = 100000\nlogin_per_account_per_minute = 100000\nforms_per_ip_per_minute = 100000\napi_per_ip_per_second = 100000\napi_burst = 100000\n";
+        let limits = "[limits]\nlogin_per_ip_per_minute = 100000\nlogin_per_account_per_minute = 100000\nforms_per_ip_per_minute = 100000\nforms_per_site_per_minute = 100000\napi_per_ip_per_second = 100000\napi_burst = 100000\n";
         t = if t.contains("[limits]\n") {
             t.replace("[limits]\n", limits)
         } else {
@@ -507,6 +507,43 @@ impl Server {
             )
             .await;
         assert_eq!(r.status, 202, "{}", r.body);
+    }
+
+    /// Opens consultations on `site`: every day 00:00–23:59 UTC, 30-minute
+    /// slots, no notice, with `extra` merged into the rules.
+    pub async fn open_bookings(&self, token: &str, site: &str, extra: Value) {
+        let days: Vec<Value> = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+            .iter()
+            .map(|d| json!({"day": d, "open": "00:00", "close": "23:59"}))
+            .collect();
+        let mut rules =
+            json!({"enabled": true, "slot_minutes": 30, "min_notice_hours": 0, "horizon_days": 7});
+        for (k, v) in extra.as_object().cloned().unwrap_or_default() {
+            rules[k] = v;
+        }
+        let r = self
+            .call(
+                "PATCH",
+                &format!("/api/v1/sites/{site}"),
+                Some(token),
+                Some(json!({"business_hours": {"timezone": "UTC", "days": days}, "consultations": rules})),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+
+    /// The free slots of the site with public key `key`.
+    pub async fn slots(&self, key: &str) -> Vec<Value> {
+        let r = self
+            .call(
+                "GET",
+                &format!("/api/v1/public/{key}/consultations/slots"),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.body["slots"].as_array().unwrap().clone()
     }
 
     /// Signs in and returns the whole token pair.

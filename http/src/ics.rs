@@ -1,0 +1,102 @@
+//! `.ics` invitations (RFC 5545, built with the `icalendar` crate) for
+//! consultation mails: `METHOD:REQUEST` for a booked or moved consultation,
+//! `METHOD:CANCEL` when it is off. The event's UID is the booking's id and
+//! its SEQUENCE grows with every change, so calendars update the one
+//! event instead of adding another.
+
+use icalendar::{Calendar, Component, EventStatus};
+use parley_engine::booking::{BookingRecord, BookingStatus};
+use parley_engine::mail::MailAttachment;
+use parley_engine::Timestamp;
+
+fn utc(t: Timestamp) -> String {
+    jiff::Timestamp::from_millisecond(t.millis() as i64)
+        .map(|t| t.strftime("%Y%m%dT%H%M%SZ").to_string())
+        .unwrap_or_default()
+}
+
+/// The invitation for `b` as a `text/calendar` attachment, organised by
+/// `organizer` (the instance's sender address) for `site`.
+pub fn invitation(b: &BookingRecord, site: &str, organizer: &str, host: &str) -> MailAttachment {
+    let cancel = b.status == BookingStatus::Cancelled;
+    let method = if cancel { "CANCEL" } else { "REQUEST" };
+    let summary = if b.topic.is_empty() {
+        format!("Consultation with {site}")
+    } else {
+        format!("{} — consultation with {site}", b.topic)
+    };
+    let mut event = icalendar::Event::new();
+    event
+        .uid(&format!("{}@{host}", b.id))
+        .summary(&summary)
+        .sequence(b.history.len() as u32)
+        .add_property("DTSTART", utc(b.span.start))
+        .add_property("DTEND", utc(b.span.end))
+        .add_property("DTSTAMP", utc(Timestamp::now()))
+        .add_property("ORGANIZER", format!("mailto:{organizer}"))
+        .add_property("ATTENDEE", format!("mailto:{}", b.email))
+        .status(match b.status {
+            BookingStatus::Cancelled => EventStatus::Cancelled,
+            BookingStatus::Requested => EventStatus::Tentative,
+            _ => EventStatus::Confirmed,
+        });
+    if !b.message.is_empty() {
+        event.description(&b.message);
+    }
+    let mut cal = Calendar::new();
+    cal.append_property(("METHOD", method));
+    cal.push(event.done());
+    MailAttachment {
+        filename: "invite.ics".into(),
+        content_type: format!("text/calendar; charset=utf-8; method={method}"),
+        data: cal.done().to_string().into_bytes(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use parley_engine::booking::Span;
+    use parley_engine::*;
+
+    #[test]
+    fn an_invitation_names_the_slot_and_updates_by_uid() {
+        let mut b = BookingRecord {
+            id: BookingId::new(),
+            tenant_id: TenantId::new(),
+            site_id: SiteId::new(),
+            name: "Vic".into(),
+            email: "vic@example.test".into(),
+            phone: String::new(),
+            company: String::new(),
+            topic: "SEO".into(),
+            message: "About our shop; and more".into(),
+            span: Span {
+                start: Timestamp::parse_rfc3339("2026-12-01T09:00:00Z").unwrap(),
+                end: Timestamp::parse_rfc3339("2026-12-01T09:30:00Z").unwrap(),
+            },
+            status: BookingStatus::Requested,
+            assignee: None,
+            notes: String::new(),
+            link_version: 0,
+            reminded: false,
+            history: Vec::new(),
+            created_at: Timestamp::now(),
+        };
+        let a = invitation(&b, "Acme", "desk@acme.test", "acme.test");
+        let text = String::from_utf8(a.data).unwrap();
+        assert!(text.contains("METHOD:REQUEST\r\n"), "{text}");
+        assert!(text.contains("DTSTART:20261201T090000Z\r\n"));
+        assert!(text.contains("DTEND:20261201T093000Z\r\n"));
+        assert!(text.contains(&format!("UID:{}@acme.test", b.id)));
+        assert!(text.contains("SUMMARY:SEO — consultation with Acme"));
+        assert!(
+            text.contains("DESCRIPTION:About our shop\\; and more"),
+            "{text}"
+        );
+        assert!(a.content_type.starts_with("text/calendar"));
+        b.status = BookingStatus::Cancelled;
+        let text = String::from_utf8(invitation(&b, "Acme", "d@a.test", "a.test").data).unwrap();
+        assert!(text.contains("METHOD:CANCEL") && text.contains("STATUS:CANCELLED"));
+    }
+}
