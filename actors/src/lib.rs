@@ -6,7 +6,8 @@
 //!       │                               ├─ Visitor(v)
 //!       │                               ├─ Staff(s)
 //!       │                               └─ Bookings (consultations' one writer)
-//!       └─ Mailer (drains the mail outbox over SMTP)
+//!       ├─ Mailer (drains the mail outbox over SMTP)
+//!       └─ Deliverer (drains the webhook deliveries over HTTP)
 //! ```
 //! The storage writer is a dedicated thread (see `parley_storage::writer`).
 //! The edge talks to [`System`]: it resolves a Tenant, then holds leases on
@@ -15,6 +16,7 @@
 
 pub mod bookings;
 pub mod conversation;
+pub mod hooks;
 pub mod mailer;
 pub mod outbox;
 pub mod registry;
@@ -70,6 +72,8 @@ pub struct Ctx {
     pub store: Store,
     pub writer: Writer,
     pub cfg: ActorConfig,
+    /// Webhook endpoints by tenant and how deliveries go out.
+    pub hooks: hooks::Hooks,
 }
 
 /// Errors calling into the actor system.

@@ -7,6 +7,7 @@
 //! one and publishes it where the edge looks it up; likewise the mail
 //! deliverer (its work is all in storage, so a fresh one picks it up).
 
+use crate::hooks::{Deliverer, DelivererMsg};
 use crate::mailer::{Mailer, MailerConfig, MailerMsg};
 use crate::tenant::{Tenant, TenantArgs, TenantMsg};
 use crate::Ctx;
@@ -131,6 +132,7 @@ pub struct RootState {
     registry: Arc<RwLock<Option<ActorRef<RegistryMsg>>>>,
     mail: Option<Arc<MailerConfig>>,
     mailer: Arc<RwLock<Option<ActorRef<MailerMsg>>>>,
+    deliverer: Option<ActorRef<DelivererMsg>>,
 }
 
 /// Root's arguments.
@@ -170,6 +172,16 @@ impl Root {
         *state.mailer.write().unwrap_or_else(|e| e.into_inner()) = Some(m);
         Ok(())
     }
+
+    async fn start_deliverer(
+        myself: &ActorRef<RootMsg>,
+        state: &mut RootState,
+    ) -> Result<(), ActorProcessingErr> {
+        let (d, _) =
+            Actor::spawn_linked(None, Deliverer, state.ctx.clone(), myself.get_cell()).await?;
+        state.deliverer = Some(d);
+        Ok(())
+    }
 }
 
 impl Actor for Root {
@@ -182,14 +194,16 @@ impl Actor for Root {
         myself: ActorRef<Self::Msg>,
         args: RootArgs,
     ) -> Result<Self::State, ActorProcessingErr> {
-        let state = RootState {
+        let mut state = RootState {
             ctx: args.ctx,
             registry: args.registry,
             mail: args.mail,
             mailer: args.mailer,
+            deliverer: None,
         };
         Root::start_registry(&myself, &state).await?;
         Root::start_mailer(&myself, &state).await?;
+        Root::start_deliverer(&myself, &mut state).await?;
         Ok(state)
     }
 
@@ -206,7 +220,15 @@ impl Actor for Root {
                 .unwrap_or_else(|e| e.into_inner())
                 .as_ref()
                 .is_some_and(|m| m.get_id() == cell.get_id());
-            if is_mailer {
+            let is_deliverer = state
+                .deliverer
+                .as_ref()
+                .is_some_and(|d| d.get_id() == cell.get_id());
+            if is_deliverer {
+                tracing::error!(error = %err, "webhook deliverer failed; restarting it");
+                metrics::counter!("parley_actor_restarts_total", "kind" => "webhooks").increment(1);
+                Root::start_deliverer(&myself, state).await?;
+            } else if is_mailer {
                 tracing::error!(error = %err, "mail deliverer failed; restarting it");
                 metrics::counter!("parley_actor_restarts_total", "kind" => "mailer").increment(1);
                 Root::start_mailer(&myself, state).await?;

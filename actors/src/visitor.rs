@@ -206,6 +206,7 @@ mod tests {
             store: store.clone(),
             writer,
             cfg: Default::default(),
+            hooks: Default::default(),
         };
         let (t, v, site) = (TenantId::new(), VisitorId::new(), SiteId::new());
         let page = |u: &str| PageInfo {

@@ -17,6 +17,7 @@ async fn system(dir: &std::path::Path) -> System {
         store,
         writer,
         cfg: ActorConfig::default(),
+        hooks: Default::default(),
     }))
     .await
     .unwrap()
@@ -156,6 +157,7 @@ async fn idle_conversation_passivates_and_comes_back() {
             conversation_idle: Duration::from_millis(100),
             ..ActorConfig::default()
         },
+        hooks: Default::default(),
     }))
     .await
     .unwrap();

@@ -61,6 +61,7 @@ fn actor_hop(c: &mut Criterion) {
             store,
             writer,
             cfg: ActorConfig::default(),
+            hooks: Default::default(),
         })))
         .unwrap();
     let v = VisitorId::new();

@@ -13,11 +13,13 @@ pub mod codes;
 pub mod conversation;
 pub mod ids;
 pub mod mail;
+pub mod newsletter;
 pub mod permissions;
 pub mod protocol;
 pub mod records;
 pub mod time;
 pub mod validate;
+pub mod webhook;
 
 pub use ids::{
     AuditId, BookingId, CampaignId, CannedId, ContactId, ConversationId, DeliveryId, MailId,

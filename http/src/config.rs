@@ -22,6 +22,51 @@ pub struct Config {
     pub actors: ActorsConfig,
     pub auth: AuthConfig,
     pub mail: MailConfig,
+    pub webhooks: WebhookConfig,
+    pub newsletter: NewsletterConfig,
+}
+
+/// Webhooks out.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhookConfig {
+    /// Whether endpoints may be on loopback or private addresses (off:
+    /// a tenant cannot make the server call into its own network).
+    pub allow_private_targets: bool,
+    /// Attempts before a delivery is marked failed.
+    pub max_attempts: u32,
+    /// Seconds before the first retry; each further one doubles it.
+    pub retry_base_secs: u64,
+    /// Seconds one attempt may take.
+    pub timeout_secs: u64,
+    /// Hours the old secret keeps signing after a rotation.
+    pub rotation_overlap_hours: u64,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        Self {
+            allow_private_targets: false,
+            max_attempts: 8,
+            retry_base_secs: 10,
+            timeout_secs: 10,
+            rotation_overlap_hours: 24,
+        }
+    }
+}
+
+/// Newsletter sending.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NewsletterConfig {
+    /// Campaign mails queued per second (the outbox sends them on).
+    pub per_second: usize,
+}
+
+impl Default for NewsletterConfig {
+    fn default() -> Self {
+        Self { per_second: 20 }
+    }
 }
 
 /// Outgoing mail.
@@ -165,6 +210,8 @@ impl Default for Config {
             actors: ActorsConfig::default(),
             auth: AuthConfig::default(),
             mail: MailConfig::default(),
+            webhooks: WebhookConfig::default(),
+            newsletter: NewsletterConfig::default(),
         }
     }
 }
@@ -295,6 +342,19 @@ impl Config {
     }
 
     /// The actor tuning this config asks for.
+    pub fn hook_config(&self) -> parley_actors::hooks::HookConfig {
+        let w = &self.webhooks;
+        parley_actors::hooks::HookConfig {
+            policy: parley_engine::mail::RetryPolicy {
+                max_attempts: w.max_attempts.max(1),
+                base: Duration::from_secs(w.retry_base_secs.max(1)),
+                cap: Duration::from_secs(6 * 3600),
+            },
+            allow_private: w.allow_private_targets,
+            timeout: Duration::from_secs(w.timeout_secs.max(1)),
+        }
+    }
+
     pub fn actor_config(&self) -> parley_actors::ActorConfig {
         parley_actors::ActorConfig {
             conversation_idle: Duration::from_secs(self.actors.conversation_idle_secs.max(1)),

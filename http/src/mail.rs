@@ -32,10 +32,12 @@ pub enum Kind {
     BookingConfirmed,
     BookingCancelled,
     BookingReminder,
+    NewsletterConfirm,
+    Newsletter,
 }
 
 impl Kind {
-    const ALL: [Kind; 13] = [
+    const ALL: [Kind; 15] = [
         Kind::Invitation,
         Kind::PasswordReset,
         Kind::PasswordChanged,
@@ -49,6 +51,8 @@ impl Kind {
         Kind::BookingConfirmed,
         Kind::BookingCancelled,
         Kind::BookingReminder,
+        Kind::NewsletterConfirm,
+        Kind::Newsletter,
     ];
 
     /// The kind's name: its template's and the outbox's `kind`.
@@ -67,6 +71,8 @@ impl Kind {
             Kind::BookingConfirmed => "booking_confirmed",
             Kind::BookingCancelled => "booking_cancelled",
             Kind::BookingReminder => "booking_reminder",
+            Kind::NewsletterConfirm => "newsletter_confirm",
+            Kind::Newsletter => "newsletter",
         }
     }
 
@@ -85,6 +91,8 @@ impl Kind {
             Kind::BookingConfirmed => include_str!("../web/mail/booking_confirmed.j2"),
             Kind::BookingCancelled => include_str!("../web/mail/booking_cancelled.j2"),
             Kind::BookingReminder => include_str!("../web/mail/booking_reminder.j2"),
+            Kind::NewsletterConfirm => include_str!("../web/mail/newsletter_confirm.j2"),
+            Kind::Newsletter => include_str!("../web/mail/newsletter.j2"),
         }
     }
 }
@@ -287,7 +295,8 @@ mod tests {
             "messages": [{"who": "Olive", "body": "Hello", "ts": "2026-12-01T10:00:00Z"}],
             "from": "Olive", "name": "Vic", "email": "vic@x.test", "message": "Hi", "how": "in Account",
             "when": "2026-12-01 10:00 UTC", "signin": "http://x/app/#signin", "body": "Thanks", "original": "Hi\nthere",
-            "topic": "SEO", "moved": false,
+            "topic": "SEO", "moved": false, "subject": "News", "text": "Hello **all**",
+            "content_html": "<p>Hello <strong>all</strong></p>", "unsubscribe": "http://x/l/u",
         });
         for k in Kind::ALL {
             let r = t.render(k, &vars).unwrap();

@@ -140,6 +140,7 @@ impl Server {
                 store: store.clone(),
                 writer: writer.clone(),
                 cfg: config.actor_config(),
+                hooks: parley_actors::hooks::Hooks::new(config.hook_config()),
             }),
             mailer,
         )
@@ -201,6 +202,10 @@ impl Server {
             app.clone(),
             Duration::from_secs(30),
         ));
+        let campaigns = tokio::spawn(crate::app::newsletter::run(
+            app.clone(),
+            app.config.newsletter.per_second,
+        ));
         let tx = shutdown.clone();
         tokio::spawn(async move {
             signal.await;
@@ -226,6 +231,7 @@ impl Server {
         prune.abort();
         missed.abort();
         reminders.abort();
+        campaigns.abort();
         // Wait for every WebSocket to close (each holds a permit).
         let all = app.config.limits.max_connections as u32;
         let drained =

@@ -50,6 +50,14 @@ enum Fix {
     Contact,
     /// A consultation booked on tenant A's site.
     Booking,
+    /// A draft campaign of tenant A.
+    Campaign,
+    /// A fresh draft campaign of tenant A, for each principal.
+    FreshCampaign,
+    /// A long-lived webhook endpoint of tenant A.
+    Webhook,
+    /// A fresh webhook endpoint of tenant A, for each principal.
+    FreshWebhook,
 }
 
 struct Row {
@@ -64,6 +72,10 @@ const ANY: fn(usize) -> Option<Value> = |_| None;
 const STAFF_OK: [u16; 8] = [401, 401, 401, 200, 200, 200, 200, 401];
 /// A tenant-A resource any of its staff may read: others get 404.
 const MINE: [u16; 8] = [401, 401, 401, 200, 200, 200, 404, 401];
+/// Owners and admins of any tenant (their own data), nobody else.
+const MANAGERS: [u16; 8] = [401, 401, 401, 403, 200, 200, 200, 401];
+/// A tenant-A resource only its owners and admins may touch.
+const MANAGERS_MINE: [u16; 8] = [401, 401, 401, 403, 200, 200, 404, 401];
 const OP_ONLY: [u16; 8] = [401, 401, 401, 401, 401, 401, 401, 200];
 
 fn all(s: u16) -> [u16; 8] {
@@ -381,6 +393,79 @@ fn rows() -> Vec<Row> {
             |_| Some(json!({"action": "cancel"})),
             all(401),
         ),
+        r(
+            "POST",
+            "/api/v1/public/{site_key}/newsletter",
+            Fix::SiteKey,
+            |n| Some(json!({"email": format!("n{n}@mail.test")})),
+            all(202),
+        ),
+        r("GET", "/api/v1/newsletter", Fix::None, ANY, MANAGERS),
+        r(
+            "GET",
+            "/api/v1/newsletter/export.csv",
+            Fix::None,
+            ANY,
+            MANAGERS,
+        ),
+        r(
+            "GET",
+            "/api/v1/newsletter/campaigns",
+            Fix::None,
+            ANY,
+            MANAGERS,
+        ),
+        r(
+            "POST",
+            "/api/v1/newsletter/campaigns",
+            Fix::None,
+            |_| Some(json!({"subject": "News", "body": "Hello"})),
+            [401, 401, 401, 403, 201, 201, 201, 401],
+        ),
+        r(
+            "GET",
+            "/api/v1/newsletter/campaigns/{id}",
+            Fix::Campaign,
+            ANY,
+            MANAGERS_MINE,
+        ),
+        r(
+            "POST",
+            "/api/v1/newsletter/campaigns/{id}/send",
+            Fix::FreshCampaign,
+            ANY,
+            [401, 401, 401, 403, 202, 202, 404, 401],
+        ),
+        r("GET", "/api/v1/webhooks", Fix::None, ANY, MANAGERS),
+        r(
+            "POST",
+            "/api/v1/webhooks",
+            Fix::None,
+            |_| Some(json!({"url": "https://hooks.example.com/x", "events": ["message.created"]})),
+            [401, 401, 401, 403, 201, 201, 201, 401],
+        ),
+        r(
+            "DELETE",
+            "/api/v1/webhooks/{id}",
+            Fix::FreshWebhook,
+            ANY,
+            [401, 401, 401, 403, 204, 204, 404, 401],
+        ),
+        r(
+            "POST",
+            "/api/v1/webhooks/{id}/rotate-secret",
+            Fix::Webhook,
+            ANY,
+            MANAGERS_MINE,
+        ),
+        r(
+            "GET",
+            "/api/v1/webhooks/{id}/deliveries",
+            Fix::Webhook,
+            ANY,
+            MANAGERS_MINE,
+        ),
+        r("POST", "/l/{token}", Fix::Asset, ANY, all(401)),
         r("GET", "/api/v1/conversations", Fix::None, ANY, STAFF_OK),
         r(
             "GET",
@@ -465,6 +550,8 @@ struct World {
     mail: String,
     contact: String,
     booking: String,
+    campaign: String,
+    webhook: String,
     counter: AtomicUsize,
 }
 
@@ -529,8 +616,28 @@ impl World {
             )
             .await;
         assert_eq!(booked.status, 201, "{}", booked.body);
+        let campaign = srv
+            .call(
+                "POST",
+                "/api/v1/newsletter/campaigns",
+                Some(token),
+                Some(json!({"subject": "Fixture news", "body": "Hi"})),
+            )
+            .await;
+        assert_eq!(campaign.status, 201, "{}", campaign.body);
+        let webhook = srv
+            .call(
+                "POST",
+                "/api/v1/webhooks",
+                Some(token),
+                Some(json!({"url": "https://hooks.example.com/fixture", "events": ["message.created"]})),
+            )
+            .await;
+        assert_eq!(webhook.status, 201, "{}", webhook.body);
         Self {
             mail,
+            campaign: campaign.body["id"].as_str().unwrap().to_string(),
+            webhook: webhook.body["id"].as_str().unwrap().to_string(),
             booking: booked.body["id"].as_str().unwrap().to_string(),
             contact: posted.body["id"].as_str().unwrap().to_string(),
             conversation: ack["conversation_id"].as_str().unwrap().into(),
@@ -614,6 +721,27 @@ impl World {
             Fix::Mail => self.mail.clone(),
             Fix::Contact => self.contact.clone(),
             Fix::Booking => self.booking.clone(),
+            Fix::Campaign => self.campaign.clone(),
+            Fix::Webhook => self.webhook.clone(),
+            Fix::FreshCampaign => {
+                let t = self.owner_token().await;
+                let body = json!({"subject": "Fresh", "body": "Hi"});
+                let r = self
+                    .srv
+                    .call("POST", "/api/v1/newsletter/campaigns", Some(&t), Some(body))
+                    .await;
+                r.body["id"].as_str().unwrap().into()
+            }
+            Fix::FreshWebhook => {
+                let t = self.owner_token().await;
+                let body =
+                    json!({"url": "https://hooks.example.com/f", "events": ["message.created"]});
+                let r = self
+                    .srv
+                    .call("POST", "/api/v1/webhooks", Some(&t), Some(body))
+                    .await;
+                r.body["id"].as_str().unwrap().into()
+            }
             Fix::FreshCanned => {
                 let n = self.next();
                 let t = self.owner_token().await;
@@ -691,6 +819,9 @@ async fn every_route_answers_every_principal_as_it_must() {
         "/api/v1/canned-responses",
         "/api/v1/consultations",
         "/api/v1/contact-messages",
+        "/api/v1/newsletter?status=all",
+        "/api/v1/newsletter/campaigns",
+        "/api/v1/webhooks",
     ] {
         let r = w.srv.call("GET", list, Some(&other), None).await;
         let text = r.body.to_string();

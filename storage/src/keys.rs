@@ -87,6 +87,19 @@ pub fn reminder_prefix() -> Vec<u8> {
     global("remind", &[])
 }
 
+/// Global: a campaign being sent, `tenant ‖ campaign`.
+pub fn sending(t: TenantId, c: CampaignId) -> Vec<u8> {
+    let mut rest = Vec::with_capacity(32);
+    rest.extend_from_slice(&t.to_bytes());
+    rest.extend_from_slice(&c.to_bytes());
+    global("sending", &rest)
+}
+
+/// Global: the prefix of the campaigns being sent.
+pub fn sending_prefix() -> Vec<u8> {
+    global("sending", &[])
+}
+
 /// Global: the prefix of the delivery due index.
 pub fn delivery_due_prefix() -> Vec<u8> {
     global("hookdue", &[])

@@ -17,15 +17,19 @@ mod bookings;
 pub mod codec;
 mod desk;
 pub mod keys;
+mod newsletter;
 mod outbox;
 mod stores;
+mod webhooks;
 pub mod writer;
 
 pub use accounts::{AuthStore, Usage};
 pub use bookings::BookingStore;
 pub use desk::DeskStore;
+pub use newsletter::NewsletterStore;
 pub use outbox::OutboxStore;
 pub use stores::{AccountStore, ConversationStore, MessageLog, VisitorStore};
+pub use webhooks::WebhookStore;
 pub use writer::{Writer, WriterConfig};
 
 use std::path::Path;

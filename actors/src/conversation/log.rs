@@ -72,6 +72,7 @@ impl ConversationState {
         if let Some(m) = &msg {
             store.append(&mut batch, self.tenant_id(), m);
         }
+        self.emit_hooks(&mut batch, msg.as_ref());
         if let Some(a) = self.audit.take() {
             store.append_audit(&mut batch, &a);
         }
@@ -109,6 +110,35 @@ impl ConversationState {
             announce,
             origin,
         });
+    }
+
+    /// Adds the webhook deliveries of this write to its batch: the
+    /// conversation's creation, a public message, a close.
+    fn emit_hooks(&self, batch: &mut WriteBatch, msg: Option<&MessageRecord>) {
+        let (hooks, store, t) = (&self.ctx.hooks, &self.ctx.store, self.tenant_id());
+        let conv = || {
+            serde_json::to_value(parley_engine::protocol::ConversationView::from(&self.rec))
+                .unwrap_or_default()
+        };
+        if !self.persisted {
+            hooks.emit(store, batch, t, "conversation.created", conv);
+        }
+        if let Some(m) = msg.filter(|m| !m.private) {
+            hooks.emit(store, batch, t, "message.created", || {
+                serde_json::json!({
+                    "conversation_id": m.conversation_id, "id": m.id, "seq": m.seq,
+                    "from": {"kind": m.from.kind, "id": m.from.id, "name": m.from.name},
+                    "body": m.body, "ts": m.ts,
+                })
+            });
+        }
+        let before = self
+            .pending
+            .back()
+            .map_or(self.durable.status, |p| p.rec_after.status);
+        if self.rec.status == Status::Closed && before != Status::Closed && self.persisted {
+            hooks.emit(store, batch, t, "conversation.closed", conv);
+        }
     }
 
     pub(super) fn new_message(

@@ -116,6 +116,13 @@ pub async fn submit(
     let mut b = WriteBatch::new();
     app.store.put_contact(&mut b, &rec);
     alert_staff(&app, &mut b, &site, &rec)?;
+    crate::app::webhooks::emit(
+        &app,
+        &mut b,
+        rec.tenant_id,
+        "contact_message.created",
+        view(&rec),
+    );
     app.writer.write(b).await?;
     crate::mail::sent(&app);
     Ok((StatusCode::CREATED, Json(json!({ "id": id }))))

@@ -5,7 +5,7 @@
 
 use super::error::{ApiError, ApiJson};
 use super::pages::page;
-use crate::app::bookings;
+use crate::app::{bookings, newsletter};
 use crate::auth::LinkClaims;
 use crate::state::App;
 use axum::extract::{Path, State};
@@ -63,15 +63,38 @@ pub async fn describe(
                     "status": b.status, "name": b.name},
             })))
         }
+        "confirm" | "unsubscribe" => {
+            let sub = newsletter::by_link(&app, &c)?;
+            Ok(Json(json!({
+                "act": c.act,
+                "site": site_view(&app, sub.tenant_id, sub.site_id),
+                "status": sub.status,
+            })))
+        }
         _ => Err(ApiError::invalid_token("link")),
     }
+}
+
+/// RFC 8058 one-click unsubscribe: a mail client's `POST` of
+/// `List-Unsubscribe=One-Click` to the `List-Unsubscribe` URL.
+#[utoipa::path(post, path = "/l/{token}", tag = "pages",
+    params(("token" = String, Path)),
+    responses((status = 200, description = "unsubscribed"), (status = 401, description = "`invalid_token`")))]
+pub async fn one_click(
+    State(app): State<App>,
+    Path(token): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let c = claims(&app, &token)?;
+    let s = newsletter::unsubscribe(&app, &c, "one_click").await?;
+    Ok(Json(json!({"status": s.status})))
 }
 
 /// `POST /public/links/{token}` body.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LinkAction {
-    /// `cancel` or `reschedule` (a booking link).
+    /// `cancel` or `reschedule` (a booking link), `confirm` (a sign-up
+    /// link) or `unsubscribe`.
     action: String,
     /// The new slot's start, for `reschedule`.
     #[serde(default)]
@@ -105,6 +128,14 @@ pub async fn act(
             Ok(Json(
                 json!({"status": b.status, "start": b.span.start, "end": b.span.end}),
             ))
+        }
+        ("confirm", "confirm") => {
+            let s = newsletter::confirm(&app, &c).await?;
+            Ok(Json(json!({"status": s.status})))
+        }
+        ("unsubscribe", "unsubscribe") => {
+            let s = newsletter::unsubscribe(&app, &c, "link").await?;
+            Ok(Json(json!({"status": s.status})))
         }
         _ => Err(ApiError::bad_request(
             code::INVALID,

@@ -14,6 +14,7 @@ pub mod error;
 pub mod limits;
 pub mod links;
 pub mod me;
+pub mod newsletter;
 pub mod outbox;
 pub mod pages;
 pub mod principal;
@@ -23,6 +24,7 @@ pub mod staff;
 pub mod system;
 pub mod tenant;
 pub mod visitors;
+pub mod webhooks;
 pub mod widget;
 
 use crate::state::App;
@@ -140,6 +142,7 @@ fn routes() -> OpenApiRouter<App> {
         .routes(routes!(contacts::transcript))
         .routes(routes!(consultations::slots))
         .routes(routes!(consultations::book))
+        .routes(routes!(newsletter::sign_up))
         .routes(routes!(links::describe, links::act));
     OpenApiRouter::with_openapi(Doc::openapi())
         .routes(routes!(pages::landing))
@@ -184,7 +187,7 @@ fn routes() -> OpenApiRouter<App> {
         .routes(routes!(contacts::note))
         .routes(routes!(consultations::list))
         .routes(routes!(consultations::get, consultations::update))
-        .routes(routes!(links::link_page))
+        .routes(routes!(links::link_page, links::one_click))
         .routes(routes!(conversations::list))
         .routes(routes!(conversations::get))
         .routes(routes!(conversations::messages))
@@ -193,6 +196,15 @@ fn routes() -> OpenApiRouter<App> {
         .routes(routes!(canned::list, canned::create))
         .routes(routes!(canned::update, canned::delete))
         .routes(routes!(audit::list))
+        .routes(routes!(newsletter::list))
+        .routes(routes!(newsletter::export))
+        .routes(routes!(newsletter::campaigns, newsletter::create_campaign))
+        .routes(routes!(newsletter::campaign))
+        .routes(routes!(newsletter::send))
+        .routes(routes!(webhooks::list, webhooks::create))
+        .routes(routes!(webhooks::delete))
+        .routes(routes!(webhooks::rotate))
+        .routes(routes!(webhooks::deliveries))
         .routes(routes!(outbox::outbox))
         .routes(routes!(outbox::retry_mail))
         .routes(routes!(system::login))

@@ -252,6 +252,14 @@ pub async fn book(
     let mut b = WriteBatch::new();
     mail(app, &mut b, &booking, site, Kind::BookingRequested)?;
     schedule_reminder(app, &mut b, &booking);
+    super::webhooks::emit(
+        app,
+        &mut b,
+        t,
+        "consultation.booked",
+        json!({"id": booking.id, "site_id": site.id, "name": booking.name, "email": booking.email,
+            "topic": booking.topic, "start": booking.span.start, "end": booking.span.end}),
+    );
     let booking = place(app, booking, who, rules.buffer_minutes, None, b).await?;
     crate::mail::sent(app);
     Ok(booking)

@@ -12,10 +12,12 @@ pub mod contacts;
 pub mod error;
 pub mod locks;
 pub mod missed;
+pub mod newsletter;
 pub mod principal;
 pub mod sessions;
 pub mod sites;
 pub mod staff;
 pub mod tenant;
+pub mod webhooks;
 
 pub use error::ApiError;

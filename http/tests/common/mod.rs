@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod hooks;
 pub mod smtp;
 
 use futures_util::{SinkExt, StreamExt};
