@@ -145,6 +145,8 @@ pub enum TenantMsg {
     QueueFlush,
     /// Periodic housekeeping (visitor actor passivation).
     Tick,
+    /// A frame for every open socket of one staff member (their bell).
+    StaffFrame { staff: StaffId, frame: bytes::Bytes },
     /// The tenant's Bookings actor (started on first use).
     Bookings {
         reply: RpcReplyPort<ActorRef<BookingsMsg>>,
@@ -370,6 +372,13 @@ impl Actor for Tenant {
             }
             TenantMsg::Suspend => state.suspend(),
             TenantMsg::Resume => state.suspended = false,
+            TenantMsg::StaffFrame { staff, frame } => {
+                if let Some(e) = state.staff.get(&staff) {
+                    for (o, _) in &e.sockets {
+                        o.frame(&frame);
+                    }
+                }
+            }
             TenantMsg::Bookings { reply } => {
                 let actor = match &state.bookings {
                     Some(a) => a.clone(),

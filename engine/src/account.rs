@@ -269,6 +269,19 @@ pub struct VisitorDevice {
     pub language: String,
 }
 
+/// One item of a staff member's notification bell.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Notice {
+    pub id: NotificationId,
+    /// `contact_message`, `booking` or `assignment`.
+    pub kind: String,
+    pub title: String,
+    /// Where it leads in the dashboard (`#/contacts/…`).
+    pub link: String,
+    pub read: bool,
+    pub created_at: Timestamp,
+}
+
 /// A site's public forms beyond chat: the services a contact message may
 /// be about, and its consultation bookings.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

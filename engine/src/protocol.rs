@@ -351,6 +351,12 @@ pub enum ServerFrame<'a> {
     Visitor {
         visitor: &'a VisitorView,
     },
+    /// Staff only: a new item in their notification bell, and how many
+    /// they have unread now.
+    Notification {
+        notification: &'a crate::account::Notice,
+        unread: u32,
+    },
     Error {
         code: &'a str,
         message: &'a str,

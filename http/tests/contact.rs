@@ -272,3 +272,78 @@ fn csv_rows(text: &str) -> Vec<Vec<String>> {
         .map(|r| r.unwrap().iter().map(str::to_string).collect())
         .collect()
 }
+
+#[tokio::test]
+async fn the_bell_rings_live_for_new_messages_and_assignments() {
+    let srv = Server::start_with(Setup {
+        staff: vec![("agent@acme.test".into(), "agent".into())],
+        ..Default::default()
+    });
+    let (mut owner_ws, _) = srv.staff(OWNER).await;
+    let (mut agent_ws, ready) = srv.staff("agent@acme.test").await;
+    let agent_id = ready["staff"]["id"].as_str().unwrap().to_string();
+    let path = format!("/api/v1/public/{}/contact", srv.site_key());
+    let r = srv
+        .call("POST", &path, None, Some(form("bell@mail.test", "ring")))
+        .await;
+    assert_eq!(r.status, 201);
+    let id = r.body["id"].as_str().unwrap().to_string();
+    for ws in [&mut owner_ws, &mut agent_ws] {
+        let f = ws.until_type("notification").await;
+        assert_eq!(f["notification"]["kind"], "contact_message");
+        assert_eq!(f["notification"]["link"], format!("#/contacts/{id}"));
+        assert!(f["notification"]["title"]
+            .as_str()
+            .unwrap()
+            .contains("Vera"));
+        assert_eq!(f["unread"], 1);
+    }
+    // The owner assigns it to the agent: only the agent hears of it.
+    let owner = srv.login(OWNER).await;
+    let r = srv
+        .call(
+            "PATCH",
+            &format!("/api/v1/contact-messages/{id}"),
+            Some(&owner),
+            Some(json!({"assignee": agent_id})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let f = agent_ws.until_type("notification").await;
+    assert_eq!(f["notification"]["kind"], "assignment");
+    assert_eq!(f["unread"], 2);
+    assert!(owner_ws
+        .try_recv(std::time::Duration::from_millis(300))
+        .await
+        .is_none_or(|f| f["type"] != "notification"));
+    // The list, then all read.
+    let agent = srv.login("agent@acme.test").await;
+    let r = srv
+        .call("GET", "/api/v1/notifications", Some(&agent), None)
+        .await;
+    assert_eq!(r.body["unread"], 2);
+    assert_eq!(r.body["items"][0]["kind"], "assignment");
+    let first = r.body["items"][1]["id"].clone();
+    let r = srv
+        .call(
+            "POST",
+            "/api/v1/notifications/read",
+            Some(&agent),
+            Some(json!({"ids": [first]})),
+        )
+        .await;
+    assert_eq!(r.body["unread"], 1, "{}", r.body);
+    let r = srv
+        .call(
+            "POST",
+            "/api/v1/notifications/read",
+            Some(&agent),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(r.body["unread"], 0);
+    let r = srv
+        .call("GET", "/api/v1/notifications", Some(&owner), None)
+        .await;
+    assert_eq!(r.body["unread"], 1, "the owner's bell is their own");
+}

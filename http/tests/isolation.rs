@@ -466,6 +466,14 @@ fn rows() -> Vec<Row> {
             MANAGERS_MINE,
         ),
         r("POST", "/l/{token}", Fix::Asset, ANY, all(401)),
+        r("GET", "/api/v1/notifications", Fix::None, ANY, STAFF_OK),
+        r(
+            "POST",
+            "/api/v1/notifications/read",
+            Fix::None,
+            |_| Some(json!({})),
+            STAFF_OK,
+        ),
         r("GET", "/api/v1/conversations", Fix::None, ANY, STAFF_OK),
         r(
             "GET",

@@ -1,12 +1,13 @@
 //! What the staff dashboard reads beyond the live sockets: pages of
 //! conversations and of a log (backwards, for infinite scroll), visitors,
-//! their devices, and the tenant's canned responses.
+//! their devices, the tenant's canned responses and each member's
+//! notification bell.
 
 use crate::accounts::{newest_first, scan};
 use crate::codec::{decode, encode};
 use crate::stores::get;
 use crate::{keys, Result, Store, WriteBatch};
-use parley_engine::account::{CannedResponse, StaffPrefs, VisitorDevice};
+use parley_engine::account::{CannedResponse, Notice, StaffPrefs, VisitorDevice};
 use parley_engine::records::*;
 use parley_engine::*;
 
@@ -53,9 +54,25 @@ pub trait DeskStore {
     fn canned_one(&self, t: TenantId, id: CannedId) -> Result<Option<CannedResponse>>;
     fn put_canned(&self, batch: &mut WriteBatch, c: &CannedResponse);
     fn delete_canned(&self, batch: &mut WriteBatch, t: TenantId, id: CannedId);
+    fn put_notice(&self, batch: &mut WriteBatch, t: TenantId, s: StaffId, n: &Notice);
+    /// A staff member's notifications, newest first, at most `limit`.
+    fn notices(&self, t: TenantId, s: StaffId, limit: usize) -> Result<Vec<Notice>>;
 }
 
 impl DeskStore for Store {
+    fn put_notice(&self, batch: &mut WriteBatch, t: TenantId, s: StaffId, n: &Notice) {
+        batch.put(keys::notification(t, s, n.id), encode(n));
+    }
+
+    fn notices(&self, t: TenantId, s: StaffId, limit: usize) -> Result<Vec<Notice>> {
+        self.data()
+            .scan_prefix(keys::notifications(t, s))
+            .rev()
+            .take(limit)
+            .map(|kv| decode(&kv?.1))
+            .collect()
+    }
+
     fn conversations_page(
         &self,
         t: TenantId,

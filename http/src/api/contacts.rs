@@ -8,6 +8,7 @@ use super::principal::{Authed, Caller};
 use super::public::site_for_post;
 use super::Page;
 use crate::app::contacts::{self as rules, ContactPatch, EntryInput};
+use crate::app::notify;
 use crate::state::App;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -123,8 +124,30 @@ pub async fn submit(
         "contact_message.created",
         view(&rec),
     );
+    let everyone: Vec<StaffId> = app
+        .store
+        .staff_list(rec.tenant_id)?
+        .iter()
+        .filter(|s| s.active)
+        .map(|s| s.id)
+        .collect();
+    let who = if rec.name.is_empty() {
+        &rec.email
+    } else {
+        &rec.name
+    };
+    let bell = notify::add(
+        &app,
+        &mut b,
+        rec.tenant_id,
+        &everyone,
+        "contact_message",
+        &format!("New message from {who}"),
+        &format!("#/contacts/{}", rec.id),
+    );
     app.writer.write(b).await?;
     crate::mail::sent(&app);
+    notify::push(&app, bell).await;
     Ok((StatusCode::CREATED, Json(json!({ "id": id }))))
 }
 

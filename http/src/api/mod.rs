@@ -15,6 +15,7 @@ pub mod limits;
 pub mod links;
 pub mod me;
 pub mod newsletter;
+pub mod notifications;
 pub mod outbox;
 pub mod pages;
 pub mod principal;
@@ -173,6 +174,8 @@ fn routes() -> OpenApiRouter<App> {
         .routes(routes!(me::me, me::update_me))
         .routes(routes!(me::change_password))
         .routes(routes!(me::sessions))
+        .routes(routes!(notifications::list))
+        .routes(routes!(notifications::read))
         .routes(routes!(me::end_session))
         .routes(routes!(staff::list, staff::create))
         .routes(routes!(staff::get, staff::update, staff::delete))

@@ -260,8 +260,22 @@ pub async fn book(
         json!({"id": booking.id, "site_id": site.id, "name": booking.name, "email": booking.email,
             "topic": booking.topic, "start": booking.span.start, "end": booking.span.end}),
     );
+    let bell = super::notify::add(
+        app,
+        &mut b,
+        t,
+        &who,
+        "booking",
+        &format!(
+            "{} booked a consultation: {}",
+            booking.name,
+            when(app, &booking)
+        ),
+        &format!("#/consultations/{}", booking.id),
+    );
     let booking = place(app, booking, who, rules.buffer_minutes, None, b).await?;
     crate::mail::sent(app);
+    super::notify::push(app, bell).await;
     Ok(booking)
 }
 
@@ -461,8 +475,25 @@ pub async fn update(
         ("consultation", b.id.to_string()),
         json!({"status": [old.status, b.status], "assignee": [old.assignee, b.assignee]}),
     );
+    let bell = match b.assignee {
+        Some(a) if Some(a) != old.assignee && a != me.staff.id => super::notify::add(
+            app,
+            &mut batch,
+            b.tenant_id,
+            &[a],
+            "assignment",
+            &format!(
+                "{} assigned you a consultation: {}",
+                me.staff.name,
+                when(app, &b)
+            ),
+            &format!("#/consultations/{}", b.id),
+        ),
+        _ => Default::default(),
+    };
     let b = place(app, b, who, rules.buffer_minutes, None, batch).await?;
     crate::mail::sent(app);
+    super::notify::push(app, bell).await;
     Ok(b)
 }
 

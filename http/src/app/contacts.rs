@@ -87,7 +87,21 @@ pub async fn update(
             ("contact", c.id.to_string()),
             json!({"status": [before.0, c.status], "assignee": [before.1, c.assignee]}),
         );
+        let from = if c.name.is_empty() { &c.email } else { &c.name };
+        let bell = match c.assignee {
+            Some(a) if Some(a) != before.1 && a != me.staff.id => super::notify::add(
+                app,
+                &mut b,
+                me.tenant(),
+                &[a],
+                "assignment",
+                &format!("{} assigned you a message from {from}", me.staff.name),
+                &format!("#/contacts/{}", c.id),
+            ),
+            _ => Default::default(),
+        };
         app.writer.write(b).await?;
+        super::notify::push(app, bell).await;
     }
     Ok(c)
 }

@@ -13,6 +13,7 @@ pub mod error;
 pub mod locks;
 pub mod missed;
 pub mod newsletter;
+pub mod notify;
 pub mod principal;
 pub mod sessions;
 pub mod sites;
