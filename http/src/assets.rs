@@ -81,6 +81,16 @@ const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("../web/site/link.html"),
     ),
     (
+        "company.html",
+        "text/html; charset=utf-8",
+        include_bytes!("../web/site/company.html"),
+    ),
+    (
+        "company.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../web/site/company.js"),
+    ),
+    (
         "link.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../web/site/link.js"),
@@ -114,6 +124,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
         "visitors.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../web/dashboard/visitors.js"),
+    ),
+    (
+        "backoffice.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../web/dashboard/backoffice.js"),
     ),
     (
         "manage.js",

@@ -24,6 +24,27 @@ pub struct Config {
     pub mail: MailConfig,
     pub webhooks: WebhookConfig,
     pub newsletter: NewsletterConfig,
+    pub bookings: BookingsConfig,
+}
+
+/// Consultation bookings.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BookingsConfig {
+    /// The reminder mail goes out this long before a consultation (none
+    /// for one booked later than that).
+    pub reminder_before_secs: u64,
+    /// How often due reminders are looked for.
+    pub sweep_secs: u64,
+}
+
+impl Default for BookingsConfig {
+    fn default() -> Self {
+        Self {
+            reminder_before_secs: 24 * 3600,
+            sweep_secs: 15,
+        }
+    }
 }
 
 /// Webhooks out.
@@ -212,6 +233,7 @@ impl Default for Config {
             mail: MailConfig::default(),
             webhooks: WebhookConfig::default(),
             newsletter: NewsletterConfig::default(),
+            bookings: BookingsConfig::default(),
         }
     }
 }

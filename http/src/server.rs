@@ -200,7 +200,7 @@ impl Server {
         let missed = tokio::spawn(crate::app::missed::run(app.clone(), every));
         let reminders = tokio::spawn(crate::app::bookings::run(
             app.clone(),
-            Duration::from_secs(30),
+            Duration::from_secs(app.config.bookings.sweep_secs.max(1)),
         ));
         let campaigns = tokio::spawn(crate::app::newsletter::run(
             app.clone(),

@@ -478,3 +478,54 @@ async fn bad_bookings_get_the_contracts_errors_and_change_nothing() {
         .await;
     assert_eq!((r.status, r.code()), (400, "invalid"));
 }
+
+#[tokio::test]
+async fn a_reminder_with_the_invitation_goes_out_before_the_consultation() {
+    if let Some(why) = smtp::unavailable() {
+        eprintln!("skipping: {why}");
+        return;
+    }
+    let start = at(1, 10, 0);
+    let s: jiff::Timestamp = start.as_str().unwrap().parse().unwrap();
+    // The reminder falls due a few seconds from now.
+    let lead = (s.as_second() - jiff::Timestamp::now().as_second() - 6).max(1);
+    let sink = Smtp::start();
+    let srv = Server::start_with(Setup {
+        config: Some(format!(
+            "[mail]\nsmtp_url = \"{}\"\n[bookings]\nreminder_before_secs = {lead}\nsweep_secs = 1\n",
+            sink.url()
+        )),
+        ..Default::default()
+    });
+    let owner = srv.login(OWNER).await;
+    let site = srv.tenant["site_id"].as_str().unwrap().to_string();
+    srv.open_bookings(&owner, &site, json!({})).await;
+    let r = srv
+        .call(
+            "POST",
+            &format!("/api/v1/public/{}/consultations", srv.site_key()),
+            None,
+            Some(book_body("soon@v.test", &start)),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let reminder = sink.wait_for("soon@v.test", "Reminder").await;
+    assert!(ics(&reminder).contains(&format!("DTSTART:{}", ics_time(start.as_str().unwrap()))));
+    assert!(
+        reminder["text"].as_str().unwrap().contains("/l/"),
+        "a link to cancel or move"
+    );
+    // Once only.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let n = sink
+        .messages()
+        .iter()
+        .filter(|m| {
+            m["headers"]["subject"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("Reminder")
+        })
+        .count();
+    assert_eq!(n, 1);
+}

@@ -6,7 +6,9 @@
 //! a silent token refresh, and `logout-all` from elsewhere signing the
 //! dashboard out, the operator suspending a tenant at `/admin/`, and a team
 //! forming with real mail (invitation link, forgot password, reset page,
-//! the Account page, the Outbox).
+//! the Account page, the Outbox), and the back office (the company page's
+//! contact, booking and newsletter forms, the bell, the consultations
+//! calendar, a campaign with one-click unsubscribe, webhooks).
 //! Screenshots land in `target/tmp/dashboard-shots/`.
 
 mod common;
@@ -28,6 +30,12 @@ fn skip() -> bool {
     false
 }
 
+/// Whether scenario `name` runs: all of them, or only those named in
+/// `PARLEY_ONLY` (comma-separated), to iterate on one.
+fn wanted(name: &str) -> bool {
+    std::env::var("PARLEY_ONLY").map_or(true, |v| v.split(',').any(|s| s == name))
+}
+
 fn agents() -> Setup {
     Setup {
         staff: vec![
@@ -44,41 +52,55 @@ async fn the_dashboard_works_in_a_real_browser() {
         return;
     }
     let pass = [("PARLEY_PASSWORD", PASSWORD.to_string())];
-    for name in ["inbox", "transfer"] {
+    for name in ["inbox", "transfer"].into_iter().filter(|n| wanted(n)) {
         let mut srv = Server::start_with(agents());
         tokio::task::block_in_place(|| run_script(&mut srv, "dashboard.mjs", name, "", &pass));
     }
-    // Short-lived access tokens: the dashboard must refresh them unnoticed.
-    let ttl = 30;
-    let mut srv = Server::start_with(Setup {
-        config: Some(format!("[auth]\naccess_token_ttl_secs = {ttl}\n")),
-        ..agents()
-    });
-    let extra = [
-        ("PARLEY_PASSWORD", PASSWORD.to_string()),
-        ("PARLEY_OWNER", OWNER.to_string()),
-        ("PARLEY_TTL_SECS", ttl.to_string()),
-    ];
-    tokio::task::block_in_place(|| run_script(&mut srv, "dashboard.mjs", "session", "", &extra));
-    // Settings screens: company, business hours, pre-chat, identity, sites, staff; ratings.
-    let mut srv = Server::start_with(agents());
-    let extra = [
-        ("PARLEY_PASSWORD", PASSWORD.to_string()),
-        ("PARLEY_OWNER", OWNER.to_string()),
-    ];
-    tokio::task::block_in_place(|| run_script(&mut srv, "dashboard.mjs", "settings", "", &extra));
-    // The instance operator's page.
-    let mut srv = Server::start_with(Setup {
-        superadmin: Some(("root@ops.test".into(), PASSWORD.into())),
-        ..Default::default()
-    });
-    let extra = [
-        ("PARLEY_PASSWORD", PASSWORD.to_string()),
-        ("PARLEY_OPERATOR", "root@ops.test".to_string()),
-    ];
-    tokio::task::block_in_place(|| run_script(&mut srv, "dashboard.mjs", "operator", "", &extra));
-    // A team forms with real mail: invitation, reset, password changed.
-    if common::smtp::unavailable().is_none() {
+    let owner_pass = || {
+        vec![
+            ("PARLEY_PASSWORD", PASSWORD.to_string()),
+            ("PARLEY_OWNER", OWNER.to_string()),
+        ]
+    };
+    if wanted("session") {
+        // Short-lived access tokens: the dashboard must refresh them unnoticed.
+        let ttl = 30;
+        let mut srv = Server::start_with(Setup {
+            config: Some(format!("[auth]\naccess_token_ttl_secs = {ttl}\n")),
+            ..agents()
+        });
+        let mut extra = owner_pass();
+        extra.push(("PARLEY_TTL_SECS", ttl.to_string()));
+        tokio::task::block_in_place(|| {
+            run_script(&mut srv, "dashboard.mjs", "session", "", &extra)
+        });
+    }
+    if wanted("settings") {
+        // Settings screens: company, business hours, pre-chat, identity, sites, staff; ratings.
+        let mut srv = Server::start_with(agents());
+        tokio::task::block_in_place(|| {
+            run_script(&mut srv, "dashboard.mjs", "settings", "", &owner_pass())
+        });
+    }
+    if wanted("operator") {
+        // The instance operator's page.
+        let mut srv = Server::start_with(Setup {
+            superadmin: Some(("root@ops.test".into(), PASSWORD.into())),
+            ..Default::default()
+        });
+        let extra = [
+            ("PARLEY_PASSWORD", PASSWORD.to_string()),
+            ("PARLEY_OPERATOR", "root@ops.test".to_string()),
+        ];
+        tokio::task::block_in_place(|| {
+            run_script(&mut srv, "dashboard.mjs", "operator", "", &extra)
+        });
+    }
+    if common::smtp::unavailable().is_some() {
+        return;
+    }
+    if wanted("accounts") {
+        // A team forms with real mail: invitation, reset, password changed.
         let sink = common::smtp::Smtp::start();
         let mut srv = Server::start_with(Setup {
             config: Some(format!(
@@ -87,16 +109,34 @@ async fn the_dashboard_works_in_a_real_browser() {
             )),
             ..Default::default()
         });
-        let extra = [
-            ("PARLEY_PASSWORD", PASSWORD.to_string()),
-            ("PARLEY_OWNER", OWNER.to_string()),
-            (
-                "PARLEY_MAILDIR",
-                sink.dir.path().to_string_lossy().into_owned(),
-            ),
-        ];
+        let mut extra = owner_pass();
+        extra.push((
+            "PARLEY_MAILDIR",
+            sink.dir.path().to_string_lossy().into_owned(),
+        ));
         tokio::task::block_in_place(|| {
             run_script(&mut srv, "dashboard.mjs", "accounts", "", &extra)
+        });
+    }
+    if wanted("backoffice") {
+        // The back office: the company page's forms, the bell, bookings,
+        // the newsletter and webhooks.
+        let sink = common::smtp::Smtp::start();
+        let mut srv = Server::start_with(Setup {
+            config: Some(format!("[mail]\nsmtp_url = \"{}\"\n", sink.url())),
+            ..agents()
+        });
+        let owner = srv.login(OWNER).await;
+        let site = srv.tenant["site_id"].as_str().unwrap().to_string();
+        srv.open_bookings(&owner, &site, serde_json::json!({}))
+            .await;
+        let mut extra = owner_pass();
+        extra.push((
+            "PARLEY_MAILDIR",
+            sink.dir.path().to_string_lossy().into_owned(),
+        ));
+        tokio::task::block_in_place(|| {
+            run_script(&mut srv, "dashboard.mjs", "backoffice", "", &extra)
         });
     }
 }

@@ -102,6 +102,7 @@ fn rows() -> Vec<Row> {
         r("GET", "/widget/frame", Fix::SiteQuery, ANY, all(200)),
         r("GET", "/widget/assets/{file}", Fix::Asset, ANY, all(200)),
         r("GET", "/demo", Fix::None, ANY, all(200)),
+        r("GET", "/s/{site_key}", Fix::SiteKey, ANY, all(200)),
         r("GET", "/healthz", Fix::None, ANY, all(200)),
         r("GET", "/metrics", Fix::None, ANY, all(200)),
         r("GET", "/api/v1/openapi.json", Fix::None, ANY, all(200)),

@@ -7,49 +7,19 @@ use super::error::{query_param, ApiError, ApiJson, ApiQuery};
 use super::principal::{Authed, Caller};
 use super::public::site_for_post;
 use super::Page;
-use crate::app::contacts::{self as rules, ContactPatch, EntryInput};
-use crate::app::notify;
+use crate::app::contacts::{self as rules, ContactForm, ContactPatch, EntryInput};
 use crate::state::App;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
-use parley_engine::account::{ContactEntry, ContactRecord, ContactStatus, MAX_CONTACT_CHARS};
+use parley_engine::account::{ContactEntry, ContactRecord, ContactStatus};
 use parley_engine::codes::error as code;
 use parley_engine::permissions::Action;
 use parley_engine::*;
-use parley_storage::{AuthStore, BookingStore, WriteBatch};
+use parley_storage::AuthStore;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use utoipa::ToSchema;
-
-/// `POST /public/{site_key}/contact` body.
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ContactForm {
-    #[serde(default)]
-    name: String,
-    email: String,
-    message: String,
-    /// The page the form was sent from.
-    #[serde(default)]
-    page_url: String,
-    /// The visitor token, when the widget has one.
-    #[serde(default)]
-    visitor_token: Option<String>,
-    #[serde(default)]
-    phone: String,
-    /// Which of the site's services the message is about.
-    #[serde(default)]
-    service: String,
-    /// Honeypot: hidden from people, filled by bots. A post that fills it
-    /// is answered like any other and dropped.
-    #[serde(default)]
-    website: String,
-}
-
-fn invalid(message: &str) -> ApiError {
-    ApiError::bad_request(code::INVALID, message)
-}
 
 /// Leaves a message for the site's staff (the widget's offline form).
 #[utoipa::path(post, path = "/api/v1/public/{site_key}/contact", tag = "public",
@@ -65,129 +35,8 @@ pub async fn submit(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let site = site_for_post(&app, &key, &headers)?;
     app.limiters.form(caller.ip, site.id)?;
-    let email = parley_engine::validate::email(&form.email)?;
-    let name = form.name.trim();
-    if name.chars().count() > 100 {
-        return Err(invalid("name must have at most 100 characters"));
-    }
-    let message = form.message.trim();
-    if message.is_empty() || message.chars().count() > MAX_CONTACT_CHARS {
-        return Err(invalid(&format!(
-            "message must have 1 to {MAX_CONTACT_CHARS} characters"
-        )));
-    }
-    let phone = form.phone.trim();
-    let service = form.service.trim();
-    if phone.chars().count() > 40 || service.chars().count() > 100 {
-        return Err(invalid(
-            "phone must have at most 40 characters and service at most 100",
-        ));
-    }
-    let services = app.store.site_forms(site.tenant_id, site.id)?.services;
-    if !service.is_empty() && !services.is_empty() && !services.iter().any(|s| s == service) {
-        return Err(invalid(&format!(
-            "service must be one of: {}",
-            services.join(", ")
-        )));
-    }
-    let id = ContactId::new();
-    if !form.website.is_empty() {
-        tracing::info!(site = %site.id, ip = %caller.ip, "contact form honeypot filled; dropped");
-        return Ok((StatusCode::CREATED, Json(json!({ "id": id }))));
-    }
-    let rec = ContactRecord {
-        id,
-        tenant_id: site.tenant_id,
-        site_id: site.id,
-        name: name.into(),
-        email,
-        message: message.into(),
-        page_url: form.page_url.chars().take(2000).collect(),
-        visitor_id: form
-            .visitor_token
-            .as_deref()
-            .and_then(|t| app.tokens.verify_visitor(site.tenant_id, t)),
-        ip: caller.ip.to_string(),
-        created_at: Timestamp::now(),
-        phone: phone.into(),
-        service: service.into(),
-        status: ContactStatus::New,
-        assignee: None,
-    };
-    let mut b = WriteBatch::new();
-    app.store.put_contact(&mut b, &rec);
-    alert_staff(&app, &mut b, &site, &rec)?;
-    crate::app::webhooks::emit(
-        &app,
-        &mut b,
-        rec.tenant_id,
-        "contact_message.created",
-        view(&rec),
-    );
-    let everyone: Vec<StaffId> = app
-        .store
-        .staff_list(rec.tenant_id)?
-        .iter()
-        .filter(|s| s.active)
-        .map(|s| s.id)
-        .collect();
-    let who = if rec.name.is_empty() {
-        &rec.email
-    } else {
-        &rec.name
-    };
-    let bell = notify::add(
-        &app,
-        &mut b,
-        rec.tenant_id,
-        &everyone,
-        "contact_message",
-        &format!("New message from {who}"),
-        &format!("#/contacts/{}", rec.id),
-    );
-    app.writer.write(b).await?;
-    crate::mail::sent(&app);
-    notify::push(&app, bell).await;
+    let id = rules::submit(&app, &site, caller.ip, form).await?;
     Ok((StatusCode::CREATED, Json(json!({ "id": id }))))
-}
-
-/// Mails the new message to every active staff member who has not turned
-/// contact alerts off (added to `batch`, with the message itself).
-fn alert_staff(
-    app: &App,
-    batch: &mut WriteBatch,
-    site: &parley_engine::records::SiteRecord,
-    rec: &ContactRecord,
-) -> Result<(), ApiError> {
-    use parley_storage::DeskStore;
-    let link = crate::mail::app_link(app, &format!("/contacts/{}", rec.id));
-    let name = if rec.name.is_empty() {
-        rec.email.as_str()
-    } else {
-        rec.name.as_str()
-    };
-    for staff in app.store.staff_list(rec.tenant_id)? {
-        if !staff.active
-            || !app
-                .store
-                .staff_prefs(rec.tenant_id, staff.id)?
-                .contact_alerts
-        {
-            continue;
-        }
-        crate::mail::queue(
-            app,
-            batch,
-            crate::mail::Envelope::new(
-                rec.tenant_id,
-                &staff.email,
-                crate::mail::Kind::ContactAlert,
-            )
-            .site(site.id),
-            json!({"site": site.name, "name": name, "email": rec.email, "message": rec.message, "link": link}),
-        )?;
-    }
-    Ok(())
 }
 
 /// Filters of `GET /contact-messages`.
@@ -246,12 +95,7 @@ pub async fn list(
 
 /// The JSON view of a contact message.
 fn view(c: &ContactRecord) -> Value {
-    json!({
-        "id": c.id, "site_id": c.site_id, "name": c.name, "email": c.email,
-        "phone": c.phone, "service": c.service, "message": c.message,
-        "status": c.status, "assignee": c.assignee,
-        "page_url": c.page_url, "visitor_id": c.visitor_id, "created_at": c.created_at,
-    })
+    rules::json(c)
 }
 
 fn entry_view(e: &ContactEntry) -> Value {
@@ -345,46 +189,9 @@ pub async fn transcript(
     caller: Caller,
     ApiJson(req): ApiJson<TranscriptRequest>,
 ) -> Result<StatusCode, ApiError> {
-    use parley_storage::{ConversationStore, MessageLog};
     let site = site_for_post(&app, &key, &headers)?;
     app.limiters.form(caller.ip, site.id)?;
-    let email = parley_engine::validate::email(&req.email)?;
-    let t = site.tenant_id;
-    let none = || ApiError::not_found("conversation");
-    let visitor = app
-        .tokens
-        .verify_visitor(t, &req.visitor_token)
-        .ok_or_else(none)?;
-    let conv = app
-        .store
-        .visitor_conversation(t, visitor)?
-        .ok_or_else(none)?;
-    let mut messages = Vec::new();
-    let mut after = 0;
-    'pages: loop {
-        let page = app.store.messages_after(t, conv, after, 500)?;
-        let Some(last) = page.last() else { break };
-        after = last.seq;
-        for m in page.iter().filter(|m| !m.private) {
-            let who = match m.from.kind {
-                parley_engine::records::ParticipantKind::Visitor => "You",
-                _ => m.from.name.as_deref().unwrap_or("Us"),
-            };
-            messages.push(json!({"who": who, "body": m.body, "ts": m.ts.to_rfc3339()}));
-            if messages.len() >= 2000 {
-                break 'pages;
-            }
-        }
-    }
-    let mut b = WriteBatch::new();
-    crate::mail::queue(
-        &app,
-        &mut b,
-        crate::mail::Envelope::new(t, &email, crate::mail::Kind::Transcript).site(site.id),
-        json!({"site": site.name, "messages": messages}),
-    )?;
-    app.writer.write(b).await?;
-    crate::mail::sent(&app);
+    rules::transcript(&app, &site, &req.visitor_token, &req.email).await?;
     Ok(StatusCode::ACCEPTED)
 }
 

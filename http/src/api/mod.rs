@@ -156,6 +156,7 @@ fn routes() -> OpenApiRouter<App> {
         .routes(routes!(widget::frame))
         .routes(routes!(widget::file))
         .routes(routes!(widget::demo))
+        .routes(routes!(widget::company))
         .routes(routes!(healthz))
         .routes(routes!(metrics))
         .routes(routes!(openapi_json))

@@ -10,7 +10,7 @@ use axum::Json;
 use parley_engine::account::origin_allowed;
 use parley_engine::codes::error as code;
 use parley_engine::records::SiteRecord;
-use parley_storage::{AccountStore, AuthStore};
+use parley_storage::{AccountStore, AuthStore, BookingStore};
 use serde_json::{json, Value};
 
 /// The site behind a public key, if the request's origin may use it.
@@ -87,8 +87,12 @@ pub async fn config(
     let site = site_for(&app, &key, &headers)?;
     let s = app.store.site_settings(site.tenant_id, site.id)?;
     let suspended = app.store.tenant_state(site.tenant_id)?.suspended;
+    let forms = app.store.site_forms(site.tenant_id, site.id)?;
     Ok(Json(json!({
         "site_id": site.id,
+        "name": site.name,
+        "services": forms.services,
+        "bookings": forms.consultations.enabled,
         "color": s.color,
         "position": s.position,
         "greeting": s.greeting,

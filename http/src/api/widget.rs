@@ -43,6 +43,20 @@ pub async fn frame(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let site = site_for(&app, &q.site, &HeaderMap::new())?;
+    framable(
+        &app,
+        &site,
+        asset("frame.html", &headers, Cache::Revalidate)?,
+    )
+}
+
+/// `page` with a policy that lets the site's allowed origins (any, when it
+/// lists none) frame it: the widget's panel and the embeddable forms.
+pub fn framable(
+    app: &App,
+    site: &parley_engine::records::SiteRecord,
+    mut page: Response,
+) -> Result<Response, ApiError> {
     let allowed = app
         .store
         .site_settings(site.tenant_id, site.id)?
@@ -54,14 +68,32 @@ pub async fn frame(
     };
     let csp = format!(
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-         connect-src 'self' ws: wss:; base-uri 'none'; form-action 'self'; object-src 'none'; \
-         frame-ancestors {ancestors}"
+         connect-src 'self' ws: wss:; frame-src 'self'; base-uri 'none'; form-action 'self'; \
+         object-src 'none'; frame-ancestors {ancestors}"
     );
-    let mut r = asset("frame.html", &headers, Cache::Revalidate)?;
     if let Ok(v) = HeaderValue::from_str(&csp) {
-        r.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
+        page.headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, v);
     }
-    Ok(r)
+    Ok(page)
+}
+
+/// A site's public company page: its contact form, consultation booking
+/// and newsletter sign-up, and the chat widget; `?form=contact`,
+/// `?form=booking` or `?form=newsletter` shows one form alone, to frame.
+#[utoipa::path(get, path = "/s/{site_key}", tag = "widget", params(("site_key" = String, Path)),
+    responses((status = 200, content_type = "text/html"), (status = 404, description = "unknown site key")))]
+pub async fn company(
+    State(app): State<App>,
+    Path(key): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let site = site_for(&app, &key, &HeaderMap::new())?;
+    framable(
+        &app,
+        &site,
+        asset("company.html", &headers, Cache::Revalidate)?,
+    )
 }
 
 /// The widget's scripts and styles: `panel.{version}.js` is immutable.

@@ -26,8 +26,16 @@ use serde_json::json;
 use std::time::Duration;
 use utoipa::ToSchema;
 
-/// A reminder goes out this long before the consultation.
-const REMIND_BEFORE: Duration = Duration::from_secs(24 * 3600);
+/// When the reminder of a booking starting at `start` is due
+/// (`bookings.reminder_before_secs` before it).
+fn reminder_due(app: &App, start: Timestamp) -> Timestamp {
+    let lead = app
+        .config
+        .bookings
+        .reminder_before_secs
+        .saturating_mul(1000);
+    Timestamp(start.millis().saturating_sub(lead))
+}
 
 /// The widest window one slot query may ask for.
 const MAX_WINDOW_DAYS: u64 = 62;
@@ -280,14 +288,9 @@ pub async fn book(
 }
 
 fn schedule_reminder(app: &App, b: &mut WriteBatch, booking: &BookingRecord) {
-    let due = Timestamp(
-        booking
-            .span
-            .start
-            .millis()
-            .saturating_sub(REMIND_BEFORE.as_millis() as u64),
-    );
-    if due > Timestamp::now().after(Duration::from_secs(3600)) {
+    // Booked too late for a reminder: the confirmation is reminder enough.
+    let due = reminder_due(app, booking.span.start);
+    if due > Timestamp::now() {
         app.store
             .put_reminder(b, due, booking.tenant_id, booking.id);
     }
@@ -599,13 +602,7 @@ pub async fn remind(app: &App) -> Result<usize, ApiError> {
             Some(b) => app.store.site(t, b.site_id)?,
             None => None,
         };
-        let expected = |b: &BookingRecord| {
-            b.span
-                .start
-                .millis()
-                .saturating_sub(REMIND_BEFORE.as_millis() as u64)
-                == due.millis()
-        };
+        let expected = |b: &BookingRecord| reminder_due(app, b.span.start) == due;
         match (booking, site) {
             (Some(b), Some(site)) if b.status.holds_slot() && !b.reminded && expected(&b) => {
                 let version = b.link_version;

@@ -1,7 +1,7 @@
 // The staff dashboard in real headless Chromium, against a running Parley.
 // Run by http/tests/dashboard.rs, which starts the server and passes:
 //   PARLEY_BASE, PARLEY_SITE_KEY, PARLEY_PASSWORD, PARLEY_SHOTS (dir),
-//   PARLEY_SCENARIO (inbox | transfer | session | operator). Exits non-zero on the first failure.
+//   PARLEY_SCENARIO (inbox | transfer | session | operator | settings | accounts | backoffice). Exits non-zero on the first failure.
 import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -384,6 +384,121 @@ try {
     const welcome = await mailTo(maildir, 'nina@newco.test', 'Confirm your email');
     await newcomer.goto(linkIn(welcome.text, '#signup='));
     await newcomer.getByRole('heading', { name: 'Welcome to Parley' }).waitFor();
+  } else if (scenario === 'backoffice') {
+    const maildir = env('PARLEY_MAILDIR');
+    const owner = await signIn(env('PARLEY_OWNER'));
+    owner.on('dialog', (d) => d.accept());
+    step('the owner lists services for the contact form on the Sites page');
+    await owner.evaluate(() => { location.hash = '#/admin/sites'; });
+    const forms = owner.locator('form', { hasText: 'Contact form and bookings' });
+    await forms.getByLabel('Services visitors can pick').fill('Web design\nSEO');
+    assert.ok(await forms.getByLabel(/Take consultation bookings/).isChecked());
+    await forms.getByRole('button', { name: 'Save form settings' }).click();
+    await owner.getByText('Form settings saved.').waitFor();
+    await owner.evaluate(() => { location.hash = '#/inbox/waiting'; });
+
+    step('a visitor writes through the company page (phone width); the owner hears it live in the bell');
+    const visitor = await newPage({ width: 390, height: 844 });
+    await visitor.goto(`${base}/s/${key}`);
+    const contact = visitor.locator('#contact-form');
+    await contact.getByLabel('Name').fill('Zed');
+    await contact.getByLabel('Email').fill('zed@visitor.test');
+    await contact.getByLabel('About').selectOption('SEO');
+    await contact.getByLabel('Message').fill('Can you look at our rankings?');
+    await contact.getByRole('button', { name: 'Send message' }).click();
+    await contact.getByText('Thanks! Your message is with us').waitFor();
+    const bell = owner.getByRole('button', { name: /Notifications, 1 unread/ });
+    await bell.waitFor({ timeout: 5000 });
+    await bell.click();
+    await owner.getByRole('link', { name: 'New message from Zed' }).click();
+    await owner.getByRole('heading', { name: 'Zed' }).waitFor();
+    await owner.locator('.contact').getByLabel('Assignee', { exact: true }).selectOption({ index: 2 });
+    assert.ok(await owner.getByRole('region', { name: 'Notifications' }).isHidden(), 'the bell closes when a notification is opened');
+    await owner.getByText('Saved.').waitFor();
+    await owner.getByLabel(/Reply to zed@visitor.test/).fill('We will, this week.');
+    await owner.getByRole('button', { name: 'Send reply' }).click();
+    const reply = await mailTo(maildir, 'zed@visitor.test', 'Re: your message');
+    assert.ok(reply.text.includes('We will, this week.'), reply.text);
+
+    step('the visitor books a slot: a confirmation mail with an .ics');
+    const booking = visitor.locator('#booking-form');
+    await booking.getByLabel('Day').waitFor();
+    const first = booking.locator('input[name="start"]').first();
+    const start = await first.getAttribute('value');
+    await first.check();
+    await booking.getByLabel('Name').fill('Zed');
+    await booking.getByLabel('Email').fill('zed@visitor.test');
+    await booking.getByRole('button', { name: 'Book' }).click();
+    await booking.getByText(/^Booked for/).waitFor();
+    assert.equal(await booking.locator(`input[value="${start}"]`).count(), 0, 'the booked time is gone from the form');
+    const confirm = await mailTo(maildir, 'zed@visitor.test', 'your consultation');
+    const ics = confirm.attachments.find((a) => a.content_type === 'text/calendar');
+    assert.ok(ics && Buffer.from(ics.data, 'base64').toString().includes('BEGIN:VEVENT'), JSON.stringify(confirm.attachments));
+    step('staff see it in the week calendar');
+    await owner.evaluate(() => { location.hash = '#/consultations'; });
+    await owner.locator('.week .slot', { hasText: 'Zed' }).first().waitFor();
+    await shotsOf(owner, 'consultations', '#/consultations');
+
+    step('the visitor cancels by the mailed link; the slot is free again');
+    const manage = await newPage({ width: 390, height: 844 });
+    await manage.goto(linkIn(confirm.text, '/l/'));
+    await manage.getByRole('heading', { name: /Your consultation with/ }).waitFor();
+    await shotsOf(manage, 'booking-link', '');
+    await manage.getByRole('button', { name: 'Cancel this consultation' }).click();
+    await manage.getByRole('heading', { name: 'Your consultation is cancelled' }).waitFor();
+    await mailTo(maildir, 'zed@visitor.test', 'Cancelled');
+    await visitor.reload();
+    await visitor.locator(`#booking-form input[value="${start}"]`).waitFor();
+    step('the same link again: a clear page, nothing changed');
+    await manage.reload();
+    await manage.getByRole('heading', { name: 'This link no longer works' }).waitFor();
+
+    step('subscribe, confirm by mail, appear in the list');
+    const news = visitor.locator('#newsletter-form');
+    await news.getByLabel('Email').fill('zed@visitor.test');
+    await news.getByRole('button', { name: 'Subscribe' }).click();
+    await news.getByText('Almost done').waitFor();
+    await shotsOf(visitor, 'company', '');
+    const optin = await mailTo(maildir, 'zed@visitor.test', 'Confirm your subscription');
+    const confirmPage = await newPage();
+    await confirmPage.goto(linkIn(optin.text, '/l/'));
+    await confirmPage.getByRole('heading', { name: 'You are subscribed' }).waitFor();
+    await owner.evaluate(() => { location.hash = '#/admin/newsletter'; });
+    await owner.locator('table[aria-label="Subscribers"] td', { hasText: 'zed@visitor.test' }).waitFor();
+
+    step('a campaign: draft, preview, send; it arrives with one-click unsubscribe');
+    const write = owner.locator('form', { hasText: 'Write a newsletter' });
+    await write.getByLabel('Subject').fill('Spring offers');
+    await write.getByLabel(/^Text/).fill('Hello **friends**');
+    await write.getByRole('button', { name: 'Save draft' }).click();
+    const frame = owner.frameLocator('iframe[title="Preview of Spring offers"]');
+    await frame.locator('strong', { hasText: 'friends' }).waitFor();
+    await owner.locator('.campaign', { hasText: 'Spring offers' }).getByRole('button', { name: 'Send' }).click();
+    const letter = await mailTo(maildir, 'zed@visitor.test', 'Spring offers');
+    assert.equal(letter.headers['list-unsubscribe-post'], 'List-Unsubscribe=One-Click');
+    await shotsOf(owner, 'newsletter', '#/admin/newsletter');
+    const leave = await newPage();
+    await leave.goto(letter.headers['list-unsubscribe'].replace(/^<|>$/g, ''));
+    await leave.getByRole('heading', { name: 'You are unsubscribed' }).waitFor();
+    await owner.reload();
+    await owner.getByLabel('Filter subscribers').selectOption('unsubscribed');
+    await owner.locator('table[aria-label="Subscribers"] td', { hasText: 'zed@visitor.test' }).waitFor();
+
+    step('a webhook endpoint: its secret is shown once');
+    await owner.evaluate(() => { location.hash = '#/admin/webhooks'; });
+    const hook = owner.locator('form', { hasText: 'Add an endpoint' });
+    await hook.getByLabel('URL').fill('https://hooks.example.com/parley');
+    await hook.getByLabel('consultation.booked').check();
+    await hook.getByRole('button', { name: 'Add endpoint' }).click();
+    await owner.locator('.secret code', { hasText: /^whsec_/ }).waitFor();
+    await owner.getByText('https://hooks.example.com/parley').waitFor();
+    await shotsOf(owner, 'webhooks', '#/admin/webhooks');
+    step('keyboard: the bell opens and closes with Enter and Escape');
+    await owner.getByRole('button', { name: /^Notifications/ }).focus();
+    await owner.keyboard.press('Enter');
+    await owner.getByRole('region', { name: 'Notifications' }).waitFor();
+    await owner.keyboard.press('Escape');
+    await owner.getByRole('region', { name: 'Notifications' }).waitFor({ state: 'hidden' });
   } else {
     assert.fail('unknown scenario ' + scenario);
   }

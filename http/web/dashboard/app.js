@@ -1,5 +1,5 @@
 // The staff dashboard at /app/: the shell (navigation by role,
-// availability, notifications), the hash router, and attention — unread
+// availability, the bell, notifications), the hash router, and attention — unread
 // count in the title, a sound and a desktop notification while hidden.
 
 import { api, h, session, schedule, signOut } from './api.js';
@@ -7,6 +7,7 @@ import { Live } from './live.js';
 import { Inbox } from './inbox.js';
 import { Visitors } from './visitors.js';
 import * as manage from './manage.js';
+import * as office from './backoffice.js';
 import { gate } from './gate.js';
 
 // Signed out, or opened from a mailed link: those pages first.
@@ -26,7 +27,7 @@ class App {
     this.notifyBtn = h('button', { class: 'ghost hide-phone', hidden: !('Notification' in window) || Notification.permission !== 'default',
       onclick: () => Notification.requestPermission().then(() => { this.notifyBtn.hidden = true; }) }, 'Enable notifications');
     document.body.append(h('header', { class: 'top' }, h('a', { class: 'brand', href: '#/inbox/waiting' }, 'Parley'), this.nav,
-      h('div', { class: 'right' }, this.notifyBtn, this.avail,
+      h('div', { class: 'right' }, this.notifyBtn, (this.bell = new office.Bell(this)).el, this.avail,
         h('button', { class: 'ghost', onclick: () => this.logout() }, 'Sign out'))), this.banner, this.toastEl, this.main);
     this.live.addEventListener('status', (e) => {
       this.banner.hidden = e.detail.online;
@@ -60,8 +61,9 @@ class App {
   go(hash) { if (location.hash !== hash) location.hash = hash; else this.routeNow(); }
 
   renderNav() {
-    const links = [['#/inbox', 'Inbox'], ['#/visitors', 'Visitors'], ['#/contacts', 'Messages'], ['#/canned', 'Canned'],
-      ...(this.can('manage') ? [['#/admin/staff', 'Staff'], ['#/admin/sites', 'Sites'], ['#/admin/outbox', 'Outbox'], ['#/admin/audit', 'Audit log']] : []),
+    const links = [['#/inbox', 'Inbox'], ['#/visitors', 'Visitors'], ['#/contacts', 'Messages'], ['#/consultations', 'Consultations'], ['#/canned', 'Canned'],
+      ...(this.can('manage') ? [['#/admin/staff', 'Staff'], ['#/admin/sites', 'Sites'], ['#/admin/newsletter', 'Newsletter'], ['#/admin/webhooks', 'Webhooks'],
+        ['#/admin/outbox', 'Outbox'], ['#/admin/audit', 'Audit log']] : []),
       ['#/account', 'Account']];
     const here = location.hash || '#/inbox';
     this.nav.replaceChildren(...links.map(([href, label]) => h('a', { href, 'aria-current': here.startsWith(href) ? 'page' : false }, label,
@@ -91,10 +93,12 @@ class App {
         page.append(h('h1', {}, 'Not available'), h('p', {}, 'Only owners and admins manage the workspace.'));
         return;
       }
-      const pages = { staff: manage.staffPage, sites: manage.sitesPage, outbox: manage.outboxPage, audit: manage.auditPage };
+      const pages = { staff: manage.staffPage, sites: manage.sitesPage, outbox: manage.outboxPage, audit: manage.auditPage,
+        newsletter: office.newsletterPage, webhooks: office.webhooksPage };
       if (section === 'admin') await (pages[a] || manage.staffPage)(this, page, b);
       else if (section === 'canned') await manage.cannedPage(this, page);
       else if (section === 'contacts') await manage.contactsPage(this, page, a);
+      else if (section === 'consultations') await office.consultationsPage(this, page, a);
       else if (section === 'account') await manage.accountPage(this, page);
       else if (section === 'welcome') await manage.welcomePage(this, page);
       else this.go('#/inbox/waiting');

@@ -3,6 +3,7 @@
 // canned responses, and the signed-in member's sessions.
 
 import { api, h, clock, session, signOut, keep } from './api.js';
+import { formsCard, download } from './backoffice.js';
 
 const fields = (form) => Object.fromEntries(new FormData(form));
 const field = (label, input) => h('label', {}, label, input);
@@ -170,7 +171,7 @@ export async function sitesPage(app, root, id) {
   root.replaceChildren(h('h1', {}, 'Sites'), company, nav, create, out, h('div', { class: 'split' }, h('div', { class: 'card' }, form),
     h('div', { class: 'stack' }, h('strong', {}, 'Preview'), pv, h('strong', {}, 'Embed'), code, h('div', { class: 'row-actions' }, copy, rotate),
       h('a', { href: '/demo?site=' + encodeURIComponent(site.key), target: '_blank' }, 'Try it on the demo page'),
-      manage ? identityCard(site, out) : null, remove)));
+      manage ? identityCard(site, out) : null, formsCard(site, out, manage), remove)));
 }
 
 /** The company name (owners only). */
@@ -290,7 +291,8 @@ export async function contactsPage(app, root, id) {
     more.hidden = !cursor;
   });
   const detail = h('div', { class: 'stack' });
-  root.replaceChildren(h('h1', {}, 'Contact messages'), filters, out,
+  const csv = app.can('manage') ? h('button', { class: 'ghost', onclick: () => download('/api/v1/contact-messages/export.csv', 'contact-messages.csv', out) }, 'Export CSV') : null;
+  root.replaceChildren(h('h1', {}, 'Contact messages'), h('div', { class: 'row-actions' }, filters, csv), out,
     h('div', { class: 'split wide' }, h('div', {}, h('table', { 'aria-label': 'Contact messages' }, body), more), detail));
   await load(false);
   if (id) await contactDetail(detail, id, staff, out, () => load(false));

@@ -1,0 +1,313 @@
+// The company site's back office in the dashboard: consultations (a week
+// calendar and a list), the newsletter (subscribers, CSV, campaigns with a
+// preview), webhooks (endpoints, secrets shown once, delivery log), the
+// bell, and each site's form settings (services, booking rules).
+
+import { api, h, clock, token } from './api.js';
+
+const fields = (form) => Object.fromEntries(new FormData(form));
+const field = (label, input) => h('label', {}, label, input);
+const say = (el, text, bad) => { el.textContent = text; el.className = bad ? 'error' : 'muted'; };
+async function tryApi(out, f) {
+  try { await f(); } catch (e) { say(out, e.message, true); }
+}
+
+/** Downloads a CSV the API answers (it needs the bearer token). */
+export async function download(path, name, out) {
+  await tryApi(out, async () => {
+    const r = await fetch(path, { headers: { authorization: 'Bearer ' + await token() } });
+    if (!r.ok) throw new Error((await r.json().catch(() => ({}))).error?.message || r.statusText);
+    const url = URL.createObjectURL(await r.blob());
+    const a = h('a', { href: url, download: name, hidden: true });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  });
+}
+
+// --- site settings: services and consultations ---
+
+/** The card on a site's settings with its contact services and booking rules. */
+export function formsCard(site, out, canManage) {
+  const st = site.settings;
+  const c = st.consultations || {};
+  const num = (name, label, value, min, max) => field(label, h('input', { name, type: 'number', min, max, value, required: true }));
+  const form = h('form', { class: 'stack card', 'aria-labelledby': 'forms-title', onsubmit: (e) => { e.preventDefault(); tryApi(out, async () => {
+    const d = fields(form);
+    const lines = (v) => v.split('\n').map((s) => s.trim()).filter(Boolean);
+    const r = await api('PATCH', '/api/v1/sites/' + site.id, {
+      services: lines(d.services),
+      consultations: {
+        enabled: form.elements.enabled.checked, slot_minutes: +d.slot_minutes, buffer_minutes: +d.buffer_minutes,
+        min_notice_hours: +d.min_notice_hours, horizon_days: +d.horizon_days, topics: lines(d.topics),
+      },
+    });
+    site.settings = r.settings;
+    say(out, 'Form settings saved.');
+  }); } },
+  h('strong', { id: 'forms-title' }, 'Contact form and bookings'),
+  field('Services visitors can pick (one per line)', h('textarea', { name: 'services', rows: 3 }, (st.services || []).join('\n'))),
+  h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'enabled', checked: !!c.enabled }), ' Take consultation bookings (in the business hours above)'),
+  h('div', { class: 'grid2' },
+    num('slot_minutes', 'Length (minutes)', c.slot_minutes ?? 30, 5, 480),
+    num('buffer_minutes', 'Buffer between (minutes)', c.buffer_minutes ?? 0, 0, 240),
+    num('min_notice_hours', 'Notice (hours)', c.min_notice_hours ?? 2, 0, 1440),
+    num('horizon_days', 'Bookable ahead (days)', c.horizon_days ?? 30, 1, 365)),
+  field('Topics (one per line; empty: any)', h('textarea', { name: 'topics', rows: 3 }, (c.topics || []).join('\n'))),
+  h('p', { class: 'muted' }, 'Company page (contact form, booking, newsletter and chat, no code needed): ',
+    h('a', { href: '/s/' + encodeURIComponent(site.key), target: '_blank' }, location.origin + '/s/' + site.key)),
+  h('details', {}, h('summary', {}, 'Embed a form on your own pages'),
+    ['contact', 'booking', 'newsletter'].map((f) => h('pre', {}, `<iframe src="${location.origin}/s/${site.key}?form=${f}" title="${f}" style="width:100%;min-height:${f === 'newsletter' ? 160 : 560}px;border:0"></iframe>`))),
+  canManage ? h('button', { type: 'submit' }, 'Save form settings') : null);
+  if (!canManage) for (const el of form.elements) el.disabled = true;
+  return form;
+}
+
+// --- consultations ---
+
+const STATUSES = ['requested', 'confirmed', 'completed', 'cancelled', 'no_show'];
+const label = (s) => s.replace('_', ' ');
+const startOfWeek = (d) => { const x = new Date(d); x.setHours(0, 0, 0, 0); x.setDate(x.getDate() - ((x.getDay() + 6) % 7)); return x; };
+const dayName = (d) => d.toLocaleDateString([], { weekday: 'short', day: 'numeric', month: 'short' });
+const hm = (t) => new Date(t).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+
+export async function consultationsPage(app, root, id) {
+  const out = h('p', { role: 'status' });
+  const staff = (await api('GET', '/api/v1/staff')).items.filter((s) => s.active);
+  const name = (sid) => { const s = staff.find((x) => x.id === sid); return s ? (s.name || s.email) : '—'; };
+  let week = startOfWeek(new Date());
+  const cal = h('div', { class: 'week', role: 'list', 'aria-label': 'Week calendar' });
+  const body = h('tbody');
+  const detail = h('div', { class: 'stack' });
+  const title = h('h2', { class: 'week-title' });
+  const status = h('select', { 'aria-label': 'Filter by status', onchange: () => load() }, h('option', { value: '' }, 'Any status'), STATUSES.map((s) => h('option', { value: s }, label(s))));
+  const load = () => tryApi(out, async () => {
+    const to = new Date(week); to.setDate(to.getDate() + 7);
+    const q = new URLSearchParams({ from: week.toISOString(), to: to.toISOString(), limit: 500 });
+    if (status.value) q.set('status', status.value);
+    const r = await api('GET', '/api/v1/consultations?' + q);
+    const items = r.items.sort((a, b) => a.start.localeCompare(b.start));
+    title.textContent = 'Week of ' + week.toLocaleDateString([], { day: 'numeric', month: 'long', year: 'numeric' });
+    const days = [...Array(7)].map((_, i) => { const d = new Date(week); d.setDate(d.getDate() + i); return d; });
+    cal.replaceChildren(...days.map((d) => {
+      const mine = items.filter((b) => new Date(b.start).toDateString() === d.toDateString());
+      return h('div', { class: 'wday', role: 'listitem', 'aria-label': dayName(d) }, h('div', { class: 'wday-name' }, dayName(d)),
+        mine.length ? mine.map((b) => h('a', { class: 'slot pill ' + b.status, href: '#/consultations/' + b.id },
+          h('strong', {}, hm(b.start)), ' ', b.name, b.topic ? h('span', { class: 'muted' }, ' · ' + b.topic) : null)) : h('div', { class: 'muted' }, '—'));
+    }));
+    body.replaceChildren(...items.map((b) => h('tr', {},
+      h('td', {}, h('a', { href: '#/consultations/' + b.id }, clock(b.start))),
+      h('td', {}, b.name, h('div', { class: 'muted' }, b.email)),
+      h('td', { class: 'hide-phone' }, b.topic || ''), h('td', { class: 'hide-phone' }, name(b.assignee)),
+      h('td', {}, h('span', { class: 'pill ' + b.status }, label(b.status))))));
+    if (!items.length) body.append(h('tr', {}, h('td', { colspan: 5, class: 'muted' }, 'Nothing booked this week. Turn bookings on for a site under Sites.')));
+  });
+  const move = (days) => { week = new Date(week); week.setDate(week.getDate() + days); load(); };
+  root.replaceChildren(h('h1', {}, 'Consultations'), out,
+    h('div', { class: 'row-actions' }, h('button', { class: 'ghost', onclick: () => move(-7), 'aria-label': 'Previous week' }, '← Previous'),
+      h('button', { class: 'ghost', onclick: () => { week = startOfWeek(new Date()); load(); } }, 'This week'),
+      h('button', { class: 'ghost', onclick: () => move(7), 'aria-label': 'Next week' }, 'Next →'), status),
+    title, cal,
+    h('div', { class: 'split wide' }, h('table', { 'aria-label': 'Consultations this week' },
+      h('thead', {}, h('tr', {}, ['When', 'Who', 'Topic', 'With', 'Status'].map((t, i) => h('th', { class: i === 2 || i === 3 ? 'hide-phone' : '' }, t)))), body), detail));
+  await load();
+  if (id) await bookingDetail(detail, id, staff, out, load);
+}
+
+async function bookingDetail(root, id, staff, out, reload) {
+  const b = await api('GET', '/api/v1/consultations/' + id);
+  const set = (patch) => tryApi(out, async () => {
+    await api('PATCH', '/api/v1/consultations/' + id, patch);
+    say(out, 'Saved.');
+    await bookingDetail(root, id, staff, out, reload);
+    reload();
+  });
+  const next = STATUSES.filter((s) => s === b.status || ({
+    requested: ['confirmed', 'cancelled', 'completed', 'no_show'], confirmed: ['completed', 'cancelled', 'no_show'],
+  }[b.status] || []).includes(s));
+  root.replaceChildren(h('div', { class: 'card stack' },
+    h('h2', {}, b.name), h('p', {}, h('a', { href: 'mailto:' + b.email }, b.email), b.phone ? ' · ' + b.phone : '', b.company ? ' · ' + b.company : ''),
+    h('p', {}, h('strong', {}, clock(b.start) + ' – ' + hm(b.end)), b.topic ? ' · ' + b.topic : ''),
+    b.message ? h('blockquote', { class: 'msg-body' }, b.message) : null,
+    h('div', { class: 'row-actions' },
+      field('Status', h('select', { 'aria-label': 'Status', onchange: (e) => set({ status: e.target.value }) },
+        next.map((s) => h('option', { value: s, selected: s === b.status }, label(s))))),
+      field('With', h('select', { 'aria-label': 'Assignee', onchange: (e) => set({ assignee: e.target.value || null }) },
+        h('option', { value: '' }, 'Anyone free'), staff.map((s) => h('option', { value: s.id, selected: s.id === b.assignee }, s.name || s.email))))),
+    h('form', { class: 'stack', onsubmit: (e) => { e.preventDefault(); set({ notes: fields(e.target).notes }); } },
+      field('Notes (staff only)', h('textarea', { name: 'notes', rows: 3 }, b.notes || '')), h('button', { type: 'submit' }, 'Save notes')),
+    h('ol', { class: 'thread', 'aria-label': 'History' }, b.history.map((e) => h('li', {}, h('span', { class: 'muted' }, clock(e.at) + ' · '), label(e.what), ' by ', e.by)))));
+}
+
+// --- newsletter ---
+
+export async function newsletterPage(app, root) {
+  const out = h('p', { role: 'status' });
+  const body = h('tbody');
+  const status = h('select', { 'aria-label': 'Filter subscribers', onchange: () => load() },
+    ['confirmed', 'pending', 'unsubscribed', 'all'].map((s) => h('option', { value: s }, s === 'all' ? 'Everyone' : s)));
+  const load = () => tryApi(out, async () => {
+    const r = await api('GET', '/api/v1/newsletter?limit=500&status=' + status.value);
+    body.replaceChildren(...r.items.map((s) => h('tr', {}, h('td', {}, s.email), h('td', { class: 'hide-phone' }, s.name || ''),
+      h('td', {}, h('span', { class: 'pill ' + s.status }, s.status)),
+      h('td', { class: 'hide-phone' }, s.history.map((e) => `${e.status} ${clock(e.at)}`).join(' → ')))));
+    if (!r.items.length) body.append(h('tr', {}, h('td', { colspan: 4, class: 'muted' }, 'Nobody here yet. Your company page has a sign-up form.')));
+  });
+  const campaigns = h('div', { class: 'stack' });
+  const preview = h('div', { class: 'stack' });
+  const loadCampaigns = () => tryApi(out, async () => {
+    const r = await api('GET', '/api/v1/newsletter/campaigns');
+    campaigns.replaceChildren(...r.items.map((c) => h('div', { class: 'card row-actions campaign' },
+      h('strong', {}, c.subject), h('span', { class: 'pill ' + c.status }, c.status + (c.status !== 'draft' ? ` · ${c.queued} queued` : '')),
+      h('button', { class: 'ghost', onclick: () => show(c.id) }, 'Preview'),
+      c.status === 'draft' ? h('button', { onclick: () => tryApi(out, async () => {
+        if (!confirm(`Send “${c.subject}” to every confirmed subscriber?`)) return;
+        await api('POST', `/api/v1/newsletter/campaigns/${c.id}/send`);
+        say(out, 'Sending: it goes out through the outbox.');
+        loadCampaigns();
+      }) }, 'Send') : null)));
+  });
+  const show = (id) => tryApi(out, async () => {
+    const c = await api('GET', '/api/v1/newsletter/campaigns/' + id);
+    const frame = h('iframe', { title: 'Preview of ' + c.subject, sandbox: '', class: 'preview-frame' });
+    frame.srcdoc = `<!doctype html><meta charset="utf-8"><body style="font-family:system-ui;margin:16px">${c.preview.html}</body>`;
+    preview.replaceChildren(h('div', { class: 'card stack' }, h('strong', {}, 'Subject: ' + c.preview.subject), frame));
+  });
+  const write = h('form', { class: 'stack card', onsubmit: (e) => { e.preventDefault(); tryApi(out, async () => {
+    const d = fields(e.target);
+    const c = await api('POST', '/api/v1/newsletter/campaigns', { subject: d.subject, body: d.body });
+    e.target.reset();
+    say(out, 'Draft saved: preview it, then send.');
+    await loadCampaigns();
+    await show(c.id);
+  }); } }, h('strong', {}, 'Write a newsletter'),
+  field('Subject', h('input', { name: 'subject', required: true, maxlength: 200 })),
+  field('Text (Markdown: **bold**, _italic_, [links](https://…), lists)', h('textarea', { name: 'body', required: true, rows: 8 })),
+  h('button', { type: 'submit' }, 'Save draft'));
+  root.replaceChildren(h('h1', {}, 'Newsletter'), out,
+    h('div', { class: 'split wide' }, h('div', { class: 'stack' }, write, h('h2', {}, 'Campaigns'), campaigns), preview),
+    h('h2', {}, 'Subscribers'),
+    h('div', { class: 'row-actions' }, status, h('button', { class: 'ghost', onclick: () => download('/api/v1/newsletter/export.csv', 'subscribers.csv', out) }, 'Export CSV')),
+    h('table', { 'aria-label': 'Subscribers' }, h('thead', {}, h('tr', {}, h('th', {}, 'Email'), h('th', { class: 'hide-phone' }, 'Name'), h('th', {}, 'Status'), h('th', { class: 'hide-phone' }, 'History'))), body));
+  await Promise.all([load(), loadCampaigns()]);
+}
+
+// --- webhooks ---
+
+const EVENTS = ['conversation.created', 'conversation.closed', 'message.created', 'contact_message.created', 'consultation.booked', 'subscriber.confirmed'];
+
+export async function webhooksPage(app, root) {
+  const out = h('p', { role: 'status' });
+  const list = h('div', { class: 'stack' });
+  const secret = h('div', { class: 'secret', role: 'status', hidden: true });
+  const reveal = (s) => {
+    secret.hidden = false;
+    secret.replaceChildren(h('p', {}, 'Signing secret — copy it now, it is not shown again:'), h('code', {}, s),
+      h('button', { class: 'ghost', onclick: () => navigator.clipboard?.writeText(s).catch(() => {}) }, 'Copy secret'));
+  };
+  const log = h('div', { class: 'stack' });
+  const load = () => tryApi(out, async () => {
+    const r = await api('GET', '/api/v1/webhooks');
+    list.replaceChildren(...r.items.map((w) => h('div', { class: 'card stack' },
+      h('strong', {}, w.url), h('p', { class: 'muted' }, w.events.join(', ')),
+      w.rotating_until ? h('p', { class: 'muted' }, 'The previous secret also signs until ' + clock(w.rotating_until)) : null,
+      h('div', { class: 'row-actions' },
+        h('button', { class: 'ghost', onclick: () => deliveries(w) }, 'Deliveries'),
+        h('button', { class: 'ghost', onclick: () => tryApi(out, async () => {
+          const x = await api('POST', `/api/v1/webhooks/${w.id}/rotate-secret`);
+          reveal(x.secret);
+          load();
+        }) }, 'Rotate secret'),
+        h('button', { class: 'danger', onclick: () => tryApi(out, async () => {
+          if (!confirm(`Stop sending to ${w.url}?`)) return;
+          await api('DELETE', '/api/v1/webhooks/' + w.id);
+          load();
+        }) }, 'Remove')))));
+    if (!r.items.length) list.append(h('p', { class: 'muted' }, 'No endpoint yet.'));
+  });
+  const deliveries = (w) => tryApi(out, async () => {
+    const r = await api('GET', `/api/v1/webhooks/${w.id}/deliveries`);
+    log.replaceChildren(h('h2', {}, 'Deliveries to ' + w.url), h('table', { 'aria-label': 'Deliveries' },
+      h('thead', {}, h('tr', {}, h('th', {}, 'Event'), h('th', {}, 'Status'), h('th', {}, 'Attempts'))),
+      h('tbody', {}, r.items.map((d) => h('tr', {}, h('td', {}, d.event, h('div', { class: 'muted' }, clock(d.created_at))),
+        h('td', {}, h('span', { class: 'pill ' + d.status }, d.status)),
+        h('td', {}, d.attempts.map((a) => `${a.status ?? 'no answer'} in ${a.ms} ms${a.error ? ' (' + a.error + ')' : ''}`).join('; ')))))));
+  });
+  const form = h('form', { class: 'stack card', onsubmit: (e) => { e.preventDefault(); tryApi(out, async () => {
+    const events = EVENTS.filter((ev) => form.elements['ev-' + ev].checked);
+    const w = await api('POST', '/api/v1/webhooks', { url: fields(form).url, events });
+    reveal(w.secret);
+    form.reset();
+    load();
+  }); } }, h('strong', {}, 'Add an endpoint'),
+  field('URL', h('input', { name: 'url', type: 'url', required: true, placeholder: 'https://example.com/hooks/parley' })),
+  h('fieldset', {}, h('legend', {}, 'Events'), EVENTS.map((ev) => h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'ev-' + ev }), ' ' + ev))),
+  h('p', { class: 'muted' }, 'Each delivery is signed the Standard Webhooks way (webhook-id, webhook-timestamp, webhook-signature) and retried with backoff until your endpoint answers 2xx.'),
+  h('button', { type: 'submit' }, 'Add endpoint'));
+  root.replaceChildren(h('h1', {}, 'Webhooks'), out, secret, h('div', { class: 'split wide' }, form, list), log);
+  await load();
+}
+
+// --- the bell ---
+
+/** The header's bell: unread count, a list, live updates. */
+export class Bell {
+  constructor(app) {
+    this.app = app;
+    this.items = [];
+    this.unread = 0;
+    this.badge = h('span', { class: 'badge', hidden: true });
+    this.button = h('button', { class: 'ghost bell', 'aria-haspopup': 'true', 'aria-expanded': 'false', 'aria-label': 'Notifications', onclick: () => this.toggle() }, '🔔', this.badge);
+    this.panel = h('div', { class: 'bell-panel card', hidden: true, role: 'region', 'aria-label': 'Notifications' });
+    this.el = h('div', { class: 'bell-wrap' }, this.button, this.panel);
+    this.panel.addEventListener('keydown', (e) => { if (e.key === 'Escape') { this.toggle(false); this.button.focus(); } });
+    app.live.addEventListener('notification', (e) => {
+      this.items.unshift(e.detail.notification);
+      this.set(e.detail.unread);
+      this.render();
+      app.alert(e.detail.notification.title, '');
+    });
+    app.live.addEventListener('ready', () => this.load());
+    document.addEventListener('click', (e) => { if (!this.panel.hidden && !this.el.contains(e.target)) this.toggle(false); });
+  }
+
+  set(n) {
+    this.unread = n;
+    this.badge.hidden = !n;
+    this.badge.textContent = n;
+    this.button.setAttribute('aria-label', n ? `Notifications, ${n} unread` : 'Notifications');
+  }
+
+  async load() {
+    try {
+      const r = await api('GET', '/api/v1/notifications');
+      this.items = r.items;
+      this.set(r.unread);
+      this.render();
+    } catch (_) {}
+  }
+
+  render() {
+    const list = this.items.slice(0, 30).map((n) => h('li', { class: n.read ? '' : 'unread' },
+      h('a', { href: n.link, onclick: () => { this.toggle(false); this.read([n.id]); } }, n.title), h('div', { class: 'muted' }, clock(n.created_at))));
+    this.panel.replaceChildren(h('div', { class: 'row-actions' }, h('strong', {}, 'Notifications'),
+      this.unread ? h('button', { class: 'ghost', onclick: () => this.read() }, 'Mark all read') : null),
+    list.length ? h('ul', { class: 'bell-list' }, list) : h('p', { class: 'muted' }, 'Nothing new.'));
+  }
+
+  async read(ids) {
+    try {
+      const r = await api('POST', '/api/v1/notifications/read', ids ? { ids } : {});
+      for (const n of this.items) if (!ids || ids.includes(n.id)) n.read = true;
+      this.set(r.unread);
+      this.render();
+    } catch (_) {}
+  }
+
+  toggle(open = this.panel.hidden) {
+    this.panel.hidden = !open;
+    this.button.setAttribute('aria-expanded', String(open));
+    if (open) this.panel.querySelector('a, button')?.focus();
+  }
+}
