@@ -64,6 +64,11 @@ pub mod error {
     /// The start is not a slot the site offers (outside its hours, in the
     /// past, inside the notice period, past the horizon, or bookings are off).
     pub const SLOT_UNAVAILABLE: &str = "slot_unavailable";
+    /// The tenant's plan allows no more of this (sites, staff seats,
+    /// conversations this month). Upgrade, or remove some.
+    pub const QUOTA_EXCEEDED: &str = "quota_exceeded";
+    /// The tenant's plan does not include this feature.
+    pub const FEATURE_NOT_IN_PLAN: &str = "feature_not_in_plan";
 }
 
 /// WebSocket close codes.

@@ -15,6 +15,7 @@ pub mod ids;
 pub mod mail;
 pub mod newsletter;
 pub mod permissions;
+pub mod plans;
 pub mod protocol;
 pub mod records;
 pub mod time;

@@ -25,6 +25,45 @@ pub struct Config {
     pub webhooks: WebhookConfig,
     pub newsletter: NewsletterConfig,
     pub bookings: BookingsConfig,
+    /// `[plans.NAME]`: overrides of the built-in plans (`free`, `pro`,
+    /// `business`) or new ones.
+    pub plans: std::collections::BTreeMap<String, PlanConfig>,
+    pub billing: BillingConfig,
+}
+
+/// One plan's settings; a missing key keeps the built-in value. A
+/// negative limit is unlimited.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanConfig {
+    pub sites: Option<i64>,
+    pub staff: Option<i64>,
+    pub conversations_per_month: Option<i64>,
+    pub retention_days: Option<i64>,
+    pub features: Option<Vec<String>>,
+    pub price_cents: Option<u32>,
+}
+
+/// Payments through a Stripe-compatible provider.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BillingConfig {
+    /// The secret the provider signs its webhooks with (`Stripe-Signature`).
+    pub webhook_secret: Option<String>,
+    /// The checkout page, with `{tenant_id}`, `{plan}` and `{email}` filled in.
+    pub checkout_url_template: Option<String>,
+    /// Days a tenant keeps its plan after a failed payment.
+    pub grace_days: u32,
+}
+
+impl Default for BillingConfig {
+    fn default() -> Self {
+        Self {
+            webhook_secret: None,
+            checkout_url_template: None,
+            grace_days: 7,
+        }
+    }
 }
 
 /// Consultation bookings.
@@ -234,6 +273,8 @@ impl Default for Config {
             webhooks: WebhookConfig::default(),
             newsletter: NewsletterConfig::default(),
             bookings: BookingsConfig::default(),
+            plans: Default::default(),
+            billing: BillingConfig::default(),
         }
     }
 }
@@ -357,10 +398,58 @@ impl Config {
         if self.mail.max_attempts == 0 {
             return Err("mail.max_attempts must be above 0".into());
         }
+        self.plans()?;
         if self.auth.access_token_ttl_secs < 30 {
             return Err("auth.access_token_ttl_secs must be at least 30".into());
         }
         Ok(())
+    }
+
+    /// The plans: the built-in ones with this config's overrides, and any
+    /// new ones it names.
+    pub fn plans(&self) -> Result<Vec<parley_engine::plans::Plan>, String> {
+        let mut plans = parley_engine::plans::builtin();
+        let limit = |v: i64| u32::try_from(v).ok();
+        for (name, c) in &self.plans {
+            let at = match plans.iter().position(|p| &p.name == name) {
+                Some(i) => i,
+                None => {
+                    let mut p = plans[0].clone();
+                    p.name = name.clone();
+                    plans.push(p);
+                    plans.len() - 1
+                }
+            };
+            let p = &mut plans[at];
+            if let Some(v) = c.sites {
+                p.sites = limit(v);
+            }
+            if let Some(v) = c.staff {
+                p.staff = limit(v);
+            }
+            if let Some(v) = c.conversations_per_month {
+                p.conversations_per_month = limit(v);
+            }
+            if let Some(v) = c.retention_days {
+                p.retention_days = limit(v);
+            }
+            if let Some(f) = &c.features {
+                if let Some(bad) = f
+                    .iter()
+                    .find(|f| !parley_engine::plans::FEATURES.contains(&f.as_str()))
+                {
+                    return Err(format!(
+                        "plans.{name}.features: unknown feature {bad:?} (features are {})",
+                        parley_engine::plans::FEATURES.join(", ")
+                    ));
+                }
+                p.features = f.clone();
+            }
+            if let Some(v) = c.price_cents {
+                p.price_cents = v;
+            }
+        }
+        Ok(plans)
     }
 
     /// The actor tuning this config asks for.

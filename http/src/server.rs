@@ -162,6 +162,7 @@ impl Server {
             mail_host,
             smtp_configured,
             mail_templates,
+            plans: config.plans().map_err(Fatal::Usage)?,
             config,
             store,
             writer,

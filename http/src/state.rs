@@ -43,6 +43,8 @@ pub struct AppInner {
     /// Whether an SMTP server is configured (else mail stays queued).
     pub smtp_configured: bool,
     pub mail_templates: crate::mail::Templates,
+    /// The plans (built-in, with the config's overrides), free first.
+    pub plans: Vec<parley_engine::plans::Plan>,
 }
 
 impl std::ops::Deref for App {

@@ -529,6 +529,31 @@ fn rows() -> Vec<Row> {
             all(200),
         ),
         r("GET", "/api/v1/admin/tenants", Fix::None, ANY, OP_ONLY),
+        r("GET", "/api/v1/admin/stats", Fix::None, ANY, OP_ONLY),
+        r(
+            "PATCH",
+            "/api/v1/admin/tenants/{id}",
+            Fix::TenantC,
+            |_| Some(json!({"plan": "pro"})),
+            OP_ONLY,
+        ),
+        r("GET", "/api/v1/plans", Fix::None, ANY, all(200)),
+        // No checkout page configured here: owners get 503, others 403/401.
+        r(
+            "POST",
+            "/api/v1/billing/checkout",
+            Fix::None,
+            |_| Some(json!({"plan": "pro"})),
+            [401, 401, 401, 403, 403, 503, 503, 401],
+        ),
+        // No webhook secret configured: 503 for anyone.
+        r(
+            "POST",
+            "/api/v1/billing/webhook",
+            Fix::None,
+            |_| Some(json!({})),
+            all(503),
+        ),
         r(
             "POST",
             "/api/v1/admin/tenants/{id}/suspend",

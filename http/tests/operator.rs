@@ -131,6 +131,28 @@ async fn the_operator_lists_tenants_and_suspends_one() {
         "{}",
         r.body
     );
+    for (path, body) in [
+        (
+            "consultations",
+            json!({"name": "Vic", "email": "vic@v.test", "start": "2030-01-01T10:00:00Z"}),
+        ),
+        ("newsletter", json!({"email": "vic@v.test"})),
+    ] {
+        let r = srv
+            .call(
+                "POST",
+                &format!("/api/v1/public/{}/{path}", srv.site_key()),
+                None,
+                Some(body),
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.code()),
+            (403, "tenant_suspended"),
+            "{path}: {}",
+            r.body
+        );
+    }
     // The other tenant is untouched.
     srv.pair("other@beta.test", PASSWORD).await;
 

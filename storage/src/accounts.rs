@@ -59,6 +59,19 @@ pub trait AuthStore {
     fn put_site_settings(&self, batch: &mut WriteBatch, t: TenantId, s: SiteId, v: &SiteSettings);
     fn tenant_state(&self, t: TenantId) -> Result<TenantState>;
     fn put_tenant_state(&self, batch: &mut WriteBatch, t: TenantId, v: &TenantState);
+    /// The tenant's plan and subscription (free and active when never set).
+    fn subscription(&self, t: TenantId) -> Result<parley_engine::plans::Subscription>;
+    fn put_subscription(
+        &self,
+        batch: &mut WriteBatch,
+        t: TenantId,
+        s: &parley_engine::plans::Subscription,
+    );
+    /// Whether a billing event id was handled already.
+    fn billing_event_seen(&self, id: &str) -> Result<bool>;
+    fn put_billing_event(&self, batch: &mut WriteBatch, id: &str, at: Timestamp);
+    /// How many conversations of the tenant were started since `since`.
+    fn conversations_since(&self, t: TenantId, since: Timestamp) -> Result<u64>;
     /// Every staff member of a tenant, oldest first.
     fn staff_list(&self, t: TenantId) -> Result<Vec<StaffRecord>>;
     /// Every site of a tenant, oldest first.
@@ -228,6 +241,36 @@ impl AuthStore for Store {
 
     fn put_tenant_state(&self, batch: &mut WriteBatch, t: TenantId, v: &TenantState) {
         batch.put(keys::tenant_state(t), encode(v));
+    }
+
+    fn subscription(&self, t: TenantId) -> Result<parley_engine::plans::Subscription> {
+        Ok(get(self.data(), &keys::keyspace(t, keys::ks::SUBSCRIPTION))?.unwrap_or_default())
+    }
+
+    fn put_subscription(
+        &self,
+        batch: &mut WriteBatch,
+        t: TenantId,
+        s: &parley_engine::plans::Subscription,
+    ) {
+        batch.put(keys::keyspace(t, keys::ks::SUBSCRIPTION), encode(s));
+    }
+
+    fn billing_event_seen(&self, id: &str) -> Result<bool> {
+        Ok(self.global().contains_key(keys::billing_event(id))?)
+    }
+
+    fn put_billing_event(&self, batch: &mut WriteBatch, id: &str, at: Timestamp) {
+        batch.put_global(keys::billing_event(id), at.millis().to_be_bytes().to_vec());
+    }
+
+    fn conversations_since(&self, t: TenantId, since: Timestamp) -> Result<u64> {
+        // Ids are ULIDs: their first 48 bits are the creation time.
+        let mut first = [0u8; 16];
+        first[..6].copy_from_slice(&since.millis().to_be_bytes()[2..]);
+        let start = keys::conversation(t, ConversationId::from_bytes(first));
+        let end = keys::keyspace(t, keys::ks::CONVERSATION + 1);
+        Ok(self.data().range(start..end).count() as u64)
     }
 
     fn staff_list(&self, t: TenantId) -> Result<Vec<StaffRecord>> {

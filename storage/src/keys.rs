@@ -33,6 +33,7 @@ pub mod ks {
     pub const WEBHOOK: u8 = 0x19;
     pub const DELIVERY: u8 = 0x1A;
     pub const NOTIFICATION: u8 = 0x1B;
+    pub const SUBSCRIPTION: u8 = 0x1C;
 }
 
 /// A record of keyspace `ks` by its 16-byte id (time-ordered ids scan in
@@ -98,6 +99,11 @@ pub fn sending(t: TenantId, c: CampaignId) -> Vec<u8> {
 /// Global: the prefix of the campaigns being sent.
 pub fn sending_prefix() -> Vec<u8> {
     global("sending", &[])
+}
+
+/// Global: a billing provider's event, by its id (seen once).
+pub fn billing_event(id: &str) -> Vec<u8> {
+    global("billingevent", id.as_bytes())
 }
 
 /// Global: the prefix of the delivery due index.

@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod billing;
 pub mod canned;
 pub mod consultations;
 pub mod contacts;
@@ -215,6 +216,11 @@ fn routes() -> OpenApiRouter<App> {
         .routes(routes!(system::tenants))
         .routes(routes!(system::suspend))
         .routes(routes!(system::resume))
+        .routes(routes!(system::update_tenant))
+        .routes(routes!(system::stats))
+        .routes(routes!(billing::list))
+        .routes(routes!(billing::checkout))
+        .routes(routes!(billing::webhook))
         .merge(public)
 }
 

@@ -62,13 +62,67 @@ pub async fn login(
 
 fn tenant_view(app: &App, t: &TenantRecord) -> Result<Value, ApiError> {
     let state = app.store.tenant_state(t.id)?;
+    let plan = crate::app::plans::plan_of(app, t.id)?;
     Ok(json!({
         "id": t.id,
         "name": t.name,
         "created_at": t.created_at,
         "suspended": state.suspended,
         "usage": app.store.usage(t.id)?,
+        "plan": plan.name,
+        "price_cents": plan.price_cents,
     }))
+}
+
+/// `PATCH /admin/tenants/{id}` body.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TenantAdminPatch {
+    /// A plan's name (`free`, `pro`, `business`, or one the config adds).
+    plan: String,
+}
+
+/// Puts a tenant on a plan (audited).
+#[utoipa::path(patch, path = "/api/v1/admin/tenants/{id}", tag = "admin", request_body = TenantAdminPatch,
+    params(("id" = String, Path)), responses((status = 200, body = Object), (status = 400), (status = 401), (status = 404)),
+    security(("bearer" = [])))]
+pub async fn update_tenant(
+    State(app): State<App>,
+    op: Operator,
+    Path(id): Path<String>,
+    super::error::ApiJson(body): super::error::ApiJson<TenantAdminPatch>,
+) -> Result<Json<Value>, ApiError> {
+    let t: parley_engine::TenantId = id.parse().map_err(|_| ApiError::not_found("tenant"))?;
+    crate::app::plans::set_plan(&app, &op, t, &body.plan).await?;
+    let rec = app
+        .store
+        .tenant(t)?
+        .ok_or_else(|| ApiError::not_found("tenant"))?;
+    Ok(Json(tenant_view(&app, &rec)?))
+}
+
+/// Platform totals: tenants by plan and the monthly recurring revenue.
+#[utoipa::path(get, path = "/api/v1/admin/stats", tag = "admin",
+    responses((status = 200, body = Object), (status = 401)), security(("bearer" = [])))]
+pub async fn stats(State(app): State<App>, _op: Operator) -> Result<Json<Value>, ApiError> {
+    let mut by_plan = serde_json::Map::new();
+    let mut mrr: u64 = 0;
+    let (mut messages, mut conversations) = (0u64, 0u64);
+    for t in app.store.tenants()? {
+        let p = crate::app::plans::plan_of(&app, t.id)?;
+        let n = by_plan.entry(p.name.clone()).or_insert(json!(0));
+        *n = json!(n.as_u64().unwrap_or(0) + 1);
+        mrr += u64::from(p.price_cents);
+        let u = app.store.usage(t.id)?;
+        messages += u.messages;
+        conversations += u.conversations;
+    }
+    Ok(Json(json!({
+        "tenants_by_plan": by_plan,
+        "mrr_cents": mrr,
+        "messages": messages,
+        "conversations": conversations,
+    })))
 }
 
 /// Every tenant with its usage (staff, sites, conversations, messages, storage bytes).

@@ -12,12 +12,12 @@ use parley_storage::{AccountStore, AuthStore};
 use serde_json::{json, Value};
 
 fn view(app: &App, t: &TenantRecord) -> Result<Value, ApiError> {
-    Ok(json!({
-        "id": t.id,
-        "name": t.name,
-        "created_at": t.created_at,
-        "suspended": app.store.tenant_state(t.id)?.suspended,
-    }))
+    let mut v = crate::app::plans::tenant_json(app, t.id)?;
+    v["id"] = json!(t.id);
+    v["name"] = json!(t.name);
+    v["created_at"] = json!(t.created_at);
+    v["suspended"] = json!(app.store.tenant_state(t.id)?.suspended);
+    Ok(v)
 }
 
 fn mine(app: &App, me: &Authed) -> Result<TenantRecord, ApiError> {

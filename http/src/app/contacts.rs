@@ -199,6 +199,7 @@ pub async fn transcript(
     email: &str,
 ) -> Result<(), ApiError> {
     use parley_storage::{ConversationStore, MessageLog};
+    super::plans::require_feature(app, site.tenant_id, "transcripts")?;
     let email = parley_engine::validate::email(email)?;
     let t = site.tenant_id;
     let none = || ApiError::not_found("conversation");

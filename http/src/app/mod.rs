@@ -14,6 +14,7 @@ pub mod locks;
 pub mod missed;
 pub mod newsletter;
 pub mod notify;
+pub mod plans;
 pub mod principal;
 pub mod sessions;
 pub mod sites;

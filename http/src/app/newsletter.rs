@@ -263,6 +263,7 @@ pub fn render_body(markdown: &str) -> (String, String) {
 pub async fn send(app: &App, me: &Authed, id: &str) -> Result<CampaignRecord, ApiError> {
     let _guard = app.locks.tenant(me.tenant()).await;
     let mut c = find_campaign(app, me, id)?;
+    super::plans::require_feature(app, me.tenant(), "campaigns")?;
     if c.status != CampaignStatus::Draft {
         return Err(ApiError::bad_request(
             code::INVALID_STATE,

@@ -165,6 +165,10 @@ pub async fn create(
 ) -> Result<(SiteRecord, SiteSettings), ApiError> {
     me.require(Action::ManageSites)?;
     let _guard = app.locks.tenant(me.tenant()).await;
+    super::plans::room_for_site(app, me.tenant())?;
+    if body.identity_verification == Some(true) {
+        super::plans::require_feature(app, me.tenant(), "identity_verification")?;
+    }
     let Some(name) = body.name.as_deref() else {
         return Err(ApiError::bad_request(code::INVALID, "a site needs a name"));
     };
@@ -199,6 +203,9 @@ pub async fn update(
     let _guard = app.locks.tenant(me.tenant()).await;
     let mut site = find(app, me, id)?;
     me.require(Action::ManageSites)?;
+    if body.identity_verification == Some(true) {
+        super::plans::require_feature(app, me.tenant(), "identity_verification")?;
+    }
     let before = app.store.site_settings(site.tenant_id, site.id)?;
     let old_forms = app.store.site_forms(site.tenant_id, site.id)?;
     let forms = body.take_forms(app, me.tenant(), old_forms.clone())?;

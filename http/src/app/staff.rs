@@ -71,6 +71,7 @@ pub struct NewStaff {
 pub async fn create(app: &App, me: &Authed, body: NewStaff) -> Result<StaffRecord, ApiError> {
     let role = role(&body.role)?;
     me.require(Action::ManageStaff(role))?;
+    super::plans::room_for_staff(app, me.tenant())?;
     let email = parley_engine::validate::email(&body.email)?;
     let name = parley_engine::validate::name(&body.name)?;
     let phc = match body.password {

@@ -49,6 +49,7 @@ pub async fn create(
     input: WebhookInput,
 ) -> Result<WebhookEndpoint, ApiError> {
     me.require(Action::ManageWebhooks)?;
+    super::plans::require_feature(app, me.tenant(), "webhooks")?;
     let url = endpoint_url(&input.url, app.config.webhooks.allow_private_targets)?;
     let mut events: Vec<String> = Vec::new();
     for e in input.events {

@@ -1,0 +1,372 @@
+//! Plans, quotas and payments: the plan a tenant is on (from its
+//! subscription), the checks made where the work happens (a site, a staff
+//! seat, a feature), usage, the operator setting a plan, and the payment
+//! provider's signed webhooks (Stripe-compatible), each event handled once.
+//! Every plan change is audited.
+
+use super::principal::{Authed, Caller, Operator};
+use super::ApiError;
+use crate::state::App;
+use axum::http::StatusCode;
+use parley_engine::account::AuditActor;
+use parley_engine::codes::error as code;
+use parley_engine::plans::{month, room, BillingStatus, Plan, Refusal, Subscription};
+use parley_engine::*;
+use parley_storage::{AccountStore, AuthStore, WriteBatch};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// The plan named `name` (the free plan when there is none by that name).
+pub fn named<'a>(app: &'a App, name: &str) -> &'a Plan {
+    app.plans
+        .iter()
+        .find(|p| p.name == name)
+        .unwrap_or(&app.plans[0])
+}
+
+/// The plan tenant `t` is on now.
+pub fn plan_of(app: &App, t: TenantId) -> Result<&Plan, ApiError> {
+    let sub = app.store.subscription(t)?;
+    Ok(named(app, sub.plan_at(Timestamp::now())))
+}
+
+fn refused(r: Refusal) -> ApiError {
+    match r {
+        Refusal::Quota(what, n) => ApiError::new(
+            StatusCode::FORBIDDEN,
+            code::QUOTA_EXCEEDED,
+            format!("your plan allows {n} {what}; upgrade for more"),
+        ),
+        Refusal::Feature(f) => ApiError::new(
+            StatusCode::FORBIDDEN,
+            code::FEATURE_NOT_IN_PLAN,
+            format!("your plan does not include {}", f.replace('_', " ")),
+        ),
+    }
+}
+
+/// 403 `feature_not_in_plan` unless tenant `t`'s plan has `feature`.
+pub fn require_feature(app: &App, t: TenantId, feature: &str) -> Result<(), ApiError> {
+    if plan_of(app, t)?.has(feature) {
+        Ok(())
+    } else {
+        Err(refused(Refusal::Feature(feature.into())))
+    }
+}
+
+/// What tenant `t` uses of its plan.
+pub struct Usage {
+    pub sites: u64,
+    pub staff: u64,
+    pub conversations_this_month: u64,
+}
+
+/// The first moment of the current calendar month (UTC).
+fn month_start(now: Timestamp) -> Timestamp {
+    let m = month(now);
+    let (y, mo) = ((m / 100) as i16, (m % 100) as i8);
+    jiff::civil::date(y, mo, 1)
+        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+        .map(|z| Timestamp(z.timestamp().as_millisecond().max(0) as u64))
+        .unwrap_or(now)
+}
+
+pub fn usage(app: &App, t: TenantId) -> Result<Usage, ApiError> {
+    Ok(Usage {
+        sites: app.store.sites(t)?.len() as u64,
+        staff: app.store.staff_list(t)?.iter().filter(|s| s.active).count() as u64,
+        conversations_this_month: app
+            .store
+            .conversations_since(t, month_start(Timestamp::now()))?,
+    })
+}
+
+/// 403 `quota_exceeded` unless tenant `t` may add one more site.
+pub fn room_for_site(app: &App, t: TenantId) -> Result<(), ApiError> {
+    let plan = plan_of(app, t)?;
+    room("sites", usage(app, t)?.sites, plan.sites).map_err(refused)
+}
+
+/// 403 `quota_exceeded` unless tenant `t` may add one more staff member.
+pub fn room_for_staff(app: &App, t: TenantId) -> Result<(), ApiError> {
+    let plan = plan_of(app, t)?;
+    room("staff seats", usage(app, t)?.staff, plan.staff).map_err(refused)
+}
+
+fn limit(v: Option<u32>) -> Value {
+    v.map_or(Value::Null, |n| json!(n))
+}
+
+/// A plan as JSON (`null` limits are unlimited).
+pub fn plan_json(p: &Plan) -> Value {
+    json!({
+        "name": p.name, "sites": limit(p.sites), "staff": limit(p.staff),
+        "conversations_per_month": limit(p.conversations_per_month),
+        "retention_days": limit(p.retention_days), "features": p.features,
+        "price_cents": p.price_cents,
+    })
+}
+
+/// What `GET /tenant` adds: `plan`, `usage`, `limits`, `billing`.
+pub fn tenant_json(app: &App, t: TenantId) -> Result<Value, ApiError> {
+    let sub = app.store.subscription(t)?;
+    let plan = named(app, sub.plan_at(Timestamp::now()));
+    let u = usage(app, t)?;
+    Ok(json!({
+        "plan": plan.name,
+        "usage": {"sites": u.sites, "staff": u.staff, "conversations_this_month": u.conversations_this_month},
+        "limits": plan_json(plan),
+        "billing": {"status": sub.status, "period_end": sub.period_end, "next_plan": sub.next_plan,
+            "grace_until": sub.grace_until},
+    }))
+}
+
+fn write_plan(
+    app: &App,
+    batch: &mut WriteBatch,
+    t: TenantId,
+    old: &Subscription,
+    new: &Subscription,
+    actor: AuditActor,
+    caller: &Caller,
+) {
+    app.store.put_subscription(batch, t, new);
+    super::audit::add(
+        app,
+        batch,
+        t,
+        actor,
+        caller,
+        "tenant.plan",
+        ("tenant", t.to_string()),
+        json!({"plan": [old.plan, new.plan], "status": [old.status, new.status], "next_plan": [old.next_plan, new.next_plan]}),
+    );
+}
+
+/// The operator puts a tenant on a plan (at once, whatever it paid).
+pub async fn set_plan(
+    app: &App,
+    op: &Operator,
+    t: TenantId,
+    plan: &str,
+) -> Result<Value, ApiError> {
+    if !app.plans.iter().any(|p| p.name == plan) {
+        return Err(ApiError::bad_request(
+            code::INVALID,
+            format!("no plan {plan:?}; plans are {}", names(app)),
+        ));
+    }
+    if app.store.tenant(t)?.is_none() {
+        return Err(ApiError::not_found("tenant"));
+    }
+    let _guard = app.locks.tenant(t).await;
+    let old = app.store.subscription(t)?;
+    let new = Subscription {
+        plan: plan.into(),
+        next_plan: None,
+        grace_until: None,
+        status: BillingStatus::Active,
+        updated_at: Some(Timestamp::now()),
+        ..old.clone()
+    };
+    let mut b = WriteBatch::new();
+    write_plan(app, &mut b, t, &old, &new, op.actor(), &op.caller);
+    app.writer.write(b).await?;
+    tenant_json(app, t)
+}
+
+fn names(app: &App) -> String {
+    app.plans
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The checkout page for `plan` (from `billing.checkout_url_template`).
+pub fn checkout(app: &App, me: &Authed, plan: &str) -> Result<String, ApiError> {
+    me.require(parley_engine::permissions::Action::ManageTenant)?;
+    if !app
+        .plans
+        .iter()
+        .any(|p| p.name == plan && p.price_cents > 0)
+    {
+        return Err(ApiError::bad_request(
+            code::INVALID,
+            format!("no paid plan {plan:?}"),
+        ));
+    }
+    let Some(t) = &app.config.billing.checkout_url_template else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            code::UNAVAILABLE,
+            "payments are not set up on this instance (billing.checkout_url_template)",
+        ));
+    };
+    let enc = |s: &str| {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect::<String>()
+    };
+    Ok(t.replace("{tenant_id}", &me.tenant().to_string())
+        .replace("{plan}", &enc(plan))
+        .replace("{email}", &enc(&me.staff.email)))
+}
+
+/// Checks a `Stripe-Signature` header (`t=UNIX,v1=HEX[,v1=HEX…]`) over
+/// `body`: an HMAC-SHA256 of `"{t}.{body}"` with `secret`, `t` within
+/// five minutes of `now`.
+pub fn signature_ok(secret: &str, header: &str, body: &[u8], now: Timestamp) -> bool {
+    use hmac::{Hmac, Mac};
+    let mut t = None;
+    let mut sigs = Vec::new();
+    for part in header.split(',') {
+        match part.trim().split_once('=') {
+            Some(("t", v)) => t = v.parse::<u64>().ok(),
+            Some(("v1", v)) => sigs.push(v.to_string()),
+            _ => {}
+        }
+    }
+    let Some(t) = t else { return false };
+    let now = now.millis() / 1000;
+    if now.abs_diff(t) > 300 {
+        return false;
+    }
+    sigs.iter().any(|hex| {
+        let Some(want) = (0..hex.len() / 2)
+            .map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok())
+            .collect::<Option<Vec<u8>>>()
+        else {
+            return false;
+        };
+        let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()) else {
+            return false;
+        };
+        mac.update(t.to_string().as_bytes());
+        mac.update(b".");
+        mac.update(body);
+        hex.len() == 64 && mac.verify_slice(&want).is_ok()
+    })
+}
+
+fn billing_actor() -> AuditActor {
+    AuditActor {
+        kind: "billing".into(),
+        id: None,
+        email: None,
+    }
+}
+
+/// Handles one provider event (signature already checked). A repeated
+/// event id changes nothing.
+pub async fn webhook(app: &App, caller: &Caller, event: Value) -> Result<Value, ApiError> {
+    let bad = |m: &str| ApiError::bad_request(code::BAD_REQUEST, m.to_string());
+    let id = event["id"]
+        .as_str()
+        .ok_or_else(|| bad("the event has no id"))?;
+    let kind = event["type"]
+        .as_str()
+        .ok_or_else(|| bad("the event has no type"))?;
+    let obj = &event["data"]["object"];
+    if app.store.billing_event_seen(id)? {
+        return Ok(json!({"received": true, "duplicate": true}));
+    }
+    let tenant = match kind {
+        "checkout.session.completed" => obj["client_reference_id"].as_str(),
+        _ => obj["metadata"]["tenant_id"].as_str(),
+    };
+    let handled = [
+        "checkout.session.completed",
+        "customer.subscription.updated",
+        "customer.subscription.deleted",
+    ];
+    let mut b = WriteBatch::new();
+    app.store.put_billing_event(&mut b, id, Timestamp::now());
+    let t = tenant.and_then(|t| t.parse::<TenantId>().ok());
+    let (Some(t), true) = (t, handled.contains(&kind)) else {
+        tracing::info!(event = %id, kind, "billing event ignored");
+        app.writer.write(b).await?;
+        return Ok(json!({"received": true, "ignored": true}));
+    };
+    if app.store.tenant(t)?.is_none() {
+        tracing::warn!(event = %id, tenant = %t, "billing event for an unknown tenant");
+        app.writer.write(b).await?;
+        return Ok(json!({"received": true, "ignored": true}));
+    }
+    let plan = obj["metadata"]["plan"].as_str();
+    if let Some(p) = plan {
+        if !app.plans.iter().any(|x| x.name == p) {
+            return Err(bad(&format!("no plan {p:?}; plans are {}", names(app))));
+        }
+    }
+    let _guard = app.locks.tenant(t).await;
+    let old = app.store.subscription(t)?;
+    let mut new = old.clone();
+    let now = Timestamp::now();
+    let text = |v: &Value| v.as_str().unwrap_or("").to_string();
+    match kind {
+        "checkout.session.completed" => {
+            new.plan = plan.unwrap_or(&old.plan).to_string();
+            new.status = BillingStatus::Active;
+            new.next_plan = None;
+            new.grace_until = None;
+            new.customer = text(&obj["customer"]);
+            new.subscription = text(&obj["subscription"]);
+        }
+        "customer.subscription.updated" => {
+            new.period_end = obj["current_period_end"]
+                .as_u64()
+                .map(|s| Timestamp(s * 1000));
+            match obj["status"].as_str() {
+                Some("past_due") => {
+                    new.status = BillingStatus::PastDue;
+                    if new.grace_until.is_none() {
+                        let grace =
+                            Duration::from_secs(u64::from(app.config.billing.grace_days) * 86_400);
+                        new.grace_until = Some(now.after(grace));
+                    }
+                }
+                Some("canceled") | Some("unpaid") | Some("incomplete_expired") => {
+                    new.status = BillingStatus::Canceled;
+                    new.plan = "free".into();
+                    new.next_plan = None;
+                    new.grace_until = None;
+                }
+                _ => {
+                    new.status = BillingStatus::Active;
+                    new.grace_until = None;
+                }
+            }
+            if new.status != BillingStatus::Canceled {
+                if let Some(p) = plan {
+                    // An upgrade applies now; a downgrade when the period ends.
+                    if named(app, p).price_cents >= named(app, &new.plan).price_cents {
+                        new.plan = p.to_string();
+                        new.next_plan = None;
+                    } else {
+                        new.next_plan = Some(p.to_string());
+                    }
+                }
+                if obj["cancel_at_period_end"].as_bool() == Some(true) {
+                    new.next_plan = Some("free".into());
+                }
+            }
+        }
+        _ => {
+            new.status = BillingStatus::Canceled;
+            new.plan = "free".into();
+            new.next_plan = None;
+            new.grace_until = None;
+        }
+    }
+    new.updated_at = Some(now);
+    write_plan(app, &mut b, t, &old, &new, billing_actor(), caller);
+    app.writer.write(b).await?;
+    tracing::info!(event = %id, kind, tenant = %t, plan = %new.plan, "billing event handled");
+    Ok(json!({"received": true}))
+}
