@@ -53,6 +53,8 @@ pub struct ActorConfig {
     /// A visitor with an email who leaves with a conversation open is
     /// watched this long before staff replies are mailed to them.
     pub missed_reply_after: Duration,
+    /// The plans, free first; none: no plan limits at all.
+    pub plans: Vec<parley_engine::plans::Plan>,
 }
 
 impl Default for ActorConfig {
@@ -63,6 +65,7 @@ impl Default for ActorConfig {
             max_inflight: 1024,
             call_timeout: Duration::from_secs(5),
             missed_reply_after: Duration::from_secs(300),
+            plans: Vec::new(),
         }
     }
 }

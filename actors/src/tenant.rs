@@ -147,6 +147,11 @@ pub enum TenantMsg {
     Tick,
     /// A frame for every open socket of one staff member (their bell).
     StaffFrame { staff: StaffId, frame: bytes::Bytes },
+    /// The tenant's plan changed: read it again before the next new conversation.
+    PlanChanged,
+    /// Whether the tenant is past its plan's conversations this month (a
+    /// refused new conversation asks why).
+    OverQuota { reply: RpcReplyPort<bool> },
     /// The tenant's Bookings actor (started on first use).
     Bookings {
         reply: RpcReplyPort<ActorRef<BookingsMsg>>,
@@ -228,6 +233,56 @@ pub struct TenantState {
     ticker: Option<tokio::task::JoinHandle<()>>,
     /// The one writer of the tenant's consultations, while it runs.
     bookings: Option<ActorRef<BookingsMsg>>,
+    /// Conversations started this month against the plan's allowance.
+    quota: Option<Quota>,
+}
+
+/// The month's conversation count as the Tenant keeps it: read from
+/// storage when first needed, each month, and a minute after the last
+/// read (or when the plan changes); counted up as conversations start.
+struct Quota {
+    month: u32,
+    used: u64,
+    plan: String,
+    read_at: Instant,
+}
+
+impl TenantState {
+    /// Whether one more conversation may start this month; with `take`,
+    /// counts it.
+    fn quota_check(&mut self, take: bool) -> Result<bool, ActorProcessingErr> {
+        use parley_engine::plans::{may_start, month, month_start};
+        let plans = &self.ctx.cfg.plans;
+        if plans.is_empty() {
+            return Ok(true);
+        }
+        let now = Timestamp::now();
+        let fresh = self.quota.as_ref().is_some_and(|q| {
+            q.month == month(now) && q.read_at.elapsed() < Duration::from_secs(60)
+        });
+        if !fresh {
+            let sub = parley_storage::AuthStore::subscription(&self.ctx.store, self.id)?;
+            let used = parley_storage::AuthStore::conversations_since(
+                &self.ctx.store,
+                self.id,
+                month_start(now),
+            )?;
+            self.quota = Some(Quota {
+                month: month(now),
+                used,
+                plan: sub.plan_at(now).to_string(),
+                read_at: Instant::now(),
+            });
+        }
+        let Some(q) = self.quota.as_mut() else {
+            return Ok(true);
+        };
+        let ok = may_start(plans, &q.plan, q.used);
+        if ok && take {
+            q.used += 1;
+        }
+        Ok(ok)
+    }
 }
 
 impl Actor for Tenant {
@@ -262,6 +317,7 @@ impl Actor for Tenant {
             directory: Arc::new(Directory::default()),
             ticker: Some(ticker),
             bookings: None,
+            quota: None,
         })
     }
 
@@ -372,6 +428,11 @@ impl Actor for Tenant {
             }
             TenantMsg::Suspend => state.suspend(),
             TenantMsg::Resume => state.suspended = false,
+            TenantMsg::PlanChanged => state.quota = None,
+            TenantMsg::OverQuota { reply } => {
+                let over = !state.quota_check(false)?;
+                let _ = reply.send(over);
+            }
             TenantMsg::StaffFrame { staff, frame } => {
                 if let Some(e) = state.staff.get(&staff) {
                     for (o, _) in &e.sockets {

@@ -152,6 +152,26 @@ pub fn month(t: Timestamp) -> u32 {
     (y * 100 + m) as u32
 }
 
+/// The first moment of `t`'s calendar month (UTC).
+pub fn month_start(t: Timestamp) -> Timestamp {
+    let m = month(t);
+    jiff::civil::date((m / 100) as i16, (m % 100) as i8, 1)
+        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+        .map(|z| Timestamp(z.timestamp().as_millisecond().max(0) as u64))
+        .unwrap_or(t)
+}
+
+/// Whether a tenant on `plans` (by `plan` name; none configured: no
+/// limits) may start one more conversation this month, having `used`.
+pub fn may_start(plans: &[Plan], plan: &str, used: u64) -> bool {
+    let limit = plans
+        .iter()
+        .find(|p| p.name == plan)
+        .or(plans.first())
+        .and_then(|p| p.conversations_per_month);
+    room("conversations this month", used, limit).is_ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,5 +210,12 @@ mod tests {
         assert_eq!(month(Timestamp(0)), 197001);
         let plans = builtin();
         assert!(!plans[0].has("webhooks") && plans[2].has("campaigns"));
+        assert_eq!(
+            month_start(Timestamp::parse_rfc3339("2026-12-17T10:00:00Z").unwrap()),
+            Timestamp::parse_rfc3339("2026-12-01T00:00:00Z").unwrap()
+        );
+        assert!(may_start(&plans, "free", 99) && !may_start(&plans, "free", 100));
+        assert!(may_start(&plans, "business", 1_000_000));
+        assert!(may_start(&[], "free", 1_000_000), "no plans: no limits");
     }
 }

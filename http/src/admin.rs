@@ -9,7 +9,7 @@ use parley_engine::permissions::Role;
 use parley_engine::records::*;
 use parley_engine::validate;
 use parley_engine::*;
-use parley_storage::{AccountStore, StoreConfig, WriteBatch};
+use parley_storage::{AccountStore, AuthStore, StoreConfig, WriteBatch};
 use serde_json::json;
 
 /// A new tenant with its owner and first site (named like the tenant).
@@ -163,6 +163,25 @@ pub fn exec(cmd: AdminCommand) -> Result<serde_json::Value, Fatal> {
             store.put_staff(&mut b, &staff);
             store.write_now(b)?;
             json!({"staff_id": staff.id})
+        }
+        AdminCommand::SetPlan { tenant, plan, dir } => {
+            let tenant: TenantId = tenant
+                .parse()
+                .map_err(|_| Fatal::Usage(format!("--tenant {tenant} is not a tenant id")))?;
+            let store = datadir::open(&dir.data_dir, &StoreConfig::default())?;
+            if store.tenant(tenant)?.is_none() {
+                return Err(Fatal::Usage(format!("no tenant {tenant} in this data dir")));
+            }
+            let mut sub = store.subscription(tenant)?;
+            sub.plan = plan.clone();
+            sub.next_plan = None;
+            sub.grace_until = None;
+            sub.status = parley_engine::plans::BillingStatus::Active;
+            sub.updated_at = Some(Timestamp::now());
+            let mut b = WriteBatch::new();
+            store.put_subscription(&mut b, tenant, &sub);
+            store.write_now(b)?;
+            json!({"tenant_id": tenant, "plan": plan})
         }
         AdminCommand::CreateSuperadmin {
             email,

@@ -79,6 +79,16 @@ pub enum AdminCommand {
         #[command(flatten)]
         dir: DataDir,
     },
+    /// Put a tenant on a plan (by name; the config's plan names are not
+    /// checked here: an unknown one counts as free).
+    SetPlan {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        plan: String,
+        #[command(flatten)]
+        dir: DataDir,
+    },
     /// Create the instance operator account.
     CreateSuperadmin {
         #[arg(long)]

@@ -473,6 +473,7 @@ impl Config {
             max_inflight: self.actors.max_inflight.max(1),
             call_timeout: Duration::from_secs(5),
             missed_reply_after: Duration::from_secs(self.mail.missed_reply_after_secs.max(1)),
+            plans: self.plans().unwrap_or_default(),
         }
     }
 }

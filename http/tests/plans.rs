@@ -275,3 +275,65 @@ async fn plans_limit_the_work_and_payments_move_the_plan() {
         .count();
     assert_eq!(plan_changes, 5, "{}", audit.body);
 }
+
+#[tokio::test]
+async fn past_its_monthly_conversations_a_tenant_keeps_the_ones_it_has() {
+    let srv = Server::start_with(Setup {
+        config: Some("[plans.free]\nconversations_per_month = 2\n".into()),
+        superadmin: Some(("root@ops.test".into(), "operator pass 1".into())),
+        ..Default::default()
+    });
+    let mut open = Vec::new();
+    for i in 0..2 {
+        let (mut v, _) = srv.visitor(None).await;
+        v.send(json!({"type": "send", "client_id": format!("c{i}"), "body": "hello"}))
+            .await;
+        assert_eq!(v.until_type("ack").await["client_id"], format!("c{i}"));
+        open.push(v);
+    }
+    let (mut third, _) = srv.visitor(None).await;
+    third
+        .send(json!({"type": "send", "client_id": "c3", "body": "anyone?"}))
+        .await;
+    let e = third.until_type("error").await;
+    assert_eq!(
+        (e["code"].as_str(), e["client_id"].as_str()),
+        (Some("quota_exceeded"), Some("c3")),
+        "{e}"
+    );
+    // The conversations already open go on.
+    open[0]
+        .send(json!({"type": "send", "client_id": "c0b", "body": "still here"}))
+        .await;
+    assert_eq!(open[0].until_type("ack").await["client_id"], "c0b");
+    let owner = srv.login(OWNER).await;
+    let t = srv.call("GET", "/api/v1/tenant", Some(&owner), None).await;
+    assert_eq!(t.body["usage"]["conversations_this_month"], 2, "{}", t.body);
+    // An upgrade lets new ones start at once.
+    let op = srv
+        .call(
+            "POST",
+            "/api/v1/admin/auth/login",
+            None,
+            Some(json!({"email": "root@ops.test", "password": "operator pass 1"})),
+        )
+        .await
+        .body["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let tid = srv.tenant["tenant_id"].as_str().unwrap();
+    let r = srv
+        .call(
+            "PATCH",
+            &format!("/api/v1/admin/tenants/{tid}"),
+            Some(&op),
+            Some(json!({"plan": "pro"})),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    third
+        .send(json!({"type": "send", "client_id": "c4", "body": "now?"}))
+        .await;
+    assert_eq!(third.until_type("ack").await["client_id"], "c4");
+}

@@ -144,6 +144,14 @@ pub async fn parley_from(bin: &Path, staff: usize, cpus: Option<&str>) -> Result
         )
         .await?;
     }
+    // No plan limit in the way (builds from before plans have no such
+    // command, and no limits either).
+    let _ = admin(
+        &bin,
+        &data,
+        &["set-plan", "--tenant", &tenant, "--plan", "business"],
+    )
+    .await;
     let config = dir.path().join("load.toml");
     std::fs::write(&config, LOAD_CONFIG)?;
     let mut cmd = pinned(cpus, &bin);

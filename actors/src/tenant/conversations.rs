@@ -157,7 +157,8 @@ impl TenantState {
             }
             return self.ensure_conversation(myself, c, reply).await;
         }
-        if !create {
+        if !create || !self.quota_check(true)? {
+            // Past the plan's conversations this month: existing ones go on.
             let _ = reply.send(None);
             return Ok(());
         }

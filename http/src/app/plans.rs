@@ -10,7 +10,7 @@ use crate::state::App;
 use axum::http::StatusCode;
 use parley_engine::account::AuditActor;
 use parley_engine::codes::error as code;
-use parley_engine::plans::{month, room, BillingStatus, Plan, Refusal, Subscription};
+use parley_engine::plans::{month_start, room, BillingStatus, Plan, Refusal, Subscription};
 use parley_engine::*;
 use parley_storage::{AccountStore, AuthStore, WriteBatch};
 use serde_json::{json, Value};
@@ -59,16 +59,6 @@ pub struct Usage {
     pub sites: u64,
     pub staff: u64,
     pub conversations_this_month: u64,
-}
-
-/// The first moment of the current calendar month (UTC).
-fn month_start(now: Timestamp) -> Timestamp {
-    let m = month(now);
-    let (y, mo) = ((m / 100) as i16, (m % 100) as i8);
-    jiff::civil::date(y, mo, 1)
-        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
-        .map(|z| Timestamp(z.timestamp().as_millisecond().max(0) as u64))
-        .unwrap_or(now)
 }
 
 pub fn usage(app: &App, t: TenantId) -> Result<Usage, ApiError> {
@@ -172,7 +162,15 @@ pub async fn set_plan(
     let mut b = WriteBatch::new();
     write_plan(app, &mut b, t, &old, &new, op.actor(), &op.caller);
     app.writer.write(b).await?;
+    changed(app, t).await;
     tenant_json(app, t)
+}
+
+/// Tells the tenant's actors its plan changed.
+async fn changed(app: &App, t: TenantId) {
+    if let Ok(h) = app.system.tenant(t).await {
+        let _ = h.actor.cast(parley_actors::TenantMsg::PlanChanged);
+    }
 }
 
 fn names(app: &App) -> String {
@@ -367,6 +365,7 @@ pub async fn webhook(app: &App, caller: &Caller, event: Value) -> Result<Value, 
     new.updated_at = Some(now);
     write_plan(app, &mut b, t, &old, &new, billing_actor(), caller);
     app.writer.write(b).await?;
+    changed(app, t).await;
     tracing::info!(event = %id, kind, tenant = %t, plan = %new.plan, "billing event handled");
     Ok(json!({"received": true}))
 }

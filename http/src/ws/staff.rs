@@ -345,6 +345,13 @@ impl Session {
         .await;
         let l = match lease {
             Ok(Some(l)) => l,
+            Ok(None) if super::visitor::over_quota(&self.s.app, &self.tenant).await => {
+                return self.s.error(
+                    error::QUOTA_EXCEEDED,
+                    "the plan allows no more conversations this month",
+                    Some(&client_id),
+                )
+            }
             Ok(None) => {
                 return self
                     .s

@@ -207,6 +207,14 @@ fn remember_device(app: &crate::state::App, t: TenantId, v: VisitorId, mut d: Vi
     app.writer.submit(b, Box::new(|_| {}));
 }
 
+/// Whether the tenant refused a new conversation for its plan's quota.
+pub(super) async fn over_quota(app: &crate::state::App, tenant: &ActorRef<TenantMsg>) -> bool {
+    let timeout = app.system.ctx.cfg.call_timeout;
+    ask(tenant, timeout, |reply| TenantMsg::OverQuota { reply })
+        .await
+        .unwrap_or(false)
+}
+
 impl Session {
     fn me(&self) -> Participant {
         Participant::visitor(self.visitor, None)
@@ -374,11 +382,19 @@ impl Session {
                     origin: self.s.outbox.clone(),
                 };
                 if let Some(post) = self.cast(true, post).await {
-                    self.s.error(
-                        error::INTERNAL,
-                        "the conversation could not be opened; re-send",
-                        post.client_id(),
-                    );
+                    if self.lease.is_none() && over_quota(&self.s.app, &self.tenant).await {
+                        self.s.error(
+                            error::QUOTA_EXCEEDED,
+                            "we cannot start a new chat right now; please leave a message instead",
+                            post.client_id(),
+                        );
+                    } else {
+                        self.s.error(
+                            error::INTERNAL,
+                            "the conversation could not be opened; re-send",
+                            post.client_id(),
+                        );
+                    }
                 }
             }
             ClientFrame::Typing {

@@ -204,12 +204,27 @@ try {
     await page.screenshot({ path: `${shots}/admin-tenants.png` });
     await row.getByRole('button', { name: 'Resume' }).click();
     await row.getByRole('cell', { name: 'active' }).waitFor();
+    step('the operator puts the tenant on pro: the totals show its revenue');
+    await page.getByLabel(/^Plan of Acme/).selectOption('pro');
+    await page.getByRole('status').filter({ hasText: '$29.00 a month' }).waitFor();
+    await page.getByText(/1 on pro/).waitFor();
+    step('the landing page lists the plans');
+    const landing = await newPage();
+    await landing.goto(base + '/');
+    const pricing = landing.getByRole('region', { name: 'Pricing' });
+    await pricing.getByRole('heading', { name: 'Business' }).waitFor();
+    await pricing.getByText('$29 a month').waitFor();
+    await shotsOf(landing, 'landing', '');
   } else if (scenario === 'settings') {
     const owner = await signIn(env('PARLEY_OWNER'));
     owner.on('dialog', (d) => d.accept());
     const get = (path) => owner.evaluate(async (p) => (await fetch(p, { headers: { authorization: 'Bearer ' + JSON.parse(localStorage.getItem('parley:auth')).access_token } })).json(), path);
     step('company name');
     await owner.evaluate(() => { location.hash = '#/admin/sites'; });
+    step('the plan with its usage meters');
+    const plan = owner.locator('.plan');
+    await plan.getByText('Plan: free').waitFor();
+    await plan.getByRole('progressbar', { name: /Sites: 1 of|Sites/ }).or(plan.getByText(/Sites/)).first().waitFor();
     await owner.getByLabel('Company name').fill('Acme Ltd');
     await owner.getByRole('button', { name: 'Save name' }).click();
     await owner.getByText('Company name saved.').waitFor();

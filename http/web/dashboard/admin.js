@@ -1,5 +1,6 @@
 // System admin at /admin/: the instance operator signs in and sees every
-// tenant with its usage, and suspends or resumes them.
+// tenant with its usage and plan, platform totals (tenants by plan, monthly
+// recurring revenue), sets plans, and suspends or resumes tenants.
 
 import { request, h, clock } from './api.js';
 
@@ -26,8 +27,8 @@ function signIn(message) {
   main.replaceChildren(form);
 }
 
-async function call(method, path) {
-  try { return await request(method, path, undefined, tokenOf()); } catch (e) {
+async function call(method, path, body) {
+  try { return await request(method, path, body, tokenOf()); } catch (e) {
     if (e.status === 401) signIn('Your operator session expired.');
     throw e;
   }
@@ -35,16 +36,25 @@ async function call(method, path) {
 
 async function tenants() {
   out.hidden = false;
-  const r = await call('GET', '/api/v1/admin/tenants');
+  const [r, stats, plans] = await Promise.all([call('GET', '/api/v1/admin/tenants'), call('GET', '/api/v1/admin/stats'),
+    request('GET', '/api/v1/plans')]);
+  const planSelect = (t) => h('select', { 'aria-label': 'Plan of ' + t.name, onchange: async (e) => {
+    await call('PATCH', `/api/v1/admin/tenants/${t.id}`, { plan: e.target.value });
+    tenants();
+  } }, plans.items.map((p) => h('option', { value: p.name, selected: p.name === t.plan }, p.name)));
   const row = (t) => h('tr', {}, h('td', {}, h('strong', {}, t.name), h('div', { class: 'muted' }, t.id)), h('td', {}, clock(t.created_at)),
     h('td', {}, `${t.usage.staff} staff · ${t.usage.sites} sites`), h('td', {}, `${t.usage.conversations} conversations · ${t.usage.messages} messages`),
     h('td', {}, `${t.usage.visitors} visitors · ${Math.ceil(t.usage.storage_bytes / 1024)} KiB`),
+    h('td', {}, planSelect(t)),
     h('td', {}, t.suspended ? 'suspended' : 'active'),
     h('td', {}, h('button', { class: t.suspended ? '' : 'danger', onclick: async () => {
       await call('POST', `/api/v1/admin/tenants/${t.id}/${t.suspended ? 'resume' : 'suspend'}`);
       tenants();
     } }, t.suspended ? 'Resume' : 'Suspend')));
-  main.replaceChildren(h('h1', {}, 'Tenants'), h('table', {}, h('thead', {}, h('tr', {}, ['Tenant', 'Since', 'Team', 'Chat', 'Visitors', 'State', ''].map((x) => h('th', {}, x)))),
+  const byPlan = Object.entries(stats.tenants_by_plan).map(([p, n]) => `${n} on ${p}`).join(' · ');
+  main.replaceChildren(h('h1', {}, 'Tenants'),
+    h('p', { class: 'totals', role: 'status' }, h('strong', {}, `$${(stats.mrr_cents / 100).toFixed(2)} a month`), ` · ${byPlan} · ${stats.conversations} conversations · ${stats.messages} messages`),
+    h('table', {}, h('thead', {}, h('tr', {}, ['Tenant', 'Since', 'Team', 'Chat', 'Visitors', 'Plan', 'State', ''].map((x) => h('th', {}, x)))),
     h('tbody', {}, r.items.map(row))));
 }
 

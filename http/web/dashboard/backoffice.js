@@ -249,6 +249,30 @@ export async function webhooksPage(app, root) {
   await load();
 }
 
+// --- plan and usage ---
+
+const meter = (label, used, limit) => h('div', { class: 'meter' }, h('span', {}, label),
+  limit == null ? h('span', { class: 'muted' }, `${used} (unlimited)`)
+    : [h('progress', { max: limit, value: Math.min(used, limit), 'aria-label': `${label}: ${used} of ${limit}` }), h('span', {}, `${used} / ${limit}`)]);
+
+/** The tenant's plan with usage meters; owners get upgrade buttons. */
+export async function planCard(app, out) {
+  const [t, plans] = await Promise.all([api('GET', '/api/v1/tenant'), api('GET', '/api/v1/plans')]);
+  const l = t.limits;
+  const owner = app.live.me?.role === 'owner';
+  const upgrade = (p) => h('button', { class: p.name === t.plan ? 'ghost' : '', disabled: p.name === t.plan, onclick: () => tryApi(out, async () => {
+    const r = await api('POST', '/api/v1/billing/checkout', { plan: p.name });
+    location.assign(r.url);
+  }) }, p.name === t.plan ? `On ${p.name}` : `Go ${p.name} — $${(p.price_cents / 100).toFixed(0)}/mo`);
+  return h('div', { class: 'card stack plan' }, h('strong', {}, `Plan: ${t.plan}`),
+    t.billing?.next_plan ? h('p', { class: 'muted' }, `Moves to ${t.billing.next_plan} on ${clock(t.billing.period_end)}.`) : null,
+    t.billing?.status === 'past_due' ? h('p', { class: 'error' }, `A payment failed: the plan holds until ${clock(t.billing.grace_until)}.`) : null,
+    meter('Conversations this month', t.usage.conversations_this_month, l.conversations_per_month),
+    meter('Sites', t.usage.sites, l.sites), meter('Staff seats', t.usage.staff, l.staff),
+    h('p', { class: 'muted' }, 'Includes: ' + (l.features.length ? l.features.join(', ').replaceAll('_', ' ') : 'the essentials')),
+    owner ? h('div', { class: 'row-actions' }, plans.items.filter((p) => p.price_cents > 0).map(upgrade)) : null);
+}
+
 // --- the bell ---
 
 /** The header's bell: unread count, a list, live updates. */

@@ -35,6 +35,23 @@ function wire(id, path, next) {
   });
 }
 
+// The plans this instance sells, from its config.
+const limit = (n, what) => (n == null ? `Unlimited ${what}` : `${n.toLocaleString()} ${what}`);
+request('GET', '/api/v1/plans').then((r) => {
+  const el = (tag, text) => Object.assign(document.createElement(tag), { textContent: text });
+  document.getElementById('pricing').replaceChildren(...r.items.map((p) => {
+    const card = document.createElement('div');
+    card.className = 'card stack';
+    const list = document.createElement('ul');
+    list.append(...[limit(p.conversations_per_month, 'conversations a month'), limit(p.sites, 'sites'), limit(p.staff, 'staff seats'),
+      p.retention_days == null ? 'History kept forever' : `${p.retention_days} days of history`,
+      ...p.features.map((f) => f[0].toUpperCase() + f.slice(1).replaceAll('_', ' '))].map((t) => el('li', t)));
+    card.append(el('h3', p.name[0].toUpperCase() + p.name.slice(1)), el('p', p.price_cents ? `$${(p.price_cents / 100).toFixed(0)} a month` : 'Free'), list);
+    card.querySelector('p').className = 'price';
+    return card;
+  }));
+}).catch(() => {});
+
 wire('signup', '/api/v1/auth/register', '/app/#/welcome');
 wire('signin', '/api/v1/auth/login', '/app/#/inbox/waiting');
 if (location.hash === '#signin') document.querySelector('#signin input').focus();

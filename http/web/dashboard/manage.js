@@ -3,7 +3,7 @@
 // canned responses, and the signed-in member's sessions.
 
 import { api, h, clock, session, signOut, keep } from './api.js';
-import { formsCard, download } from './backoffice.js';
+import { formsCard, download, planCard } from './backoffice.js';
 
 const fields = (form) => Object.fromEntries(new FormData(form));
 const field = (label, input) => h('label', {}, label, input);
@@ -129,7 +129,7 @@ export async function sitesPage(app, root, id) {
     app.go('#/admin/sites/' + made.id);
   }); } }, h('input', { name: 'name', required: true, placeholder: 'New site name', 'aria-label': 'New site name' }), h('button', { type: 'submit' }, 'Add site')) : null;
   const nav = h('div', { class: 'subnav' }, r.items.map((s) => h('a', { href: '#/admin/sites/' + s.id, 'aria-current': s.id === site?.id ? 'page' : false }, s.name)));
-  const company = app.live.me?.role === 'owner' ? await companyForm(out) : null;
+  const company = app.live.me?.role === 'owner' ? h('div', { class: 'split wide' }, await companyForm(out), await planCard(app, out)) : null;
   if (!site) { root.replaceChildren(h('h1', {}, 'Sites'), company, out, h('p', {}, 'No site yet: add one to get its embed snippet.'), create); return; }
   const st = site.settings;
   const pv = h('div', {}, preview(st));

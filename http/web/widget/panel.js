@@ -185,9 +185,11 @@ function markRead() {
   if (isOpen && unread) { unread = 0; toParent({ t: 'unread', n: 0 }); }
 }
 
+let full = false;
 function mode() {
   const when = hours();
-  const away = (!agents || !when.open) && !conv;
+  // `full`: the workspace's plan takes no new chats this month.
+  const away = (!agents || !when.open || full) && !conv;
   const fields = cfg.pre_chat_fields || [];
   const asking = !away && !conv && fields.length > 0 && !store.get(K.pre, 0);
   offline.hidden = !away;
@@ -302,6 +304,7 @@ function on(f) {
       mode();
       break;
     case 'error':
+      if (f.code === 'quota_exceeded') { full = true; mode(); }
       if (f.client_id && pending.has(f.client_id) && !['rate_limited', 'overloaded', 'internal'].includes(f.code)) {
         const p = pending.get(f.client_id);
         pending.delete(f.client_id);
