@@ -262,11 +262,21 @@ impl TenantState {
         });
         if !fresh {
             let sub = parley_storage::AuthStore::subscription(&self.ctx.store, self.id)?;
-            let used = parley_storage::AuthStore::conversations_since(
-                &self.ctx.store,
-                self.id,
-                month_start(now),
-            )?;
+            let unlimited = plans
+                .iter()
+                .find(|p| p.name == sub.plan_at(now))
+                .or(plans.first())
+                .is_some_and(|p| p.conversations_per_month.is_none());
+            // An unlimited plan needs no count (a busy tenant's is large).
+            let used = if unlimited {
+                0
+            } else {
+                parley_storage::AuthStore::conversations_since(
+                    &self.ctx.store,
+                    self.id,
+                    month_start(now),
+                )?
+            };
             self.quota = Some(Quota {
                 month: month(now),
                 used,
