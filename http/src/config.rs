@@ -29,6 +29,43 @@ pub struct Config {
     /// `business`) or new ones.
     pub plans: std::collections::BTreeMap<String, PlanConfig>,
     pub billing: BillingConfig,
+    pub audit: AuditConfig,
+    pub retention: RetentionConfig,
+}
+
+/// The audit log.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// Days an audit entry is kept; negative: forever.
+    pub retention_days: i64,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            retention_days: 365,
+        }
+    }
+}
+
+/// The janitor that deletes what plans keep no longer.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// Seconds between passes.
+    pub sweep_secs: u64,
+    /// Records deleted per write.
+    pub batch: usize,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self {
+            sweep_secs: 3600,
+            batch: 500,
+        }
+    }
 }
 
 /// One plan's settings; a missing key keeps the built-in value. A
@@ -275,6 +312,8 @@ impl Default for Config {
             bookings: BookingsConfig::default(),
             plans: Default::default(),
             billing: BillingConfig::default(),
+            audit: AuditConfig::default(),
+            retention: RetentionConfig::default(),
         }
     }
 }

@@ -203,6 +203,10 @@ impl Server {
             app.clone(),
             Duration::from_secs(app.config.bookings.sweep_secs.max(1)),
         ));
+        let retention = tokio::spawn(crate::app::retention::run(
+            app.clone(),
+            Duration::from_secs(app.config.retention.sweep_secs.max(1)),
+        ));
         let campaigns = tokio::spawn(crate::app::newsletter::run(
             app.clone(),
             app.config.newsletter.per_second,
@@ -233,6 +237,7 @@ impl Server {
         missed.abort();
         reminders.abort();
         campaigns.abort();
+        retention.abort();
         // Wait for every WebSocket to close (each holds a permit).
         let all = app.config.limits.max_connections as u32;
         let drained =

@@ -337,3 +337,73 @@ async fn past_its_monthly_conversations_a_tenant_keeps_the_ones_it_has() {
         .await;
     assert_eq!(third.until_type("ack").await["client_id"], "c4");
 }
+
+#[tokio::test]
+async fn the_janitor_deletes_what_the_plan_keeps_no_longer() {
+    // A plan that keeps nothing, and an audit log that keeps nothing.
+    let srv = Server::start_with(Setup {
+        config: Some("[plans.free]\nretention_days = 0\n[audit]\nretention_days = 0\n[retention]\nsweep_secs = 1\n".into()),
+        ..Default::default()
+    });
+    let owner = srv.login(OWNER).await;
+    let (mut v, _) = srv.visitor(None).await;
+    v.send(json!({"type": "send", "client_id": "r1", "body": "forget me"}))
+        .await;
+    let ack = v.until_type("ack").await;
+    let conv = ack["conversation_id"].as_str().unwrap().to_string();
+    drop(v);
+    let r = srv
+        .call(
+            "PATCH",
+            "/api/v1/tenant",
+            Some(&owner),
+            Some(json!({"name": "Acme Renamed"})),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let c = srv
+            .call(
+                "GET",
+                &format!("/api/v1/conversations/{conv}/messages"),
+                Some(&owner),
+                None,
+            )
+            .await;
+        let audit = srv
+            .call("GET", "/api/v1/audit?limit=200", Some(&owner), None)
+            .await;
+        let renamed = audit.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "tenant.update");
+        if c.status == 404 && !renamed {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} / {}",
+            c.body,
+            audit.body
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    // The tenant itself, its staff and sites stay.
+    assert_eq!(
+        srv.call("GET", "/api/v1/tenant", Some(&owner), None)
+            .await
+            .body["name"],
+        "Acme Renamed"
+    );
+    assert_eq!(
+        srv.call("GET", "/api/v1/sites", Some(&owner), None)
+            .await
+            .body["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}

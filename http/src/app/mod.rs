@@ -16,6 +16,7 @@ pub mod newsletter;
 pub mod notify;
 pub mod plans;
 pub mod principal;
+pub mod retention;
 pub mod sessions;
 pub mod sites;
 pub mod staff;
