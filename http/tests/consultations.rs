@@ -2,7 +2,7 @@
 //! loopback: slots from business hours, 50 visitors racing for one slot
 //! (exactly one wins), one staff member never booked twice across sites,
 //! the confirmation mail's `.ics` and its single-use cancel and reschedule
-//! links, staff's status changes, and bad input. One server for the file.
+//! links, staff's status changes, and bad input.
 
 mod common;
 
@@ -10,7 +10,6 @@ use base64::Engine;
 use common::smtp::{self, Smtp};
 use common::*;
 use serde_json::{json, Value};
-use tokio::sync::OnceCell;
 
 struct World {
     srv: Server,
@@ -19,38 +18,33 @@ struct World {
     site: String,
 }
 
-static WORLD: OnceCell<World> = OnceCell::const_new();
-
-async fn world() -> Option<&'static World> {
+/// A server with bookings open on its site (every day, 30-minute slots)
+/// and a real SMTP server. One per test: a static one would outlive the
+/// test binary (statics are never dropped) and keep its processes alive.
+async fn world() -> Option<World> {
     if let Some(why) = smtp::unavailable() {
         eprintln!("skipping: {why}");
         return None;
     }
-    Some(
-        WORLD
-            .get_or_init(|| async {
-                let sink = Smtp::start();
-                let srv = Server::start_with(Setup {
-                    config: Some(format!(
-                        "[mail]\nsmtp_url = \"{}\"\nfrom = \"Acme <desk@acme.test>\"\nretry_base_secs = 1\n",
-                        sink.url()
-                    )),
-                    ..Default::default()
-                });
-                let pair = srv.pair(OWNER, PASSWORD).await;
-                let owner = pair["access_token"].as_str().unwrap().to_string();
-                let site = srv.tenant["site_id"].as_str().unwrap().to_string();
-                srv.open_bookings(&owner, &site, json!({"topics": ["SEO", "Ads"]}))
-                    .await;
-                World {
-                    srv,
-                    sink,
-                    owner,
-                    site,
-                }
-            })
-            .await,
-    )
+    let sink = Smtp::start();
+    let srv = Server::start_with(Setup {
+        config: Some(format!(
+            "[mail]\nsmtp_url = \"{}\"\nfrom = \"Acme <desk@acme.test>\"\nretry_base_secs = 1\n",
+            sink.url()
+        )),
+        ..Default::default()
+    });
+    let pair = srv.pair(OWNER, PASSWORD).await;
+    let owner = pair["access_token"].as_str().unwrap().to_string();
+    let site = srv.tenant["site_id"].as_str().unwrap().to_string();
+    srv.open_bookings(&owner, &site, json!({"topics": ["SEO", "Ads"]}))
+        .await;
+    Some(World {
+        srv,
+        sink,
+        owner,
+        site,
+    })
 }
 
 fn book_body(email: &str, start: &Value) -> Value {
@@ -191,7 +185,7 @@ async fn a_staff_member_is_never_booked_twice_across_sites() {
     );
     w.srv.open_bookings(&w.owner, &site2, json!({})).await;
     let slot = slot_of(&w.srv.slots(w.srv.site_key()).await, &at(1, 12, 0))["start"].clone();
-    let first = book(w, w.srv.site_key(), "one@v.test", &slot).await;
+    let first = book(&w, w.srv.site_key(), "one@v.test", &slot).await;
     assert_eq!(first.status, 201, "{}", first.body);
     // The only owner takes bookings on both sites: booked on the first.
     assert!(!w.srv.slots(&key2).await.iter().any(|s| s["start"] == slot));
@@ -213,7 +207,7 @@ async fn a_booking_mails_an_ics_and_a_single_use_link_that_cancels_it() {
     let Some(w) = world().await else { return };
     let key = w.srv.site_key().to_string();
     let slot = slot_of(&w.srv.slots(&key).await, &at(2, 9, 0));
-    let r = book(w, &key, "cal@v.test", &slot["start"]).await;
+    let r = book(&w, &key, "cal@v.test", &slot["start"]).await;
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(r.body["status"], "requested");
     assert_eq!(r.body["start"], slot["start"]);
@@ -330,7 +324,7 @@ async fn a_visitor_moves_their_booking_and_staff_confirm_it() {
         slot_of(&slots, &at(2, 14, 0))["start"].clone(),
         slot_of(&slots, &at(2, 15, 30))["start"].clone(),
     );
-    let r = book(w, &key, "move@v.test", &from).await;
+    let r = book(&w, &key, "move@v.test", &from).await;
     assert_eq!(r.status, 201, "{}", r.body);
     let id = r.body["id"].as_str().unwrap().to_string();
     let token = link_token(&w.sink.wait_for("move@v.test", "your consultation").await);

@@ -23,43 +23,34 @@ use serde_json::{json, Value};
 /// How many page views the sidebar shows.
 const PAGES_SHOWN: usize = 50;
 
-/// Browser, operating system and kind of device, from a user agent.
-pub fn describe(ua: &str) -> (&'static str, &'static str, &'static str) {
-    let has = |s: &str| ua.contains(s);
-    let browser = if has("Edg/") {
-        "Edge"
-    } else if has("OPR/") || has("Opera") {
-        "Opera"
-    } else if has("Firefox/") || has("FxiOS") {
-        "Firefox"
-    } else if has("Chrome/") || has("CriOS") || has("Chromium") {
-        "Chrome"
-    } else if has("Safari/") {
-        "Safari"
-    } else {
-        "Other"
+/// Browser, operating system and kind of device, from a user agent
+/// (parsed by `woothee`, with its names folded into families).
+pub fn describe(ua: &str) -> (String, &'static str, &'static str) {
+    let Some(r) = woothee::parser::Parser::new().parse(ua) else {
+        return ("Other".into(), "Other", "desktop");
     };
-    let os = if has("iPhone") || has("iPad") || has("iOS") {
-        "iOS"
-    } else if has("Android") {
-        "Android"
-    } else if has("Windows") {
-        "Windows"
-    } else if has("Mac OS X") || has("Macintosh") {
-        "macOS"
-    } else if has("CrOS") {
-        "ChromeOS"
-    } else if has("Linux") {
-        "Linux"
-    } else {
-        "Other"
+    let browser = match r.name {
+        "UNKNOWN" | "" => "Other".to_string(),
+        "Internet Explorer" => "IE".into(),
+        n => n.to_string(),
     };
-    let device = if has("iPad") || has("Tablet") || (has("Android") && !has("Mobile")) {
-        "tablet"
-    } else if has("Mobi") || has("iPhone") {
-        "mobile"
-    } else {
-        "desktop"
+    let os = match r.os {
+        "iPhone" | "iPad" | "iPod" | "iOS" => "iOS",
+        "Android" => "Android",
+        "Mac OSX" | "macOS" => "macOS",
+        "ChromeOS" => "ChromeOS",
+        "Linux" | "BSD" => "Linux",
+        o if o.starts_with("Windows") => "Windows",
+        _ => "Other",
+    };
+    let device = match (r.category, r.os) {
+        (_, "iPad") => "tablet",
+        ("smartphone" | "mobilephone", _) if ua.contains("Android") && !ua.contains("Mobile") => {
+            "tablet"
+        }
+        ("smartphone" | "mobilephone", _) => "mobile",
+        ("crawler", _) => "bot",
+        _ => "desktop",
     };
     (browser, os, device)
 }
@@ -213,14 +204,21 @@ mod tests {
     #[test]
     fn user_agents_are_described() {
         let chrome_mac = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36";
-        assert_eq!(describe(chrome_mac), ("Chrome", "macOS", "desktop"));
+        assert_eq!(describe(chrome_mac), ("Chrome".into(), "macOS", "desktop"));
         let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1";
-        assert_eq!(describe(iphone), ("Safari", "iOS", "mobile"));
+        assert_eq!(describe(iphone), ("Safari".into(), "iOS", "mobile"));
         let edge = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36 Edg/120.0";
-        assert_eq!(describe(edge), ("Edge", "Windows", "desktop"));
+        assert_eq!(describe(edge), ("Edge".into(), "Windows", "desktop"));
         let firefox_android =
             "Mozilla/5.0 (Android 14; Mobile; rv:120.0) Gecko/120.0 Firefox/120.0";
-        assert_eq!(describe(firefox_android), ("Firefox", "Android", "mobile"));
-        assert_eq!(describe(""), ("Other", "Other", "desktop"));
+        assert_eq!(
+            describe(firefox_android),
+            ("Firefox".into(), "Android", "mobile")
+        );
+        assert_eq!(describe("").1, "Other");
+        let ipad = "Mozilla/5.0 (iPad; CPU OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1";
+        assert_eq!(describe(ipad).2, "tablet");
+        let bot = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
+        assert_eq!(describe(bot).2, "bot");
     }
 }
