@@ -97,6 +97,26 @@ impl BookingsState {
             .ok_or(PlaceError::Taken)?;
             booking.assignee = Some(who);
         }
+        let new = expect_version.is_none()
+            && self
+                .ctx
+                .store
+                .booking(self.tenant, booking.id)
+                .map_err(storage)?
+                .is_none();
+        if new {
+            use parley_engine::analytics::{hour_of, Event};
+            use parley_storage::keys::{self, Tally};
+            let h = hour_of(booking.created_at);
+            let site = Tally::Site(booking.site_id);
+            batch.count(keys::bucket(self.tenant, site, h), Event::Booking);
+            if let Some(s) = booking.assignee {
+                batch.count(
+                    keys::bucket(self.tenant, Tally::Staff(s), h),
+                    Event::Booking,
+                );
+            }
+        }
         self.ctx.store.put_booking(&mut batch, &booking);
         self.ctx.writer.write(batch).await.map_err(storage)?;
         self.busy.retain(|b| b.booking != booking.id);

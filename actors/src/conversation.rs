@@ -172,6 +172,11 @@ pub struct ConversationState {
     next_ticket: u64,
     /// The audit entry of a staff command, written with its system message.
     audit: Option<parley_engine::account::AuditRecord>,
+    /// Analytics counts waiting for the next write (a rating's).
+    counts: Vec<parley_storage::Count>,
+    /// Whether staff answered since this actor started (the writer's
+    /// count-once marker is the truth across restarts).
+    answered: bool,
     pending: VecDeque<Pending>,
     /// Recent `client_id` → seq; older ones are found in storage.
     recent: HashMap<String, u64>,
@@ -256,6 +261,8 @@ impl Actor for Conversation {
             meta: None,
             next_ticket: 0,
             audit: None,
+            counts: Vec::new(),
+            answered: false,
             pending: VecDeque::new(),
             recent: HashMap::new(),
             live_since: HashMap::new(),

@@ -30,7 +30,7 @@ pub use outbox::{CloseSignal, Inbox, Out, Outbox, Replay};
 pub use registry::TenantHandle;
 pub use slot::{ConvLease, Sub, SubKind};
 pub use staff::StaffMsg;
-pub use tenant::{HelloReply, TenantMsg};
+pub use tenant::{Arrival, HelloReply, TenantMsg};
 
 use parley_engine::TenantId;
 use parley_storage::{Store, Writer};
@@ -53,6 +53,8 @@ pub struct ActorConfig {
     /// A visitor with an email who leaves with a conversation open is
     /// watched this long before staff replies are mailed to them.
     pub missed_reply_after: Duration,
+    /// A conversation with no staff answer for this long counts as missed.
+    pub missed_after: Duration,
     /// The plans, free first; none: no plan limits at all.
     pub plans: Vec<parley_engine::plans::Plan>,
 }
@@ -65,6 +67,7 @@ impl Default for ActorConfig {
             max_inflight: 1024,
             call_timeout: Duration::from_secs(5),
             missed_reply_after: Duration::from_secs(300),
+            missed_after: Duration::from_secs(300),
             plans: Vec::new(),
         }
     }

@@ -9,7 +9,7 @@ use crate::tenant::TenantMsg;
 use parley_engine::codes::close;
 use parley_engine::protocol::Availability;
 use parley_engine::records::StaffRecord;
-use parley_engine::SessionId;
+use parley_engine::{SessionId, Timestamp};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 
 /// Messages a Staff actor handles.
@@ -25,12 +25,18 @@ pub enum StaffMsg {
     Revoke(u16),
     /// One sign-in session was ended: its sockets close with 4401.
     EndSession(SessionId),
+    /// Time to write the online time counted so far.
+    Tally,
 }
+
+/// How often online time is written.
+const TALLY_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Start-up arguments.
 pub struct StaffArgs {
     pub tenant: ActorRef<TenantMsg>,
     pub record: StaffRecord,
+    pub ctx: std::sync::Arc<crate::Ctx>,
 }
 
 /// The actor.
@@ -42,12 +48,38 @@ pub struct StaffState {
     record: StaffRecord,
     sockets: Vec<(Outbox, Option<SessionId>)>,
     availability: Availability,
+    ctx: std::sync::Arc<crate::Ctx>,
+    /// Since when they are online and available, not yet written.
+    online_since: Option<Timestamp>,
+    ticker: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl StaffState {
     /// Applies an availability change; `true` when it changed.
     fn set_availability(&mut self, a: Availability) -> bool {
         std::mem::replace(&mut self.availability, a) != a
+    }
+
+    /// Writes the online time counted so far, and keeps counting while
+    /// they stay online and available.
+    fn tally(&mut self) {
+        use parley_engine::analytics::{split_hours, Event};
+        use parley_storage::keys::{bucket, Tally};
+        let now = Timestamp::now();
+        if let Some(since) = self.online_since.take() {
+            let (t, me) = (self.record.tenant_id, Tally::Staff(self.record.id));
+            let mut b = parley_storage::WriteBatch::new();
+            for (h, secs) in split_hours(since, now) {
+                b.count(bucket(t, me, h), Event::Online(secs));
+            }
+            if !b.is_empty() {
+                self.ctx.writer.submit(b, Box::new(|_| {}));
+            }
+        }
+        let online = self.availability == Availability::Available
+            && self.sockets.iter().any(|(s, _)| !s.is_closed());
+        // Whole seconds only: the rest carries over to the next write.
+        self.online_since = online.then(|| Timestamp(now.millis() - now.millis() % 1000));
     }
 }
 
@@ -58,7 +90,7 @@ impl Actor for Staff {
 
     async fn pre_start(
         &self,
-        _myself: ActorRef<Self::Msg>,
+        myself: ActorRef<Self::Msg>,
         args: StaffArgs,
     ) -> Result<Self::State, ActorProcessingErr> {
         Ok(StaffState {
@@ -66,7 +98,23 @@ impl Actor for Staff {
             record: args.record,
             sockets: Vec::new(),
             availability: Availability::Available,
+            ctx: args.ctx,
+            online_since: None,
+            ticker: Some(myself.send_interval(TALLY_EVERY, || StaffMsg::Tally)),
         })
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        if let Some(t) = state.ticker.take() {
+            t.abort();
+        }
+        state.sockets.clear();
+        state.tally();
+        Ok(())
     }
 
     async fn handle(
@@ -79,8 +127,17 @@ impl Actor for Staff {
             StaffMsg::Joined(o, session) => {
                 state.sockets.retain(|(s, _)| !s.is_closed());
                 state.sockets.push((o, session));
+                if state.online_since.is_none() {
+                    state.tally();
+                }
             }
-            StaffMsg::Left(id) => state.sockets.retain(|(s, _)| s.id() != id),
+            StaffMsg::Left(id) => {
+                state.sockets.retain(|(s, _)| s.id() != id);
+                if state.sockets.is_empty() {
+                    state.tally();
+                }
+            }
+            StaffMsg::Tally => state.tally(),
             StaffMsg::EndSession(sid) => {
                 for (s, _) in state.sockets.iter().filter(|(_, x)| *x == Some(sid)) {
                     s.close(close::UNAUTHORIZED);
@@ -95,6 +152,7 @@ impl Actor for Staff {
             StaffMsg::SetAvailability(a) => {
                 if state.set_availability(a) {
                     tracing::debug!(staff = %state.record.id, ?a, "availability changed");
+                    state.tally();
                     let _ = state.tenant.cast(TenantMsg::StaffAvailability {
                         staff: state.record.id,
                         availability: a,

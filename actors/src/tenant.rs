@@ -75,6 +75,8 @@ pub enum TenantMsg {
         visitor: VisitorId,
         site: SiteId,
         page: PageInfo,
+        /// What the connection said of the browser, for analytics.
+        arrival: Box<Arrival>,
         outbox: Outbox,
         reply: RpcReplyPort<HelloReply>,
     },
@@ -139,6 +141,8 @@ pub enum TenantMsg {
     QueueChange {
         id: ConversationId,
         visitor: VisitorId,
+        site: SiteId,
+        created: Timestamp,
         waiting_since: Option<Timestamp>,
     },
     /// Time to tell waiting visitors their new place in the line.
@@ -235,6 +239,17 @@ pub struct TenantState {
     bookings: Option<ActorRef<BookingsMsg>>,
     /// Conversations started this month against the plan's allowance.
     quota: Option<Quota>,
+    /// The hour being counted and the visitors already counted in it (the
+    /// writer's marker is the truth across restarts; this spares it work).
+    visits: (u32, std::collections::HashSet<VisitorId>),
+}
+
+/// What a visitor's connection said of their browser: the user agent and
+/// the country (from a GeoIP database, or the browser's time zone).
+#[derive(Clone, Debug, Default)]
+pub struct Arrival {
+    pub user_agent: String,
+    pub country: String,
 }
 
 /// The month's conversation count as the Tenant keeps it: read from
@@ -328,6 +343,7 @@ impl Actor for Tenant {
             ticker: Some(ticker),
             bookings: None,
             quota: None,
+            visits: (0, Default::default()),
         })
     }
 
@@ -368,10 +384,11 @@ impl Actor for Tenant {
                 visitor,
                 site,
                 page,
+                arrival,
                 outbox,
                 reply,
             } => {
-                let hello = state.visitor_hello(visitor, site, page, outbox)?;
+                let hello = state.visitor_hello(visitor, site, page, &arrival, outbox)?;
                 let _ = reply.send(hello);
             }
             TenantMsg::VisitorPage {
@@ -470,10 +487,23 @@ impl Actor for Tenant {
             TenantMsg::QueueChange {
                 id,
                 visitor,
+                site,
+                created,
                 waiting_since,
-            } => state.queue_change(&myself, id, visitor, waiting_since),
+            } => {
+                let w = waiting_since.map(|since| queue::Waiting {
+                    since,
+                    visitor,
+                    site,
+                    created,
+                });
+                state.queue_change(&myself, id, w)
+            }
             TenantMsg::QueueFlush => state.queue_flush(),
-            TenantMsg::Tick => state.passivate_idle_visitors(),
+            TenantMsg::Tick => {
+                state.passivate_idle_visitors();
+                state.count_missed();
+            }
         }
         Ok(())
     }

@@ -11,6 +11,7 @@
 
 use crate::tenant::TenantMsg;
 use crate::Ctx;
+use parley_engine::analytics::{self, Event, VisitTags};
 use parley_engine::records::*;
 use parley_engine::*;
 use parley_storage::{VisitorStore, WriteBatch};
@@ -24,6 +25,8 @@ pub enum VisitorMsg {
         site: SiteId,
         page: PageInfo,
         at: Timestamp,
+        /// Set when this sighting is the visitor's first in its hour.
+        visit: Option<Box<VisitTags>>,
     },
     /// The visitor said who they are; `tenant` hears once it is stored.
     Identify {
@@ -100,7 +103,8 @@ impl Known {
     }
 
     /// Records a sighting on `page`: the record (created on first sight,
-    /// `last_seen` bumped) and a page view when the page changed.
+    /// `last_seen` bumped), a page view when the page changed, and their
+    /// analytics counts (the visit counted once per visitor and hour).
     pub(crate) fn seen(
         &mut self,
         ctx: &Ctx,
@@ -108,8 +112,19 @@ impl Known {
         site: SiteId,
         page: PageInfo,
         at: Timestamp,
+        visit: Option<Box<VisitTags>>,
     ) -> WriteBatch {
+        use parley_storage::keys::{self, Tally};
         let mut b = WriteBatch::new();
+        let h = analytics::hour_of(at);
+        if let Some(tags) = visit {
+            let who = [site.to_bytes(), id.to_bytes()].concat();
+            b.count_once(
+                keys::bucket(tenant, Tally::Site(site), h),
+                keys::once(tenant, h, b'v', &who),
+                Event::Visit(tags),
+            );
+        }
         let rec = self.record_or_new((tenant, id), site, at);
         rec.last_seen = at;
         ctx.store.put_visitor(&mut b, rec);
@@ -123,6 +138,10 @@ impl Known {
                     page: page.clone(),
                     at,
                 },
+            );
+            b.count(
+                keys::bucket(tenant, Tally::Site(site), h),
+                Event::PageView(analytics::page_path(&page.url)),
             );
             self.last_page = Some(page);
         }
@@ -164,9 +183,14 @@ impl Actor for Visitor {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         match msg {
-            VisitorMsg::Seen { site, page, at } => {
+            VisitorMsg::Seen {
+                site,
+                page,
+                at,
+                visit,
+            } => {
                 let key = (state.tenant, state.id);
-                let b = state.known.seen(&state.ctx, key, site, page, at);
+                let b = state.known.seen(&state.ctx, key, site, page, at, visit);
                 state.ctx.writer.submit(b, Box::new(|_| {}));
             }
             VisitorMsg::Identify {
@@ -215,13 +239,13 @@ mod tests {
         };
         let mut k = Known::load(&ctx, t, v).unwrap();
         store
-            .write_now(k.seen(&ctx, (t, v), site, page("/a"), Timestamp(1)))
+            .write_now(k.seen(&ctx, (t, v), site, page("/a"), Timestamp(1), None))
             .unwrap();
         store
-            .write_now(k.seen(&ctx, (t, v), site, page("/a"), Timestamp(2)))
+            .write_now(k.seen(&ctx, (t, v), site, page("/a"), Timestamp(2), None))
             .unwrap();
         store
-            .write_now(k.seen(&ctx, (t, v), site, page("/b"), Timestamp(3)))
+            .write_now(k.seen(&ctx, (t, v), site, page("/b"), Timestamp(3), None))
             .unwrap();
         let views = store.page_views(t, v, 10).unwrap();
         assert_eq!(
@@ -240,7 +264,7 @@ mod tests {
         let mut again = Known::load(&ctx, t, v).unwrap();
         assert_eq!(
             again
-                .seen(&ctx, (t, v), site, page("/b"), Timestamp(4))
+                .seen(&ctx, (t, v), site, page("/b"), Timestamp(4), None)
                 .len(),
             1
         );

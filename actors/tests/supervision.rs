@@ -51,6 +51,7 @@ async fn open(sys: &System, t: TenantId, v: VisitorId) -> (ConvLease, Outbox, In
             visitor: v,
             site: SiteId::new(),
             page: Default::default(),
+            arrival: Default::default(),
             outbox: outbox.clone(),
             reply,
         }

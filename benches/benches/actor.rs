@@ -21,6 +21,7 @@ async fn open(sys: &System, t: TenantId, v: VisitorId) -> (ConvLease, Outbox, In
             visitor: v,
             site,
             page: Default::default(),
+            arrival: Default::default(),
             outbox: outbox.clone(),
             reply,
         }

@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod account;
+pub mod analytics;
 pub mod booking;
 pub mod codes;
 pub mod conversation;

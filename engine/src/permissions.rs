@@ -80,6 +80,8 @@ pub enum Action {
     ManageNewsletter,
     /// Register, rotate and remove webhook endpoints and read their deliveries.
     ManageWebhooks,
+    /// Read the analytics and the staff performance.
+    ReadAnalytics,
 }
 
 /// The single permission check: may `role` do `action`?
@@ -90,7 +92,7 @@ pub fn allowed(role: Role, action: Action) -> bool {
         ReadConversations | Chat | Claim | Close | Transfer | ViewStaff | ViewSites
         | ManageCanned => true,
         TakeOver | ManageSites | ReadAudit | ReadOutbox | ExportData | ManageNewsletter
-        | ManageWebhooks => matches!(role, Owner | Admin),
+        | ManageWebhooks | ReadAnalytics => matches!(role, Owner | Admin),
         ManageStaff(target) => match role {
             Owner => true,
             Admin => target != Owner,
@@ -134,6 +136,8 @@ mod tests {
         assert!(!allowed(Role::Admin, Action::ReadMailBodies));
         assert!(!allowed(Role::Agent, Action::ReadOutbox));
         assert!(allowed(Role::Admin, Action::ReadAudit));
+        assert!(allowed(Role::Admin, Action::ReadAnalytics));
+        assert!(!allowed(Role::Agent, Action::ReadAnalytics));
         assert!(allowed(Role::Owner, Action::ManageStaff(Role::Owner)));
         assert!(allowed(Role::Owner, Action::ManageTenant));
     }

@@ -31,6 +31,27 @@ pub struct Config {
     pub billing: BillingConfig,
     pub audit: AuditConfig,
     pub retention: RetentionConfig,
+    pub analytics: AnalyticsConfig,
+}
+
+/// Analytics.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AnalyticsConfig {
+    /// A MaxMind country (or city) database: visitors' countries come from
+    /// their address. Without it they come from the browser's time zone.
+    pub geoip_path: Option<PathBuf>,
+    /// A conversation with no staff answer for this long counts as missed.
+    pub missed_after_secs: u64,
+}
+
+impl Default for AnalyticsConfig {
+    fn default() -> Self {
+        Self {
+            geoip_path: None,
+            missed_after_secs: 300,
+        }
+    }
 }
 
 /// The audit log.
@@ -314,6 +335,7 @@ impl Default for Config {
             billing: BillingConfig::default(),
             audit: AuditConfig::default(),
             retention: RetentionConfig::default(),
+            analytics: AnalyticsConfig::default(),
         }
     }
 }
@@ -512,6 +534,7 @@ impl Config {
             max_inflight: self.actors.max_inflight.max(1),
             call_timeout: Duration::from_secs(5),
             missed_reply_after: Duration::from_secs(self.mail.missed_reply_after_secs.max(1)),
+            missed_after: Duration::from_secs(self.analytics.missed_after_secs.max(1)),
             plans: self.plans().unwrap_or_default(),
         }
     }

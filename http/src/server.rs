@@ -163,6 +163,12 @@ impl Server {
             smtp_configured,
             mail_templates,
             plans: config.plans().map_err(Fatal::Usage)?,
+            geoip: match &config.analytics.geoip_path {
+                Some(p) => Some(maxminddb::Reader::open_readfile(p).map_err(|e| {
+                    Fatal::Usage(format!("analytics.geoip_path {}: {e}", p.display()))
+                })?),
+                None => None,
+            },
             config,
             store,
             writer,

@@ -45,6 +45,8 @@ pub struct AppInner {
     pub mail_templates: crate::mail::Templates,
     /// The plans (built-in, with the config's overrides), free first.
     pub plans: Vec<parley_engine::plans::Plan>,
+    /// Countries by address, when `analytics.geoip_path` is set.
+    pub geoip: Option<maxminddb::Reader<Vec<u8>>>,
 }
 
 impl std::ops::Deref for App {
@@ -55,6 +57,40 @@ impl std::ops::Deref for App {
 }
 
 impl App {
+    /// A visitor's country: from the GeoIP database when there is one,
+    /// else from their browser's time zone.
+    pub fn country(&self, ip: std::net::IpAddr, timezone: &str) -> String {
+        #[derive(serde::Deserialize)]
+        struct Country<'a> {
+            #[serde(borrow)]
+            country: Option<Iso<'a>>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Iso<'a> {
+            iso_code: Option<&'a str>,
+        }
+        match &self.geoip {
+            Some(db) => db
+                .lookup::<Country>(ip)
+                .ok()
+                .and_then(|c| c.country?.iso_code)
+                .unwrap_or("")
+                .to_string(),
+            None => parley_engine::analytics::country_of_zone(timezone)
+                .unwrap_or("")
+                .to_string(),
+        }
+    }
+
+    /// Where visitors' countries come from: `geoip` or `timezone`.
+    pub fn geo_source(&self) -> &'static str {
+        if self.geoip.is_some() {
+            "geoip"
+        } else {
+            "timezone"
+        }
+    }
+
     /// WebSocket connections open now.
     pub fn open_connections(&self) -> usize {
         self.config.limits.max_connections - self.connections.available_permits()

@@ -402,6 +402,15 @@ fn rows() -> Vec<Row> {
             all(202),
         ),
         r("GET", "/api/v1/newsletter", Fix::None, ANY, MANAGERS),
+        r("GET", "/api/v1/analytics", Fix::None, ANY, MANAGERS),
+        r("GET", "/api/v1/analytics/staff", Fix::None, ANY, MANAGERS),
+        r(
+            "GET",
+            "/api/v1/analytics/export.csv",
+            Fix::None,
+            ANY,
+            MANAGERS,
+        ),
         r(
             "GET",
             "/api/v1/newsletter/export.csv",

@@ -34,6 +34,54 @@ pub mod ks {
     pub const DELIVERY: u8 = 0x1A;
     pub const NOTIFICATION: u8 = 0x1B;
     pub const SUBSCRIPTION: u8 = 0x1C;
+    pub const BUCKET: u8 = 0x1D;
+    pub const ONCE: u8 = 0x1E;
+}
+
+/// Whose analytics bucket: a site's or a staff member's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tally {
+    Site(SiteId),
+    Staff(StaffId),
+}
+
+impl Tally {
+    fn prefix(self, t: TenantId) -> Vec<u8> {
+        let mut k = tenant_ks(t, ks::BUCKET, 21);
+        match self {
+            Tally::Site(s) => {
+                k.push(b's');
+                k.extend_from_slice(&s.to_bytes());
+            }
+            Tally::Staff(s) => {
+                k.push(b't');
+                k.extend_from_slice(&s.to_bytes());
+            }
+        }
+        k
+    }
+}
+
+/// An analytics bucket: `kind ‖ owner ‖ hour` (hours in order).
+pub fn bucket(t: TenantId, who: Tally, hour: u32) -> Vec<u8> {
+    let mut k = who.prefix(t);
+    k.extend_from_slice(&hour.to_be_bytes());
+    k
+}
+
+/// The prefix of one owner's buckets.
+pub fn buckets(t: TenantId, who: Tally) -> Vec<u8> {
+    who.prefix(t)
+}
+
+/// A count-once marker: `hour ‖ tag ‖ id` (hour first, so retention
+/// deletes old ones by range).
+pub fn once(t: TenantId, hour: u32, tag: u8, id: &[u8]) -> Vec<u8> {
+    let mut k = tenant_ks(t, ks::ONCE, 5 + id.len());
+    k.extend_from_slice(&hour.to_be_bytes());
+    k.push(tag);
+    k.extend_from_slice(id);
+    k
 }
 
 /// A record of keyspace `ks` by its 16-byte id (time-ordered ids scan in

@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 mod accounts;
+mod analytics;
 mod bookings;
 pub mod codec;
 mod desk;
@@ -25,6 +26,7 @@ mod webhooks;
 pub mod writer;
 
 pub use accounts::{AuthStore, Usage};
+pub use analytics::AnalyticsStore;
 pub use bookings::BookingStore;
 pub use desk::DeskStore;
 pub use newsletter::NewsletterStore;
@@ -71,11 +73,23 @@ pub struct Op {
     pub value: Option<Vec<u8>>,
 }
 
+/// An analytics count: `event` folded into the bucket at `key` by the
+/// writer, in the same atomic batch as the rest of the write. With `once`,
+/// it counts only if that marker key is not yet set (and sets it): a
+/// visitor counted once per hour, a conversation's first answer once.
+#[derive(Clone, Debug)]
+pub struct Count {
+    pub key: Vec<u8>,
+    pub once: Option<Vec<u8>>,
+    pub event: parley_engine::analytics::Event,
+}
+
 /// Writes applied atomically together (one sled batch, or a transaction
-/// when they touch both trees).
+/// when they touch both trees), with the analytics counts they cause.
 #[derive(Clone, Debug, Default)]
 pub struct WriteBatch {
     pub ops: Vec<Op>,
+    pub counts: Vec<Count>,
 }
 
 impl WriteBatch {
@@ -115,13 +129,39 @@ impl WriteBatch {
             value: None,
         });
     }
+    /// Counts `event` into the bucket at `key` (see [`Count`]).
+    pub fn count(&mut self, key: Vec<u8>, event: parley_engine::analytics::Event) {
+        self.counts.push(Count {
+            key,
+            once: None,
+            event,
+        });
+    }
+    /// Counts `event` unless the marker `once` is already set.
+    pub fn count_once(
+        &mut self,
+        key: Vec<u8>,
+        once: Vec<u8>,
+        event: parley_engine::analytics::Event,
+    ) {
+        self.counts.push(Count {
+            key,
+            once: Some(once),
+            event,
+        });
+    }
+    /// Adds another batch's operations and counts to this one.
+    pub fn extend(&mut self, other: WriteBatch) {
+        self.ops.extend(other.ops);
+        self.counts.extend(other.counts);
+    }
     /// Number of operations.
     pub fn len(&self) -> usize {
-        self.ops.len()
+        self.ops.len() + self.counts.len()
     }
     /// Whether the batch holds nothing.
     pub fn is_empty(&self) -> bool {
-        self.ops.is_empty()
+        self.ops.is_empty() && self.counts.is_empty()
     }
 }
 
@@ -175,7 +215,7 @@ impl Store {
     /// Applies a batch and flushes it, synchronously. For offline admin
     /// commands and tests; the server writes through the [`Writer`].
     pub fn write_now(&self, batch: WriteBatch) -> Result<()> {
-        writer::apply(self, batch.ops)?;
+        writer::apply(self, batch.ops, batch.counts)?;
         self.db.flush()?;
         Ok(())
     }

@@ -12,7 +12,9 @@
 //! so no requester is ever told "durable" for a write that might sit after a
 //! hole in the log. `/healthz` reports it.
 
-use crate::{Op, Result, StorageError, Store, TreeId, WriteBatch};
+use crate::{Count, Op, Result, StorageError, Store, TreeId, WriteBatch};
+use parley_engine::analytics::Bucket;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -25,6 +27,7 @@ pub type Done = Box<dyn FnOnce(Result<()>) + Send>;
 enum Request {
     Write {
         ops: Vec<Op>,
+        counts: Vec<Count>,
         done: Done,
     },
     /// Write what is queued before this, then stop.
@@ -80,6 +83,7 @@ impl Writer {
     pub fn submit(&self, batch: WriteBatch, done: Done) {
         if let Err(mpsc::SendError(Request::Write { done, .. })) = self.tx.send(Request::Write {
             ops: batch.ops,
+            counts: batch.counts,
             done,
         }) {
             done(Err(StorageError::WriterGone));
@@ -116,15 +120,16 @@ impl Writer {
 
 fn run(store: Store, cfg: WriterConfig, rx: mpsc::Receiver<Request>, healthy: Arc<AtomicBool>) {
     let mut poisoned: Option<String> = None;
-    let mut batch: Vec<(Vec<Op>, Done)> = Vec::new();
+    let mut batch: Vec<(Vec<Op>, Vec<Count>, Done)> = Vec::new();
     let mut stopping = false;
     while !stopping {
         let Ok(first) = rx.recv() else { break };
         let mut n_ops = 0;
-        let take = |r: Request, batch: &mut Vec<(Vec<Op>, Done)>, n: &mut usize| match r {
-            Request::Write { ops, done } => {
-                *n += ops.len();
-                batch.push((ops, done));
+        let take = |r: Request, batch: &mut Vec<(Vec<Op>, Vec<Count>, Done)>, n: &mut usize| match r
+        {
+            Request::Write { ops, counts, done } => {
+                *n += ops.len() + counts.len();
+                batch.push((ops, counts, done));
                 true
             }
             Request::Stop => false,
@@ -156,8 +161,12 @@ fn run(store: Store, cfg: WriterConfig, rx: mpsc::Receiver<Request>, healthy: Ar
             Some(why) => Err(why.clone()),
             None => {
                 let start = Instant::now();
+                let counts: Vec<Count> = batch
+                    .iter_mut()
+                    .flat_map(|r| std::mem::take(&mut r.1))
+                    .collect();
                 let ops = batch.iter_mut().flat_map(|r| std::mem::take(&mut r.0));
-                let res = apply(&store, ops).and_then(|_| store.flush());
+                let res = apply(&store, ops, counts).and_then(|_| store.flush());
                 metrics::histogram!("parley_storage_flush_seconds")
                     .record(start.elapsed().as_secs_f64());
                 metrics::histogram!("parley_storage_batch_ops").record(n_ops as f64);
@@ -172,7 +181,7 @@ fn run(store: Store, cfg: WriterConfig, rx: mpsc::Receiver<Request>, healthy: Ar
                 poisoned = Some(why.clone());
             }
         }
-        for (_, done) in batch.drain(..) {
+        for (_, _, done) in batch.drain(..) {
             let r = match &outcome {
                 Ok(()) => Ok(()),
                 Err(why) => Err(StorageError::Poisoned(why.clone())),
@@ -184,11 +193,23 @@ fn run(store: Store, cfg: WriterConfig, rx: mpsc::Receiver<Request>, healthy: Ar
 }
 
 /// Applies operations: one atomic sled batch per tree, or one transaction
-/// when they span both trees.
-pub(crate) fn apply(store: &Store, ops: impl IntoIterator<Item = Op>) -> Result<()> {
+/// when they span both trees. Counts are folded into their buckets first
+/// (one read and one write per bucket touched, however many counts), so
+/// the buckets land in the same atomic batch as the writes that caused them.
+pub(crate) fn apply(
+    store: &Store,
+    ops: impl IntoIterator<Item = Op>,
+    counts: Vec<Count>,
+) -> Result<()> {
     let mut data = sled::Batch::default();
     let mut global = sled::Batch::default();
     let (mut nd, mut ng) = (0usize, 0usize);
+    if !counts.is_empty() {
+        for (k, v) in fold(store, counts)? {
+            data.insert(k, v);
+            nd += 1;
+        }
+    }
     for op in ops {
         let (b, n) = match op.tree {
             TreeId::Data => (&mut data, &mut nd),
@@ -223,6 +244,45 @@ pub(crate) fn apply(store: &Store, ops: impl IntoIterator<Item = Op>) -> Result<
     Ok(())
 }
 
+/// Folds counts into their buckets as stored; returns the keys to write
+/// (buckets and newly set markers).
+fn fold(store: &Store, counts: Vec<Count>) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    let mut buckets: HashMap<Vec<u8>, Bucket> = HashMap::new();
+    let mut marked: HashSet<Vec<u8>> = HashSet::new();
+    let mut out = Vec::new();
+    for c in counts {
+        if let Some(once) = c.once {
+            if marked.contains(&once) || store.data().get(&once)?.is_some() {
+                continue;
+            }
+            out.push((once.clone(), Vec::new()));
+            marked.insert(once);
+        }
+        let b = match buckets.entry(c.key) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let cur = match store.data().get(e.key())? {
+                    // A bucket that cannot be read starts again rather than
+                    // stopping every write.
+                    Some(v) => crate::codec::decode(&v).unwrap_or_else(|err| {
+                        tracing::warn!(error = %err, "an analytics bucket could not be read; it restarts");
+                        Bucket::default()
+                    }),
+                    None => Bucket::default(),
+                };
+                e.insert(cur)
+            }
+        };
+        b.apply(&c.event);
+    }
+    out.extend(
+        buckets
+            .into_iter()
+            .map(|(k, b)| (k, crate::codec::encode(&b))),
+    );
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -253,6 +313,40 @@ mod tests {
         }
         w.shutdown();
         assert_eq!(store.data().len(), 200);
+    }
+
+    #[test]
+    fn counts_fold_into_buckets_and_markers_count_once() {
+        use parley_engine::analytics::Event;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), &StoreConfig::default()).unwrap();
+        let w = Writer::start(store.clone(), WriterConfig::default());
+        let (tx, rx) = mpsc::channel();
+        for i in 0..50u32 {
+            let mut b = WriteBatch::new();
+            b.put(i.to_be_bytes().to_vec(), vec![1]);
+            b.count(b"bucket".to_vec(), Event::Message { staff: i % 2 == 0 });
+            b.count_once(b"bucket".to_vec(), b"once".to_vec(), Event::Conversation);
+            let tx = tx.clone();
+            w.submit(b, Box::new(move |r| tx.send(r.is_ok()).unwrap()));
+        }
+        for _ in 0..50 {
+            assert!(rx.recv().unwrap());
+        }
+        w.shutdown();
+        let b: Bucket =
+            crate::codec::decode(&store.data().get(b"bucket").unwrap().unwrap()).unwrap();
+        assert_eq!(
+            (b.messages_staff, b.messages_visitor, b.conversations),
+            (25, 25, 1)
+        );
+        // A stored marker holds across writers (a restart).
+        let mut again = WriteBatch::new();
+        again.count_once(b"bucket".to_vec(), b"once".to_vec(), Event::Conversation);
+        store.write_now(again).unwrap();
+        let b: Bucket =
+            crate::codec::decode(&store.data().get(b"bucket").unwrap().unwrap()).unwrap();
+        assert_eq!(b.conversations, 1);
     }
 
     #[test]

@@ -67,8 +67,9 @@ impl ConversationState {
         announce: bool,
         origin: Option<Outbox>,
     ) {
-        let store = &self.ctx.store;
         let mut batch = WriteBatch::new();
+        self.count(&mut batch, msg.as_ref());
+        let store = &self.ctx.store;
         if let Some(m) = &msg {
             store.append(&mut batch, self.tenant_id(), m);
         }
@@ -138,6 +139,70 @@ impl ConversationState {
             .map_or(self.durable.status, |p| p.rec_after.status);
         if self.rec.status == Status::Closed && before != Status::Closed && self.persisted {
             hooks.emit(store, batch, t, "conversation.closed", conv);
+        }
+    }
+
+    /// Adds the analytics counts of this write to its batch: a conversation
+    /// started, a message by side, the first staff answer (and whether it
+    /// came too late), a close's resolution time, a rating.
+    fn count(&mut self, batch: &mut WriteBatch, msg: Option<&MessageRecord>) {
+        use parley_engine::analytics::{hour_of, Event};
+        use parley_storage::keys::{self, Tally};
+        let t = self.tenant_id();
+        let site = Tally::Site(self.rec.site_id);
+        let now = msg.map_or_else(Timestamp::now, |m| m.ts);
+        let (h, born) = (hour_of(now), hour_of(self.rec.created_at));
+        let conv = self.rec.id.to_bytes();
+        batch.counts.append(&mut self.counts);
+        if !self.persisted {
+            batch.count(keys::bucket(t, site, h), Event::Conversation);
+        }
+        if let Some(m) = msg.filter(|m| !m.private) {
+            match m.from.kind {
+                ParticipantKind::Visitor => {
+                    batch.count(keys::bucket(t, site, h), Event::Message { staff: false })
+                }
+                ParticipantKind::Staff => {
+                    batch.count(keys::bucket(t, site, h), Event::Message { staff: true });
+                    if let Some(by) = m.from.id.as_deref().and_then(|s| s.parse::<StaffId>().ok()) {
+                        let mine = Tally::Staff(by);
+                        batch.count(keys::bucket(t, mine, h), Event::Message { staff: true });
+                        let pair = [conv, by.to_bytes()].concat();
+                        batch.count_once(
+                            keys::bucket(t, mine, h),
+                            keys::once(t, born, b'c', &pair),
+                            Event::Chat,
+                        );
+                        if !self.answered {
+                            self.answered = true;
+                            let ms = now.millis().saturating_sub(self.rec.created_at.millis());
+                            let e = Event::FirstResponse(ms);
+                            let once = |tag| keys::once(t, born, tag, &conv);
+                            batch.count_once(keys::bucket(t, site, born), once(b'f'), e.clone());
+                            batch.count_once(keys::bucket(t, mine, born), once(b'F'), e);
+                            if ms > self.ctx.cfg.missed_after.as_millis() as u64 {
+                                batch.count_once(
+                                    keys::bucket(t, site, born),
+                                    once(b'm'),
+                                    Event::Missed,
+                                );
+                            }
+                        }
+                    }
+                }
+                ParticipantKind::System => {}
+            }
+        }
+        let before = self
+            .pending
+            .back()
+            .map_or(self.durable.status, |p| p.rec_after.status);
+        if self.rec.status == Status::Closed && before != Status::Closed && self.persisted {
+            let ms = now.millis().saturating_sub(self.rec.created_at.millis());
+            batch.count(keys::bucket(t, site, h), Event::Resolution(ms));
+            if let Some(a) = self.rec.assignee {
+                batch.count(keys::bucket(t, Tally::Staff(a), h), Event::Resolution(ms));
+            }
         }
     }
 
@@ -362,6 +427,8 @@ impl ConversationState {
         let _ = self.tenant.cast(crate::tenant::TenantMsg::QueueChange {
             id: d.id,
             visitor: d.visitor_id,
+            site: d.site_id,
+            created: d.created_at,
             waiting_since,
         });
     }
@@ -411,6 +478,31 @@ impl ConversationState {
                 None,
             );
             return;
+        }
+        {
+            use parley_engine::analytics::{hour_of, Event};
+            use parley_storage::keys::{self, Tally};
+            let t = self.tenant_id();
+            let mut owners = vec![Tally::Site(self.rec.site_id)];
+            owners.extend(self.rec.assignee.map(Tally::Staff));
+            let now = Timestamp::now();
+            for who in owners {
+                if let Some(old) = &self.rec.rating {
+                    self.counts.push(parley_storage::Count {
+                        key: keys::bucket(t, who, hour_of(old.at)),
+                        once: None,
+                        event: Event::Rating {
+                            score: old.score,
+                            add: false,
+                        },
+                    });
+                }
+                self.counts.push(parley_storage::Count {
+                    key: keys::bucket(t, who, hour_of(now)),
+                    once: None,
+                    event: Event::Rating { score, add: true },
+                });
+            }
         }
         self.rec.rating = Some(Rating {
             score,

@@ -2,17 +2,18 @@
 //! page each shows) and staff signed in (their sockets and availability),
 //! with the `visitor` frames that keep dashboards live.
 
-use super::{HelloReply, Presence, StaffEntry, Tab, TenantMsg, TenantState};
+use super::{Arrival, HelloReply, Presence, StaffEntry, Tab, TenantMsg, TenantState};
 use crate::outbox::Outbox;
 use crate::slot::StaffSocket;
 use crate::staff::{Staff, StaffArgs, StaffMsg};
 use crate::visitor::{Known, Visitor, VisitorArgs, VisitorMsg};
 use bytes::Bytes;
+use parley_engine::analytics;
 use parley_engine::codes::close;
 use parley_engine::protocol::{Availability, ServerFrame, VisitorView};
 use parley_engine::records::*;
 use parley_engine::*;
-use parley_storage::{AccountStore, ConversationStore, OutboxStore, VisitorStore};
+use parley_storage::{AccountStore, ConversationStore, DeskStore, OutboxStore, VisitorStore};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use std::time::Instant;
 
@@ -66,10 +67,24 @@ impl TenantState {
         site: SiteId,
         page: PageInfo,
     ) -> Result<(), ActorProcessingErr> {
+        let at = Timestamp::now();
+        let visit = self.visit_due(id, at).then(|| {
+            let device = self
+                .ctx
+                .store
+                .visitor_device(self.id, id)
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            let country = analytics::country_of_zone(&device.timezone).unwrap_or("");
+            let from = analytics::referrer_host(&page.referrer, &page.url);
+            Box::new(analytics::visit_tags(&device.user_agent, country, from))
+        });
         let msg = VisitorMsg::Seen {
             site,
             page,
-            at: Timestamp::now(),
+            at,
+            visit,
         };
         self.visitor_cast(myself, id, msg).await
     }
@@ -150,6 +165,16 @@ impl TenantState {
         self.broadcast_visitor(visitor, site);
     }
 
+    /// Whether `id` is yet to be counted as a visitor in the hour of `at`
+    /// (and marks them counted).
+    fn visit_due(&mut self, id: VisitorId, at: Timestamp) -> bool {
+        let h = analytics::hour_of(at);
+        if self.visits.0 != h {
+            self.visits = (h, Default::default());
+        }
+        self.visits.1.insert(id)
+    }
+
     /// Records the page a tab opened with: through the Visitor actor when it
     /// is live, else written here without waking one.
     fn visitor_hello_page(
@@ -157,21 +182,32 @@ impl TenantState {
         id: VisitorId,
         site: SiteId,
         page: PageInfo,
+        arrival: &Arrival,
     ) -> Result<(), ActorProcessingErr> {
         let at = Timestamp::now();
-        if let Some((a, _)) = self.visitor_actors.get(&id) {
-            if a.cast(VisitorMsg::Seen {
+        let visit = self.visit_due(id, at).then(|| {
+            let from = analytics::referrer_host(&page.referrer, &page.url);
+            Box::new(analytics::visit_tags(
+                &arrival.user_agent,
+                &arrival.country,
+                from,
+            ))
+        });
+        let visit = match self.visitor_actors.get(&id) {
+            Some((a, _)) => match a.cast(VisitorMsg::Seen {
                 site,
                 page: page.clone(),
                 at,
-            })
-            .is_ok()
-            {
-                return Ok(());
-            }
-        }
+                visit,
+            }) {
+                Ok(()) => return Ok(()),
+                Err(ractor::MessagingErr::SendErr(VisitorMsg::Seen { visit, .. })) => visit,
+                Err(_) => None,
+            },
+            None => visit,
+        };
         let mut known = Known::load(&self.ctx, self.id, id)?;
-        let b = known.seen(&self.ctx, (self.id, id), site, page, at);
+        let b = known.seen(&self.ctx, (self.id, id), site, page, at, visit);
         self.ctx.writer.submit(b, Box::new(|_| {}));
         Ok(())
     }
@@ -183,6 +219,7 @@ impl TenantState {
         visitor: VisitorId,
         site: SiteId,
         page: PageInfo,
+        arrival: &Arrival,
         outbox: Outbox,
     ) -> Result<HelloReply, ActorProcessingErr> {
         let p = self.visitors.entry(visitor).or_insert_with(|| Presence {
@@ -209,7 +246,7 @@ impl TenantState {
         if let Some((c, place)) = known.and_then(|c| Some((c, self.queue.told(c)?))) {
             outbox.frame(&super::queue::frame(c, place));
         }
-        self.visitor_hello_page(visitor, site, page)?;
+        self.visitor_hello_page(visitor, site, page, arrival)?;
         self.broadcast_visitor(visitor, site);
         // A live conversation is subscribed to by the socket itself (for an
         // exact view); one that is not live stays asleep and is shown from
@@ -334,6 +371,7 @@ impl TenantState {
             StaffArgs {
                 tenant: myself.clone(),
                 record,
+                ctx: self.ctx.clone(),
             },
             myself.get_cell(),
         )

@@ -3,6 +3,7 @@
 //! through utoipa's router, so the OpenAPI document served at
 //! `/api/v1/openapi.json` is generated from the same list the server routes by.
 
+pub mod analytics;
 pub mod audit;
 pub mod auth;
 pub mod billing;
@@ -203,6 +204,9 @@ fn routes() -> OpenApiRouter<App> {
         .routes(routes!(audit::list))
         .routes(routes!(newsletter::list))
         .routes(routes!(newsletter::export))
+        .routes(routes!(analytics::get))
+        .routes(routes!(analytics::export))
+        .routes(routes!(analytics::staff))
         .routes(routes!(newsletter::campaigns, newsletter::create_campaign))
         .routes(routes!(newsletter::campaign))
         .routes(routes!(newsletter::send))

@@ -23,37 +23,7 @@ use serde_json::{json, Value};
 /// How many page views the sidebar shows.
 const PAGES_SHOWN: usize = 50;
 
-/// Browser, operating system and kind of device, from a user agent
-/// (parsed by `woothee`, with its names folded into families).
-pub fn describe(ua: &str) -> (String, &'static str, &'static str) {
-    let Some(r) = woothee::parser::Parser::new().parse(ua) else {
-        return ("Other".into(), "Other", "desktop");
-    };
-    let browser = match r.name {
-        "UNKNOWN" | "" => "Other".to_string(),
-        "Internet Explorer" => "IE".into(),
-        n => n.to_string(),
-    };
-    let os = match r.os {
-        "iPhone" | "iPad" | "iPod" | "iOS" => "iOS",
-        "Android" => "Android",
-        "Mac OSX" | "macOS" => "macOS",
-        "ChromeOS" => "ChromeOS",
-        "Linux" | "BSD" => "Linux",
-        o if o.starts_with("Windows") => "Windows",
-        _ => "Other",
-    };
-    let device = match (r.category, r.os) {
-        (_, "iPad") => "tablet",
-        ("smartphone" | "mobilephone", _) if ua.contains("Android") && !ua.contains("Mobile") => {
-            "tablet"
-        }
-        ("smartphone" | "mobilephone", _) => "mobile",
-        ("crawler", _) => "bot",
-        _ => "desktop",
-    };
-    (browser, os, device)
-}
+pub use parley_engine::analytics::describe;
 
 async fn online(
     app: &App,

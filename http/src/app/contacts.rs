@@ -8,10 +8,12 @@ use super::ApiError;
 use crate::mail::{Envelope, Kind};
 use crate::state::App;
 use parley_engine::account::{ContactEntry, ContactRecord, ContactStatus, MAX_CONTACT_CHARS};
+use parley_engine::analytics::{hour_of, Event};
 use parley_engine::codes::error as code;
 use parley_engine::permissions::Action;
 use parley_engine::records::SiteRecord;
 use parley_engine::*;
+use parley_storage::keys::{self, Tally};
 use parley_storage::{AccountStore, AuthStore, BookingStore, WriteBatch};
 use serde::{Deserialize, Deserializer};
 use serde_json::json;
@@ -116,6 +118,14 @@ pub async fn submit(
     };
     let mut b = WriteBatch::new();
     app.store.put_contact(&mut b, &rec);
+    b.count(
+        keys::bucket(
+            rec.tenant_id,
+            Tally::Site(rec.site_id),
+            hour_of(rec.created_at),
+        ),
+        Event::ContactMessage,
+    );
     alert_staff(app, &mut b, site, &rec)?;
     super::webhooks::emit(
         app,
@@ -385,6 +395,14 @@ pub async fn add_entry(
         )?;
         c.status = ContactStatus::Replied;
         app.store.put_contact(&mut b, &c);
+        b.count(
+            keys::bucket(
+                me.tenant(),
+                Tally::Staff(me.staff.id),
+                hour_of(entry.created_at),
+            ),
+            Event::ContactReply,
+        );
     }
     me.audit(
         app,

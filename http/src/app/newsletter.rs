@@ -134,6 +134,15 @@ pub async fn confirm(app: &App, c: &LinkClaims) -> Result<SubscriberRecord, ApiE
     s.set(SubscriberStatus::Confirmed, "link");
     let mut b = WriteBatch::new();
     app.store.put_subscriber(&mut b, &s);
+    {
+        use parley_engine::analytics::{hour_of, Event};
+        use parley_storage::keys::{bucket, Tally};
+        let at = hour_of(Timestamp::now());
+        b.count(
+            bucket(s.tenant_id, Tally::Site(s.site_id), at),
+            Event::Subscriber,
+        );
+    }
     crate::app::webhooks::emit(
         app,
         &mut b,

@@ -1,12 +1,12 @@
 //! The retention janitor: for each tenant, deletes what its plan keeps no
-//! longer (conversations and their logs, page views) and audit entries
+//! longer (conversations and their logs, page views, analytics buckets) and audit entries
 //! past `audit.retention_days`, a batch at a time through the writer, so
 //! chat never waits behind it.
 
 use super::ApiError;
 use crate::state::App;
 use parley_engine::*;
-use parley_storage::{AuthStore, RetentionStore, WriteBatch};
+use parley_storage::{AnalyticsStore, AuthStore, RetentionStore, WriteBatch};
 use std::time::Duration;
 
 fn cutoff(days: Option<u32>) -> Option<Timestamp> {
@@ -29,6 +29,8 @@ pub async fn sweep(app: &App) -> Result<usize, ApiError> {
             if let Some(c) = cutoff(plan.retention_days) {
                 n += app.store.purge_conversations(&mut b, t.id, c, batch)?;
                 n += app.store.purge_page_views(&mut b, t.id, c, batch)?;
+                let hour = parley_engine::analytics::hour_of(c);
+                n += app.store.purge_buckets(&mut b, t.id, hour, batch)?;
             }
             if let Some(c) = cutoff(audit_days) {
                 n += app.store.purge_audit(&mut b, t.id, c, batch)?;

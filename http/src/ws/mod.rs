@@ -30,7 +30,7 @@ use tokio::sync::{oneshot, OwnedSemaphorePermit};
 enum Kind {
     /// A visitor of a site (`None`: the key was unknown), and what their
     /// browser's request said of it.
-    Visitor(Option<SiteRecord>, Box<VisitorDevice>),
+    Visitor(Option<SiteRecord>, Box<visitor::Browser>),
     /// A staff member, from this client.
     Staff(Arc<ClientInfo>),
 }
@@ -77,6 +77,7 @@ fn start(
         (status = 403, description = "`origin_not_allowed`"), (status = 503, description = "too many connections")))]
 pub async fn visitor_upgrade(
     State(app): State<App>,
+    caller: Caller,
     Query(q): Query<VisitorQuery>,
     headers: axum::http::HeaderMap,
     up: Result<IncomingUpgrade, StatusCode>,
@@ -100,16 +101,19 @@ pub async fn visitor_upgrade(
         v.chars().take(max).collect::<String>()
     };
     let language = header(axum::http::header::ACCEPT_LANGUAGE, 100);
-    let device = Box::new(VisitorDevice {
-        user_agent: header(axum::http::header::USER_AGENT, 300),
-        timezone: String::new(),
-        language: language
-            .split([',', ';'])
-            .next()
-            .map(str::trim)
-            .filter(|l| *l != "*")
-            .unwrap_or("")
-            .to_string(),
+    let device = Box::new(visitor::Browser {
+        ip: caller.ip,
+        device: VisitorDevice {
+            user_agent: header(axum::http::header::USER_AGENT, 300),
+            timezone: String::new(),
+            language: language
+                .split([',', ';'])
+                .next()
+                .map(str::trim)
+                .filter(|l| *l != "*")
+                .unwrap_or("")
+                .to_string(),
+        },
     });
     start(app, up, permit, Kind::Visitor(site, device))
 }

@@ -52,11 +52,17 @@ fn page(url: String, title: String, referrer: String) -> PageInfo {
     }
 }
 
+/// What a visitor's upgrade request said of their browser.
+pub struct Browser {
+    pub device: VisitorDevice,
+    pub ip: std::net::IpAddr,
+}
+
 /// Runs a visitor connection to its end; returns the close code.
 pub async fn run(
     s: Socket,
     site: Option<SiteRecord>,
-    device: Box<VisitorDevice>,
+    device: Box<Browser>,
     prelude: oneshot::Sender<Prelude>,
 ) -> u16 {
     // The handshake runs boxed: its state is freed once the visitor is in,
@@ -81,7 +87,7 @@ pub async fn run(
 async fn hello(
     mut s: Socket,
     site: Option<SiteRecord>,
-    mut device: Box<VisitorDevice>,
+    mut browser: Box<Browser>,
     prelude: oneshot::Sender<Prelude>,
 ) -> Result<Session, u16> {
     let Some(site) = site else {
@@ -108,7 +114,7 @@ async fn hello(
                 page: p,
                 tz,
             }) => {
-                device.timezone = clip(tz.unwrap_or_default(), 64);
+                browser.device.timezone = clip(tz.unwrap_or_default(), 64);
                 break (visitor_token, page(p.url, p.title, p.referrer));
             }
             Ok(_) => s.error(error::NOT_READY, "send `hello` first", None),
@@ -124,7 +130,12 @@ async fn hello(
         (Some(_), Some(t)) => t,
         _ => app.tokens.issue_visitor(site.tenant_id, visitor),
     };
-    remember_device(&app, site.tenant_id, visitor, *device);
+    let Browser { device, ip } = *browser;
+    let arrival = Box::new(parley_actors::Arrival {
+        user_agent: device.user_agent.clone(),
+        country: app.country(ip, &device.timezone),
+    });
+    remember_device(&app, site.tenant_id, visitor, device);
     let Ok(handle) = app.system.tenant(site.tenant_id).await else {
         return Err(close::INTERNAL_ERROR);
     };
@@ -146,6 +157,7 @@ async fn hello(
         visitor,
         site: v.site.id,
         page: first_page,
+        arrival,
         outbox,
         reply,
     })
