@@ -252,8 +252,31 @@ impl Bucket {
         }
     }
 
-    /// Adds another bucket's counts.
+    /// Adds another bucket's counts, top lists too.
     pub fn merge(&mut self, o: &Bucket) {
+        self.merge_counts(o);
+        let maps = [
+            (&mut self.pages, &o.pages),
+            (&mut self.referrers, &o.referrers),
+            (&mut self.devices, &o.devices),
+            (&mut self.browsers, &o.browsers),
+            (&mut self.os, &o.os),
+            (&mut self.countries, &o.countries),
+        ];
+        for (a, b) in maps {
+            for (k, v) in b {
+                match a.get_mut(k) {
+                    Some(n) => *n += v,
+                    None => {
+                        a.insert(k.clone(), *v);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Adds another bucket's counters and histograms (not its top lists).
+    pub fn merge_counts(&mut self, o: &Bucket) {
         self.visitors += o.visitors;
         self.page_views += o.page_views;
         self.conversations += o.conversations;
@@ -271,19 +294,6 @@ impl Bucket {
         self.chats += o.chats;
         self.online_secs += o.online_secs;
         self.contact_replies += o.contact_replies;
-        let maps = [
-            (&mut self.pages, &o.pages),
-            (&mut self.referrers, &o.referrers),
-            (&mut self.devices, &o.devices),
-            (&mut self.browsers, &o.browsers),
-            (&mut self.os, &o.os),
-            (&mut self.countries, &o.countries),
-        ];
-        for (a, b) in maps {
-            for (k, v) in b {
-                *a.entry(k.clone()).or_default() += v;
-            }
-        }
     }
 
     /// The average rating, when any.
@@ -440,7 +450,7 @@ pub fn report<'a>(
             continue;
         }
         total.merge(b);
-        by_hour.entry(h).or_default().merge(b);
+        by_hour.entry(h).or_default().merge_counts(b);
     }
     let mut heatmap = vec![[0u64; 24]; 7];
     for (h, b) in &by_hour {

@@ -150,6 +150,16 @@ const FILES: &[(&str, &str, &[u8])] = &[
         "text/javascript; charset=utf-8",
         include_bytes!("../web/dashboard/gate.js"),
     ),
+    (
+        "charts.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../web/dashboard/charts.js"),
+    ),
+    (
+        "analytics.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../web/dashboard/analytics.js"),
+    ),
 ];
 
 fn gzip(body: &[u8]) -> Vec<u8> {

@@ -96,6 +96,30 @@ async fn the_dashboard_works_in_a_real_browser() {
             run_script(&mut srv, "dashboard.mjs", "operator", "", &extra)
         });
     }
+    if wanted("analytics") {
+        // Home, Analytics and Performance over a few real chats.
+        let mut srv = Server::start_with(agents());
+        let (mut staff, _) = srv.staff(OWNER).await;
+        let mut visitors = Vec::new();
+        for i in 0..3 {
+            let (mut v, _) = srv.visitor(None).await;
+            let cid = format!("v{i}");
+            v.send(serde_json::json!({"type":"send","client_id":cid,"body":"Hello"}))
+                .await;
+            let conv = v.until_type("ack").await["conversation_id"].clone();
+            if i < 2 {
+                staff
+                    .send(serde_json::json!({"type":"claim","conversation_id":conv}))
+                    .await;
+                staff.send(serde_json::json!({"type":"send","conversation_id":conv,"client_id":format!("s{i}"),"body":"Hi there"})).await;
+                staff.until_type("ack").await;
+            }
+            visitors.push(v);
+        }
+        tokio::task::block_in_place(|| {
+            run_script(&mut srv, "dashboard.mjs", "analytics", "", &owner_pass())
+        });
+    }
     if common::smtp::unavailable().is_some() {
         return;
     }

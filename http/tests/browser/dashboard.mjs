@@ -514,6 +514,47 @@ try {
     await owner.getByRole('region', { name: 'Notifications' }).waitFor();
     await owner.keyboard.press('Escape');
     await owner.getByRole('region', { name: 'Notifications' }).waitFor({ state: 'hidden' });
+  } else if (scenario === 'analytics') {
+    const agent = await signIn('agent@acme.test');
+    step('agents see neither analytics nor performance');
+    assert.equal(await agent.getByRole('link', { name: 'Analytics' }).count(), 0);
+    assert.equal(await agent.getByRole('link', { name: 'Home' }).count(), 0);
+    const owner = await signIn(env('PARLEY_OWNER'));
+    step('home: today in numbers, with sparklines');
+    await owner.getByRole('link', { name: 'Home' }).click();
+    const tile = (name) => owner.locator('.tile', { has: owner.locator('span', { hasText: new RegExp(`^${name}$`) }) });
+    await tile('Conversations').locator('.big', { hasText: '3' }).waitFor();
+    await tile('Missed').locator('.big', { hasText: '0' }).waitFor();
+    await tile('Staff replies').locator('.big', { hasText: '2' }).waitFor();
+    assert.ok(await owner.locator('.tile svg.spark').count() >= 10);
+    await shotsOf(owner, 'home', '#/home');
+    step('analytics: charts with a table behind each, by keyboard');
+    await owner.getByRole('link', { name: 'Analytics', exact: true }).click();
+    const trend = owner.locator('figure', { hasText: 'Visitors and conversations' });
+    await trend.locator('svg polyline').first().waitFor();
+    const toggle = trend.getByRole('button', { name: 'Show as table' });
+    await toggle.focus();
+    await owner.keyboard.press('Enter');
+    const rows = trend.locator('table tbody tr');
+    assert.ok(await rows.count() >= 7, 'a row a day');
+    const total = await rows.evaluateAll((trs) => trs.reduce((n, tr) => n + Number(tr.children[2].textContent), 0));
+    assert.equal(total, 3, 'the table holds the conversations');
+    await owner.locator('figure', { hasText: 'When conversations start' }).locator('svg rect').first().waitFor();
+    const pages = owner.getByRole('region', { name: 'Top pages' });
+    await pages.locator('td', { hasText: '3' }).waitFor();
+    await owner.getByRole('region', { name: 'Countries' }).waitFor();
+    step('one range and one site');
+    await owner.getByLabel('Range').selectOption('24h');
+    await owner.locator('.tile', { hasText: 'Conversations' }).locator('.big', { hasText: '3' }).waitFor();
+    await owner.getByLabel('Site').selectOption({ index: 1 });
+    await owner.locator('.tile', { hasText: 'Conversations' }).locator('.big', { hasText: '3' }).waitFor();
+    await shotsOf(owner, 'analytics', '#/analytics');
+    step('performance: the leaderboard');
+    await owner.getByRole('link', { name: 'Performance', exact: true }).click();
+    const me = owner.locator('table.leaderboard tbody tr').first();
+    await me.locator('th', { hasText: 'Olive' }).waitFor();
+    assert.equal(await me.locator('td').nth(1).textContent(), '2', 'two chats answered');
+    await shotsOf(owner, 'performance', '#/performance');
   } else {
     assert.fail('unknown scenario ' + scenario);
   }

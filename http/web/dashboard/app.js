@@ -8,6 +8,7 @@ import { Inbox } from './inbox.js';
 import { Visitors } from './visitors.js';
 import * as manage from './manage.js';
 import * as office from './backoffice.js';
+import * as stats from './analytics.js';
 import { gate } from './gate.js';
 
 // Signed out, or opened from a mailed link: those pages first.
@@ -61,8 +62,8 @@ class App {
   go(hash) { if (location.hash !== hash) location.hash = hash; else this.routeNow(); }
 
   renderNav() {
-    const links = [['#/inbox', 'Inbox'], ['#/visitors', 'Visitors'], ['#/contacts', 'Messages'], ['#/consultations', 'Consultations'], ['#/canned', 'Canned'],
-      ...(this.can('manage') ? [['#/admin/staff', 'Staff'], ['#/admin/sites', 'Sites'], ['#/admin/newsletter', 'Newsletter'], ['#/admin/webhooks', 'Webhooks'],
+    const links = [...(this.can('manage') ? [['#/home', 'Home']] : []), ['#/inbox', 'Inbox'], ['#/visitors', 'Visitors'], ['#/contacts', 'Messages'], ['#/consultations', 'Consultations'], ['#/canned', 'Canned'],
+      ...(this.can('manage') ? [['#/analytics', 'Analytics'], ['#/performance', 'Performance'], ['#/admin/staff', 'Staff'], ['#/admin/sites', 'Sites'], ['#/admin/newsletter', 'Newsletter'], ['#/admin/webhooks', 'Webhooks'],
         ['#/admin/outbox', 'Outbox'], ['#/admin/audit', 'Audit log']] : []),
       ['#/account', 'Account']];
     const here = location.hash || '#/inbox';
@@ -89,13 +90,16 @@ class App {
       if (section === 'visitors') return this.mount(new Visitors(this));
       const page = h('div', { class: 'page' });
       this.mount(page);
-      if (section === 'admin' && !this.can('manage')) {
+      if (['admin', 'home', 'analytics', 'performance'].includes(section) && !this.can('manage')) {
         page.append(h('h1', {}, 'Not available'), h('p', {}, 'Only owners and admins manage the workspace.'));
         return;
       }
       const pages = { staff: manage.staffPage, sites: manage.sitesPage, outbox: manage.outboxPage, audit: manage.auditPage,
         newsletter: office.newsletterPage, webhooks: office.webhooksPage };
       if (section === 'admin') await (pages[a] || manage.staffPage)(this, page, b);
+      else if (section === 'home') await stats.homePage(this, page);
+      else if (section === 'analytics') await stats.analyticsPage(this, page);
+      else if (section === 'performance') await stats.performancePage(this, page);
       else if (section === 'canned') await manage.cannedPage(this, page);
       else if (section === 'contacts') await manage.contactsPage(this, page, a);
       else if (section === 'consultations') await office.consultationsPage(this, page, a);

@@ -1,0 +1,150 @@
+// What the chat is worth, for owners and admins: Home (today's numbers
+// with their last 24 hours as sparklines), Analytics (a range of one site
+// or all: trends, the busy hours of the week, pages, referrers, devices,
+// browsers, systems, countries) and Performance (the staff leaderboard).
+// Everything comes from GET /api/v1/analytics[/staff]; CSV of every table.
+
+import { api, h } from './api.js';
+import { line, bars, heatmap, spark, table } from './charts.js';
+import { download } from './backoffice.js';
+
+const TZ = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+const q = (o) => new URLSearchParams(Object.entries(o).filter(([, v]) => v != null && v !== '')).toString();
+
+/** A duration in ms, short: "42 s", "3 min", "1.5 h", "2 d". */
+export function dur(ms) {
+  if (ms == null) return '—';
+  const sec = ms / 1000;
+  if (sec < 90) return `${Math.round(sec)} s`;
+  if (sec < 5400) return `${Math.round(sec / 60)} min`;
+  if (sec < 172800) return `${(sec / 3600).toFixed(1)} h`;
+  return `${(sec / 86400).toFixed(1)} d`;
+}
+const num = (v) => (v == null ? '—' : Number(v).toLocaleString());
+const label = (t, hourly) => {
+  const d = new Date(t);
+  return hourly ? d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : d.toLocaleDateString([], { day: 'numeric', month: 'short' });
+};
+
+const METRICS = [
+  ['visitors', 'Visitors', num], ['conversations', 'Conversations', num], ['missed', 'Missed', num],
+  ['messages_visitor', 'Visitor messages', num], ['messages_staff', 'Staff replies', num],
+  ['first_response_ms_p50', 'First response (median)', dur], ['resolution_ms_p50', 'Resolution (median)', dur],
+  ['rating_avg', 'Rating', (v) => (v == null ? '—' : `${v.toFixed(1)} ★`)],
+  ['contact_messages', 'Contact messages', num], ['bookings', 'Bookings', num], ['subscribers', 'New subscribers', num],
+];
+
+function tiles(totals, series) {
+  return h('div', { class: 'tiles' }, METRICS.map(([k, name, fmt]) => h('div', { class: 'tile card' },
+    h('span', { class: 'muted' }, name), h('strong', { class: 'big' }, fmt(totals[k])),
+    series ? spark(series.map((p) => p[k] || 0), `${name}, hour by hour`) : null)));
+}
+
+function out() { return h('p', { role: 'status', class: 'muted' }); }
+async function attempt(msg, f) {
+  try { await f(); } catch (e) { msg.textContent = e.message; msg.className = 'error'; }
+}
+
+/** Home: today so far, and the last 24 hours as sparklines. */
+export async function homePage(app, root) {
+  const msg = out();
+  const midnight = new Date();
+  midnight.setHours(0, 0, 0, 0);
+  root.replaceChildren(h('h1', {}, 'Today'), msg);
+  await attempt(msg, async () => {
+    const [today, day] = await Promise.all([
+      api('GET', '/api/v1/analytics?' + q({ from: midnight.toISOString(), tz: TZ, resolution: 'hour' })),
+      api('GET', '/api/v1/analytics?' + q({ range: '24h', tz: TZ })),
+    ]);
+    root.append(
+      h('p', { class: 'muted' }, `Since midnight (${TZ}). The small lines are the last 24 hours.`),
+      tiles(today.totals, day.series),
+      h('p', { class: 'row-actions' }, h('a', { href: '#/analytics' }, 'Analytics →'), h('a', { href: '#/performance' }, 'Team performance →')));
+  });
+}
+
+const RANGES = [['24h', 'Last 24 hours'], ['7d', 'Last 7 days'], ['30d', 'Last 30 days'], ['90d', 'Last 90 days'], ['365d', 'Last 12 months']];
+
+function rangeSelect(value, onchange) {
+  return h('select', { 'aria-label': 'Range', onchange }, RANGES.map(([v, t]) => h('option', { value: v, selected: v === value }, t)));
+}
+
+function topCard(title, rows, file, params, msg, head) {
+  const tab = rows.length
+    ? table(title, [head, 'Count'], rows.map((r) => [r.name, num(r.count)]))
+    : h('p', { class: 'muted' }, 'Nothing yet.');
+  return h('section', { class: 'card stack top-list', 'aria-label': title },
+    h('div', { class: 'row-actions' }, h('h3', {}, title),
+      h('button', { class: 'ghost small', onclick: () => download('/api/v1/analytics/export.csv?' + q({ ...params, table: file }), `${file}.csv`, msg) }, 'CSV')),
+    tab);
+}
+
+/** Analytics: one site or every site over a range. */
+export async function analyticsPage(app, root) {
+  const msg = out();
+  const state = { range: sessionStorage.getItem('parley.range') || '7d', site: '' };
+  const body = h('div', { class: 'stack' });
+  const sites = await api('GET', '/api/v1/sites').catch(() => ({ items: [] }));
+  const siteSel = h('select', { 'aria-label': 'Site', onchange: (e) => { state.site = e.target.value; load(); } },
+    h('option', { value: '' }, 'All sites'), (sites.items || []).map((s) => h('option', { value: s.id }, s.name)));
+  const load = () => attempt(msg, async () => {
+    msg.textContent = 'Loading…';
+    msg.className = 'muted';
+    const params = { range: state.range, tz: TZ, site_id: state.site };
+    const r = await api('GET', '/api/v1/analytics?' + q(params));
+    msg.textContent = '';
+    const hourly = r.resolution === 'hour';
+    const labels = r.series.map((p) => label(p.t, hourly));
+    const col = (k) => r.series.map((p) => p[k] || 0);
+    body.replaceChildren(
+      tiles(r.totals, null),
+      line('Visitors and conversations', labels, [{ name: 'Visitors', values: col('visitors') }, { name: 'Conversations', values: col('conversations') }, { name: 'Missed', values: col('missed') }]),
+      bars('Messages', labels, [{ name: 'From visitors', values: col('messages_visitor') }, { name: 'From staff', values: col('messages_staff') }]),
+      heatmap(`When conversations start (${r.tz})`, r.heatmap),
+      h('div', { class: 'row-actions' },
+        h('button', { class: 'ghost', onclick: () => download('/api/v1/analytics/export.csv?' + q({ ...params, table: 'series' }), 'analytics-series.csv', msg) }, 'Export series (CSV)'),
+        h('button', { class: 'ghost', onclick: () => download('/api/v1/analytics/export.csv?' + q({ ...params, table: 'heatmap' }), 'analytics-heatmap.csv', msg) }, 'Export heatmap (CSV)')),
+      h('div', { class: 'tops' },
+        topCard('Top pages', r.top_pages, 'top_pages', params, msg, 'Page'),
+        topCard('Referrers', r.referrers, 'referrers', params, msg, 'Referrer'),
+        topCard('Devices', r.devices, 'devices', params, msg, 'Device'),
+        topCard('Browsers', r.browsers, 'browsers', params, msg, 'Browser'),
+        topCard('Operating systems', r.os, 'os', params, msg, 'System'),
+        topCard('Countries', r.countries, 'countries', params, msg, 'Country')),
+      h('p', { class: 'muted' }, r.geo_source === 'geoip' ? 'Countries come from visitors’ addresses (GeoIP).' : 'Countries come from visitors’ time zones (no GeoIP database is set).'));
+  });
+  const range = rangeSelect(state.range, (e) => { state.range = e.target.value; sessionStorage.setItem('parley.range', state.range); load(); });
+  root.replaceChildren(h('h1', {}, 'Analytics'), h('div', { class: 'row-actions' }, range, siteSel), msg, body);
+  await load();
+}
+
+/** Performance: every staff member over a range, leaders first. */
+export async function performancePage(app, root) {
+  const msg = out();
+  const state = { range: sessionStorage.getItem('parley.range') || '7d' };
+  const body = h('div', { class: 'stack' });
+  const load = () => attempt(msg, async () => {
+    const r = await api('GET', '/api/v1/analytics/staff?' + q({ range: state.range }));
+    const items = r.items;
+    const hours = (s) => (s / 3600).toFixed(1) + ' h';
+    body.replaceChildren(...[
+      items.length ? bars('Chats handled', items.map((x) => x.name), [{ name: 'Chats', values: items.map((x) => x.chats) }]) : null,
+      h('table', { class: 'leaderboard', 'aria-label': 'Team performance' },
+        h('thead', {}, h('tr', {}, ['#', 'Name', 'Chats', 'First response (median)', 'p90', 'Handle time', 'Rating', 'Online', 'Contact replies', 'Bookings']
+          .map((c, i) => h('th', { scope: 'col', class: i > 3 && i !== 6 ? 'hide-phone' : null }, c)))),
+        h('tbody', {}, items.map((x, i) => h('tr', {},
+          h('td', {}, String(i + 1)), h('th', { scope: 'row' }, x.name), h('td', {}, num(x.chats)),
+          h('td', {}, dur(x.first_response_ms_p50)), h('td', { class: 'hide-phone' }, dur(x.first_response_ms_p90)),
+          h('td', { class: 'hide-phone' }, dur(x.handle_ms_p50)),
+          h('td', {}, x.rating_avg == null ? '—' : `${x.rating_avg.toFixed(1)} ★ (${x.ratings})`),
+          h('td', { class: 'hide-phone' }, hours(x.online_secs)), h('td', { class: 'hide-phone' }, num(x.contact_replies)),
+          h('td', { class: 'hide-phone' }, num(x.bookings)))))),
+      items.length ? null : h('p', { class: 'muted' }, 'No staff yet.')].filter(Boolean));
+  });
+  const range = rangeSelect(state.range, (e) => { state.range = e.target.value; sessionStorage.setItem('parley.range', state.range); load(); });
+  root.replaceChildren(h('h1', {}, 'Team performance'),
+    h('div', { class: 'row-actions' }, range,
+      h('button', { class: 'ghost', onclick: () => download('/api/v1/analytics/export.csv?' + q({ range: state.range, table: 'staff' }), 'team-performance.csv', msg) }, 'Export CSV')),
+    msg, body);
+  await load();
+}
