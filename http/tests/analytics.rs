@@ -300,4 +300,66 @@ async fn the_report_counts_what_happened_in_the_callers_time_zone() {
     assert_eq!(body.lines().count(), 8);
     let (status, _, _) = csv("nope").await;
     assert_eq!(status, 400);
+
+    // Online time: written when the owner's last socket goes.
+    drop(staff);
+    let s = until(&srv, &t, "/api/v1/analytics/staff?range=24h", |s| {
+        s["items"][0]["online_secs"].as_u64() >= Some(1)
+    })
+    .await;
+    assert!(s["items"][0]["online_secs"].as_u64() >= Some(1), "{s}");
+}
+
+/// Writes a MaxMind database that places loopback in Germany (with the
+/// `mmdb-writer` package from PyPI); `None` when it is not installed.
+fn loopback_in_germany(dir: &std::path::Path) -> Option<std::path::PathBuf> {
+    let path = dir.join("country.mmdb");
+    let script = format!(
+        "from mmdb_writer import MMDBWriter\nfrom netaddr import IPSet\n\
+         w = MMDBWriter(ip_version=6, ipv4_compatible=True, database_type='GeoLite2-Country')\n\
+         w.insert_network(IPSet(['127.0.0.0/8']), {{'country': {{'iso_code': 'DE'}}}})\n\
+         w.to_db_file({:?})\n",
+        path.to_str().unwrap()
+    );
+    let ok = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "the GeoIP test needs mmdb-writer from PyPI (`bash .ci/run` installs it)"
+        );
+        eprintln!("skipping the GeoIP test: pip install mmdb-writer");
+        return None;
+    }
+    Some(path)
+}
+
+#[tokio::test]
+async fn countries_come_from_a_geoip_database_when_one_is_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(db) = loopback_in_germany(dir.path()) else {
+        return;
+    };
+    let srv = Server::start_with(Setup {
+        config: Some(format!(
+            "[analytics]\ngeoip_path = {:?}\n",
+            db.to_str().unwrap()
+        )),
+        ..Default::default()
+    });
+    let t = srv.login(OWNER).await;
+    // The browser says Paris; the address says Germany, and wins.
+    let url = format!("{}/ws/visitor?site={}", srv.ws, srv.site_key());
+    let mut vis = Ws::connect_with(&url, &[("user-agent", CHROME_MAC)]).await;
+    vis.send(json!({"type":"hello","tz":"Europe/Paris","page":{"url":"https://acme.test/","title":"Home","referrer":""}})).await;
+    vis.until_type("welcome").await;
+    let a = until(&srv, &t, "/api/v1/analytics?range=24h", |a| {
+        a["totals"]["visitors"] == 1
+    })
+    .await;
+    assert_eq!(a["geo_source"], "geoip", "{a}");
+    assert_eq!(top(&a, "countries", "DE"), 1, "{a}");
+    assert_eq!(top(&a, "countries", "FR"), 0, "{a}");
 }

@@ -2,27 +2,15 @@
 //! against a server, the analytics API's conversations and messages equal
 //! the load test's own counts — and still do after `kill -9` and restart.
 
+mod common;
+
+use common::parley_bin;
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 const PASSWORD: &str = "load-test-password";
-
-/// The `parley` binary beside this one (built on demand for `-p parley-loadtest` runs).
-fn parley_bin() -> PathBuf {
-    let me = PathBuf::from(env!("CARGO_BIN_EXE_parley-loadtest"));
-    let bin = me.with_file_name("parley");
-    if !bin.is_file() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let ok = Command::new(cargo)
-            .args(["build", "-p", "parley", "--bin", "parley"])
-            .status()
-            .expect("running cargo build");
-        assert!(ok.success(), "building parley failed");
-    }
-    bin
-}
 
 fn admin(data: &Path, args: &[&str]) -> Value {
     let out = Command::new(parley_bin())

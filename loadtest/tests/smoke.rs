@@ -2,25 +2,11 @@
 //! `parley` binary. They assert correctness counts only (nothing lost,
 //! duplicated or reordered; every connection held), never speed.
 
-use serde_json::Value;
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
 
-/// The `parley` binary beside this one (built on demand for `-p parley-loadtest` runs).
-fn parley_bin() -> PathBuf {
-    let me = PathBuf::from(env!("CARGO_BIN_EXE_parley-loadtest"));
-    let bin = me.with_file_name("parley");
-    if !bin.is_file() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let ok = Command::new(cargo)
-            .args(["build", "-p", "parley", "--bin", "parley"])
-            .status()
-            .expect("running cargo build");
-        assert!(ok.success(), "building parley failed");
-    }
-    assert!(bin.is_file(), "no parley at {}", bin.display());
-    bin
-}
+use common::parley_bin;
+use serde_json::Value;
+use std::process::Command;
 
 /// Runs the load generator; returns its exit code and JSON document.
 fn load(args: &[&str]) -> (i32, Value) {

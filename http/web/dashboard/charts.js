@@ -43,18 +43,25 @@ function figure(title, svg, tab, legend) {
 const legendOf = (series) => h('span', { class: 'legend' }, series.map((x, i) =>
   h('span', {}, h('i', { style: `background:${x.color || COLORS[i]}` }), x.name)));
 
-/** Lines over shared labels: `series` = [{name, values}]. */
-export function line(title, labels, series, fmt = String) {
-  const W = 640, H = 200, L = 36, B = 22, T = 8;
+const W = 640, H = 200, L = 36, B = 22, T = 8;
+
+/** An empty chart with its value axis: the svg, the y of a value, and
+ * how many labels apart the x axis names one. */
+function frame(series, labels, fmt) {
   const max = nice(Math.max(0, ...series.flatMap((x) => x.values)));
-  const x = (i) => L + (labels.length < 2 ? 0 : (i * (W - L - 8)) / (labels.length - 1));
   const y = (v) => T + (H - T - B) * (1 - v / max);
   const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, class: 'svg-chart', preserveAspectRatio: 'none' });
   for (const f of [0, 0.5, 1]) {
     svg.append(s('line', { x1: L, x2: W - 8, y1: y(max * f), y2: y(max * f), class: 'grid' }),
       s('text', { x: L - 4, y: y(max * f) + 4, 'text-anchor': 'end', class: 'axis' }, fmt(max * f)));
   }
-  const every = Math.max(1, Math.ceil(labels.length / 6));
+  return { svg, y, every: Math.max(1, Math.ceil(labels.length / 6)) };
+}
+
+/** Lines over shared labels: `series` = [{name, values}]. */
+export function line(title, labels, series, fmt = String) {
+  const { svg, y, every } = frame(series, labels, fmt);
+  const x = (i) => L + (labels.length < 2 ? 0 : (i * (W - L - 8)) / (labels.length - 1));
   labels.forEach((l, i) => {
     if (i % every === 0) svg.append(s('text', { x: x(i), y: H - 6, 'text-anchor': 'middle', class: 'axis' }, l));
   });
@@ -68,17 +75,9 @@ export function line(title, labels, series, fmt = String) {
 
 /** Grouped bars over labels: `series` = [{name, values}]. */
 export function bars(title, labels, series, fmt = String) {
-  const W = 640, H = 200, L = 36, B = 22, T = 8;
-  const max = nice(Math.max(0, ...series.flatMap((x) => x.values)));
+  const { svg, y, every } = frame(series, labels, fmt);
   const slot = (W - L - 8) / Math.max(1, labels.length);
   const bw = Math.max(1, (slot * 0.8) / series.length);
-  const y = (v) => T + (H - T - B) * (1 - v / max);
-  const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, class: 'svg-chart', preserveAspectRatio: 'none' });
-  for (const f of [0, 0.5, 1]) {
-    svg.append(s('line', { x1: L, x2: W - 8, y1: y(max * f), y2: y(max * f), class: 'grid' }),
-      s('text', { x: L - 4, y: y(max * f) + 4, 'text-anchor': 'end', class: 'axis' }, fmt(max * f)));
-  }
-  const every = Math.max(1, Math.ceil(labels.length / 6));
   labels.forEach((l, i) => {
     const x0 = L + i * slot + slot * 0.1;
     series.forEach((ser, k) => {
