@@ -57,7 +57,7 @@ fn analytics_read(c: &mut Criterion) {
         for &i in chunk {
             let h = now - year + i;
             batch.put(
-                bucket(t, Tally::Site(site), h),
+                bucket(t, Tally::Site(site), h).to_bytes(),
                 parley_storage::codec::encode(&busy_hour(h)),
             );
         }

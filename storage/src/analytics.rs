@@ -34,8 +34,8 @@ impl AnalyticsStore for Store {
         if from > to {
             return Ok(Vec::new());
         }
-        let start = keys::bucket(t, who, from);
-        let end = keys::bucket(t, who, to);
+        let start = keys::bucket(t, who, from).to_bytes();
+        let end = keys::bucket(t, who, to).to_bytes();
         let mut out = Vec::new();
         for kv in self.data().range(start..=end) {
             let (k, v) = kv?;

@@ -39,7 +39,7 @@ pub mod ks {
 }
 
 /// Whose analytics bucket: a site's or a staff member's.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Tally {
     Site(SiteId),
     Staff(StaffId),
@@ -62,11 +62,27 @@ impl Tally {
     }
 }
 
-/// An analytics bucket: `kind ‖ owner ‖ hour` (hours in order).
-pub fn bucket(t: TenantId, who: Tally, hour: u32) -> Vec<u8> {
-    let mut k = who.prefix(t);
-    k.extend_from_slice(&hour.to_be_bytes());
-    k
+/// An analytics bucket, as counts name it: no allocation until the
+/// writer turns it into its key, once per flush.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct BucketKey {
+    pub tenant: TenantId,
+    pub who: Tally,
+    pub hour: u32,
+}
+
+impl BucketKey {
+    /// The stored key: `tenant ‖ BUCKET ‖ kind ‖ owner ‖ hour` (hours in order).
+    pub fn to_bytes(self) -> Vec<u8> {
+        let mut k = self.who.prefix(self.tenant);
+        k.extend_from_slice(&self.hour.to_be_bytes());
+        k
+    }
+}
+
+/// An analytics bucket of `who` in `hour`.
+pub fn bucket(tenant: TenantId, who: Tally, hour: u32) -> BucketKey {
+    BucketKey { tenant, who, hour }
 }
 
 /// The prefix of one owner's buckets.

@@ -79,7 +79,7 @@ pub struct Op {
 /// visitor counted once per hour, a conversation's first answer once.
 #[derive(Clone, Debug)]
 pub struct Count {
-    pub key: Vec<u8>,
+    pub key: keys::BucketKey,
     pub once: Option<Vec<u8>>,
     pub event: parley_engine::analytics::Event,
 }
@@ -130,7 +130,7 @@ impl WriteBatch {
         });
     }
     /// Counts `event` into the bucket at `key` (see [`Count`]).
-    pub fn count(&mut self, key: Vec<u8>, event: parley_engine::analytics::Event) {
+    pub fn count(&mut self, key: keys::BucketKey, event: parley_engine::analytics::Event) {
         self.counts.push(Count {
             key,
             once: None,
@@ -140,7 +140,7 @@ impl WriteBatch {
     /// Counts `event` unless the marker `once` is already set.
     pub fn count_once(
         &mut self,
-        key: Vec<u8>,
+        key: keys::BucketKey,
         once: Vec<u8>,
         event: parley_engine::analytics::Event,
     ) {

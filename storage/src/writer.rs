@@ -247,7 +247,7 @@ pub(crate) fn apply(
 /// Folds counts into their buckets as stored; returns the keys to write
 /// (buckets and newly set markers).
 fn fold(store: &Store, counts: Vec<Count>) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
-    let mut buckets: HashMap<Vec<u8>, Bucket> = HashMap::new();
+    let mut buckets: HashMap<crate::keys::BucketKey, Bucket> = HashMap::new();
     let mut marked: HashSet<Vec<u8>> = HashSet::new();
     let mut out = Vec::new();
     for c in counts {
@@ -261,7 +261,7 @@ fn fold(store: &Store, counts: Vec<Count>) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         let b = match buckets.entry(c.key) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::hash_map::Entry::Vacant(e) => {
-                let cur = match store.data().get(e.key())? {
+                let cur = match store.data().get(e.key().to_bytes())? {
                     // A bucket that cannot be read starts again rather than
                     // stopping every write.
                     Some(v) => crate::codec::decode(&v).unwrap_or_else(|err| {
@@ -278,7 +278,7 @@ fn fold(store: &Store, counts: Vec<Count>) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
     out.extend(
         buckets
             .into_iter()
-            .map(|(k, b)| (k, crate::codec::encode(&b))),
+            .map(|(k, b)| (k.to_bytes(), crate::codec::encode(&b))),
     );
     Ok(out)
 }
@@ -321,12 +321,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), &StoreConfig::default()).unwrap();
         let w = Writer::start(store.clone(), WriterConfig::default());
+        let key = crate::keys::bucket(
+            parley_engine::TenantId::new(),
+            crate::keys::Tally::Site(parley_engine::SiteId::new()),
+            7,
+        );
         let (tx, rx) = mpsc::channel();
         for i in 0..50u32 {
             let mut b = WriteBatch::new();
             b.put(i.to_be_bytes().to_vec(), vec![1]);
-            b.count(b"bucket".to_vec(), Event::Message { staff: i % 2 == 0 });
-            b.count_once(b"bucket".to_vec(), b"once".to_vec(), Event::Conversation);
+            b.count(key, Event::Message { staff: i % 2 == 0 });
+            b.count_once(key, b"once".to_vec(), Event::Conversation);
             let tx = tx.clone();
             w.submit(b, Box::new(move |r| tx.send(r.is_ok()).unwrap()));
         }
@@ -335,17 +340,17 @@ mod tests {
         }
         w.shutdown();
         let b: Bucket =
-            crate::codec::decode(&store.data().get(b"bucket").unwrap().unwrap()).unwrap();
+            crate::codec::decode(&store.data().get(key.to_bytes()).unwrap().unwrap()).unwrap();
         assert_eq!(
             (b.messages_staff, b.messages_visitor, b.conversations),
             (25, 25, 1)
         );
         // A stored marker holds across writers (a restart).
         let mut again = WriteBatch::new();
-        again.count_once(b"bucket".to_vec(), b"once".to_vec(), Event::Conversation);
+        again.count_once(key, b"once".to_vec(), Event::Conversation);
         store.write_now(again).unwrap();
         let b: Bucket =
-            crate::codec::decode(&store.data().get(b"bucket").unwrap().unwrap()).unwrap();
+            crate::codec::decode(&store.data().get(key.to_bytes()).unwrap().unwrap()).unwrap();
         assert_eq!(b.conversations, 1);
     }
 
