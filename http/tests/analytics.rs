@@ -43,6 +43,7 @@ async fn the_report_counts_what_happened_in_the_callers_time_zone() {
         ),
         staff: vec![("agent@acme.test".into(), "agent".into())],
         tenants: vec!["other@else.test".into()],
+        superadmin: Some(("root@ops.test".into(), PASSWORD.into())),
         ..Default::default()
     });
     let t = srv.login(OWNER).await;
@@ -300,6 +301,28 @@ async fn the_report_counts_what_happened_in_the_callers_time_zone() {
     assert_eq!(body.lines().count(), 8);
     let (status, _, _) = csv("nope").await;
     assert_eq!(status, 400);
+
+    // The operator's platform totals: messages a day, from the buckets.
+    let op = srv
+        .call(
+            "POST",
+            "/api/v1/admin/auth/login",
+            None,
+            Some(json!({"email": "root@ops.test", "password": PASSWORD})),
+        )
+        .await;
+    let op = op.body["access_token"].as_str().unwrap().to_string();
+    let stats = srv
+        .call("GET", "/api/v1/admin/stats", Some(&op), None)
+        .await;
+    let days = stats.body["messages_per_day"].as_array().unwrap();
+    assert_eq!(days.len(), 7, "{}", stats.body);
+    let sum: u64 = days.iter().map(|d| d["messages"].as_u64().unwrap()).sum();
+    assert_eq!(
+        sum, 4,
+        "three from the visitors, one from staff: {}",
+        stats.body
+    );
 
     // Online time: written when the owner's last socket goes.
     drop(staff);

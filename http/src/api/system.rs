@@ -105,10 +105,25 @@ pub async fn update_tenant(
 #[utoipa::path(get, path = "/api/v1/admin/stats", tag = "admin",
     responses((status = 200, body = Object), (status = 401)), security(("bearer" = [])))]
 pub async fn stats(State(app): State<App>, _op: Operator) -> Result<Json<Value>, ApiError> {
+    use parley_engine::analytics::hour_of;
+    use parley_storage::keys::Tally;
+    use parley_storage::AnalyticsStore;
     let mut by_plan = serde_json::Map::new();
     let mut mrr: u64 = 0;
     let (mut messages, mut conversations) = (0u64, 0u64);
+    // Messages a day over the last seven UTC days, from the sites' buckets.
+    let today = hour_of(parley_engine::Timestamp::now()) / 24;
+    let first = today.saturating_sub(6);
+    let mut per_day = [0u64; 7];
     for t in app.store.tenants()? {
+        for s in app.store.sites(t.id)? {
+            let who = Tally::Site(s.id);
+            for (h, b) in app.store.buckets(t.id, who, first * 24, today * 24 + 23)? {
+                if let Some(d) = per_day.get_mut((h / 24 - first) as usize) {
+                    *d += b.messages_visitor + b.messages_staff;
+                }
+            }
+        }
         let p = crate::app::plans::plan_of(&app, t.id)?;
         let n = by_plan.entry(p.name.clone()).or_insert(json!(0));
         *n = json!(n.as_u64().unwrap_or(0) + 1);
@@ -122,6 +137,10 @@ pub async fn stats(State(app): State<App>, _op: Operator) -> Result<Json<Value>,
         "mrr_cents": mrr,
         "messages": messages,
         "conversations": conversations,
+        "messages_per_day": per_day.iter().enumerate().map(|(i, n)| {
+            let day = parley_engine::Timestamp((first as u64 + i as u64) * 86_400_000);
+            json!({"day": &day.to_rfc3339()[..10], "messages": n})
+        }).collect::<Vec<_>>(),
     })))
 }
 
