@@ -1,9 +1,11 @@
 //! Conversation(c): the ordered log of one conversation.
 //!
-//! - Gives each message the next seq (1, 2, 3… no gap), dedupes on
-//!   `client_id` (in memory for recent ones, in storage for older ones, so
-//!   dedupe survives restarts), and hands the write to the group-commit
-//!   writer without waiting: several writes are in flight at once.
+//! - Its sequencing, dedupe and durability are the pure
+//!   [`ConversationLog`](parley_engine::log::ConversationLog): this actor
+//!   runs its effects. Each message gets the next seq (1, 2, 3… no gap),
+//!   `client_id`s are deduped from memory (loaded from the stored log once
+//!   after a wake, so dedupe survives restarts), and the write goes to the
+//!   group-commit writer without waiting: several writes are in flight.
 //! - When the writer reports a write durable (`Durable { ticket }`), it
 //!   acks the sender and fans the message out, in seq order, serialising
 //!   each frame once and sharing the bytes with every subscriber.
@@ -27,12 +29,13 @@ use crate::tenant::TenantMsg;
 use crate::Ctx;
 use bytes::Bytes;
 use parley_engine::conversation::{Phase, Status};
+use parley_engine::log::ConversationLog;
 use parley_engine::permissions::Role;
 use parley_engine::protocol::{ConversationView, ServerFrame};
 use parley_engine::records::*;
 use parley_engine::*;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -141,11 +144,10 @@ pub struct ConversationArgs {
 /// The actor (stateless; all state is in [`ConversationState`]).
 pub struct Conversation;
 
+/// What a write in flight carries for its effects once durable (the
+/// log keeps its ticket, seq, `client_id` and the sockets awaiting its ack).
 struct Pending {
-    ticket: u64,
     msg: Option<MessageRecord>,
-    /// Sockets waiting for this message's `ack`.
-    acks: Vec<Outbox>,
     /// The metadata as this write leaves it.
     rec_after: ConversationRecord,
     /// Announce a `conversation` frame once durable.
@@ -169,7 +171,6 @@ pub struct ConversationState {
     /// it is the log position skips rewriting it for a while (the log is
     /// the truth for `last_seq`).
     meta: Option<(ConversationRecord, Instant)>,
-    next_ticket: u64,
     /// The audit entry of a staff command, written with its system message.
     audit: Option<parley_engine::account::AuditRecord>,
     /// Analytics counts waiting for the next write (a rating's).
@@ -177,9 +178,8 @@ pub struct ConversationState {
     /// Whether staff answered since this actor started (the writer's
     /// count-once marker is the truth across restarts).
     answered: bool,
-    pending: VecDeque<Pending>,
-    /// Recent `client_id` → seq; older ones are found in storage.
-    recent: HashMap<String, u64>,
+    /// Seqs, dedupe and the writes in flight.
+    log: ConversationLog<Outbox, Pending>,
     /// For staff sockets reached through the directory (not subscribed):
     /// the first seq each was sent live, so a later `resume` on that socket
     /// replays only what came before it.
@@ -213,7 +213,7 @@ impl ConversationState {
     /// for a while. Visitor tabs do not keep it awake: the Tenant subscribes
     /// them again whenever it wakes.
     pub(super) fn is_idle(&self) -> bool {
-        self.pending.is_empty()
+        self.log.is_settled()
             && self.slot.with_subs(|s| {
                 s.retain(|x| !x.outbox.is_closed());
                 s.iter().all(|x| x.kind == SubKind::Visitor)
@@ -249,6 +249,11 @@ impl Actor for Conversation {
         args.slot.set_actor(Some(myself.clone()));
         let period = (args.ctx.cfg.conversation_idle / 4).max(std::time::Duration::from_millis(50));
         let ticker = myself.send_interval(period, || ConversationMsg::Tick);
+        let max = args.ctx.cfg.max_inflight;
+        let log = match args.persisted {
+            true => ConversationLog::resume(rec.last_seq, max),
+            false => ConversationLog::new(max),
+        };
         metrics::gauge!("parley_conversations_live").increment(1.0);
         Ok(ConversationState {
             ctx: args.ctx,
@@ -259,12 +264,10 @@ impl Actor for Conversation {
             rec,
             persisted: args.persisted,
             meta: None,
-            next_ticket: 0,
             audit: None,
             counts: Vec::new(),
             answered: false,
-            pending: VecDeque::new(),
-            recent: HashMap::new(),
+            log,
             live_since: HashMap::new(),
             last_activity: Instant::now(),
             ticker: Some(ticker),

@@ -13,6 +13,7 @@ pub mod booking;
 pub mod codes;
 pub mod conversation;
 pub mod ids;
+pub mod log;
 pub mod mail;
 pub mod newsletter;
 pub mod permissions;

@@ -158,3 +158,45 @@ fn an_unreachable_server_fails_the_run() {
     assert_eq!(code, 1, "{doc}");
     assert_eq!(n(&doc, "connections.failed"), 3);
 }
+
+#[test]
+fn compare_writes_its_table_as_data_and_judges_parley_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("cmp.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_parley-loadtest"))
+        .args(["compare", "--duration", "2s", "--visitors", "20"])
+        .args([
+            "--idle-visitors",
+            "40",
+            "--targets",
+            "parley,parley@/nonexistent/parley",
+        ])
+        .arg("--json")
+        .arg(&json)
+        .env("PARLEY_BIN", parley_bin())
+        .output()
+        .expect("running parley-loadtest compare");
+    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+    // A baseline that cannot run is reported in its row, not a failure.
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let doc: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let rows = doc["summary"].as_array().expect("summary rows");
+    assert_eq!(rows.len(), 2);
+    let parley = &rows[0];
+    assert_eq!(parley["target"], "parley");
+    assert_eq!(parley["correct"], true, "{parley}");
+    assert_eq!(parley["errors"], 0.0);
+    assert!(parley["acked_per_s"].as_f64().unwrap() > 0.0, "{parley}");
+    assert_eq!(parley["idle_held"], 40.0);
+    assert!(parley["parley_ratio"].is_null());
+    assert!(
+        rows[1]["skipped"].as_str().unwrap().contains("not a file"),
+        "{}",
+        rows[1]
+    );
+}

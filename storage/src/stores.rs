@@ -25,14 +25,11 @@ pub trait MessageLog {
     ) -> Result<Vec<MessageRecord>>;
     /// One message by seq.
     fn message(&self, t: TenantId, c: ConversationId, seq: u64) -> Result<Option<MessageRecord>>;
-    /// The stored message a `client_id` already produced, if any.
-    fn by_client_id(
-        &self,
-        t: TenantId,
-        c: ConversationId,
-        client_id: &str,
-    ) -> Result<Option<MessageRecord>>;
-    /// Adds the message and its dedupe entry to `batch`.
+    /// Every stored message's `client_id` with its seq, in seq order: what
+    /// a woken Conversation dedupes against (the log itself is the dedupe
+    /// record, so a message is one write).
+    fn client_ids(&self, t: TenantId, c: ConversationId) -> Result<Vec<(String, u64)>>;
+    /// Adds the message to `batch`.
     fn append(&self, batch: &mut WriteBatch, t: TenantId, m: &MessageRecord);
 }
 
@@ -130,24 +127,30 @@ impl MessageLog for Store {
         get(self.data(), &keys::message(t, c, seq))
     }
 
-    fn by_client_id(
-        &self,
-        t: TenantId,
-        c: ConversationId,
-        client_id: &str,
-    ) -> Result<Option<MessageRecord>> {
-        let Some(v) = self.data().get(keys::client_id(t, c, client_id))? else {
-            return Ok(None);
-        };
-        let seq = decode::<u64>(&v)?;
-        self.message(t, c, seq)
+    fn client_ids(&self, t: TenantId, c: ConversationId) -> Result<Vec<(String, u64)>> {
+        /// A message's leading fields: enough to dedupe, without decoding
+        /// the body (postcard reads fields in order and ignores the rest).
+        #[derive(serde::Deserialize)]
+        struct Head {
+            _id: MessageId,
+            _conversation_id: ConversationId,
+            seq: u64,
+            client_id: Option<String>,
+        }
+        let start = keys::message(t, c, 0);
+        let end = keys::message(t, c, u64::MAX);
+        let mut out = Vec::new();
+        for kv in self.data().range(start..=end) {
+            let h: Head = decode(&kv?.1)?;
+            if let Some(cid) = h.client_id {
+                out.push((cid, h.seq));
+            }
+        }
+        Ok(out)
     }
 
     fn append(&self, batch: &mut WriteBatch, t: TenantId, m: &MessageRecord) {
         batch.put(keys::message(t, m.conversation_id, m.seq), encode(m));
-        if let Some(cid) = &m.client_id {
-            batch.put(keys::client_id(t, m.conversation_id, cid), encode(&m.seq));
-        }
     }
 }
 
@@ -382,11 +385,12 @@ mod tests {
             .map(|m| m.seq)
             .collect();
         assert_eq!(seqs, vec![2, 3, 300]);
-        assert_eq!(s.by_client_id(t, c, "c300").unwrap().unwrap().seq, 300);
-        assert!(
-            s.by_client_id(t, c, "x").unwrap().is_none(),
-            "other tenant's key is invisible"
-        );
+        let ids = s.client_ids(t, c).unwrap();
+        let want: Vec<(String, u64)> = [1u64, 2, 3, 300]
+            .iter()
+            .map(|n| (format!("c{n}"), *n))
+            .collect();
+        assert_eq!(ids, want, "in seq order, the other tenant's invisible");
         assert_eq!(s.last_seq(TenantId::new(), c).unwrap(), 0);
     }
 

@@ -9,15 +9,39 @@ use bytes::Bytes;
 use parley_engine::account::{AuditActor, AuditRecord};
 use parley_engine::codes::error;
 use parley_engine::conversation::{self as rules, Command, Status};
+use parley_engine::log::{Post, Stored};
 use parley_engine::permissions::{allowed, Action};
 use parley_engine::protocol::ServerFrame;
 use parley_engine::records::*;
 use parley_engine::*;
-use parley_storage::{AuthStore, ConversationStore, MessageLog, WriteBatch};
+use parley_storage::{AuthStore, ConversationStore, MessageLog, Store, WriteBatch};
 use ractor::{ActorProcessingErr, ActorRef};
 
 /// How long metadata whose only change is the log position may wait.
 pub(super) const META_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The stored log, as the pure log asks for it: once per wake for the
+/// stored `client_id`s, then only to confirm a match.
+struct StoredLog<'a> {
+    store: &'a Store,
+    t: TenantId,
+    c: ConversationId,
+}
+
+impl Stored for StoredLog<'_> {
+    type Error = parley_storage::StorageError;
+
+    fn client_ids(&mut self) -> Result<Vec<(String, u64)>, Self::Error> {
+        self.store.client_ids(self.t, self.c)
+    }
+
+    fn has(&mut self, seq: u64, client_id: &str) -> Result<bool, Self::Error> {
+        Ok(self
+            .store
+            .message(self.t, self.c, seq)?
+            .is_some_and(|m| m.client_id.as_deref() == Some(client_id)))
+    }
+}
 
 /// Whether two records differ only where the log is the truth.
 fn same_but_log(a: &ConversationRecord, b: &ConversationRecord) -> bool {
@@ -58,7 +82,9 @@ impl ConversationState {
         }
     }
 
-    /// Appends `msg` (if any) with the current metadata as one write.
+    /// Appends `msg` (if any) with the current metadata as one write,
+    /// through the log (which gives it its ticket and, with a message, its
+    /// seq); `acks` wait for its ack.
     pub(super) fn write(
         &mut self,
         myself: &ActorRef<ConversationMsg>,
@@ -91,8 +117,22 @@ impl ConversationState {
             );
             self.persisted = true;
         }
-        self.next_ticket += 1;
-        let ticket = self.next_ticket;
+        let client_id = msg.as_ref().and_then(|m| m.client_id.clone());
+        let seq = msg.as_ref().map(|m| m.seq);
+        let pending = Pending {
+            msg,
+            rec_after: self.rec.clone(),
+            announce,
+            origin,
+        };
+        let ticket = match seq {
+            Some(seq) => {
+                let (given, ticket) = self.log.append(client_id, acks, pending);
+                debug_assert_eq!(given, seq, "the message was built with the log's next seq");
+                ticket
+            }
+            None => self.log.write(acks, pending),
+        };
         let me = myself.clone();
         self.ctx.writer.submit(
             batch,
@@ -103,14 +143,6 @@ impl ConversationState {
                 });
             }),
         );
-        self.pending.push_back(Pending {
-            ticket,
-            msg,
-            acks,
-            rec_after: self.rec.clone(),
-            announce,
-            origin,
-        });
     }
 
     /// Adds the webhook deliveries of this write to its batch: the
@@ -134,9 +166,9 @@ impl ConversationState {
             });
         }
         let before = self
-            .pending
-            .back()
-            .map_or(self.durable.status, |p| p.rec_after.status);
+            .log
+            .last_in_flight()
+            .map_or(self.durable.status, |w| w.payload.rec_after.status);
         if self.rec.status == Status::Closed && before != Status::Closed && self.persisted {
             hooks.emit(store, batch, t, "conversation.closed", conv);
         }
@@ -194,9 +226,9 @@ impl ConversationState {
             }
         }
         let before = self
-            .pending
-            .back()
-            .map_or(self.durable.status, |p| p.rec_after.status);
+            .log
+            .last_in_flight()
+            .map_or(self.durable.status, |w| w.payload.rec_after.status);
         if self.rec.status == Status::Closed && before != Status::Closed && self.persisted {
             let ms = now.millis().saturating_sub(self.rec.created_at.millis());
             batch.count(keys::bucket(t, site, h), Event::Resolution(ms));
@@ -213,16 +245,11 @@ impl ConversationState {
         body: String,
         private: bool,
     ) -> MessageRecord {
-        let seq = self.rec.last_seq + 1;
+        // The log gives this seq when the message is written (`write`).
+        let seq = self.log.last_seq() + 1;
         let now = Timestamp::now();
         self.rec.last_seq = seq;
         self.rec.updated_at = now;
-        if let Some(c) = &client_id {
-            if self.recent.len() >= 4096 {
-                self.recent.clear();
-            }
-            self.recent.insert(c.clone(), seq);
-        }
         MessageRecord {
             id: MessageId::new(),
             conversation_id: self.rec.id,
@@ -244,36 +271,31 @@ impl ConversationState {
         from: Participant,
         origin: Outbox,
     ) -> Result<(), ActorProcessingErr> {
-        // Duplicate of something in flight or recently written?
-        if let Some(&seq) = self.recent.get(&client_id) {
-            if let Some(p) = self
-                .pending
-                .iter_mut()
-                .find(|p| p.msg.as_ref().is_some_and(|m| m.seq == seq))
-            {
-                p.acks.push(origin);
+        let (t, c) = (self.tenant_id(), self.rec.id);
+        let mut stored = StoredLog {
+            store: &self.ctx.store,
+            t,
+            c,
+        };
+        let origin = match self.log.post(&client_id, origin, &mut stored)? {
+            Post::New(origin) => origin,
+            Post::Joined => return Ok(()),
+            Post::Stored { seq, reply } => {
+                if let Some(m) = self.ctx.store.message(t, c, seq)? {
+                    reply.frame(&Bytes::from(ServerFrame::ack(&m, &client_id).to_json()));
+                }
                 return Ok(());
             }
-        }
-        if self.persisted {
-            if let Some(m) =
-                self.ctx
-                    .store
-                    .by_client_id(self.tenant_id(), self.rec.id, &client_id)?
-            {
-                origin.frame(&Bytes::from(ServerFrame::ack(&m, &client_id).to_json()));
+            Post::Overloaded(origin) => {
+                send_error(
+                    &origin,
+                    error::OVERLOADED,
+                    "too many messages are waiting for the disk; re-send shortly",
+                    Some(&client_id),
+                );
                 return Ok(());
             }
-        }
-        if self.pending.len() >= self.ctx.cfg.max_inflight {
-            send_error(
-                &origin,
-                error::OVERLOADED,
-                "too many messages are waiting for the disk; re-send shortly",
-                Some(&client_id),
-            );
-            return Ok(());
-        }
+        };
         let mut announce = false;
         if !private && self.rec.status == Status::Closed {
             let p =
@@ -368,21 +390,20 @@ impl ConversationState {
         result: Result<(), String>,
     ) -> Result<(), ActorProcessingErr> {
         if let Err(why) = result {
-            for p in self.pending.drain(..) {
-                for a in p.acks.iter().chain(p.origin.iter()) {
-                    let cid = p.msg.as_ref().and_then(|m| m.client_id.as_deref());
+            for w in self.log.failed() {
+                for a in w.replies.iter().chain(w.payload.origin.iter()) {
                     send_error(
                         a,
                         error::INTERNAL,
                         "the message could not be stored; re-send it",
-                        cid,
+                        w.client_id.as_deref(),
                     );
                 }
             }
             return Err(format!("storage write failed: {why}").into());
         }
-        while self.pending.front().is_some_and(|p| p.ticket <= ticket) {
-            let p = self.pending.pop_front().expect("checked front");
+        for w in self.log.durable(ticket) {
+            let p = w.payload;
             let meta_changed = p.rec_after.status != self.durable.status
                 || p.rec_after.assignee != self.durable.assignee
                 || p.rec_after.rating != self.durable.rating;
@@ -398,9 +419,9 @@ impl ConversationState {
             }
             if let Some(m) = &p.msg {
                 metrics::counter!("parley_messages_persisted_total").increment(1);
-                if let (Some(cid), false) = (&m.client_id, p.acks.is_empty()) {
+                if let (Some(cid), false) = (&w.client_id, w.replies.is_empty()) {
                     let ack = Bytes::from(ServerFrame::ack(m, cid).to_json());
-                    for a in &p.acks {
+                    for a in &w.replies {
                         a.frame(&ack);
                     }
                 }
