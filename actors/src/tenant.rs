@@ -47,6 +47,10 @@ pub struct HelloReply {
     /// subscribed once it wakes up.
     pub stored: Option<ConversationRecord>,
     pub agents_online: bool,
+    /// The site's colour and side, as the Tenant keeps them.
+    pub look: parley_engine::protocol::SiteLook,
+    /// The tenant is suspended: the socket closes.
+    pub suspended: bool,
 }
 
 /// Messages a Tenant handles.
@@ -88,6 +92,8 @@ pub enum TenantMsg {
     },
     /// A visitor tab disconnected.
     VisitorBye { visitor: VisitorId, socket: u64 },
+    /// A site's settings changed on disk: forget the look kept for it.
+    SiteChanged { site: SiteId },
     /// A visitor said who they are (checked by the socket already).
     VisitorIdentify {
         visitor: VisitorId,
@@ -242,13 +248,20 @@ pub struct TenantState {
     /// The hour being counted and the visitors already counted in it (the
     /// writer's marker is the truth across restarts; this spares it work).
     visits: (u32, std::collections::HashSet<VisitorId>),
+    /// Each site's look for `welcome`, read once and forgotten on
+    /// [`TenantMsg::SiteChanged`]: a reconnect storm reads no settings.
+    looks: HashMap<SiteId, parley_engine::protocol::SiteLook>,
+    /// A digest of the device last stored per visitor seen by this actor:
+    /// a returning browser that did not change writes and reads nothing.
+    devices: HashMap<VisitorId, u64>,
 }
 
 /// What a visitor's connection said of their browser: the user agent and
 /// the country (from a GeoIP database, or the browser's time zone).
 #[derive(Clone, Debug, Default)]
 pub struct Arrival {
-    pub user_agent: String,
+    /// The browser as it said of itself (stored when it changed).
+    pub device: parley_engine::account::VisitorDevice,
     pub country: String,
 }
 
@@ -323,6 +336,8 @@ impl Actor for Tenant {
         let period = (args.ctx.cfg.visitor_idle / 2).max(Duration::from_millis(100));
         let ticker = myself.send_interval(period, || TenantMsg::Tick);
         let queue = queue::Queue::load(&args.ctx.store, args.id)?;
+        let suspended =
+            parley_storage::AuthStore::tenant_state(&args.ctx.store, args.id)?.suspended;
         if !queue.is_empty() {
             myself.send_after(queue::FLUSH, || TenantMsg::QueueFlush);
         }
@@ -337,13 +352,16 @@ impl Actor for Tenant {
             staff: HashMap::new(),
             staff_by_actor: HashMap::new(),
             revoked: HashMap::new(),
-            suspended: false,
+            // Read once; Suspend and Resume keep it current from then on.
+            suspended,
             queue,
             directory: Arc::new(Directory::default()),
             ticker: Some(ticker),
             bookings: None,
             quota: None,
             visits: (0, Default::default()),
+            looks: HashMap::new(),
+            devices: HashMap::new(),
         })
     }
 
@@ -390,6 +408,9 @@ impl Actor for Tenant {
             } => {
                 let hello = state.visitor_hello(visitor, site, page, &arrival, outbox)?;
                 let _ = reply.send(hello);
+            }
+            TenantMsg::SiteChanged { site } => {
+                state.looks.remove(&site);
             }
             TenantMsg::VisitorPage {
                 visitor,

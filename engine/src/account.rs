@@ -260,7 +260,7 @@ impl Default for StaffPrefs {
 
 /// What a visitor's browser said of itself at their latest connection:
 /// shown to staff as device, browser, local time and rough location.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct VisitorDevice {
     pub user_agent: String,
     /// IANA time zone (`Europe/Paris`), when the widget could tell.

@@ -1,6 +1,9 @@
 //! The `parley` binary: parse the command line and hand over to the library.
 
 use clap::Parser;
+
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use parley::cli::{Cli, Command};
 use std::process::ExitCode;
 

@@ -481,3 +481,32 @@ async fn the_audit_log_records_mutations_with_filters_and_pages() {
         .await;
     assert_eq!(r.status, 403);
 }
+
+#[tokio::test]
+async fn welcome_shows_the_sites_look_as_it_changes() {
+    let srv = Server::start();
+    let owner = srv.pair(OWNER, PASSWORD).await;
+    let t = &bearer(&owner);
+    // The first visitor makes the Tenant keep the site's look…
+    let (_first, w) = srv.visitor(None).await;
+    assert_eq!(
+        (&w["site"]["color"], &w["site"]["position"]),
+        (&json!("#2563eb"), &json!("bottom_right"))
+    );
+    let sid = srv.tenant["site_id"].as_str().unwrap();
+    let r = srv
+        .call(
+            "PATCH",
+            &format!("/api/v1/sites/{sid}"),
+            Some(t),
+            Some(json!({"color":"#123456","position":"bottom_left"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // …and a change to it shows at the next connection, without a restart.
+    let (_second, w) = srv.visitor(None).await;
+    assert_eq!(
+        (&w["site"]["color"], &w["site"]["position"]),
+        (&json!("#123456"), &json!("bottom_left"))
+    );
+}

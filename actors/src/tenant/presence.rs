@@ -8,14 +8,21 @@ use crate::slot::StaffSocket;
 use crate::staff::{Staff, StaffArgs, StaffMsg};
 use crate::visitor::{Known, Visitor, VisitorArgs, VisitorMsg};
 use bytes::Bytes;
+use parley_engine::account::VisitorDevice;
 use parley_engine::analytics;
 use parley_engine::codes::close;
-use parley_engine::protocol::{Availability, ServerFrame, VisitorView};
+use parley_engine::protocol::{Availability, ServerFrame, SiteLook, VisitorView};
 use parley_engine::records::*;
 use parley_engine::*;
-use parley_storage::{AccountStore, ConversationStore, DeskStore, OutboxStore, VisitorStore};
+use parley_storage::{
+    AccountStore, AuthStore, ConversationStore, DeskStore, OutboxStore, VisitorStore, WriteBatch,
+};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use std::time::Instant;
+
+/// Most device digests a Tenant keeps (about 40 bytes each); past it they
+/// start afresh, which costs one write per returning visitor.
+const MAX_DEVICES: usize = 100_000;
 
 impl TenantState {
     pub(super) fn agents_online(&self) -> bool {
@@ -188,7 +195,7 @@ impl TenantState {
         let visit = self.visit_due(id, at).then(|| {
             let from = analytics::referrer_host(&page.referrer, &page.url);
             Box::new(analytics::visit_tags(
-                &arrival.user_agent,
+                &arrival.device.user_agent,
                 &arrival.country,
                 from,
             ))
@@ -222,6 +229,16 @@ impl TenantState {
         arrival: &Arrival,
         outbox: Outbox,
     ) -> Result<HelloReply, ActorProcessingErr> {
+        if self.suspended {
+            return Ok(HelloReply {
+                conversation: None,
+                stored: None,
+                agents_online: false,
+                look: self.look(site),
+                suspended: true,
+            });
+        }
+        self.remember_device(visitor, &arrival.device);
         let p = self.visitors.entry(visitor).or_insert_with(|| Presence {
             site,
             tabs: Vec::new(),
@@ -262,7 +279,62 @@ impl TenantState {
             conversation,
             stored,
             agents_online: self.agents_online(),
+            look: self.look(site),
+            suspended: false,
         })
+    }
+
+    /// The site's look for `welcome`: kept after the first read.
+    fn look(&mut self, site: SiteId) -> SiteLook {
+        if let Some(l) = self.looks.get(&site) {
+            return l.clone();
+        }
+        let s = self
+            .ctx
+            .store
+            .site_settings(self.id, site)
+            .unwrap_or_default();
+        let look = SiteLook {
+            color: s.color,
+            position: s.position,
+        };
+        self.looks.insert(site, look.clone());
+        look
+    }
+
+    /// Stores what the visitor's browser said of itself when it changed
+    /// (fire-and-forget: nobody waits for tracking data). A browser seen
+    /// unchanged since this actor started costs nothing.
+    fn remember_device(&mut self, visitor: VisitorId, d: &VisitorDevice) {
+        use std::hash::{Hash, Hasher};
+        let digest = |d: &VisitorDevice| {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            d.hash(&mut h);
+            h.finish()
+        };
+        let mut d = d.clone();
+        if self.devices.get(&visitor) == Some(&digest(&d)) {
+            return;
+        }
+        let store = &self.ctx.store;
+        // A connection that could not tell its time zone keeps the known one.
+        let known = if d.timezone.is_empty() {
+            store.visitor_device(self.id, visitor).ok().flatten()
+        } else {
+            None
+        };
+        if let Some(k) = &known {
+            d.timezone.clone_from(&k.timezone);
+        }
+        if known.as_ref() != Some(&d) {
+            let mut b = WriteBatch::new();
+            store.put_visitor_device(&mut b, self.id, visitor, &d);
+            self.ctx.writer.submit(b, Box::new(|_| {}));
+        }
+        if self.devices.len() >= MAX_DEVICES {
+            self.devices.clear();
+        }
+        self.devices.insert(visitor, digest(&d));
     }
 
     /// A visitor tab moved to another page.

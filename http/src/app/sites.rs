@@ -247,6 +247,7 @@ pub async fn update(
         Value::Object(changes),
     );
     app.writer.write(b).await?;
+    site_changed(app, &site).await;
     Ok((site, settings))
 }
 
@@ -316,4 +317,13 @@ pub async fn rotate_key(
     );
     app.writer.write(b).await?;
     Ok((site, settings))
+}
+
+/// Tells the site's Tenant its settings changed, so `welcome` shows the new look.
+async fn site_changed(app: &App, site: &SiteRecord) {
+    if let Ok(h) = app.system.tenant(site.tenant_id).await {
+        let _ = h
+            .actor
+            .cast(parley_actors::TenantMsg::SiteChanged { site: site.id });
+    }
 }

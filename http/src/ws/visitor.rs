@@ -6,13 +6,13 @@ use super::conn::Prelude;
 use super::conn::Socket;
 use bytes::Bytes;
 use parley_actors::{ask, ConvLease, ConversationMsg, Sub, SubKind, TenantMsg};
-use parley_engine::account::{SiteSettings, VisitorDevice};
+use parley_engine::account::VisitorDevice;
 use parley_engine::codes::{close, error};
-use parley_engine::protocol::{parse_client, ClientFrame, ConversationView, ServerFrame, SiteLook};
+use parley_engine::protocol::{parse_client, ClientFrame, ConversationView, ServerFrame};
 use parley_engine::records::{PageInfo, Participant, SiteRecord};
 use parley_engine::validate;
 use parley_engine::*;
-use parley_storage::{AuthStore, DeskStore, WriteBatch};
+use parley_storage::AuthStore;
 use ractor::ActorRef;
 use tokio::sync::oneshot;
 use tokio::time::{timeout_at, Instant};
@@ -93,13 +93,6 @@ async fn hello(
     let Some(site) = site else {
         return Err(close::UNKNOWN_SITE);
     };
-    if s.app
-        .store
-        .tenant_state(site.tenant_id)
-        .map_or(true, |t| t.suspended)
-    {
-        return Err(close::TENANT_SUSPENDED);
-    }
     let deadline =
         Instant::now() + std::time::Duration::from_secs(s.app.config.limits.handshake_timeout_secs);
     let (token, first_page) = loop {
@@ -132,10 +125,9 @@ async fn hello(
     };
     let Browser { device, ip } = *browser;
     let arrival = Box::new(parley_actors::Arrival {
-        user_agent: device.user_agent.clone(),
         country: app.country(ip, &device.timezone),
+        device,
     });
-    remember_device(&app, site.tenant_id, visitor, device);
     let Ok(handle) = app.system.tenant(site.tenant_id).await else {
         return Err(close::INTERNAL_ERROR);
     };
@@ -165,6 +157,9 @@ async fn hello(
     else {
         return Err(close::INTERNAL_ERROR);
     };
+    if hello.suspended {
+        return Err(close::TENANT_SUSPENDED);
+    }
     v.lease = hello.conversation;
     // A live conversation is joined now, for an exact `last_seq`; one that
     // sleeps is shown as stored and subscribes this tab when it wakes, so an
@@ -173,23 +168,12 @@ async fn hello(
         Some(_) => v.subscribe(None).await,
         None => hello.stored.as_ref().map(ConversationView::from),
     };
-    let look = app
-        .store
-        .site_settings(v.site.tenant_id, v.site.id)
-        .map(|s| SiteLook {
-            color: s.color,
-            position: s.position,
-        })
-        .unwrap_or_else(|_| SiteLook {
-            color: SiteSettings::default().color,
-            position: Default::default(),
-        });
     let welcome = ServerFrame::Welcome {
         visitor_id: visitor,
         visitor_token: &token,
         conversation: view.as_ref(),
         agents_online: hello.agents_online,
-        site: &look,
+        site: &hello.look,
         open: reopen,
     };
     let _ = prelude.send(Prelude {
@@ -197,26 +181,6 @@ async fn hello(
         gone: Some(handle.gone),
     });
     Ok(v)
-}
-
-/// Stores what the visitor's browser said of itself, when it changed
-/// (fire-and-forget, like page views: nobody waits for tracking data).
-fn remember_device(app: &crate::state::App, t: TenantId, v: VisitorId, mut d: VisitorDevice) {
-    let Ok(known) = app.store.visitor_device(t, v) else {
-        return;
-    };
-    if let Some(k) = &known {
-        // A connection that could not tell its time zone keeps the known one.
-        if d.timezone.is_empty() {
-            d.timezone.clone_from(&k.timezone);
-        }
-        if *k == d {
-            return;
-        }
-    }
-    let mut b = WriteBatch::new();
-    app.store.put_visitor_device(&mut b, t, v, &d);
-    app.writer.submit(b, Box::new(|_| {}));
 }
 
 /// Whether the tenant refused a new conversation for its plan's quota.
