@@ -236,6 +236,9 @@ pub struct Limits {
     pub frame_burst: u32,
     /// Seconds a new socket has to send `hello` / `auth`.
     pub handshake_timeout_secs: u64,
+    /// Connections the kernel queues before they are accepted (the OS caps
+    /// it at `net.core.somaxconn`): a burst of connects past it is reset.
+    pub listen_backlog: u32,
     /// Largest JSON request body in bytes.
     pub max_json_bytes: usize,
     /// Sign-in attempts one IP address may make per minute.
@@ -350,6 +353,7 @@ impl Default for Limits {
             frames_per_second: 20,
             frame_burst: 60,
             handshake_timeout_secs: 10,
+            listen_backlog: 4096,
             max_json_bytes: 10 * 1024,
             login_per_ip_per_minute: 10,
             login_per_account_per_minute: 5,

@@ -84,8 +84,7 @@ impl Server {
             Some(s) => s.as_bytes().to_vec(),
             None => store.instance_secret(fresh_secret)?,
         };
-        let listener = TcpListener::bind(config.listen)
-            .await
+        let listener = listen(config.listen, config.limits.listen_backlog)
             .map_err(|e| Fatal::Usage(format!("cannot listen on {}: {e}", config.listen)))?;
         let writer = Writer::start(
             store.clone(),
@@ -308,4 +307,17 @@ pub async fn signal() {
         _ = ctrl_c => {}
         _ = term => {}
     }
+}
+
+/// Binds `addr` with room for `backlog` connections not yet accepted
+/// (tokio's `bind` asks for 1,024, which a burst of connects overflows
+/// while the server is busy: the kernel then resets them).
+fn listen(addr: std::net::SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
+    let socket = match addr {
+        std::net::SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        std::net::SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(backlog.max(1))
 }
