@@ -167,6 +167,11 @@ pub struct ConversationState {
     /// Metadata as last made durable: what clients are shown.
     durable: ConversationRecord,
     persisted: bool,
+    /// Whether any write of this conversation is on disk.
+    landed: bool,
+    /// This conversation's log as a writer chain: refused writes take the
+    /// rest of their generation with them (see `parley_storage::Chain`).
+    chain: parley_storage::Chain,
     /// The metadata last written, and when: a message whose only change to
     /// it is the log position skips rewriting it for a while (the log is
     /// the truth for `last_seq`).
@@ -260,9 +265,14 @@ impl Actor for Conversation {
             slot: args.slot,
             directory: args.directory,
             tenant: args.tenant,
+            chain: parley_storage::Chain {
+                id: rec.id.to_bytes(),
+                generation: parley_storage::Chain::next_generation(),
+            },
             durable: rec.clone(),
             rec,
             persisted: args.persisted,
+            landed: args.persisted,
             meta: None,
             audit: None,
             counts: Vec::new(),

@@ -264,10 +264,15 @@ impl<R, P> ConversationLog<R, P> {
         done
     }
 
-    /// A write failed: everything in flight failed with it (the writer
-    /// refuses every later write once one fails). Their seqs are given out
-    /// again, since nobody was told of them.
-    pub fn failed(&mut self) -> Vec<Write<R, P>> {
+    /// Write `ticket` failed: everything in flight failed with it (the
+    /// writer refuses the rest of the conversation's writes of this
+    /// generation once one is refused). Their seqs are given out again,
+    /// since nobody was told of them. The failure of a write already given
+    /// up this way changes nothing.
+    pub fn failed(&mut self, ticket: u64) -> Vec<Write<R, P>> {
+        if !self.in_flight.iter().any(|w| w.ticket == ticket) {
+            return Vec::new();
+        }
         let lost: Vec<_> = self.in_flight.drain(..).collect();
         if let Some(ids) = self.ids.as_mut() {
             for w in &lost {

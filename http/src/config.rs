@@ -280,6 +280,9 @@ pub struct StorageConfig {
     pub batch_max_ops: usize,
     /// Microseconds a group commit waits for more work (0: only what is queued).
     pub batch_window_us: u64,
+    /// MiB the data dir's file system must keep free; below it writes are
+    /// refused with `unavailable` until space returns.
+    pub min_free_mb: u64,
 }
 
 /// Actor tuning.
@@ -377,6 +380,7 @@ impl Default for StorageConfig {
             cache_mb: 256,
             batch_max_ops: 4096,
             batch_window_us: 0,
+            min_free_mb: 64,
         }
     }
 }

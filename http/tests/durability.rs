@@ -59,3 +59,150 @@ async fn acked_messages_survive_kill_9_and_restart() {
         "the sequence continues with no gap"
     );
 }
+
+/// Fills the file system holding `dir` with one file until it refuses more.
+fn fill(dir: &std::path::Path) -> std::path::PathBuf {
+    use std::io::Write;
+    let path = dir.join("filler");
+    let mut f = std::fs::File::create(&path).unwrap();
+    let chunk = vec![7u8; 64 << 10];
+    while f.write_all(&chunk).is_ok() {}
+    let _ = f.sync_all();
+    path
+}
+
+#[tokio::test]
+async fn a_full_disk_refuses_writes_and_the_server_recovers_by_itself() {
+    if !can_mount_tmpfs() {
+        return;
+    }
+    let srv = Server::start_with(Setup {
+        tmpfs: Some("32m"),
+        config: Some("[storage]\nmin_free_mb = 4\ncache_mb = 16\n".into()),
+        ..Setup::default()
+    });
+    let (mut vis, welcome) = srv.visitor(None).await;
+    let token = welcome["visitor_token"].as_str().unwrap().to_string();
+    vis.send(json!({"type":"send","client_id":"m1","body":"before the disk filled"}))
+        .await;
+    let ack = vis.until_type("ack").await;
+    assert_eq!(ack["seq"], 1);
+    let conv = ack["conversation_id"].as_str().unwrap().to_string();
+    let owner = srv.login(OWNER).await;
+
+    let filler = fill(&srv.dir.path().join("data"));
+    // Refused with a clear error, on the socket and over HTTP; the socket
+    // stays open and the conversation does not crash (twice in a row).
+    for _ in 0..2 {
+        vis.send(json!({"type":"send","client_id":"m2","body":"while full"}))
+            .await;
+        let e = vis
+            .until(|f| f["type"] == "error" || f["type"] == "ack")
+            .await;
+        assert_eq!(
+            (
+                e["type"].as_str(),
+                e["code"].as_str(),
+                e["client_id"].as_str()
+            ),
+            (Some("error"), Some("unavailable"), Some("m2")),
+            "{e}"
+        );
+    }
+    assert!(
+        !srv.metrics()
+            .await
+            .contains("parley_actor_restarts_total{kind=\"conversation\"}"),
+        "the conversation crashed"
+    );
+    let health = srv.call("GET", "/healthz", None, None).await;
+    assert_eq!(health.status, 503);
+    assert_eq!(health.body["status"], "degraded");
+    assert!(
+        health.body["reason"]
+            .as_str()
+            .unwrap()
+            .contains("nearly full"),
+        "{}",
+        health.body
+    );
+    let canned = srv
+        .call(
+            "POST",
+            "/api/v1/canned-responses",
+            Some(&owner),
+            Some(json!({"shortcut":"full","body":"written while full"})),
+        )
+        .await;
+    assert_eq!((canned.status, canned.code()), (503, "unavailable"));
+    assert!(canned.header("x-request-id").is_some());
+
+    // Space returns: no restart, the server notices by itself.
+    std::fs::remove_file(&filler).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let h = srv.call("GET", "/healthz", None, None).await;
+        if h.status == 200 {
+            assert_eq!(h.body["status"], "ok");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still degraded: {}",
+            h.body
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // The same socket re-sends and goes on, with no gap.
+    vis.send(json!({"type":"send","client_id":"m2","body":"while full"}))
+        .await;
+    let ack = vis.until_type("ack").await;
+    assert_eq!(
+        (ack["client_id"].as_str(), ack["seq"].as_u64()),
+        (Some("m2"), Some(2))
+    );
+    vis.send(json!({"type":"send","client_id":"m3","body":"after"}))
+        .await;
+    assert_eq!(vis.until_type("ack").await["seq"], 3);
+    let canned = srv
+        .call(
+            "POST",
+            "/api/v1/canned-responses",
+            Some(&owner),
+            Some(json!({"shortcut":"full","body":"written after"})),
+        )
+        .await;
+    assert_eq!(canned.status, 201, "{}", canned.body);
+    let log = srv
+        .call(
+            "GET",
+            &format!("/api/v1/conversations/{conv}/messages"),
+            Some(&owner),
+            None,
+        )
+        .await;
+    let got: Vec<(u64, String)> = log.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["from"]["kind"] == "visitor")
+        .map(|m| {
+            (
+                m["seq"].as_u64().unwrap(),
+                m["body"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (1, "before the disk filled".to_string()),
+            (2, "while full".to_string()),
+            (3, "after".to_string())
+        ]
+    );
+    // And a new connection with the old token resumes as the same visitor.
+    drop(vis);
+    let (_vis, again) = srv.visitor(Some(&token)).await;
+    assert_eq!(again["conversation"]["id"], conv, "{again}");
+}

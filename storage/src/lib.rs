@@ -51,6 +51,10 @@ pub enum StorageError {
     WriterGone,
     #[error("the storage writer failed earlier and refuses writes until restart: {0}")]
     Poisoned(String),
+    /// Refused before it touched the disk: too little free space. Nothing
+    /// is poisoned; writes resume once space returns.
+    #[error("the disk is nearly full ({free} bytes free, {need} needed); retry later")]
+    NoSpace { free: u64, need: u64 },
     #[error("conflict: {0}")]
     Conflict(String),
 }
@@ -90,6 +94,28 @@ pub struct Count {
 pub struct WriteBatch {
     pub ops: Vec<Op>,
     pub counts: Vec<Count>,
+    /// The ordered series this write belongs to (see [`Chain`]).
+    pub chain: Option<Chain>,
+}
+
+/// A series of writes that must land in order with no hole: one
+/// conversation's log. Once the writer refuses a write of `id`, it refuses
+/// every later write of `id` from the same `generation` too, so a write
+/// already queued behind a refused one can never land after it. The
+/// requester takes a fresh [`Chain::next_generation`] once it has heard of
+/// the refusal (and given the refused seqs out again).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Chain {
+    pub id: [u8; 16],
+    pub generation: u64,
+}
+
+impl Chain {
+    /// A generation no requester in this process has used yet.
+    pub fn next_generation() -> u64 {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 impl WriteBatch {
@@ -154,6 +180,20 @@ impl WriteBatch {
     pub fn extend(&mut self, other: WriteBatch) {
         self.ops.extend(other.ops);
         self.counts.extend(other.counts);
+        self.chain = self.chain.or(other.chain);
+    }
+    /// Marks the batch as the next write of `chain`.
+    pub fn in_chain(&mut self, chain: Chain) {
+        self.chain = Some(chain);
+    }
+    /// Bytes of keys and values the batch writes.
+    pub fn bytes(&self) -> u64 {
+        let ops: usize = self
+            .ops
+            .iter()
+            .map(|o| o.key.len() + o.value.as_ref().map_or(0, Vec::len))
+            .sum();
+        (ops + self.counts.len() * 64) as u64
     }
     /// Number of operations.
     pub fn len(&self) -> usize {
@@ -186,6 +226,7 @@ pub struct Store {
     db: sled::Db,
     data: sled::Tree,
     global: sled::Tree,
+    dir: std::sync::Arc<std::path::PathBuf>,
 }
 
 impl Store {
@@ -199,7 +240,17 @@ impl Store {
             .open()?;
         let data = db.open_tree("data")?;
         let global = db.open_tree("global")?;
-        Ok(Self { db, data, global })
+        Ok(Self {
+            db,
+            data,
+            global,
+            dir: std::sync::Arc::new(dir.to_path_buf()),
+        })
+    }
+
+    /// Bytes free for us on the file system holding the database.
+    pub fn free_space(&self) -> std::io::Result<u64> {
+        fs2::available_space(self.dir.as_path())
     }
 
     /// The tenant-owned tree.

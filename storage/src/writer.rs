@@ -8,11 +8,21 @@
 //! an actor can turn it into a message to itself (`Durable { seq }`) and
 //! keep handling other work while its writes are in flight.
 //!
-//! If a flush ever fails the writer is poisoned: later writes fail at once,
-//! so no requester is ever told "durable" for a write that might sit after a
-//! hole in the log. `/healthz` reports it.
+//! Before a batch touches the disk the writer checks the file system's free
+//! space: below [`WriterConfig::min_free_bytes`] (plus twice the batch) it
+//! refuses the batch with [`StorageError::NoSpace`], poisoning nothing, and
+//! probes every [`PROBE_EVERY`] until space returns; then writes resume by
+//! themselves. A refused write of a [`Chain`] (one conversation's log)
+//! refuses the rest of that chain's generation, so nothing queued behind it
+//! lands after the hole it leaves.
+//!
+//! If a flush still fails (an I/O error, or the disk filling faster than the
+//! guard sees), the writer is poisoned: sled keeps that error for the life
+//! of the process, so later writes fail at once and no requester is ever
+//! told "durable" for a write that might sit after a hole in the log.
+//! `/healthz` reports either state with its reason.
 
-use crate::{Count, Op, Result, StorageError, Store, TreeId, WriteBatch};
+use crate::{Chain, Count, Op, Result, StorageError, Store, TreeId, WriteBatch};
 use parley_engine::analytics::Bucket;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,10 +34,12 @@ use std::time::{Duration, Instant};
 /// Called once the batch is durable (`Ok`) or has failed.
 pub type Done = Box<dyn FnOnce(Result<()>) + Send>;
 
+/// How often a writer short of space looks again while nothing is written.
+pub const PROBE_EVERY: Duration = Duration::from_millis(250);
+
 enum Request {
     Write {
-        ops: Vec<Op>,
-        counts: Vec<Count>,
+        batch: WriteBatch,
         done: Done,
     },
     /// Write what is queued before this, then stop.
@@ -43,6 +55,9 @@ pub struct WriterConfig {
     /// only what is already queued (requests that arrive during a flush are
     /// batched anyway).
     pub window: Duration,
+    /// Free bytes the file system must keep after a batch; below it writes
+    /// are refused (not failed) until space returns.
+    pub min_free_bytes: u64,
 }
 
 impl Default for WriterConfig {
@@ -50,6 +65,23 @@ impl Default for WriterConfig {
         Self {
             max_batch: 4096,
             window: Duration::ZERO,
+            min_free_bytes: 64 << 20,
+        }
+    }
+}
+
+/// Whether the writer can write, and why not.
+#[derive(Default)]
+struct Health {
+    ok: AtomicBool,
+    reason: Mutex<Option<String>>,
+}
+
+impl Health {
+    fn set(&self, reason: Option<String>) {
+        self.ok.store(reason.is_none(), Ordering::Relaxed);
+        if let Ok(mut r) = self.reason.lock() {
+            *r = reason;
         }
     }
 }
@@ -58,7 +90,7 @@ impl Default for WriterConfig {
 #[derive(Clone)]
 pub struct Writer {
     tx: mpsc::Sender<Request>,
-    healthy: Arc<AtomicBool>,
+    health: Arc<Health>,
     thread: Arc<Mutex<Option<JoinHandle<()>>>>,
 }
 
@@ -66,26 +98,25 @@ impl Writer {
     /// Starts the writer thread for `store`.
     pub fn start(store: Store, cfg: WriterConfig) -> Self {
         let (tx, rx) = mpsc::channel();
-        let healthy = Arc::new(AtomicBool::new(true));
-        let h = healthy.clone();
+        let health = Arc::new(Health::default());
+        health.set(None);
+        let h = health.clone();
         let thread = std::thread::Builder::new()
             .name("parley-writer".into())
-            .spawn(move || run(store, cfg, rx, h))
+            .spawn(move || Run::new(store, cfg, h).serve(rx))
             .expect("spawning the storage writer thread");
         Self {
             tx,
-            healthy,
+            health,
             thread: Arc::new(Mutex::new(Some(thread))),
         }
     }
 
     /// Queues `batch`; `done` runs on the writer thread once it is durable.
     pub fn submit(&self, batch: WriteBatch, done: Done) {
-        if let Err(mpsc::SendError(Request::Write { done, .. })) = self.tx.send(Request::Write {
-            ops: batch.ops,
-            counts: batch.counts,
-            done,
-        }) {
+        if let Err(mpsc::SendError(Request::Write { done, .. })) =
+            self.tx.send(Request::Write { batch, done })
+        {
             done(Err(StorageError::WriterGone));
         }
     }
@@ -102,9 +133,17 @@ impl Writer {
         rx.await.unwrap_or(Err(StorageError::WriterGone))
     }
 
-    /// False once a write has failed.
+    /// False while writes are refused (short of space) or failed.
     pub fn is_healthy(&self) -> bool {
-        self.healthy.load(Ordering::Relaxed)
+        self.health.ok.load(Ordering::Relaxed)
+    }
+
+    /// Why writes are refused, when they are.
+    pub fn trouble(&self) -> Option<String> {
+        if self.is_healthy() {
+            return None;
+        }
+        self.health.reason.lock().ok().and_then(|r| r.clone())
     }
 
     /// Writes everything queued so far, then stops the thread and waits
@@ -118,78 +157,197 @@ impl Writer {
     }
 }
 
-fn run(store: Store, cfg: WriterConfig, rx: mpsc::Receiver<Request>, healthy: Arc<AtomicBool>) {
-    let mut poisoned: Option<String> = None;
-    let mut batch: Vec<(Vec<Op>, Vec<Count>, Done)> = Vec::new();
-    let mut stopping = false;
-    while !stopping {
-        let Ok(first) = rx.recv() else { break };
-        let mut n_ops = 0;
-        let take = |r: Request, batch: &mut Vec<(Vec<Op>, Vec<Count>, Done)>, n: &mut usize| match r
-        {
-            Request::Write { ops, counts, done } => {
-                *n += ops.len() + counts.len();
-                batch.push((ops, counts, done));
-                true
-            }
-            Request::Stop => false,
-        };
-        stopping = !take(first, &mut batch, &mut n_ops);
-        // Take whatever is already queued.
-        while !stopping && n_ops < cfg.max_batch {
-            match rx.try_recv() {
-                Ok(r) => stopping = !take(r, &mut batch, &mut n_ops),
-                Err(_) => break,
-            }
+/// The writer thread's state.
+struct Run {
+    store: Store,
+    cfg: WriterConfig,
+    health: Arc<Health>,
+    /// Set once a flush failed: every later write fails with it.
+    poisoned: Option<String>,
+    /// The last refusal for space (free, needed) while it lasts.
+    short: Option<(u64, u64)>,
+    /// Chains with a refused write: the generation refused, and the space
+    /// figures it was refused with.
+    refused: HashMap<[u8; 16], (u64, u64, u64)>,
+}
+
+impl Run {
+    fn new(store: Store, cfg: WriterConfig, health: Arc<Health>) -> Self {
+        Self {
+            store,
+            cfg,
+            health,
+            poisoned: None,
+            short: None,
+            refused: HashMap::new(),
         }
-        // Optionally linger for more.
-        if !stopping && !cfg.window.is_zero() {
-            let deadline = Instant::now() + cfg.window;
-            while !stopping && n_ops < cfg.max_batch {
-                let left = deadline.saturating_duration_since(Instant::now());
-                match rx.recv_timeout(left) {
+    }
+
+    fn serve(mut self, rx: mpsc::Receiver<Request>) {
+        let mut batch: Vec<(WriteBatch, Done)> = Vec::new();
+        let mut stopping = false;
+        while !stopping {
+            let first = if self.short.is_some() && self.poisoned.is_none() {
+                match rx.recv_timeout(PROBE_EVERY) {
+                    Ok(r) => r,
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        let _ = self.space_for(0);
+                        continue;
+                    }
+                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                }
+            } else {
+                match rx.recv() {
+                    Ok(r) => r,
+                    Err(_) => break,
+                }
+            };
+            let mut n_ops = 0;
+            let take = |r: Request, batch: &mut Vec<(WriteBatch, Done)>, n: &mut usize| match r {
+                Request::Write { batch: b, done } => {
+                    *n += b.len();
+                    batch.push((b, done));
+                    true
+                }
+                Request::Stop => false,
+            };
+            stopping = !take(first, &mut batch, &mut n_ops);
+            // Take whatever is already queued.
+            while !stopping && n_ops < self.cfg.max_batch {
+                match rx.try_recv() {
                     Ok(r) => stopping = !take(r, &mut batch, &mut n_ops),
                     Err(_) => break,
                 }
             }
+            // Optionally linger for more.
+            if !stopping && !self.cfg.window.is_zero() {
+                let deadline = Instant::now() + self.cfg.window;
+                while !stopping && n_ops < self.cfg.max_batch {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    match rx.recv_timeout(left) {
+                        Ok(r) => stopping = !take(r, &mut batch, &mut n_ops),
+                        Err(_) => break,
+                    }
+                }
+            }
+            self.write(&mut batch);
         }
-        if batch.is_empty() {
-            continue;
-        }
+        let _ = self.store.flush();
+    }
 
-        let outcome = match &poisoned {
-            Some(why) => Err(why.clone()),
-            None => {
-                let start = Instant::now();
-                let counts: Vec<Count> = batch
-                    .iter_mut()
-                    .flat_map(|r| std::mem::take(&mut r.1))
-                    .collect();
-                let ops = batch.iter_mut().flat_map(|r| std::mem::take(&mut r.0));
-                let res = apply(&store, ops, counts).and_then(|_| store.flush());
-                metrics::histogram!("parley_storage_flush_seconds")
-                    .record(start.elapsed().as_secs_f64());
-                metrics::histogram!("parley_storage_batch_ops").record(n_ops as f64);
-                metrics::histogram!("parley_storage_batch_requests").record(batch.len() as f64);
-                res.map_err(|e| e.to_string())
-            }
-        };
-        if let Err(why) = &outcome {
-            if poisoned.is_none() {
-                tracing::error!(error = %why, "storage write failed; refusing further writes");
-                healthy.store(false, Ordering::Relaxed);
-                poisoned = Some(why.clone());
-            }
+    /// Writes one group: refuses what its chain or the disk does not allow,
+    /// applies and flushes the rest, then answers every requester.
+    fn write(&mut self, batch: &mut Vec<(WriteBatch, Done)>) {
+        if batch.is_empty() {
+            return;
         }
-        for (_, _, done) in batch.drain(..) {
-            let r = match &outcome {
+        // Writes queued behind a refused write of their chain.
+        batch.retain_mut(|(b, done)| match self.behind_refusal(b.chain) {
+            Some((free, need)) => {
+                let done = std::mem::replace(done, Box::new(|_| {}));
+                done(Err(StorageError::NoSpace { free, need }));
+                false
+            }
+            None => true,
+        });
+        if batch.is_empty() {
+            return;
+        }
+        let bytes: u64 = batch.iter().map(|(b, _)| b.bytes()).sum();
+        let outcome = if let Some(why) = &self.poisoned {
+            Err(Refusal::Poisoned(why.clone()))
+        } else if let Err((free, need)) = self.space_for(bytes) {
+            for (b, _) in batch.iter() {
+                if let Some(c) = b.chain {
+                    self.refused.insert(c.id, (c.generation, free, need));
+                }
+            }
+            Err(Refusal::NoSpace(free, need))
+        } else {
+            let n_ops: usize = batch.iter().map(|(b, _)| b.len()).sum();
+            let start = Instant::now();
+            let counts: Vec<Count> = batch
+                .iter_mut()
+                .flat_map(|r| std::mem::take(&mut r.0.counts))
+                .collect();
+            let ops = batch.iter_mut().flat_map(|r| std::mem::take(&mut r.0.ops));
+            let res = apply(&self.store, ops, counts).and_then(|_| self.store.flush());
+            metrics::histogram!("parley_storage_flush_seconds")
+                .record(start.elapsed().as_secs_f64());
+            metrics::histogram!("parley_storage_batch_ops").record(n_ops as f64);
+            metrics::histogram!("parley_storage_batch_requests").record(batch.len() as f64);
+            res.map_err(|e| {
+                let why = e.to_string();
+                tracing::error!(error = %why, "storage write failed; refusing further writes");
+                self.health.set(Some(format!(
+                    "a storage write failed ({why}); writes are refused until the server restarts"
+                )));
+                self.poisoned = Some(why.clone());
+                Refusal::Poisoned(why)
+            })
+        };
+        for (_, done) in batch.drain(..) {
+            done(match &outcome {
                 Ok(()) => Ok(()),
-                Err(why) => Err(StorageError::Poisoned(why.clone())),
-            };
-            done(r);
+                Err(Refusal::Poisoned(why)) => Err(StorageError::Poisoned(why.clone())),
+                Err(Refusal::NoSpace(free, need)) => Err(StorageError::NoSpace {
+                    free: *free,
+                    need: *need,
+                }),
+            });
         }
     }
-    let _ = store.flush();
+
+    /// `Some((free, need))` when `chain` had a write refused in this
+    /// generation; a later generation clears the mark.
+    fn behind_refusal(&mut self, chain: Option<Chain>) -> Option<(u64, u64)> {
+        let c = chain?;
+        match self.refused.get(&c.id) {
+            Some(&(generation, free, need)) if c.generation <= generation => Some((free, need)),
+            Some(_) => {
+                self.refused.remove(&c.id);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// Whether the disk has room for `bytes` more, keeping the reserve;
+    /// updates health when that changes.
+    fn space_for(&mut self, bytes: u64) -> std::result::Result<(), (u64, u64)> {
+        let need = self
+            .cfg
+            .min_free_bytes
+            .saturating_add(bytes.saturating_mul(2));
+        // A file system that cannot say: let the write itself decide.
+        let free = self.store.free_space().unwrap_or(u64::MAX);
+        if free < need {
+            if self.short.is_none() {
+                tracing::warn!(
+                    free,
+                    need,
+                    "the disk is nearly full; refusing writes until space returns"
+                );
+                metrics::counter!("parley_storage_refused_total").increment(1);
+                self.health.set(Some(format!(
+                    "the disk is nearly full: {free} bytes free, {need} needed; writes resume when space returns"
+                )));
+            }
+            self.short = Some((free, need));
+            return Err((free, need));
+        }
+        if self.short.take().is_some() && self.poisoned.is_none() {
+            tracing::info!(free, "disk space is back; writes resume");
+            self.health.set(None);
+        }
+        Ok(())
+    }
+}
+
+/// Why a group was not written.
+enum Refusal {
+    Poisoned(String),
+    NoSpace(u64, u64),
 }
 
 /// Applies operations: one atomic sled batch per tree, or one transaction

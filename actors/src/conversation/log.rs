@@ -133,6 +133,7 @@ impl ConversationState {
             }
             None => self.log.write(acks, pending),
         };
+        batch.in_chain(self.chain);
         let me = myself.clone();
         self.ctx.writer.submit(
             batch,
@@ -390,18 +391,33 @@ impl ConversationState {
         result: Result<(), String>,
     ) -> Result<(), ActorProcessingErr> {
         if let Err(why) = result {
-            for w in self.log.failed() {
+            let lost = self.log.failed(ticket);
+            if lost.is_empty() {
+                // Queued behind a refusal already handled.
+                return Ok(());
+            }
+            tracing::warn!(conversation = %self.rec.id, error = %why, writes = lost.len(),
+                "writes refused; the conversation goes on from what is on disk");
+            for w in lost {
                 for a in w.replies.iter().chain(w.payload.origin.iter()) {
                     send_error(
                         a,
-                        error::INTERNAL,
-                        "the message could not be stored; re-send it",
+                        error::UNAVAILABLE,
+                        "storage refuses writes for now; re-send it later",
                         w.client_id.as_deref(),
                     );
                 }
             }
-            return Err(format!("storage write failed: {why}").into());
+            // Nothing refused reached the disk, and nobody was shown it:
+            // carry on from what is durable, in a fresh writer generation.
+            self.rec = self.durable.clone();
+            self.persisted = self.landed;
+            self.meta = None;
+            self.audit = None;
+            self.chain.generation = parley_storage::Chain::next_generation();
+            return Ok(());
         }
+        self.landed = true;
         for w in self.log.durable(ticket) {
             let p = w.payload;
             let meta_changed = p.rec_after.status != self.durable.status

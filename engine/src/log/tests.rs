@@ -108,7 +108,9 @@ fn too_many_in_flight_is_refused_and_a_failure_reuses_seqs() {
     send(&mut log, &mut disk, "a", 1);
     send(&mut log, &mut disk, "b", 2);
     assert_eq!(send(&mut log, &mut disk, "c", 3), Post::Overloaded(3));
-    let lost = log.failed();
+    let first = log.in_flight().next().unwrap().ticket;
+    let second = log.last_in_flight().unwrap().ticket;
+    let lost = log.failed(first);
     assert_eq!(
         lost.iter()
             .flat_map(|w| w.replies.clone())
@@ -122,6 +124,15 @@ fn too_many_in_flight_is_refused_and_a_failure_reuses_seqs() {
         "its id is free again"
     );
     assert_eq!(log.last_seq(), 1);
+    assert!(
+        log.failed(second).is_empty(),
+        "the refusal of a write already given up"
+    );
+    assert_eq!(
+        log.in_flight().count(),
+        1,
+        "the new write is still in flight"
+    );
 }
 
 /// One step of a schedule.
@@ -135,8 +146,11 @@ enum Step {
     Meta,
     /// The writer reports durable up to the k-th write in flight.
     Durable(u8),
-    /// A write fails: nothing in flight reaches the disk.
+    /// The oldest write in flight is refused: it and everything queued
+    /// behind it never reach the disk; the writer answers each later.
     Fail,
+    /// The writer's answer to the oldest such refused write arrives.
+    Late,
     /// The process dies; the first k writes in flight had reached the disk.
     Crash(u8),
 }
@@ -148,6 +162,7 @@ fn step() -> impl Strategy<Value = Step> {
         1 => Just(Step::Meta),
         4 => any::<u8>().prop_map(Step::Durable),
         1 => Just(Step::Fail),
+        1 => Just(Step::Late),
         1 => any::<u8>().prop_map(Step::Crash),
     ]
 }
@@ -159,6 +174,9 @@ struct World {
     disk: Disk,
     /// Writes in flight, as the writer holds them: ticket → (seq, client_id).
     writer: Vec<(u64, Option<u64>, Option<String>)>,
+    /// Refused writes whose answer has not reached the log yet (the writer
+    /// answers in order, so before any write queued after them).
+    doomed: std::collections::VecDeque<u64>,
     /// Each reply's answer: the seq acked to it.
     acked: BTreeMap<u32, u64>,
     /// client_id → the seq it was acked with (once acked, always that one).
@@ -177,6 +195,7 @@ impl World {
             log: Log::new(max_in_flight),
             disk: Disk::default(),
             writer: Vec::new(),
+            doomed: Default::default(),
             acked: BTreeMap::new(),
             acked_as: BTreeMap::new(),
             shown: Vec::new(),
@@ -234,6 +253,9 @@ impl World {
                 self.queue(t);
             }
             Step::Durable(k) => {
+                while !self.doomed.is_empty() {
+                    self.run(&Step::Late);
+                }
                 if self.writer.is_empty() {
                     return;
                 }
@@ -257,12 +279,36 @@ impl World {
                 }
             }
             Step::Fail => {
-                self.writer.clear();
-                for w in self.log.failed() {
+                while !self.doomed.is_empty() {
+                    self.run(&Step::Late);
+                }
+                if self.writer.is_empty() {
+                    return;
+                }
+                let front = self.writer[0].0;
+                let queued = self.writer.len();
+                self.doomed
+                    .extend(self.writer.drain(..).skip(1).map(|(t, ..)| t));
+                let lost = self.log.failed(front);
+                assert_eq!(
+                    lost.len(),
+                    queued,
+                    "every write in flight fails with the first"
+                );
+                for w in lost {
                     self.refused.extend(w.replies);
                 }
             }
+            Step::Late => {
+                if let Some(t) = self.doomed.pop_front() {
+                    assert!(
+                        self.log.failed(t).is_empty(),
+                        "a late refusal took writes made after it"
+                    );
+                }
+            }
             Step::Crash(k) => {
+                self.doomed.clear();
                 let k = (*k as usize % (self.writer.len() + 1)).min(self.writer.len());
                 for (_, seq, cid) in self.writer.drain(..).take(k) {
                     if let Some(seq) = seq {

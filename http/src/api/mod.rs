@@ -257,11 +257,13 @@ async fn openapi_json() -> Response {
 
 /// Liveness and storage health.
 #[utoipa::path(get, path = "/healthz", tag = "meta",
-    responses((status = 200, body = Object), (status = 503, description = "storage cannot write")))]
+    responses((status = 200, body = Object), (status = 503, description = "storage refuses writes; `reason` says why")))]
 async fn healthz(State(app): State<App>) -> Response {
-    let ok = app.writer.is_healthy();
+    let trouble = app.writer.trouble();
+    let ok = trouble.is_none();
     let body = json!({
         "status": if ok { "ok" } else { "degraded" },
+        "reason": trouble,
         "version": env!("CARGO_PKG_VERSION"),
         "uptime_s": app.started.elapsed().as_secs(),
         "connections": app.open_connections(),

@@ -109,6 +109,15 @@ impl From<crate::mail::MailError> for ApiError {
 
 impl From<parley_storage::StorageError> for ApiError {
     fn from(e: parley_storage::StorageError) -> Self {
-        Self::internal(e)
+        use parley_storage::StorageError as E;
+        match e {
+            // Storage that refuses writes is a state the client can wait out.
+            E::NoSpace { .. } | E::Poisoned(_) | E::WriterGone => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                code::UNAVAILABLE,
+                format!("storage refuses writes: {e}"),
+            ),
+            e => Self::internal(e),
+        }
     }
 }

@@ -77,6 +77,7 @@ pub struct Server {
     pub others: Vec<Value>,
     config: Option<std::path::PathBuf>,
     open_files: Option<u32>,
+    tmpfs: bool,
 }
 
 /// What to prepare before the server starts.
@@ -92,6 +93,30 @@ pub struct Setup {
     pub superadmin: Option<(String, String)>,
     /// The server's open-file limit (`ulimit -n`), to run it short of descriptors.
     pub open_files: Option<u32>,
+    /// Put the data dir on a tmpfs of this size (`"24m"`); see [`can_mount_tmpfs`].
+    pub tmpfs: Option<&'static str>,
+}
+
+/// Mounts a tmpfs of `size` at `dir`.
+pub fn mount_tmpfs(dir: &std::path::Path, size: &str) -> bool {
+    std::fs::create_dir_all(dir).unwrap();
+    std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+        .arg(dir)
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Whether this machine lets a test mount a tmpfs (root); prints why not.
+pub fn can_mount_tmpfs() -> bool {
+    let d = tempfile::tempdir().unwrap();
+    let ok = mount_tmpfs(d.path(), "1m");
+    if ok {
+        let _ = std::process::Command::new("umount").arg(d.path()).status();
+    } else {
+        eprintln!("skipped: cannot mount a tmpfs here (needs root)");
+    }
+    ok
 }
 
 impl Server {
@@ -102,6 +127,9 @@ impl Server {
     pub fn start_with(setup: Setup) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
+        if let Some(size) = setup.tmpfs {
+            assert!(mount_tmpfs(&data, size), "mounting a tmpfs at {data:?}");
+        }
         let tenant = admin(
             &data,
             &[
@@ -177,6 +205,7 @@ impl Server {
             others,
             config,
             open_files: setup.open_files,
+            tmpfs: setup.tmpfs.is_some(),
         };
         s.spawn();
         s
@@ -357,6 +386,12 @@ impl Drop for Server {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
+        }
+        if self.tmpfs {
+            let _ = std::process::Command::new("umount")
+                .arg("-l")
+                .arg(self.dir.path().join("data"))
+                .status();
         }
     }
 }
