@@ -26,6 +26,17 @@ pub enum Out {
     Replay(Box<Replay>),
     /// A pong the WebSocket layer owes the peer, with the ping's payload.
     Pong(Vec<u8>),
+    /// A frame the session answers before its first frame (`welcome` /
+    /// `ready`), such as `not_ready`: written at once, where everything else
+    /// waits for that first frame.
+    Early(Bytes),
+}
+
+impl Out {
+    /// Whether the writer may send it before the session's first frame.
+    pub fn is_early(&self) -> bool {
+        matches!(self, Out::Early(_) | Out::Pong(_))
+    }
 }
 
 /// Replay stored messages `(after, upto]` of a conversation, read from
@@ -88,7 +99,7 @@ impl Out {
     /// Bytes this item holds while queued.
     fn weight(&self) -> usize {
         match self {
-            Out::Frame(b) => b.len(),
+            Out::Frame(b) | Out::Early(b) => b.len(),
             Out::Replay(_) => std::mem::size_of::<Replay>(),
             Out::Pong(p) => p.len(),
         }

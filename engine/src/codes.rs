@@ -38,6 +38,8 @@ pub mod error {
     pub const BAD_REQUEST: &str = "bad_request";
     /// The request body is larger than the route allows.
     pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
+    /// The route exists but not with this method (405).
+    pub const METHOD_NOT_ALLOWED: &str = "method_not_allowed";
     /// Too many connections; try again later.
     pub const UNAVAILABLE: &str = "unavailable";
     /// Too many requests (login attempts, API calls); wait `Retry-After` seconds.
@@ -98,4 +100,6 @@ pub mod close {
     pub const TENANT_SUSPENDED: u16 = 4403;
     /// The site key is unknown. Do not reconnect.
     pub const UNKNOWN_SITE: u16 = 4404;
+    /// Too many new visitors from this address; retry later with a token.
+    pub const TOO_MANY: u16 = 4429;
 }

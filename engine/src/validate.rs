@@ -136,9 +136,42 @@ pub fn name(raw: &str) -> Result<String, Invalid> {
     Ok(n.to_string())
 }
 
+/// A page address a visitor's browser reported, kept only when it is a web
+/// address (`http:` or `https:`): anything else (`javascript:`, `data:`…)
+/// would become a link in the dashboard. Others come back empty.
+pub fn web_url(raw: String) -> String {
+    let t = raw.trim_start();
+    let web = ["http://", "https://"]
+        .iter()
+        .any(|p| t.get(..p.len()).is_some_and(|h| h.eq_ignore_ascii_case(p)));
+    if web {
+        raw
+    } else {
+        String::new()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_web_addresses_are_kept() {
+        for ok in ["https://acme.test/x", "HTTP://a.b/", " https://a.b"] {
+            assert_eq!(web_url(ok.into()), ok);
+        }
+        for bad in [
+            "javascript:alert(1)",
+            "JavaScript:alert(1)",
+            " javascript:x",
+            "data:text/html,x",
+            "//evil.test",
+            "httpx://a",
+            "",
+        ] {
+            assert_eq!(web_url(bad.into()), "", "{bad}");
+        }
+    }
 
     #[test]
     fn body_limits_count_characters() {

@@ -40,6 +40,9 @@ pub struct HttpLimits {
     pub body_timeout: Duration,
     pub max_connections: usize,
     pub max_per_ip: usize,
+    /// Headers hyper itself accepts: above `limits.max_headers`, so the
+    /// edge answers too many with the contract's body, not hyper's bare 431.
+    pub parser_max_headers: usize,
 }
 
 /// Open HTTP connections per client address.
@@ -161,6 +164,7 @@ pub async fn serve(
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
+        .max_headers(limits.parser_max_headers)
         .keep_alive(true);
     let builder = Arc::new(builder);
     loop {

@@ -241,6 +241,12 @@ pub struct Limits {
     pub listen_backlog: u32,
     /// Largest JSON request body in bytes.
     pub max_json_bytes: usize,
+    /// Longest request target (path and query) in bytes (414 beyond).
+    pub max_uri_bytes: usize,
+    /// Most request header bytes, names and values together (431 beyond).
+    pub max_header_bytes: usize,
+    /// Most request headers (431 beyond).
+    pub max_headers: usize,
     /// Sign-in attempts one IP address may make per minute.
     pub login_per_ip_per_minute: u32,
     /// Sign-in attempts one account may receive per minute.
@@ -249,6 +255,11 @@ pub struct Limits {
     pub forms_per_ip_per_minute: u32,
     /// Public form posts per site per minute, from every address together.
     pub forms_per_site_per_minute: u32,
+    /// Visitor sockets one IP address may open per minute (bursts of as many).
+    pub visitor_connects_per_ip_per_minute: u32,
+    /// New visitors (a `hello` without a valid token) one IP address may
+    /// start per minute; beyond it the socket closes with 4429.
+    pub new_visitors_per_ip_per_minute: u32,
     /// Sustained API requests per second from one IP address.
     pub api_per_ip_per_second: u32,
     /// Burst of API requests above the sustained rate.
@@ -358,10 +369,15 @@ impl Default for Limits {
             handshake_timeout_secs: 10,
             listen_backlog: 4096,
             max_json_bytes: 10 * 1024,
+            max_uri_bytes: 8 * 1024,
+            max_header_bytes: 16 * 1024,
+            max_headers: 100,
             login_per_ip_per_minute: 10,
             login_per_account_per_minute: 5,
             forms_per_ip_per_minute: 10,
             forms_per_site_per_minute: 120,
+            visitor_connects_per_ip_per_minute: 600,
+            new_visitors_per_ip_per_minute: 60,
             api_per_ip_per_second: 50,
             api_burst: 200,
             trust_forwarded_for: false,

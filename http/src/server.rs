@@ -242,6 +242,7 @@ impl Server {
             body_timeout: Duration::from_secs(l.body_timeout_secs.max(1)),
             max_connections: l.max_http_connections,
             max_per_ip: l.max_http_connections_per_ip,
+            parser_max_headers: l.max_headers.saturating_mul(2).max(100),
         };
         crate::accept::serve(
             listener,

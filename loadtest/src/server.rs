@@ -97,6 +97,8 @@ login_per_ip_per_minute = 100000
 login_per_account_per_minute = 100000
 api_per_ip_per_second = 100000
 api_burst = 100000
+visitor_connects_per_ip_per_minute = 100000000
+new_visitors_per_ip_per_minute = 100000000
 "#;
 
 /// Starts a fresh `parley` with one tenant and `staff` agents

@@ -5,12 +5,15 @@
 
 use super::principal::{Caller, LogSlot};
 use super::public::cors_allows;
+use crate::app::error::ApiError;
 use crate::state::App;
 use axum::extract::{MatchedPath, Request, State};
+use axum::http::StatusCode;
 use axum::http::{header, HeaderValue, Method};
 use axum::middleware::{from_fn, from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use parley_engine::codes::error as code;
 use std::time::{Duration, Instant};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{
@@ -55,6 +58,7 @@ pub fn layers(router: Router<App>, app: App) -> Router<App> {
     router
         .route_layer(from_fn(note_route))
         .layer(cors)
+        .layer(from_fn_with_state(app.clone(), guard))
         .layer(from_fn_with_state(app, access))
         .layer(header(header::CONTENT_SECURITY_POLICY, CSP))
         .layer(header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
@@ -73,6 +77,55 @@ async fn note_route(req: Request, next: Next) -> Response {
         req.extensions().get::<MatchedPath>(),
     ) {
         let _ = slot.0.route.set(m.as_str().to_owned());
+    }
+    next.run(req).await
+}
+
+/// Refuses, with the contract's body and before anything else runs, a
+/// request whose target or headers exceed the limits, or whose declared
+/// body does: that one at once, rather than waiting for a body the limit
+/// would refuse anyway (or that never comes).
+async fn guard(State(app): State<App>, req: Request, next: Next) -> Response {
+    let l = &app.config.limits;
+    let target = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if target > l.max_uri_bytes {
+        return ApiError::new(
+            StatusCode::URI_TOO_LONG,
+            code::BAD_REQUEST,
+            format!(
+                "the request target is longer than {} bytes",
+                l.max_uri_bytes
+            ),
+        )
+        .into_response();
+    }
+    let headers = req.headers();
+    let bytes: usize = headers
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum();
+    if headers.len() > l.max_headers || bytes > l.max_header_bytes {
+        return ApiError::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            code::BAD_REQUEST,
+            format!(
+                "the request headers exceed {} headers or {} bytes",
+                l.max_headers, l.max_header_bytes
+            ),
+        )
+        .into_response();
+    }
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > l.max_json_bytes as u64) {
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            code::PAYLOAD_TOO_LARGE,
+            format!("the body is larger than {} bytes", l.max_json_bytes),
+        )
+        .into_response();
     }
     next.run(req).await
 }

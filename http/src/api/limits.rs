@@ -1,6 +1,7 @@
 //! Request budgets (governor's keyed GCRA limiters): sign-in attempts per
-//! IP address and per account, and API requests per IP address. Over
-//! budget is a 429 with `Retry-After`.
+//! IP address and per account, API requests, public form posts, visitor
+//! sockets and new visitor identities per IP address. Over budget is a 429
+//! with `Retry-After` (a new identity over budget: close 4429).
 
 use super::error::ApiError;
 use crate::config::Limits;
@@ -18,6 +19,8 @@ pub struct Limiters {
     api_ip: DefaultKeyedRateLimiter<IpAddr>,
     forms_ip: DefaultKeyedRateLimiter<IpAddr>,
     forms_site: DefaultKeyedRateLimiter<SiteId>,
+    visitor_connects: DefaultKeyedRateLimiter<IpAddr>,
+    new_visitors: DefaultKeyedRateLimiter<IpAddr>,
     clock: DefaultClock,
 }
 
@@ -43,6 +46,12 @@ impl Limiters {
             ))),
             forms_site: DefaultKeyedRateLimiter::keyed(Quota::per_minute(nz(
                 l.forms_per_site_per_minute
+            ))),
+            visitor_connects: DefaultKeyedRateLimiter::keyed(Quota::per_minute(nz(
+                l.visitor_connects_per_ip_per_minute
+            ))),
+            new_visitors: DefaultKeyedRateLimiter::keyed(Quota::per_minute(nz(
+                l.new_visitors_per_ip_per_minute
             ))),
             clock: DefaultClock::default(),
         }
@@ -84,9 +93,29 @@ impl Limiters {
         self.check(&self.forms_site, &site, "form posts to this site")
     }
 
+    /// One visitor socket opened from `ip`.
+    pub fn visitor_connect(&self, ip: IpAddr) -> Result<(), ApiError> {
+        self.check(
+            &self.visitor_connects,
+            &ip,
+            "visitor connections from your address",
+        )
+    }
+
+    /// One new visitor identity started from `ip`.
+    pub fn new_visitor(&self, ip: IpAddr) -> bool {
+        self.new_visitors.check_key(&ip).is_ok()
+    }
+
     /// Forgets keys whose budget is full again (call now and then).
     pub fn prune(&self) {
-        for l in [&self.login_ip, &self.api_ip, &self.forms_ip] {
+        for l in [
+            &self.login_ip,
+            &self.api_ip,
+            &self.forms_ip,
+            &self.visitor_connects,
+            &self.new_visitors,
+        ] {
             l.retain_recent();
             l.shrink_to_fit();
         }

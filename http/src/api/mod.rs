@@ -238,12 +238,21 @@ pub fn router(app: App) -> Router {
     let (router, _) = routes().split_for_parts();
     let router = router
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(app.config.limits.max_json_bytes));
     edge::layers(router, app.clone()).with_state(app)
 }
 
 async fn not_found() -> ApiError {
     ApiError::not_found("route")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        parley_engine::codes::error::METHOD_NOT_ALLOWED,
+        "this route does not take that method",
+    )
 }
 
 /// This document.

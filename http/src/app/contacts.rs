@@ -104,7 +104,7 @@ pub async fn submit(
         name: name.into(),
         email,
         message: message.into(),
-        page_url: form.page_url.chars().take(2000).collect(),
+        page_url: parley_engine::validate::web_url(form.page_url.chars().take(2000).collect()),
         visitor_id: form
             .visitor_token
             .as_deref()

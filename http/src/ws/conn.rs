@@ -24,7 +24,7 @@ use std::sync::Arc;
 use tokio::sync::{oneshot, watch};
 
 pub type Stream = TokioIo<Upgraded>;
-pub type WsRead = WebSocketRead<tokio::io::ReadHalf<Stream>>;
+pub type WsRead = WebSocketRead<super::masked::Masked<tokio::io::ReadHalf<Stream>>>;
 pub type WsWrite = WebSocketWrite<super::coalesce::Coalesce<tokio::io::WriteHalf<Stream>>>;
 
 /// Most frames gathered into one write.
@@ -85,6 +85,9 @@ impl Socket {
             let frame = match self.rd.read_frame(&mut owe).await {
                 Ok(f) => f,
                 Err(WebSocketError::FrameTooLarge) => return Err(close::TOO_BIG),
+                Err(WebSocketError::IoError(e)) if super::masked::is_unmasked(&e) => {
+                    return Err(close::PROTOCOL_ERROR)
+                }
                 Err(
                     WebSocketError::UnexpectedEOF
                     | WebSocketError::ConnectionClosed
@@ -135,6 +138,23 @@ impl Socket {
     /// Queues a frame for the client.
     pub fn send(&self, f: &ServerFrame<'_>) {
         self.outbox.frame(&Bytes::from(f.to_json()));
+    }
+
+    /// Answers a frame sent before the session began (`not_ready`): at once,
+    /// ahead of the `welcome` / `ready` still to come. `false` once the
+    /// client sends such frames faster than its frame rate: the caller then
+    /// closes the socket.
+    pub fn early_error(&self, code: &str, message: &str, client_id: Option<&str>) -> bool {
+        if self.limiter.check().is_err() {
+            return false;
+        }
+        let f = ServerFrame::Error {
+            code,
+            message,
+            client_id,
+        };
+        self.outbox.push(Out::Early(Bytes::from(f.to_json())));
+        true
     }
 
     /// Queues an `error` frame.
@@ -194,6 +214,9 @@ async fn write_close(ws: &mut WsWrite, code: u16) {
         close::TOO_BIG => b"frame too large",
         close::UNAUTHORIZED => b"unauthorized",
         close::UNKNOWN_SITE => b"unknown site",
+        close::TOO_MANY => b"too many new visitors from this address",
+        close::BAD_HELLO => b"send hello first",
+        close::PROTOCOL_ERROR => b"protocol error",
         close::RESTART => b"resync",
         _ => b"",
     };
@@ -208,7 +231,7 @@ async fn write_close(ws: &mut WsWrite, code: u16) {
 /// Writes one queued item (into the write buffer; the caller flushes).
 async fn write_out(ws: &mut WsWrite, store: &Store, out: Out) -> bool {
     match out {
-        Out::Frame(b) => write_text(ws, &b).await,
+        Out::Frame(b) | Out::Early(b) => write_text(ws, &b).await,
         Out::Replay(r) => replay(ws, store, &r).await,
         Out::Pong(p) => ws.write_frame(Frame::pong(Payload::Owned(p))).await.is_ok(),
     }
@@ -299,6 +322,8 @@ pub async fn write_loop(
     store: Store,
 ) {
     let mut ready = false;
+    // The first queued frame that must wait for the prelude.
+    let mut held: Option<Out> = None;
     let mut gone = None;
     if *shutdown.borrow_and_update() {
         write_close(&mut ws, close::GOING_AWAY).await;
@@ -334,9 +359,20 @@ pub async fn write_loop(
                         return;
                     }
                 }
+                if let Some(out) = held.take() {
+                    if !write_batch(&mut ws, &mut queue, &store, out).await {
+                        return;
+                    }
+                }
             }
-            item = queue.recv(), if ready => {
+            // Before the prelude only early frames go out; the first other
+            // frame is held (with everything queued behind it) until then.
+            item = queue.recv(), if ready || held.is_none() => {
                 let Some(out) = item else { return };
+                if !ready && !out.is_early() {
+                    held = Some(out);
+                    continue;
+                }
                 // A client that stopped reading leaves this write pending
                 // forever: the close verdict must still cut it off, even
                 // mid-frame (no close frame can follow half a frame; the
@@ -347,7 +383,14 @@ pub async fn write_loop(
                         tracing::info!(code, "socket cut off mid-write");
                         return;
                     }
-                    ok = write_batch(&mut ws, &mut queue, &store, out) => ok,
+                    ok = async {
+                        if ready {
+                            write_batch(&mut ws, &mut queue, &store, out).await
+                        } else {
+                            // Early: this frame alone, nothing gathered behind it.
+                            write_out(&mut ws, &store, out).await && ws.flush().await.is_ok()
+                        }
+                    } => ok,
                 };
                 if !wrote {
                     return;

@@ -7,6 +7,7 @@
 
 mod coalesce;
 mod conn;
+mod masked;
 mod staff;
 mod visitor;
 
@@ -95,6 +96,7 @@ pub async fn visitor_upgrade(
         }
         _ => None,
     };
+    app.limiters.visitor_connect(caller.ip)?;
     let (up, permit) = accept(&app, up)?;
     let header = |h: axum::http::header::HeaderName, max: usize| {
         let v = headers.get(h).and_then(|v| v.to_str().ok()).unwrap_or("");
@@ -156,7 +158,7 @@ async fn run(app: App, fut: UpgradeFut, _permit: OwnedSemaphorePermit, kind: Kin
     ws.set_auto_close(true);
     let (rd, wr) = ws.split(|s| {
         let (r, w) = tokio::io::split(s);
-        (r, coalesce::Coalesce::new(w))
+        (masked::Masked::new(r), coalesce::Coalesce::new(w))
     });
     let l = &app.config.limits;
     let (outbox, queue) = Outbox::bounded(l.outbound_queue, l.outbound_queue_bytes);

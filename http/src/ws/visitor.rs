@@ -46,9 +46,9 @@ fn clip(s: String, n: usize) -> String {
 
 fn page(url: String, title: String, referrer: String) -> PageInfo {
     PageInfo {
-        url: clip(url, 2048),
+        url: clip(validate::web_url(url), 2048),
         title: clip(title, 300),
-        referrer: clip(referrer, 2048),
+        referrer: clip(validate::web_url(referrer), 2048),
     }
 }
 
@@ -110,14 +110,25 @@ async fn hello(
                 browser.device.timezone = clip(tz.unwrap_or_default(), 64);
                 break (visitor_token, page(p.url, p.title, p.referrer));
             }
-            Ok(_) => s.error(error::NOT_READY, "send `hello` first", None),
-            Err(e) => s.error(e.code, &e.message, e.client_id.as_deref()),
+            Ok(_) => {
+                if !s.early_error(error::NOT_READY, "send `hello` first", None) {
+                    return Err(close::BAD_HELLO);
+                }
+            }
+            Err(e) => {
+                if !s.early_error(e.code, &e.message, e.client_id.as_deref()) {
+                    return Err(close::BAD_HELLO);
+                }
+            }
         }
     };
     let app = s.app.clone();
     let known = token
         .as_deref()
         .and_then(|t| app.tokens.verify_visitor(site.tenant_id, t));
+    if known.is_none() && !app.limiters.new_visitor(browser.ip) {
+        return Err(close::TOO_MANY);
+    }
     let visitor = known.unwrap_or_default();
     let token = match (known, token) {
         (Some(_), Some(t)) => t,

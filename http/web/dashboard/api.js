@@ -131,6 +131,12 @@ export const h = (tag, attrs = {}, ...kids) => {
   return e;
 };
 
+/** A link to an address a visitor's browser reported, only when it is a web
+ * address; anything else (`javascript:`, `data:`…) is shown as plain text. */
+export const webLink = (url, text) => (/^\s*https?:\/\//i.test(url || '')
+  ? h('a', { href: url, target: '_blank', rel: 'noopener noreferrer' }, text || url)
+  : h('span', {}, text || url || ''));
+
 export const ago = (ts, now = Date.now()) => {
   const s = Math.max(0, Math.round((now - new Date(ts)) / 1000));
   if (s < 60) return s + 's';

@@ -3,7 +3,7 @@
 // notes, canned responses, claim/transfer/close/reopen) and the visitor
 // sidebar. Live through the staff socket; history through REST.
 
-import { api, h, ago, clock } from './api.js';
+import { api, h, ago, clock, webLink } from './api.js';
 
 /** A 1–5 rating as stars. */
 const stars = (n) => '★'.repeat(n) + '☆'.repeat(5 - n);
@@ -353,11 +353,11 @@ export class Inbox extends HTMLElement {
     this.side.replaceChildren(
       h('h3', {}, v.name || 'Visitor'),
       h('dl', {}, row('Email', v.email), row('Status', live ? 'online' : 'offline · last seen ' + clock(v.last_seen)),
-        row('Now on', page ? h('a', { href: page.url, target: '_blank', rel: 'noopener noreferrer' }, page.title || page.url) : null),
+        row('Now on', page ? webLink(page.url, page.title) : null),
         row('Device', [d.kind, d.os, d.browser].filter((x) => x && x !== 'Other').join(' · ')),
         row('Local time', local), row('Location', d.location), row('Language', d.language)),
       h('h3', {}, 'Pages visited'),
-      h('ol', {}, v.pages.slice().reverse().map((p) => h('li', {}, h('a', { href: p.url, target: '_blank', rel: 'noopener noreferrer' }, p.title || p.url),
+      h('ol', {}, v.pages.slice().reverse().map((p) => h('li', {}, webLink(p.url, p.title),
         h('span', { class: 'muted' }, ' · ' + (p.seconds == null ? 'now' : ago(Date.now() - p.seconds * 1000)))))),
       h('h3', {}, 'Conversations'),
       h('ul', {}, v.conversations.map((x) => h('li', {}, h('a', { href: `#/inbox/${x.status === 'closed' ? 'closed' : 'open'}/${x.id}` }, clock(x.created_at)), ' · ' + x.status))));

@@ -2,7 +2,7 @@
 // preview, embed snippet, key rotation), audit log, contact messages,
 // canned responses, and the signed-in member's sessions.
 
-import { api, h, clock, session, signOut, keep } from './api.js';
+import { api, h, clock, session, signOut, keep, webLink } from './api.js';
 import { formsCard, download, planCard } from './backoffice.js';
 
 const fields = (form) => Object.fromEntries(new FormData(form));
@@ -319,7 +319,7 @@ async function contactDetail(root, id, staff, out, reload) {
   root.replaceChildren(h('div', { class: 'card stack contact' },
     h('h2', {}, c.name || c.email),
     h('p', {}, h('a', { href: 'mailto:' + c.email }, c.email), c.phone ? ' · ' + c.phone : '', c.service ? ' · ' + c.service : ''),
-    h('p', { class: 'muted' }, clock(c.created_at), c.page_url ? h('span', {}, ' · from ', h('a', { href: c.page_url, target: '_blank', rel: 'noopener noreferrer' }, c.page_url)) : null),
+    h('p', { class: 'muted' }, clock(c.created_at), c.page_url ? h('span', {}, ' · from ', webLink(c.page_url)) : null),
     h('blockquote', { class: 'msg-body' }, c.message),
     h('div', { class: 'row-actions' },
       field('Status', h('select', { 'aria-label': 'Status', onchange: (e) => set({ status: e.target.value }) }, ['new', 'read', 'replied', 'archived'].map((v) => h('option', { value: v, selected: v === c.status }, v)))),

@@ -6,10 +6,10 @@
   const key = me.dataset.site, base = new URL(me.src).origin, K = encodeURIComponent(key);
   const flag = 'parley:' + key, handlers = {}, queue = [], J = JSON.stringify;
   let frame, ws, ready = false, open = false, tok;
-  const save = (v) => { try { localStorage[flag] = tok = v; } catch (_) {} };
+  const save = v => { try { localStorage[flag] = tok = v; } catch (_) {} };
   try { tok = localStorage[flag]; } catch (_) {}
-  const emit = (e, d) => (handlers[e] || []).forEach((f) => setTimeout(f, 0, d));
-  const post = (m) => ready ? frame.contentWindow.postMessage(m, base) : queue.push(m);
+  const emit = (e, d) => (handlers[e] || []).forEach(f => setTimeout(f, 0, d));
+  const post = m => ready ? frame.contentWindow.postMessage(m, base) : queue.push(m);
   const host = document.createElement('div');
   const root = host.attachShadow({ mode: 'open' });
   root.innerHTML = '<style>' +
@@ -22,16 +22,16 @@
     '@media (max-width:480px){.p{z-index:2147483647;inset:0;width:100%;height:100%;border-radius:0}}</style>' +
     '<div><div class="p" hidden></div><div class="q" role="status" hidden></div>' +
     '<button class="b" aria-label="Open chat" aria-expanded="false">💬<span class="n" hidden></span></button></div>';
-  const [wrap, box, peek, bubble, badge] = ['div', '.p', '.q', '.b', '.n'].map((s) => root.querySelector(s));
+  const [wrap, box, peek, bubble, badge] = ['div', '.p', '.q', '.b', '.n'].map(s => root.querySelector(s));
   const here = () => ({ url: location.href, title: document.title, referrer: document.referrer });
   const page = () => frame ? post({ t: 'page', p: here() }) : ws && ws.readyState == 1 && ws.send(J({ type: 'page', ...here() }));
-  const stop = () => { if (ws) ws.onclose = null, ws.close(), ws = 0; };
+  const stop = () => ws && (ws.onclose = null, ws.close(), ws = 0);
   const load = () => {
     if (frame) return;
     frame = document.createElement('iframe');
     frame.title = 'Chat';
     // The fragment hands the frame this visitor's token (never sent to a server).
-    frame.src = base + '/widget/frame?site=' + K + '#' + (tok || '');
+    frame.src = base + '/widget/frame?site=' + K + '&host=' + origin + '#' + (tok || '');
     box.append(frame);
   };
   // Until the panel loads, this socket keeps the visitor visible to staff.
@@ -39,15 +39,15 @@
     if (frame) return;
     ws = new WebSocket(base.replace(/^http/, 'ws') + '/ws/visitor?site=' + K);
     ws.onopen = () => ws.send(J({ type: 'hello', visitor_token: tok, page: here(), tz: Intl.DateTimeFormat().resolvedOptions().timeZone }));
-    ws.onmessage = (e) => {
+    ws.onmessage = e => {
       const m = JSON.parse(e.data), c = m.conversation;
       if (m.type == 'welcome') { save(m.visitor_token); wrap.style.setProperty('--c', m.site.color); wrap.className = m.site.position; m.open && show(1); }
       // A conversation under way, or a message from staff: the panel loads (hidden) and counts it unread.
       if ((m.type == 'welcome' && c && c.status != 'closed') || m.type == 'message') load();
     };
-    ws.onclose = (e) => e.code < 4e3 && setTimeout(track, 2e3 + Math.random() * 8e3);
+    ws.onclose = e => e.code < 4e3 && setTimeout(track, 2e3 + Math.random() * 8e3);
   };
-  const show = (on) => {
+  const show = on => {
     if (on) load();
     open = on;
     box.hidden = !on;
@@ -59,8 +59,8 @@
   };
   bubble.onclick = () => show(!open);
   peek.onclick = () => show(true);
-  addEventListener('message', (e) => {
-    if (!frame || e.source != frame.contentWindow || e.origin != base) return;
+  addEventListener('message', e => {
+    if (e.source != frame?.contentWindow || e.origin != base) return;
     const m = e.data || {};
     if (m.t == 'ready') { ready = true; page(); queue.splice(0).forEach(post); if (open) post({ t: 'open' }); }
     else if (m.t == 'unread') { badge.hidden = !m.n; badge.textContent = m.n; }
@@ -78,7 +78,7 @@
     v: 1,
     open: () => show(true),
     close: () => show(false),
-    identify: (i) => { load(); post({ t: 'identify', i }); },
+    identify: i => { load(); post({ t: 'identify', i }); },
     on: (e, f) => (handlers[e] ||= []).push(f),
   };
   track();

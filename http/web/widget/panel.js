@@ -3,7 +3,11 @@
 // and jitter, resumes from the last seq seen, and re-sends unacknowledged
 // messages with their client ids, so nothing is lost or shown twice.
 
-const site = new URLSearchParams(location.search).get('site') || '';
+const q = new URLSearchParams(location.search);
+const site = q.get('site') || '';
+// The embedding page's origin, as the loader gave it: the only window the
+// panel talks to (its messages carry the visitor token and message bodies).
+const host = /^https?:\/\/[^/?#\s]+$/.test(q.get('host') || '') ? q.get('host') : null;
 const api = '/api/v1/public/' + encodeURIComponent(site);
 const wsUrl = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host +
   '/ws/visitor?site=' + encodeURIComponent(site);
@@ -37,7 +41,7 @@ const linkify = (text) => {
 };
 const time = (ts) => new Date(ts).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
 const uuid = () => (crypto.randomUUID ? crypto.randomUUID() : Date.now() + '-' + Math.random().toString(36).slice(2));
-const toParent = (m) => parent !== window && parent.postMessage(m, '*');
+const toParent = (m) => parent !== window && host && parent.postMessage(m, host);
 
 // --- state ---
 let ws, cfg = {}, conv = null, lastSeq = 0, attempts = 0, timer, agents = false, isOpen = false;
@@ -332,7 +336,7 @@ function beep() {
 
 // --- the host page ---
 addEventListener('message', (e) => {
-  if (e.source !== parent) return;
+  if (e.source !== parent || e.origin !== host) return;
   const m = e.data || {};
   if (m.t === 'open') { isOpen = true; markRead(); input.focus(); }
   else if (m.t === 'close') isOpen = false;

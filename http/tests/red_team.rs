@@ -1,0 +1,307 @@
+//! The red team's findings (issue 16), each tried as the attacker did: a
+//! test per finding that failed against the build before its fix.
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// `GET /ws/visitor` upgraded by hand, so the test can write raw frames.
+async fn raw_visitor(srv: &Server) -> TcpStream {
+    let addr = srv.base.trim_start_matches("http://");
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let req = format!(
+        "GET /ws/visitor?site={} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        srv.site_key()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut b = [0u8; 1];
+        s.read_exact(&mut b).await.unwrap();
+        head.push(b[0]);
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 101"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+    s
+}
+
+/// A client text frame, masked or (against the RFC) not.
+fn text_frame(text: &str, masked: bool) -> Vec<u8> {
+    let body = text.as_bytes();
+    assert!(body.len() < 126);
+    let mut f = vec![0x81, body.len() as u8 | if masked { 0x80 } else { 0 }];
+    if masked {
+        let key = [0x11, 0x22, 0x33, 0x44];
+        f.extend_from_slice(&key);
+        f.extend(body.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+    } else {
+        f.extend_from_slice(body);
+    }
+    f
+}
+
+/// Reads server frames until a close; returns its code.
+async fn close_code(s: &mut TcpStream) -> Option<u16> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut h = [0u8; 2];
+        tokio::time::timeout_at(deadline.into(), s.read_exact(&mut h))
+            .await
+            .ok()?
+            .ok()?;
+        let len = match h[1] & 0x7f {
+            126 => {
+                let mut l = [0u8; 2];
+                s.read_exact(&mut l).await.ok()?;
+                u16::from_be_bytes(l) as usize
+            }
+            127 => {
+                let mut l = [0u8; 8];
+                s.read_exact(&mut l).await.ok()?;
+                u64::from_be_bytes(l) as usize
+            }
+            n => n as usize,
+        };
+        let mut body = vec![0u8; len];
+        s.read_exact(&mut body).await.ok()?;
+        if h[0] & 0x0f == 0x8 {
+            return body.get(..2).map(|c| u16::from_be_bytes([c[0], c[1]]));
+        }
+    }
+}
+
+/// Writes `raw` as a whole HTTP request and reads the answer's head and body.
+async fn raw_http(srv: &Server, raw: &[u8], wait: Duration) -> (String, Duration) {
+    let addr = srv.base.trim_start_matches("http://");
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let start = Instant::now();
+    s.write_all(raw).await.unwrap();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = start + wait;
+    loop {
+        match tokio::time::timeout_at(deadline.into(), s.read(&mut buf)).await {
+            Ok(Ok(0)) | Err(_) | Ok(Err(_)) => break,
+            Ok(Ok(n)) => {
+                out.extend_from_slice(&buf[..n]);
+                // A complete answer with a body of Content-Length bytes.
+                let text = String::from_utf8_lossy(&out).to_string();
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let len = head.lines().find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length: ")
+                            .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                    });
+                    if len.is_some_and(|n| body.len() >= n) {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    (String::from_utf8_lossy(&out).to_string(), start.elapsed())
+}
+
+#[tokio::test]
+async fn anonymous_visitors_have_a_budget_per_address() {
+    let srv = Server::start_with(Setup {
+        config: Some(
+            "[limits]\nlogin_per_ip_per_minute = 1000\nvisitor_connects_per_ip_per_minute = 8\nnew_visitors_per_ip_per_minute = 3\n"
+                .into(),
+        ),
+        ..Setup::default()
+    });
+    let mut tokens = Vec::new();
+    for _ in 0..3 {
+        let (_ws, w) = srv.visitor(None).await;
+        tokens.push(w["visitor_token"].as_str().unwrap().to_string());
+    }
+    // A fourth new identity from the same address is refused…
+    let mut ws = Ws::connect(&format!("{}/ws/visitor?site={}", srv.ws, srv.site_key())).await;
+    ws.send(json!({"type":"hello","page":{"url":"https://acme.test/","title":"","referrer":""}}))
+        .await;
+    assert_eq!(ws.close_code().await, Some(4429));
+    // …but a returning visitor is not a new identity.
+    let (_ws, again) = srv.visitor(Some(&tokens[0])).await;
+    assert_eq!(again["visitor_token"], tokens[0].as_str());
+    // Eight sockets a minute: the ninth upgrade is answered 429.
+    let refused = loop {
+        match tokio_tungstenite::connect_async(format!(
+            "{}/ws/visitor?site={}",
+            srv.ws,
+            srv.site_key()
+        ))
+        .await
+        {
+            Ok(_) => continue,
+            Err(tokio_tungstenite::tungstenite::Error::Http(r)) => break r,
+            Err(e) => panic!("{e}"),
+        }
+    };
+    assert_eq!(refused.status(), 429);
+    let body: Value = serde_json::from_slice(refused.body().as_deref().unwrap_or(b"{}")).unwrap();
+    assert_eq!(body["error"]["code"], "too_many_requests", "{body}");
+}
+
+#[tokio::test]
+async fn socket_and_http_edges_answer_as_the_contract_says() {
+    let srv = Server::start();
+    let owner = srv.login(OWNER).await;
+
+    // Only web addresses are stored as a page (no `javascript:` links).
+    let mut ws = Ws::connect(&format!("{}/ws/visitor?site={}", srv.ws, srv.site_key())).await;
+    ws.send(json!({"type":"hello","page":{"url":"javascript:alert(document.cookie)","title":"x","referrer":"data:text/html,hi"}}))
+        .await;
+    let w = ws.until_type("welcome").await;
+    let vid = w["visitor_id"].as_str().unwrap().to_string();
+    ws.send(json!({"type":"page","url":" JavaScript:alert(1)","title":"y","referrer":"https://acme.test/"}))
+        .await;
+    ws.send(json!({"type":"page","url":"https://acme.test/ok","title":"ok","referrer":""}))
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let seen = loop {
+        let v = srv
+            .call(
+                "GET",
+                &format!("/api/v1/visitors/{vid}"),
+                Some(&owner),
+                None,
+            )
+            .await;
+        if v.body["page"]["url"] == "https://acme.test/ok" || Instant::now() > deadline {
+            break v.body;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(seen["page"]["url"], "https://acme.test/ok", "{seen}");
+    for p in seen["pages"].as_array().unwrap() {
+        let url = p["url"].as_str().unwrap();
+        assert!(url.is_empty() || url.starts_with("https://"), "{seen}");
+    }
+    let posted = reqwest::Client::new()
+        .post(format!("{}/api/v1/public/{}/contact", srv.base, srv.site_key()))
+        .json(&json!({"name":"Eve","email":"eve@example.com","message":"hello there","page_url":"javascript:alert(1)"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), 201);
+    let list = srv
+        .call("GET", "/api/v1/contact-messages", Some(&owner), None)
+        .await;
+    assert_eq!(list.body["items"][0]["page_url"], "", "{}", list.body);
+
+    // Frames before `hello` are answered at once, ahead of the welcome…
+    let mut early = Ws::connect(&format!("{}/ws/visitor?site={}", srv.ws, srv.site_key())).await;
+    for _ in 0..3 {
+        early.send(json!({"type":"ping"})).await;
+    }
+    for _ in 0..3 {
+        let e = early.recv().await;
+        assert_eq!(
+            (e["type"].as_str(), e["code"].as_str()),
+            (Some("error"), Some("not_ready")),
+            "{e}"
+        );
+    }
+    early
+        .send(json!({"type":"hello","page":{"url":"https://acme.test/","title":"","referrer":""}}))
+        .await;
+    assert_eq!(early.until_type("welcome").await["type"], "welcome");
+    // …and a flood of them closes the socket as a bad hello, not a slow consumer.
+    let mut flood = Ws::connect(&format!("{}/ws/visitor?site={}", srv.ws, srv.site_key())).await;
+    for _ in 0..200 {
+        flood.send_text("{\"type\":\"ping\"}").await;
+    }
+    assert_eq!(flood.close_code().await, Some(4400));
+
+    // An unmasked client frame is a protocol error (RFC 6455 §5.1).
+    let mut raw = raw_visitor(&srv).await;
+    raw.write_all(&text_frame(
+        r#"{"type":"hello","page":{"url":"https://acme.test/","title":"","referrer":""}}"#,
+        true,
+    ))
+    .await
+    .unwrap();
+    raw.write_all(&text_frame(r#"{"type":"ping"}"#, false))
+        .await
+        .unwrap();
+    assert_eq!(close_code(&mut raw).await, Some(1002));
+
+    // The HTTP layer's own refusals carry the contract's body and a request id.
+    let json_error = |answer: &str, status: &str, code: &str| {
+        assert!(
+            answer.starts_with(&format!("HTTP/1.1 {status}")),
+            "{answer}"
+        );
+        assert!(
+            answer.to_ascii_lowercase().contains("x-request-id: "),
+            "{answer}"
+        );
+        let body: Value = serde_json::from_str(answer.split_once("\r\n\r\n").unwrap().1).unwrap();
+        assert_eq!(body["error"]["code"], code, "{answer}");
+    };
+    let wrong = srv.call("DELETE", "/healthz", None, None).await;
+    assert_eq!((wrong.status, wrong.code()), (405, "method_not_allowed"));
+    assert!(wrong.header("x-request-id").is_some());
+    let long = format!(
+        "GET /api/v1/me?x={} HTTP/1.1\r\nHost: t\r\n\r\n",
+        "a".repeat(10_000)
+    );
+    json_error(
+        &raw_http(&srv, long.as_bytes(), Duration::from_secs(5))
+            .await
+            .0,
+        "414",
+        "bad_request",
+    );
+    let many: String = (0..150).map(|i| format!("X-H{i}: v\r\n")).collect();
+    let many = format!("GET /healthz HTTP/1.1\r\nHost: t\r\n{many}\r\n");
+    json_error(
+        &raw_http(&srv, many.as_bytes(), Duration::from_secs(5))
+            .await
+            .0,
+        "431",
+        "bad_request",
+    );
+    // A body declared too large is refused at once, not waited for.
+    let (answer, took) = raw_http(
+        &srv,
+        b"POST /api/v1/auth/login HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 20000\r\n\r\n",
+        Duration::from_secs(8),
+    )
+    .await;
+    json_error(&answer, "413", "payload_too_large");
+    assert!(took < Duration::from_secs(3), "answered after {took:?}");
+
+    // The widget's panel talks only to the page that embeds it.
+    let frame = reqwest::get(format!("{}/widget/frame?site={}", srv.base, srv.site_key()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let src = frame
+        .split("src=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap();
+    let panel = reqwest::get(format!("{}{src}", srv.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        panel.contains("postMessage(m, host)"),
+        "the panel posts to its host's origin"
+    );
+    assert!(!panel.contains("'*')"), "no message goes to any origin");
+}
