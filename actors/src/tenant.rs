@@ -166,6 +166,15 @@ pub enum TenantMsg {
     Bookings {
         reply: RpcReplyPort<ActorRef<BookingsMsg>>,
     },
+    /// Erase everything stored about a visitor: their tabs close, their
+    /// actors stop (so nothing writes for them after), then one durable
+    /// batch deletes their data and lands `audit` with it. Answers how many
+    /// records went.
+    EraseVisitor {
+        visitor: VisitorId,
+        audit: Box<parley_engine::account::AuditRecord>,
+        reply: RpcReplyPort<Result<usize, String>>,
+    },
     /// Fault injection for supervision tests: panics in the handler. No
     /// client frame maps to it.
     InjectPanic,
@@ -254,6 +263,9 @@ pub struct TenantState {
     /// A digest of the device last stored per visitor seen by this actor:
     /// a returning browser that did not change writes and reads nothing.
     devices: HashMap<VisitorId, u64>,
+    /// Visitors erased by this actor: a `hello` for one (verified before
+    /// the edge learnt of it) closes, and reconnects as someone new.
+    erased: std::collections::HashSet<VisitorId>,
 }
 
 /// What a visitor's connection said of their browser: the user agent and
@@ -362,6 +374,7 @@ impl Actor for Tenant {
             visits: (0, Default::default()),
             looks: HashMap::new(),
             devices: HashMap::new(),
+            erased: Default::default(),
         })
     }
 
@@ -408,6 +421,14 @@ impl Actor for Tenant {
             } => {
                 let hello = state.visitor_hello(visitor, site, page, &arrival, outbox)?;
                 let _ = reply.send(hello);
+            }
+            TenantMsg::EraseVisitor {
+                visitor,
+                audit,
+                reply,
+            } => {
+                let r = state.erase_visitor(visitor, *audit).await;
+                let _ = reply.send(r);
             }
             TenantMsg::SiteChanged { site } => {
                 state.looks.remove(&site);

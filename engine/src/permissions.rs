@@ -82,6 +82,9 @@ pub enum Action {
     ManageWebhooks,
     /// Read the analytics and the staff performance.
     ReadAnalytics,
+    /// Export everything stored about a visitor, or erase it (their rights
+    /// of access and erasure).
+    VisitorData,
 }
 
 /// The single permission check: may `role` do `action`?
@@ -92,7 +95,7 @@ pub fn allowed(role: Role, action: Action) -> bool {
         ReadConversations | Chat | Claim | Close | Transfer | ViewStaff | ViewSites
         | ManageCanned => true,
         TakeOver | ManageSites | ReadAudit | ReadOutbox | ExportData | ManageNewsletter
-        | ManageWebhooks | ReadAnalytics => matches!(role, Owner | Admin),
+        | ManageWebhooks | ReadAnalytics | VisitorData => matches!(role, Owner | Admin),
         ManageStaff(target) => match role {
             Owner => true,
             Admin => target != Owner,
@@ -124,6 +127,8 @@ mod tests {
         assert!(allowed(Role::Agent, Action::ViewStaff));
         assert!(allowed(Role::Admin, Action::ManageSites));
         assert!(allowed(Role::Owner, Action::TakeOver));
+        assert!(!allowed(Role::Agent, Action::VisitorData));
+        assert!(allowed(Role::Admin, Action::VisitorData));
     }
 
     #[test]

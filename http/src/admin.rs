@@ -183,6 +183,18 @@ pub fn exec(cmd: AdminCommand) -> Result<serde_json::Value, Fatal> {
             store.write_now(b)?;
             json!({"tenant_id": tenant, "plan": plan})
         }
+        AdminCommand::Restore { from, data_dir } => {
+            let info =
+                parley_storage::backup::restore_backup(&from, &data_dir, &StoreConfig::default())
+                    .map_err(|e| Fatal::Usage(format!("cannot restore {}: {e}", from.display())))?;
+            json!({"data_dir": data_dir, "records": info.records, "bytes": info.bytes})
+        }
+        AdminCommand::VerifyBackup { from, dir } => {
+            let store = datadir::open(&dir.data_dir, &StoreConfig::default())?;
+            let (info, differ) = parley_storage::backup::compare_backup(&from, &store)
+                .map_err(|e| Fatal::Usage(format!("cannot read {}: {e}", from.display())))?;
+            json!({"records": info.records, "differ": differ, "equal": differ == 0})
+        }
         AdminCommand::CreateSuperadmin {
             email,
             password,

@@ -191,6 +191,8 @@ pub struct Tokens {
     enc: EncodingKey,
     dec: DecodingKey,
     access_ttl: u64,
+    /// Visitors whose data was erased: their old tokens start afresh.
+    erased: std::sync::RwLock<std::collections::HashSet<(TenantId, VisitorId)>>,
 }
 
 impl Tokens {
@@ -200,6 +202,7 @@ impl Tokens {
             enc: EncodingKey::from_secret(secret),
             dec: DecodingKey::from_secret(secret),
             access_ttl: access_ttl_secs,
+            erased: Default::default(),
         }
     }
 
@@ -297,7 +300,21 @@ impl Tokens {
         v.validate_exp = false;
         v.required_spec_claims.clear();
         let c = decode::<VisitorClaims>(token, &self.dec, &v).ok()?.claims;
-        (c.kind == "visitor" && c.tid == t).then_some(c.sub)
+        if c.kind != "visitor" || c.tid != t || self.is_erased(t, c.sub) {
+            return None;
+        }
+        Some(c.sub)
+    }
+
+    /// From now on `v`'s tokens are refused (their data was erased).
+    pub fn forget_visitor(&self, t: TenantId, v: VisitorId) {
+        if let Ok(mut e) = self.erased.write() {
+            e.insert((t, v));
+        }
+    }
+
+    fn is_erased(&self, t: TenantId, v: VisitorId) -> bool {
+        self.erased.read().is_ok_and(|e| e.contains(&(t, v)))
     }
 }
 

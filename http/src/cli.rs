@@ -89,6 +89,23 @@ pub enum AdminCommand {
         #[command(flatten)]
         dir: DataDir,
     },
+    /// Make a new data dir from a backup (`POST /api/v1/admin/backups`).
+    Restore {
+        /// The backup file.
+        #[arg(long)]
+        from: PathBuf,
+        /// The data dir to create; it must not hold a database yet.
+        #[arg(long, env = "PARLEY_DATA_DIR")]
+        data_dir: PathBuf,
+    },
+    /// Compare a backup with a stopped server's data dir, record by record.
+    VerifyBackup {
+        /// The backup file.
+        #[arg(long)]
+        from: PathBuf,
+        #[command(flatten)]
+        dir: DataDir,
+    },
     /// Create the instance operator account.
     CreateSuperadmin {
         #[arg(long)]

@@ -294,6 +294,8 @@ pub struct StorageConfig {
     /// MiB the data dir's file system must keep free; below it writes are
     /// refused with `unavailable` until space returns.
     pub min_free_mb: u64,
+    /// Where `POST /api/v1/admin/backups` writes (default: `backups` in the data dir).
+    pub backup_dir: Option<std::path::PathBuf>,
 }
 
 /// Actor tuning.
@@ -397,6 +399,7 @@ impl Default for StorageConfig {
             batch_max_ops: 4096,
             batch_window_us: 0,
             min_free_mb: 64,
+            backup_dir: None,
         }
     }
 }

@@ -165,8 +165,12 @@ impl Server {
             256,
         )
         .map_err(|e| Fatal::Other(format!("cannot start the hashing threads: {e}")))?;
+        let tokens = Tokens::new(&secret, config.auth.access_token_ttl_secs);
+        for (t, v) in parley_storage::PrivacyStore::erased_visitors(&store)? {
+            tokens.forget_visitor(t, v);
+        }
         let app = App(Arc::new(AppInner {
-            tokens: Tokens::new(&secret, config.auth.access_token_ttl_secs),
+            tokens,
             connections: Arc::new(Semaphore::new(config.limits.max_connections)),
             limiters: Limiters::new(&config.limits),
             locks: Default::default(),

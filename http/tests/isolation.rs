@@ -58,6 +58,8 @@ enum Fix {
     Webhook,
     /// A fresh webhook endpoint of tenant A, for each principal.
     FreshWebhook,
+    /// A fresh visitor of tenant A (stored), for each principal.
+    FreshVisitor,
 }
 
 struct Row {
@@ -517,6 +519,20 @@ fn rows() -> Vec<Row> {
             MINE,
         ),
         r(
+            "GET",
+            "/api/v1/visitors/{id}/export",
+            Fix::Visitor,
+            ANY,
+            MANAGERS_MINE,
+        ),
+        r(
+            "DELETE",
+            "/api/v1/visitors/{id}",
+            Fix::FreshVisitor,
+            ANY,
+            MANAGERS_MINE,
+        ),
+        r(
             "DELETE",
             "/api/v1/canned-responses/{id}",
             Fix::FreshCanned,
@@ -539,6 +555,13 @@ fn rows() -> Vec<Row> {
         ),
         r("GET", "/api/v1/admin/tenants", Fix::None, ANY, OP_ONLY),
         r("GET", "/api/v1/admin/stats", Fix::None, ANY, OP_ONLY),
+        r(
+            "POST",
+            "/api/v1/admin/backups",
+            Fix::None,
+            ANY,
+            [401, 401, 401, 401, 401, 401, 401, 201],
+        ),
         r(
             "PATCH",
             "/api/v1/admin/tenants/{id}",
@@ -784,6 +807,26 @@ impl World {
                     .call("POST", "/api/v1/webhooks", Some(&t), Some(body))
                     .await;
                 r.body["id"].as_str().unwrap().into()
+            }
+            Fix::FreshVisitor => {
+                let (_ws, welcome) = self.srv.visitor(None).await;
+                let id = welcome["visitor_id"].as_str().unwrap().to_string();
+                let t = self.owner_token().await;
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+                while self
+                    .srv
+                    .call("GET", &format!("/api/v1/visitors/{id}"), Some(&t), None)
+                    .await
+                    .status
+                    != 200
+                {
+                    assert!(
+                        std::time::Instant::now() < deadline,
+                        "visitor {id} never stored"
+                    );
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+                id
             }
             Fix::FreshCanned => {
                 let n = self.next();

@@ -91,7 +91,7 @@ pub trait AuthStore {
 }
 
 /// Reads a contact message of either layout.
-fn decode_contact(bytes: &[u8]) -> Result<ContactRecord> {
+pub(crate) fn decode_contact(bytes: &[u8]) -> Result<ContactRecord> {
     decode::<ContactRecord>(bytes)
         .or_else(|e| decode::<ContactRecordV1>(bytes).map(Into::into).or(Err(e)))
 }

@@ -344,6 +344,19 @@ pub fn reply_watch(at: Timestamp, t: TenantId, v: VisitorId) -> Vec<u8> {
     global("replywatch", &rest)
 }
 
+/// Global: a visitor whose data was erased; their old token starts afresh.
+pub fn erased(t: TenantId, v: VisitorId) -> Vec<u8> {
+    let mut rest = Vec::with_capacity(32);
+    rest.extend_from_slice(&t.to_bytes());
+    rest.extend_from_slice(&v.to_bytes());
+    global("erased", &rest)
+}
+
+/// Global: the prefix of the erased visitors.
+pub fn erased_prefix() -> Vec<u8> {
+    global("erased", &[])
+}
+
 /// Global: the prefix of the reply-watch index.
 pub fn reply_watch_prefix() -> Vec<u8> {
     global("replywatch", &[])

@@ -14,12 +14,14 @@
 
 mod accounts;
 mod analytics;
+pub mod backup;
 mod bookings;
 pub mod codec;
 mod desk;
 pub mod keys;
 mod newsletter;
 mod outbox;
+mod privacy;
 mod retention;
 mod stores;
 mod webhooks;
@@ -31,6 +33,7 @@ pub use bookings::BookingStore;
 pub use desk::DeskStore;
 pub use newsletter::NewsletterStore;
 pub use outbox::OutboxStore;
+pub use privacy::{PrivacyStore, VisitorData};
 pub use retention::RetentionStore;
 pub use stores::{AccountStore, ConversationStore, MessageLog, VisitorStore};
 pub use webhooks::WebhookStore;
@@ -57,6 +60,10 @@ pub enum StorageError {
     NoSpace { free: u64, need: u64 },
     #[error("conflict: {0}")]
     Conflict(String),
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("backup: {0}")]
+    Backup(String),
 }
 
 /// Storage result.

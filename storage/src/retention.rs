@@ -44,6 +44,36 @@ pub trait RetentionStore {
     ) -> Result<usize>;
 }
 
+/// Adds the deletion of conversation `c`: its record, its log, its
+/// `client_id` entries and the visitor's link to it.
+pub(crate) fn delete_conversation(
+    store: &Store,
+    batch: &mut WriteBatch,
+    c: &ConversationRecord,
+) -> Result<()> {
+    let t = c.tenant_id;
+    batch.delete(keys::conversation(t, c.id));
+    for m in store.data().scan_prefix(keys::messages(t, c.id)).keys() {
+        batch.delete(m?.to_vec());
+    }
+    for m in store
+        .data()
+        .scan_prefix(keys::by_id(t, keys::ks::CLIENT_ID, c.id.to_bytes()))
+        .keys()
+    {
+        batch.delete(m?.to_vec());
+    }
+    let link = keys::visitor_conversation(t, c.visitor_id);
+    if store
+        .data()
+        .get(&link)?
+        .is_some_and(|b| ConversationId::from_slice(&b) == Some(c.id))
+    {
+        batch.delete(link);
+    }
+    Ok(())
+}
+
 impl RetentionStore for Store {
     fn purge_conversations(
         &self,
@@ -56,30 +86,12 @@ impl RetentionStore for Store {
         let end = keys::conversation(t, ConversationId::from_bytes(id_at(cutoff)));
         let mut n = 0;
         for kv in self.data().range(start..end) {
-            let (k, v) = kv?;
+            let (_, v) = kv?;
             let c: ConversationRecord = decode(&v)?;
             if c.updated_at >= cutoff {
                 continue;
             }
-            batch.delete(k.to_vec());
-            for m in self.data().scan_prefix(keys::messages(t, c.id)).keys() {
-                batch.delete(m?.to_vec());
-            }
-            for m in self
-                .data()
-                .scan_prefix(keys::by_id(t, keys::ks::CLIENT_ID, c.id.to_bytes()))
-                .keys()
-            {
-                batch.delete(m?.to_vec());
-            }
-            let link = keys::visitor_conversation(t, c.visitor_id);
-            if self
-                .data()
-                .get(&link)?
-                .is_some_and(|b| ConversationId::from_slice(&b) == Some(c.id))
-            {
-                batch.delete(link);
-            }
+            delete_conversation(self, batch, &c)?;
             n += 1;
             if n >= limit {
                 break;

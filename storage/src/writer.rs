@@ -37,11 +37,17 @@ pub type Done = Box<dyn FnOnce(Result<()>) + Send>;
 /// How often a writer short of space looks again while nothing is written.
 pub const PROBE_EVERY: Duration = Duration::from_millis(250);
 
+/// Work run on the writer thread between two group commits.
+pub type Job = Box<dyn FnOnce(&Store) + Send>;
+
 enum Request {
     Write {
         batch: WriteBatch,
         done: Done,
     },
+    /// Write what is queued before this, then run it with no write in
+    /// between (a consistent backup).
+    Exclusive(Job),
     /// Write what is queued before this, then stop.
     Stop,
 }
@@ -133,6 +139,23 @@ impl Writer {
         rx.await.unwrap_or(Err(StorageError::WriterGone))
     }
 
+    /// Runs `job` on the writer thread after everything queued so far is
+    /// written and before anything queued later: no write interleaves with
+    /// it. Writes wait meanwhile; reads do not.
+    pub async fn exclusive<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(&Store) -> T + Send + 'static,
+    ) -> Result<T> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |store| {
+            let _ = tx.send(job(store));
+        });
+        self.tx
+            .send(Request::Exclusive(job))
+            .map_err(|_| StorageError::WriterGone)?;
+        rx.await.map_err(|_| StorageError::WriterGone)
+    }
+
     /// False while writes are refused (short of space) or failed.
     pub fn is_healthy(&self) -> bool {
         self.health.ok.load(Ordering::Relaxed)
@@ -203,34 +226,45 @@ impl Run {
                 }
             };
             let mut n_ops = 0;
-            let take = |r: Request, batch: &mut Vec<(WriteBatch, Done)>, n: &mut usize| match r {
+            // A job or a stop ends the group: it runs once the group is written.
+            let mut after: Option<Request> = None;
+            let mut take = |r: Request, batch: &mut Vec<(WriteBatch, Done)>, n: &mut usize| match r
+            {
                 Request::Write { batch: b, done } => {
                     *n += b.len();
                     batch.push((b, done));
                     true
                 }
-                Request::Stop => false,
+                other => {
+                    after = Some(other);
+                    false
+                }
             };
-            stopping = !take(first, &mut batch, &mut n_ops);
+            let mut open = take(first, &mut batch, &mut n_ops);
             // Take whatever is already queued.
-            while !stopping && n_ops < self.cfg.max_batch {
+            while open && n_ops < self.cfg.max_batch {
                 match rx.try_recv() {
-                    Ok(r) => stopping = !take(r, &mut batch, &mut n_ops),
+                    Ok(r) => open = take(r, &mut batch, &mut n_ops),
                     Err(_) => break,
                 }
             }
             // Optionally linger for more.
-            if !stopping && !self.cfg.window.is_zero() {
+            if open && !self.cfg.window.is_zero() {
                 let deadline = Instant::now() + self.cfg.window;
-                while !stopping && n_ops < self.cfg.max_batch {
+                while open && n_ops < self.cfg.max_batch {
                     let left = deadline.saturating_duration_since(Instant::now());
                     match rx.recv_timeout(left) {
-                        Ok(r) => stopping = !take(r, &mut batch, &mut n_ops),
+                        Ok(r) => open = take(r, &mut batch, &mut n_ops),
                         Err(_) => break,
                     }
                 }
             }
             self.write(&mut batch);
+            match after {
+                Some(Request::Exclusive(job)) => job(&self.store),
+                Some(Request::Stop) => stopping = true,
+                _ => {}
+            }
         }
         let _ = self.store.flush();
     }

@@ -74,6 +74,9 @@ impl TenantState {
         site: SiteId,
         page: PageInfo,
     ) -> Result<(), ActorProcessingErr> {
+        if self.erased.contains(&id) {
+            return Ok(());
+        }
         let at = Timestamp::now();
         let visit = self.visit_due(id, at).then(|| {
             let device = self
@@ -142,6 +145,9 @@ impl TenantState {
         name: Option<String>,
         email: Option<String>,
     ) -> Result<(), ActorProcessingErr> {
+        if self.erased.contains(&visitor) {
+            return Ok(());
+        }
         let msg = VisitorMsg::Identify {
             site,
             name,
@@ -191,6 +197,9 @@ impl TenantState {
         page: PageInfo,
         arrival: &Arrival,
     ) -> Result<(), ActorProcessingErr> {
+        if self.erased.contains(&id) {
+            return Ok(());
+        }
         let at = Timestamp::now();
         let visit = self.visit_due(id, at).then(|| {
             let from = analytics::referrer_host(&page.referrer, &page.url);
@@ -229,6 +238,17 @@ impl TenantState {
         arrival: &Arrival,
         outbox: Outbox,
     ) -> Result<HelloReply, ActorProcessingErr> {
+        if self.erased.contains(&visitor) {
+            // Verified before the edge heard of the erasure: come back as someone new.
+            outbox.close(close::RESTART);
+            return Ok(HelloReply {
+                conversation: None,
+                stored: None,
+                agents_online: false,
+                look: self.look(site),
+                suspended: false,
+            });
+        }
         if self.suspended {
             return Ok(HelloReply {
                 conversation: None,
@@ -554,5 +574,61 @@ impl TenantState {
             e.actor = actor;
         }
         Ok(())
+    }
+}
+
+impl TenantState {
+    /// Erases everything stored about `visitor` (see [`TenantMsg::EraseVisitor`]).
+    pub(super) async fn erase_visitor(
+        &mut self,
+        visitor: VisitorId,
+        audit: parley_engine::account::AuditRecord,
+    ) -> Result<usize, String> {
+        use parley_storage::{AuthStore, PrivacyStore};
+        let wait = Some(self.ctx.cfg.call_timeout);
+        self.erased.insert(visitor);
+        // Nothing of the visitor stays live: their tabs close (the widget
+        // comes back as someone new) and their actors stop, so every write
+        // they make is queued before the deletion.
+        if let Some(p) = self.visitors.remove(&visitor) {
+            for t in &p.tabs {
+                t.outbox.close(close::RESTART);
+            }
+            self.broadcast_visitor(visitor, p.site);
+        }
+        if let Some((a, _)) = self.visitor_actors.remove(&visitor) {
+            self.visitor_by_actor.remove(&a.get_id());
+            let _ = a.drain_and_wait(wait).await;
+        }
+        let live: Vec<ConversationId> = self
+            .conversations
+            .iter()
+            .filter(|(_, e)| e.visitor == visitor)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in live {
+            if let Some(e) = self.conversations.remove(&id) {
+                e.slot.close_subscribers(close::RESTART);
+                e.slot.set_actor(None);
+                for w in e.waiters {
+                    let _ = w.send(None);
+                }
+                if let Some(a) = e.actor {
+                    self.conv_by_actor.remove(&a.get_id());
+                    let _ = a.stop_and_wait(Some("visitor erased".into()), wait).await;
+                }
+            }
+            self.queue.set(id, None);
+        }
+        self.devices.remove(&visitor);
+        self.visits.1.remove(&visitor);
+        let store = &self.ctx.store;
+        let mut b = parley_storage::WriteBatch::new();
+        let n = store
+            .erase_visitor(&mut b, self.id, visitor)
+            .map_err(|e| e.to_string())?;
+        store.append_audit(&mut b, &audit);
+        self.ctx.writer.write(b).await.map_err(|e| e.to_string())?;
+        Ok(n)
     }
 }

@@ -185,3 +185,39 @@ pub async fn resume(
     let tenant = crate::app::tenant::set_suspended(&app, &op, &id, false).await?;
     Ok(Json(tenant_view(&app, &tenant)?))
 }
+
+/// Writes a consistent backup of the whole instance while it serves (the
+/// storage writer takes it between two group commits: writes wait for it,
+/// reads do not) and answers where. `parley admin restore --from PATH
+/// --data-dir DIR` makes a working data dir of it.
+#[utoipa::path(post, path = "/api/v1/admin/backups", tag = "admin",
+    responses((status = 201, body = Object), (status = 401)), security(("bearer" = [])))]
+pub async fn backup(
+    State(app): State<App>,
+    op: Operator,
+) -> Result<(axum::http::StatusCode, Json<Value>), ApiError> {
+    let dir = app
+        .config
+        .storage
+        .backup_dir
+        .clone()
+        .unwrap_or_else(|| app.config.data_dir.join("backups"));
+    std::fs::create_dir_all(&dir).map_err(ApiError::internal)?;
+    let at = parley_engine::Timestamp::now();
+    let name = format!(
+        "parley-{}-{}.backup",
+        at.to_rfc3339().replace([':', '.'], "-"),
+        ulid::Ulid::new()
+    );
+    let path = dir.join(name);
+    let target = path.clone();
+    let info = app
+        .writer
+        .exclusive(move |store| parley_storage::backup::write_backup(store, &target))
+        .await??;
+    tracing::info!(path = %path.display(), records = info.records, by = %op.id, "backup written");
+    Ok((
+        axum::http::StatusCode::CREATED,
+        Json(json!({"path": path, "records": info.records, "bytes": info.bytes, "at": at})),
+    ))
+}

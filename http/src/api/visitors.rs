@@ -16,7 +16,7 @@ use parley_engine::permissions::Action;
 use parley_engine::protocol::{ConversationView, VisitorView};
 use parley_engine::records::VisitorRecord;
 use parley_engine::*;
-use parley_storage::{ConversationStore, DeskStore, MessageLog, VisitorStore};
+use parley_storage::{ConversationStore, DeskStore, MessageLog, PrivacyStore, VisitorStore};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -165,6 +165,95 @@ pub async fn get(
     };
     v["conversations"] = json!(conversations);
     Ok(Json(v))
+}
+
+/// Everything stored about a visitor, as one JSON document (their right of
+/// access): the record, device, every page view, every conversation with
+/// its whole log (private notes marked), and the contact messages they sent.
+#[utoipa::path(get, path = "/api/v1/visitors/{id}/export", tag = "visitors",
+    params(("id" = String, Path)), responses((status = 200, body = Object), (status = 404)),
+    security(("bearer" = [])))]
+pub async fn export(
+    State(app): State<App>,
+    me: Authed,
+    Path(id): Path<String>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    me.require(Action::VisitorData)?;
+    let id: VisitorId = id.parse().map_err(|_| ApiError::not_found("visitor"))?;
+    let Some(d) = app.store.visitor_data(me.tenant(), id)? else {
+        return Err(ApiError::not_found("visitor"));
+    };
+    let conversations: Vec<Value> = d
+        .conversations
+        .iter()
+        .map(|(c, log)| {
+            let mut v = serde_json::to_value(ConversationView::from(c)).unwrap_or(Value::Null);
+            v["messages"] = log.iter().map(message_view).collect();
+            v
+        })
+        .collect();
+    let body = json!({
+        "exported_at": Timestamp::now(),
+        "visitor": {
+            "id": d.record.id, "site_id": d.record.site_id, "name": d.record.name,
+            "email": d.record.email, "first_seen": d.record.first_seen, "last_seen": d.record.last_seen,
+        },
+        "device": d.device,
+        "pages": d.pages.iter().map(|p| json!({
+            "url": p.page.url, "title": p.page.title, "referrer": p.page.referrer, "at": p.at,
+        })).collect::<Vec<_>>(),
+        "conversations": conversations,
+        "contact_messages": d.contacts.iter().map(crate::app::contacts::json).collect::<Vec<_>>(),
+    });
+    let name = format!("attachment; filename=\"visitor-{id}.json\"");
+    Ok((
+        [(axum::http::header::CONTENT_DISPOSITION, name)],
+        Json(body),
+    )
+        .into_response())
+}
+
+/// Erases everything stored about a visitor (their right of erasure):
+/// gone from the data, not hidden, with an audit entry `visitor.erased`.
+/// Their open tabs close, and their old token starts afresh as a new
+/// visitor.
+#[utoipa::path(delete, path = "/api/v1/visitors/{id}", tag = "visitors",
+    params(("id" = String, Path)), responses((status = 200, body = Object), (status = 404)),
+    security(("bearer" = [])))]
+pub async fn erase(
+    State(app): State<App>,
+    me: Authed,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    me.require(Action::VisitorData)?;
+    let id: VisitorId = id.parse().map_err(|_| ApiError::not_found("visitor"))?;
+    let t = me.tenant();
+    if app.store.visitor(t, id)?.is_none() {
+        return Err(ApiError::not_found("visitor"));
+    }
+    // First: a reconnect from now on is someone new, and cannot write
+    // under the id being erased.
+    app.tokens.forget_visitor(t, id);
+    let audit = crate::app::audit::entry(
+        t,
+        me.actor(),
+        &me.caller,
+        "visitor.erased",
+        ("visitor", id.to_string()),
+        json!({}),
+    );
+    let h = app.system.tenant(t).await.map_err(ApiError::internal)?;
+    let timeout = app.system.ctx.cfg.call_timeout * 4;
+    let n = ask(&h.actor, timeout, |reply| TenantMsg::EraseVisitor {
+        visitor: id,
+        audit: Box::new(audit),
+        reply,
+    })
+    .await
+    .map_err(|_| ApiError::internal("the tenant did not answer"))?
+    .map_err(ApiError::internal)?;
+    Ok(Json(json!({ "id": id, "erased_records": n })))
 }
 
 #[cfg(test)]
