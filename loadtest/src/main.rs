@@ -10,6 +10,7 @@
 //! its open-file limit allows). Lost, duplicated or out-of-order messages,
 //! failed or dropped connections make it exit 1.
 
+mod chaos;
 mod chat;
 mod compare;
 mod idle;
@@ -48,6 +49,10 @@ enum Cmd {
     /// baselines in one go, each server pinned to its own core, and print
     /// a table with ratios.
     Compare(compare::CompareArgs),
+    /// Chat against a `parley` started here while it is killed with -9 at
+    /// seeded random moments and restarted; a ledger of every send, ack
+    /// and delivery is checked at the end.
+    Chaos(chaos::ChaosArgs),
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -164,6 +169,7 @@ fn main() {
     let code = rt.block_on(async move {
         let result = match cli.cmd {
             Some(Cmd::Compare(c)) => compare::run(c).await,
+            Some(Cmd::Chaos(c)) => chaos::run(c).await,
             None => match std::env::var(WORKER_ENV) {
                 Ok(env) => workers::child(cli.args, &env).await.map(|_| true),
                 Err(_) => load(cli.args).await,

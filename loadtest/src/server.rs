@@ -22,6 +22,8 @@ pub struct Spawned {
     pub email: String,
     pub password: String,
     pub _dir: Option<tempfile::TempDir>,
+    /// How to start it again on the same data dir: (binary, data dir, config).
+    pub relaunch: Option<(PathBuf, PathBuf, PathBuf)>,
 }
 
 /// The `parley` binary: `PARLEY_BIN`, else the one beside this executable.
@@ -174,6 +176,7 @@ pub async fn parley_from(bin: &Path, staff: usize, cpus: Option<&str>) -> Result
     s.email = email.into();
     s.password = PASSWORD.into();
     s._dir = Some(dir);
+    s.relaunch = Some((bin, data, config));
     Ok(s)
 }
 
@@ -205,10 +208,35 @@ pub async fn start(mut cmd: Command, what: &str) -> Result<Spawned> {
         email: String::new(),
         password: String::new(),
         _dir: None,
+        relaunch: None,
     })
 }
 
 impl Spawned {
+    /// `kill -9`, then the same `parley` again on the same data dir and
+    /// the same address (clients reconnect to where they were).
+    pub async fn kill9_and_restart(&mut self) -> Result<()> {
+        let (bin, data, config) = self
+            .relaunch
+            .clone()
+            .context("only a parley started here can be restarted")?;
+        self.child.start_kill()?;
+        self.child.wait().await?;
+        let addr = self.base.trim_start_matches("http://").to_string();
+        let mut cmd = Command::new(&bin);
+        cmd.arg("serve")
+            .arg("--listen")
+            .arg(&addr)
+            .arg("--data-dir")
+            .arg(&data)
+            .arg("--config")
+            .arg(&config);
+        let s = start(cmd, "parley").await?;
+        self.child = s.child;
+        self.pid = s.pid;
+        Ok(())
+    }
+
     /// SIGTERM, then wait (SIGKILL after 10 s).
     pub async fn stop(mut self) {
         let _ = Command::new("kill")

@@ -200,3 +200,50 @@ fn compare_writes_its_table_as_data_and_judges_parley_only() {
         rows[1]
     );
 }
+
+#[test]
+fn chaos_kills_the_server_and_the_ledger_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("chaos.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_parley-loadtest"))
+        .args([
+            "chaos",
+            "--visitors",
+            "20",
+            "--kills",
+            "3",
+            "--duration",
+            "6s",
+            "--seed",
+            "16",
+            "--quiet",
+            "--json",
+        ])
+        .arg(&json)
+        .env("PARLEY_BIN", parley_bin())
+        .output()
+        .expect("running parley-loadtest chaos");
+    eprintln!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success());
+    let doc: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(doc["kills"], 3);
+    assert_eq!(doc["seed"], 16);
+    for k in [
+        "acked_lost",
+        "duplicated",
+        "wrong_seq",
+        "changed",
+        "gaps",
+        "visible_gaps",
+    ] {
+        assert_eq!(n(&doc, &format!("totals.{k}")), 0, "{k} in {doc}");
+    }
+    let t = &doc["totals"];
+    assert!(n(&doc, "totals.sent") > 100, "{t}");
+    assert_eq!(t["acked"], t["sent"], "every message acked in the end");
+    assert_eq!(t["stored"], t["sent"]);
+}
