@@ -6,8 +6,19 @@ use crate::fatal::Fatal;
 use parley_storage::{Store, StoreConfig};
 use std::path::Path;
 
+/// Free space admin commands want before they open the database.
+pub const ADMIN_MIN_FREE: u64 = 8 << 20;
+
 /// Opens (creating on first start) the database in `dir`.
 pub fn open(dir: &Path, cfg: &StoreConfig) -> Result<Store, Fatal> {
+    open_with_room(dir, cfg, ADMIN_MIN_FREE)
+}
+
+/// [`open`], refusing a file system with less than `min_free` bytes free:
+/// sled writes while it recovers, and a recovery cut short by a full disk
+/// leaves a database it then reads as corrupted. So it is never started
+/// there; the operator frees space first.
+pub fn open_with_room(dir: &Path, cfg: &StoreConfig, min_free: u64) -> Result<Store, Fatal> {
     let shown = dir.display();
     if !dir.exists() {
         std::fs::create_dir(dir).map_err(|e| {
@@ -23,6 +34,14 @@ pub fn open(dir: &Path, cfg: &StoreConfig) -> Result<Store, Fatal> {
     std::fs::write(&probe, b"ok")
         .and_then(|_| std::fs::remove_file(&probe))
         .map_err(|e| Fatal::Usage(format!("data dir {shown} is not writable: {e}")))?;
+    if let Ok(free) = parley_storage::free_space(dir) {
+        if free < min_free {
+            return Err(Fatal::Other(format!(
+                "the disk holding data dir {shown} has {free} bytes free, fewer than the {min_free} \
+                 storage needs to open safely (storage.min_free_mb); free some space and start again"
+            )));
+        }
+    }
     Store::open(dir, cfg).map_err(|e| {
         let text = e.to_string();
         if text.contains("lock") {

@@ -87,11 +87,12 @@ impl Server {
     /// Opens storage, starts the actors and binds the listener.
     pub async fn start(config: Config) -> Result<Self, Fatal> {
         config.validate().map_err(Fatal::Usage)?;
-        let store = datadir::open(
+        let store = datadir::open_with_room(
             &config.data_dir,
             &StoreConfig {
                 cache_bytes: config.storage.cache_mb << 20,
             },
+            config.storage.min_free_mb << 20,
         )?;
         let secret = match &config.auth.token_secret {
             Some(s) => s.as_bytes().to_vec(),

@@ -41,6 +41,11 @@ pub use writer::{Writer, WriterConfig};
 
 use std::path::Path;
 
+/// Bytes free for us on the file system holding `dir`.
+pub fn free_space(dir: &Path) -> std::io::Result<u64> {
+    fs2::available_space(dir)
+}
+
 /// Storage errors.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -257,7 +262,7 @@ impl Store {
 
     /// Bytes free for us on the file system holding the database.
     pub fn free_space(&self) -> std::io::Result<u64> {
-        fs2::available_space(self.dir.as_path())
+        free_space(self.dir.as_path())
     }
 
     /// The tenant-owned tree.
