@@ -45,38 +45,48 @@ pub struct HttpLimits {
     pub parser_max_headers: usize,
 }
 
-/// Open HTTP connections per client address.
-#[derive(Default)]
-struct PerIp(Mutex<HashMap<IpAddr, usize>>);
+/// Open connections per key (a client address, a tenant), each counted
+/// by a [`Slot`] that uncounts itself when dropped.
+pub struct Tally<K>(Mutex<HashMap<K, usize>>);
 
-/// One counted connection of an address; uncounts itself when dropped.
-struct IpSlot {
-    table: Arc<PerIp>,
-    ip: IpAddr,
+impl<K> Default for Tally<K> {
+    fn default() -> Self {
+        Self(Mutex::new(HashMap::new()))
+    }
 }
 
-impl PerIp {
-    fn take(self: &Arc<Self>, ip: IpAddr, max: usize) -> Option<IpSlot> {
+/// Open HTTP connections per client address.
+type PerIp = Tally<IpAddr>;
+
+/// One counted connection of a key.
+pub struct Slot<K: std::hash::Hash + Eq + Copy> {
+    table: Arc<Tally<K>>,
+    key: K,
+}
+
+impl<K: std::hash::Hash + Eq + Copy> Tally<K> {
+    /// Counts one more connection of `key`, unless it has `max` already.
+    pub fn take(self: &Arc<Self>, key: K, max: usize) -> Option<Slot<K>> {
         let mut t = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let n = t.entry(ip).or_insert(0);
+        let n = t.entry(key).or_insert(0);
         if *n >= max {
             return None;
         }
         *n += 1;
-        Some(IpSlot {
+        Some(Slot {
             table: self.clone(),
-            ip,
+            key,
         })
     }
 }
 
-impl Drop for IpSlot {
+impl<K: std::hash::Hash + Eq + Copy> Drop for Slot<K> {
     fn drop(&mut self) {
         let mut t = self.table.0.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(n) = t.get_mut(&self.ip) {
+        if let Some(n) = t.get_mut(&self.key) {
             *n -= 1;
             if *n == 0 {
-                t.remove(&self.ip);
+                t.remove(&self.key);
             }
         }
     }

@@ -224,6 +224,14 @@ impl Default for MailConfig {
 pub struct Limits {
     /// Most WebSocket connections at once; more are refused with 503.
     pub max_connections: usize,
+    /// Most WebSocket connections from one client address (429 beyond).
+    pub max_connections_per_ip: usize,
+    /// Most visitor sockets of one tenant (503 beyond), so one busy
+    /// workspace cannot take every connection of the instance.
+    pub max_connections_per_tenant: usize,
+    /// Most sockets past their upgrade but not yet past `hello` / `auth`
+    /// (503 beyond): a flood of new connections waits outside.
+    pub max_handshakes: usize,
     /// Largest WebSocket message in bytes; larger closes with 1009.
     pub max_frame_bytes: usize,
     /// Longest message body in characters.
@@ -363,6 +371,9 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             max_connections: 19_000,
+            max_connections_per_ip: 1_000,
+            max_connections_per_tenant: 15_000,
+            max_handshakes: 2_048,
             max_frame_bytes: 64 * 1024,
             max_body_chars: parley_engine::validate::MAX_BODY_CHARS,
             outbound_queue: 1024,

@@ -173,6 +173,9 @@ impl Server {
         let app = App(Arc::new(AppInner {
             tokens,
             connections: Arc::new(Semaphore::new(config.limits.max_connections)),
+            ws_per_ip: Default::default(),
+            ws_per_tenant: Default::default(),
+            handshakes: Arc::new(Semaphore::new(config.limits.max_handshakes.max(1))),
             limiters: Limiters::new(&config.limits),
             locks: Default::default(),
             hashers,

@@ -24,6 +24,11 @@ pub struct AppInner {
     pub metrics: Option<PrometheusHandle>,
     /// One permit per open WebSocket: bounds connections and lets shutdown wait for them.
     pub connections: Arc<Semaphore>,
+    /// Open WebSockets per client address and per tenant.
+    pub ws_per_ip: Arc<crate::accept::Tally<std::net::IpAddr>>,
+    pub ws_per_tenant: Arc<crate::accept::Tally<parley_engine::TenantId>>,
+    /// One permit per socket still in its handshake (`hello` / `auth`).
+    pub handshakes: Arc<Semaphore>,
     /// Flips to `true` when the server starts shutting down.
     pub shutdown: watch::Receiver<bool>,
     pub started: Instant,

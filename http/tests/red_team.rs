@@ -305,3 +305,73 @@ async fn socket_and_http_edges_answer_as_the_contract_says() {
     );
     assert!(!panel.contains("'*')"), "no message goes to any origin");
 }
+
+/// Upgrades a socket, or returns the HTTP status it was refused with.
+async fn upgrade(url: &str) -> Result<Ws, u16> {
+    match tokio_tungstenite::connect_async(url).await {
+        Ok((ws, _)) => {
+            drop(ws);
+            Ok(Ws::connect(url).await)
+        }
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => Err(r.status().as_u16()),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+#[tokio::test]
+async fn sockets_are_capped_per_address_per_tenant_and_in_handshake() {
+    let srv = Server::start_with(Setup {
+        config: Some(
+            "[limits]\nlogin_per_ip_per_minute = 1000\nmax_connections_per_ip = 6\nmax_connections_per_tenant = 3\nmax_handshakes = 2\n"
+                .into(),
+        ),
+        tenants: vec!["other@beta.test".into()],
+        ..Setup::default()
+    });
+    let a = format!("{}/ws/visitor?site={}", srv.ws, srv.site_key());
+    let b = format!(
+        "{}/ws/visitor?site={}",
+        srv.ws,
+        srv.others[0]["site_key"].as_str().unwrap()
+    );
+    let hello =
+        json!({"type":"hello","page":{"url":"https://acme.test/","title":"","referrer":""}});
+    // Two sockets that say nothing hold both handshake places.
+    let mut quiet = vec![Ws::connect(&a).await, Ws::connect(&a).await];
+    // (The probe in `upgrade` itself needs a place: wait for it to go.)
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(upgrade(&b).await.err(), Some(503), "handshakes full");
+    for ws in &mut quiet {
+        ws.send(hello.clone()).await;
+        assert_eq!(ws.until_type("welcome").await["type"], "welcome");
+    }
+    // Tenant A: three visitor sockets at most.
+    let mut third = Ws::connect(&a).await;
+    third.send(hello.clone()).await;
+    third.until_type("welcome").await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(upgrade(&a).await.err(), Some(503), "tenant A is full");
+    // Tenant B still gets in, until this address holds six.
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let mut ws = Ws::connect(&b).await;
+        ws.send(hello.clone()).await;
+        ws.until_type("welcome").await;
+        held.push(ws);
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(upgrade(&b).await.err(), Some(429), "six from one address");
+    // Closing one frees its place.
+    drop(held.pop());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match upgrade(&b).await {
+            Ok(_) => break,
+            Err(s) => {
+                assert_eq!(s, 429);
+                assert!(Instant::now() < deadline, "the place never came back");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}

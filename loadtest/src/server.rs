@@ -101,6 +101,8 @@ api_per_ip_per_second = 100000
 api_burst = 100000
 visitor_connects_per_ip_per_minute = 100000000
 new_visitors_per_ip_per_minute = 100000000
+max_connections_per_ip = 1000000
+max_handshakes = 100000
 "#;
 
 /// Starts a fresh `parley` with one tenant and `staff` agents

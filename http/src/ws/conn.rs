@@ -46,10 +46,17 @@ pub struct Socket {
     rd: WsRead,
     limiter: DefaultDirectRateLimiter,
     fragment: Option<(OpCode, Vec<u8>)>,
+    /// Its place among sockets still in their handshake, until [`Socket::opened`].
+    handshake: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 impl Socket {
-    pub fn new(app: App, rd: WsRead, outbox: Outbox) -> Self {
+    pub fn new(
+        app: App,
+        rd: WsRead,
+        outbox: Outbox,
+        handshake: tokio::sync::OwnedSemaphorePermit,
+    ) -> Self {
         let l = &app.config.limits;
         let quota =
             Quota::per_second(NonZeroU32::new(l.frames_per_second).unwrap_or(NonZeroU32::MIN))
@@ -60,7 +67,14 @@ impl Socket {
             rd,
             limiter: RateLimiter::direct_with_clock(quota, CLOCK.clone()),
             fragment: None,
+            handshake: Some(handshake),
         }
+    }
+
+    /// The handshake is done (`welcome` / `ready` is on its way): the
+    /// socket no longer counts against `limits.max_handshakes`.
+    pub fn opened(&mut self) {
+        self.handshake = None;
     }
 
     /// The next text message. `Err(code)`: the connection is over and

@@ -42,31 +42,73 @@ pub struct VisitorQuery {
     site: Option<String>,
 }
 
+/// What an open socket holds for its whole life: its place among all
+/// connections, among its address's and (visitors) its tenant's.
+struct Held {
+    _total: OwnedSemaphorePermit,
+    _ip: crate::accept::Slot<std::net::IpAddr>,
+    _tenant: Option<crate::accept::Slot<parley_engine::TenantId>>,
+}
+
 fn accept(
     app: &App,
     up: Result<IncomingUpgrade, StatusCode>,
-) -> Result<(IncomingUpgrade, OwnedSemaphorePermit), ApiError> {
+    ip: std::net::IpAddr,
+    tenant: Option<parley_engine::TenantId>,
+) -> Result<(IncomingUpgrade, Held, OwnedSemaphorePermit), ApiError> {
     let up = up.map_err(|_| {
         ApiError::bad_request(error::BAD_REQUEST, "expected a WebSocket upgrade request")
     })?;
-    let permit = app.connections.clone().try_acquire_owned().map_err(|_| {
+    let busy = |what: &str| {
+        metrics::counter!("parley_ws_refused_total", "reason" => what.to_string()).increment(1);
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             error::UNAVAILABLE,
-            "too many connections; retry later",
+            format!("too many {what}; retry later"),
         )
-    })?;
-    Ok((up, permit))
+    };
+    let l = &app.config.limits;
+    let handshake = app
+        .handshakes
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| busy("connections opening at once"))?;
+    let total = app
+        .connections
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| busy("connections"))?;
+    let Some(per_ip) = app.ws_per_ip.take(ip, l.max_connections_per_ip) else {
+        metrics::counter!("parley_ws_refused_total", "reason" => "per_ip").increment(1);
+        return Err(ApiError::too_many(5, "connections from your address"));
+    };
+    let per_tenant = match tenant {
+        Some(t) => Some(
+            app.ws_per_tenant
+                .take(t, l.max_connections_per_tenant)
+                .ok_or_else(|| busy("connections to this workspace"))?,
+        ),
+        None => None,
+    };
+    Ok((
+        up,
+        Held {
+            _total: total,
+            _ip: per_ip,
+            _tenant: per_tenant,
+        },
+        handshake,
+    ))
 }
 
 fn start(
     app: App,
     up: IncomingUpgrade,
-    permit: OwnedSemaphorePermit,
+    held: (Held, OwnedSemaphorePermit),
     kind: Kind,
 ) -> Result<Response, ApiError> {
     let (resp, fut) = up.upgrade().map_err(ApiError::internal)?;
-    tokio::spawn(run(app, fut, permit, kind));
+    tokio::spawn(run(app, fut, held, kind));
     Ok(resp.map(|_| axum::body::Body::empty()))
 }
 
@@ -97,7 +139,7 @@ pub async fn visitor_upgrade(
         _ => None,
     };
     app.limiters.visitor_connect(caller.ip)?;
-    let (up, permit) = accept(&app, up)?;
+    let (up, held, handshake) = accept(&app, up, caller.ip, site.as_ref().map(|s| s.tenant_id))?;
     let header = |h: axum::http::header::HeaderName, max: usize| {
         let v = headers.get(h).and_then(|v| v.to_str().ok()).unwrap_or("");
         v.chars().take(max).collect::<String>()
@@ -117,7 +159,7 @@ pub async fn visitor_upgrade(
                 .to_string(),
         },
     });
-    start(app, up, permit, Kind::Visitor(site, device))
+    start(app, up, (held, handshake), Kind::Visitor(site, device))
 }
 
 /// `GET /ws/staff`.
@@ -130,15 +172,20 @@ pub async fn staff_upgrade(
     caller: Caller,
     up: Result<IncomingUpgrade, StatusCode>,
 ) -> Result<Response, ApiError> {
-    let (up, permit) = accept(&app, up)?;
+    let (up, held, handshake) = accept(&app, up, caller.ip, None)?;
     let client = Arc::new(ClientInfo {
         ip: caller.ip.to_string(),
         user_agent: caller.user_agent,
     });
-    start(app, up, permit, Kind::Staff(client))
+    start(app, up, (held, handshake), Kind::Staff(client))
 }
 
-async fn run(app: App, fut: UpgradeFut, _permit: OwnedSemaphorePermit, kind: Kind) {
+async fn run(
+    app: App,
+    fut: UpgradeFut,
+    (_held, handshake): (Held, OwnedSemaphorePermit),
+    kind: Kind,
+) {
     let mut ws = match fut.await {
         Ok(ws) => ws,
         Err(e) => {
@@ -171,7 +218,7 @@ async fn run(app: App, fut: UpgradeFut, _permit: OwnedSemaphorePermit, kind: Kin
         app.shutdown.clone(),
         app.store.clone(),
     ));
-    let socket = conn::Socket::new(app.clone(), rd, outbox.clone());
+    let socket = conn::Socket::new(app.clone(), rd, outbox.clone(), handshake);
     // The session runs in this task; dropping it (when the writer ends
     // first) runs its drop guards, which tell the actors the socket is gone.
     // Boxed: the task then holds a pointer, not the session's whole state

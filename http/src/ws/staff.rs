@@ -113,6 +113,7 @@ pub async fn run(mut s: Socket, client: Arc<ClientInfo>, prelude: oneshot::Sende
         conversations: &conversations,
         visitors: &visitors,
     };
+    session.s.opened();
     let _ = prelude.send(Prelude {
         frame: Bytes::from(ready.to_json()),
         gone: Some(handle.gone),

@@ -187,6 +187,7 @@ async fn hello(
         site: &hello.look,
         open: reopen,
     };
+    v.s.opened();
     let _ = prelude.send(Prelude {
         frame: Bytes::from(welcome.to_json()),
         gone: Some(handle.gone),
