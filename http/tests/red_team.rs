@@ -313,7 +313,14 @@ async fn upgrade(url: &str) -> Result<Ws, u16> {
             drop(ws);
             Ok(Ws::connect(url).await)
         }
-        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => Err(r.status().as_u16()),
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => {
+            // A refused upgrade does not linger as an idle HTTP connection.
+            assert_eq!(
+                r.headers().get("connection").and_then(|v| v.to_str().ok()),
+                Some("close")
+            );
+            Err(r.status().as_u16())
+        }
         Err(e) => panic!("{e}"),
     }
 }

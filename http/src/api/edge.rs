@@ -127,7 +127,16 @@ async fn guard(State(app): State<App>, req: Request, next: Next) -> Response {
         )
         .into_response();
     }
-    next.run(req).await
+    let socket = req.uri().path().starts_with("/ws/");
+    let mut resp = next.run(req).await;
+    // A refused WebSocket upgrade closes its connection: a flood of them
+    // must not stay behind as idle HTTP connections (each holds hyper's
+    // buffers: more than an open socket would).
+    if socket && resp.status() != StatusCode::SWITCHING_PROTOCOLS {
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    resp
 }
 
 /// The per-IP API budget and the access log line.
