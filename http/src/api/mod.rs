@@ -262,8 +262,71 @@ async fn method_not_allowed() -> ApiError {
     responses((status = 200, description = "OpenAPI 3.1", body = Object)))]
 async fn openapi_json() -> Response {
     static DOC: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let text = DOC.get_or_init(|| openapi().to_pretty_json().unwrap_or_default());
+    let text = DOC.get_or_init(|| {
+        let doc = serde_json::to_value(openapi()).unwrap_or_default();
+        serde_json::to_string_pretty(&with_errors(doc)).unwrap_or_default()
+    });
     ([(header::CONTENT_TYPE, "application/json")], text.as_str()).into_response()
+}
+
+/// The answers every route can give besides its own, in the contract's
+/// error body: a bad request or body (400, 413, 414, 415, 431), no or a revoked
+/// token (401), a role without the right (403), an unknown or another
+/// tenant's id (404), a method the route does not take (405), a conflict
+/// (409), the per-address budget (429), storage refusing writes or too many
+/// connections (503).
+const ERRORS: [(&str, &str); 12] = [
+    ("400", "bad request"),
+    ("401", "no valid token"),
+    ("403", "not allowed for this role or plan"),
+    ("404", "not found (another tenant's ids too)"),
+    ("405", "method not allowed"),
+    ("409", "conflict"),
+    ("413", "body too large"),
+    ("414", "request target too long"),
+    ("415", "a body that is not JSON"),
+    ("429", "over budget; see Retry-After"),
+    ("431", "request headers too large"),
+    ("503", "storage refuses writes, or too many connections"),
+];
+
+/// `doc` with the [`ERRORS`] documented on every operation that does not
+/// document them itself, and the error body as a schema.
+fn with_errors(mut doc: Value) -> Value {
+    doc["components"]["schemas"]["Error"] = json!({
+        "type": "object",
+        "required": ["error"],
+        "properties": {"error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+        }},
+    });
+    if let Some(paths) = doc["paths"].as_object_mut() {
+        for item in paths.values_mut() {
+            let Some(ops) = item.as_object_mut() else {
+                continue;
+            };
+            for op in ops.values_mut() {
+                let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) else {
+                    continue;
+                };
+                let body = json!({"application/json": {
+                    "schema": {"$ref": "#/components/schemas/Error"}}});
+                for (status, what) in ERRORS {
+                    responses
+                        .entry(status)
+                        .or_insert_with(|| json!({"description": what}));
+                }
+                for (status, r) in responses.iter_mut() {
+                    if status.starts_with(['4', '5']) && r.get("content").is_none() {
+                        r["content"] = body.clone();
+                    }
+                }
+            }
+        }
+    }
+    doc
 }
 
 /// Liveness and storage health.
