@@ -445,13 +445,12 @@ impl Config {
     pub fn from_file(path: &Path) -> Result<Self, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
-        toml::from_str(&text).map_err(|e| {
-            format!(
-                "config file {}: {}",
-                path.display(),
-                e.message().replace('\n', " ")
-            )
-        })
+        Self::from_toml(&text).map_err(|e| format!("config file {}: {e}", path.display()))
+    }
+
+    /// Defaults overlaid with TOML text.
+    pub fn from_toml(text: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|e| e.message().replace('\n', " "))
     }
 
     /// Checks values that would make the server misbehave.

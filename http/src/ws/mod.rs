@@ -7,7 +7,7 @@
 
 mod coalesce;
 mod conn;
-mod masked;
+pub mod masked;
 mod staff;
 mod visitor;
 

@@ -323,6 +323,23 @@ try {
     pages.push(back);
     await back.goto(linkIn(missed.text, '#parley-chat'));
     await back.frameLocator('iframe[title="Chat"]').locator('.m.them', { hasText: 'We shipped it today' }).waitFor();
+    step("the owner exports the visitor's data, then erases it");
+    await owner.evaluate(() => { location.hash = '#/inbox/open'; });
+    await owner.locator('.queue li a', { hasText: /Vic|We shipped it today|Hello, anyone there/ }).first().click();
+    await owner.locator('.side', { hasText: 'vic@visitor.test' }).waitFor();
+    await owner.locator('.side summary', { hasText: 'Privacy' }).click();
+    const [file] = await Promise.all([owner.waitForEvent('download'),
+      owner.getByRole('button', { name: 'Export data' }).click()]);
+    const exported = JSON.parse(readFileSync(await file.path(), 'utf8'));
+    assert.equal(exported.visitor.email, 'vic@visitor.test');
+    assert.ok(exported.conversations[0].messages.some((m) => m.body === 'We shipped it today'));
+    owner.once('dialog', (d) => d.accept());
+    const [erased] = await Promise.all([
+      owner.waitForResponse((r) => r.request().method() === 'DELETE' && r.url().includes('/api/v1/visitors/')),
+      owner.getByRole('button', { name: 'Erase visitor…' }).click()]);
+    assert.equal(erased.status(), 200);
+    assert.ok((await erased.json()).erased_records > 0);
+    await owner.locator('.side', { hasText: 'vic@visitor.test' }).waitFor({ state: 'detached' });
     step('an invitation link works once');
     const again = await newPage();
     await again.goto(link);

@@ -4,6 +4,7 @@
 // sidebar. Live through the staff socket; history through REST.
 
 import { api, h, ago, clock, webLink } from './api.js';
+import { download } from './backoffice.js';
 
 /** A 1–5 rating as stars. */
 const stars = (n) => '★'.repeat(n) + '☆'.repeat(5 - n);
@@ -360,7 +361,26 @@ export class Inbox extends HTMLElement {
       h('ol', {}, v.pages.slice().reverse().map((p) => h('li', {}, webLink(p.url, p.title),
         h('span', { class: 'muted' }, ' · ' + (p.seconds == null ? 'now' : ago(Date.now() - p.seconds * 1000)))))),
       h('h3', {}, 'Conversations'),
-      h('ul', {}, v.conversations.map((x) => h('li', {}, h('a', { href: `#/inbox/${x.status === 'closed' ? 'closed' : 'open'}/${x.id}` }, clock(x.created_at)), ' · ' + x.status))));
+      h('ul', {}, v.conversations.map((x) => h('li', {}, h('a', { href: `#/inbox/${x.status === 'closed' ? 'closed' : 'open'}/${x.id}` }, clock(x.created_at)), ' · ' + x.status))),
+      this.privacy(id));
+  }
+
+  // Owners and admins: the visitor's data as a download, or erased for good.
+  privacy(id) {
+    if (!['owner', 'admin'].includes(this.live.me?.role)) return null;
+    const out = h('p', { class: 'muted', role: 'status' });
+    const erase = async () => {
+      if (!confirm('Erase everything stored about this visitor — their conversations, pages and contact messages? This cannot be undone.')) return;
+      try {
+        const r = await api('DELETE', '/api/v1/visitors/' + id);
+        this.side.replaceChildren(h('p', { class: 'muted', role: 'status' }, `This visitor's data was erased (${r.erased_records} records).`));
+      } catch (e) { out.textContent = e.message; }
+    };
+    return h('details', { class: 'privacy' }, h('summary', {}, 'Privacy'),
+      h('p', { class: 'row-actions' },
+        h('button', { type: 'button', class: 'ghost', onclick: () => download('/api/v1/visitors/' + id + '/export', `visitor-${id}.json`, out) }, 'Export data'),
+        h('button', { type: 'button', class: 'danger', onclick: erase }, 'Erase visitor…')),
+      out);
   }
 }
 customElements.define('parley-inbox', Inbox);
