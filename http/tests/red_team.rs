@@ -309,10 +309,7 @@ async fn socket_and_http_edges_answer_as_the_contract_says() {
 /// Upgrades a socket, or returns the HTTP status it was refused with.
 async fn upgrade(url: &str) -> Result<Ws, u16> {
     match tokio_tungstenite::connect_async(url).await {
-        Ok((ws, _)) => {
-            drop(ws);
-            Ok(Ws::connect(url).await)
-        }
+        Ok((inner, _)) => Ok(Ws { inner }),
         Err(tokio_tungstenite::tungstenite::Error::Http(r)) => {
             // A refused upgrade does not linger as an idle HTTP connection.
             assert_eq!(
@@ -345,8 +342,6 @@ async fn sockets_are_capped_per_address_per_tenant_and_in_handshake() {
         json!({"type":"hello","page":{"url":"https://acme.test/","title":"","referrer":""}});
     // Two sockets that say nothing hold both handshake places.
     let mut quiet = vec![Ws::connect(&a).await, Ws::connect(&a).await];
-    // (The probe in `upgrade` itself needs a place: wait for it to go.)
-    tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(upgrade(&b).await.err(), Some(503), "handshakes full");
     for ws in &mut quiet {
         ws.send(hello.clone()).await;
