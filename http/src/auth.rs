@@ -182,8 +182,22 @@ pub struct LinkClaims {
 struct VisitorClaims {
     sub: VisitorId,
     tid: TenantId,
+    /// The site the token was issued on; it works there only. Tokens from
+    /// before sites were bound carry none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sid: Option<SiteId>,
     kind: String,
     iat: u64,
+}
+
+/// A genuine visitor token, as checked on one site.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VisitorToken {
+    pub visitor: VisitorId,
+    /// Bound to this site; `false` for a token from before tokens named
+    /// their site (accepted on the tenant's sites, and replaced by a bound
+    /// one at the next `welcome`).
+    pub bound: bool,
 }
 
 /// Issues and checks tokens with the instance secret.
@@ -283,19 +297,22 @@ impl Tokens {
         (c.kind == "link").then_some(c)
     }
 
-    /// A visitor token: recognises the visitor on their next page load.
-    pub fn issue_visitor(&self, t: TenantId, v: VisitorId) -> String {
+    /// A visitor token: recognises the visitor on their next page load of
+    /// site `site`, and on no other site.
+    pub fn issue_visitor(&self, t: TenantId, site: SiteId, v: VisitorId) -> String {
         let c = VisitorClaims {
             sub: v,
             tid: t,
+            sid: Some(site),
             kind: "visitor".into(),
             iat: Timestamp::now().millis() / 1000,
         };
         encode(&Header::new(JwtAlg::HS256), &c, &self.enc).expect("HS256 signing")
     }
 
-    /// The visitor a token names, if it is genuine and belongs to tenant `t`.
-    pub fn verify_visitor(&self, t: TenantId, token: &str) -> Option<VisitorId> {
+    /// The visitor a token names, if it is genuine, belongs to tenant `t`
+    /// and was issued on `site`.
+    pub fn verify_visitor(&self, t: TenantId, site: SiteId, token: &str) -> Option<VisitorToken> {
         let mut v = Validation::new(JwtAlg::HS256);
         v.validate_exp = false;
         v.required_spec_claims.clear();
@@ -303,7 +320,13 @@ impl Tokens {
         if c.kind != "visitor" || c.tid != t || self.is_erased(t, c.sub) {
             return None;
         }
-        Some(c.sub)
+        match c.sid {
+            Some(s) if s != site => None,
+            sid => Some(VisitorToken {
+                visitor: c.sub,
+                bound: sid.is_some(),
+            }),
+        }
     }
 
     /// From now on `v`'s tokens are refused (their data was erased).
@@ -379,9 +402,35 @@ mod tests {
         assert_eq!((c.sub, c.tid, c.ver), (s.id, s.tenant_id, 3));
         assert!(other.verify_staff(&tok).is_none());
         let v = VisitorId::new();
-        let vt = t.issue_visitor(s.tenant_id, v);
-        assert_eq!(t.verify_visitor(s.tenant_id, &vt), Some(v));
-        assert_eq!(t.verify_visitor(TenantId::new(), &vt), None);
+        let site = SiteId::new();
+        let vt = t.issue_visitor(s.tenant_id, site, v);
+        let bound = VisitorToken {
+            visitor: v,
+            bound: true,
+        };
+        assert_eq!(t.verify_visitor(s.tenant_id, site, &vt), Some(bound));
+        assert_eq!(t.verify_visitor(TenantId::new(), site, &vt), None);
+        assert_eq!(
+            t.verify_visitor(s.tenant_id, SiteId::new(), &vt),
+            None,
+            "a visitor token works on its own site only"
+        );
+        // A token from before tokens named their site.
+        let legacy = VisitorClaims {
+            sub: v,
+            tid: s.tenant_id,
+            sid: None,
+            kind: "visitor".into(),
+            iat: 0,
+        };
+        let old = encode(&Header::new(JwtAlg::HS256), &legacy, &t.enc).unwrap();
+        assert_eq!(
+            t.verify_visitor(s.tenant_id, SiteId::new(), &old),
+            Some(VisitorToken {
+                visitor: v,
+                bound: false
+            })
+        );
         assert!(
             t.verify_staff(&vt).is_none(),
             "a visitor token is not a staff token"

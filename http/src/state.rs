@@ -62,6 +62,24 @@ impl std::ops::Deref for App {
 }
 
 impl App {
+    /// The visitor a widget token names on `site`: a token issued on another
+    /// site names nobody here. A token from before tokens named their site
+    /// is taken where its visitor's record was made (or has none yet).
+    pub fn visitor_on(
+        &self,
+        site: &parley_engine::records::SiteRecord,
+        token: &str,
+    ) -> Option<crate::auth::VisitorToken> {
+        use parley_storage::VisitorStore;
+        let k = self.tokens.verify_visitor(site.tenant_id, site.id, token)?;
+        let here = k.bound
+            || match self.store.visitor(site.tenant_id, k.visitor) {
+                Ok(r) => r.is_none_or(|r| r.site_id == site.id),
+                Err(_) => false,
+            };
+        here.then_some(k)
+    }
+
     /// A visitor's country: from the GeoIP database when there is one,
     /// else from their browser's time zone.
     pub fn country(&self, ip: std::net::IpAddr, timezone: &str) -> String {

@@ -377,3 +377,57 @@ async fn sockets_are_capped_per_address_per_tenant_and_in_handshake() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_visitor_token_works_on_its_own_site_only() {
+    let srv = Server::start();
+    let (mut vis, welcome) = srv.visitor(None).await;
+    vis.send(json!({"type":"send","client_id":"s1","body":"hello from site one"}))
+        .await;
+    let ack = vis.until_type("ack").await;
+    let conv = ack["conversation_id"].as_str().unwrap().to_string();
+    let token = welcome["visitor_token"].as_str().unwrap();
+    let owner = srv.login(OWNER).await;
+    let two = srv
+        .call(
+            "POST",
+            "/api/v1/sites",
+            Some(&owner),
+            Some(json!({"name": "Two"})),
+        )
+        .await;
+    assert_eq!(two.status, 201, "{}", two.body);
+    let key = two.body["key"].as_str().unwrap();
+    // Site two does not know site one's visitor: a new visitor, a new token.
+    let mut ws = Ws::connect(&format!("{}/ws/visitor?site={key}", srv.ws)).await;
+    ws.send(json!({"type":"hello","visitor_token":token,"page":{"url":"https://two.test/","title":"","referrer":""}}))
+        .await;
+    let w = ws.until_type("welcome").await;
+    assert_ne!(w["visitor_id"], welcome["visitor_id"], "{w}");
+    assert_ne!(w["visitor_token"], welcome["visitor_token"]);
+    assert!(w["conversation"].is_null(), "{w}");
+    // …and cannot read or post into site one's conversation.
+    ws.send(json!({"type":"resume","conversation_id":conv,"after_seq":0}))
+        .await;
+    let e = ws.until_type("error").await;
+    assert_eq!(e["code"], "not_found", "{e}");
+    ws.send(json!({"type":"send","client_id":"s2","body":"from site two"}))
+        .await;
+    let a = ws.until_type("ack").await;
+    assert_ne!(a["conversation_id"].as_str(), Some(conv.as_str()));
+    // Nor can it ask for site one's transcript through site two's form.
+    let r = srv
+        .call(
+            "POST",
+            &format!("/api/v1/public/{key}/transcript"),
+            None,
+            Some(json!({"visitor_token": token, "email": "v@mail.test"})),
+        )
+        .await;
+    assert_ne!(r.status / 100, 2, "{}", r.body);
+    // On its own site the token still names its visitor and conversation.
+    let (_again, back) = srv.visitor(Some(token)).await;
+    assert_eq!(back["visitor_id"], welcome["visitor_id"]);
+    assert_eq!(back["visitor_token"], welcome["visitor_token"]);
+    assert_eq!(back["conversation"]["id"], conv.as_str());
+}

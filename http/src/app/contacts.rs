@@ -108,7 +108,8 @@ pub async fn submit(
         visitor_id: form
             .visitor_token
             .as_deref()
-            .and_then(|t| app.tokens.verify_visitor(site.tenant_id, t)),
+            .and_then(|t| app.visitor_on(site, t))
+            .map(|k| k.visitor),
         ip: ip.to_string(),
         created_at: Timestamp::now(),
         phone: phone.into(),
@@ -214,9 +215,9 @@ pub async fn transcript(
     let t = site.tenant_id;
     let none = || ApiError::not_found("conversation");
     let visitor = app
-        .tokens
-        .verify_visitor(t, visitor_token)
-        .ok_or_else(none)?;
+        .visitor_on(site, visitor_token)
+        .ok_or_else(none)?
+        .visitor;
     let conv = app
         .store
         .visitor_conversation(t, visitor)?

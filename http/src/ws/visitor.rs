@@ -123,16 +123,16 @@ async fn hello(
         }
     };
     let app = s.app.clone();
-    let known = token
-        .as_deref()
-        .and_then(|t| app.tokens.verify_visitor(site.tenant_id, t));
+    let known = token.as_deref().and_then(|t| app.visitor_on(&site, t));
     if known.is_none() && !app.limiters.new_visitor(browser.ip) {
         return Err(close::TOO_MANY);
     }
-    let visitor = known.unwrap_or_default();
+    let visitor = known.map(|k| k.visitor).unwrap_or_default();
+    // A token from another site starts a new visitor; one from before
+    // tokens named their site is replaced by a bound one.
     let token = match (known, token) {
-        (Some(_), Some(t)) => t,
-        _ => app.tokens.issue_visitor(site.tenant_id, visitor),
+        (Some(k), Some(t)) if k.bound => t,
+        _ => app.tokens.issue_visitor(site.tenant_id, site.id, visitor),
     };
     let Browser { device, ip } = *browser;
     let arrival = Box::new(parley_actors::Arrival {
