@@ -22,6 +22,8 @@ use tokio::sync::Notify;
 pub enum Out {
     /// A serialised text frame.
     Frame(Bytes),
+    /// A binary frame (only the test-only echo endpoint sends one).
+    Binary(Bytes),
     /// Stored history to replay (boxed: rare, and it keeps every queue slot small).
     Replay(Box<Replay>),
     /// A pong the WebSocket layer owes the peer, with the ping's payload.
@@ -99,7 +101,7 @@ impl Out {
     /// Bytes this item holds while queued.
     fn weight(&self) -> usize {
         match self {
-            Out::Frame(b) | Out::Early(b) => b.len(),
+            Out::Frame(b) | Out::Early(b) | Out::Binary(b) => b.len(),
             Out::Replay(_) => std::mem::size_of::<Replay>(),
             Out::Pong(p) => p.len(),
         }

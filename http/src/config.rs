@@ -32,6 +32,17 @@ pub struct Config {
     pub audit: AuditConfig,
     pub retention: RetentionConfig,
     pub analytics: AnalyticsConfig,
+    pub testing: TestingConfig,
+}
+
+/// What only conformance tests turn on.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TestingConfig {
+    /// Serve `GET /ws/echo`: a WebSocket that echoes every message on the
+    /// same reader, writer and limits as `/ws/visitor` and `/ws/staff`
+    /// (what Autobahn|Testsuite's fuzzingclient drives). Never in production.
+    pub echo_endpoint: bool,
 }
 
 /// Analytics.
@@ -363,6 +374,7 @@ impl Default for Config {
             audit: AuditConfig::default(),
             retention: RetentionConfig::default(),
             analytics: AnalyticsConfig::default(),
+            testing: TestingConfig::default(),
         }
     }
 }

@@ -237,7 +237,10 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 /// The whole router.
 pub fn router(app: App) -> Router {
-    let (router, _) = routes().split_for_parts();
+    let (mut router, _) = routes().split_for_parts();
+    if app.config.testing.echo_endpoint {
+        router = router.route("/ws/echo", axum::routing::get(ws::echo_upgrade));
+    }
     let router = router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

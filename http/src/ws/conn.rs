@@ -80,6 +80,23 @@ impl Socket {
     /// The next text message. `Err(code)`: the connection is over and
     /// should close with `code` (`NORMAL` when the peer closed or vanished).
     pub async fn recv(&mut self) -> Result<String, u16> {
+        loop {
+            let (op, data) = self.recv_message().await?;
+            if op == OpCode::Binary {
+                self.error(
+                    parley_engine::codes::error::BAD_FRAME,
+                    "only text frames are understood",
+                    None,
+                );
+                continue;
+            }
+            return String::from_utf8(data).map_err(|_| 1007);
+        }
+    }
+
+    /// The next whole message, text or binary, its fragments joined (text
+    /// not yet checked for UTF-8 when it came in fragments).
+    pub async fn recv_message(&mut self) -> Result<(OpCode, Vec<u8>), u16> {
         let max = self.app.config.limits.max_frame_bytes;
         loop {
             // Once the socket is condemned (slow consumer, revoked, …)
@@ -112,6 +129,10 @@ impl Socket {
             };
             metrics::counter!("parley_ws_frames_in_total").increment(1);
             let (op, data) = match (frame.opcode, frame.fin, self.fragment.take()) {
+                // A control frame's payload is at most 125 bytes (RFC 6455 §5.5).
+                (OpCode::Close, ..) if frame.payload.len() > 125 => {
+                    return Err(close::PROTOCOL_ERROR)
+                }
                 (OpCode::Close, ..) => return Err(close::NORMAL),
                 (OpCode::Ping | OpCode::Pong, _, f) => {
                     self.fragment = f;
@@ -137,15 +158,7 @@ impl Socket {
                 }
                 _ => return Err(close::PROTOCOL_ERROR),
             };
-            if op == OpCode::Binary {
-                self.error(
-                    parley_engine::codes::error::BAD_FRAME,
-                    "only text frames are understood",
-                    None,
-                );
-                continue;
-            }
-            return String::from_utf8(data).map_err(|_| 1007);
+            return Ok((op, data));
         }
     }
 
@@ -248,6 +261,10 @@ async fn write_out(ws: &mut WsWrite, store: &Store, out: Out) -> bool {
         Out::Frame(b) | Out::Early(b) => write_text(ws, &b).await,
         Out::Replay(r) => replay(ws, store, &r).await,
         Out::Pong(p) => ws.write_frame(Frame::pong(Payload::Owned(p))).await.is_ok(),
+        Out::Binary(b) => ws
+            .write_frame(Frame::binary(Payload::Borrowed(&b)))
+            .await
+            .is_ok(),
     }
 }
 

@@ -7,6 +7,7 @@
 
 mod coalesce;
 mod conn;
+mod echo;
 pub mod masked;
 mod staff;
 mod visitor;
@@ -34,6 +35,8 @@ enum Kind {
     Visitor(Option<SiteRecord>, Box<visitor::Browser>),
     /// A staff member, from this client.
     Staff(Arc<ClientInfo>),
+    /// The test-only echo endpoint (`testing.echo_endpoint`).
+    Echo,
 }
 
 /// `?site=` of the visitor endpoint.
@@ -180,6 +183,16 @@ pub async fn staff_upgrade(
     start(app, up, (held, handshake), Kind::Staff(client))
 }
 
+/// `GET /ws/echo` (only with `testing.echo_endpoint`): echoes every message.
+pub async fn echo_upgrade(
+    State(app): State<App>,
+    caller: Caller,
+    up: Result<IncomingUpgrade, StatusCode>,
+) -> Result<Response, ApiError> {
+    let (up, held, handshake) = accept(&app, up, caller.ip, None)?;
+    start(app, up, (held, handshake), Kind::Echo)
+}
+
 async fn run(
     app: App,
     fut: UpgradeFut,
@@ -196,6 +209,7 @@ async fn run(
     let label = match kind {
         Kind::Visitor(..) => "visitor",
         Kind::Staff(_) => "staff",
+        Kind::Echo => "echo",
     };
     metrics::counter!("parley_ws_connections_total", "kind" => label).increment(1);
     metrics::gauge!("parley_ws_open", "kind" => label).increment(1.0);
@@ -227,6 +241,7 @@ async fn run(
     let session: std::pin::Pin<Box<dyn std::future::Future<Output = u16> + Send>> = match kind {
         Kind::Visitor(site, device) => Box::pin(visitor::run(socket, site, device, prelude_tx)),
         Kind::Staff(client) => Box::pin(staff::run(socket, client, prelude_tx)),
+        Kind::Echo => Box::pin(echo::run(socket, prelude_tx)),
     };
     tokio::select! {
         code = session => {
