@@ -212,7 +212,11 @@ async fn seeded_schedules_keep_every_chain_whole() {
             }
         }
     };
-    let schedules = 12u64;
+    // CI runs these; `PARLEY_WRITER_SCHEDULES=N` runs N (a soak).
+    let schedules: u64 = std::env::var("PARLEY_WRITER_SCHEDULES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(12);
     for seed in 1..=schedules {
         let dir = fs.path().join(format!("s{seed}"));
         let mut store = open(&dir);
