@@ -102,6 +102,7 @@ api_burst = 100000
 visitor_connects_per_ip_per_minute = 100000000
 new_visitors_per_ip_per_minute = 100000000
 max_connections_per_ip = 1000000
+max_connections_per_tenant = 1000000
 max_handshakes = 100000
 "#;
 

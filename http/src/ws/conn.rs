@@ -1,5 +1,5 @@
 //! One WebSocket connection's plumbing: the reader side ([`Socket`], used by
-//! the visitor and staff sessions) and the writer task ([`write_loop`]),
+//! the visitor and staff sessions) and the writer ([`write_loop`]),
 //! which drains the socket's bounded [`Outbox`] queue.
 //!
 //! The writer first waits for the session's prelude (`welcome` / `ready`),
@@ -7,9 +7,9 @@
 //! frames the reader owes the peer (pong, close echo) travel to the writer
 //! on a small side channel.
 
+use super::wire::{Op, Reader, Writer};
 use crate::state::App;
 use bytes::Bytes;
-use fastwebsockets::{Frame, OpCode, Payload, WebSocketError, WebSocketRead, WebSocketWrite};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
@@ -24,8 +24,8 @@ use std::sync::Arc;
 use tokio::sync::{oneshot, watch};
 
 pub type Stream = TokioIo<Upgraded>;
-pub type WsRead = WebSocketRead<super::masked::Masked<tokio::io::ReadHalf<Stream>>>;
-pub type WsWrite = WebSocketWrite<super::coalesce::Coalesce<tokio::io::WriteHalf<Stream>>>;
+pub type WsRead = Reader<tokio::io::ReadHalf<Stream>>;
+pub type WsWrite = Writer<tokio::io::WriteHalf<Stream>>;
 
 /// Most frames gathered into one write.
 const MAX_GATHER: usize = 256;
@@ -43,9 +43,12 @@ static CLOCK: std::sync::LazyLock<governor::clock::QuantaClock> =
 pub struct Socket {
     pub app: App,
     pub outbox: Outbox,
-    rd: WsRead,
+    /// `None` only once dropped: the reader then goes back to the
+    /// connection for the close handshake ([`linger`]).
+    rd: Option<WsRead>,
+    give_back: Option<oneshot::Sender<WsRead>>,
     limiter: DefaultDirectRateLimiter,
-    fragment: Option<(OpCode, Vec<u8>)>,
+    fragment: Option<(Op, Vec<u8>)>,
     /// Its place among sockets still in their handshake, until [`Socket::opened`].
     handshake: Option<tokio::sync::OwnedSemaphorePermit>,
 }
@@ -56,6 +59,7 @@ impl Socket {
         rd: WsRead,
         outbox: Outbox,
         handshake: tokio::sync::OwnedSemaphorePermit,
+        give_back: oneshot::Sender<WsRead>,
     ) -> Self {
         let l = &app.config.limits;
         let quota =
@@ -64,7 +68,8 @@ impl Socket {
         Self {
             app,
             outbox,
-            rd,
+            rd: Some(rd),
+            give_back: Some(give_back),
             limiter: RateLimiter::direct_with_clock(quota, CLOCK.clone()),
             fragment: None,
             handshake: Some(handshake),
@@ -82,7 +87,7 @@ impl Socket {
     pub async fn recv(&mut self) -> Result<String, u16> {
         loop {
             let (op, data) = self.recv_message().await?;
-            if op == OpCode::Binary {
+            if op == Op::Binary {
                 self.error(
                     parley_engine::codes::error::BAD_FRAME,
                     "only text frames are understood",
@@ -95,8 +100,8 @@ impl Socket {
     }
 
     /// The next whole message, text or binary, its fragments joined (text
-    /// not yet checked for UTF-8 when it came in fragments).
-    pub async fn recv_message(&mut self) -> Result<(OpCode, Vec<u8>), u16> {
+    /// not yet checked for UTF-8: the caller does).
+    pub async fn recv_message(&mut self) -> Result<(Op, Vec<u8>), u16> {
         let max = self.app.config.limits.max_frame_bytes;
         loop {
             // Once the socket is condemned (slow consumer, revoked, …)
@@ -104,48 +109,27 @@ impl Socket {
             if let Some(code) = self.outbox.closer().code() {
                 return Err(code);
             }
-            // Pongs the protocol owes go through the outbox like any frame; a
-            // close needs no echo here: the session ends and the writer closes.
-            let outbox = &self.outbox;
-            let mut owe = |f: Frame<'_>| {
-                if f.opcode == OpCode::Pong {
-                    outbox.push(Out::Pong(f.payload.to_vec()));
-                }
-                std::future::ready(Ok::<(), std::io::Error>(()))
-            };
-            let frame = match self.rd.read_frame(&mut owe).await {
-                Ok(f) => f,
-                Err(WebSocketError::FrameTooLarge) => return Err(close::TOO_BIG),
-                Err(WebSocketError::IoError(e)) if super::masked::is_unmasked(&e) => {
-                    return Err(close::PROTOCOL_ERROR)
-                }
-                Err(
-                    WebSocketError::UnexpectedEOF
-                    | WebSocketError::ConnectionClosed
-                    | WebSocketError::IoError(_),
-                ) => return Err(close::NORMAL),
-                Err(WebSocketError::InvalidUTF8) => return Err(1007),
-                Err(_) => return Err(close::PROTOCOL_ERROR),
-            };
+            let frame = self.rd.as_mut().expect("read before drop").frame().await?;
             metrics::counter!("parley_ws_frames_in_total").increment(1);
-            let (op, data) = match (frame.opcode, frame.fin, self.fragment.take()) {
-                // A control frame's payload is at most 125 bytes (RFC 6455 §5.5).
-                (OpCode::Close, ..) if frame.payload.len() > 125 => {
-                    return Err(close::PROTOCOL_ERROR)
-                }
-                (OpCode::Close, ..) => return Err(close::NORMAL),
-                (OpCode::Ping | OpCode::Pong, _, f) => {
+            let (op, data) = match (frame.op, frame.fin, self.fragment.take()) {
+                // A close needs no echo here: the session ends and the writer closes.
+                (Op::Close, ..) => return Err(close::NORMAL),
+                // The pong the protocol owes goes through the outbox like any frame.
+                (Op::Ping, _, f) => {
+                    self.outbox.push(Out::Pong(frame.payload));
                     self.fragment = f;
                     continue;
                 }
-                (OpCode::Text | OpCode::Binary, true, None) => {
-                    (frame.opcode, frame.payload.to_vec())
-                }
-                (OpCode::Text | OpCode::Binary, false, None) => {
-                    self.fragment = Some((frame.opcode, frame.payload.to_vec()));
+                (Op::Pong, _, f) => {
+                    self.fragment = f;
                     continue;
                 }
-                (OpCode::Continuation, fin, Some((op, mut buf))) => {
+                (Op::Text | Op::Binary, true, None) => (frame.op, frame.payload),
+                (Op::Text | Op::Binary, false, None) => {
+                    self.fragment = Some((frame.op, frame.payload));
+                    continue;
+                }
+                (Op::Continuation, fin, Some((op, mut buf))) => {
                     buf.extend_from_slice(&frame.payload);
                     if buf.len() > max {
                         return Err(close::TOO_BIG);
@@ -227,11 +211,39 @@ impl Socket {
     }
 }
 
+impl Drop for Socket {
+    fn drop(&mut self) {
+        if let (Some(rd), Some(tx)) = (self.rd.take(), self.give_back.take()) {
+            let _ = tx.send(rd);
+        }
+    }
+}
+
+/// How long a closing connection keeps reading for the peer's close frame.
+const CLOSE_LINGER: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The close handshake's end (RFC 6455 §7.1.1), once our close frame is
+/// written: when the peer has not closed yet, reads what it still sends
+/// until its close frame, its EOF or [`CLOSE_LINGER`]. Dropping a socket
+/// with unread bytes would reset the connection, and the peer could lose
+/// our close frame with it. The server then closes the TCP connection first.
+pub async fn linger(mut rd: WsRead) {
+    if rd.closed {
+        return;
+    }
+    let _ = tokio::time::timeout(CLOSE_LINGER, async {
+        while let Ok(f) = rd.frame().await {
+            if f.op == Op::Close {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
 async fn write_text(ws: &mut WsWrite, bytes: &[u8]) -> bool {
     metrics::counter!("parley_ws_frames_out_total").increment(1);
-    ws.write_frame(Frame::text(Payload::Borrowed(bytes)))
-        .await
-        .is_ok()
+    ws.frame(Op::Text, bytes).await.is_ok()
 }
 
 async fn write_close(ws: &mut WsWrite, code: u16) {
@@ -249,7 +261,7 @@ async fn write_close(ws: &mut WsWrite, code: u16) {
     };
     // A peer that does not read cannot take even this: give up after a second.
     let _ = tokio::time::timeout(CLOSE_WRITE_TIMEOUT, async {
-        let _ = ws.write_frame(Frame::close(code, reason)).await;
+        let _ = ws.close(code, reason).await;
         let _ = ws.flush().await;
     })
     .await;
@@ -260,11 +272,8 @@ async fn write_out(ws: &mut WsWrite, store: &Store, out: Out) -> bool {
     match out {
         Out::Frame(b) | Out::Early(b) => write_text(ws, &b).await,
         Out::Replay(r) => replay(ws, store, &r).await,
-        Out::Pong(p) => ws.write_frame(Frame::pong(Payload::Owned(p))).await.is_ok(),
-        Out::Binary(b) => ws
-            .write_frame(Frame::binary(Payload::Borrowed(&b)))
-            .await
-            .is_ok(),
+        Out::Pong(p) => ws.frame(Op::Pong, &p).await.is_ok(),
+        Out::Binary(b) => ws.frame(Op::Binary, &b).await.is_ok(),
     }
 }
 

@@ -4,8 +4,8 @@
 //! Autobahn|Testsuite's fuzzingclient (`http/tests/autobahn.rs`).
 
 use super::conn::{Prelude, Socket};
+use super::wire::Op;
 use bytes::Bytes;
-use fastwebsockets::OpCode;
 use parley_actors::Out;
 use tokio::sync::oneshot;
 
@@ -19,7 +19,7 @@ pub async fn run(mut s: Socket, prelude: oneshot::Sender<Prelude>) -> u16 {
             Ok(m) => m,
             Err(code) => return code,
         };
-        let out = if op == OpCode::Text {
+        let out = if op == Op::Text {
             match String::from_utf8(data) {
                 Ok(t) => Out::Frame(Bytes::from(t)),
                 Err(_) => return 1007,

@@ -5,12 +5,11 @@
 //! socket's bounded queue. When either ends, the other is stopped and the
 //! actors are told.
 
-mod coalesce;
 mod conn;
 mod echo;
-pub mod masked;
 mod staff;
 mod visitor;
+pub mod wire;
 
 use crate::api::error::ApiError;
 use crate::api::principal::Caller;
@@ -199,8 +198,9 @@ async fn run(
     (_held, handshake): (Held, OwnedSemaphorePermit),
     kind: Kind,
 ) {
-    let mut ws = match fut.await {
-        Ok(ws) => ws,
+    // fastwebsockets did the handshake; the frames are ours (`wire`).
+    let stream = match fut.await {
+        Ok(ws) => ws.into_inner(),
         Err(e) => {
             tracing::debug!(error = %e, "websocket upgrade failed");
             return;
@@ -213,14 +213,9 @@ async fn run(
     };
     metrics::counter!("parley_ws_connections_total", "kind" => label).increment(1);
     metrics::gauge!("parley_ws_open", "kind" => label).increment(1.0);
-    // fastwebsockets refuses frames whose length is >= this: allow exactly the limit.
-    ws.set_max_message_size(app.config.limits.max_frame_bytes + 1);
-    ws.set_auto_pong(true);
-    ws.set_auto_close(true);
-    let (rd, wr) = ws.split(|s| {
-        let (r, w) = tokio::io::split(s);
-        (masked::Masked::new(r), coalesce::Coalesce::new(w))
-    });
+    let (r, w) = tokio::io::split(stream);
+    let rd = wire::Reader::new(r, app.config.limits.max_frame_bytes);
+    let wr = wire::Writer::new(w);
     let l = &app.config.limits;
     let (outbox, queue) = Outbox::bounded(l.outbound_queue, l.outbound_queue_bytes);
     let (prelude_tx, prelude_rx) = oneshot::channel();
@@ -232,7 +227,8 @@ async fn run(
         app.shutdown.clone(),
         app.store.clone(),
     ));
-    let socket = conn::Socket::new(app.clone(), rd, outbox.clone(), handshake);
+    let (give_back, reader_back) = oneshot::channel();
+    let socket = conn::Socket::new(app.clone(), rd, outbox.clone(), handshake, give_back);
     // The session runs in this task; dropping it (when the writer ends
     // first) runs its drop guards, which tell the actors the socket is gone.
     // Boxed: the task then holds a pointer, not the session's whole state
@@ -251,6 +247,10 @@ async fn run(
             }
         }
         _ = &mut writer => {}
+    }
+    // The session is gone (dropped with the select): its reader came back.
+    if let Ok(rd) = reader_back.await {
+        conn::linger(rd).await;
     }
     metrics::gauge!("parley_ws_open", "kind" => label).decrement(1.0);
 }
