@@ -16,6 +16,7 @@ pub mod fatal;
 pub mod hashers;
 pub mod ics;
 pub mod mail;
+pub mod recover;
 pub mod server;
 pub mod state;
 pub mod ws;
@@ -51,8 +52,12 @@ pub fn load_config(args: &ServeArgs) -> Result<Config, Fatal> {
 
 /// `parley serve`: runs until Ctrl-C or SIGTERM.
 pub async fn serve(args: ServeArgs) -> Result<(), Fatal> {
-    let cfg = load_config(&args)?;
+    let mut cfg = load_config(&args)?;
     init_tracing(&cfg.log);
+    if let Some(addr) = recover::inherited_listen() {
+        tracing::warn!(%addr, "restarted in place after a failed storage write");
+        cfg.listen = addr;
+    }
     let server = server::Server::start(cfg).await?;
     let addr = server
         .local_addr()

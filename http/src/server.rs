@@ -218,6 +218,14 @@ impl Server {
             shutdown,
         } = self;
         let router = api::router(app.clone());
+        let recover = match listener.local_addr() {
+            Ok(bound) => Some(tokio::spawn(crate::recover::watch(
+                app.clone(),
+                bound,
+                Duration::from_secs(1),
+            ))),
+            Err(_) => None,
+        };
         let prune = tokio::spawn(janitor(app.clone()));
         let every = app
             .system
@@ -266,6 +274,9 @@ impl Server {
         reminders.abort();
         campaigns.abort();
         retention.abort();
+        if let Some(r) = recover {
+            r.abort();
+        }
         // Wait for every WebSocket to close (each holds a permit).
         let all = app.config.limits.max_connections as u32;
         let drained =

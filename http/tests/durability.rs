@@ -256,3 +256,127 @@ async fn a_full_disk_refuses_writes_and_the_server_recovers_by_itself() {
         .collect();
     assert_eq!(seqs, [1, 2, 3], "{}", log.body);
 }
+
+/// `/healthz` until it answers 200, through the moments it cannot answer.
+async fn healthy_within(srv: &Server, secs: u64) -> Result<(), String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    let mut last = String::new();
+    while std::time::Instant::now() < deadline {
+        match reqwest::get(format!("{}/healthz", srv.base)).await {
+            Ok(r) if r.status() == 200 => return Ok(()),
+            Ok(r) => last = r.text().await.unwrap_or_default(),
+            Err(e) => last = e.to_string(),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    Err(last)
+}
+
+#[tokio::test]
+async fn a_failing_disk_refuses_writes_and_the_server_restarts_in_place() {
+    if let Some(why) = faultfs::unavailable() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let srv = Server::start_with(Setup {
+        faultfs: true,
+        ..Setup::default()
+    });
+    let (mut vis, welcome) = srv.visitor(None).await;
+    let token = welcome["visitor_token"].as_str().unwrap().to_string();
+    vis.send(json!({"type":"send","client_id":"f1","body":"before the disk failed"}))
+        .await;
+    let ack = vis.until_type("ack").await;
+    assert_eq!(ack["seq"], 1);
+    let conv = ack["conversation_id"].as_str().unwrap().to_string();
+    let owner = srv.login(OWNER).await;
+
+    // Every write and fsync fails from now on: the write that meets it is refused
+    // with a clear error, and so is every write after it.
+    let disk = srv.faultfs.as_ref().unwrap();
+    disk.fail_writes(true);
+    vis.send(json!({"type":"send","client_id":"f2","body":"while the disk failed"}))
+        .await;
+    let e = vis
+        .until(|f| f["type"] == "error" || f["type"] == "ack")
+        .await;
+    assert_eq!(
+        (
+            e["type"].as_str(),
+            e["code"].as_str(),
+            e["client_id"].as_str()
+        ),
+        (Some("error"), Some("unavailable"), Some("f2")),
+        "{e}"
+    );
+    let health = srv.call("GET", "/healthz", None, None).await;
+    assert_eq!(health.status, 503);
+    let reason = health.body["reason"].as_str().unwrap().to_string();
+    assert!(reason.contains("storage write failed"), "{reason}");
+    let canned = srv
+        .call(
+            "POST",
+            "/api/v1/canned-responses",
+            Some(&owner),
+            Some(json!({"shortcut":"eio","body":"written while failing"})),
+        )
+        .await;
+    assert_eq!((canned.status, canned.code()), (503, "unavailable"));
+    // It stays refused while the disk fails (the probe fails too).
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    assert_eq!(srv.call("GET", "/healthz", None, None).await.status, 503);
+
+    // The disk heals: the server starts afresh in place by itself, on the
+    // same address, in the same process; its sockets drop.
+    disk.fail_writes(false);
+    assert_eq!(vis.close_code().await, None, "the old socket is gone");
+    healthy_within(&srv, 30).await.expect("healthy again");
+    assert!(srv.log().contains("restarted in place"), "{}", srv.log());
+    assert!(
+        std::path::Path::new(&format!("/proc/{}", srv.pid())).exists(),
+        "the same process"
+    );
+
+    // The visitor comes back with its token and re-sends what was refused:
+    // no gap, no duplicate, whether or not the failed write landed.
+    let (mut vis, _) = srv.visitor(Some(&token)).await;
+    vis.send(json!({"type":"send","client_id":"f2","body":"while the disk failed"}))
+        .await;
+    let ack = vis.until_type("ack").await;
+    assert_eq!(
+        (ack["client_id"].as_str(), ack["seq"].as_u64()),
+        (Some("f2"), Some(2))
+    );
+    vis.send(json!({"type":"send","client_id":"f3","body":"after"}))
+        .await;
+    assert_eq!(vis.until_type("ack").await["seq"], 3);
+    let owner = srv.login(OWNER).await;
+    let log = srv
+        .call(
+            "GET",
+            &format!("/api/v1/conversations/{conv}/messages"),
+            Some(&owner),
+            None,
+        )
+        .await;
+    let got: Vec<(u64, String)> = log.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["from"]["kind"] == "visitor")
+        .map(|m| {
+            (
+                m["seq"].as_u64().unwrap(),
+                m["body"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (1, "before the disk failed".to_string()),
+            (2, "while the disk failed".to_string()),
+            (3, "after".to_string()),
+        ]
+    );
+}

@@ -20,7 +20,8 @@
 //! guard sees), the writer is poisoned: sled keeps that error for the life
 //! of the process, so later writes fail at once and no requester is ever
 //! told "durable" for a write that might sit after a hole in the log.
-//! `/healthz` reports either state with its reason.
+//! `/healthz` reports either state with its reason; the server restarts
+//! itself in place once the disk takes writes again (`parley::recover`).
 
 use crate::{Chain, Count, Op, Result, StorageError, Store, TreeId, WriteBatch};
 use parley_engine::analytics::Bucket;
@@ -80,6 +81,8 @@ impl Default for WriterConfig {
 #[derive(Default)]
 struct Health {
     ok: AtomicBool,
+    /// A flush failed: only a restart clears it (see `parley::recover`).
+    poisoned: AtomicBool,
     reason: Mutex<Option<String>>,
 }
 
@@ -159,6 +162,11 @@ impl Writer {
     /// False while writes are refused (short of space) or failed.
     pub fn is_healthy(&self) -> bool {
         self.health.ok.load(Ordering::Relaxed)
+    }
+
+    /// True once a flush failed: writes are refused for the life of the process.
+    pub fn is_poisoned(&self) -> bool {
+        self.health.poisoned.load(Ordering::Relaxed)
     }
 
     /// Why writes are refused, when they are.
@@ -313,8 +321,9 @@ impl Run {
             res.map_err(|e| {
                 let why = e.to_string();
                 tracing::error!(error = %why, "storage write failed; refusing further writes");
+                self.health.poisoned.store(true, Ordering::Relaxed);
                 self.health.set(Some(format!(
-                    "a storage write failed ({why}); writes are refused until the server restarts"
+                    "a storage write failed ({why}); writes are refused until the disk takes writes again and the server restarts"
                 )));
                 self.poisoned = Some(why.clone());
                 Refusal::Poisoned(why)

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod faultfs;
 pub mod hooks;
 pub mod smtp;
 
@@ -78,6 +79,8 @@ pub struct Server {
     config: Option<std::path::PathBuf>,
     open_files: Option<u32>,
     tmpfs: bool,
+    /// The data dir's fault file system ([`Setup::faultfs`]).
+    pub faultfs: Option<faultfs::FaultFs>,
 }
 
 /// What to prepare before the server starts.
@@ -95,6 +98,8 @@ pub struct Setup {
     pub open_files: Option<u32>,
     /// Put the data dir on a tmpfs of this size (`"24m"`); see [`can_mount_tmpfs`].
     pub tmpfs: Option<&'static str>,
+    /// Put the data dir on a fault file system; see [`faultfs::unavailable`].
+    pub faultfs: bool,
 }
 
 /// Mounts a tmpfs of `size` at `dir`.
@@ -130,6 +135,9 @@ impl Server {
         if let Some(size) = setup.tmpfs {
             assert!(mount_tmpfs(&data, size), "mounting a tmpfs at {data:?}");
         }
+        let faultfs = setup
+            .faultfs
+            .then(|| faultfs::FaultFs::mount(&data).expect("mounting the fault file system"));
         let tenant = admin(
             &data,
             &[
@@ -206,6 +214,7 @@ impl Server {
             config,
             open_files: setup.open_files,
             tmpfs: setup.tmpfs.is_some(),
+            faultfs,
         };
         s.spawn();
         s
