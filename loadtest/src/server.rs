@@ -160,7 +160,10 @@ pub async fn parley_from(bin: &Path, staff: usize, cpus: Option<&str>) -> Result
     )
     .await;
     let config = dir.path().join("load.toml");
-    std::fs::write(&config, LOAD_CONFIG)?;
+    // More config for an experiment (other sections than `[limits]`, e.g.
+    // `[storage]\nbatch_window_us = 500`), from `PARLEY_LOAD_CONFIG`.
+    let extra = std::env::var("PARLEY_LOAD_CONFIG").unwrap_or_default();
+    std::fs::write(&config, format!("{LOAD_CONFIG}\n{extra}\n"))?;
     let mut cmd = pinned(cpus, &bin);
     cmd.arg("serve")
         .arg("--listen")
