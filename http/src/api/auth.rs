@@ -4,10 +4,8 @@
 
 use super::error::{ApiError, ApiJson};
 use super::principal::{Authed, Caller};
-use crate::app::accounts::{
-    self, AcceptInvite, ConfirmSignup, LinkCheck, Login, RefreshBody, Register, Registered,
-    ResetConfirm, ResetRequest,
-};
+use crate::app::accounts::{self, ConfirmSignup, Login, RefreshBody, Register, Registered};
+use crate::app::links::{self, AcceptInvite, LinkCheck, ResetConfirm, ResetRequest};
 use crate::app::sessions::TokenPair;
 use crate::state::App;
 use axum::extract::State;
@@ -15,7 +13,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-pub use crate::app::accounts::{email_taken, hash, one_time, verify};
+pub use crate::app::accounts::{email_taken, hash, verify};
+pub use crate::app::links::one_time;
 
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = Register,
     description = "Without SMTP: 201 and signed in. With SMTP configured: 202 `{status: check_mail}` whether or not the address has an account; the mailed link (`/app/#signup=TOKEN`) is opened with `POST /auth/register/confirm`.",
@@ -97,7 +96,7 @@ pub async fn reset_request(
     caller: Caller,
     ApiJson(body): ApiJson<ResetRequest>,
 ) -> Result<StatusCode, ApiError> {
-    accounts::reset_request(&app, &caller, body).await?;
+    links::reset_request(&app, &caller, body).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -108,7 +107,7 @@ pub async fn reset_confirm(
     caller: Caller,
     ApiJson(body): ApiJson<ResetConfirm>,
 ) -> Result<Json<TokenPair>, ApiError> {
-    Ok(Json(accounts::reset_confirm(&app, &caller, body).await?))
+    Ok(Json(links::reset_confirm(&app, &caller, body).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/link", tag = "auth", request_body = LinkCheck,
@@ -119,7 +118,7 @@ pub async fn check_link(
     caller: Caller,
     ApiJson(body): ApiJson<LinkCheck>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    Ok(Json(accounts::check_link(&app, &caller, body).await?))
+    Ok(Json(links::check_link(&app, &caller, body).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/invitation/accept", tag = "auth", request_body = AcceptInvite,
@@ -129,7 +128,5 @@ pub async fn accept_invitation(
     caller: Caller,
     ApiJson(body): ApiJson<AcceptInvite>,
 ) -> Result<Json<TokenPair>, ApiError> {
-    Ok(Json(
-        accounts::accept_invitation(&app, &caller, body).await?,
-    ))
+    Ok(Json(links::accept_invitation(&app, &caller, body).await?))
 }

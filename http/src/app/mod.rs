@@ -10,6 +10,7 @@ pub mod audit;
 pub mod bookings;
 pub mod contacts;
 pub mod error;
+pub mod links;
 pub mod locks;
 pub mod missed;
 pub mod newsletter;

@@ -4,7 +4,8 @@
 //! every session and close every socket, a role change makes live sockets
 //! reconnect with the new role. Each change holds its tenant's lock.
 
-use super::accounts::{email_taken, hash, one_time};
+use super::accounts::{email_taken, hash};
+use super::links::one_time;
 use super::principal::Authed;
 use super::sessions as session;
 use super::ApiError;
