@@ -90,6 +90,33 @@ pub fn new_site(tenant: TenantId, name: String) -> SiteRecord {
     }
 }
 
+/// `parley admin migrate`: the cluster's schema, up to date.
+fn migrate(config: Option<std::path::PathBuf>) -> Result<serde_json::Value, Fatal> {
+    let cfg = crate::load_config(&crate::cli::ServeArgs {
+        config,
+        ..Default::default()
+    })?;
+    let url = cfg.cluster.postgres_url.ok_or_else(|| {
+        Fatal::Usage(
+            "no PostgreSQL to migrate: set [cluster] postgres_url or PARLEY_POSTGRES_URL".into(),
+        )
+    })?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Fatal::Other(format!("cannot start a runtime: {e}")))?;
+    let done = rt
+        .block_on(parley_storage::postgres::migrate(&url))
+        .map_err(|e| {
+            Fatal::Other(format!(
+                "migrating {}: {}",
+                parley_storage::postgres::redacted(&url),
+                parley_storage::postgres::describe(&e)
+            ))
+        })?;
+    Ok(json!({"applied": done.applied, "version": done.version}))
+}
+
 /// Runs one admin command and prints its JSON line.
 pub fn run(cmd: AdminCommand) -> Result<(), Fatal> {
     println!("{}", exec(cmd)?);
@@ -189,6 +216,7 @@ pub fn exec(cmd: AdminCommand) -> Result<serde_json::Value, Fatal> {
                     .map_err(|e| Fatal::Usage(format!("cannot restore {}: {e}", from.display())))?;
             json!({"data_dir": data_dir, "records": info.records, "bytes": info.bytes})
         }
+        AdminCommand::Migrate { config } => migrate(config)?,
         AdminCommand::VerifyBackup { from, dir } => {
             let store = datadir::open(&dir.data_dir, &StoreConfig::default())?;
             let (info, differ) = parley_storage::backup::compare_backup(&from, &store)

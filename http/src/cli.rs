@@ -106,6 +106,13 @@ pub enum AdminCommand {
         #[command(flatten)]
         dir: DataDir,
     },
+    /// Bring the cluster's PostgreSQL schema up to date (`[cluster]
+    /// postgres_url` or `PARLEY_POSTGRES_URL`); applying it again does nothing.
+    Migrate {
+        /// A TOML configuration file.
+        #[arg(long, env = "PARLEY_CONFIG")]
+        config: Option<PathBuf>,
+    },
     /// Create the instance operator account.
     CreateSuperadmin {
         #[arg(long)]

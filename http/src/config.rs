@@ -33,6 +33,20 @@ pub struct Config {
     pub retention: RetentionConfig,
     pub analytics: AnalyticsConfig,
     pub testing: TestingConfig,
+    pub cluster: ClusterConfig,
+}
+
+/// `[cluster]`: several nodes on one PostgreSQL and one NATS (`CLUSTER.md`).
+/// Today only `parley admin migrate` uses it (the schema); the nodes come next.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusterConfig {
+    /// This node's name, unique in the cluster (`PARLEY_NODE_ID`).
+    pub node_id: Option<String>,
+    /// `postgres://user:password@host:port/db` (`PARLEY_POSTGRES_URL`).
+    pub postgres_url: Option<String>,
+    /// `nats://host:port` (`PARLEY_NATS_URL`).
+    pub nats_url: Option<String>,
 }
 
 /// What only conformance tests turn on.
@@ -375,6 +389,7 @@ impl Default for Config {
             retention: RetentionConfig::default(),
             analytics: AnalyticsConfig::default(),
             testing: TestingConfig::default(),
+            cluster: ClusterConfig::default(),
         }
     }
 }

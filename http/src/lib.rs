@@ -47,6 +47,16 @@ pub fn load_config(args: &ServeArgs) -> Result<Config, Fatal> {
     if let Ok(s) = std::env::var("PARLEY_MAIL_FROM") {
         cfg.mail.from = s;
     }
+    let c = &mut cfg.cluster;
+    for (var, slot) in [
+        ("PARLEY_NODE_ID", &mut c.node_id),
+        ("PARLEY_POSTGRES_URL", &mut c.postgres_url),
+        ("PARLEY_NATS_URL", &mut c.nats_url),
+    ] {
+        if let Ok(s) = std::env::var(var) {
+            *slot = Some(s).filter(|s| !s.is_empty());
+        }
+    }
     Ok(cfg)
 }
 

@@ -21,6 +21,7 @@ mod desk;
 pub mod keys;
 mod newsletter;
 mod outbox;
+pub mod postgres;
 mod privacy;
 mod retention;
 mod stores;
