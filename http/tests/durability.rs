@@ -60,6 +60,30 @@ async fn acked_messages_survive_kill_9_and_restart() {
     );
 }
 
+/// The visitor's messages of `conv` as stored: (seq, body), in seq order.
+async fn visitor_messages(srv: &Server, owner: &str, conv: &str) -> Vec<(u64, String)> {
+    let log = srv
+        .call(
+            "GET",
+            &format!("/api/v1/conversations/{conv}/messages"),
+            Some(owner),
+            None,
+        )
+        .await;
+    log.body["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{}", log.body))
+        .iter()
+        .filter(|m| m["from"]["kind"] == "visitor")
+        .map(|m| {
+            (
+                m["seq"].as_u64().unwrap(),
+                m["body"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
 /// Fills the file system holding `dir` with one file until it refuses more.
 fn fill(dir: &std::path::Path) -> std::path::PathBuf {
     use std::io::Write;
@@ -173,26 +197,7 @@ async fn a_full_disk_refuses_writes_and_the_server_recovers_by_itself() {
         )
         .await;
     assert_eq!(canned.status, 201, "{}", canned.body);
-    let log = srv
-        .call(
-            "GET",
-            &format!("/api/v1/conversations/{conv}/messages"),
-            Some(&owner),
-            None,
-        )
-        .await;
-    let got: Vec<(u64, String)> = log.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|m| m["from"]["kind"] == "visitor")
-        .map(|m| {
-            (
-                m["seq"].as_u64().unwrap(),
-                m["body"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
+    let got = visitor_messages(&srv, &owner, &conv).await;
     assert_eq!(
         got,
         [
@@ -239,22 +244,12 @@ async fn a_full_disk_refuses_writes_and_the_server_recovers_by_itself() {
     std::fs::remove_file(&some).unwrap();
     srv.respawn();
     let owner = srv.login(OWNER).await;
-    let log = srv
-        .call(
-            "GET",
-            &format!("/api/v1/conversations/{conv}/messages"),
-            Some(&owner),
-            None,
-        )
-        .await;
-    let seqs: Vec<u64> = log.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|m| m["from"]["kind"] == "visitor")
-        .map(|m| m["seq"].as_u64().unwrap())
+    let seqs: Vec<u64> = visitor_messages(&srv, &owner, &conv)
+        .await
+        .into_iter()
+        .map(|(seq, _)| seq)
         .collect();
-    assert_eq!(seqs, [1, 2, 3], "{}", log.body);
+    assert_eq!(seqs, [1, 2, 3]);
 }
 
 /// `/healthz` until it answers 200, through the moments it cannot answer.
@@ -351,26 +346,7 @@ async fn a_failing_disk_refuses_writes_and_the_server_restarts_in_place() {
         .await;
     assert_eq!(vis.until_type("ack").await["seq"], 3);
     let owner = srv.login(OWNER).await;
-    let log = srv
-        .call(
-            "GET",
-            &format!("/api/v1/conversations/{conv}/messages"),
-            Some(&owner),
-            None,
-        )
-        .await;
-    let got: Vec<(u64, String)> = log.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|m| m["from"]["kind"] == "visitor")
-        .map(|m| {
-            (
-                m["seq"].as_u64().unwrap(),
-                m["body"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
+    let got = visitor_messages(&srv, &owner, &conv).await;
     assert_eq!(
         got,
         [
