@@ -16,7 +16,7 @@ fuzz_target!(|data: &[u8]| {
         parley::app::contacts::ContactPatch,
         parley::app::accounts::MePatch,
         parley::app::accounts::RefreshBody,
-        parley::app::accounts::ResetRequest,
+        parley::app::links::ResetRequest,
         parley::app::staff::StaffPatch,
         parley::app::tenant::TenantPatch,
         parley::app::bookings::BookingPatch,
