@@ -143,7 +143,7 @@ async fn a_full_disk_refuses_writes_until_space_returns() {
     }
     drop(store);
     // What was acked survives a reopen.
-    let again = Store::open(&fs.path().join("data"), &StoreConfig::default()).unwrap();
+    let again = reopen(&fs.path().join("data"));
     assert!(again.data().get("c1").unwrap().is_some());
     assert!(again.data().get("after").unwrap().is_some());
 }
@@ -188,6 +188,20 @@ fn on_disk(store: &Store, c: usize) -> Vec<(u64, Vec<u8>)> {
         .collect()
 }
 
+/// Opens the store in `dir` again once its last handle is gone: sled's I/O
+/// threads let go of a dropped database a moment later, and until then
+/// its file lock refuses a second open.
+fn reopen(dir: &Path) -> Store {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match Store::open(dir, &StoreConfig::default()) {
+            Ok(s) => return s,
+            Err(e) if Instant::now() > deadline => panic!("{e}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(10)),
+        }
+    }
+}
+
 /// Seeded schedules against the real writer on a real file system that
 /// fills and empties: requesters submit, the disk fills and frees, answers
 /// arrive, the writer restarts. After every step each chain on disk is
@@ -202,16 +216,6 @@ async fn seeded_schedules_keep_every_chain_whole() {
         min_free_bytes: 4 << 20,
         ..WriterConfig::default()
     };
-    let open = |dir: &Path| {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            match Store::open(dir, &StoreConfig::default()) {
-                Ok(s) => return s,
-                Err(e) if Instant::now() > deadline => panic!("{e}"),
-                Err(_) => std::thread::sleep(Duration::from_millis(10)),
-            }
-        }
-    };
     // CI runs these; `PARLEY_WRITER_SCHEDULES=N` runs N (a soak).
     let schedules: u64 = std::env::var("PARLEY_WRITER_SCHEDULES")
         .ok()
@@ -219,7 +223,7 @@ async fn seeded_schedules_keep_every_chain_whole() {
         .unwrap_or(12);
     for seed in 1..=schedules {
         let dir = fs.path().join(format!("s{seed}"));
-        let mut store = open(&dir);
+        let mut store = reopen(&dir);
         let mut writer = Writer::start(store.clone(), cfg.clone());
         let mut rng = Rng(seed);
         let (tx, rx) = std::sync::mpsc::channel::<(usize, u64, bool)>();
@@ -307,7 +311,7 @@ async fn seeded_schedules_keep_every_chain_whole() {
                         // (datadir::open_with_room), the operator frees it.
                         std::fs::remove_file(f).unwrap();
                     }
-                    store = open(&dir);
+                    store = reopen(&dir);
                     writer = Writer::start(store.clone(), cfg.clone());
                     for (c, r) in reqs.iter_mut().enumerate() {
                         r.durable = on_disk(&store, c).last().map_or(0, |(s, _)| *s);
