@@ -327,6 +327,9 @@ pub struct StorageConfig {
     /// MiB the data dir's file system must keep free; below it writes are
     /// refused with `unavailable` until space returns.
     pub min_free_mb: u64,
+    /// MiB of write-ahead log after which a segment is checkpointed into
+    /// sled and removed: bounds the log on disk and what a restart replays.
+    pub log_segment_mb: u64,
     /// Where `POST /api/v1/admin/backups` writes (default: `backups` in the data dir).
     pub backup_dir: Option<std::path::PathBuf>,
 }
@@ -437,6 +440,7 @@ impl Default for StorageConfig {
             batch_max_ops: 4096,
             batch_window_us: 0,
             min_free_mb: 64,
+            log_segment_mb: 32,
             backup_dir: None,
         }
     }

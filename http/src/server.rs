@@ -106,6 +106,7 @@ impl Server {
                 max_batch: config.storage.batch_max_ops.max(1),
                 window: Duration::from_micros(config.storage.batch_window_us),
                 min_free_bytes: config.storage.min_free_mb << 20,
+                segment_bytes: config.storage.log_segment_mb.max(1) << 20,
             },
         );
         let bound = listener

@@ -8,8 +8,9 @@
 //!   the tenant list) and instance metadata (the token-signing secret).
 //!
 //! Reads go straight to sled. Writes are [`WriteBatch`]es handed to the
-//! [`Writer`], which applies many of them and flushes once (group commit);
-//! a requester hears back only after its batch is on disk.
+//! [`Writer`], which logs many of them with one `fdatasync` of the
+//! write-ahead log ([`wal`]) and applies them to sled (group commit); a
+//! requester hears back only after its batch is on disk.
 #![forbid(unsafe_code)]
 
 mod accounts;
@@ -25,6 +26,7 @@ pub mod postgres;
 mod privacy;
 mod retention;
 mod stores;
+pub mod wal;
 mod webhooks;
 pub mod writer;
 
@@ -243,22 +245,30 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (or creates) the database inside `dir`.
+    /// Opens (or creates) the database inside `dir`, replaying what the
+    /// write-ahead log holds beyond sled's last checkpoint.
     pub fn open(dir: &Path, cfg: &StoreConfig) -> Result<Self> {
         let db = sled::Config::new()
             .path(dir.join("db"))
             .cache_capacity(cfg.cache_bytes)
-            // The writer flushes after every batch; sled's own timer would only add fsyncs.
+            // Durability is the write-ahead log's; sled flushes at checkpoints.
             .flush_every_ms(None)
             .open()?;
         let data = db.open_tree("data")?;
         let global = db.open_tree("global")?;
-        Ok(Self {
+        let store = Self {
             db,
             data,
             global,
             dir: std::sync::Arc::new(dir.to_path_buf()),
-        })
+        };
+        wal::recover(&store)?;
+        Ok(store)
+    }
+
+    /// The data dir the database lives in.
+    pub fn dir(&self) -> &Path {
+        self.dir.as_path()
     }
 
     /// Bytes free for us on the file system holding the database.
@@ -276,8 +286,9 @@ impl Store {
         &self.global
     }
 
-    /// Applies a batch and flushes it, synchronously. For offline admin
-    /// commands and tests; the server writes through the [`Writer`].
+    /// Applies a batch and flushes it, synchronously, bypassing the log.
+    /// For offline admin commands and tests, never while a [`Writer`] runs
+    /// (a replay of its log could undo this); the server writes through it.
     pub fn write_now(&self, batch: WriteBatch) -> Result<()> {
         writer::apply(self, batch.ops, batch.counts)?;
         self.db.flush()?;

@@ -1,10 +1,11 @@
 //! The group-commit writer: one OS thread owns every write. Requesters hand
 //! it a [`WriteBatch`] and a completion callback; it gathers what is queued
-//! (up to `max_batch` operations, waiting at most `window` for more), applies
-//! it, flushes once, and only then calls each requester back.
+//! (up to `max_batch` operations, waiting at most `window` for more),
+//! appends it to the write-ahead log with one `fdatasync` ([`crate::wal`]),
+//! applies it to sled, and only then calls each requester back.
 //!
-//! A thread rather than an actor because sled's flush is a blocking fsync:
-//! it must never sit on the async runtime. The completion is a callback so
+//! A thread rather than an actor because the log's sync blocks: it must
+//! never sit on the async runtime. The completion is a callback so
 //! an actor can turn it into a message to itself (`Durable { seq }`) and
 //! keep handling other work while its writes are in flight.
 //!
@@ -16,9 +17,9 @@
 //! refuses the rest of that chain's generation, so nothing queued behind it
 //! lands after the hole it leaves.
 //!
-//! If a flush still fails (an I/O error, or the disk filling faster than the
-//! guard sees), the writer is poisoned: sled keeps that error for the life
-//! of the process, so later writes fail at once and no requester is ever
+//! If a write still fails (an I/O error, or the disk filling faster than the
+//! guard sees), or a checkpoint does, the writer is poisoned: later writes
+//! fail at once and no requester is ever
 //! told "durable" for a write that might sit after a hole in the log.
 //! `/healthz` reports either state with its reason; the server restarts
 //! itself in place once the disk takes writes again (`parley::recover`).
@@ -56,15 +57,18 @@ enum Request {
 /// Writer tuning.
 #[derive(Clone, Debug)]
 pub struct WriterConfig {
-    /// Most operations gathered into one flush.
+    /// Most operations gathered into one group commit.
     pub max_batch: usize,
     /// How long to wait for more work once a batch has started; zero takes
-    /// only what is already queued (requests that arrive during a flush are
+    /// only what is already queued (requests that arrive during a sync are
     /// batched anyway).
     pub window: Duration,
     /// Free bytes the file system must keep after a batch; below it writes
     /// are refused (not failed) until space returns.
     pub min_free_bytes: u64,
+    /// Bytes of write-ahead log after which a segment is checkpointed into
+    /// sled and removed: the most a restart replays.
+    pub segment_bytes: u64,
 }
 
 impl Default for WriterConfig {
@@ -73,6 +77,7 @@ impl Default for WriterConfig {
             max_batch: 4096,
             window: Duration::ZERO,
             min_free_bytes: 64 << 20,
+            segment_bytes: 32 << 20,
         }
     }
 }
@@ -81,7 +86,7 @@ impl Default for WriterConfig {
 #[derive(Default)]
 struct Health {
     ok: AtomicBool,
-    /// A flush failed: only a restart clears it (see `parley::recover`).
+    /// A write or checkpoint failed: only a restart clears it (see `parley::recover`).
     poisoned: AtomicBool,
     reason: Mutex<Option<String>>,
 }
@@ -92,6 +97,14 @@ impl Health {
         if let Ok(mut r) = self.reason.lock() {
             *r = reason;
         }
+    }
+
+    /// Refuses writes for the life of the process because of `why`.
+    fn poison(&self, why: &str) {
+        self.poisoned.store(true, Ordering::Relaxed);
+        self.set(Some(format!(
+            "a storage write failed ({why}); writes are refused until the disk takes writes again and the server restarts"
+        )));
     }
 }
 
@@ -110,9 +123,11 @@ impl Writer {
         let health = Arc::new(Health::default());
         health.set(None);
         let h = health.clone();
+        let log = crate::wal::Log::open(&store, cfg.segment_bytes, move |why| h.poison(&why));
+        let h = health.clone();
         let thread = std::thread::Builder::new()
             .name("parley-writer".into())
-            .spawn(move || Run::new(store, cfg, h).serve(rx))
+            .spawn(move || Run::new(store, cfg, h, log).serve(rx))
             .expect("spawning the storage writer thread");
         Self {
             tx,
@@ -164,7 +179,7 @@ impl Writer {
         self.health.ok.load(Ordering::Relaxed)
     }
 
-    /// True once a flush failed: writes are refused for the life of the process.
+    /// True once a write failed: writes are refused for the life of the process.
     pub fn is_poisoned(&self) -> bool {
         self.health.poisoned.load(Ordering::Relaxed)
     }
@@ -193,7 +208,9 @@ struct Run {
     store: Store,
     cfg: WriterConfig,
     health: Arc<Health>,
-    /// Set once a flush failed: every later write fails with it.
+    /// The write-ahead log; none when it could not be opened (poisoned).
+    log: Option<crate::wal::Log>,
+    /// Set once a write failed: every later write fails with it.
     poisoned: Option<String>,
     /// The last refusal for space (free, needed) while it lasts.
     short: Option<(u64, u64)>,
@@ -203,12 +220,27 @@ struct Run {
 }
 
 impl Run {
-    fn new(store: Store, cfg: WriterConfig, health: Arc<Health>) -> Self {
+    fn new(
+        store: Store,
+        cfg: WriterConfig,
+        health: Arc<Health>,
+        log: Result<crate::wal::Log>,
+    ) -> Self {
+        let (log, poisoned) = match log {
+            Ok(l) => (Some(l), None),
+            Err(e) => {
+                let why = format!("the write-ahead log cannot be opened: {e}");
+                tracing::error!(error = %why, "refusing writes");
+                health.poison(&why);
+                (None, Some(why))
+            }
+        };
         Self {
             store,
             cfg,
             health,
-            poisoned: None,
+            log,
+            poisoned,
             short: None,
             refused: HashMap::new(),
         }
@@ -274,11 +306,17 @@ impl Run {
                 _ => {}
             }
         }
-        let _ = self.store.flush();
+        let closed = match &mut self.log {
+            Some(log) if self.poisoned.is_none() => log.close(&self.store),
+            _ => self.store.flush(),
+        };
+        if let Err(e) = closed {
+            tracing::warn!(error = %e, "the last checkpoint failed; the log replays on the next start");
+        }
     }
 
     /// Writes one group: refuses what its chain or the disk does not allow,
-    /// applies and flushes the rest, then answers every requester.
+    /// logs and applies the rest, then answers every requester.
     fn write(&mut self, batch: &mut Vec<(WriteBatch, Done)>) {
         if batch.is_empty() {
             return;
@@ -296,6 +334,10 @@ impl Run {
             return;
         }
         let bytes: u64 = batch.iter().map(|(b, _)| b.bytes()).sum();
+        if self.poisoned.is_none() && self.health.poisoned.load(Ordering::Relaxed) {
+            // A checkpoint failed on its own thread.
+            self.poisoned = Some("a storage checkpoint failed".into());
+        }
         let outcome = if let Some(why) = &self.poisoned {
             Err(Refusal::Poisoned(why.clone()))
         } else if let Err((free, need)) = self.space_for(bytes) {
@@ -313,7 +355,13 @@ impl Run {
                 .flat_map(|r| std::mem::take(&mut r.0.counts))
                 .collect();
             let ops = batch.iter_mut().flat_map(|r| std::mem::take(&mut r.0.ops));
-            let res = apply(&self.store, ops, counts).and_then(|_| self.store.flush());
+            let store = &self.store;
+            let log = self.log.as_mut().ok_or(StorageError::WriterGone);
+            let res = log.and_then(|log| {
+                let ops = resolve(store, ops, counts)?;
+                log.append(&ops)?;
+                apply_ops(store, ops)
+            });
             metrics::histogram!("parley_storage_flush_seconds")
                 .record(start.elapsed().as_secs_f64());
             metrics::histogram!("parley_storage_batch_ops").record(n_ops as f64);
@@ -321,10 +369,7 @@ impl Run {
             res.map_err(|e| {
                 let why = e.to_string();
                 tracing::error!(error = %why, "storage write failed; refusing further writes");
-                self.health.poisoned.store(true, Ordering::Relaxed);
-                self.health.set(Some(format!(
-                    "a storage write failed ({why}); writes are refused until the disk takes writes again and the server restarts"
-                )));
+                self.health.poison(&why);
                 self.poisoned = Some(why.clone());
                 Refusal::Poisoned(why)
             })
@@ -393,24 +438,42 @@ enum Refusal {
     NoSpace(u64, u64),
 }
 
-/// Applies operations: one atomic sled batch per tree, or one transaction
-/// when they span both trees. Counts are folded into their buckets first
-/// (one read and one write per bucket touched, however many counts), so
-/// the buckets land in the same atomic batch as the writes that caused them.
+/// Applies operations and counts to sled (see [`resolve`], [`apply_ops`]).
 pub(crate) fn apply(
     store: &Store,
     ops: impl IntoIterator<Item = Op>,
     counts: Vec<Count>,
 ) -> Result<()> {
+    apply_ops(store, resolve(store, ops, counts)?)
+}
+
+/// The plain puts and deletes a group writes: counts folded into their
+/// buckets (one read and one write per bucket touched, however many
+/// counts), then the operations, so the buckets land in the same atomic
+/// batch as the writes that caused them.
+pub(crate) fn resolve(
+    store: &Store,
+    ops: impl IntoIterator<Item = Op>,
+    counts: Vec<Count>,
+) -> Result<Vec<Op>> {
+    let mut out = Vec::new();
+    if !counts.is_empty() {
+        out.extend(fold(store, counts)?.into_iter().map(|(key, v)| Op {
+            tree: TreeId::Data,
+            key,
+            value: Some(v),
+        }));
+    }
+    out.extend(ops);
+    Ok(out)
+}
+
+/// Applies operations: one atomic sled batch per tree, or one transaction
+/// when they span both trees.
+pub(crate) fn apply_ops(store: &Store, ops: Vec<Op>) -> Result<()> {
     let mut data = sled::Batch::default();
     let mut global = sled::Batch::default();
     let (mut nd, mut ng) = (0usize, 0usize);
-    if !counts.is_empty() {
-        for (k, v) in fold(store, counts)? {
-            data.insert(k, v);
-            nd += 1;
-        }
-    }
     for op in ops {
         let (b, n) = match op.tree {
             TreeId::Data => (&mut data, &mut nd),
