@@ -3,16 +3,18 @@
 //! The writer appends each group's operations (analytics counts already
 //! folded into their buckets, so every operation is a plain put or delete)
 //! to the current segment as one record and calls `fdatasync` once; only
-//! then does it apply them to sled, which keeps them in memory and writes
-//! its own files in the background, and answer the requesters. sled is
+//! then does it apply them to sled, key by key (the record is the group's
+//! atomicity, so no sled batch), which keeps them in memory and writes its
+//! own files in the background, and answer the requesters. sled is
 //! flushed only at a *checkpoint*: when a segment is full the writer starts
 //! the next one and a checkpoint thread flushes sled, syncs its file and
 //! deletes the segments sled now holds. Opening the store replays whatever
 //! segments are left (a crash, a `kill -9`) into sled before anything reads
 //! it.
 //!
-//! Why: sled 0.34 hands every flush to its I/O thread pool, whose wake-up
-//! costs more CPU than the fsync itself, and on Linux it syncs with
+//! Why: sled 0.34 hands every flush, and every batch (which seals its I/O
+//! buffer twice), to its I/O thread pool, whose wake-up of all seven waiting
+//! threads costs more CPU than the fsync itself, and on Linux it syncs with
 //! `sync_file_range`, which leaves metadata and the disk's cache alone. One
 //! `fdatasync` of one file per group is cheaper and durable; sled's flush
 //! happens once per segment, off the ack path, followed by an `fsync` of
@@ -202,7 +204,7 @@ pub(crate) fn recover(store: &Store) -> Result<u64> {
     for (_, path) in &found {
         let (records, short) = read_segment(path)?;
         for ops in records {
-            crate::writer::apply_ops(store, ops)?;
+            crate::writer::apply_logged(store, ops)?;
             replayed += 1;
         }
         if short {

@@ -360,7 +360,7 @@ impl Run {
             let res = log.and_then(|log| {
                 let ops = resolve(store, ops, counts)?;
                 log.append(&ops)?;
-                apply_ops(store, ops)
+                apply_logged(store, ops)
             });
             metrics::histogram!("parley_storage_flush_seconds")
                 .record(start.elapsed().as_secs_f64());
@@ -468,8 +468,27 @@ pub(crate) fn resolve(
     Ok(out)
 }
 
-/// Applies operations: one atomic sled batch per tree, or one transaction
-/// when they span both trees.
+/// Applies logged operations one by one. The write-ahead log already makes
+/// the group atomic (a crash replays the whole record), so this skips sled's
+/// batches, each of which seals and writes sled's I/O buffer twice through
+/// its thread pool (`PageCache::pin_log`). Readers may see a group half
+/// applied for as long as the loop runs; puts land in the order given.
+pub(crate) fn apply_logged(store: &Store, ops: Vec<Op>) -> Result<()> {
+    for op in ops {
+        let tree = match op.tree {
+            TreeId::Data => store.data(),
+            TreeId::Global => store.global(),
+        };
+        match op.value {
+            Some(v) => tree.insert(op.key, v)?,
+            None => tree.remove(op.key)?,
+        };
+    }
+    Ok(())
+}
+
+/// Applies operations atomically without a log: one sled batch per tree,
+/// or one transaction when they span both trees.
 pub(crate) fn apply_ops(store: &Store, ops: Vec<Op>) -> Result<()> {
     let mut data = sled::Batch::default();
     let mut global = sled::Batch::default();
