@@ -1,12 +1,17 @@
 //! The cluster's PostgreSQL schema (`http/CLUSTER.md`), against a real
 //! PostgreSQL started for the test: `parley admin migrate` applies every
 //! migration once, in order, even when two run at the same moment, and
-//! says clearly when there is nothing to migrate or nobody to reach.
+//! says clearly when there is nothing to migrate or nobody to reach; a
+//! tenant's lease has one owner at a time, and a node that lost it is
+//! fenced off from writing.
 
 mod common;
 
 use common::postgres::{self, Postgres};
 use common::*;
+use parley_engine::TenantId;
+use parley_storage::postgres::lease::{self, Held, WriteError};
+use parley_storage::{Op, TreeId};
 use serde_json::Value;
 use std::process::{Command, Output};
 
@@ -119,4 +124,207 @@ async fn migrate_applies_the_schema_once_and_names_what_is_wrong() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(&format!("127.0.0.1:{port}")), "{err}");
     assert!(!err.contains("hunter2"), "the password leaked: {err}");
+}
+
+/// Two clients, as two nodes would hold them.
+async fn connect(url: &str) -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    client
+}
+
+fn put(t: TenantId, key: &[u8], value: &[u8]) -> Op {
+    let mut k = t.to_bytes().to_vec();
+    k.extend_from_slice(key);
+    Op {
+        tree: TreeId::Data,
+        key: k,
+        value: Some(value.to_vec()),
+    }
+}
+
+async fn stored(c: &tokio_postgres::Client, t: TenantId, key: &[u8]) -> Option<Vec<u8>> {
+    let mut k = t.to_bytes().to_vec();
+    k.extend_from_slice(key);
+    c.query_opt("SELECT value FROM kv WHERE tree = 0 AND key = $1", &[&k])
+        .await
+        .unwrap()
+        .map(|r| r.get(0))
+}
+
+#[tokio::test]
+async fn a_tenant_has_one_owner_and_a_node_that_lost_its_lease_never_writes_again() {
+    if let Some(why) = postgres::unavailable() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let pg = Postgres::start();
+    parley_storage::postgres::migrate(&pg.url()).await.unwrap();
+    let (a, b) = (connect(&pg.url()).await, connect(&pg.url()).await);
+    let t = TenantId::new();
+
+    // Both at once: exactly one wins, at epoch 1.
+    let (ea, eb) = tokio::join!(
+        lease::acquire(&a, t, "a", 1.0),
+        lease::acquire(&b, t, "b", 1.0)
+    );
+    let (ea, eb) = (ea.unwrap(), eb.unwrap());
+    assert!(ea.is_some() != eb.is_some(), "{ea:?} {eb:?}");
+    assert_eq!(ea.or(eb), Some(1));
+    // Name them by the outcome.
+    let (won, lost) = if ea.is_some() { ("a", "b") } else { ("b", "a") };
+    let (mut w, mut l) = if ea.is_some() { (a, b) } else { (b, a) };
+    let held = Held {
+        tenant: t,
+        epoch: 1,
+    };
+
+    lease::write_fenced(&mut w, won, &[held], &[put(t, b"k", b"1")])
+        .await
+        .unwrap();
+    // The other node, guessing the epoch, is fenced: nothing lands.
+    let fenced = lease::write_fenced(&mut l, lost, &[held], &[put(t, b"k", b"x")]).await;
+    assert!(
+        matches!(&fenced, Err(WriteError::Fenced(ts)) if ts == &[t]),
+        "{fenced:?}"
+    );
+    assert_eq!(stored(&w, t, b"k").await.as_deref(), Some(&b"1"[..]));
+    // While the lease lives nobody else takes it; its owner renews it.
+    assert_eq!(lease::acquire(&l, t, lost, 1.0).await.unwrap(), None);
+    assert_eq!(lease::renew(&w, won, &[held], 1.0).await.unwrap(), [held]);
+    let o = lease::owner(&l, t).await.unwrap().unwrap();
+    assert_eq!((o.node.as_str(), o.epoch, o.live), (won, 1, true));
+
+    // The owner stops renewing (paused, cut off): the lease runs out...
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while lease::owner(&l, t).await.unwrap().unwrap().live {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the lease never ran out"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // ...and the other node takes it, at the next epoch.
+    assert_eq!(lease::acquire(&l, t, lost, 1.0).await.unwrap(), Some(2));
+    let taken = Held {
+        tenant: t,
+        epoch: 2,
+    };
+    // The old owner wakes: its writes are refused, its renewal finds nothing.
+    let stale = lease::write_fenced(&mut w, won, &[held], &[put(t, b"k", b"stale")]).await;
+    assert!(matches!(stale, Err(WriteError::Fenced(_))), "{stale:?}");
+    assert!(lease::renew(&w, won, &[held], 1.0)
+        .await
+        .unwrap()
+        .is_empty());
+    lease::write_fenced(&mut l, lost, &[taken], &[put(t, b"k", b"2")])
+        .await
+        .unwrap();
+    assert_eq!(stored(&w, t, b"k").await.as_deref(), Some(&b"2"[..]));
+
+    // A clean stop gives the lease up at once.
+    assert!(lease::release(&l, lost, taken).await.unwrap());
+    assert_eq!(lease::acquire(&w, t, won, 10.0).await.unwrap(), Some(3));
+    assert!(
+        !lease::release(&l, lost, taken).await.unwrap(),
+        "not its lease any more"
+    );
+
+    // One batch over two tenants, one of them lost: none of it lands.
+    let u = TenantId::new();
+    assert_eq!(lease::acquire(&w, u, won, 10.0).await.unwrap(), Some(1));
+    let both = [
+        Held {
+            tenant: t,
+            epoch: 2,
+        },
+        Held {
+            tenant: u,
+            epoch: 1,
+        },
+    ];
+    let half = lease::write_fenced(
+        &mut w,
+        won,
+        &both,
+        &[put(t, b"m", b"1"), put(u, b"m", b"1")],
+    )
+    .await;
+    assert!(
+        matches!(&half, Err(WriteError::Fenced(ts)) if ts == &[t]),
+        "{half:?}"
+    );
+    assert_eq!(stored(&w, u, b"m").await, None);
+    // The last operation on a key wins, deletes included.
+    let mut del = put(u, b"m", b"");
+    del.value = None;
+    lease::write_fenced(
+        &mut w,
+        won,
+        &[Held {
+            tenant: u,
+            epoch: 1,
+        }],
+        &[
+            put(u, b"m", b"1"),
+            put(u, b"n", b"1"),
+            put(u, b"n", b"2"),
+            del,
+        ],
+    )
+    .await
+    .unwrap();
+    assert_eq!(stored(&w, u, b"m").await, None);
+    assert_eq!(stored(&w, u, b"n").await.as_deref(), Some(&b"2"[..]));
+}
+
+#[tokio::test]
+async fn a_take_over_waits_for_the_fenced_write_it_overlaps() {
+    if let Some(why) = postgres::unavailable() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let pg = Postgres::start();
+    parley_storage::postgres::migrate(&pg.url()).await.unwrap();
+    let (mut a, b) = (connect(&pg.url()).await, connect(&pg.url()).await);
+    let t = TenantId::new();
+    assert_eq!(lease::acquire(&a, t, "a", 0.5).await.unwrap(), Some(1));
+    let held = Held {
+        tenant: t,
+        epoch: 1,
+    };
+    // A's write has passed its fence and is still open...
+    let tx = a.transaction().await.unwrap();
+    lease::fence(&tx, "a", &[held]).await.unwrap();
+    // ...when its lease runs out and B tries to take the tenant.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while lease::owner(&b, t).await.unwrap().unwrap().live {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the lease never ran out"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let b = std::sync::Arc::new(b);
+    let bb = b.clone();
+    let mut take = tokio::spawn(async move { lease::acquire(&*bb, t, "b", 10.0).await });
+    // B waits for A's open write rather than overtaking it.
+    let early = tokio::time::timeout(std::time::Duration::from_millis(500), &mut take).await;
+    assert!(early.is_err(), "the take-over did not wait: {early:?}");
+    let mut k = t.to_bytes().to_vec();
+    k.push(1);
+    tx.execute(
+        "INSERT INTO kv (tree, key, value) VALUES (0, $1, '\\x01')",
+        &[&k],
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    // A's write landed whole, then B took over at the next epoch.
+    assert_eq!(take.await.unwrap().unwrap(), Some(2));
+    assert!(stored(&b, t, &[1]).await.is_some());
+    let stale = lease::write_fenced(&mut a, "a", &[held], &[put(t, &[2], b"x")]).await;
+    assert!(matches!(stale, Err(WriteError::Fenced(_))), "{stale:?}");
 }
