@@ -328,3 +328,60 @@ async fn a_take_over_waits_for_the_fenced_write_it_overlaps() {
     let stale = lease::write_fenced(&mut a, "a", &[held], &[put(t, &[2], b"x")]).await;
     assert!(matches!(stale, Err(WriteError::Fenced(_))), "{stale:?}");
 }
+
+// Two workers: the keeper renews while the test blocks on stopping PostgreSQL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_keeps_its_leases_alive_and_hears_when_one_is_lost() {
+    use parley_storage::postgres::keeper::Keeper;
+    use std::time::{Duration, Instant};
+    if let Some(why) = postgres::unavailable() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let pg = Postgres::start();
+    parley_storage::postgres::migrate(&pg.url()).await.unwrap();
+    let other = connect(&pg.url()).await;
+    let (keeper, mut lost) = Keeper::start(&pg.url(), "a", 1.0).await.unwrap();
+    let (t, u) = (TenantId::new(), TenantId::new());
+    let held = keeper.acquire(t).await.unwrap().unwrap();
+    assert_eq!(held.epoch, 1);
+    assert_eq!(
+        keeper.acquire(t).await.unwrap(),
+        Some(held),
+        "held, not taken again"
+    );
+
+    // Over two and a half lease lengths nobody else gets it: it is renewed.
+    let until = Instant::now() + Duration::from_millis(2500);
+    while Instant::now() < until {
+        assert_eq!(lease::acquire(&other, t, "b", 1.0).await.unwrap(), None);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(lost.try_recv().is_err(), "nothing was lost");
+
+    // Taken over behind its back (as after a pause): the next round says so.
+    other
+        .execute(
+            "UPDATE tenant_lease SET node = 'b', epoch = epoch + 1 WHERE tenant = $1",
+            &[&t.to_bytes().to_vec()],
+        )
+        .await
+        .unwrap();
+    let gone = tokio::time::timeout(Duration::from_secs(5), lost.recv()).await;
+    assert_eq!(gone.unwrap(), Some(t));
+    assert_eq!(keeper.held(t), None);
+
+    // PostgreSQL goes away: the lease is given up before it runs out.
+    assert!(keeper.acquire(u).await.unwrap().is_some());
+    let since = Instant::now();
+    drop(other);
+    drop(pg);
+    let gone = tokio::time::timeout(Duration::from_secs(5), lost.recv()).await;
+    assert_eq!(gone.unwrap(), Some(u));
+    assert!(
+        since.elapsed() < Duration::from_secs(1),
+        "gave the lease up only after {:?}, past its end",
+        since.elapsed()
+    );
+    assert_eq!(keeper.held(u), None);
+}

@@ -1,12 +1,13 @@
 //! The PostgreSQL side of the cluster (`http/CLUSTER.md`): its schema, as
-//! versioned migrations applied in order, and tenant leases with fenced
-//! writes ([`lease`]). Each runs in its own transaction
+//! versioned migrations applied in order, tenant leases with fenced writes
+//! ([`lease`]) and the node's keeper of its leases ([`keeper`]). Each runs in its own transaction
 //! and is recorded in `parley_migrations`; all of them run under one
 //! advisory lock, so nodes starting together (or an operator's `parley
 //! admin migrate` beside them) never apply one twice.
 
 use tokio_postgres::NoTls;
 
+pub mod keeper;
 pub mod lease;
 
 /// One step of the schema.

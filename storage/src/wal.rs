@@ -20,6 +20,9 @@
 //! happens once per segment, off the ack path, followed by an `fsync` of
 //! its file.
 //!
+//! One writer per store: a second one on the same data dir would checkpoint
+//! the first one's segments away under it.
+//!
 //! A segment, `wal/<n>.log`, is a run of records: a little-endian `u32`
 //! payload length, a `u32` CRC-32 of the payload, the payload. A payload is
 //! a run of operations: one byte (bit 0: the global tree; bit 1: a delete),

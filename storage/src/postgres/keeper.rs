@@ -1,0 +1,204 @@
+//! A node's side of its leases (`http/CLUSTER.md`, "Ownership"): it
+//! acquires tenants when the node needs them, renews every lease it holds
+//! in one statement every third of a lease, and says — on a channel — when
+//! one is lost, so the node stops that tenant's actors:
+//!
+//! - taken over: a renewal no longer finds it at its epoch;
+//! - out of time: no renewal got through (PostgreSQL down, the network cut)
+//!   and the lease would run out within a tenth of its length. That is
+//!   measured from when the last successful renewal was *sent*, which is no
+//!   later than PostgreSQL's own clock started it, so the node gives a
+//!   tenant up before anyone else may take it.
+//!
+//! The connection is made again after an error, on the next round.
+
+use super::lease::{self, Held};
+use parley_engine::TenantId;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+struct Lease {
+    epoch: i64,
+    /// When the lease runs out by this node's reckoning.
+    until: Instant,
+}
+
+struct Inner {
+    url: String,
+    node: String,
+    secs: f64,
+    client: tokio::sync::Mutex<Option<tokio_postgres::Client>>,
+    held: Mutex<HashMap<TenantId, Lease>>,
+    lost: mpsc::UnboundedSender<TenantId>,
+}
+
+/// Holds this node's leases while it lives; dropping it stops renewing
+/// (the leases then run out by themselves).
+pub struct Keeper {
+    inner: Arc<Inner>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Keeper {
+    /// Connects to `url` as `node` with leases of `secs` seconds; the
+    /// receiver hears of every lease lost.
+    pub async fn start(
+        url: &str,
+        node: &str,
+        secs: f64,
+    ) -> Result<(Self, mpsc::UnboundedReceiver<TenantId>), tokio_postgres::Error> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let inner = Arc::new(Inner {
+            url: url.to_string(),
+            node: node.to_string(),
+            secs,
+            client: tokio::sync::Mutex::new(Some(connect(url).await?)),
+            held: Mutex::new(HashMap::new()),
+            lost: tx,
+        });
+        let i = inner.clone();
+        let task = tokio::spawn(async move {
+            let every = Duration::from_secs_f64(secs / 3.0);
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                i.renew().await;
+            }
+        });
+        Ok((Self { inner, task }, rx))
+    }
+
+    /// The lease on `tenant`: the one held, or a new one when nobody else
+    /// holds it. `None` when another node does.
+    pub async fn acquire(&self, tenant: TenantId) -> Result<Option<Held>, tokio_postgres::Error> {
+        if let Some(h) = self.held(tenant) {
+            return Ok(Some(h));
+        }
+        let i = &self.inner;
+        let mut client = i.client.lock().await;
+        let c = match client.as_ref() {
+            Some(c) if !c.is_closed() => c,
+            _ => client.insert(connect(&i.url).await?),
+        };
+        let sent = Instant::now();
+        let Some(epoch) = lease::acquire(c, tenant, &i.node, i.secs).await? else {
+            return Ok(None);
+        };
+        let until = sent + Duration::from_secs_f64(i.secs);
+        if let Ok(mut held) = i.held.lock() {
+            held.insert(tenant, Lease { epoch, until });
+        }
+        Ok(Some(Held { tenant, epoch }))
+    }
+
+    /// The lease held on `tenant`, if any.
+    pub fn held(&self, tenant: TenantId) -> Option<Held> {
+        let held = self.inner.held.lock().ok()?;
+        held.get(&tenant).map(|l| Held {
+            tenant,
+            epoch: l.epoch,
+        })
+    }
+
+    /// Gives every lease up at once (a clean stop).
+    pub async fn release_all(&self) {
+        let all: Vec<Held> = match self.inner.held.lock() {
+            Ok(mut held) => held
+                .drain()
+                .map(|(tenant, l)| Held {
+                    tenant,
+                    epoch: l.epoch,
+                })
+                .collect(),
+            Err(_) => return,
+        };
+        let client = self.inner.client.lock().await;
+        if let Some(c) = client.as_ref() {
+            for h in all {
+                let _ = lease::release(c, &self.inner.node, h).await;
+            }
+        }
+    }
+}
+
+impl Drop for Keeper {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Inner {
+    /// One round: renews what is held, then gives up what was taken over
+    /// or is about to run out.
+    async fn renew(&self) {
+        let now: Vec<Held> = match self.held.lock() {
+            Ok(held) => held
+                .iter()
+                .map(|(t, l)| Held {
+                    tenant: *t,
+                    epoch: l.epoch,
+                })
+                .collect(),
+            Err(_) => return,
+        };
+        if now.is_empty() {
+            return;
+        }
+        let sent = Instant::now();
+        let renewed = {
+            let mut client = self.client.lock().await;
+            if client.as_ref().is_none_or(|c| c.is_closed()) {
+                *client = connect(&self.url).await.ok();
+            }
+            match client.as_ref() {
+                Some(c) => match lease::renew(c, &self.node, &now, self.secs).await {
+                    Ok(r) => Some(r),
+                    Err(e) => {
+                        tracing::warn!(error = %super::describe(&e), "renewing tenant leases failed");
+                        None
+                    }
+                },
+                None => None,
+            }
+        };
+        let margin = Duration::from_secs_f64(self.secs / 10.0);
+        let mut lost = Vec::new();
+        if let Ok(mut held) = self.held.lock() {
+            if let Some(renewed) = &renewed {
+                let until = sent + Duration::from_secs_f64(self.secs);
+                for h in &now {
+                    if renewed.contains(h) {
+                        if let Some(l) = held.get_mut(&h.tenant) {
+                            l.until = until;
+                        }
+                    } else if held.get(&h.tenant).is_some_and(|l| l.epoch == h.epoch) {
+                        held.remove(&h.tenant);
+                        lost.push(h.tenant);
+                    }
+                }
+            }
+            let late = Instant::now() + margin;
+            held.retain(|t, l| {
+                let keep = l.until > late;
+                if !keep {
+                    lost.push(*t);
+                }
+                keep
+            });
+        }
+        for t in lost {
+            tracing::warn!(tenant = %t, "a tenant lease was lost; its actors stop here");
+            let _ = self.lost.send(t);
+        }
+    }
+}
+
+async fn connect(url: &str) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+    tokio::spawn(conn);
+    Ok(client)
+}
