@@ -3,7 +3,8 @@
 //! migration once, in order, even when two run at the same moment, and
 //! says clearly when there is nothing to migrate or nobody to reach; a
 //! tenant's lease has one owner at a time, and a node that lost it is
-//! fenced off from writing.
+//! fenced off from writing; the bus on a real nats-server reaches a
+//! tenant's owner and each node, and comes back after NATS restarts.
 
 mod common;
 
@@ -384,4 +385,107 @@ async fn a_node_keeps_its_leases_alive_and_hears_when_one_is_lost() {
         since.elapsed()
     );
     assert_eq!(keeper.held(u), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bus_reaches_the_owner_fans_out_to_nodes_and_comes_back_after_a_nats_restart() {
+    use bytes::Bytes;
+    use parley::bus::{Bus, ForwardError};
+    use std::time::{Duration, Instant};
+    if let Some(why) = common::nats::unavailable() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let mut nats = common::nats::Nats::start();
+    let gateway = Bus::connect(&nats.url(), "a").await.unwrap();
+    let owner = Bus::connect(&nats.url(), "b").await.unwrap();
+    let t = TenantId::new();
+    let wait = Duration::from_secs(2);
+
+    // Nobody serves the tenant yet: said at once, not after the timeout.
+    let started = Instant::now();
+    let none = gateway.forward(t, Bytes::from_static(b"hi"), wait).await;
+    assert!(matches!(none, Err(ForwardError::NoOwner)), "{none:?}");
+    assert!(started.elapsed() < wait);
+
+    // The owner serves it: every frame is answered by the owner.
+    let mut requests = owner.serve(t).await.unwrap();
+    owner.flush().await.unwrap();
+    let serving = tokio::spawn(async move {
+        while let Some(req) = requests.next().await {
+            let mut answer = b"owner:".to_vec();
+            answer.extend_from_slice(&req.frame);
+            requests.answer(req, answer.into()).await.unwrap();
+        }
+    });
+    let answer = gateway
+        .forward(t, Bytes::from_static(b"hello"), wait)
+        .await
+        .unwrap();
+    assert_eq!(&answer[..], b"owner:hello");
+    // Another tenant is still nobody's.
+    let other = gateway
+        .forward(TenantId::new(), Bytes::from_static(b"x"), wait)
+        .await;
+    assert!(matches!(other, Err(ForwardError::NoOwner)), "{other:?}");
+
+    // Outbound frames reach the node they are published for, only that one.
+    let mut to_a = gateway.outbound().await.unwrap();
+    let mut to_b = owner.outbound().await.unwrap();
+    gateway.flush().await.unwrap();
+    owner.flush().await.unwrap();
+    owner
+        .publish_out("a", Bytes::from_static(b"frame 1"))
+        .await
+        .unwrap();
+    use futures_util::StreamExt;
+    let got = tokio::time::timeout(wait, to_a.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&got.payload[..], b"frame 1");
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), to_b.next())
+            .await
+            .is_err(),
+        "b got a's frame"
+    );
+
+    // NATS restarts: both nodes reconnect by themselves, their generation
+    // moves, and requests and deliveries work again on the old subscriptions.
+    let mut gen_a = gateway.reconnects();
+    let before = *gen_a.borrow_and_update();
+    nats.restart();
+    tokio::time::timeout(Duration::from_secs(10), gen_a.changed())
+        .await
+        .expect("the gateway never reconnected")
+        .unwrap();
+    assert!(*gen_a.borrow() > before);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let answer = loop {
+        // The owner's subscription comes back with its own reconnect.
+        match gateway.forward(t, Bytes::from_static(b"again"), wait).await {
+            Ok(a) => break a,
+            Err(e) => {
+                assert!(
+                    Instant::now() < deadline,
+                    "no answer after the restart: {e}"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    assert_eq!(&answer[..], b"owner:again");
+    // The gateway's own subscriptions are back on the server.
+    gateway.flush().await.unwrap();
+    owner
+        .publish_out("a", Bytes::from_static(b"frame 2"))
+        .await
+        .unwrap();
+    let got = tokio::time::timeout(wait, to_a.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&got.payload[..], b"frame 2");
+    serving.abort();
 }

@@ -5,6 +5,7 @@
 pub mod browser;
 pub mod faultfs;
 pub mod hooks;
+pub mod nats;
 pub mod postgres;
 pub mod smtp;
 
