@@ -4,13 +4,15 @@
 //! one is lost, so the node stops that tenant's actors:
 //!
 //! - taken over: a renewal no longer finds it at its epoch;
-//! - out of time: no renewal got through (PostgreSQL down, the network cut)
-//!   and the lease would run out within a tenth of its length. That is
-//!   measured from when the last successful renewal was *sent*, which is no
-//!   later than PostgreSQL's own clock started it, so the node gives a
-//!   tenant up before anyone else may take it.
+//! - out of time: no renewal got through (PostgreSQL down, the network cut,
+//!   a renewal hanging) and the lease would run out before the next round
+//!   could renew it, with a tenth of a lease to spare. That is measured from
+//!   when the last successful renewal was *sent*, which is no later than
+//!   PostgreSQL's own clock started it, so the node gives a tenant up before
+//!   anyone else may take it.
 //!
-//! The connection is made again after an error, on the next round.
+//! A renewal gets half a round to answer; the connection is made again after
+//! an error or a renewal that did not answer, on the next round.
 
 use super::lease::{self, Held};
 use parley_engine::TenantId;
@@ -148,24 +150,36 @@ impl Inner {
         if now.is_empty() {
             return;
         }
+        let round = Duration::from_secs_f64(self.secs / 3.0);
         let sent = Instant::now();
         let renewed = {
             let mut client = self.client.lock().await;
-            if client.as_ref().is_none_or(|c| c.is_closed()) {
-                *client = connect(&self.url).await.ok();
-            }
-            match client.as_ref() {
-                Some(c) => match lease::renew(c, &self.node, &now, self.secs).await {
-                    Ok(r) => Some(r),
-                    Err(e) => {
-                        tracing::warn!(error = %super::describe(&e), "renewing tenant leases failed");
-                        None
-                    }
-                },
-                None => None,
+            let attempt = async {
+                if client.as_ref().is_none_or(|c| c.is_closed()) {
+                    *client = connect(&self.url).await.ok();
+                }
+                match client.as_ref() {
+                    Some(c) => Some(lease::renew(c, &self.node, &now, self.secs).await),
+                    None => None,
+                }
+            };
+            match tokio::time::timeout(round / 2, attempt).await {
+                Ok(Some(Ok(r))) => Some(r),
+                Ok(Some(Err(e))) => {
+                    tracing::warn!(error = %super::describe(&e), "renewing tenant leases failed");
+                    None
+                }
+                Ok(None) => None,
+                Err(_) => {
+                    tracing::warn!("renewing tenant leases did not answer in time");
+                    // A connection that hangs is made again next round.
+                    *client = None;
+                    None
+                }
             }
         };
-        let margin = Duration::from_secs_f64(self.secs / 10.0);
+        // Give up what the next round could not save in time.
+        let margin = round + Duration::from_secs_f64(self.secs / 10.0);
         let mut lost = Vec::new();
         if let Ok(mut held) = self.held.lock() {
             if let Some(renewed) = &renewed {
