@@ -127,6 +127,30 @@ async fn migrate_applies_the_schema_once_and_names_what_is_wrong() {
     assert!(!err.contains("hunter2"), "the password leaked: {err}");
 }
 
+/// A fresh PostgreSQL with the schema applied; `None` (the test skips)
+/// where there is none.
+async fn migrated() -> Option<Postgres> {
+    if let Some(why) = postgres::unavailable() {
+        eprintln!("skipped: {why}");
+        return None;
+    }
+    let pg = Postgres::start();
+    parley_storage::postgres::migrate(&pg.url()).await.unwrap();
+    Some(pg)
+}
+
+/// Waits until `t`'s lease has run out by PostgreSQL's clock.
+async fn run_out(c: &tokio_postgres::Client, t: TenantId) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while lease::owner(c, t).await.unwrap().unwrap().live {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the lease never ran out"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// Two clients, as two nodes would hold them.
 async fn connect(url: &str) -> tokio_postgres::Client {
     let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
@@ -157,12 +181,9 @@ async fn stored(c: &tokio_postgres::Client, t: TenantId, key: &[u8]) -> Option<V
 
 #[tokio::test]
 async fn a_tenant_has_one_owner_and_a_node_that_lost_its_lease_never_writes_again() {
-    if let Some(why) = postgres::unavailable() {
-        eprintln!("skipped: {why}");
+    let Some(pg) = migrated().await else {
         return;
-    }
-    let pg = Postgres::start();
-    parley_storage::postgres::migrate(&pg.url()).await.unwrap();
+    };
     let (a, b) = (connect(&pg.url()).await, connect(&pg.url()).await);
     let t = TenantId::new();
 
@@ -199,14 +220,7 @@ async fn a_tenant_has_one_owner_and_a_node_that_lost_its_lease_never_writes_agai
     assert_eq!((o.node.as_str(), o.epoch, o.live), (won, 1, true));
 
     // The owner stops renewing (paused, cut off): the lease runs out...
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while lease::owner(&l, t).await.unwrap().unwrap().live {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the lease never ran out"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    run_out(&l, t).await;
     // ...and the other node takes it, at the next epoch.
     assert_eq!(lease::acquire(&l, t, lost, 1.0).await.unwrap(), Some(2));
     let taken = Held {
@@ -283,12 +297,9 @@ async fn a_tenant_has_one_owner_and_a_node_that_lost_its_lease_never_writes_agai
 
 #[tokio::test]
 async fn a_take_over_waits_for_the_fenced_write_it_overlaps() {
-    if let Some(why) = postgres::unavailable() {
-        eprintln!("skipped: {why}");
+    let Some(pg) = migrated().await else {
         return;
-    }
-    let pg = Postgres::start();
-    parley_storage::postgres::migrate(&pg.url()).await.unwrap();
+    };
     let (mut a, b) = (connect(&pg.url()).await, connect(&pg.url()).await);
     let t = TenantId::new();
     assert_eq!(lease::acquire(&a, t, "a", 0.5).await.unwrap(), Some(1));
@@ -300,14 +311,7 @@ async fn a_take_over_waits_for_the_fenced_write_it_overlaps() {
     let tx = a.transaction().await.unwrap();
     lease::fence(&tx, "a", &[held]).await.unwrap();
     // ...when its lease runs out and B tries to take the tenant.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while lease::owner(&b, t).await.unwrap().unwrap().live {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the lease never ran out"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    run_out(&b, t).await;
     let b = std::sync::Arc::new(b);
     let bb = b.clone();
     let mut take = tokio::spawn(async move { lease::acquire(&*bb, t, "b", 10.0).await });
@@ -335,12 +339,9 @@ async fn a_take_over_waits_for_the_fenced_write_it_overlaps() {
 async fn a_node_keeps_its_leases_alive_and_hears_when_one_is_lost() {
     use parley_storage::postgres::keeper::Keeper;
     use std::time::{Duration, Instant};
-    if let Some(why) = postgres::unavailable() {
-        eprintln!("skipped: {why}");
+    let Some(pg) = migrated().await else {
         return;
-    }
-    let pg = Postgres::start();
-    parley_storage::postgres::migrate(&pg.url()).await.unwrap();
+    };
     let other = connect(&pg.url()).await;
     let (keeper, mut lost) = Keeper::start(&pg.url(), "a", 2.0).await.unwrap();
     let (t, u, v) = (TenantId::new(), TenantId::new(), TenantId::new());

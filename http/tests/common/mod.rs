@@ -9,6 +9,20 @@ pub mod nats;
 pub mod postgres;
 pub mod smtp;
 
+/// `None` when a tool a test needs is here; otherwise why not, for the
+/// test to skip with — except in CI, which installs every tool (`.ci/run`):
+/// there a missing one fails the test instead of skipping it.
+pub fn missing_unless_ci(found: bool, why: &str) -> Option<String> {
+    if found {
+        return None;
+    }
+    assert!(
+        std::env::var("CI").is_err(),
+        "{why}; .ci/run should have installed it"
+    );
+    Some(why.to_string())
+}
+
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
