@@ -27,19 +27,14 @@ pub fn tenant_in(t: TenantId) -> String {
     format!("parley.t.{t}.in")
 }
 
-/// The subject a tenant's owner serves REST calls on.
-pub fn tenant_api(t: TenantId) -> String {
-    format!("parley.t.{t}.api")
-}
-
 /// The subject a node reads its sockets' outbound frames from.
 pub fn node_out(node: &str) -> String {
     format!("parley.n.{node}.out")
 }
 
-/// Why a forwarded frame got no answer.
+/// Why a frame did not get where it was going.
 #[derive(Debug, thiserror::Error)]
-pub enum ForwardError {
+pub enum BusError {
     /// Nobody serves the tenant now: its owner must be found (or become one).
     #[error("no node serves this tenant")]
     NoOwner,
@@ -93,11 +88,6 @@ impl Bus {
         })
     }
 
-    /// This node's name.
-    pub fn node(&self) -> &str {
-        &self.node
-    }
-
     /// Moves each time the connection comes back after a loss.
     pub fn reconnects(&self) -> watch::Receiver<u64> {
         self.reconnects.clone()
@@ -109,16 +99,16 @@ impl Bus {
         tenant: TenantId,
         frame: Bytes,
         timeout: Duration,
-    ) -> Result<Bytes, ForwardError> {
+    ) -> Result<Bytes, BusError> {
         let req = async_nats::Request::new()
             .payload(frame)
             .timeout(Some(timeout));
         match self.client.send_request(tenant_in(tenant), req).await {
             Ok(m) => Ok(m.payload),
             Err(e) => Err(match e.kind() {
-                async_nats::RequestErrorKind::NoResponders => ForwardError::NoOwner,
-                async_nats::RequestErrorKind::TimedOut => ForwardError::TimedOut,
-                async_nats::RequestErrorKind::Other => ForwardError::Nats(e.to_string()),
+                async_nats::RequestErrorKind::NoResponders => BusError::NoOwner,
+                async_nats::RequestErrorKind::TimedOut => BusError::TimedOut,
+                async_nats::RequestErrorKind::Other => BusError::Nats(e.to_string()),
             }),
         }
     }
@@ -137,11 +127,11 @@ impl Bus {
     }
 
     /// Publishes one outbound frame for the sockets on `node`.
-    pub async fn publish_out(&self, node: &str, frame: Bytes) -> Result<(), ForwardError> {
+    pub async fn publish_out(&self, node: &str, frame: Bytes) -> Result<(), BusError> {
         self.client
             .publish(node_out(node), frame)
             .await
-            .map_err(|e| ForwardError::Nats(e.to_string()))
+            .map_err(|e| BusError::Nats(e.to_string()))
     }
 
     /// The outbound frames other nodes publish for this node's sockets.
@@ -150,11 +140,11 @@ impl Bus {
     }
 
     /// Waits until everything published so far reached the server.
-    pub async fn flush(&self) -> Result<(), ForwardError> {
+    pub async fn flush(&self) -> Result<(), BusError> {
         self.client
             .flush()
             .await
-            .map_err(|e| ForwardError::Nats(e.to_string()))
+            .map_err(|e| BusError::Nats(e.to_string()))
     }
 }
 
@@ -182,14 +172,14 @@ impl Requests {
     }
 
     /// Answers `req` (a request without a reply subject needs none).
-    pub async fn answer(&self, req: Request, answer: Bytes) -> Result<(), ForwardError> {
+    pub async fn answer(&self, req: Request, answer: Bytes) -> Result<(), BusError> {
         let Some(to) = req.reply else {
             return Ok(());
         };
         self.client
             .publish(to, answer)
             .await
-            .map_err(|e| ForwardError::Nats(e.to_string()))
+            .map_err(|e| BusError::Nats(e.to_string()))
     }
 
     /// Stops serving (the lease was lost or given up).

@@ -76,10 +76,7 @@ async fn migrate_applies_the_schema_once_and_names_what_is_wrong() {
     assert_eq!(again, serde_json::json!({"applied": [], "version": 1}));
 
     // The tables are there, with their keys.
-    let (client, conn) = tokio_postgres::connect(&pg.url(), tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
+    let client = connect(&pg.url()).await;
     let rows = client
         .query(
             "SELECT table_name FROM information_schema.tables
@@ -153,11 +150,7 @@ async fn run_out(c: &tokio_postgres::Client, t: TenantId) {
 
 /// Two clients, as two nodes would hold them.
 async fn connect(url: &str) -> tokio_postgres::Client {
-    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
-    client
+    parley_storage::postgres::connect(url).await.unwrap()
 }
 
 fn put(t: TenantId, key: &[u8], value: &[u8]) -> Op {
@@ -467,7 +460,7 @@ async fn forward_until_served(
 async fn the_bus_reaches_the_owner_fans_out_to_nodes_and_comes_back_after_a_nats_restart() {
     use bytes::Bytes;
     use futures_util::StreamExt;
-    use parley::bus::{Bus, ForwardError};
+    use parley::bus::{Bus, BusError};
     use std::time::{Duration, Instant};
     if let Some(why) = common::nats::unavailable() {
         eprintln!("skipped: {why}");
@@ -482,7 +475,7 @@ async fn the_bus_reaches_the_owner_fans_out_to_nodes_and_comes_back_after_a_nats
     // Nobody serves the tenant yet: said at once, not after the timeout.
     let started = Instant::now();
     let none = gateway.forward(t, Bytes::from_static(b"hi"), wait).await;
-    assert!(matches!(none, Err(ForwardError::NoOwner)), "{none:?}");
+    assert!(matches!(none, Err(BusError::NoOwner)), "{none:?}");
     assert!(started.elapsed() < wait);
 
     // The owner serves it: every frame is answered by the owner.
@@ -502,7 +495,7 @@ async fn the_bus_reaches_the_owner_fans_out_to_nodes_and_comes_back_after_a_nats
     let other = gateway
         .forward(TenantId::new(), Bytes::from_static(b"x"), wait)
         .await;
-    assert!(matches!(other, Err(ForwardError::NoOwner)), "{other:?}");
+    assert!(matches!(other, Err(BusError::NoOwner)), "{other:?}");
 
     // Outbound frames reach the node they are published for, only that one.
     let mut to_a = gateway.outbound().await.unwrap();

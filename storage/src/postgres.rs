@@ -59,6 +59,14 @@ pub fn describe(e: &tokio_postgres::Error) -> String {
     }
 }
 
+/// A client of the cluster's PostgreSQL, its connection driven on the
+/// runtime until the client is dropped.
+pub async fn connect(url: &str) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+    let (client, conn) = tokio_postgres::connect(url, NoTls).await?;
+    tokio::spawn(conn);
+    Ok(client)
+}
+
 /// Brings the schema at `url` up to date.
 pub async fn migrate(url: &str) -> Result<Migrated, tokio_postgres::Error> {
     let (mut client, connection) = tokio_postgres::connect(url, NoTls).await?;

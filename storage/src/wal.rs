@@ -179,8 +179,10 @@ fn checkpoint(store: &Store) -> Result<()> {
     Ok(())
 }
 
-/// Removes every segment numbered below `upto`.
-fn remove_below(dir: &Path, upto: u64) -> std::io::Result<()> {
+/// Checkpoints sled, then removes every segment numbered below `upto`
+/// (all of them with `u64::MAX`): only what sled now holds durably.
+fn checkpoint_below(store: &Store, dir: &Path, upto: u64) -> Result<()> {
+    checkpoint(store)?;
     let mut removed = false;
     for (n, path) in segments(dir)? {
         if n < upto {
@@ -223,8 +225,7 @@ pub(crate) fn recover(store: &Store) -> Result<u64> {
     } else {
         tracing::info!(replayed, "replayed the write-ahead log");
     }
-    checkpoint(store)?;
-    remove_below(&dir, u64::MAX)?;
+    checkpoint_below(store, &dir, u64::MAX)?;
     Ok(replayed)
 }
 
@@ -264,7 +265,7 @@ impl Log {
                         upto = upto.max(n);
                     }
                     let start = std::time::Instant::now();
-                    let res = checkpoint(&s).and_then(|_| Ok(remove_below(&d, upto)?));
+                    let res = checkpoint_below(&s, &d, upto);
                     metrics::histogram!("parley_storage_checkpoint_seconds")
                         .record(start.elapsed().as_secs_f64());
                     if let Err(e) = res {
@@ -322,9 +323,7 @@ impl Log {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
-        checkpoint(store)?;
-        remove_below(&self.dir, u64::MAX)?;
-        Ok(())
+        checkpoint_below(store, &self.dir, u64::MAX)
     }
 }
 

@@ -88,6 +88,8 @@ struct Health {
     ok: AtomicBool,
     /// A write or checkpoint failed: only a restart clears it (see `parley::recover`).
     poisoned: AtomicBool,
+    /// What failed, once `poisoned`: every later write is refused with it.
+    failure: Mutex<Option<String>>,
     reason: Mutex<Option<String>>,
 }
 
@@ -99,8 +101,21 @@ impl Health {
         }
     }
 
-    /// Refuses writes for the life of the process because of `why`.
+    /// What failed, once writes are refused for good.
+    fn failure(&self) -> Option<String> {
+        if !self.poisoned.load(Ordering::Relaxed) {
+            return None;
+        }
+        let f = self.failure.lock().ok().and_then(|f| f.clone());
+        Some(f.unwrap_or_else(|| "a storage write failed".into()))
+    }
+
+    /// Refuses writes for the life of the process because of `why` (the
+    /// writer thread's own failures and the checkpoint thread's alike).
     fn poison(&self, why: &str) {
+        if let Ok(mut f) = self.failure.lock() {
+            f.get_or_insert_with(|| why.to_string());
+        }
         self.poisoned.store(true, Ordering::Relaxed);
         self.set(Some(format!(
             "a storage write failed ({why}); writes are refused until the disk takes writes again and the server restarts"
@@ -210,8 +225,6 @@ struct Run {
     health: Arc<Health>,
     /// The write-ahead log; none when it could not be opened (poisoned).
     log: Option<crate::wal::Log>,
-    /// Set once a write failed: every later write fails with it.
-    poisoned: Option<String>,
     /// The last refusal for space (free, needed) while it lasts.
     short: Option<(u64, u64)>,
     /// Chains with a refused write: the generation refused, and the space
@@ -226,13 +239,13 @@ impl Run {
         health: Arc<Health>,
         log: Result<crate::wal::Log>,
     ) -> Self {
-        let (log, poisoned) = match log {
-            Ok(l) => (Some(l), None),
+        let log = match log {
+            Ok(l) => Some(l),
             Err(e) => {
                 let why = format!("the write-ahead log cannot be opened: {e}");
                 tracing::error!(error = %why, "refusing writes");
                 health.poison(&why);
-                (None, Some(why))
+                None
             }
         };
         Self {
@@ -240,7 +253,6 @@ impl Run {
             cfg,
             health,
             log,
-            poisoned,
             short: None,
             refused: HashMap::new(),
         }
@@ -250,7 +262,7 @@ impl Run {
         let mut batch: Vec<(WriteBatch, Done)> = Vec::new();
         let mut stopping = false;
         while !stopping {
-            let first = if self.short.is_some() && self.poisoned.is_none() {
+            let first = if self.short.is_some() && !self.poisoned() {
                 match rx.recv_timeout(PROBE_EVERY) {
                     Ok(r) => r,
                     Err(mpsc::RecvTimeoutError::Timeout) => {
@@ -306,13 +318,19 @@ impl Run {
                 _ => {}
             }
         }
+        let poisoned = self.poisoned();
         let closed = match &mut self.log {
-            Some(log) if self.poisoned.is_none() => log.close(&self.store),
+            Some(log) if !poisoned => log.close(&self.store),
             _ => self.store.flush(),
         };
         if let Err(e) = closed {
             tracing::warn!(error = %e, "the last checkpoint failed; the log replays on the next start");
         }
+    }
+
+    /// Whether writes are refused for good (here or by a checkpoint).
+    fn poisoned(&self) -> bool {
+        self.health.poisoned.load(Ordering::Relaxed)
     }
 
     /// Writes one group: refuses what its chain or the disk does not allow,
@@ -334,12 +352,8 @@ impl Run {
             return;
         }
         let bytes: u64 = batch.iter().map(|(b, _)| b.bytes()).sum();
-        if self.poisoned.is_none() && self.health.poisoned.load(Ordering::Relaxed) {
-            // A checkpoint failed on its own thread.
-            self.poisoned = Some("a storage checkpoint failed".into());
-        }
-        let outcome = if let Some(why) = &self.poisoned {
-            Err(Refusal::Poisoned(why.clone()))
+        let outcome = if let Some(why) = self.health.failure() {
+            Err(Refusal::Poisoned(why))
         } else if let Err((free, need)) = self.space_for(bytes) {
             for (b, _) in batch.iter() {
                 if let Some(c) = b.chain {
@@ -370,7 +384,6 @@ impl Run {
                 let why = e.to_string();
                 tracing::error!(error = %why, "storage write failed; refusing further writes");
                 self.health.poison(&why);
-                self.poisoned = Some(why.clone());
                 Refusal::Poisoned(why)
             })
         };
@@ -424,7 +437,7 @@ impl Run {
             self.short = Some((free, need));
             return Err((free, need));
         }
-        if self.short.take().is_some() && self.poisoned.is_none() {
+        if self.short.take().is_some() && !self.poisoned() {
             tracing::info!(free, "disk space is back; writes resume");
             self.health.set(None);
         }

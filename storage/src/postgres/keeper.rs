@@ -14,9 +14,10 @@
 //! A renewal gets half a round to answer; the connection is made again after
 //! an error or a renewal that did not answer, on the next round.
 
+use super::connect;
 use super::lease::{self, Held};
 use parley_engine::TenantId;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -182,7 +183,8 @@ impl Inner {
         let margin = round + Duration::from_secs_f64(self.secs / 10.0);
         let mut lost = Vec::new();
         if let Ok(mut held) = self.held.lock() {
-            if let Some(renewed) = &renewed {
+            if let Some(renewed) = renewed {
+                let renewed: HashSet<Held> = renewed.into_iter().collect();
                 let until = sent + Duration::from_secs_f64(self.secs);
                 for h in &now {
                     if renewed.contains(h) {
@@ -209,10 +211,4 @@ impl Inner {
             let _ = self.lost.send(t);
         }
     }
-}
-
-async fn connect(url: &str) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
-    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
-    tokio::spawn(conn);
-    Ok(client)
 }

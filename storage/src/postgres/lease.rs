@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use tokio_postgres::GenericClient;
 
 /// A tenant this node holds, and the epoch its writes carry.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Held {
     pub tenant: TenantId,
     pub epoch: i64,
@@ -68,8 +68,8 @@ pub async fn acquire(
 }
 
 /// Extends every lease in `held` that `node` still holds at that epoch by
-/// `secs` from now, in one statement; returns the ones extended. One that
-/// is missing was taken over: its actors must stop.
+/// `secs` from now, in one statement; returns the ones extended, in no
+/// particular order. One that is missing was taken over: its actors must stop.
 pub async fn renew(
     c: &impl GenericClient,
     node: &str,
@@ -90,7 +90,7 @@ pub async fn renew(
             &[&node, &secs, &tenants, &epochs],
         )
         .await?;
-    let mut out: Vec<Held> = rows
+    Ok(rows
         .iter()
         .filter_map(|r| {
             let t: Vec<u8> = r.get(0);
@@ -100,9 +100,7 @@ pub async fn renew(
                 epoch: r.get(1),
             })
         })
-        .collect();
-    out.sort_by_key(|h| held.iter().position(|x| x == h));
-    Ok(out)
+        .collect())
 }
 
 /// Gives a lease up at once (a clean stop), so the next node need not wait
