@@ -8,7 +8,7 @@
 //! the value; then `0xFF`, the record count (u64) and an FNV-1a hash (u64)
 //! of every byte before it. Written to a temporary name, fsynced, renamed.
 
-use crate::{Result, StorageError, Store, StoreConfig};
+use crate::{Op, Result, StorageError, Store, StoreConfig, TreeId};
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::Path;
 
@@ -154,23 +154,24 @@ pub fn restore_backup(from: &Path, dir: &Path, cfg: &StoreConfig) -> Result<Back
     read_records(from, |_, _, _| Ok(()))?;
     std::fs::create_dir_all(dir)?;
     let store = Store::open(dir, cfg)?;
-    let (mut data, mut global) = (sled::Batch::default(), sled::Batch::default());
-    let mut pending = 0usize;
+    let mut ops = Vec::new();
     let info = read_records(from, |tree, k, v| {
-        match tree {
-            0 => data.insert(k, v),
-            _ => global.insert(k, v),
-        }
-        pending += 1;
-        if pending >= 10_000 {
-            store.data().apply_batch(std::mem::take(&mut data))?;
-            store.global().apply_batch(std::mem::take(&mut global))?;
-            pending = 0;
+        let tree = if tree == 0 {
+            TreeId::Data
+        } else {
+            TreeId::Global
+        };
+        ops.push(Op {
+            tree,
+            key: k,
+            value: Some(v),
+        });
+        if ops.len() >= 10_000 {
+            crate::writer::apply_ops(&store, std::mem::take(&mut ops))?;
         }
         Ok(())
     })?;
-    store.data().apply_batch(data)?;
-    store.global().apply_batch(global)?;
+    crate::writer::apply_ops(&store, ops)?;
     store.flush()?;
     Ok(info)
 }
@@ -198,7 +199,7 @@ pub fn compare_backup(from: &Path, store: &Store) -> Result<(BackupInfo, u64)> {
         Ok(())
     })?;
     // Keys the store holds and the backup does not.
-    let held = (store.data().len() + store.global().len()) as u64;
+    let held = (store.data().len()? + store.global().len()?) as u64;
     Ok((info, differ + held.saturating_sub(present)))
 }
 

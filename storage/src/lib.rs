@@ -18,8 +18,11 @@ mod analytics;
 pub mod backup;
 mod bookings;
 pub mod codec;
+#[cfg(any(test, feature = "conformance"))]
+pub mod conformance;
 mod desk;
 pub mod keys;
+pub mod kv;
 mod newsletter;
 mod outbox;
 pub mod postgres;
@@ -34,6 +37,7 @@ pub use accounts::{AuthStore, Usage};
 pub use analytics::AnalyticsStore;
 pub use bookings::BookingStore;
 pub use desk::DeskStore;
+pub use kv::{Bytes, Tree};
 pub use newsletter::NewsletterStore;
 pub use outbox::OutboxStore;
 pub use privacy::{PrivacyStore, VisitorData};
@@ -66,6 +70,14 @@ pub enum StorageError {
     /// is poisoned; writes resume once space returns.
     #[error("the disk is nearly full ({free} bytes free, {need} needed); retry later")]
     NoSpace { free: u64, need: u64 },
+    /// The cluster's PostgreSQL failed or could not be reached; nothing is
+    /// poisoned, the next write tries again.
+    #[error("the database is unavailable: {0}")]
+    Database(String),
+    /// A write of a tenant this node does not hold the lease of (or no
+    /// longer does): refused, nothing of it written.
+    #[error("this node does not own tenant {0} (its lease is held elsewhere or ran out)")]
+    NotOwner(parley_engine::TenantId),
     #[error("conflict: {0}")]
     Conflict(String),
     #[error("i/o: {0}")]
@@ -235,13 +247,21 @@ impl Default for StoreConfig {
     }
 }
 
-/// The opened database: cheap to clone, shared by every reader.
+/// The opened database: cheap to clone, shared by every reader. Its
+/// records live in sled (one node) or in PostgreSQL (a cluster); every
+/// storage trait reads them through the same two [`Tree`]s.
 #[derive(Clone)]
 pub struct Store {
-    db: sled::Db,
-    data: sled::Tree,
-    global: sled::Tree,
+    backend: Backend,
+    data: Tree,
+    global: Tree,
     dir: std::sync::Arc<std::path::PathBuf>,
+}
+
+#[derive(Clone)]
+pub(crate) enum Backend {
+    Sled(sled::Db),
+    Postgres(std::sync::Arc<postgres::records::Pool>),
 }
 
 impl Store {
@@ -254,10 +274,10 @@ impl Store {
             // Durability is the write-ahead log's; sled flushes at checkpoints.
             .flush_every_ms(None)
             .open()?;
-        let data = db.open_tree("data")?;
-        let global = db.open_tree("global")?;
+        let data = Tree::sled(db.open_tree("data")?);
+        let global = Tree::sled(db.open_tree("global")?);
         let store = Self {
-            db,
+            backend: Backend::Sled(db),
             data,
             global,
             dir: std::sync::Arc::new(dir.to_path_buf()),
@@ -266,63 +286,99 @@ impl Store {
         Ok(store)
     }
 
+    /// Opens the records of a cluster in the PostgreSQL at `url` (already
+    /// migrated: `parley admin migrate`), read through `readers`
+    /// connections. `dir` is the node's own data dir, for what stays local.
+    pub fn open_postgres(url: &str, readers: usize, dir: &Path) -> Result<Self> {
+        let pool = postgres::records::Pool::open(url, readers)?;
+        Ok(Self {
+            data: Tree::postgres(pool.clone(), 0),
+            global: Tree::postgres(pool.clone(), 1),
+            backend: Backend::Postgres(pool),
+            dir: std::sync::Arc::new(dir.to_path_buf()),
+        })
+    }
+
+    pub(crate) fn backend(&self) -> &Backend {
+        &self.backend
+    }
+
+    /// Whether the records are in PostgreSQL (a cluster node).
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.backend, Backend::Postgres(_))
+    }
+
     /// The data dir the database lives in.
     pub fn dir(&self) -> &Path {
         self.dir.as_path()
     }
 
-    /// Bytes free for us on the file system holding the database.
+    /// Bytes free for us on the file system holding the database (for
+    /// PostgreSQL, not ours to guard: unlimited).
     pub fn free_space(&self) -> std::io::Result<u64> {
-        free_space(self.dir.as_path())
+        match self.backend {
+            Backend::Sled(_) => free_space(self.dir.as_path()),
+            Backend::Postgres(_) => Ok(u64::MAX),
+        }
     }
 
     /// The tenant-owned tree.
-    pub fn data(&self) -> &sled::Tree {
+    pub fn data(&self) -> &Tree {
         &self.data
     }
 
     /// The instance-wide tree.
-    pub fn global(&self) -> &sled::Tree {
+    pub fn global(&self) -> &Tree {
         &self.global
     }
 
-    /// Applies a batch and flushes it, synchronously, bypassing the log.
-    /// For offline admin commands and tests, never while a [`Writer`] runs
-    /// (a replay of its log could undo this); the server writes through it.
+    /// Applies a batch and makes it durable, synchronously, bypassing the
+    /// writer (and on PostgreSQL, the fence). For offline admin commands
+    /// and tests, never while a [`Writer`] runs (a replay of its log could
+    /// undo this); the server writes through it.
     pub fn write_now(&self, batch: WriteBatch) -> Result<()> {
         writer::apply(self, batch.ops, batch.counts)?;
-        self.db.flush()?;
-        Ok(())
+        self.flush()
     }
 
-    /// Flushes everything written so far to disk.
+    /// Flushes everything written so far to disk (PostgreSQL commits are
+    /// durable already).
     pub fn flush(&self) -> Result<()> {
-        self.db.flush()?;
+        if let Backend::Sled(db) = &self.backend {
+            db.flush()?;
+        }
         Ok(())
     }
 
     /// Bytes the database takes on disk.
     pub fn size_on_disk(&self) -> u64 {
-        self.db.size_on_disk().unwrap_or(0)
+        match &self.backend {
+            Backend::Sled(db) => db.size_on_disk().unwrap_or(0),
+            Backend::Postgres(pool) => pool.size().unwrap_or(0),
+        }
     }
 
     /// Reads the token-signing secret, storing `fresh()` as the secret on
-    /// first use (the caller owns randomness).
+    /// first use (the caller owns randomness). Nodes starting together
+    /// agree on one.
     pub fn instance_secret(&self, fresh: impl FnOnce() -> Vec<u8>) -> Result<Vec<u8>> {
         let key = keys::meta("jwt_secret");
         if let Some(v) = self.global.get(&key)? {
             return Ok(v.to_vec());
         }
         let secret = fresh();
-        match self
-            .global
-            .compare_and_swap(&key, None as Option<&[u8]>, Some(secret.clone()))?
-        {
-            Ok(()) => {
-                self.db.flush()?;
-                Ok(secret)
+        match &self.backend {
+            Backend::Postgres(pool) => pool.claim(1, &key, secret),
+            Backend::Sled(db) => {
+                let global = self.global.as_sled().ok_or(StorageError::WriterGone)?;
+                match global.compare_and_swap(&key, None as Option<&[u8]>, Some(secret.clone()))? {
+                    Ok(()) => {
+                        db.flush()?;
+                        Ok(secret)
+                    }
+                    Err(cur) => Ok(cur.current.map(|v| v.to_vec()).unwrap_or(secret)),
+                }
             }
-            Err(cur) => Ok(cur.current.map(|v| v.to_vec()).unwrap_or(secret)),
         }
     }
 }

@@ -171,59 +171,6 @@ impl OutboxStore for Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use parley_engine::mail::RetryPolicy;
-    use std::time::Duration;
-
-    fn apply(store: &Store, b: WriteBatch) {
-        store.write_now(b).unwrap();
-    }
-
-    #[test]
-    fn pending_mail_is_indexed_by_due_time_and_leaves_the_index_when_sent() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), &Default::default()).unwrap();
-        let t = TenantId::new();
-        let mut m: MailRecord = MailRecordV1 {
-            id: MailId::new(),
-            tenant_id: t,
-            to: "a@b.test".into(),
-            subject: "hi".into(),
-            body: "body".into(),
-            created_at: Timestamp(5_000),
-        }
-        .into();
-        let mut b = WriteBatch::new();
-        store.put_mail(&mut b, &m);
-        apply(&store, b);
-        assert!(store.mails_due(Timestamp(4_999), 10).unwrap().is_empty());
-        assert_eq!(
-            store.mails_due(Timestamp(5_000), 10).unwrap(),
-            vec![(Timestamp(5_000), t, m.id)]
-        );
-        assert_eq!(store.next_mail_due().unwrap(), Some(Timestamp(5_000)));
-
-        let policy = RetryPolicy {
-            max_attempts: 3,
-            base: Duration::from_secs(1),
-            cap: Duration::from_secs(60),
-        };
-        let old = m.clone();
-        m.record_attempt(Timestamp(6_000), Err("down".into()), &policy, 0.5);
-        let mut b = WriteBatch::new();
-        store.update_mail(&mut b, &old, &m);
-        apply(&store, b);
-        assert_eq!(store.next_mail_due().unwrap(), Some(Timestamp(7_000)));
-
-        let old = m.clone();
-        m.record_attempt(Timestamp(7_000), Ok("250 ok".into()), &policy, 0.5);
-        let mut b = WriteBatch::new();
-        store.update_mail(&mut b, &old, &m);
-        apply(&store, b);
-        assert_eq!(store.next_mail_due().unwrap(), None);
-        let back = store.mail(t, m.id).unwrap().unwrap();
-        assert_eq!(back.status, MailStatus::Sent);
-        assert_eq!(store.mails(t, None, 10, &|_| true).unwrap(), vec![back]);
-    }
 
     #[test]
     fn mail_queued_by_the_first_layout_is_still_read() {
@@ -237,10 +184,9 @@ mod tests {
             body: "body".into(),
             created_at: Timestamp(5_000),
         };
-        store
-            .data()
-            .insert(keys::mail(old.tenant_id, old.id), encode(&old))
-            .unwrap();
+        let mut b = crate::WriteBatch::new();
+        b.put(keys::mail(old.tenant_id, old.id), encode(&old));
+        store.write_now(b).unwrap();
         let m = store.mail(old.tenant_id, old.id).unwrap().unwrap();
         assert_eq!((m.body.as_str(), m.status), ("body", MailStatus::Pending));
     }

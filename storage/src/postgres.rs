@@ -9,6 +9,15 @@ use tokio_postgres::NoTls;
 
 pub mod keeper;
 pub mod lease;
+pub mod records;
+
+/// The leases a node's writes are fenced by (its [`keeper::Keeper`]).
+pub trait Fences: Send + Sync {
+    /// The node's id, as the leases name it.
+    fn node(&self) -> &str;
+    /// The epoch of the lease held on `tenant`, while it is held.
+    fn epoch(&self, tenant: parley_engine::TenantId) -> Option<i64>;
+}
 
 /// One step of the schema.
 pub struct Migration {

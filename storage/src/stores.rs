@@ -83,7 +83,7 @@ pub trait VisitorStore {
 }
 
 pub(crate) fn get<T: serde::de::DeserializeOwned>(
-    tree: &sled::Tree,
+    tree: &crate::Tree,
     key: &[u8],
 ) -> Result<Option<T>> {
     tree.get(key)?.map(|v| decode(&v)).transpose()
@@ -324,105 +324,5 @@ impl VisitorStore for Store {
             .collect::<Result<_>>()?;
         out.reverse();
         Ok(out)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::StoreConfig;
-
-    fn msg(c: ConversationId, seq: u64, cid: &str) -> MessageRecord {
-        MessageRecord {
-            id: MessageId::new(),
-            conversation_id: c,
-            seq,
-            client_id: Some(cid.into()),
-            from: Participant::system(),
-            body: format!("m{seq}"),
-            private: false,
-            ts: Timestamp::now(),
-        }
-    }
-
-    #[test]
-    fn stored_conversations_show_the_log_position() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = Store::open(dir.path(), &StoreConfig::default()).unwrap();
-        let (t, c) = (TenantId::new(), ConversationId::new());
-        let mut rec = ConversationRecord::new(c, t, SiteId::new(), VisitorId::new());
-        rec.last_seq = 1;
-        let mut b = WriteBatch::new();
-        s.put_conversation(&mut b, &rec);
-        // Messages written after the metadata, without rewriting it.
-        for seq in 1..=4 {
-            s.append(&mut b, t, &msg(c, seq, &format!("c{seq}")));
-        }
-        s.write_now(b).unwrap();
-        assert_eq!(s.conversation(t, c).unwrap().unwrap().last_seq, 4);
-        let listed = s.conversations(t, 10, &|_| true).unwrap();
-        assert_eq!(listed.len(), 1);
-        assert_eq!(listed[0].last_seq, 4);
-    }
-
-    #[test]
-    fn log_orders_by_seq_and_dedupes_by_client_id() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = Store::open(dir.path(), &StoreConfig::default()).unwrap();
-        let (t, c) = (TenantId::new(), ConversationId::new());
-        let other = TenantId::new();
-        let mut b = WriteBatch::new();
-        for seq in [3u64, 1, 300, 2] {
-            s.append(&mut b, t, &msg(c, seq, &format!("c{seq}")));
-        }
-        s.append(&mut b, other, &msg(c, 999, "x"));
-        s.write_now(b).unwrap();
-        assert_eq!(s.last_seq(t, c).unwrap(), 300);
-        let seqs: Vec<u64> = s
-            .messages_after(t, c, 1, 10)
-            .unwrap()
-            .iter()
-            .map(|m| m.seq)
-            .collect();
-        assert_eq!(seqs, vec![2, 3, 300]);
-        let ids = s.client_ids(t, c).unwrap();
-        let want: Vec<(String, u64)> = [1u64, 2, 3, 300]
-            .iter()
-            .map(|n| (format!("c{n}"), *n))
-            .collect();
-        assert_eq!(ids, want, "in seq order, the other tenant's invisible");
-        assert_eq!(s.last_seq(TenantId::new(), c).unwrap(), 0);
-    }
-
-    #[test]
-    fn accounts_are_found_by_email_and_site_key() {
-        let dir = tempfile::tempdir().unwrap();
-        let s = Store::open(dir.path(), &StoreConfig::default()).unwrap();
-        let t = TenantId::new();
-        let staff = StaffRecord {
-            id: StaffId::new(),
-            tenant_id: t,
-            email: "a@b.co".into(),
-            name: "A".into(),
-            role: parley_engine::permissions::Role::Owner,
-            password_hash: "h".into(),
-            token_version: 0,
-            active: true,
-            created_at: Timestamp::now(),
-        };
-        let site = SiteRecord {
-            id: SiteId::new(),
-            tenant_id: t,
-            name: "S".into(),
-            key: "key123".into(),
-            created_at: Timestamp::now(),
-        };
-        let mut b = WriteBatch::new();
-        s.put_staff(&mut b, &staff);
-        s.put_site(&mut b, &site);
-        s.write_now(b).unwrap();
-        assert_eq!(s.staff_by_email("a@b.co").unwrap(), Some(staff));
-        assert_eq!(s.site_by_key("key123").unwrap(), Some(site));
-        assert_eq!(s.site_by_key("nope").unwrap(), None);
     }
 }

@@ -24,8 +24,10 @@
 //! `/healthz` reports either state with its reason; the server restarts
 //! itself in place once the disk takes writes again (`parley::recover`).
 
-use crate::{Chain, Count, Op, Result, StorageError, Store, TreeId, WriteBatch};
+use crate::postgres::Fences;
+use crate::{Backend, Chain, Count, Op, Result, StorageError, Store, TreeId, WriteBatch};
 use parley_engine::analytics::Bucket;
+use parley_engine::TenantId;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -132,17 +134,37 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer thread for `store`.
+    /// Starts the writer thread for `store`. On PostgreSQL its writes are
+    /// not fenced: see [`Writer::start_fenced`] for a cluster node's.
     pub fn start(store: Store, cfg: WriterConfig) -> Self {
+        Self::spawn(store, cfg, None)
+    }
+
+    /// Starts the writer of a cluster node: every write of a tenant's
+    /// records carries the epoch of this node's lease on it, checked in the
+    /// same transaction; a tenant whose lease is not held here, or has
+    /// moved on, is refused with [`StorageError::NotOwner`].
+    pub fn start_fenced(store: Store, cfg: WriterConfig, fences: Arc<dyn Fences>) -> Self {
+        Self::spawn(store, cfg, Some(fences))
+    }
+
+    fn spawn(store: Store, cfg: WriterConfig, fences: Option<Arc<dyn Fences>>) -> Self {
         let (tx, rx) = mpsc::channel();
         let health = Arc::new(Health::default());
         health.set(None);
         let h = health.clone();
-        let log = crate::wal::Log::open(&store, cfg.segment_bytes, move |why| h.poison(&why));
+        let sink = match store.backend() {
+            Backend::Sled(_) => Sink::Log(crate::wal::Log::open(
+                &store,
+                cfg.segment_bytes,
+                move |why| h.poison(&why),
+            )),
+            Backend::Postgres(_) => Sink::Postgres(Box::new(Committer::new(fences))),
+        };
         let h = health.clone();
         let thread = std::thread::Builder::new()
             .name("parley-writer".into())
-            .spawn(move || Run::new(store, cfg, h, log).serve(rx))
+            .spawn(move || Run::new(store, cfg, h, sink).serve(rx))
             .expect("spawning the storage writer thread");
         Self {
             tx,
@@ -218,41 +240,49 @@ impl Writer {
     }
 }
 
+/// Where the writer's groups go.
+enum Sink {
+    /// sled behind the write-ahead log (an `Err` when the log could not be
+    /// opened: poisoned).
+    Log(Result<crate::wal::Log>),
+    /// PostgreSQL, one transaction per group.
+    Postgres(Box<Committer>),
+}
+
 /// The writer thread's state.
 struct Run {
     store: Store,
     cfg: WriterConfig,
     health: Arc<Health>,
-    /// The write-ahead log; none when it could not be opened (poisoned).
+    /// The write-ahead log; none when it could not be opened (poisoned),
+    /// or on PostgreSQL.
     log: Option<crate::wal::Log>,
+    /// The PostgreSQL side, on that backend.
+    pg: Option<Box<Committer>>,
     /// The last refusal for space (free, needed) while it lasts.
     short: Option<(u64, u64)>,
-    /// Chains with a refused write: the generation refused, and the space
-    /// figures it was refused with.
-    refused: HashMap<[u8; 16], (u64, u64, u64)>,
+    /// Chains with a refused write: the generation refused, and why.
+    refused: HashMap<[u8; 16], (u64, Refusal)>,
 }
 
 impl Run {
-    fn new(
-        store: Store,
-        cfg: WriterConfig,
-        health: Arc<Health>,
-        log: Result<crate::wal::Log>,
-    ) -> Self {
-        let log = match log {
-            Ok(l) => Some(l),
-            Err(e) => {
+    fn new(store: Store, cfg: WriterConfig, health: Arc<Health>, sink: Sink) -> Self {
+        let (log, pg) = match sink {
+            Sink::Log(Ok(l)) => (Some(l), None),
+            Sink::Log(Err(e)) => {
                 let why = format!("the write-ahead log cannot be opened: {e}");
                 tracing::error!(error = %why, "refusing writes");
                 health.poison(&why);
-                None
+                (None, None)
             }
+            Sink::Postgres(c) => (None, Some(c)),
         };
         Self {
             store,
             cfg,
             health,
             log,
+            pg,
             short: None,
             refused: HashMap::new(),
         }
@@ -321,7 +351,8 @@ impl Run {
         let poisoned = self.poisoned();
         let closed = match &mut self.log {
             Some(log) if !poisoned => log.close(&self.store),
-            _ => self.store.flush(),
+            Some(_) => self.store.flush(),
+            None => Ok(()),
         };
         if let Err(e) = closed {
             tracing::warn!(error = %e, "the last checkpoint failed; the log replays on the next start");
@@ -341,9 +372,9 @@ impl Run {
         }
         // Writes queued behind a refused write of their chain.
         batch.retain_mut(|(b, done)| match self.behind_refusal(b.chain) {
-            Some((free, need)) => {
+            Some(why) => {
                 let done = std::mem::replace(done, Box::new(|_| {}));
-                done(Err(StorageError::NoSpace { free, need }));
+                done(Err(why.error()));
                 false
             }
             None => true,
@@ -356,11 +387,27 @@ impl Run {
             Err(Refusal::Poisoned(why))
         } else if let Err((free, need)) = self.space_for(bytes) {
             for (b, _) in batch.iter() {
-                if let Some(c) = b.chain {
-                    self.refused.insert(c.id, (c.generation, free, need));
-                }
+                mark(&mut self.refused, b, Refusal::NoSpace(free, need));
             }
             Err(Refusal::NoSpace(free, need))
+        } else if let Some(pg) = self.pg.as_mut() {
+            let start = Instant::now();
+            let n_ops: usize = batch.iter().map(|(b, _)| b.len()).sum();
+            let res = pg.commit(&self.store, batch, &mut self.refused);
+            metrics::histogram!("parley_storage_flush_seconds")
+                .record(start.elapsed().as_secs_f64());
+            metrics::histogram!("parley_storage_batch_ops").record(n_ops as f64);
+            match &res {
+                Err(Refusal::Database(why)) => self.health.set(Some(format!(
+                    "the database is unavailable ({why}); writes are refused until it answers"
+                ))),
+                _ if !self.health.ok.load(Ordering::Relaxed) && self.short.is_none() => {
+                    tracing::info!("the database answers again; writes resume");
+                    self.health.set(None);
+                }
+                _ => {}
+            }
+            res
         } else {
             let n_ops: usize = batch.iter().map(|(b, _)| b.len()).sum();
             let start = Instant::now();
@@ -388,23 +435,16 @@ impl Run {
             })
         };
         for (_, done) in batch.drain(..) {
-            done(match &outcome {
-                Ok(()) => Ok(()),
-                Err(Refusal::Poisoned(why)) => Err(StorageError::Poisoned(why.clone())),
-                Err(Refusal::NoSpace(free, need)) => Err(StorageError::NoSpace {
-                    free: *free,
-                    need: *need,
-                }),
-            });
+            done(outcome.clone().map_err(|why| why.error()));
         }
     }
 
-    /// `Some((free, need))` when `chain` had a write refused in this
-    /// generation; a later generation clears the mark.
-    fn behind_refusal(&mut self, chain: Option<Chain>) -> Option<(u64, u64)> {
+    /// Why, when `chain` had a write refused in this generation; a later
+    /// generation clears the mark.
+    fn behind_refusal(&mut self, chain: Option<Chain>) -> Option<Refusal> {
         let c = chain?;
         match self.refused.get(&c.id) {
-            Some(&(generation, free, need)) if c.generation <= generation => Some((free, need)),
+            Some((generation, why)) if c.generation <= *generation => Some(why.clone()),
             Some(_) => {
                 self.refused.remove(&c.id);
                 None
@@ -445,10 +485,178 @@ impl Run {
     }
 }
 
-/// Why a group was not written.
+/// Why a write was not written.
+#[derive(Clone, Debug)]
 enum Refusal {
     Poisoned(String),
     NoSpace(u64, u64),
+    /// The tenant's lease is not held here (cluster).
+    NotOwner(TenantId),
+    /// PostgreSQL failed or did not answer (cluster); nothing is poisoned.
+    Database(String),
+}
+
+impl Refusal {
+    fn error(&self) -> StorageError {
+        match self {
+            Refusal::Poisoned(why) => StorageError::Poisoned(why.clone()),
+            Refusal::NoSpace(free, need) => StorageError::NoSpace {
+                free: *free,
+                need: *need,
+            },
+            Refusal::NotOwner(t) => StorageError::NotOwner(*t),
+            Refusal::Database(why) => StorageError::Database(why.clone()),
+        }
+    }
+}
+
+/// Remembers that `b`'s chain had a write refused, so the rest of its
+/// generation is refused too.
+fn mark(refused: &mut HashMap<[u8; 16], (u64, Refusal)>, b: &WriteBatch, why: Refusal) {
+    if let Some(c) = b.chain {
+        refused.insert(c.id, (c.generation, why));
+    }
+}
+
+/// The tenant a data-tree key belongs to: its first 16 bytes. Shorter
+/// keys belong to no tenant (none are written by the server).
+fn tenant_of(op: &Op) -> Option<TenantId> {
+    if op.tree != TreeId::Data {
+        return None;
+    }
+    let id: [u8; 16] = op.key.get(..16)?.try_into().ok()?;
+    Some(TenantId::from_bytes(id))
+}
+
+/// The writer's side of PostgreSQL: its own connection, on a runtime of
+/// its own, and the leases its writes are fenced by.
+struct Committer {
+    rt: Option<tokio::runtime::Runtime>,
+    client: Option<tokio_postgres::Client>,
+    fences: Option<Arc<dyn Fences>>,
+    /// Leases PostgreSQL said had moved on, by the epoch that failed: later
+    /// writes at that epoch are refused here without asking again.
+    stale: HashMap<TenantId, i64>,
+}
+
+impl Committer {
+    fn new(fences: Option<Arc<dyn Fences>>) -> Self {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| tracing::error!(error = %e, "the storage writer has no runtime"))
+            .ok();
+        Self {
+            rt,
+            client: None,
+            fences,
+            stale: HashMap::new(),
+        }
+    }
+
+    /// Writes the group in one transaction behind its fences. A write of a
+    /// tenant not held here, or whose lease moved on, is answered
+    /// [`Refusal::NotOwner`] and taken out of `batch` (the rest is tried
+    /// again without it); what is left in `batch` gets the returned outcome.
+    fn commit(
+        &mut self,
+        store: &Store,
+        batch: &mut Vec<(WriteBatch, Done)>,
+        refused: &mut HashMap<[u8; 16], (u64, Refusal)>,
+    ) -> std::result::Result<(), Refusal> {
+        let url = match store.backend() {
+            Backend::Postgres(pool) => pool.url().to_string(),
+            Backend::Sled(_) => return Err(Refusal::Database("not a PostgreSQL store".into())),
+        };
+        loop {
+            // Per request: the tenants it writes, and their epochs here.
+            let mut fences: HashMap<TenantId, i64> = HashMap::new();
+            batch.retain_mut(|(b, done)| {
+                let mut mine = true;
+                let mut refusal = None;
+                let tenants = b.ops.iter().filter_map(tenant_of);
+                for t in tenants.chain(b.counts.iter().map(|c| c.key.tenant)) {
+                    let epoch = match &self.fences {
+                        None => continue,
+                        Some(f) => f.epoch(t).filter(|e| self.stale.get(&t) != Some(e)),
+                    };
+                    match epoch {
+                        Some(e) => {
+                            fences.insert(t, e);
+                        }
+                        None => {
+                            mine = false;
+                            refusal = Some(Refusal::NotOwner(t));
+                            break;
+                        }
+                    }
+                }
+                if let Some(why) = refusal {
+                    mark(refused, b, why.clone());
+                    let done = std::mem::replace(done, Box::new(|_| {}));
+                    done(Err(why.error()));
+                }
+                mine
+            });
+            if batch.is_empty() {
+                return Ok(());
+            }
+            let counts: Vec<Count> = batch.iter().flat_map(|r| r.0.counts.clone()).collect();
+            let ops = batch.iter().flat_map(|r| r.0.ops.clone());
+            let ops = resolve(store, ops, counts).map_err(|e| Refusal::Database(e.to_string()))?;
+            let held: Vec<crate::postgres::lease::Held> = fences
+                .iter()
+                .map(|(&tenant, &epoch)| crate::postgres::lease::Held { tenant, epoch })
+                .collect();
+            let node = self.fences.as_ref().map_or("", |f| f.node()).to_string();
+            let Some(rt) = self.rt.as_ref() else {
+                return Err(Refusal::Database(
+                    "the storage writer has no runtime".into(),
+                ));
+            };
+            let client = &mut self.client;
+            let res = rt.block_on(async {
+                if client.as_ref().is_none_or(|c| c.is_closed()) {
+                    *client = Some(
+                        crate::postgres::records::connect_with_limits(&url)
+                            .await
+                            .map_err(crate::postgres::lease::WriteError::Db)?,
+                    );
+                }
+                match client.as_mut() {
+                    Some(c) => crate::postgres::lease::write_fenced(c, &node, &held, &ops).await,
+                    None => Ok(()),
+                }
+            });
+            match res {
+                Ok(()) => return Ok(()),
+                Err(crate::postgres::lease::WriteError::Fenced(moved)) => {
+                    tracing::warn!(tenants = moved.len(), "writes fenced: a lease moved on");
+                    let mut progressed = false;
+                    for t in moved {
+                        if let Some(&e) = fences.get(&t) {
+                            progressed |= self.stale.insert(t, e) != Some(e);
+                        }
+                    }
+                    if !progressed {
+                        // Cannot happen; never spin on it.
+                        return Err(Refusal::Database(
+                            "a fence refused a tenant not asked about".into(),
+                        ));
+                    }
+                }
+                Err(crate::postgres::lease::WriteError::Db(e)) => {
+                    self.client = None;
+                    let why = crate::postgres::describe(&e);
+                    tracing::warn!(error = %why, "a storage write failed on PostgreSQL");
+                    for (b, _) in batch.iter() {
+                        mark(refused, b, Refusal::Database(why.clone()));
+                    }
+                    return Err(Refusal::Database(why));
+                }
+            }
+        }
+    }
 }
 
 /// Applies operations and counts to sled (see [`resolve`], [`apply_ops`]).
@@ -492,6 +700,7 @@ pub(crate) fn apply_logged(store: &Store, ops: Vec<Op>) -> Result<()> {
             TreeId::Data => store.data(),
             TreeId::Global => store.global(),
         };
+        let tree = tree.as_sled().ok_or(StorageError::WriterGone)?;
         match op.value {
             Some(v) => tree.insert(op.key, v)?,
             None => tree.remove(op.key)?,
@@ -501,8 +710,18 @@ pub(crate) fn apply_logged(store: &Store, ops: Vec<Op>) -> Result<()> {
 }
 
 /// Applies operations atomically without a log: one sled batch per tree,
-/// or one transaction when they span both trees.
+/// or one transaction when they span both trees (on PostgreSQL, one
+/// transaction, unfenced).
 pub(crate) fn apply_ops(store: &Store, ops: Vec<Op>) -> Result<()> {
+    let (data_tree, global_tree) = match (
+        store.backend(),
+        store.data().as_sled(),
+        store.global().as_sled(),
+    ) {
+        (Backend::Postgres(pool), _, _) => return pool.write(ops),
+        (_, Some(d), Some(g)) => (d, g),
+        _ => return Err(StorageError::WriterGone),
+    };
     let mut data = sled::Batch::default();
     let mut global = sled::Batch::default();
     let (mut nd, mut ng) = (0usize, 0usize);
@@ -520,7 +739,7 @@ pub(crate) fn apply_ops(store: &Store, ops: Vec<Op>) -> Result<()> {
     match (nd > 0, ng > 0) {
         (true, true) => {
             use sled::Transactional;
-            (store.data(), store.global())
+            (data_tree, global_tree)
                 .transaction(|(d, g)| {
                     d.apply_batch(&data)?;
                     g.apply_batch(&global)?;
@@ -533,8 +752,8 @@ pub(crate) fn apply_ops(store: &Store, ops: Vec<Op>) -> Result<()> {
                     }
                 })?;
         }
-        (true, false) => store.data().apply_batch(data)?,
-        (false, true) => store.global().apply_batch(global)?,
+        (true, false) => data_tree.apply_batch(data)?,
+        (false, true) => global_tree.apply_batch(global)?,
         (false, false) => {}
     }
     Ok(())
@@ -577,88 +796,4 @@ fn fold(store: &Store, counts: Vec<Count>) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
             .map(|(k, b)| (k.to_bytes(), crate::codec::encode(&b))),
     );
     Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::StoreConfig;
-
-    #[test]
-    fn every_requester_is_answered_after_the_write() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), &StoreConfig::default()).unwrap();
-        let w = Writer::start(store.clone(), WriterConfig::default());
-        let (tx, rx) = mpsc::channel();
-        for i in 0u32..200 {
-            let mut b = WriteBatch::new();
-            b.put(i.to_be_bytes().to_vec(), vec![1]);
-            let tx = tx.clone();
-            let s = store.clone();
-            w.submit(
-                b,
-                Box::new(move |r| {
-                    // Durable means readable too.
-                    let present = s.data().get(i.to_be_bytes()).unwrap().is_some();
-                    tx.send((r.is_ok(), present)).unwrap();
-                }),
-            );
-        }
-        for _ in 0..200 {
-            assert_eq!(rx.recv().unwrap(), (true, true));
-        }
-        w.shutdown();
-        assert_eq!(store.data().len(), 200);
-    }
-
-    #[test]
-    fn counts_fold_into_buckets_and_markers_count_once() {
-        use parley_engine::analytics::Event;
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), &StoreConfig::default()).unwrap();
-        let w = Writer::start(store.clone(), WriterConfig::default());
-        let key = crate::keys::bucket(
-            parley_engine::TenantId::new(),
-            crate::keys::Tally::Site(parley_engine::SiteId::new()),
-            7,
-        );
-        let (tx, rx) = mpsc::channel();
-        for i in 0..50u32 {
-            let mut b = WriteBatch::new();
-            b.put(i.to_be_bytes().to_vec(), vec![1]);
-            b.count(key, Event::Message { staff: i % 2 == 0 });
-            b.count_once(key, b"once".to_vec(), Event::Conversation);
-            let tx = tx.clone();
-            w.submit(b, Box::new(move |r| tx.send(r.is_ok()).unwrap()));
-        }
-        for _ in 0..50 {
-            assert!(rx.recv().unwrap());
-        }
-        w.shutdown();
-        let b: Bucket =
-            crate::codec::decode(&store.data().get(key.to_bytes()).unwrap().unwrap()).unwrap();
-        assert_eq!(
-            (b.messages_staff, b.messages_visitor, b.conversations),
-            (25, 25, 1)
-        );
-        // A stored marker holds across writers (a restart).
-        let mut again = WriteBatch::new();
-        again.count_once(key, b"once".to_vec(), Event::Conversation);
-        store.write_now(again).unwrap();
-        let b: Bucket =
-            crate::codec::decode(&store.data().get(key.to_bytes()).unwrap().unwrap()).unwrap();
-        assert_eq!(b.conversations, 1);
-    }
-
-    #[test]
-    fn mixed_trees_apply_together() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), &StoreConfig::default()).unwrap();
-        let mut b = WriteBatch::new();
-        b.put(b"a".to_vec(), b"1".to_vec());
-        b.put_global(b"g".to_vec(), b"2".to_vec());
-        store.write_now(b).unwrap();
-        assert!(store.data().get(b"a").unwrap().is_some());
-        assert!(store.global().get(b"g").unwrap().is_some());
-    }
 }

@@ -91,29 +91,47 @@ impl Postgres {
             .local_addr()
             .unwrap()
             .port();
+        let pg = Self { dir, pg_ctl, port };
+        pg.run();
+        pg
+    }
+
+    /// Starts the server (again, after [`Postgres::stop`]) on the same port.
+    pub fn run(&self) {
+        let d = self.dir.path().display();
         assert!(
             pg_sh(&format!(
-                "{} -D {d}/data -l {d}/pg.log -w -o \"-p {port} -k {d} -c listen_addresses=127.0.0.1\" start >/dev/null",
-                pg_ctl.display()
+                "{} -D {d}/data -l {d}/pg.log -w -o \"-p {} -k {d} -c listen_addresses=127.0.0.1\" start >/dev/null",
+                self.pg_ctl.display(),
+                self.port
             )),
             "pg_ctl start failed: {}",
-            std::fs::read_to_string(dir.path().join("pg.log")).unwrap_or_default()
+            std::fs::read_to_string(self.dir.path().join("pg.log")).unwrap_or_default()
         );
-        Self { dir, pg_ctl, port }
     }
 
-    /// A URL for the `postgres` database as user `parley`.
-    pub fn url(&self) -> String {
-        format!("postgres://parley@127.0.0.1:{}/postgres", self.port)
-    }
-}
-
-impl Drop for Postgres {
-    fn drop(&mut self) {
+    /// Stops the server at once, as a crash would (the data stays).
+    pub fn stop(&self) {
         pg_sh(&format!(
             "{} -D {}/data -m immediate stop >/dev/null 2>&1",
             self.pg_ctl.display(),
             self.dir.path().display()
         ));
+    }
+
+    /// A URL for database `db` as user `parley`.
+    pub fn url_for(&self, db: &str) -> String {
+        format!("postgres://parley@127.0.0.1:{}/{db}", self.port)
+    }
+
+    /// A URL for the `postgres` database as user `parley`.
+    pub fn url(&self) -> String {
+        self.url_for("postgres")
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        self.stop();
     }
 }

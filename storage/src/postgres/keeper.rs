@@ -98,6 +98,11 @@ impl Keeper {
         Ok(Some(Held { tenant, epoch }))
     }
 
+    /// What the node's writer checks its writes against: these leases.
+    pub fn fences(&self) -> Arc<dyn super::Fences> {
+        self.inner.clone()
+    }
+
     /// The lease held on `tenant`, if any.
     pub fn held(&self, tenant: TenantId) -> Option<Held> {
         let held = self.inner.held.lock().ok()?;
@@ -131,6 +136,19 @@ impl Keeper {
 impl Drop for Keeper {
     fn drop(&mut self) {
         self.task.abort();
+    }
+}
+
+impl super::Fences for Inner {
+    fn node(&self) -> &str {
+        &self.node
+    }
+
+    fn epoch(&self, tenant: TenantId) -> Option<i64> {
+        let held = self.held.lock().ok()?;
+        let l = held.get(&tenant)?;
+        // One this node's own reckoning has run out is not used either.
+        (l.until > Instant::now()).then_some(l.epoch)
     }
 }
 

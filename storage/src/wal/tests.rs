@@ -170,7 +170,7 @@ fn full_segments_are_checkpointed_away_and_a_clean_stop_leaves_none() {
     assert!(logged(dir.path()).is_empty());
     drop(store);
     let store = reopen(dir.path());
-    assert_eq!(store.data().len(), 100);
+    assert_eq!(store.data().len().unwrap(), 100);
 }
 
 /// Runs a future to completion on this thread (the writer answers from its own).
