@@ -80,6 +80,9 @@ pub struct Ctx {
     pub cfg: ActorConfig,
     /// Webhook endpoints by tenant and how deliveries go out.
     pub hooks: hooks::Hooks,
+    /// A cluster node's leases: a Tenant's actors run here only while this
+    /// node holds its lease (`http/CLUSTER.md`). `None` on a single node.
+    pub keeper: Option<Arc<parley_storage::postgres::keeper::Keeper>>,
 }
 
 /// Errors calling into the actor system.
@@ -91,6 +94,10 @@ pub enum ActorError {
     Timeout,
     #[error("actor: {0}")]
     Other(String),
+    /// Another node of the cluster holds the tenant's lease (or it is
+    /// settling after a loss here): its actors cannot run on this node now.
+    #[error("this node does not own the tenant now")]
+    NotOwner,
 }
 
 /// Calls `actor` with a request built around a reply port, with the timeout.
@@ -179,7 +186,26 @@ impl System {
             tenant: t,
             reply,
         })
-        .await
+        .await?
+    }
+
+    /// Stops `t`'s actors here: its lease was lost ([`RegistryMsg::Lost`]).
+    pub fn lease_lost(&self, t: TenantId) {
+        let reg = self
+            .registry
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        match reg {
+            Some(reg) => {
+                let _ = reg.cast(RegistryMsg::Lost { tenant: t });
+            }
+            None => {
+                if let Some(k) = &self.ctx.keeper {
+                    k.settled(t);
+                }
+            }
+        }
     }
 
     /// The Bookings actor of tenant `t`: the one writer of its consultations.

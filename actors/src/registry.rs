@@ -10,7 +10,7 @@
 use crate::hooks::{Deliverer, DelivererMsg};
 use crate::mailer::{Mailer, MailerConfig, MailerMsg};
 use crate::tenant::{Tenant, TenantArgs, TenantMsg};
-use crate::Ctx;
+use crate::{ActorError, Ctx};
 use parley_engine::TenantId;
 use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use std::collections::HashMap;
@@ -28,11 +28,16 @@ pub struct TenantHandle {
 
 /// Messages the registry handles.
 pub enum RegistryMsg {
-    /// The live Tenant actor for `tenant`, started if needed.
+    /// The live Tenant actor for `tenant`, started if needed (on a cluster
+    /// node, only once it holds the tenant's lease).
     Get {
         tenant: TenantId,
-        reply: RpcReplyPort<TenantHandle>,
+        reply: RpcReplyPort<Result<TenantHandle, ActorError>>,
     },
+    /// The node lost `tenant`'s lease: its actors stop (their sockets get
+    /// 1012 and reconnect, to whichever node owns it next), then the keeper
+    /// hears it is settled.
+    Lost { tenant: TenantId },
 }
 
 /// The registry actor.
@@ -43,6 +48,8 @@ pub struct RegistryState {
     ctx: Arc<Ctx>,
     tenants: HashMap<TenantId, (TenantHandle, watch::Sender<bool>)>,
     by_actor: HashMap<ActorId, TenantId>,
+    /// Tenants whose lease was lost, stopping: settled once they have.
+    settling: std::collections::HashSet<TenantId>,
 }
 
 impl Actor for TenantRegistry {
@@ -59,6 +66,7 @@ impl Actor for TenantRegistry {
             ctx,
             tenants: HashMap::new(),
             by_actor: HashMap::new(),
+            settling: Default::default(),
         })
     }
 
@@ -69,10 +77,40 @@ impl Actor for TenantRegistry {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         match msg {
+            RegistryMsg::Lost { tenant } => match state.tenants.get(&tenant) {
+                Some((h, _)) => {
+                    tracing::warn!(tenant = %tenant, "lease lost: stopping the tenant's actors here");
+                    state.settling.insert(tenant);
+                    h.actor.stop(Some("lease lost".into()));
+                }
+                None => {
+                    if let Some(k) = &state.ctx.keeper {
+                        k.settled(tenant);
+                    }
+                }
+            },
             RegistryMsg::Get { tenant, reply } => {
                 if let Some((h, _)) = state.tenants.get(&tenant) {
-                    let _ = reply.send(h.clone());
+                    let _ = reply.send(Ok(h.clone()));
                     return Ok(());
+                }
+                if state.settling.contains(&tenant) {
+                    let _ = reply.send(Err(ActorError::NotOwner));
+                    return Ok(());
+                }
+                if let Some(k) = &state.ctx.keeper {
+                    match k.acquire(tenant).await {
+                        Ok(Some(_)) => {}
+                        Ok(None) => {
+                            let _ = reply.send(Err(ActorError::NotOwner));
+                            return Ok(());
+                        }
+                        Err(e) => {
+                            let why = parley_storage::postgres::describe(&e);
+                            let _ = reply.send(Err(ActorError::Other(why)));
+                            return Ok(());
+                        }
+                    }
                 }
                 let (t, _) = Actor::spawn_linked(
                     None,
@@ -88,7 +126,7 @@ impl Actor for TenantRegistry {
                 let (tx, gone) = watch::channel(false);
                 let handle = TenantHandle { actor: t, gone };
                 state.tenants.insert(tenant, (handle.clone(), tx));
-                let _ = reply.send(handle);
+                let _ = reply.send(Ok(handle));
             }
         }
         Ok(())
@@ -114,6 +152,11 @@ impl Actor for TenantRegistry {
             }
             if let Some((_, gone)) = state.tenants.remove(&t) {
                 let _ = gone.send(true);
+            }
+            if state.settling.remove(&t) {
+                if let Some(k) = &state.ctx.keeper {
+                    k.settled(t);
+                }
             }
         }
         Ok(())

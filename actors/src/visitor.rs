@@ -231,6 +231,7 @@ mod tests {
             writer,
             cfg: Default::default(),
             hooks: Default::default(),
+            keeper: None,
         };
         let (t, v, site) = (TenantId::new(), VisitorId::new(), SiteId::new());
         let page = |u: &str| PageInfo {

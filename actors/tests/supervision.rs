@@ -18,6 +18,7 @@ async fn system(dir: &std::path::Path) -> System {
         writer,
         cfg: ActorConfig::default(),
         hooks: Default::default(),
+        keeper: None,
     }))
     .await
     .unwrap()
@@ -159,6 +160,7 @@ async fn idle_conversation_passivates_and_comes_back() {
             ..ActorConfig::default()
         },
         hooks: Default::default(),
+        keeper: None,
     }))
     .await
     .unwrap();

@@ -63,6 +63,7 @@ fn actor_hop(c: &mut Criterion) {
             writer,
             cfg: ActorConfig::default(),
             hooks: Default::default(),
+            keeper: None,
         })))
         .unwrap();
     let v = VisitorId::new();

@@ -22,6 +22,7 @@ fn e2e(c: &mut Criterion) {
         owner_name: None,
         dir: DataDir {
             data_dir: dir.path().into(),
+            postgres_url: None,
         },
     })
     .unwrap();

@@ -90,6 +90,19 @@ pub fn new_site(tenant: TenantId, name: String) -> SiteRecord {
     }
 }
 
+/// The records an admin command works on: the data dir's, or a cluster's.
+fn open(dir: &crate::cli::DataDir) -> Result<parley_storage::Store, Fatal> {
+    match &dir.postgres_url {
+        Some(url) => parley_storage::Store::open_postgres(url, 1, &dir.data_dir).map_err(|e| {
+            Fatal::Other(format!(
+                "PostgreSQL at {}: {e}",
+                parley_storage::postgres::redacted(url)
+            ))
+        }),
+        None => datadir::open(&dir.data_dir, &StoreConfig::default()),
+    }
+}
+
 /// `parley admin migrate`: the cluster's schema, up to date.
 fn migrate(config: Option<std::path::PathBuf>) -> Result<serde_json::Value, Fatal> {
     let cfg = crate::load_config(&crate::cli::ServeArgs {
@@ -141,7 +154,7 @@ pub fn exec(cmd: AdminCommand) -> Result<serde_json::Value, Fatal> {
                     .as_deref()
                     .unwrap_or_else(|| email.split('@').next().unwrap_or("Owner")),
             )?;
-            let store = datadir::open(&dir.data_dir, &StoreConfig::default())?;
+            let store = open(&dir)?;
             if store.staff_by_email(&email)?.is_some() {
                 return Err(Fatal::Usage(format!(
                     "a staff member with email {email} already exists"
@@ -176,7 +189,7 @@ pub fn exec(cmd: AdminCommand) -> Result<serde_json::Value, Fatal> {
                 name.as_deref()
                     .unwrap_or_else(|| email.split('@').next().unwrap_or("Staff")),
             )?;
-            let store = datadir::open(&dir.data_dir, &StoreConfig::default())?;
+            let store = open(&dir)?;
             if store.tenant(tenant)?.is_none() {
                 return Err(Fatal::Usage(format!("no tenant {tenant} in this data dir")));
             }
@@ -195,7 +208,7 @@ pub fn exec(cmd: AdminCommand) -> Result<serde_json::Value, Fatal> {
             let tenant: TenantId = tenant
                 .parse()
                 .map_err(|_| Fatal::Usage(format!("--tenant {tenant} is not a tenant id")))?;
-            let store = datadir::open(&dir.data_dir, &StoreConfig::default())?;
+            let store = open(&dir)?;
             if store.tenant(tenant)?.is_none() {
                 return Err(Fatal::Usage(format!("no tenant {tenant} in this data dir")));
             }
@@ -218,7 +231,7 @@ pub fn exec(cmd: AdminCommand) -> Result<serde_json::Value, Fatal> {
         }
         AdminCommand::Migrate { config } => migrate(config)?,
         AdminCommand::VerifyBackup { from, dir } => {
-            let store = datadir::open(&dir.data_dir, &StoreConfig::default())?;
+            let store = open(&dir)?;
             let (info, differ) = parley_storage::backup::compare_backup(&from, &store)
                 .map_err(|e| Fatal::Usage(format!("cannot read {}: {e}", from.display())))?;
             json!({"records": info.records, "differ": differ, "equal": differ == 0})
@@ -230,7 +243,7 @@ pub fn exec(cmd: AdminCommand) -> Result<serde_json::Value, Fatal> {
         } => {
             let email = validate::email(&email)?;
             validate::password(&password, &email)?;
-            let store = datadir::open(&dir.data_dir, &StoreConfig::default())?;
+            let store = open(&dir)?;
             if store.superadmin_by_email(&email)?.is_some() {
                 return Err(Fatal::Usage(format!(
                     "a superadmin with email {email} already exists"

@@ -37,6 +37,10 @@ pub struct ServeArgs {
     /// A TOML configuration file.
     #[arg(long, env = "PARLEY_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Run as a node of a cluster: records in PostgreSQL, tenants owned by
+    /// lease (`[cluster]`, see http/CLUSTER.md).
+    #[arg(long)]
+    pub cluster: bool,
 }
 
 /// The data dir flag shared by admin commands.
@@ -45,6 +49,10 @@ pub struct DataDir {
     /// Data directory of a stopped server.
     #[arg(long, env = "PARLEY_DATA_DIR", default_value = "parley-data")]
     pub data_dir: PathBuf,
+    /// Work on a cluster's records in this PostgreSQL instead (migrated:
+    /// `parley admin migrate`); the data dir is not opened.
+    #[arg(long, env = "PARLEY_POSTGRES_URL")]
+    pub postgres_url: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -36,17 +36,38 @@ pub struct Config {
     pub cluster: ClusterConfig,
 }
 
-/// `[cluster]`: several nodes on one PostgreSQL and one NATS (`CLUSTER.md`).
-/// Today only `parley admin migrate` uses it (the schema); the nodes come next.
-#[derive(Clone, Debug, Default, Deserialize)]
+/// `[cluster]`: several nodes on one PostgreSQL and one NATS (`CLUSTER.md`),
+/// used by `parley serve --cluster` and `parley admin migrate`.
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ClusterConfig {
+    /// Run as a cluster node (`parley serve --cluster`), records in PostgreSQL.
+    #[serde(skip)]
+    pub enabled: bool,
+    /// How long a tenant's lease lasts unrenewed: the longest a dead node's
+    /// tenants wait for a new owner.
+    pub lease_secs: f64,
+    /// Connections each node reads its records through.
+    pub readers: usize,
     /// This node's name, unique in the cluster (`PARLEY_NODE_ID`).
     pub node_id: Option<String>,
     /// `postgres://user:password@host:port/db` (`PARLEY_POSTGRES_URL`).
     pub postgres_url: Option<String>,
     /// `nats://host:port` (`PARLEY_NATS_URL`).
     pub nats_url: Option<String>,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            lease_secs: 10.0,
+            readers: 4,
+            node_id: None,
+            postgres_url: None,
+            nats_url: None,
+        }
+    }
 }
 
 /// What only conformance tests turn on.
@@ -526,6 +547,21 @@ impl Config {
         }
         if self.mail.max_attempts == 0 {
             return Err("mail.max_attempts must be above 0".into());
+        }
+        let c = &self.cluster;
+        if c.enabled {
+            if c.node_id.as_deref().is_none_or(str::is_empty)
+                || c.postgres_url.is_none()
+                || c.nats_url.is_none()
+            {
+                return Err("--cluster needs [cluster] node_id, postgres_url and nats_url (or PARLEY_NODE_ID, PARLEY_POSTGRES_URL, PARLEY_NATS_URL)".into());
+            }
+            if !(c.lease_secs >= 1.0 && c.lease_secs <= 600.0) {
+                return Err("cluster.lease_secs must be between 1 and 600".into());
+            }
+            if c.readers == 0 {
+                return Err("cluster.readers must be above 0".into());
+            }
         }
         self.plans()?;
         if self.auth.access_token_ttl_secs < 30 {

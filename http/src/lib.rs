@@ -11,6 +11,7 @@ pub mod assets;
 pub mod auth;
 pub mod bus;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod datadir;
 pub mod fatal;
@@ -39,6 +40,7 @@ pub fn load_config(args: &ServeArgs) -> Result<Config, Fatal> {
     if let Some(d) = &args.data_dir {
         cfg.data_dir = d.clone();
     }
+    cfg.cluster.enabled |= args.cluster;
     if let Ok(s) = std::env::var("PARLEY_TOKEN_SECRET") {
         cfg.auth.token_secret = Some(s);
     }

@@ -87,28 +87,40 @@ impl Server {
     /// Opens storage, starts the actors and binds the listener.
     pub async fn start(config: Config) -> Result<Self, Fatal> {
         config.validate().map_err(Fatal::Usage)?;
-        let store = datadir::open_with_room(
-            &config.data_dir,
-            &StoreConfig {
-                cache_bytes: config.storage.cache_mb << 20,
-            },
-            config.storage.min_free_mb << 20,
-        )?;
+        let (cluster, store) = if config.cluster.enabled {
+            let (node, store) = crate::cluster::Node::start(&config).await?;
+            (Some(node), store)
+        } else {
+            let store = datadir::open_with_room(
+                &config.data_dir,
+                &StoreConfig {
+                    cache_bytes: config.storage.cache_mb << 20,
+                },
+                config.storage.min_free_mb << 20,
+            )?;
+            (None, store)
+        };
         let secret = match &config.auth.token_secret {
             Some(s) => s.as_bytes().to_vec(),
             None => store.instance_secret(fresh_secret)?,
         };
         let listener = listen(config.listen, config.limits.listen_backlog)
             .map_err(|e| Fatal::Usage(format!("cannot listen on {}: {e}", config.listen)))?;
-        let writer = Writer::start(
-            store.clone(),
-            WriterConfig {
-                max_batch: config.storage.batch_max_ops.max(1),
-                window: Duration::from_micros(config.storage.batch_window_us),
-                min_free_bytes: config.storage.min_free_mb << 20,
-                segment_bytes: config.storage.log_segment_mb.max(1) << 20,
-            },
-        );
+        let writer_cfg = WriterConfig {
+            max_batch: config.storage.batch_max_ops.max(1),
+            window: Duration::from_micros(config.storage.batch_window_us),
+            min_free_bytes: config.storage.min_free_mb << 20,
+            segment_bytes: config.storage.log_segment_mb.max(1) << 20,
+        };
+        let writer = match &cluster {
+            Some(node) => Writer::start_fenced(
+                store.clone(),
+                writer_cfg,
+                node.keeper
+                    .fences_acquiring(tokio::runtime::Handle::current()),
+            ),
+            None => Writer::start(store.clone(), writer_cfg),
+        };
         let bound = listener
             .local_addr()
             .map_err(|e| Fatal::Other(format!("cannot read the bound address: {e}")))?;
@@ -156,6 +168,7 @@ impl Server {
                 writer: writer.clone(),
                 cfg: config.actor_config(),
                 hooks: parley_actors::hooks::Hooks::new(config.hook_config()),
+                keeper: cluster.as_ref().map(|n| n.keeper.clone()),
             }),
             mailer,
         )
@@ -192,6 +205,7 @@ impl Server {
                 None => None,
             },
             config,
+            cluster,
             store,
             writer,
             system,
@@ -228,6 +242,7 @@ impl Server {
             Err(_) => None,
         };
         let prune = tokio::spawn(janitor(app.clone()));
+        let leases = tokio::spawn(crate::cluster::Node::watch_leases(app.clone()));
         let every = app
             .system
             .ctx
@@ -271,6 +286,7 @@ impl Server {
         .await;
         let _ = shutdown.send(true);
         prune.abort();
+        leases.abort();
         missed.abort();
         reminders.abort();
         campaigns.abort();
@@ -291,6 +307,10 @@ impl Server {
         app.system.stop().await;
         app.writer.shutdown();
         app.store.flush()?;
+        if let Some(node) = &app.cluster {
+            // The next node need not wait for these to run out.
+            node.keeper.release_all().await;
+        }
         tracing::info!("stopped");
         Ok(())
     }

@@ -20,6 +20,8 @@ pub struct AppInner {
     pub store: Store,
     pub writer: Writer,
     pub system: System,
+    /// This node's cluster parts; `None` on a single node.
+    pub cluster: Option<crate::cluster::Node>,
     pub tokens: Tokens,
     pub metrics: Option<PrometheusHandle>,
     /// One permit per open WebSocket: bounds connections and lets shutdown wait for them.

@@ -5,6 +5,8 @@
 //! advisory lock, so nodes starting together (or an operator's `parley
 //! admin migrate` beside them) never apply one twice.
 
+/// PostgreSQL's client error, for callers that name it.
+pub use tokio_postgres::Error as PgError;
 use tokio_postgres::NoTls;
 
 pub mod keeper;

@@ -42,13 +42,20 @@ pub fn bin() -> &'static str {
 
 /// Runs `parley admin ...` on `dir` and parses its JSON line.
 pub fn admin(dir: &std::path::Path, args: &[&str]) -> Value {
-    let out = Command::new(bin())
-        .arg("admin")
-        .args(args)
-        .arg("--data-dir")
-        .arg(dir)
-        .output()
-        .expect("running parley admin");
+    admin_on(dir, None, args)
+}
+
+/// [`admin`] on a cluster's PostgreSQL at `postgres_url` when given.
+pub fn admin_on(dir: &std::path::Path, postgres_url: Option<&str>, args: &[&str]) -> Value {
+    let mut c = Command::new(bin());
+    c.arg("admin").args(args);
+    if args.first() != Some(&"migrate") {
+        c.arg("--data-dir").arg(dir);
+    }
+    if let Some(url) = postgres_url {
+        c.env("PARLEY_POSTGRES_URL", url);
+    }
+    let out = c.output().expect("running parley admin");
     assert!(
         out.status.success(),
         "admin {args:?} failed: {}",
@@ -97,6 +104,7 @@ pub struct Server {
     tmpfs: bool,
     /// The data dir's fault file system ([`Setup::faultfs`]).
     pub faultfs: Option<faultfs::FaultFs>,
+    pub cluster: Option<ClusterNode>,
 }
 
 /// What to prepare before the server starts.
@@ -116,6 +124,17 @@ pub struct Setup {
     pub tmpfs: Option<&'static str>,
     /// Put the data dir on a fault file system; see [`faultfs::unavailable`].
     pub faultfs: bool,
+    /// Run as a cluster node (`serve --cluster`): the accounts are made in
+    /// its PostgreSQL (migrated first).
+    pub cluster: Option<ClusterNode>,
+}
+
+/// A cluster node's settings ([`Setup::cluster`]).
+#[derive(Clone)]
+pub struct ClusterNode {
+    pub node_id: String,
+    pub postgres_url: String,
+    pub nats_url: String,
 }
 
 /// Mounts a tmpfs of `size` at `dir`.
@@ -154,6 +173,11 @@ impl Server {
         let faultfs = setup
             .faultfs
             .then(|| faultfs::FaultFs::mount(&data).expect("mounting the fault file system"));
+        let pg = setup.cluster.as_ref().map(|c| c.postgres_url.clone());
+        let admin = |dir: &std::path::Path, args: &[&str]| admin_on(dir, pg.as_deref(), args);
+        if pg.is_some() {
+            admin(&data, &["migrate"]);
+        }
         let tenant = admin(
             &data,
             &[
@@ -231,6 +255,7 @@ impl Server {
             open_files: setup.open_files,
             tmpfs: setup.tmpfs.is_some(),
             faultfs,
+            cluster: setup.cluster,
         };
         s.spawn();
         s
@@ -283,6 +308,12 @@ impl Server {
             .stderr(Stdio::from(log));
         if let Some(c) = &self.config {
             cmd.arg("--config").arg(c);
+        }
+        if let Some(c) = &self.cluster {
+            cmd.arg("--cluster")
+                .env("PARLEY_NODE_ID", &c.node_id)
+                .env("PARLEY_POSTGRES_URL", &c.postgres_url)
+                .env("PARLEY_NATS_URL", &c.nats_url);
         }
         let mut child = cmd.spawn().expect("starting parley");
         let stdout = child.stdout.take().unwrap();

@@ -34,8 +34,15 @@ struct Inner {
     secs: f64,
     client: tokio::sync::Mutex<Option<tokio_postgres::Client>>,
     held: Mutex<HashMap<TenantId, Lease>>,
+    /// Lost, and not yet known to be let go of here ([`Keeper::settled`]):
+    /// not acquired again meanwhile, so nothing of the node's that still
+    /// runs on the old lease ever writes under a new one.
+    settling: Mutex<HashSet<TenantId>>,
     lost: mpsc::UnboundedSender<TenantId>,
 }
+
+/// How long taking a tenant for a write may hold the writer up.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Holds this node's leases while it lives; dropping it stops renewing
 /// (the leases then run out by themselves).
@@ -59,6 +66,7 @@ impl Keeper {
             secs,
             client: tokio::sync::Mutex::new(Some(connect(url).await?)),
             held: Mutex::new(HashMap::new()),
+            settling: Mutex::new(HashSet::new()),
             lost: tx,
         });
         let i = inner.clone();
@@ -77,11 +85,76 @@ impl Keeper {
 
     /// The lease on `tenant`: the one held, or a new one when nobody else
     /// holds it. `None` when another node does.
+    /// Not while a loss of `tenant` is settling ([`Keeper::settled`]).
     pub async fn acquire(&self, tenant: TenantId) -> Result<Option<Held>, tokio_postgres::Error> {
-        if let Some(h) = self.held(tenant) {
-            return Ok(Some(h));
+        self.inner.acquire(tenant).await
+    }
+
+    /// Says the node has let go of everything it ran on `tenant`'s lost
+    /// lease (its actors stopped): it may be acquired again.
+    pub fn settled(&self, tenant: TenantId) {
+        if let Ok(mut s) = self.inner.settling.lock() {
+            s.remove(&tenant);
         }
-        let i = &self.inner;
+    }
+
+    /// The fences of this node's writer ([`crate::Writer::start_fenced`])
+    /// when a write may take a tenant nobody holds: its lease is acquired
+    /// on the spot (on `rt`, from the writer's thread), as a request for
+    /// one of its actors would.
+    pub fn fences_acquiring(&self, rt: tokio::runtime::Handle) -> Arc<dyn super::Fences> {
+        Arc::new(Acquiring {
+            inner: self.inner.clone(),
+            rt,
+        })
+    }
+}
+
+/// See [`Keeper::fences_acquiring`].
+struct Acquiring {
+    inner: Arc<Inner>,
+    rt: tokio::runtime::Handle,
+}
+
+impl super::Fences for Acquiring {
+    fn node(&self) -> &str {
+        &self.inner.node
+    }
+
+    fn epoch(&self, tenant: TenantId) -> Option<i64> {
+        let known = self.inner.held.lock().ok()?.contains_key(&tenant);
+        if known {
+            // Held, or running out: never taken again behind the renewals' back.
+            return super::Fences::epoch(&*self.inner, tenant);
+        }
+        let got = self.rt.block_on(async {
+            tokio::time::timeout(ACQUIRE_TIMEOUT, self.inner.acquire(tenant)).await
+        });
+        match got {
+            Ok(Ok(Some(h))) => Some(h.epoch),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %super::describe(&e), "taking a tenant lease failed");
+                None
+            }
+            _ => None,
+        }
+    }
+}
+
+impl Inner {
+    async fn acquire(&self, tenant: TenantId) -> Result<Option<Held>, tokio_postgres::Error> {
+        let known = self
+            .held
+            .lock()
+            .ok()
+            .and_then(|h| h.get(&tenant).map(|l| l.epoch));
+        if let Some(epoch) = known {
+            return Ok(Some(Held { tenant, epoch }));
+        }
+        if self.settling.lock().is_ok_and(|s| s.contains(&tenant)) {
+            return Ok(None);
+        }
+        let i = self;
         let mut client = i.client.lock().await;
         let c = match client.as_ref() {
             Some(c) if !c.is_closed() => c,
@@ -97,7 +170,9 @@ impl Keeper {
         }
         Ok(Some(Held { tenant, epoch }))
     }
+}
 
+impl Keeper {
     /// What the node's writer checks its writes against: these leases.
     pub fn fences(&self) -> Arc<dyn super::Fences> {
         self.inner.clone()
@@ -223,6 +298,9 @@ impl Inner {
                 }
                 keep
             });
+        }
+        if let Ok(mut s) = self.settling.lock() {
+            s.extend(lost.iter().copied());
         }
         for t in lost {
             tracing::warn!(tenant = %t, "a tenant lease was lost; its actors stop here");
