@@ -111,8 +111,13 @@ impl From<parley_storage::StorageError> for ApiError {
     fn from(e: parley_storage::StorageError) -> Self {
         use parley_storage::StorageError as E;
         match e {
-            // Storage that refuses writes is a state the client can wait out.
-            E::NoSpace { .. } | E::Poisoned(_) | E::WriterGone => Self::new(
+            // Storage that refuses writes is a state the client can wait out
+            // (on a cluster: the database is back, or the tenant's owner is).
+            E::NoSpace { .. }
+            | E::Poisoned(_)
+            | E::WriterGone
+            | E::Database(_)
+            | E::NotOwner(_) => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 code::UNAVAILABLE,
                 format!("storage refuses writes: {e}"),
