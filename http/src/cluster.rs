@@ -9,6 +9,7 @@ use crate::state::App;
 use parley_engine::TenantId;
 use parley_storage::postgres::{self, keeper::Keeper};
 use parley_storage::Store;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -17,6 +18,8 @@ pub struct Node {
     pub id: String,
     pub keeper: Arc<Keeper>,
     pub bus: crate::bus::Bus,
+    /// The sockets this node relays to other nodes' tenants.
+    pub router: crate::ws::Router,
     lost: Mutex<Option<UnboundedReceiver<TenantId>>>,
 }
 
@@ -65,25 +68,42 @@ impl Node {
                 id: id.clone(),
                 keeper: Arc::new(keeper),
                 bus,
+                router: Default::default(),
                 lost: Mutex::new(Some(lost)),
             },
             store,
         ))
     }
 
-    /// Stops a tenant's actors here whenever its lease is lost (their
-    /// sockets reconnect; the next request takes the tenant wherever it
-    /// is free). Runs until the keeper stops.
+    /// Serves each tenant on the bus from when this node takes its lease
+    /// (other nodes relay its sockets here), and stops serving it and its
+    /// actors here when the lease is lost (their sockets reconnect; the next
+    /// request takes the tenant wherever it is free). Runs for the node's life.
     pub async fn watch_leases(app: App) {
         let Some(node) = app.cluster.as_ref() else {
             return;
         };
         let lost = node.lost.lock().ok().and_then(|mut l| l.take());
-        let Some(mut lost) = lost else {
+        let (Some(mut lost), Some(mut acquired)) = (lost, node.keeper.acquired()) else {
             return;
         };
-        while let Some(t) = lost.recv().await {
-            app.system.lease_lost(t);
+        let mut serving: HashMap<TenantId, tokio::task::JoinHandle<()>> = HashMap::new();
+        loop {
+            tokio::select! {
+                t = acquired.recv() => {
+                    let Some(t) = t else { return };
+                    if let Some(old) = serving.insert(t, tokio::spawn(crate::ws::serve_tenant(app.clone(), t))) {
+                        old.abort();
+                    }
+                }
+                t = lost.recv() => {
+                    let Some(t) = t else { return };
+                    if let Some(s) = serving.remove(&t) {
+                        s.abort();
+                    }
+                    app.system.lease_lost(t);
+                }
+            }
         }
     }
 }

@@ -207,7 +207,9 @@ impl Server {
             config,
             cluster,
             store,
-            writer,
+            // The REST edge writes what any node may (sessions, settings,
+            // forms); only the actors' writes carry the lease fences.
+            writer: writer.unfenced(),
             system,
             metrics: metrics_recorder(),
             shutdown: shutdown_rx,
@@ -243,6 +245,7 @@ impl Server {
         };
         let prune = tokio::spawn(janitor(app.clone()));
         let leases = tokio::spawn(crate::cluster::Node::watch_leases(app.clone()));
+        let relays = tokio::spawn(crate::ws::Router::run(app.clone()));
         let every = app
             .system
             .ctx
@@ -287,6 +290,7 @@ impl Server {
         let _ = shutdown.send(true);
         prune.abort();
         leases.abort();
+        relays.abort();
         missed.abort();
         reminders.abort();
         campaigns.abort();

@@ -131,3 +131,312 @@ async fn a_cluster_node_keeps_the_chat_guarantees_on_postgresql_across_kill_9() 
         .get(0);
     assert!(!live, "the lease was released");
 }
+
+/// A staff socket on `srv` once it says `ready` (a node that does not own
+/// the tenant yet, while its owner is moving, closes and is tried again).
+async fn staff_when_ready(srv: &Server, deadline: std::time::Instant) -> Ws {
+    let token = srv.login(OWNER).await;
+    loop {
+        let mut ws = Ws::connect(&format!("{}/ws/staff", srv.ws)).await;
+        ws.send(json!({"type":"auth","token":token})).await;
+        if let Some(f) = ws.try_recv(std::time::Duration::from_secs(3)).await {
+            if f["type"] == "ready" {
+                return ws;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "staff never got ready on {}",
+            srv.base
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+/// A visitor socket on `srv` once it says `welcome`.
+async fn visitor_when_ready(
+    srv: &Server,
+    token: &str,
+    deadline: std::time::Instant,
+) -> (Ws, serde_json::Value) {
+    loop {
+        let mut ws = Ws::connect(&format!("{}/ws/visitor?site={}", srv.ws, srv.site_key())).await;
+        ws.send(json!({"type":"hello","visitor_token":token,"page":{"url":"https://acme.test/","title":"Home","referrer":""}}))
+            .await;
+        if let Some(f) = ws.try_recv(std::time::Duration::from_secs(3)).await {
+            if f["type"] == "welcome" {
+                return (ws, f);
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "visitor never welcomed on {}",
+            srv.base
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+/// The tenant's owner and whether its lease is live, by PostgreSQL.
+async fn owner(c: &tokio_postgres::Client) -> (String, bool) {
+    let r = c
+        .query_one("SELECT node, expires > now() FROM tenant_lease", &[])
+        .await
+        .unwrap();
+    (r.get(0), r.get(1))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visitor_on_one_node_and_staff_on_another_chat_and_survive_the_owner_dying() {
+    use std::time::{Duration, Instant};
+    if let Some(why) = postgres::unavailable().or_else(nats::unavailable) {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let (pg, bus) = (Postgres::start(), Nats::start());
+    let lease = 3.0;
+    let (a, b) = two_nodes(&pg, &bus, lease);
+
+    // The visitor arrives on A first: A takes the tenant. Staff on B are
+    // relayed to A.
+    let (mut vis, welcome) = a.visitor(None).await;
+    let token = welcome["visitor_token"].as_str().unwrap().to_string();
+    let mut staff = staff_when_ready(&b, Instant::now() + Duration::from_secs(20)).await;
+    let c = parley_storage::postgres::connect(&pg.url()).await.unwrap();
+    assert_eq!(owner(&c).await, ("a".to_string(), true));
+
+    let n = 8u64;
+    for i in 1..=n {
+        vis.send(json!({"type":"send","client_id":format!("v{i}"),"body":format!("from A {i}")}))
+            .await;
+    }
+    let mut acks = Vec::new();
+    while acks.len() < n as usize {
+        let f = vis.until_type("ack").await;
+        assert_eq!(seq(&f), acks.len() as u64 + 1, "{f}");
+        acks.push(f);
+    }
+    let conv = acks[0]["conversation_id"].as_str().unwrap().to_string();
+    let m = staff
+        .until(|v| v["type"] == "message" && v["seq"] == n)
+        .await;
+    assert_eq!(m["body"], format!("from A {n}"));
+    staff
+        .send(json!({"type":"claim","conversation_id":conv}))
+        .await;
+    staff
+        .until(|v| v["type"] == "conversation" && v["conversation"]["status"] == "active")
+        .await;
+    staff
+        .send(json!({"type":"send","conversation_id":conv,"client_id":"note","body":"VIP","private":true}))
+        .await;
+    assert_eq!(seq(&staff.until_type("ack").await), n + 2);
+    staff
+        .send(json!({"type":"send","conversation_id":conv,"client_id":"s1","body":"from B"}))
+        .await;
+    let s1 = staff.until_type("ack").await;
+    assert_eq!(seq(&s1), n + 3);
+    let reply = vis
+        .until(|v| v["type"] == "message" && v["from"]["kind"] == "staff")
+        .await;
+    assert_eq!(
+        (seq(&reply), reply["body"].as_str()),
+        (n + 3, Some("from B"))
+    );
+    // Dedupe through the relay: the same client_id answers the same ack.
+    staff
+        .send(json!({"type":"send","conversation_id":conv,"client_id":"s1","body":"from B"}))
+        .await;
+    let again = staff.until_type("ack").await;
+    assert_eq!(
+        (again["id"].clone(), seq(&again)),
+        (s1["id"].clone(), n + 3)
+    );
+
+    // The owner dies mid-conversation.
+    let killed = Instant::now();
+    signal(a.pid(), "-9");
+    // B's relayed staff socket notices and closes for a reconnect.
+    assert_eq!(staff.close_code().await, Some(1012));
+    drop(vis);
+
+    // Staff and the visitor come back on B, which takes the tenant once
+    // A's lease ran out, and nothing acked is missing.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut staff = staff_when_ready(&b, deadline).await;
+    let moved = killed.elapsed();
+    assert_eq!(owner(&c).await, ("b".to_string(), true));
+    assert!(
+        moved < Duration::from_secs_f64(lease + 5.0),
+        "ownership moved after {moved:?}"
+    );
+    let (mut vis, w) = visitor_when_ready(&b, &token, deadline).await;
+    assert_eq!(w["conversation"]["id"], conv);
+    vis.send(json!({"type":"resume","conversation_id":conv,"after_seq":0}))
+        .await;
+    for (i, ack) in acks.iter().enumerate() {
+        let m = vis.until_type("message").await;
+        assert_eq!(seq(&m), i as u64 + 1);
+        assert_eq!(m["id"], ack["id"]);
+    }
+    let mut rest = Vec::new();
+    while rest.last() != Some(&(n + 3)) {
+        let m = vis.until_type("message").await;
+        assert_eq!(m["private"], false, "{m}");
+        rest.push(seq(&m));
+    }
+    assert_eq!(rest, [n + 1, n + 3]);
+    vis.send(json!({"type":"send","client_id":"after","body":"on B"}))
+        .await;
+    assert_eq!(
+        seq(&vis.until_type("ack").await),
+        n + 4,
+        "no gap after the move"
+    );
+    let m = staff
+        .until(|v| v["type"] == "message" && v["seq"] == n + 4)
+        .await;
+    assert_eq!(m["body"], "on B");
+    drop(a);
+}
+
+/// Two nodes of one cluster with `lease`-second leases, and A's tenant.
+fn two_nodes(pg: &Postgres, bus: &Nats, lease: f64) -> (Server, Server) {
+    let node = |id: &str| ClusterNode {
+        node_id: id.into(),
+        postgres_url: pg.url(),
+        nats_url: bus.url(),
+    };
+    let config = format!("[cluster]\nlease_secs = {lease}\n");
+    let a = Server::start_with(Setup {
+        cluster: Some(node("a")),
+        config: Some(config.clone()),
+        ..Setup::default()
+    });
+    let b = Server::start_with(Setup {
+        cluster: Some(node("b")),
+        config: Some(config),
+        join: Some(a.tenant.clone()),
+        ..Setup::default()
+    });
+    (a, b)
+}
+
+fn signal(pid: u32, sig: &str) {
+    assert!(std::process::Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .unwrap()
+        .success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_paused_past_its_lease_cannot_write_when_it_wakes() {
+    use std::time::{Duration, Instant};
+    if let Some(why) = postgres::unavailable().or_else(nats::unavailable) {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let (pg, bus) = (Postgres::start(), Nats::start());
+    let lease = 2.0;
+    let (a, b) = two_nodes(&pg, &bus, lease);
+    let (mut vis, welcome) = a.visitor(None).await;
+    let token = welcome["visitor_token"].as_str().unwrap().to_string();
+    vis.send(json!({"type":"send","client_id":"before","body":"before the pause"}))
+        .await;
+    let first = vis.until_type("ack").await;
+    let conv = first["conversation_id"].as_str().unwrap().to_string();
+    let c = parley_storage::postgres::connect(&pg.url()).await.unwrap();
+    assert_eq!(owner(&c).await.0, "a");
+
+    // A stops (a long stall, a partition); B takes the tenant meanwhile.
+    signal(a.pid(), "-STOP");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut staff = staff_when_ready(&b, deadline).await;
+    assert_eq!(owner(&c).await, ("b".to_string(), true));
+    // The visitor's next message reaches A's socket while A sleeps...
+    vis.send(json!({"type":"send","client_id":"paused","body":"while paused"}))
+        .await;
+    signal(a.pid(), "-CONT");
+    // ...and when A wakes it is refused (`unavailable`, or the socket closes
+    // as A lets the tenant go), never acknowledged.
+    let mut acked = false;
+    while let Some(f) = vis.try_recv(Duration::from_secs(5)).await {
+        if f["type"] == "ack" && f["client_id"] == "paused" {
+            acked = true;
+        }
+        if f["type"] == "error" && f["client_id"] == "paused" {
+            assert_eq!(f["code"], "unavailable", "{f}");
+            break;
+        }
+    }
+    assert!(!acked, "a fenced node acknowledged a write");
+    let landed: i64 = c
+        .query_one(
+            "SELECT count(*) FROM kv WHERE position(convert_to('while paused', 'UTF8') in value) > 0",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(landed, 0, "nothing of the fenced write is stored");
+
+    // The visitor moves to B: the log has no hole, and the re-sent message
+    // takes the next seq there.
+    let (mut vis, w) = visitor_when_ready(&b, &token, deadline).await;
+    assert_eq!(w["conversation"]["id"], conv);
+    vis.send(json!({"type":"send","client_id":"paused","body":"while paused"}))
+        .await;
+    assert_eq!(seq(&vis.until_type("ack").await), 2);
+    let m = staff
+        .until(|v| v["type"] == "message" && v["seq"] == 2)
+        .await;
+    assert_eq!(m["body"], "while paused");
+    drop(a);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relayed_sockets_come_back_after_nats_restarts() {
+    use std::time::{Duration, Instant};
+    if let Some(why) = postgres::unavailable().or_else(nats::unavailable) {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let (pg, mut bus) = (Postgres::start(), Nats::start());
+    let (a, b) = two_nodes(&pg, &bus, 10.0);
+    let (mut vis, _) = a.visitor(None).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut staff = staff_when_ready(&b, deadline).await;
+    vis.send(json!({"type":"send","client_id":"1","body":"one"}))
+        .await;
+    let conv = vis.until_type("ack").await["conversation_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    staff
+        .until(|v| v["type"] == "message" && v["seq"] == 1)
+        .await;
+
+    bus.kill();
+    // The visitor's own node owns the tenant: it keeps chatting.
+    vis.send(json!({"type":"send","client_id":"2","body":"two"}))
+        .await;
+    assert_eq!(seq(&vis.until_type("ack").await), 2);
+    bus.restart();
+    // The relayed staff socket resyncs (1012), then catches up and goes on.
+    assert_eq!(staff.close_code().await, Some(1012));
+    let mut staff = staff_when_ready(&b, deadline).await;
+    staff
+        .send(json!({"type":"resume","conversation_id":conv,"after_seq":1}))
+        .await;
+    let m = staff
+        .until(|v| v["type"] == "message" && v["seq"] == 2)
+        .await;
+    assert_eq!(m["body"], "two");
+    vis.send(json!({"type":"send","client_id":"3","body":"three"}))
+        .await;
+    let m = staff
+        .until(|v| v["type"] == "message" && v["seq"] == 3)
+        .await;
+    assert_eq!(m["body"], "three");
+}

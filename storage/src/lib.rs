@@ -123,6 +123,9 @@ pub struct WriteBatch {
     pub counts: Vec<Count>,
     /// The ordered series this write belongs to (see [`Chain`]).
     pub chain: Option<Chain>,
+    /// Set by the writer handle it was submitted through: checked against
+    /// the node's leases on a cluster ([`Writer::unfenced`]).
+    pub(crate) fenced: bool,
 }
 
 /// A series of writes that must land in order with no hole: one

@@ -131,6 +131,8 @@ pub struct Writer {
     tx: mpsc::Sender<Request>,
     health: Arc<Health>,
     thread: Arc<Mutex<Option<JoinHandle<()>>>>,
+    /// Whether this handle's writes are fenced (see [`Writer::unfenced`]).
+    fenced: bool,
 }
 
 impl Writer {
@@ -170,11 +172,24 @@ impl Writer {
             tx,
             health,
             thread: Arc::new(Mutex::new(Some(thread))),
+            fenced: true,
+        }
+    }
+
+    /// A handle to the same writer whose writes skip the lease fences: for
+    /// records any node may write, last writer winning (a cluster's REST
+    /// edge: sessions, settings, forms), never for what a tenant's actors
+    /// own (its conversations' logs), which only its owner writes.
+    pub fn unfenced(&self) -> Self {
+        Self {
+            fenced: false,
+            ..self.clone()
         }
     }
 
     /// Queues `batch`; `done` runs on the writer thread once it is durable.
-    pub fn submit(&self, batch: WriteBatch, done: Done) {
+    pub fn submit(&self, mut batch: WriteBatch, done: Done) {
+        batch.fenced = self.fenced;
         if let Err(mpsc::SendError(Request::Write { done, .. })) =
             self.tx.send(Request::Write { batch, done })
         {
@@ -574,6 +589,9 @@ impl Committer {
             batch.retain_mut(|(b, done)| {
                 let mut mine = true;
                 let mut refusal = None;
+                if !b.fenced {
+                    return true;
+                }
                 let tenants = b.ops.iter().filter_map(tenant_of);
                 for t in tenants.chain(b.counts.iter().map(|c| c.key.tenant)) {
                     let epoch = match &self.fences {

@@ -46,6 +46,11 @@ pub struct Socket {
     /// `None` only once dropped: the reader then goes back to the
     /// connection for the close handshake ([`linger`]).
     rd: Option<WsRead>,
+    /// Instead of `rd`: the messages a gateway node relays for a client
+    /// connected there (`super::remote`), already whole.
+    relayed: Option<tokio::sync::mpsc::Receiver<Vec<u8>>>,
+    /// A message read ahead (to learn whose it is) and put back.
+    unread: Option<Vec<u8>>,
     give_back: Option<oneshot::Sender<WsRead>>,
     limiter: DefaultDirectRateLimiter,
     fragment: Option<(Op, Vec<u8>)>,
@@ -61,6 +66,20 @@ impl Socket {
         handshake: tokio::sync::OwnedSemaphorePermit,
         give_back: oneshot::Sender<WsRead>,
     ) -> Self {
+        let mut s = Self::relayed(app, outbox, None);
+        s.rd = Some(rd);
+        s.give_back = Some(give_back);
+        s.handshake = Some(handshake);
+        s
+    }
+
+    /// A session's socket whose client is connected to another node: its
+    /// messages arrive on `relayed` (the gateway did the WebSocket part).
+    pub fn relayed(
+        app: App,
+        outbox: Outbox,
+        relayed: Option<tokio::sync::mpsc::Receiver<Vec<u8>>>,
+    ) -> Self {
         let l = &app.config.limits;
         let quota =
             Quota::per_second(NonZeroU32::new(l.frames_per_second).unwrap_or(NonZeroU32::MIN))
@@ -68,12 +87,19 @@ impl Socket {
         Self {
             app,
             outbox,
-            rd: Some(rd),
-            give_back: Some(give_back),
+            rd: None,
+            relayed,
+            unread: None,
+            give_back: None,
             limiter: RateLimiter::direct_with_clock(quota, CLOCK.clone()),
             fragment: None,
-            handshake: Some(handshake),
+            handshake: None,
         }
+    }
+
+    /// Puts a text message back: the next [`Socket::recv`] returns it.
+    pub fn unread(&mut self, text: Vec<u8>) {
+        self.unread = Some(text);
     }
 
     /// The handshake is done (`welcome` / `ready` is on its way): the
@@ -109,7 +135,16 @@ impl Socket {
             if let Some(code) = self.outbox.closer().code() {
                 return Err(code);
             }
-            let frame = self.rd.as_mut().expect("read before drop").frame().await?;
+            if let Some(text) = self.unread.take() {
+                return Ok((Op::Text, text));
+            }
+            if let Some(rx) = self.relayed.as_mut() {
+                return rx.recv().await.map(|t| (Op::Text, t)).ok_or(close::NORMAL);
+            }
+            let Some(rd) = self.rd.as_mut() else {
+                return Err(close::NORMAL);
+            };
+            let frame = rd.frame().await?;
             metrics::counter!("parley_ws_frames_in_total").increment(1);
             let (op, data) = match (frame.op, frame.fin, self.fragment.take()) {
                 // A close needs no echo here: the session ends and the writer closes.
@@ -267,6 +302,44 @@ async fn write_close(ws: &mut WsWrite, code: u16) {
     .await;
 }
 
+/// Where a socket's writer sends what its outbox holds: the client's own
+/// connection ([`WsSink`]), or the bus, for a session this node runs for a
+/// client connected to another node (`super::remote`).
+pub trait Sink: Send {
+    /// Writes one queued item (buffered: [`Sink::flush`] sends). False once
+    /// the sink failed.
+    fn item(&mut self, out: Out) -> impl std::future::Future<Output = bool> + Send;
+    /// Writes the session's first frame and flushes.
+    fn prelude(&mut self, frame: &[u8]) -> impl std::future::Future<Output = bool> + Send;
+    fn flush(&mut self) -> impl std::future::Future<Output = bool> + Send;
+    /// Closes with `code` (best effort).
+    fn close(&mut self, code: u16) -> impl std::future::Future<Output = ()> + Send;
+}
+
+/// A client's WebSocket, with the store its replays are read from.
+pub struct WsSink {
+    pub ws: WsWrite,
+    pub store: Store,
+}
+
+impl Sink for WsSink {
+    async fn item(&mut self, out: Out) -> bool {
+        write_out(&mut self.ws, &self.store, out).await
+    }
+
+    async fn prelude(&mut self, frame: &[u8]) -> bool {
+        write_text(&mut self.ws, frame).await && self.ws.flush().await.is_ok()
+    }
+
+    async fn flush(&mut self) -> bool {
+        self.ws.flush().await.is_ok()
+    }
+
+    async fn close(&mut self, code: u16) {
+        write_close(&mut self.ws, code).await
+    }
+}
+
 /// Writes one queued item (into the write buffer; the caller flushes).
 async fn write_out(ws: &mut WsWrite, store: &Store, out: Out) -> bool {
     match out {
@@ -333,11 +406,11 @@ async fn tenant_gone(gone: &mut Option<watch::Receiver<bool>>) {
 /// Writes `first` and everything already queued behind it in one write
 /// (every call leaves the write buffer flushed, so ending after it loses
 /// nothing). False when the socket failed.
-async fn write_batch(ws: &mut WsWrite, queue: &mut Inbox, store: &Store, first: Out) -> bool {
+async fn write_batch(sink: &mut impl Sink, queue: &mut Inbox, first: Out) -> bool {
     let mut out = first;
     let mut gathered = 1;
     loop {
-        if !write_out(ws, store, out).await {
+        if !sink.item(out).await {
             return false;
         }
         if gathered == MAX_GATHER {
@@ -347,43 +420,42 @@ async fn write_batch(ws: &mut WsWrite, queue: &mut Inbox, store: &Store, first: 
         out = next;
         gathered += 1;
     }
-    ws.flush().await.is_ok()
+    sink.flush().await
 }
 
 /// Drains the outbox to the socket until a close is asked for, the server
 /// shuts down (close 1001), the session's Tenant goes away (1012), the peer
 /// closes, or a write fails.
 pub async fn write_loop(
-    mut ws: WsWrite,
+    mut ws: impl Sink,
     mut queue: Inbox,
     mut prelude: oneshot::Receiver<Prelude>,
     closer: Arc<CloseSignal>,
     mut shutdown: watch::Receiver<bool>,
-    store: Store,
 ) {
     let mut ready = false;
     // The first queued frame that must wait for the prelude.
     let mut held: Option<Out> = None;
     let mut gone = None;
     if *shutdown.borrow_and_update() {
-        write_close(&mut ws, close::GOING_AWAY).await;
+        ws.close(close::GOING_AWAY).await;
         return;
     }
     loop {
         tokio::select! {
             biased;
             code = closer.wait() => {
-                write_close(&mut ws, code).await;
+                ws.close(code).await;
                 return;
             }
             changed = shutdown.changed() => {
                 if changed.is_err() || *shutdown.borrow_and_update() {
-                    write_close(&mut ws, close::GOING_AWAY).await;
+                    ws.close(close::GOING_AWAY).await;
                     return;
                 }
             }
             _ = tenant_gone(&mut gone) => {
-                write_close(&mut ws, close::RESTART).await;
+                ws.close(close::RESTART).await;
                 return;
             }
             p = &mut prelude, if !ready => {
@@ -393,14 +465,14 @@ pub async fn write_loop(
                     let wrote = tokio::select! {
                         biased;
                         _ = closer.wait() => return,
-                        ok = async { write_text(&mut ws, &p.frame).await && ws.flush().await.is_ok() } => ok,
+                        ok = ws.prelude(&p.frame) => ok,
                     };
                     if !wrote {
                         return;
                     }
                 }
                 if let Some(out) = held.take() {
-                    if !write_batch(&mut ws, &mut queue, &store, out).await {
+                    if !write_batch(&mut ws, &mut queue, out).await {
                         return;
                     }
                 }
@@ -425,10 +497,10 @@ pub async fn write_loop(
                     }
                     ok = async {
                         if ready {
-                            write_batch(&mut ws, &mut queue, &store, out).await
+                            write_batch(&mut ws, &mut queue, out).await
                         } else {
                             // Early: this frame alone, nothing gathered behind it.
-                            write_out(&mut ws, &store, out).await && ws.flush().await.is_ok()
+                            ws.item(out).await && ws.flush().await
                         }
                     } => ok,
                 };

@@ -7,6 +7,7 @@
 
 mod conn;
 mod echo;
+mod remote;
 mod staff;
 mod visitor;
 pub mod wire;
@@ -22,6 +23,7 @@ use parley_actors::{ClientInfo, Outbox};
 use parley_engine::account::VisitorDevice;
 use parley_engine::codes::error;
 use parley_engine::records::SiteRecord;
+pub use remote::{serve_tenant, Router};
 use serde::Deserialize;
 use std::sync::Arc;
 use std::time::Duration;
@@ -220,12 +222,14 @@ async fn run(
     let (outbox, queue) = Outbox::bounded(l.outbound_queue, l.outbound_queue_bytes);
     let (prelude_tx, prelude_rx) = oneshot::channel();
     let mut writer = tokio::spawn(conn::write_loop(
-        wr,
+        conn::WsSink {
+            ws: wr,
+            store: app.store.clone(),
+        },
         queue,
         prelude_rx,
         outbox.closer().clone(),
         app.shutdown.clone(),
-        app.store.clone(),
     ));
     let (give_back, reader_back) = oneshot::channel();
     let socket = conn::Socket::new(app.clone(), rd, outbox.clone(), handshake, give_back);
@@ -235,7 +239,20 @@ async fn run(
     // machine beside everything else alive in this function, and a visitor
     // socket's allocation is sized for a visitor session, not a staff one.
     let session: std::pin::Pin<Box<dyn std::future::Future<Output = u16> + Send>> = match kind {
+        // On a cluster, a tenant another node owns is relayed there.
+        Kind::Visitor(Some(site), device)
+            if remote::owned_elsewhere(&app, site.tenant_id)
+                .await
+                .is_some() =>
+        {
+            Box::pin(async move {
+                remote::visitor_gateway(socket, prelude_tx, site.tenant_id, site.id, &device).await
+            })
+        }
         Kind::Visitor(site, device) => Box::pin(visitor::run(socket, site, device, prelude_tx)),
+        Kind::Staff(client) if app.cluster.is_some() => {
+            Box::pin(remote::staff(socket, client, prelude_tx))
+        }
         Kind::Staff(client) => Box::pin(staff::run(socket, client, prelude_tx)),
         Kind::Echo => Box::pin(echo::run(socket, prelude_tx)),
     };

@@ -127,6 +127,8 @@ pub struct Setup {
     /// Run as a cluster node (`serve --cluster`): the accounts are made in
     /// its PostgreSQL (migrated first).
     pub cluster: Option<ClusterNode>,
+    /// Another node of the same cluster: its accounts, none made here.
+    pub join: Option<Value>,
 }
 
 /// A cluster node's settings ([`Setup::cluster`]).
@@ -178,22 +180,25 @@ impl Server {
         if pg.is_some() {
             admin(&data, &["migrate"]);
         }
-        let tenant = admin(
-            &data,
-            &[
-                "create-tenant",
-                "--name",
-                "Acme",
-                "--owner-email",
-                OWNER,
-                "--owner-password",
-                PASSWORD,
-                "--owner-name",
-                "Olive",
-            ],
-        );
+        let joined = setup.join.is_some();
+        let tenant = setup.join.clone().unwrap_or_else(|| {
+            admin(
+                &data,
+                &[
+                    "create-tenant",
+                    "--name",
+                    "Acme",
+                    "--owner-email",
+                    OWNER,
+                    "--owner-password",
+                    PASSWORD,
+                    "--owner-name",
+                    "Olive",
+                ],
+            )
+        });
         let tid = tenant["tenant_id"].as_str().unwrap().to_string();
-        for (email, role) in &setup.staff {
+        for (email, role) in setup.staff.iter().filter(|_| !joined) {
             admin(
                 &data,
                 &[

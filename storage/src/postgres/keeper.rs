@@ -39,6 +39,8 @@ struct Inner {
     /// runs on the old lease ever writes under a new one.
     settling: Mutex<HashSet<TenantId>>,
     lost: mpsc::UnboundedSender<TenantId>,
+    /// Told of every lease newly acquired (see [`Keeper::acquired`]).
+    acquired: mpsc::UnboundedSender<TenantId>,
 }
 
 /// How long taking a tenant for a write may hold the writer up.
@@ -49,6 +51,7 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
 pub struct Keeper {
     inner: Arc<Inner>,
     task: tokio::task::JoinHandle<()>,
+    acquired: Mutex<Option<mpsc::UnboundedReceiver<TenantId>>>,
 }
 
 impl Keeper {
@@ -60,6 +63,7 @@ impl Keeper {
         secs: f64,
     ) -> Result<(Self, mpsc::UnboundedReceiver<TenantId>), tokio_postgres::Error> {
         let (tx, rx) = mpsc::unbounded_channel();
+        let (acquired, acquired_rx) = mpsc::unbounded_channel();
         let inner = Arc::new(Inner {
             url: url.to_string(),
             node: node.to_string(),
@@ -68,6 +72,7 @@ impl Keeper {
             held: Mutex::new(HashMap::new()),
             settling: Mutex::new(HashSet::new()),
             lost: tx,
+            acquired,
         });
         let i = inner.clone();
         let task = tokio::spawn(async move {
@@ -80,7 +85,15 @@ impl Keeper {
                 i.renew().await;
             }
         });
-        Ok((Self { inner, task }, rx))
+        let acquired = Mutex::new(Some(acquired_rx));
+        Ok((
+            Self {
+                inner,
+                task,
+                acquired,
+            },
+            rx,
+        ))
     }
 
     /// The lease on `tenant`: the one held, or a new one when nobody else
@@ -88,6 +101,12 @@ impl Keeper {
     /// Not while a loss of `tenant` is settling ([`Keeper::settled`]).
     pub async fn acquire(&self, tenant: TenantId) -> Result<Option<Held>, tokio_postgres::Error> {
         self.inner.acquire(tenant).await
+    }
+
+    /// Every tenant this node takes a lease on from now (the node starts
+    /// serving it); `None` after the first call.
+    pub fn acquired(&self) -> Option<mpsc::UnboundedReceiver<TenantId>> {
+        self.acquired.lock().ok()?.take()
     }
 
     /// Says the node has let go of everything it ran on `tenant`'s lost
@@ -168,6 +187,7 @@ impl Inner {
         if let Ok(mut held) = i.held.lock() {
             held.insert(tenant, Lease { epoch, until });
         }
+        let _ = i.acquired.send(tenant);
         Ok(Some(Held { tenant, epoch }))
     }
 }
