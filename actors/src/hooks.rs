@@ -188,11 +188,16 @@ impl DelivererState {
                     return;
                 }
             };
-            if due.is_empty() {
-                return;
-            }
+            let mut handled = 0;
             for (at, t, w, id) in due {
-                self.deliver(at, t, w, id).await;
+                // Another node's tenant: its owner delivers it.
+                if self.ctx.serves(t).await {
+                    self.deliver(at, t, w, id).await;
+                    handled += 1;
+                }
+            }
+            if handled == 0 {
+                return;
             }
         }
     }

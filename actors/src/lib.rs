@@ -85,6 +85,19 @@ pub struct Ctx {
     pub keeper: Option<Arc<parley_storage::postgres::keeper::Keeper>>,
 }
 
+impl Ctx {
+    /// Whether this node acts for `t` now: always on a single node; on a
+    /// cluster node while it holds `t`'s lease, taken here if nobody does.
+    /// Background work (mail, webhooks, reminders, campaigns, sweeps) runs
+    /// for a tenant only where this is true, so two nodes never both do it.
+    pub async fn serves(&self, t: TenantId) -> bool {
+        match &self.keeper {
+            None => true,
+            Some(k) => matches!(k.acquire(t).await, Ok(Some(_))),
+        }
+    }
+}
+
 /// Errors calling into the actor system.
 #[derive(Debug, thiserror::Error)]
 pub enum ActorError {

@@ -144,11 +144,16 @@ impl MailerState {
                     return;
                 }
             };
-            if due.is_empty() {
-                return;
-            }
+            let mut handled = 0;
             for (at, t, id) in due {
-                self.deliver(at, t, id).await;
+                // Another node's tenant: its owner sends it.
+                if self.ctx.serves(t).await {
+                    self.deliver(at, t, id).await;
+                    handled += 1;
+                }
+            }
+            if handled == 0 {
+                return;
             }
         }
     }

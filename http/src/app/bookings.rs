@@ -595,6 +595,9 @@ pub async fn remind(app: &App) -> Result<usize, ApiError> {
     let now = Timestamp::now();
     let mut sent = 0;
     for (due, t, id) in app.store.reminders_due(now, 64)? {
+        if !app.system.ctx.serves(t).await {
+            continue;
+        }
         let mut batch = WriteBatch::new();
         app.store.delete_reminder(&mut batch, due, t, id);
         let booking = app.store.booking(t, id)?;

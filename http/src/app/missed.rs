@@ -42,6 +42,9 @@ pub async fn sweep(app: &App) -> Result<usize, ApiError> {
     let now = Timestamp::now();
     let mut mailed = 0;
     for (due, w) in app.store.reply_watches_due(now, PASS)? {
+        if !app.system.ctx.serves(w.tenant_id).await {
+            continue;
+        }
         let mut b = WriteBatch::new();
         let outcome = look(app, &mut b, &w).await?;
         app.store.delete_reply_watch(&mut b, due, &w);

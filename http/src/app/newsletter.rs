@@ -360,6 +360,9 @@ pub async fn run(app: App, per_second: usize) {
             }
         };
         for (t, id) in sending {
+            if !app.system.ctx.serves(t).await {
+                continue;
+            }
             if let Err(e) = step(&app, t, id, per_second.max(1)).await {
                 tracing::warn!(tenant = %t, campaign = %id, error = %e.message, "campaign");
             }

@@ -21,6 +21,8 @@ pub async fn sweep(app: &App) -> Result<usize, ApiError> {
     let batch = app.config.retention.batch.max(1);
     let audit_days = u32::try_from(app.config.audit.retention_days).ok();
     let mut total = 0;
+    // Every node may sweep every tenant: the deletes are idempotent, and
+    // taking each tenant's lease for it would gather them all on one node.
     for t in app.store.tenants()? {
         let plan = super::plans::plan_of(app, t.id)?;
         loop {
