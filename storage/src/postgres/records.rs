@@ -30,6 +30,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const FIRST_PAGE: i64 = 16;
 const MAX_PAGE: i64 = 1024;
 
+#[derive(Clone)]
 enum Query {
     Get {
         tree: i16,
@@ -224,12 +225,29 @@ fn work(url: &str, jobs: &Mutex<mpsc::Receiver<Job>>) {
         };
         let Ok(job) = job else { return };
         let out = rt.block_on(async {
+            // A connection the server closed (a restart, an idle cut) since
+            // its last job is made again before this one, not failed on.
+            if conn.as_ref().is_some_and(|c| c.client.is_closed()) {
+                conn = None;
+            }
+            let reused = conn.is_some();
             if conn.is_none() {
                 conn = Some(Conn::open(url).await?);
             }
-            match conn.as_mut() {
-                Some(c) => c.run(job.query).await,
-                None => Err(StorageError::Database("no connection".into())),
+            let Some(c) = conn.as_mut() else {
+                return Err(StorageError::Database("no connection".into()));
+            };
+            match c.run(job.query.clone()).await {
+                // A kept connection found dead only now: once more on a new
+                // one (every query here may run twice: puts and deletes
+                // land the same, reads read again).
+                Err(_) if reused && c.client.is_closed() => {
+                    let mut fresh = Conn::open(url).await?;
+                    let out = fresh.run(job.query).await;
+                    conn = Some(fresh);
+                    out
+                }
+                out => out,
             }
         });
         if out.is_err() {
