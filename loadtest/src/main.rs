@@ -68,8 +68,12 @@ pub enum Scenario {
 pub struct Args {
     /// A running server, e.g. http://127.0.0.1:8080. Without it a `parley`
     /// is started (PARLEY_BIN, or the one beside this binary).
-    #[arg(long, requires = "site_key")]
+    #[arg(long, requires = "site_key", conflicts_with = "urls")]
     pub url: Option<String>,
+    /// The nodes of a running cluster, comma-separated: connections (and
+    /// staff sign-ins) go to each in turn.
+    #[arg(long, requires = "site_key", value_delimiter = ',')]
+    pub urls: Vec<String>,
     /// The site key of a site on that server.
     #[arg(long)]
     pub site_key: Option<String>,
@@ -188,7 +192,11 @@ fn main() {
 }
 
 /// A whole run from this terminal. `Ok(false)` when correctness failed.
-async fn load(args: Args) -> Result<bool> {
+async fn load(mut args: Args) -> Result<bool> {
+    if !args.urls.is_empty() {
+        // One list from here on: every process spreads over all of them.
+        args.url = Some(args.urls.join(","));
+    }
     if args.visitors == 0 || args.workers == 0 {
         bail!("--visitors and --workers must be above 0");
     }

@@ -23,9 +23,11 @@ pub type Rx = SplitStream<WebSocketStream<TcpStream>>;
 
 /// Where the clients connect, and from which source addresses.
 pub struct Target {
-    /// `http://host:port`.
+    /// `http://host:port` (the first, when there are several).
     pub base: String,
     pub addr: SocketAddr,
+    /// Every node's base and address, taken in turn by each new connection.
+    nodes: Vec<(String, SocketAddr)>,
     pub site_key: String,
     /// Staff accounts, one per staff socket (`{i}` in the email expanded).
     pub staff_email: String,
@@ -43,17 +45,25 @@ impl Target {
         password: &str,
         worker: u32,
     ) -> Result<Self> {
-        let base = base.trim_end_matches('/').to_string();
-        let hostport = base
-            .strip_prefix("http://")
-            .ok_or_else(|| anyhow!("--url must start with http://"))?;
-        let addr = std::net::ToSocketAddrs::to_socket_addrs(hostport)
-            .with_context(|| format!("resolving {hostport}"))?
-            .next()
-            .ok_or_else(|| anyhow!("{hostport} resolves to nothing"))?;
+        let mut nodes = Vec::new();
+        for base in base.split(',').map(str::trim).filter(|b| !b.is_empty()) {
+            let base = base.trim_end_matches('/').to_string();
+            let hostport = base
+                .strip_prefix("http://")
+                .ok_or_else(|| anyhow!("--url must start with http://"))?;
+            let addr = std::net::ToSocketAddrs::to_socket_addrs(hostport)
+                .with_context(|| format!("resolving {hostport}"))?
+                .next()
+                .ok_or_else(|| anyhow!("{hostport} resolves to nothing"))?;
+            nodes.push((base, addr));
+        }
+        let Some((base, addr)) = nodes.first().cloned() else {
+            bail!("no server address given");
+        };
         Ok(Self {
             base,
             addr,
+            nodes,
             site_key: site_key.into(),
             staff_email: email.into(),
             staff_password: password.into(),
@@ -62,13 +72,12 @@ impl Target {
         })
     }
 
-    /// A source address for the next connection: 127.(1+worker).x.y when
+    /// A source address for connection `i`: 127.(1+worker).x.y when
     /// the server is on loopback, so no address runs out of ports.
-    fn source(&self) -> Option<SocketAddr> {
+    fn source(&self, i: u64) -> Option<SocketAddr> {
         if !self.addr.ip().is_loopback() {
             return None;
         }
-        let i = self.next.fetch_add(1, Relaxed);
         let ip = Ipv4Addr::new(
             127,
             1 + (self.worker % 250) as u8,
@@ -78,18 +87,21 @@ impl Target {
         Some(SocketAddr::new(IpAddr::V4(ip), 0))
     }
 
-    /// Opens a WebSocket at `path` (with query), from a fresh source address.
+    /// Opens a WebSocket at `path` (with query), from a fresh source
+    /// address, to the next node in turn.
     pub async fn ws(&self, path: &str) -> Result<(Tx, Rx)> {
         let socket = TcpSocket::new_v4()?;
-        if let Some(src) = self.source() {
+        let i = self.next.fetch_add(1, Relaxed);
+        if let Some(src) = self.source(i) {
             socket.bind(src).with_context(|| format!("binding {src}"))?;
         }
-        let stream = tokio::time::timeout(Duration::from_secs(30), socket.connect(self.addr))
+        let addr = self.nodes[i as usize % self.nodes.len()].1;
+        let stream = tokio::time::timeout(Duration::from_secs(30), socket.connect(addr))
             .await
             .context("connect timed out")?
             .context("connect")?;
         stream.set_nodelay(true)?;
-        let url = format!("ws://{}{path}", self.addr);
+        let url = format!("ws://{addr}{path}");
         let (ws, _) = tokio::time::timeout(
             Duration::from_secs(30),
             // tungstenite's default 128 KiB read buffer is zeroed on every
@@ -125,7 +137,10 @@ impl Target {
     pub async fn login(&self, http: &reqwest::Client, i: usize) -> Result<String> {
         let email = self.staff_email.replace("{i}", &i.to_string());
         let res = http
-            .post(format!("{}/api/v1/auth/login", self.base))
+            .post(format!(
+                "{}/api/v1/auth/login",
+                self.nodes[i % self.nodes.len()].0
+            ))
             .json(&serde_json::json!({"email": email, "password": self.staff_password}))
             .send()
             .await
