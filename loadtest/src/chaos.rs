@@ -40,12 +40,41 @@ pub struct ChaosArgs {
     /// Seed of the kill schedule (default: from the clock; printed).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Run a cluster of this many nodes instead (PostgreSQL and nats-server
+    /// started here): each kill takes a node picked by the seed, visitors
+    /// spread over the nodes and reconnect to whichever answers.
+    #[arg(long)]
+    pub nodes: Option<usize>,
+    /// The cluster's lease, in seconds (how long a killed owner's tenant waits).
+    #[arg(long, default_value_t = 3.0)]
+    pub lease_secs: f64,
     /// Write the report as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
     /// No progress lines.
     #[arg(long)]
     pub quiet: bool,
+}
+
+/// The node that owns a tenant now, by the nodes' `/healthz`.
+async fn owner_of(c: &crate::cluster::Cluster) -> Option<usize> {
+    let http = reqwest::Client::new();
+    for (i, n) in c.nodes.iter().enumerate() {
+        let Ok(r) = http.get(format!("{}/healthz", n.base)).send().await else {
+            continue;
+        };
+        let v: serde_json::Value = r.json().await.ok()?;
+        if v["cluster"]["tenants"].as_u64().unwrap_or(0) > 0 {
+            return Some(i);
+        }
+    }
+    None
+}
+
+/// What the chaos runs against.
+enum Servers {
+    One(server::Spawned),
+    Cluster(crate::cluster::Cluster),
 }
 
 /// SplitMix64: a seeded schedule needs no more.
@@ -396,14 +425,19 @@ pub async fn run(a: ChaosArgs) -> Result<bool> {
     if !a.quiet {
         eprintln!("chaos: seed {seed}, kills at {kills:?}");
     }
-    let mut srv = server::parley(0, None).await.context("starting parley")?;
-    let target = Arc::new(Target::new(
-        &srv.base,
-        &srv.site_key,
-        &srv.email,
-        &srv.password,
-        0,
-    )?);
+    let mut servers = match a.nodes {
+        Some(n) => Servers::Cluster(
+            crate::cluster::Cluster::start(n.max(1), 0, a.lease_secs)
+                .await
+                .context("starting the cluster")?,
+        ),
+        None => Servers::One(server::parley(0, None).await.context("starting parley")?),
+    };
+    let target = Arc::new(match &servers {
+        Servers::One(srv) => Target::new(&srv.base, &srv.site_key, &srv.email, &srv.password, 0)?,
+        Servers::Cluster(c) => Target::new(&c.urls(), &c.site_key, &c.email, server::PASSWORD, 0)?,
+    });
+    let mut pick = Rng(seed ^ 0x5eed);
     let (stop, stop_rx) = watch::channel(false);
     let ledgers: Vec<Arc<Mutex<Ledger>>> = (0..a.visitors).map(|_| Default::default()).collect();
     let tasks: Vec<_> = ledgers
@@ -421,14 +455,30 @@ pub async fn run(a: ChaosArgs) -> Result<bool> {
         .collect();
     let start = Instant::now();
     let mut restarts = Vec::new();
+    let mut killed = Vec::new();
     for at in &kills {
         tokio::time::sleep_until((start + *at).into()).await;
         let t = Instant::now();
+        let (srv, which) = match &mut servers {
+            Servers::One(s) => (s, 0),
+            Servers::Cluster(c) => {
+                // Every other kill takes the tenant's owner (its /healthz
+                // says it holds leases); the rest a node picked by the seed.
+                let owner = if restarts.len() % 2 == 0 {
+                    owner_of(c).await
+                } else {
+                    None
+                };
+                let k = owner.unwrap_or((pick.next() % c.nodes.len() as u64) as usize);
+                (&mut c.nodes[k], k)
+            }
+        };
         srv.kill9_and_restart().await.context("restarting parley")?;
         restarts.push(t.elapsed().as_secs_f64());
+        killed.push(which);
         if !a.quiet {
             eprintln!(
-                "chaos: killed at {:.1} s, back in {:.2} s",
+                "chaos: killed node {which} at {:.1} s, back in {:.2} s",
                 at.as_secs_f64(),
                 t.elapsed().as_secs_f64()
             );
@@ -439,7 +489,10 @@ pub async fn run(a: ChaosArgs) -> Result<bool> {
     for t in tasks {
         let _ = t.await;
     }
-    srv.stop().await;
+    match servers {
+        Servers::One(s) => s.stop().await,
+        Servers::Cluster(c) => c.stop().await,
+    }
 
     let mut total = Verdict::default();
     let mut broken = Vec::new();
@@ -476,6 +529,8 @@ pub async fn run(a: ChaosArgs) -> Result<bool> {
         "kills": kills.len(),
         "kill_at_s": kills.iter().map(Duration::as_secs_f64).collect::<Vec<_>>(),
         "restart_s": restarts,
+        "nodes": a.nodes.unwrap_or(1),
+        "killed_nodes": killed,
         "duration_s": duration.as_secs_f64(),
         "totals": total,
         "broken": broken,

@@ -4,6 +4,7 @@
 //! PostgreSQL before acking. Every server gets a fresh start on CPU 0 and
 //! the load generator runs on the other CPUs (taskset), when there are two.
 
+use crate::cluster::Postgres;
 use crate::server::{self, Spawned};
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
@@ -50,107 +51,6 @@ const LABELS: [(&str, &str); 4] = [
     ("node", "Node ws relay (no storage)"),
     ("node-pg", "Node ws + PostgreSQL (ack after INSERT)"),
 ];
-
-/// A throwaway PostgreSQL on loopback.
-struct Postgres {
-    dir: tempfile::TempDir,
-    port: u16,
-}
-
-fn pg_bin(name: &str) -> Option<PathBuf> {
-    if server::which(name) {
-        return Some(PathBuf::from(name));
-    }
-    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .ok()?
-        .flatten()
-        .map(|d| d.path().join("bin").join(name))
-        .filter(|p| p.is_file())
-        .collect();
-    found.sort();
-    found.pop()
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .map(|l| l.split_whitespace().nth(1) == Some("0"))
-        })
-        .unwrap_or(false)
-}
-
-/// Runs a shell command line, as `postgres` when we are root (initdb refuses root).
-async fn pg_sh(line: &str) -> Result<()> {
-    let status = if is_root() {
-        Command::new("su")
-            .args(["postgres", "-s", "/bin/sh", "-c", line])
-            .status()
-            .await?
-    } else {
-        Command::new("sh").args(["-c", line]).status().await?
-    };
-    if !status.success() {
-        bail!("`{line}` failed");
-    }
-    Ok(())
-}
-
-impl Postgres {
-    async fn start(cpus: Option<&str>) -> Result<Self> {
-        let (initdb, pg_ctl) = match (pg_bin("initdb"), pg_bin("pg_ctl")) {
-            (Some(a), Some(b)) => (a, b),
-            _ => bail!(
-                "PostgreSQL is not installed (no initdb/pg_ctl on PATH or in /usr/lib/postgresql)"
-            ),
-        };
-        let dir = tempfile::tempdir()?;
-        if is_root() {
-            Command::new("chown")
-                .arg("-R")
-                .arg("postgres")
-                .arg(dir.path())
-                .status()
-                .await?;
-        }
-        let d = dir.path().display();
-        pg_sh(&format!(
-            "{} -D {d}/data -A trust -U parley >{d}/initdb.log 2>&1",
-            initdb.display()
-        ))
-        .await?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
-        let pin = cpus
-            .filter(|_| server::which("taskset"))
-            .map(|c| format!("taskset -c {c} "))
-            .unwrap_or_default();
-        pg_sh(&format!(
-            "{pin}{} -D {d}/data -l {d}/pg.log -w -o \"-p {port} -k {d} -c listen_addresses=127.0.0.1 -c max_connections=200\" start >/dev/null",
-            pg_ctl.display()
-        ))
-        .await?;
-        Ok(Self { dir, port })
-    }
-
-    fn url(&self) -> String {
-        format!("postgres://parley@127.0.0.1:{}/postgres", self.port)
-    }
-
-    async fn stop(self) {
-        if let Some(pg_ctl) = pg_bin("pg_ctl") {
-            let _ = pg_sh(&format!(
-                "{} -D {}/data -m fast stop >/dev/null",
-                pg_ctl.display(),
-                self.dir.path().display()
-            ))
-            .await;
-        }
-    }
-}
 
 /// Starts one target; `Err` says why it cannot run here.
 async fn start(

@@ -12,6 +12,7 @@
 
 mod chaos;
 mod chat;
+mod cluster;
 mod compare;
 mod idle;
 mod net;
@@ -74,6 +75,11 @@ pub struct Args {
     /// staff sign-ins) go to each in turn.
     #[arg(long, requires = "site_key", value_delimiter = ',')]
     pub urls: Vec<String>,
+    /// Start a cluster of this many `parley serve --cluster` nodes here (a
+    /// throwaway PostgreSQL and nats-server beside them) and spread the
+    /// clients over them.
+    #[arg(long, conflicts_with_all = ["url", "urls"])]
+    pub nodes: Option<usize>,
     /// The site key of a site on that server.
     #[arg(long)]
     pub site_key: Option<String>,
@@ -216,6 +222,25 @@ async fn load(mut args: Args) -> Result<bool> {
         .unwrap_or(1);
     let pin = args.pin && cores >= 2 && server::which("taskset");
     let (server_cpus, client_cpus) = (pin.then_some("0"), pin.then(|| format!("1-{}", cores - 1)));
+    let cluster = match args.nodes {
+        Some(n) => Some(
+            cluster::Cluster::start(n.max(1), args.staff, 10.0)
+                .await
+                .context("starting the cluster")?,
+        ),
+        None => None,
+    };
+    if let Some(c) = &cluster {
+        args.url = Some(c.urls());
+        args.site_key = Some(c.site_key.clone());
+        args.email = c.email.clone();
+        args.password = server::PASSWORD.into();
+    }
+    let node_samplers: Vec<server::Sampler> = cluster
+        .iter()
+        .flat_map(|c| c.pids())
+        .map(server::Sampler::start)
+        .collect();
     let spawned = match &args.url {
         Some(_) => None,
         None => Some(
@@ -269,8 +294,15 @@ async fn load(mut args: Args) -> Result<bool> {
     };
     let elapsed = started.elapsed().as_secs_f64();
     let server = sampler.map(server::Sampler::finish);
+    let nodes: Vec<serde_json::Value> = node_samplers
+        .into_iter()
+        .map(server::Sampler::finish)
+        .collect();
     if let Some(s) = spawned {
         s.stop().await;
+    }
+    if let Some(c) = cluster {
+        c.stop().await;
     }
     let mut merged = stats::merge(&parts);
     if args.scenario == Scenario::Fanout {
@@ -288,7 +320,8 @@ async fn load(mut args: Args) -> Result<bool> {
     let config = json!({
         "visitors": args.visitors, "staff": args.staff, "rate": args.rate, "window": args.window,
         "duration": args.duration.to_string(), "workers": args.workers, "target": env.url,
-        "spawned": args.url.is_none(),
+        "spawned": args.url.is_none() || args.nodes.is_some(),
+        "nodes": nodes,
         "pinned": pin.then(|| format!("server on CPU 0, load generator on CPUs 1-{} (taskset)", cores - 1)),
     });
     let doc = report::document(args.scenario_name(), &merged, elapsed, busy, server, config);

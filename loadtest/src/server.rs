@@ -24,6 +24,9 @@ pub struct Spawned {
     pub _dir: Option<tempfile::TempDir>,
     /// How to start it again on the same data dir: (binary, data dir, config).
     pub relaunch: Option<(PathBuf, PathBuf, PathBuf)>,
+    /// Its environment and extra `serve` flags, for a restart (a cluster node's).
+    pub relaunch_env: Vec<(String, String)>,
+    pub relaunch_args: Vec<String>,
 }
 
 /// The `parley` binary: `PARLEY_BIN`, else the one beside this executable.
@@ -67,12 +70,20 @@ pub fn which(name: &str) -> bool {
         .unwrap_or(false)
 }
 
-async fn admin(bin: &Path, data: &Path, args: &[&str]) -> Result<serde_json::Value> {
-    let out = Command::new(bin)
-        .arg("admin")
-        .args(args)
-        .arg("--data-dir")
-        .arg(data)
+/// `parley admin …` on `data`, with `env` (a cluster's PostgreSQL).
+pub async fn admin(
+    bin: &Path,
+    data: &Path,
+    env: &[(String, String)],
+    args: &[&str],
+) -> Result<serde_json::Value> {
+    let mut cmd = Command::new(bin);
+    cmd.arg("admin").args(args);
+    if args.first() != Some(&"migrate") {
+        cmd.arg("--data-dir").arg(data);
+    }
+    let out = cmd
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .output()
         .await
         .context("running parley admin")?;
@@ -117,9 +128,52 @@ pub async fn parley_from(bin: &Path, staff: usize, cpus: Option<&str>) -> Result
     let bin = bin.to_path_buf();
     let dir = tempfile::tempdir()?;
     let data = dir.path().join("data");
+    let (site_key, email) = accounts(&bin, &data, &[], staff).await?;
+    let config = load_config(dir.path())?;
+    let mut cmd = pinned(cpus, &bin);
+    cmd.arg("serve")
+        .arg("--listen")
+        .arg("127.0.0.1:0")
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("--config")
+        .arg(&config);
+    let mut s = start(cmd, "parley").await?;
+    s.site_key = site_key;
+    s.email = email;
+    s.password = PASSWORD.into();
+    s._dir = Some(dir);
+    s.relaunch = Some((bin, data, config));
+    Ok(s)
+}
+
+/// The load config in `dir`, with `PARLEY_LOAD_CONFIG` and `extra` after it.
+pub fn load_config_with(dir: &Path, extra: &str) -> Result<PathBuf> {
+    let config = dir.join("load.toml");
+    // More config for an experiment (other sections than `[limits]`, e.g.
+    // `[storage]\nbatch_window_us = 500`), from `PARLEY_LOAD_CONFIG`.
+    let env = std::env::var("PARLEY_LOAD_CONFIG").unwrap_or_default();
+    std::fs::write(&config, format!("{LOAD_CONFIG}\n{env}\n{extra}\n"))?;
+    Ok(config)
+}
+
+fn load_config(dir: &Path) -> Result<PathBuf> {
+    load_config_with(dir, "")
+}
+
+/// A tenant (on the business plan) with `staff` agents
+/// (`agent{i}@load.test`); its site key and the staff email pattern.
+pub async fn accounts(
+    bin: &Path,
+    data: &Path,
+    env: &[(String, String)],
+    staff: usize,
+) -> Result<(String, String)> {
+    let bin = bin.to_path_buf();
     let t = admin(
         &bin,
-        &data,
+        data,
+        env,
         &[
             "create-tenant",
             "--name",
@@ -136,7 +190,8 @@ pub async fn parley_from(bin: &Path, staff: usize, cpus: Option<&str>) -> Result
         let email = format!("agent{i}@load.test");
         admin(
             &bin,
-            &data,
+            data,
+            env,
             &[
                 "create-staff",
                 "--tenant",
@@ -155,35 +210,20 @@ pub async fn parley_from(bin: &Path, staff: usize, cpus: Option<&str>) -> Result
     // command, and no limits either).
     let _ = admin(
         &bin,
-        &data,
+        data,
+        env,
         &["set-plan", "--tenant", &tenant, "--plan", "business"],
     )
     .await;
-    let config = dir.path().join("load.toml");
-    // More config for an experiment (other sections than `[limits]`, e.g.
-    // `[storage]\nbatch_window_us = 500`), from `PARLEY_LOAD_CONFIG`.
-    let extra = std::env::var("PARLEY_LOAD_CONFIG").unwrap_or_default();
-    std::fs::write(&config, format!("{LOAD_CONFIG}\n{extra}\n"))?;
-    let mut cmd = pinned(cpus, &bin);
-    cmd.arg("serve")
-        .arg("--listen")
-        .arg("127.0.0.1:0")
-        .arg("--data-dir")
-        .arg(&data)
-        .arg("--config")
-        .arg(&config);
     let email = if staff > 0 {
         "agent{i}@load.test"
     } else {
         "owner@load.test"
     };
-    let mut s = start(cmd, "parley").await?;
-    s.site_key = t["site_key"].as_str().context("site_key")?.to_string();
-    s.email = email.into();
-    s.password = PASSWORD.into();
-    s._dir = Some(dir);
-    s.relaunch = Some((bin, data, config));
-    Ok(s)
+    Ok((
+        t["site_key"].as_str().context("site_key")?.to_string(),
+        email.into(),
+    ))
 }
 
 /// Starts `cmd` and waits for its `listening on http://ADDR` line.
@@ -215,6 +255,8 @@ pub async fn start(mut cmd: Command, what: &str) -> Result<Spawned> {
         password: String::new(),
         _dir: None,
         relaunch: None,
+        relaunch_env: Vec::new(),
+        relaunch_args: Vec::new(),
     })
 }
 
@@ -231,12 +273,14 @@ impl Spawned {
         let addr = self.base.trim_start_matches("http://").to_string();
         let mut cmd = Command::new(&bin);
         cmd.arg("serve")
+            .args(&self.relaunch_args)
             .arg("--listen")
             .arg(&addr)
             .arg("--data-dir")
             .arg(&data)
             .arg("--config")
-            .arg(&config);
+            .arg(&config)
+            .envs(self.relaunch_env.iter().map(|(k, v)| (k, v)));
         let s = start(cmd, "parley").await?;
         self.child = s.child;
         self.pid = s.pid;

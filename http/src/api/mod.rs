@@ -345,6 +345,11 @@ async fn healthz(State(app): State<App>) -> Response {
         "uptime_s": app.started.elapsed().as_secs(),
         "connections": app.open_connections(),
         "storage_bytes": app.store.size_on_disk(),
+        // A cluster node: its name and how many tenants it owns now.
+        "cluster": app.cluster.as_ref().map(|n| json!({
+            "node": n.id,
+            "tenants": n.keeper.held_count(),
+        })),
     });
     let status = if ok {
         StatusCode::OK

@@ -198,6 +198,11 @@ impl Keeper {
         self.inner.clone()
     }
 
+    /// How many leases this node holds.
+    pub fn held_count(&self) -> usize {
+        self.inner.held.lock().map_or(0, |h| h.len())
+    }
+
     /// The lease held on `tenant`, if any.
     pub fn held(&self, tenant: TenantId) -> Option<Held> {
         let held = self.inner.held.lock().ok()?;
