@@ -1,10 +1,19 @@
-//! `parley serve --cluster` on a real PostgreSQL and a real nats-server:
-//! the node migrates the schema, keeps its records in PostgreSQL (nothing in
-//! its data dir), takes a tenant's lease when the tenant is first asked for,
-//! and keeps the chat's guarantees across a `kill -9`: every acknowledged
-//! message is there after the restart, in order with the acknowledged ids,
-//! a re-sent one is deduped, the seq goes on with no gap, and a private note
-//! never reaches the visitor. A clean stop gives the lease up at once.
+//! `parley serve --cluster` on a real PostgreSQL and a real nats-server.
+//!
+//! - One node: it migrates the schema, keeps its records in PostgreSQL
+//!   (nothing in its data dir), takes a tenant's lease when the tenant is
+//!   first asked for, and keeps the chat's guarantees across a `kill -9`:
+//!   every acknowledged message is there after the restart, in order with
+//!   the acknowledged ids, a re-sent one is deduped, the seq goes on with no
+//!   gap, and a private note never reaches the visitor. A clean stop gives
+//!   the lease up at once.
+//! - Three nodes: a visitor on A and staff on B chat through the relay;
+//!   `kill -9` of the owner A mid-conversation: B takes the tenant within the
+//!   lease, staff resume on B and the visitor on C, with nothing lost and no
+//!   gap.
+//! - Two nodes: an owner SIGSTOPped past its lease writes nothing when it
+//!   wakes; `nats-server` killed and restarted: relayed sockets resync and
+//!   delivery goes on.
 
 mod common;
 
@@ -187,7 +196,7 @@ async fn owner(c: &tokio_postgres::Client) -> (String, bool) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_visitor_on_one_node_and_staff_on_another_chat_and_survive_the_owner_dying() {
+async fn three_nodes_a_visitor_and_staff_on_different_ones_survive_the_owner_dying() {
     use std::time::{Duration, Instant};
     if let Some(why) = postgres::unavailable().or_else(nats::unavailable) {
         eprintln!("skipped: {why}");
@@ -195,7 +204,8 @@ async fn a_visitor_on_one_node_and_staff_on_another_chat_and_survive_the_owner_d
     }
     let (pg, bus) = (Postgres::start(), Nats::start());
     let lease = 3.0;
-    let (a, b) = two_nodes(&pg, &bus, lease);
+    let mut all = nodes(&pg, &bus, lease, 3);
+    let (c3, b, a) = (all.pop().unwrap(), all.pop().unwrap(), all.pop().unwrap());
 
     // The visitor arrives on A first: A takes the tenant. Staff on B are
     // relayed to A.
@@ -260,8 +270,8 @@ async fn a_visitor_on_one_node_and_staff_on_another_chat_and_survive_the_owner_d
     assert_eq!(staff.close_code().await, Some(1012));
     drop(vis);
 
-    // Staff and the visitor come back on B, which takes the tenant once
-    // A's lease ran out, and nothing acked is missing.
+    // Staff come back on B, which takes the tenant once A's lease ran out;
+    // the visitor comes back on C, relayed to B; nothing acked is missing.
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut staff = staff_when_ready(&b, deadline).await;
     let moved = killed.elapsed();
@@ -270,7 +280,7 @@ async fn a_visitor_on_one_node_and_staff_on_another_chat_and_survive_the_owner_d
         moved < Duration::from_secs_f64(lease + 5.0),
         "ownership moved after {moved:?}"
     );
-    let (mut vis, w) = visitor_when_ready(&b, &token, deadline).await;
+    let (mut vis, w) = visitor_when_ready(&c3, &token, deadline).await;
     assert_eq!(w["conversation"]["id"], conv);
     vis.send(json!({"type":"resume","conversation_id":conv,"after_seq":0}))
         .await;
@@ -300,26 +310,30 @@ async fn a_visitor_on_one_node_and_staff_on_another_chat_and_survive_the_owner_d
     drop(a);
 }
 
-/// Two nodes of one cluster with `lease`-second leases, and A's tenant.
-fn two_nodes(pg: &Postgres, bus: &Nats, lease: f64) -> (Server, Server) {
-    let node = |id: &str| ClusterNode {
-        node_id: id.into(),
-        postgres_url: pg.url(),
-        nats_url: bus.url(),
-    };
+/// `n` nodes of one cluster (named a, b, c, …) with `lease`-second leases,
+/// sharing the tenant made by the first.
+fn nodes(pg: &Postgres, bus: &Nats, lease: f64, n: usize) -> Vec<Server> {
     let config = format!("[cluster]\nlease_secs = {lease}\n");
-    let a = Server::start_with(Setup {
-        cluster: Some(node("a")),
-        config: Some(config.clone()),
-        ..Setup::default()
-    });
-    let b = Server::start_with(Setup {
-        cluster: Some(node("b")),
-        config: Some(config),
-        join: Some(a.tenant.clone()),
-        ..Setup::default()
-    });
-    (a, b)
+    let mut all: Vec<Server> = Vec::new();
+    for id in ["a", "b", "c", "d"].into_iter().take(n) {
+        all.push(Server::start_with(Setup {
+            cluster: Some(ClusterNode {
+                node_id: id.into(),
+                postgres_url: pg.url(),
+                nats_url: bus.url(),
+            }),
+            config: Some(config.clone()),
+            join: all.first().map(|a| a.tenant.clone()),
+            ..Setup::default()
+        }));
+    }
+    all
+}
+
+fn two_nodes(pg: &Postgres, bus: &Nats, lease: f64) -> (Server, Server) {
+    let mut v = nodes(pg, bus, lease, 2);
+    let b = v.pop().unwrap();
+    (v.pop().unwrap(), b)
 }
 
 fn signal(pid: u32, sig: &str) {
