@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::parley_bin;
+use common::{cluster_tools, parley_bin};
 use serde_json::Value;
 use std::process::Command;
 
@@ -232,6 +232,87 @@ fn chaos_kills_the_server_and_the_ledger_holds() {
     let doc: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     assert_eq!(doc["kills"], 3);
     assert_eq!(doc["seed"], 16);
+    for k in [
+        "acked_lost",
+        "duplicated",
+        "wrong_seq",
+        "changed",
+        "gaps",
+        "visible_gaps",
+    ] {
+        assert_eq!(n(&doc, &format!("totals.{k}")), 0, "{k} in {doc}");
+    }
+    let t = &doc["totals"];
+    assert!(n(&doc, "totals.sent") > 100, "{t}");
+    assert_eq!(t["acked"], t["sent"], "every message acked in the end");
+    assert_eq!(t["stored"], t["sent"]);
+}
+
+#[test]
+fn chat_across_a_cluster_of_three_loses_nothing() {
+    if !cluster_tools() {
+        return;
+    }
+    let (code, doc) = load(&[
+        "--nodes",
+        "3",
+        "--scenario",
+        "chat",
+        "--visitors",
+        "30",
+        "--staff",
+        "3",
+        "--rate",
+        "2",
+        "--duration",
+        "3s",
+    ]);
+    assert_eq!(code, 0, "{doc}");
+    assert_clean(&doc);
+    assert!(n(&doc, "messages.acked") > 100, "{doc}");
+    assert_eq!(doc["config"]["nodes"].as_array().map(Vec::len), Some(3));
+}
+
+#[test]
+fn chaos_across_a_cluster_kills_owners_and_the_ledger_holds() {
+    if !cluster_tools() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("chaos.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_parley-loadtest"))
+        .args([
+            "chaos",
+            "--nodes",
+            "3",
+            "--lease-secs",
+            "2",
+            "--visitors",
+            "20",
+            "--kills",
+            "4",
+            "--duration",
+            "16s",
+            "--seed",
+            "5",
+            "--quiet",
+            "--json",
+        ])
+        .arg(&json)
+        .env("PARLEY_BIN", parley_bin())
+        .output()
+        .expect("running parley-loadtest chaos");
+    eprintln!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success());
+    let doc: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(
+        (doc["kills"].as_u64(), doc["nodes"].as_u64()),
+        (Some(4), Some(3))
+    );
     for k in [
         "acked_lost",
         "duplicated",
