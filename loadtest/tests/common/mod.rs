@@ -18,26 +18,3 @@ pub fn parley_bin() -> PathBuf {
     assert!(bin.is_file(), "no parley at {}", bin.display());
     bin
 }
-
-/// Whether a cluster can run here (PostgreSQL's initdb and nats-server);
-/// missing tools skip a test, except in CI, where they fail it.
-pub fn cluster_tools() -> bool {
-    let has = |c: &str| {
-        Command::new("sh")
-            .args([
-                "-c",
-                &format!("command -v {c} || ls /usr/lib/postgresql/*/bin/{c}"),
-            ])
-            .output()
-            .is_ok_and(|o| o.status.success())
-    };
-    let found = has("initdb") && has("nats-server");
-    if !found {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "PostgreSQL or nats-server is missing in CI"
-        );
-        eprintln!("skipped: PostgreSQL or nats-server is not installed");
-    }
-    found
-}
