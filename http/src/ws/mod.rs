@@ -240,14 +240,8 @@ async fn run(
     // socket's allocation is sized for a visitor session, not a staff one.
     let session: std::pin::Pin<Box<dyn std::future::Future<Output = u16> + Send>> = match kind {
         // On a cluster, a tenant another node owns is relayed there.
-        Kind::Visitor(Some(site), device)
-            if remote::owned_elsewhere(&app, site.tenant_id)
-                .await
-                .is_some() =>
-        {
-            Box::pin(async move {
-                remote::visitor_gateway(socket, prelude_tx, site.tenant_id, site.id, &device).await
-            })
+        Kind::Visitor(site, device) if app.cluster.is_some() => {
+            Box::pin(remote::visitor(socket, site, device, prelude_tx))
         }
         Kind::Visitor(site, device) => Box::pin(visitor::run(socket, site, device, prelude_tx)),
         Kind::Staff(client) if app.cluster.is_some() => {

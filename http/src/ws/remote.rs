@@ -255,21 +255,31 @@ pub async fn owned_elsewhere(app: &App, t: TenantId) -> Option<TenantId> {
     }
 }
 
-/// Relays a visitor's socket to `t`'s owner.
-pub async fn visitor_gateway(
+/// A visitor socket on a cluster node: it runs here when this node owns
+/// the site's tenant, else it is relayed to the owner. (The choice's await
+/// and the relay are boxed: this future lives as long as the socket.)
+pub async fn visitor(
     s: Socket,
+    site: Option<parley_engine::records::SiteRecord>,
+    browser: Box<super::visitor::Browser>,
     prelude: oneshot::Sender<Prelude>,
-    t: TenantId,
-    site: SiteId,
-    browser: &super::visitor::Browser,
 ) -> u16 {
-    let who = Who::Visitor {
-        site: site.to_bytes(),
-        ip: browser.ip.to_string(),
-        user_agent: browser.device.user_agent.clone(),
-        language: browser.device.language.clone(),
+    let elsewhere = match &site {
+        Some(site) => Box::pin(owned_elsewhere(&s.app, site.tenant_id)).await,
+        None => None,
     };
-    gateway(s, prelude, t, who, None).await
+    match (elsewhere, site) {
+        (Some(t), Some(site)) => {
+            let who = Who::Visitor {
+                site: site.id.to_bytes(),
+                ip: browser.ip.to_string(),
+                user_agent: browser.device.user_agent.clone(),
+                language: browser.device.language.clone(),
+            };
+            Box::pin(gateway(s, prelude, t, who, None)).await
+        }
+        (_, site) => super::visitor::run(s, site, browser, prelude).await,
+    }
 }
 
 /// A staff socket on a cluster node: its `auth` says whose it is; it runs
@@ -293,7 +303,7 @@ pub async fn staff(
         _ => None,
     };
     let elsewhere = match tenant {
-        Some(t) => owned_elsewhere(&app, t).await,
+        Some(t) => Box::pin(owned_elsewhere(&app, t)).await,
         None => None,
     };
     match elsewhere {
@@ -302,7 +312,7 @@ pub async fn staff(
                 ip: client.ip.clone(),
                 user_agent: client.user_agent.clone(),
             };
-            gateway(s, prelude, t, who, Some(text.into_bytes())).await
+            Box::pin(gateway(s, prelude, t, who, Some(text.into_bytes()))).await
         }
         // Here, or refused here: the session answers for itself.
         None => {
