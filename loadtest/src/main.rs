@@ -54,6 +54,43 @@ enum Cmd {
     /// seeded random moments and restarted; a ledger of every send, ack
     /// and delivery is checked at the end.
     Chaos(chaos::ChaosArgs),
+    /// Start a cluster (a throwaway PostgreSQL and nats-server, N nodes, one
+    /// tenant with staff) and keep it until Ctrl-C or SIGTERM; prints one
+    /// JSON line with what `--urls` runs against it need.
+    Cluster(ClusterArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct ClusterArgs {
+    #[arg(long, default_value_t = 3)]
+    nodes: usize,
+    /// Staff agents (`agent{i}@load.test`).
+    #[arg(long, default_value_t = 0)]
+    staff: usize,
+    #[arg(long, default_value_t = 10.0)]
+    lease_secs: f64,
+}
+
+/// `parley-loadtest cluster`.
+async fn hold_cluster(a: ClusterArgs) -> Result<bool> {
+    let c = cluster::Cluster::start(a.nodes.max(1), a.staff, a.lease_secs).await?;
+    println!(
+        "{}",
+        json!({
+            "urls": c.urls(),
+            "site_key": c.site_key,
+            "email": c.email,
+            "password": server::PASSWORD,
+            "pids": c.pids(),
+        })
+    );
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    c.stop().await;
+    Ok(true)
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -180,6 +217,7 @@ fn main() {
         let result = match cli.cmd {
             Some(Cmd::Compare(c)) => compare::run(c).await,
             Some(Cmd::Chaos(c)) => chaos::run(c).await,
+            Some(Cmd::Cluster(c)) => hold_cluster(c).await,
             None => match std::env::var(WORKER_ENV) {
                 Ok(env) => workers::child(cli.args, &env).await.map(|_| true),
                 Err(_) => load(cli.args).await,

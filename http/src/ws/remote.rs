@@ -67,7 +67,7 @@ enum ToOwner {
 }
 
 /// Who a relayed socket is, as its upgrade request said.
-#[derive(Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 enum Who {
     Visitor {
         site: [u8; 16],
@@ -377,13 +377,29 @@ async fn gateway(
             postcard::from_bytes::<Answer>(&b).map_err(|e| BusError::Nats(e.to_string()))
         }
     };
+    let (who_again, first_again) = (who.clone(), first.clone());
     let open = ToOwner::Open {
         gateway: node.id.clone(),
         session,
         who,
         first,
     };
-    match ask(open).await {
+    // The owner may be a moment from serving (it took the lease just now).
+    let mut answer = ask(open).await;
+    for _ in 0..10 {
+        if !matches!(answer, Err(BusError::NoOwner)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let open = ToOwner::Open {
+            gateway: node.id.clone(),
+            session,
+            who: who_again.clone(),
+            first: first_again.clone(),
+        };
+        answer = ask(open).await;
+    }
+    match answer {
         Ok(Answer::Ok { incarnation }) => node.router.opened(session, incarnation),
         other => {
             tracing::info!(tenant = %t, ok = other.is_ok(), "the tenant's owner did not take a relayed socket");

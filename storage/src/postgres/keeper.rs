@@ -38,6 +38,10 @@ struct Inner {
     /// not acquired again meanwhile, so nothing of the node's that still
     /// runs on the old lease ever writes under a new one.
     settling: Mutex<HashSet<TenantId>>,
+    /// Tenants another node held a live lease on, and until when that
+    /// answer is trusted without asking again (every socket of a tenant
+    /// owned elsewhere asks).
+    elsewhere: Mutex<HashMap<TenantId, Instant>>,
     lost: mpsc::UnboundedSender<TenantId>,
     /// Told of every lease newly acquired (see [`Keeper::acquired`]).
     acquired: mpsc::UnboundedSender<TenantId>,
@@ -71,6 +75,7 @@ impl Keeper {
             client: tokio::sync::Mutex::new(Some(connect(url).await?)),
             held: Mutex::new(HashMap::new()),
             settling: Mutex::new(HashSet::new()),
+            elsewhere: Mutex::new(HashMap::new()),
             lost: tx,
             acquired,
         });
@@ -173,6 +178,16 @@ impl Inner {
         if self.settling.lock().is_ok_and(|s| s.contains(&tenant)) {
             return Ok(None);
         }
+        let now = Instant::now();
+        if let Ok(mut e) = self.elsewhere.lock() {
+            match e.get(&tenant) {
+                Some(until) if *until > now => return Ok(None),
+                Some(_) => {
+                    e.remove(&tenant);
+                }
+                None => {}
+            }
+        }
         let i = self;
         let mut client = i.client.lock().await;
         let c = match client.as_ref() {
@@ -181,6 +196,12 @@ impl Inner {
         };
         let sent = Instant::now();
         let Some(epoch) = lease::acquire(c, tenant, &i.node, i.secs).await? else {
+            // Held elsewhere: believed for a moment (at most a second, and a
+            // third of a lease), so a dead owner is still noticed in time.
+            let trust = Duration::from_secs_f64((i.secs / 3.0).min(1.0));
+            if let Ok(mut e) = i.elsewhere.lock() {
+                e.insert(tenant, sent + trust);
+            }
             return Ok(None);
         };
         let until = sent + Duration::from_secs_f64(i.secs);
