@@ -26,6 +26,80 @@ fn seq(v: &serde_json::Value) -> u64 {
     v["seq"].as_u64().unwrap()
 }
 
+/// The conversation the multi-step tests hold: the visitor sends `n`
+/// messages (`{tag}{i}`), staff see the last, claim, write a private note
+/// (seq n+2) and a reply (seq n+3) that reaches the visitor. Returns the
+/// visitor's acks, the conversation id and the reply's ack.
+async fn converse(
+    vis: &mut Ws,
+    staff: &mut Ws,
+    n: u64,
+    tag: &str,
+) -> (Vec<serde_json::Value>, String, serde_json::Value) {
+    for i in 1..=n {
+        vis.send(
+            json!({"type":"send","client_id":format!("{tag}{i}"),"body":format!("{tag} {i}")}),
+        )
+        .await;
+    }
+    let mut acks = Vec::new();
+    while acks.len() < n as usize {
+        let f = vis.until_type("ack").await;
+        assert_eq!(seq(&f), acks.len() as u64 + 1, "{f}");
+        acks.push(f);
+    }
+    let conv = acks[0]["conversation_id"].as_str().unwrap().to_string();
+    let last = staff
+        .until(|v| v["type"] == "message" && v["seq"] == n)
+        .await;
+    assert_eq!(last["body"], format!("{tag} {n}"));
+    staff
+        .send(json!({"type":"claim","conversation_id":conv}))
+        .await;
+    staff
+        .until(|v| v["type"] == "conversation" && v["conversation"]["status"] == "active")
+        .await;
+    staff
+        .send(json!({"type":"send","conversation_id":conv,"client_id":"note","body":"VIP","private":true}))
+        .await;
+    assert_eq!(seq(&staff.until_type("ack").await), n + 2);
+    staff
+        .send(json!({"type":"send","conversation_id":conv,"client_id":"s1","body":"Hi!"}))
+        .await;
+    let s1 = staff.until_type("ack").await;
+    assert_eq!(seq(&s1), n + 3);
+    let reply = vis
+        .until(|v| v["type"] == "message" && v["from"]["kind"] == "staff")
+        .await;
+    assert_eq!((seq(&reply), reply["body"].as_str()), (n + 3, Some("Hi!")));
+    (acks, conv, s1)
+}
+
+/// After a restart or a move: the visitor's whole log comes back, each
+/// acked message with its id, then the claim's notice and the reply, never
+/// the note.
+async fn read_back(vis: &mut Ws, conv: &str, acks: &[serde_json::Value]) {
+    let n = acks.len() as u64;
+    vis.send(json!({"type":"resume","conversation_id":conv,"after_seq":0}))
+        .await;
+    for (i, ack) in acks.iter().enumerate() {
+        let m = vis.until_type("message").await;
+        assert_eq!(seq(&m), i as u64 + 1);
+        assert_eq!(m["id"], ack["id"], "the stored message is the acked one");
+    }
+    let mut rest = Vec::new();
+    while rest.last() != Some(&(n + 3)) {
+        let m = vis.until_type("message").await;
+        assert_eq!(m["private"], false, "{m}");
+        rest.push(seq(&m));
+    }
+    assert_eq!(
+        rest,
+        [n + 1, n + 3],
+        "the claim's notice and the reply, not the note"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cluster_node_keeps_the_chat_guarantees_on_postgresql_across_kill_9() {
     if let Some(why) = postgres::unavailable().or_else(nats::unavailable) {
@@ -45,39 +119,7 @@ async fn a_cluster_node_keeps_the_chat_guarantees_on_postgresql_across_kill_9() 
     let (mut vis, welcome) = srv.visitor(None).await;
     let token = welcome["visitor_token"].as_str().unwrap().to_string();
     let n = 12u64;
-    for i in 1..=n {
-        vis.send(json!({"type":"send","client_id":format!("k{i}"),"body":format!("hello {i}")}))
-            .await;
-    }
-    let mut acks = Vec::new();
-    while acks.len() < n as usize {
-        let f = vis.until_type("ack").await;
-        assert_eq!(seq(&f), acks.len() as u64 + 1, "{f}");
-        acks.push(f);
-    }
-    let conv = acks[0]["conversation_id"].as_str().unwrap().to_string();
-    let last = staff
-        .until(|v| v["type"] == "message" && v["seq"] == n)
-        .await;
-    assert_eq!(last["body"], format!("hello {n}"));
-    staff
-        .send(json!({"type":"claim","conversation_id":conv}))
-        .await;
-    staff
-        .until(|v| v["type"] == "conversation" && v["conversation"]["status"] == "active")
-        .await;
-    staff
-        .send(json!({"type":"send","conversation_id":conv,"client_id":"note","body":"VIP","private":true}))
-        .await;
-    assert_eq!(seq(&staff.until_type("ack").await), n + 2);
-    staff
-        .send(json!({"type":"send","conversation_id":conv,"client_id":"s1","body":"Hi!"}))
-        .await;
-    assert_eq!(seq(&staff.until_type("ack").await), n + 3);
-    let reply = vis
-        .until(|v| v["type"] == "message" && v["from"]["kind"] == "staff")
-        .await;
-    assert_eq!((seq(&reply), reply["body"].as_str()), (n + 3, Some("Hi!")));
+    let (acks, conv, _) = converse(&mut vis, &mut staff, n, "k").await;
 
     // The records are PostgreSQL's, and so is the tenant's lease.
     let c = parley_storage::postgres::connect(&pg.url()).await.unwrap();
@@ -101,26 +143,9 @@ async fn a_cluster_node_keeps_the_chat_guarantees_on_postgresql_across_kill_9() 
     let (mut vis, w) = srv.visitor(Some(&token)).await;
     assert_eq!(w["visitor_id"], welcome["visitor_id"]);
     assert_eq!(w["conversation"]["id"], conv);
-    vis.send(json!({"type":"resume","conversation_id":conv,"after_seq":0}))
-        .await;
-    for (i, ack) in acks.iter().enumerate() {
-        let m = vis.until_type("message").await;
-        assert_eq!(seq(&m), i as u64 + 1);
-        assert_eq!(m["id"], ack["id"], "the stored message is the acked one");
-    }
-    let mut rest = Vec::new();
-    while rest.last() != Some(&(n + 3)) {
-        let m = vis.until_type("message").await;
-        assert_eq!(m["private"], false, "{m}");
-        rest.push(seq(&m));
-    }
-    assert_eq!(
-        rest,
-        [n + 1, n + 3],
-        "the claim's notice and the reply, not the note"
-    );
+    read_back(&mut vis, &conv, &acks).await;
     // A re-sent message is deduped; the next one goes on with no gap.
-    vis.send(json!({"type":"send","client_id":"k5","body":"hello 5"}))
+    vis.send(json!({"type":"send","client_id":"k5","body":"k 5"}))
         .await;
     let again = vis.until_type("ack").await;
     assert_eq!(
@@ -216,46 +241,10 @@ async fn three_nodes_a_visitor_and_staff_on_different_ones_survive_the_owner_dyi
     assert_eq!(owner(&c).await, ("a".to_string(), true));
 
     let n = 8u64;
-    for i in 1..=n {
-        vis.send(json!({"type":"send","client_id":format!("v{i}"),"body":format!("from A {i}")}))
-            .await;
-    }
-    let mut acks = Vec::new();
-    while acks.len() < n as usize {
-        let f = vis.until_type("ack").await;
-        assert_eq!(seq(&f), acks.len() as u64 + 1, "{f}");
-        acks.push(f);
-    }
-    let conv = acks[0]["conversation_id"].as_str().unwrap().to_string();
-    let m = staff
-        .until(|v| v["type"] == "message" && v["seq"] == n)
-        .await;
-    assert_eq!(m["body"], format!("from A {n}"));
-    staff
-        .send(json!({"type":"claim","conversation_id":conv}))
-        .await;
-    staff
-        .until(|v| v["type"] == "conversation" && v["conversation"]["status"] == "active")
-        .await;
-    staff
-        .send(json!({"type":"send","conversation_id":conv,"client_id":"note","body":"VIP","private":true}))
-        .await;
-    assert_eq!(seq(&staff.until_type("ack").await), n + 2);
-    staff
-        .send(json!({"type":"send","conversation_id":conv,"client_id":"s1","body":"from B"}))
-        .await;
-    let s1 = staff.until_type("ack").await;
-    assert_eq!(seq(&s1), n + 3);
-    let reply = vis
-        .until(|v| v["type"] == "message" && v["from"]["kind"] == "staff")
-        .await;
-    assert_eq!(
-        (seq(&reply), reply["body"].as_str()),
-        (n + 3, Some("from B"))
-    );
+    let (acks, conv, s1) = converse(&mut vis, &mut staff, n, "v").await;
     // Dedupe through the relay: the same client_id answers the same ack.
     staff
-        .send(json!({"type":"send","conversation_id":conv,"client_id":"s1","body":"from B"}))
+        .send(json!({"type":"send","conversation_id":conv,"client_id":"s1","body":"Hi!"}))
         .await;
     let again = staff.until_type("ack").await;
     assert_eq!(
@@ -282,20 +271,7 @@ async fn three_nodes_a_visitor_and_staff_on_different_ones_survive_the_owner_dyi
     );
     let (mut vis, w) = visitor_when_ready(&c3, &token, deadline).await;
     assert_eq!(w["conversation"]["id"], conv);
-    vis.send(json!({"type":"resume","conversation_id":conv,"after_seq":0}))
-        .await;
-    for (i, ack) in acks.iter().enumerate() {
-        let m = vis.until_type("message").await;
-        assert_eq!(seq(&m), i as u64 + 1);
-        assert_eq!(m["id"], ack["id"]);
-    }
-    let mut rest = Vec::new();
-    while rest.last() != Some(&(n + 3)) {
-        let m = vis.until_type("message").await;
-        assert_eq!(m["private"], false, "{m}");
-        rest.push(seq(&m));
-    }
-    assert_eq!(rest, [n + 1, n + 3]);
+    read_back(&mut vis, &conv, &acks).await;
     vis.send(json!({"type":"send","client_id":"after","body":"on B"}))
         .await;
     assert_eq!(
