@@ -56,8 +56,18 @@ pub(crate) struct Known {
 impl Known {
     /// Reads the visitor's record and last page view.
     pub(crate) fn load(ctx: &Ctx, tenant: TenantId, id: VisitorId) -> parley_storage::Result<Self> {
+        Self::load_with(ctx, tenant, id, ctx.store.visitor(tenant, id)?)
+    }
+
+    /// [`Self::load`] with the record already read.
+    pub(crate) fn load_with(
+        ctx: &Ctx,
+        tenant: TenantId,
+        id: VisitorId,
+        record: Option<VisitorRecord>,
+    ) -> parley_storage::Result<Self> {
         Ok(Self {
-            record: ctx.store.visitor(tenant, id)?,
+            record,
             last_page: ctx.store.page_views(tenant, id, 1)?.pop().map(|v| v.page),
         })
     }

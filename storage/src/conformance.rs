@@ -47,6 +47,7 @@ cases![
     every_requester_is_answered_after_the_write,
     counts_fold_into_buckets_and_markers_count_once,
     mixed_trees_apply_together,
+    many_keys_are_read_at_once_in_the_order_asked,
     the_instance_secret_is_chosen_once,
 ];
 
@@ -418,7 +419,24 @@ pub fn a_visitor_is_read_whole_and_erased_whole(store: &Store) {
             },
         );
     }
+    let device = parley_engine::account::VisitorDevice {
+        timezone: "Europe/Paris".into(),
+        ..Default::default()
+    };
+    store.put_visitor_device(&mut b, t, v, &device);
+    let c = ConversationId::new();
+    store.put_visitor_conversation(&mut b, t, v, c);
     store.write_now(b).unwrap();
+    // Read at once as a first tab finds them; someone new is all None.
+    let s = store.visitor_arrival(t, v).unwrap();
+    assert_eq!(s.record.map(|r| r.id), Some(v));
+    assert_eq!((s.conversation, s.device), (Some(c), Some(device)));
+    let o = store.visitor_arrival(t, other).unwrap();
+    assert_eq!((o.conversation, o.device), (None, None));
+    assert_eq!(
+        store.visitor_arrival(t, VisitorId::new()).unwrap(),
+        VisitorSnapshot::default()
+    );
     let before = store.data().len().unwrap();
     let data = store.visitor_data(t, v).unwrap().unwrap();
     assert_eq!((data.record.id, data.pages.len()), (v, 1));
@@ -435,7 +453,7 @@ pub fn a_visitor_is_read_whole_and_erased_whole(store: &Store) {
         store.visitor_data(t, other).unwrap().is_some(),
         "others stay"
     );
-    assert_eq!(store.data().len().unwrap(), before - 2);
+    assert_eq!(store.data().len().unwrap(), before - 4);
     assert_eq!(store.erased_visitors().unwrap(), [(t, v)]);
 }
 
@@ -541,6 +559,31 @@ pub fn counts_fold_into_buckets_and_markers_count_once(store: &Store) {
     let b: Bucket =
         crate::codec::decode(&store.data().get(key.to_bytes()).unwrap().unwrap()).unwrap();
     assert_eq!(b.conversations, 1);
+}
+
+pub fn many_keys_are_read_at_once_in_the_order_asked(store: &Store) {
+    let mut b = WriteBatch::new();
+    for i in [1u32, 3, 5] {
+        b.put(key(i), i.to_be_bytes().to_vec());
+    }
+    b.put_global(key(2), vec![9]);
+    store.write_now(b).unwrap();
+    let (k1, k2, k3, k5) = (key(1), key(2), key(3), key(5));
+    let asked: [&[u8]; 5] = [&k5, &k2, &k1, &k5, &k3];
+    let got: Vec<Option<u32>> = store
+        .data()
+        .get_many(&asked)
+        .unwrap()
+        .iter()
+        .map(|v| v.as_ref().map(|v| number(v)))
+        .collect();
+    // Missing keys (and the other tree's) are None; repeats answer twice.
+    assert_eq!(got, [Some(5), None, Some(1), Some(5), Some(3)]);
+    assert_eq!(
+        store.global().get_many(&[&k2, &k1]).unwrap(),
+        [Some(Bytes::from(&[9u8][..])), None]
+    );
+    assert!(store.data().get_many(&[]).unwrap().is_empty());
 }
 
 pub fn mixed_trees_apply_together(store: &Store) {

@@ -49,6 +49,16 @@ impl Tree {
         }
     }
 
+    /// The values at `keys`, in their order: one round trip on PostgreSQL
+    /// where `get` would make one a key.
+    pub fn get_many(&self, keys: &[&[u8]]) -> Result<Vec<Option<Bytes>>> {
+        match &self.0 {
+            Backend::Sled(t) => keys.iter().map(|k| Ok(t.get(k)?)).collect(),
+            Backend::Postgres { pool, tree } if !keys.is_empty() => pool.get_many(*tree, keys),
+            Backend::Postgres { .. } => Ok(Vec::new()),
+        }
+    }
+
     /// Whether `key` is set.
     pub fn contains_key(&self, key: impl AsRef<[u8]>) -> Result<bool> {
         Ok(self.get(key)?.is_some())

@@ -42,7 +42,7 @@ pub use newsletter::NewsletterStore;
 pub use outbox::OutboxStore;
 pub use privacy::{PrivacyStore, VisitorData};
 pub use retention::RetentionStore;
-pub use stores::{AccountStore, ConversationStore, MessageLog, VisitorStore};
+pub use stores::{AccountStore, ConversationStore, MessageLog, VisitorSnapshot, VisitorStore};
 pub use webhooks::WebhookStore;
 pub use writer::{Writer, WriterConfig};
 

@@ -80,6 +80,17 @@ pub trait VisitorStore {
     fn add_page_view(&self, batch: &mut WriteBatch, t: TenantId, v: VisitorId, view: &PageView);
     /// The most recent page views, oldest first.
     fn page_views(&self, t: TenantId, v: VisitorId, limit: usize) -> Result<Vec<PageView>>;
+    /// What a visitor's first tab needs, read at once (one round trip on
+    /// PostgreSQL): their record, current conversation and device.
+    fn visitor_arrival(&self, t: TenantId, v: VisitorId) -> Result<VisitorSnapshot>;
+}
+
+/// A visitor as their first tab finds them ([`VisitorStore::visitor_arrival`]).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct VisitorSnapshot {
+    pub record: Option<VisitorRecord>,
+    pub conversation: Option<ConversationId>,
+    pub device: Option<parley_engine::account::VisitorDevice>,
 }
 
 pub(crate) fn get<T: serde::de::DeserializeOwned>(
@@ -324,5 +335,20 @@ impl VisitorStore for Store {
             .collect::<Result<_>>()?;
         out.reverse();
         Ok(out)
+    }
+
+    fn visitor_arrival(&self, t: TenantId, v: VisitorId) -> Result<VisitorSnapshot> {
+        let (r, c, d) = (
+            keys::visitor(t, v),
+            keys::visitor_conversation(t, v),
+            keys::visitor_device(t, v),
+        );
+        let mut got = self.data().get_many(&[&r, &c, &d])?.into_iter();
+        let mut next = || got.next().flatten();
+        Ok(VisitorSnapshot {
+            record: next().map(|b| decode(&b)).transpose()?,
+            conversation: next().and_then(|b| ConversationId::from_slice(&b)),
+            device: next().map(|b| decode(&b)).transpose()?,
+        })
     }
 }

@@ -780,12 +780,30 @@ pub(crate) fn apply_ops(store: &Store, ops: Vec<Op>) -> Result<()> {
 /// Folds counts into their buckets as stored; returns the keys to write
 /// (buckets and newly set markers).
 fn fold(store: &Store, counts: Vec<Count>) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+    // Every marker and bucket the group touches, read at once (one round
+    // trip on PostgreSQL, however many visitors the group counts).
+    let mut wanted: Vec<Vec<u8>> = Vec::new();
+    let mut asked: HashSet<Vec<u8>> = HashSet::new();
+    for c in &counts {
+        for k in c.once.iter().cloned().chain([c.key.to_bytes()]) {
+            if asked.insert(k.clone()) {
+                wanted.push(k);
+            }
+        }
+    }
+    let refs: Vec<&[u8]> = wanted.iter().map(Vec::as_slice).collect();
+    let values = store.data().get_many(&refs)?;
+    let mut stored: HashMap<Vec<u8>, crate::Bytes> = wanted
+        .into_iter()
+        .zip(values)
+        .filter_map(|(k, v)| Some((k, v?)))
+        .collect();
     let mut buckets: HashMap<crate::keys::BucketKey, Bucket> = HashMap::new();
     let mut marked: HashSet<Vec<u8>> = HashSet::new();
     let mut out = Vec::new();
     for c in counts {
         if let Some(once) = c.once {
-            if marked.contains(&once) || store.data().get(&once)?.is_some() {
+            if marked.contains(&once) || stored.contains_key(&once) {
                 continue;
             }
             out.push((once.clone(), Vec::new()));
@@ -794,7 +812,7 @@ fn fold(store: &Store, counts: Vec<Count>) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         let b = match buckets.entry(c.key) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::hash_map::Entry::Vacant(e) => {
-                let cur = match store.data().get(e.key().to_bytes())? {
+                let cur = match stored.remove(&e.key().to_bytes()) {
                     // A bucket that cannot be read starts again rather than
                     // stopping every write.
                     Some(v) => crate::codec::decode(&v).unwrap_or_else(|err| {

@@ -46,23 +46,46 @@ impl TenantState {
 
     fn visitor_view(&self, id: VisitorId, p: Option<&Presence>, site: SiteId) -> VisitorView {
         let rec = self.ctx.store.visitor(self.id, id).ok().flatten();
+        Self::view_of(id, p, site, rec.as_ref())
+    }
+
+    fn view_of(
+        id: VisitorId,
+        p: Option<&Presence>,
+        site: SiteId,
+        rec: Option<&VisitorRecord>,
+    ) -> VisitorView {
         VisitorView {
             id,
             site_id: site,
             online: p.is_some(),
             page: p.and_then(|p| p.tabs.last().map(|t| t.page.clone())),
             page_since: p.and_then(|p| p.tabs.last().map(|t| t.since)),
-            name: rec.as_ref().and_then(|r| r.name.clone()),
-            email: rec.as_ref().and_then(|r| r.email.clone()),
+            name: rec.and_then(|r| r.name.clone()),
+            email: rec.and_then(|r| r.email.clone()),
             since: p.map(|p| p.since).unwrap_or_default(),
         }
     }
 
-    /// Sends a `visitor` frame to every staff socket.
+    /// Sends a `visitor` frame to every staff socket (none signed in: no
+    /// read at all).
     fn broadcast_visitor(&self, id: VisitorId, site: SiteId) {
-        let view = self.visitor_view(id, self.visitors.get(&id), site);
+        if self.directory.snapshot().is_empty() {
+            return;
+        }
+        let rec = self.ctx.store.visitor(self.id, id).ok().flatten();
+        self.broadcast_visitor_as(id, site, rec.as_ref());
+    }
+
+    /// [`Self::broadcast_visitor`] with the visitor's record already read.
+    fn broadcast_visitor_as(&self, id: VisitorId, site: SiteId, rec: Option<&VisitorRecord>) {
+        let staff = self.directory.snapshot();
+        if staff.is_empty() {
+            return;
+        }
+        let view = Self::view_of(id, self.visitors.get(&id), site, rec);
         let bytes = Bytes::from(ServerFrame::Visitor { visitor: &view }.to_json());
-        for d in self.directory.snapshot().iter() {
+        for d in staff.iter() {
             d.outbox.frame(&bytes);
         }
     }
@@ -196,6 +219,7 @@ impl TenantState {
         site: SiteId,
         page: PageInfo,
         arrival: &Arrival,
+        record: Option<Option<VisitorRecord>>,
     ) -> Result<(), ActorProcessingErr> {
         if self.erased.contains(&id) {
             return Ok(());
@@ -222,7 +246,10 @@ impl TenantState {
             },
             None => visit,
         };
-        let mut known = Known::load(&self.ctx, self.id, id)?;
+        let mut known = match record {
+            Some(r) => Known::load_with(&self.ctx, self.id, id, r)?,
+            None => Known::load(&self.ctx, self.id, id)?,
+        };
         let b = known.seen(&self.ctx, (self.id, id), site, page, at, visit);
         self.ctx.writer.submit(b, Box::new(|_| {}));
         Ok(())
@@ -258,7 +285,13 @@ impl TenantState {
                 suspended: true,
             });
         }
-        self.remember_device(visitor, &arrival.device);
+        // A visitor not online here yet is read at once (record,
+        // conversation, device: one round trip on PostgreSQL).
+        let first = match self.visitors.contains_key(&visitor) {
+            true => None,
+            false => Some(self.ctx.store.visitor_arrival(self.id, visitor)?),
+        };
+        self.remember_device(visitor, &arrival.device, first.as_ref().map(|f| &f.device));
         let p = self.visitors.entry(visitor).or_insert_with(|| Presence {
             site,
             tabs: Vec::new(),
@@ -272,9 +305,10 @@ impl TenantState {
             page: page.clone(),
             since,
         });
-        let known = match p.conversation {
-            Some(c) => Some(c),
-            None => self.ctx.store.visitor_conversation(self.id, visitor)?,
+        let known = match (p.conversation, &first) {
+            (Some(c), _) => Some(c),
+            (None, Some(f)) => f.conversation,
+            (None, None) => self.ctx.store.visitor_conversation(self.id, visitor)?,
         };
         if let Some(p) = self.visitors.get_mut(&visitor) {
             p.conversation = known;
@@ -283,8 +317,12 @@ impl TenantState {
         if let Some((c, place)) = known.and_then(|c| Some((c, self.queue.told(c)?))) {
             outbox.frame(&super::queue::frame(c, place));
         }
-        self.visitor_hello_page(visitor, site, page, arrival)?;
-        self.broadcast_visitor(visitor, site);
+        let record = first.map(|f| f.record);
+        self.visitor_hello_page(visitor, site, page, arrival, record.clone())?;
+        match &record {
+            Some(r) => self.broadcast_visitor_as(visitor, site, r.as_ref()),
+            None => self.broadcast_visitor(visitor, site),
+        }
         // A live conversation is subscribed to by the socket itself (for an
         // exact view); one that is not live stays asleep and is shown from
         // storage: it subscribes this tab when something wakes it.
@@ -325,7 +363,13 @@ impl TenantState {
     /// Stores what the visitor's browser said of itself when it changed
     /// (fire-and-forget: nobody waits for tracking data). A browser seen
     /// unchanged since this actor started costs nothing.
-    fn remember_device(&mut self, visitor: VisitorId, d: &VisitorDevice) {
+    /// `stored` is the device as already read, when it was.
+    fn remember_device(
+        &mut self,
+        visitor: VisitorId,
+        d: &VisitorDevice,
+        stored: Option<&Option<VisitorDevice>>,
+    ) {
         use std::hash::{Hash, Hasher};
         let digest = |d: &VisitorDevice| {
             let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -338,10 +382,10 @@ impl TenantState {
         }
         let store = &self.ctx.store;
         // A connection that could not tell its time zone keeps the known one.
-        let known = if d.timezone.is_empty() {
-            store.visitor_device(self.id, visitor).ok().flatten()
-        } else {
-            None
+        let known = match stored {
+            Some(s) => s.clone(),
+            None if d.timezone.is_empty() => store.visitor_device(self.id, visitor).ok().flatten(),
+            None => None,
         };
         if let Some(k) = &known {
             d.timezone.clone_from(&k.timezone);
@@ -395,8 +439,9 @@ impl TenantState {
         if p.tabs.is_empty() {
             let conversation = p.conversation;
             self.visitors.remove(&visitor);
-            self.broadcast_visitor(visitor, site);
-            self.watch_for_replies(visitor, conversation);
+            let rec = self.ctx.store.visitor(self.id, visitor).ok().flatten();
+            self.broadcast_visitor_as(visitor, site, rec.as_ref());
+            self.watch_for_replies(visitor, conversation, rec.as_ref());
         } else if before == Some(socket) {
             self.broadcast_visitor(visitor, site);
         }
@@ -405,13 +450,14 @@ impl TenantState {
     /// A visitor who gave an email left with a conversation: watch it, so
     /// that staff replies reach them by mail if they stay away (the sweep
     /// runs in the edge, which renders the mail). Written without waiting.
-    fn watch_for_replies(&self, visitor: VisitorId, conversation: Option<ConversationId>) {
+    fn watch_for_replies(
+        &self,
+        visitor: VisitorId,
+        conversation: Option<ConversationId>,
+        record: Option<&VisitorRecord>,
+    ) {
         let store = &self.ctx.store;
-        let has_email = store
-            .visitor(self.id, visitor)
-            .ok()
-            .flatten()
-            .is_some_and(|r| r.email.is_some());
+        let has_email = record.is_some_and(|r| r.email.is_some());
         if !has_email {
             return;
         }

@@ -29,12 +29,20 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Rows a scan fetches first from either end, and at most per page after.
 const FIRST_PAGE: i64 = 16;
 const MAX_PAGE: i64 = 1024;
+/// One key's value.
+const GET: &str = "SELECT value FROM kv WHERE tree = $1 AND key = $2";
 
 #[derive(Clone)]
 enum Query {
     Get {
         tree: i16,
         key: Vec<u8>,
+    },
+    /// Several keys, pipelined: one round trip, each key looked up by the
+    /// statement `Get` uses (a plan PostgreSQL keeps, as for one key).
+    GetMany {
+        tree: i16,
+        keys: Vec<Vec<u8>>,
     },
     Scan {
         tree: i16,
@@ -60,6 +68,7 @@ enum Query {
 
 enum Answer {
     Value(Option<Vec<u8>>),
+    Values(Vec<Option<Vec<u8>>>),
     Rows(Vec<(Vec<u8>, Vec<u8>)>),
     Number(i64),
     Done,
@@ -124,6 +133,19 @@ impl Pool {
             key: key.to_vec(),
         })? {
             Answer::Value(v) => Ok(v.map(Bytes::from)),
+            _ => Err(odd()),
+        }
+    }
+
+    /// The values at `keys`, in their order, in one round trip.
+    pub(crate) fn get_many(&self, tree: i16, keys: &[&[u8]]) -> Result<Vec<Option<Bytes>>> {
+        match self.ask(Query::GetMany {
+            tree,
+            keys: keys.iter().map(|k| k.to_vec()).collect(),
+        })? {
+            Answer::Values(v) if v.len() == keys.len() => {
+                Ok(v.into_iter().map(|v| v.map(Bytes::from)).collect())
+            }
             _ => Err(odd()),
         }
     }
@@ -289,15 +311,32 @@ impl Conn {
     async fn run(&mut self, q: Query) -> Result<Answer> {
         match q {
             Query::Get { tree, key } => {
-                let st = self
-                    .statement("SELECT value FROM kv WHERE tree = $1 AND key = $2".into())
-                    .await?;
+                let st = self.statement(GET.into()).await?;
                 let row = self
                     .client
                     .query_opt(&st, &[&tree, &key])
                     .await
                     .map_err(db)?;
                 Ok(Answer::Value(row.map(|r| r.get(0))))
+            }
+            Query::GetMany { tree, keys } => {
+                // Sent together and answered in order (tokio-postgres
+                // pipelines requests polled at once). One statement with
+                // `key = ANY($2)` or a join with `unnest` was planned afresh
+                // on every call, or kept a plan made while the table was
+                // small that walked the whole tree: hellos timed out.
+                let st = self.statement(GET.into()).await?;
+                let client = &self.client;
+                let params: Vec<[&(dyn ToSql + Sync); 2]> =
+                    keys.iter().map(|k| [&tree as _, k as _]).collect();
+                let rows = futures_util::future::try_join_all(
+                    params.iter().map(|p| client.query_opt(&st, p)),
+                )
+                .await
+                .map_err(db)?;
+                Ok(Answer::Values(
+                    rows.into_iter().map(|r| r.map(|r| r.get(0))).collect(),
+                ))
             }
             Query::Count { tree } => {
                 let st = self
