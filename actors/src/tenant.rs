@@ -114,7 +114,9 @@ pub enum TenantMsg {
         /// The sign-in session the socket authenticated with.
         session: Option<SessionId>,
         outbox: Outbox,
-        reply: RpcReplyPort<Vec<VisitorView>>,
+        /// The [`READY_VISITORS`] visitors who arrived last, and how many
+        /// are online in all.
+        reply: RpcReplyPort<(Vec<VisitorView>, usize)>,
     },
     /// A staff socket disconnected.
     StaffLeave { staff: StaffId, socket: u64 },
@@ -207,11 +209,22 @@ struct Tab {
     since: Timestamp,
 }
 
+/// Most visitors a staff socket's `ready` lists (those who arrived last);
+/// the rest come as `visitor` frames when they change, or from
+/// `GET /api/v1/visitors`. Tens of thousands online would make `ready` tens
+/// of megabytes, past what a relayed frame may be.
+pub const READY_VISITORS: usize = 500;
+
 struct Presence {
     site: SiteId,
     tabs: Vec<Tab>,
     since: Timestamp,
     conversation: Option<ConversationId>,
+    /// Their name and email as their record says (read with the first tab,
+    /// again when the record changes): a staff sign-in lists every visitor
+    /// online without reading each.
+    name: Option<String>,
+    email: Option<String>,
 }
 
 impl Presence {

@@ -318,6 +318,8 @@ pub enum ServerFrame<'a> {
         staff: &'a StaffView,
         conversations: &'a [ConversationView],
         visitors: &'a [VisitorView],
+        /// Visitors online in all (`visitors` lists at most 500).
+        visitors_online: usize,
     },
     Ack {
         client_id: &'a str,

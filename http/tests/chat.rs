@@ -403,6 +403,7 @@ async fn another_tenants_conversation_is_not_found_on_every_frame() {
     let (mut mallory, ready) = srv.staff("mallory@other.test").await;
     assert_eq!(ready["conversations"], json!([]));
     assert_eq!(ready["visitors"], json!([]));
+    assert_eq!(ready["visitors_online"], 0);
     for frame in [
         json!({"type":"resume","conversation_id":conv,"after_seq":0}),
         json!({"type":"claim","conversation_id":conv}),
@@ -563,4 +564,29 @@ async fn a_returning_visitor_does_not_wake_a_sleeping_conversation_until_needed(
     let m = vis.until_type("message").await;
     assert_eq!((seq(&m), m["body"].as_str()), (2, Some("welcome back")));
     assert_eq!(live_conversations(&srv).await, 1.0);
+}
+
+/// `ready` lists the visitors online who arrived last, newest first, and
+/// counts them all (the list stops at 500: tens of thousands online would
+/// make one frame tens of megabytes).
+#[tokio::test]
+async fn ready_lists_the_visitors_who_arrived_last_and_counts_them_all() {
+    let srv = Server::start();
+    let (mut ids, mut tabs) = (Vec::new(), Vec::new());
+    for _ in 0..3 {
+        let (tab, welcome) = srv.visitor(None).await;
+        ids.push(welcome["visitor_id"].clone());
+        tabs.push(tab);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (_staff, ready) = srv.staff(OWNER).await;
+    assert_eq!(ready["visitors_online"], 3);
+    let listed: Vec<Value> = ready["visitors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["id"].clone())
+        .collect();
+    ids.reverse();
+    assert_eq!(listed, ids);
 }

@@ -44,16 +44,25 @@ impl TenantState {
         self.directory.publish(v);
     }
 
+    /// A visitor's view: an online one's from their presence, anyone
+    /// else's from their record.
     fn visitor_view(&self, id: VisitorId, p: Option<&Presence>, site: SiteId) -> VisitorView {
-        let rec = self.ctx.store.visitor(self.id, id).ok().flatten();
-        Self::view_of(id, p, site, rec.as_ref())
+        let (name, email) = match p {
+            Some(p) => (p.name.clone(), p.email.clone()),
+            None => match self.ctx.store.visitor(self.id, id).ok().flatten() {
+                Some(r) => (r.name, r.email),
+                None => (None, None),
+            },
+        };
+        Self::view_of(id, p, site, name, email)
     }
 
     fn view_of(
         id: VisitorId,
         p: Option<&Presence>,
         site: SiteId,
-        rec: Option<&VisitorRecord>,
+        name: Option<String>,
+        email: Option<String>,
     ) -> VisitorView {
         VisitorView {
             id,
@@ -61,8 +70,8 @@ impl TenantState {
             online: p.is_some(),
             page: p.and_then(|p| p.tabs.last().map(|t| t.page.clone())),
             page_since: p.and_then(|p| p.tabs.last().map(|t| t.since)),
-            name: rec.and_then(|r| r.name.clone()),
-            email: rec.and_then(|r| r.email.clone()),
+            name,
+            email,
             since: p.map(|p| p.since).unwrap_or_default(),
         }
     }
@@ -73,19 +82,13 @@ impl TenantState {
         if self.directory.snapshot().is_empty() {
             return;
         }
-        let rec = self.ctx.store.visitor(self.id, id).ok().flatten();
-        self.broadcast_visitor_as(id, site, rec.as_ref());
+        let view = self.visitor_view(id, self.visitors.get(&id), site);
+        self.broadcast_view(&view);
     }
 
-    /// [`Self::broadcast_visitor`] with the visitor's record already read.
-    fn broadcast_visitor_as(&self, id: VisitorId, site: SiteId, rec: Option<&VisitorRecord>) {
-        let staff = self.directory.snapshot();
-        if staff.is_empty() {
-            return;
-        }
-        let view = Self::view_of(id, self.visitors.get(&id), site, rec);
-        let bytes = Bytes::from(ServerFrame::Visitor { visitor: &view }.to_json());
-        for d in staff.iter() {
+    fn broadcast_view(&self, view: &VisitorView) {
+        let bytes = Bytes::from(ServerFrame::Visitor { visitor: view }.to_json());
+        for d in self.directory.snapshot().iter() {
             d.outbox.frame(&bytes);
         }
     }
@@ -196,8 +199,13 @@ impl TenantState {
         }
     }
 
-    /// A visitor's record changed on disk: dashboards get the new view.
-    pub(super) fn visitor_changed(&self, visitor: VisitorId, site: SiteId) {
+    /// A visitor's record changed on disk: their presence and dashboards
+    /// get the new view.
+    pub(super) fn visitor_changed(&mut self, visitor: VisitorId, site: SiteId) {
+        if let Some(p) = self.visitors.get_mut(&visitor) {
+            let rec = self.ctx.store.visitor(self.id, visitor).ok().flatten();
+            (p.name, p.email) = rec.map(|r| (r.name, r.email)).unwrap_or_default();
+        }
         self.broadcast_visitor(visitor, site);
     }
 
@@ -292,11 +300,18 @@ impl TenantState {
             false => Some(self.ctx.store.visitor_arrival(self.id, visitor)?),
         };
         self.remember_device(visitor, &arrival.device, first.as_ref().map(|f| &f.device));
+        let (name, email) = first
+            .as_ref()
+            .and_then(|f| f.record.as_ref())
+            .map(|r| (r.name.clone(), r.email.clone()))
+            .unwrap_or_default();
         let p = self.visitors.entry(visitor).or_insert_with(|| Presence {
             site,
             tabs: Vec::new(),
             since: Timestamp::now(),
             conversation: None,
+            name,
+            email,
         });
         p.tabs.retain(|t| !t.outbox.is_closed());
         let since = p.since_on(&page);
@@ -317,12 +332,8 @@ impl TenantState {
         if let Some((c, place)) = known.and_then(|c| Some((c, self.queue.told(c)?))) {
             outbox.frame(&super::queue::frame(c, place));
         }
-        let record = first.map(|f| f.record);
-        self.visitor_hello_page(visitor, site, page, arrival, record.clone())?;
-        match &record {
-            Some(r) => self.broadcast_visitor_as(visitor, site, r.as_ref()),
-            None => self.broadcast_visitor(visitor, site),
-        }
+        self.visitor_hello_page(visitor, site, page, arrival, first.map(|f| f.record))?;
+        self.broadcast_visitor(visitor, site);
         // A live conversation is subscribed to by the socket itself (for an
         // exact view); one that is not live stays asleep and is shown from
         // storage: it subscribes this tab when something wakes it.
@@ -438,10 +449,14 @@ impl TenantState {
         let site = p.site;
         if p.tabs.is_empty() {
             let conversation = p.conversation;
-            self.visitors.remove(&visitor);
-            let rec = self.ctx.store.visitor(self.id, visitor).ok().flatten();
-            self.broadcast_visitor_as(visitor, site, rec.as_ref());
-            self.watch_for_replies(visitor, conversation, rec.as_ref());
+            let Some(gone) = self.visitors.remove(&visitor) else {
+                return;
+            };
+            if !self.directory.snapshot().is_empty() {
+                let view = Self::view_of(visitor, None, site, gone.name, gone.email.clone());
+                self.broadcast_view(&view);
+            }
+            self.watch_for_replies(visitor, conversation, gone.email.is_some());
         } else if before == Some(socket) {
             self.broadcast_visitor(visitor, site);
         }
@@ -454,10 +469,9 @@ impl TenantState {
         &self,
         visitor: VisitorId,
         conversation: Option<ConversationId>,
-        record: Option<&VisitorRecord>,
+        has_email: bool,
     ) {
         let store = &self.ctx.store;
-        let has_email = record.is_some_and(|r| r.email.is_some());
         if !has_email {
             return;
         }
@@ -526,7 +540,7 @@ impl TenantState {
         staff: StaffRecord,
         session: Option<SessionId>,
         outbox: Outbox,
-    ) -> Result<Vec<VisitorView>, ActorProcessingErr> {
+    ) -> Result<(Vec<VisitorView>, usize), ActorProcessingErr> {
         let id = staff.id;
         let revoked = self
             .revoked
@@ -538,7 +552,7 @@ impl TenantState {
             } else {
                 close::TENANT_SUSPENDED
             });
-            return Ok(Vec::new());
+            return Ok((Vec::new(), 0));
         }
         if !self.staff.contains_key(&id) {
             let actor = self.spawn_staff(myself, staff).await?;
@@ -557,7 +571,26 @@ impl TenantState {
             let _ = e.actor.cast(StaffMsg::Joined(outbox, session));
         }
         self.publish_directory();
-        Ok(self.online_visitors(None))
+        Ok((
+            self.newest_visitors(super::READY_VISITORS),
+            self.visitors.len(),
+        ))
+    }
+
+    /// The `n` visitors online who arrived last, newest first.
+    fn newest_visitors(&self, n: usize) -> Vec<VisitorView> {
+        let mut all: Vec<(&VisitorId, &Presence)> = self.visitors.iter().collect();
+        let newest = |a: &(&VisitorId, &Presence), b: &(&VisitorId, &Presence)| {
+            (b.1.since, b.0).cmp(&(a.1.since, a.0))
+        };
+        if all.len() > n && n > 0 {
+            all.select_nth_unstable_by(n - 1, newest);
+        }
+        all.truncate(n);
+        all.sort_by(newest);
+        all.into_iter()
+            .map(|(v, p)| self.visitor_view(*v, Some(p), p.site))
+            .collect()
     }
 
     /// A staff socket disconnected; after the last one the Staff actor passivates.

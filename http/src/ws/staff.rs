@@ -85,13 +85,14 @@ pub async fn run(mut s: Socket, client: Arc<ClientInfo>, prelude: oneshot::Sende
         leases: HashMap::new(),
     };
     // Join first, then read: a change made after the snapshot is queued behind `ready`.
-    let Ok(visitors) = ask(&session.tenant, timeout, |reply| TenantMsg::StaffJoin {
-        staff: record,
-        session: sid,
-        outbox,
-        reply,
-    })
-    .await
+    let Ok((visitors, visitors_online)) =
+        ask(&session.tenant, timeout, |reply| TenantMsg::StaffJoin {
+            staff: record,
+            session: sid,
+            outbox,
+            reply,
+        })
+        .await
     else {
         return close::INTERNAL_ERROR;
     };
@@ -112,6 +113,7 @@ pub async fn run(mut s: Socket, client: Arc<ClientInfo>, prelude: oneshot::Sende
         staff: &me,
         conversations: &conversations,
         visitors: &visitors,
+        visitors_online,
     };
     session.s.opened();
     let _ = prelude.send(Prelude {

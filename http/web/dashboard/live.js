@@ -62,6 +62,8 @@ export class Live extends EventTarget {
         this.me = f.staff;
         this.conversations = new Map(f.conversations.map((c) => [c.id, c]));
         this.visitors = new Map(f.visitors.map((v) => [v.id, v]));
+        // `ready` lists the visitors who arrived last; this many were online.
+        this.visitorsOnline = f.visitors_online ?? f.visitors.length;
         if (this.availability !== 'available') this.send({ type: 'availability', status: this.availability });
         this.emit('status', { online: true });
         this.emit('ready', f);

@@ -52,7 +52,10 @@ export class Visitors extends HTMLElement {
 
   render() {
     const list = [...this.live.visitors.values()].sort((a, b) => String(b.since).localeCompare(String(a.since)));
-    this.count.textContent = '(' + list.length + ')';
+    const online = this.live.visitorsOnline || 0;
+    this.count.textContent = online > list.length
+      ? `(${list.length} who arrived last, of ${online} online at sign-in)`
+      : '(' + list.length + ')';
     const open = this.body.querySelector('form');
     const openFor = open?.closest('tr')?.dataset.id;
     const draft = open?.elements.body.value;
