@@ -432,6 +432,14 @@ impl Actor for Tenant {
                 outbox,
                 reply,
             } => {
+                // A tab that gave up waiting (its call timed out) or has
+                // closed costs nothing: a Tenant that fell behind a burst
+                // of arrivals catches up, where doing each stale hello's
+                // reads and writes kept it behind until every hello failed.
+                if reply.is_closed() || outbox.is_closed() {
+                    metrics::counter!("parley_hellos_shed_total").increment(1);
+                    return Ok(());
+                }
                 let hello = state.visitor_hello(visitor, site, page, &arrival, outbox)?;
                 let _ = reply.send(hello);
             }

@@ -6,7 +6,7 @@ use parley_actors::*;
 use parley_engine::codes::close;
 use parley_engine::records::Participant;
 use parley_engine::*;
-use parley_storage::{MessageLog, Store, StoreConfig, Writer, WriterConfig};
+use parley_storage::{MessageLog, Store, StoreConfig, VisitorStore, Writer, WriterConfig};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -245,4 +245,48 @@ async fn a_crashed_tenant_signals_its_sockets_and_comes_back_without_touching_ot
     post(&lease, &o2, v1, "a2");
     assert_eq!(until_type(&mut r2, "ack").await["seq"], 2);
     sys.stop().await;
+}
+
+/// A hello whose tab gave up waiting (its call timed out, so nobody holds
+/// the reply) is shed: the visitor never shows as online and nothing of
+/// theirs is written, while the next hello is answered as usual.
+#[tokio::test]
+async fn a_hello_nobody_waits_for_any_more_is_shed() {
+    let dir = tempfile::tempdir().unwrap();
+    let sys = system(dir.path()).await;
+    let t = TenantId::new();
+    let tenant = sys.tenant(t).await.unwrap().actor;
+    let (gave_up, live) = (VisitorId::new(), VisitorId::new());
+    let (outbox, _rx) = Outbox::new(16);
+    let (tx, rx) = ractor::concurrency::oneshot();
+    drop(rx);
+    tenant
+        .cast(TenantMsg::VisitorHello {
+            visitor: gave_up,
+            site: SiteId::new(),
+            page: Default::default(),
+            arrival: Default::default(),
+            outbox,
+            reply: tx.into(),
+        })
+        .unwrap();
+    open(&sys, t, live).await;
+    let online = ask(&tenant, Duration::from_secs(5), |reply| {
+        TenantMsg::OnlineVisitors { only: None, reply }
+    })
+    .await
+    .unwrap();
+    let ids: Vec<VisitorId> = online.iter().map(|v| v.id).collect();
+    assert_eq!(ids, [live]);
+    // Writes land in order: once an empty one is in, the hello's are.
+    let (done, landed) = tokio::sync::oneshot::channel();
+    sys.ctx.writer.submit(
+        parley_storage::WriteBatch::new(),
+        Box::new(move |_| {
+            let _ = done.send(());
+        }),
+    );
+    landed.await.unwrap();
+    assert!(sys.ctx.store.visitor(t, gave_up).unwrap().is_none());
+    assert!(sys.ctx.store.visitor(t, live).unwrap().is_some());
 }
