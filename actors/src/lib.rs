@@ -30,7 +30,7 @@ pub use outbox::{CloseSignal, Inbox, Out, Outbox, Replay};
 pub use registry::TenantHandle;
 pub use slot::{ConvLease, Sub, SubKind};
 pub use staff::StaffMsg;
-pub use tenant::{Arrival, HelloReply, TenantMsg};
+pub use tenant::{Arrival, HelloReply, Tell, TenantMsg};
 
 use parley_engine::TenantId;
 use parley_storage::{Store, Writer};

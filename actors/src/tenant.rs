@@ -209,6 +209,46 @@ struct Tab {
     since: Timestamp,
 }
 
+/// What the REST edge tells a tenant's running actors after a change it
+/// stored (sign-outs, roles, settings, suspension, plans, a notification).
+/// A cast where the tenant runs here; in a cluster the node that took the
+/// request carries it to the owner over the bus (`http/CLUSTER.md`, Status).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub enum Tell {
+    SiteChanged { site: SiteId },
+    RevokeStaff { staff: StaffId, token_version: u32 },
+    ReconnectStaff { staff: StaffId },
+    EndSession { staff: StaffId, session: SessionId },
+    Suspend,
+    Resume,
+    PlanChanged,
+    StaffFrame { staff: StaffId, frame: Vec<u8> },
+}
+
+impl From<Tell> for TenantMsg {
+    fn from(t: Tell) -> Self {
+        match t {
+            Tell::SiteChanged { site } => TenantMsg::SiteChanged { site },
+            Tell::RevokeStaff {
+                staff,
+                token_version,
+            } => TenantMsg::RevokeStaff {
+                staff,
+                token_version,
+            },
+            Tell::ReconnectStaff { staff } => TenantMsg::ReconnectStaff { staff },
+            Tell::EndSession { staff, session } => TenantMsg::EndSession { staff, session },
+            Tell::Suspend => TenantMsg::Suspend,
+            Tell::Resume => TenantMsg::Resume,
+            Tell::PlanChanged => TenantMsg::PlanChanged,
+            Tell::StaffFrame { staff, frame } => TenantMsg::StaffFrame {
+                staff,
+                frame: bytes::Bytes::from(frame),
+            },
+        }
+    }
+}
+
 /// Most visitors a staff socket's `ready` lists (those who arrived last);
 /// the rest come as `visitor` frames when they change, or from
 /// `GET /api/v1/visitors`. Tens of thousands online would make `ready` tens

@@ -13,7 +13,8 @@
 //!   gap.
 //! - Two nodes: an owner SIGSTOPped past its lease writes nothing when it
 //!   wakes; `nats-server` killed and restarted: relayed sockets resync and
-//!   delivery goes on.
+//!   delivery goes on; a sign-out stored through the gateway closes the
+//!   socket the owner runs for it.
 
 mod common;
 
@@ -429,4 +430,18 @@ async fn relayed_sockets_come_back_after_nats_restarts() {
         .until(|v| v["type"] == "message" && v["seq"] == 3)
         .await;
     assert_eq!(m["body"], "three");
+
+    // A change stored through B reaches the owner's actors: signing out
+    // everywhere on B closes the staff socket A runs for it (4401).
+    let tokens = b.pair(OWNER, PASSWORD).await;
+    let r = b
+        .call(
+            "POST",
+            "/api/v1/auth/logout-all",
+            tokens["access_token"].as_str(),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert_eq!(staff.close_code().await, Some(4401));
 }

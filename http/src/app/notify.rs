@@ -5,8 +5,6 @@
 use super::principal::Authed;
 use super::ApiError;
 use crate::state::App;
-use bytes::Bytes;
-use parley_actors::TenantMsg;
 use parley_engine::account::Notice;
 use parley_engine::protocol::ServerFrame;
 use parley_engine::*;
@@ -59,18 +57,16 @@ pub async fn push(app: &App, out: Outgoing) {
     if items.is_empty() {
         return;
     }
-    let Ok(tenant) = app.system.tenant(t).await else {
-        return;
-    };
     for (staff, n) in items {
         let frame = ServerFrame::Notification {
             notification: &n,
             unread: unread(app, t, staff),
         };
-        let _ = tenant.actor.cast(TenantMsg::StaffFrame {
+        let what = parley_actors::Tell::StaffFrame {
             staff,
-            frame: Bytes::from(frame.to_json()),
-        });
+            frame: frame.to_json().into_bytes(),
+        };
+        crate::ws::tell(app, t, what).await;
     }
 }
 

@@ -168,9 +168,7 @@ pub async fn set_plan(
 
 /// Tells the tenant's actors its plan changed.
 async fn changed(app: &App, t: TenantId) {
-    if let Ok(h) = app.system.tenant(t).await {
-        let _ = h.actor.cast(parley_actors::TenantMsg::PlanChanged);
-    }
+    crate::ws::tell(app, t, parley_actors::Tell::PlanChanged).await;
 }
 
 fn names(app: &App) -> String {

@@ -8,7 +8,6 @@ use super::principal::Caller;
 use super::ApiError;
 use crate::auth::{random_key, token_hash};
 use crate::state::App;
-use parley_actors::TenantMsg;
 use parley_engine::account::SessionRecord;
 use parley_engine::records::StaffRecord;
 use parley_engine::*;
@@ -187,24 +186,19 @@ pub fn revoke_all(
 
 /// Closes the sockets signed in with session `sid` (4401).
 pub async fn close_sockets(app: &App, t: TenantId, staff: StaffId, sid: SessionId) {
-    if let Ok(h) = app.system.tenant(t).await {
-        let _ = h.actor.cast(TenantMsg::EndSession {
-            staff,
-            session: sid,
-        });
-    }
+    let what = parley_actors::Tell::EndSession {
+        staff,
+        session: sid,
+    };
+    crate::ws::tell(app, t, what).await;
 }
 
 /// Closes the staff member's open sockets authenticated before their
 /// current `token_version` (4401).
 pub async fn kick(app: &App, staff: &StaffRecord) {
-    match app.system.tenant(staff.tenant_id).await {
-        Ok(h) => {
-            let _ = h.actor.cast(TenantMsg::RevokeStaff {
-                staff: staff.id,
-                token_version: staff.token_version,
-            });
-        }
-        Err(e) => tracing::warn!(error = %e, "could not reach the tenant to close sockets"),
-    }
+    let what = parley_actors::Tell::RevokeStaff {
+        staff: staff.id,
+        token_version: staff.token_version,
+    };
+    crate::ws::tell(app, staff.tenant_id, what).await;
 }

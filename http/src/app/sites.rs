@@ -321,9 +321,6 @@ pub async fn rotate_key(
 
 /// Tells the site's Tenant its settings changed, so `welcome` shows the new look.
 async fn site_changed(app: &App, site: &SiteRecord) {
-    if let Ok(h) = app.system.tenant(site.tenant_id).await {
-        let _ = h
-            .actor
-            .cast(parley_actors::TenantMsg::SiteChanged { site: site.id });
-    }
+    let what = parley_actors::Tell::SiteChanged { site: site.id };
+    crate::ws::tell(app, site.tenant_id, what).await;
 }

@@ -195,11 +195,8 @@ pub async fn update(
         session::kick(app, &after).await;
     } else if before.role != after.role {
         // Live sockets hold the old role: have them reconnect with the new one.
-        if let Ok(h) = app.system.tenant(after.tenant_id).await {
-            let _ = h
-                .actor
-                .cast(parley_actors::TenantMsg::ReconnectStaff { staff: after.id });
-        }
+        let what = parley_actors::Tell::ReconnectStaff { staff: after.id };
+        crate::ws::tell(app, after.tenant_id, what).await;
     }
     Ok(after)
 }

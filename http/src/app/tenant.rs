@@ -4,7 +4,6 @@
 use super::principal::{Authed, Operator};
 use super::ApiError;
 use crate::state::App;
-use parley_actors::TenantMsg;
 use parley_engine::account::TenantState;
 use parley_engine::permissions::Action;
 use parley_engine::records::TenantRecord;
@@ -78,13 +77,11 @@ pub async fn set_suspended(
         json!({"suspended": suspended}),
     );
     app.writer.write(b).await?;
-    if let Ok(h) = app.system.tenant(id).await {
-        let _ = h.actor.cast(if suspended {
-            TenantMsg::Suspend
-        } else {
-            TenantMsg::Resume
-        });
-    }
+    let what = match suspended {
+        true => parley_actors::Tell::Suspend,
+        false => parley_actors::Tell::Resume,
+    };
+    crate::ws::tell(app, id, what).await;
     tracing::info!(tenant = %id, suspended, "tenant state changed");
     Ok(tenant)
 }

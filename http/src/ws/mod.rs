@@ -23,7 +23,7 @@ use parley_actors::{ClientInfo, Outbox};
 use parley_engine::account::VisitorDevice;
 use parley_engine::codes::error;
 use parley_engine::records::SiteRecord;
-pub use remote::{serve_tenant, Router};
+pub use remote::{serve_tenant, tell, Router};
 use serde::Deserialize;
 use std::sync::Arc;
 use std::time::Duration;

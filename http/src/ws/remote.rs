@@ -64,6 +64,8 @@ enum ToOwner {
     Bye { gateway: String, session: u64 },
     /// The gateway is alive and relays this tenant's sockets.
     Ping { gateway: String },
+    /// A change stored through another node, for the tenant's actors.
+    Tell(parley_actors::Tell),
 }
 
 /// Who a relayed socket is, as its upgrade request said.
@@ -541,6 +543,36 @@ impl Sink for RelaySink {
     }
 }
 
+/// Tells `t`'s running actors of a change just stored: a cast where they
+/// run here, else carried to the node that owns the tenant. Nobody owning
+/// it (it is moving) needs nothing: the next owner's actors read the change
+/// when they start.
+pub async fn tell(app: &App, t: TenantId, what: parley_actors::Tell) {
+    match app.system.tenant(t).await {
+        Ok(h) => {
+            let _ = h.actor.cast(what.into());
+        }
+        Err(parley_actors::ActorError::NotOwner) => {
+            let Some(node) = app.cluster.as_ref() else {
+                return;
+            };
+            match node
+                .bus
+                .forward(t, encode(&ToOwner::Tell(what)), ASK_TIMEOUT)
+                .await
+            {
+                Ok(_) | Err(BusError::NoOwner) => {}
+                Err(e) => {
+                    tracing::warn!(tenant = %t, error = %e, "could not tell the tenant's owner of a change")
+                }
+            }
+        }
+        Err(e) => {
+            tracing::warn!(tenant = %t, error = %e, "could not reach the tenant to tell it of a change")
+        }
+    }
+}
+
 /// Serves the sockets other nodes relay for `t`, while this node owns it;
 /// ends when the lease is lost (the task is aborted) or NATS ends it.
 pub async fn serve_tenant(app: App, t: TenantId) {
@@ -626,6 +658,12 @@ pub async fn serve_tenant(app: App, t: TenantId) {
             }
             Ok(ToOwner::Ping { gateway }) => {
                 heard.insert(gateway, Instant::now());
+                Answer::Ok { incarnation }
+            }
+            Ok(ToOwner::Tell(what)) => {
+                if let Ok(h) = app.system.tenant(t).await {
+                    let _ = h.actor.cast(what.into());
+                }
                 Answer::Ok { incarnation }
             }
             Err(_) => Answer::Unknown,
