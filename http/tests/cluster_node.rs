@@ -15,6 +15,9 @@
 //!   wakes; `nats-server` killed and restarted: relayed sockets resync and
 //!   delivery goes on; a sign-out stored through the gateway closes the
 //!   socket the owner runs for it.
+//! - PostgreSQL crashing under a node: the lease is let go, and once
+//!   PostgreSQL is back the chat goes on by itself with nothing acked lost
+//!   and no gap.
 
 mod common;
 
@@ -444,4 +447,63 @@ async fn relayed_sockets_come_back_after_nats_restarts() {
         .await;
     assert_eq!(r.status, 204, "{}", r.body);
     assert_eq!(staff.close_code().await, Some(4401));
+}
+
+/// PostgreSQL crashes under a node and comes back: the node gives its lease
+/// up while it cannot renew it, and once PostgreSQL is back the chat goes on
+/// by itself: every acked message there with its id, the message the
+/// visitor sent into the outage (never acked) sent again and taking the next
+/// seq, no gap, no operator.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgresql_crash_loses_nothing_acked_and_the_chat_comes_back_by_itself() {
+    use std::time::{Duration, Instant};
+    if let Some(why) = postgres::unavailable().or_else(nats::unavailable) {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    let (pg, bus) = (Postgres::start(), Nats::start());
+    let srv = nodes(&pg, &bus, 3.0, 1).pop().unwrap();
+    let (mut staff, _) = srv.staff(OWNER).await;
+    let (mut vis, welcome) = srv.visitor(None).await;
+    let token = welcome["visitor_token"].as_str().unwrap().to_string();
+    let (acks, conv, _) = converse(&mut vis, &mut staff, 6, "p").await;
+
+    pg.stop();
+    vis.send(json!({"type":"send","client_id":"down","body":"sent into the outage"}))
+        .await;
+    // The node lets the lease go (it cannot renew it): it holds no tenant.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let h = srv.call("GET", "/healthz", None, None).await;
+        if h.body["cluster"]["tenants"] == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the lease was kept: {}", h.body);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    pg.run();
+
+    let (mut vis, w) = visitor_when_ready(&srv, &token, deadline).await;
+    assert_eq!(w["conversation"]["id"], conv);
+    read_back(&mut vis, &conv, &acks).await;
+    vis.send(json!({"type":"send","client_id":"down","body":"sent into the outage"}))
+        .await;
+    let down = vis.until_type("ack").await;
+    assert_eq!(
+        seq(&down),
+        10,
+        "the next seq after 6 messages, a claim, a note and a reply"
+    );
+    vis.send(json!({"type":"send","client_id":"after","body":"after"}))
+        .await;
+    assert_eq!(seq(&vis.until_type("ack").await), 11);
+    // Staff get the same, from wherever they reconnect.
+    let mut staff = staff_when_ready(&srv, deadline).await;
+    staff
+        .send(json!({"type":"resume","conversation_id":conv,"after_seq":9}))
+        .await;
+    let m = staff
+        .until(|v| v["type"] == "message" && v["seq"] == 11)
+        .await;
+    assert_eq!(m["body"], "after");
 }
