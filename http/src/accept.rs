@@ -12,7 +12,8 @@
 //! - **Connection caps**: at most `limits.max_http_connections` HTTP
 //!   connections at once (past that the loop stops accepting, so the kernel's
 //!   backlog holds the rest) and `limits.max_http_connections_per_ip` from one
-//!   address (past that a new one is closed at once). A connection that
+//!   address (past that a new one is closed at once; a trusted proxy's
+//!   connections carry many clients and are not capped so). A connection that
 //!   upgrades to a WebSocket leaves these counts and takes a WebSocket permit.
 //! - **Out of descriptors**: a failing `accept` is logged (at most once a
 //!   second) and retried after a short pause, instead of spinning.
@@ -40,6 +41,8 @@ pub struct HttpLimits {
     pub body_timeout: Duration,
     pub max_connections: usize,
     pub max_per_ip: usize,
+    /// Whose connections are exempt from `max_per_ip`.
+    pub proxies: crate::proxies::Proxies,
     /// Headers hyper itself accepts: above `limits.max_headers`, so the
     /// edge answers too many with the contract's body, not hyper's bare 431.
     pub parser_max_headers: usize,
@@ -199,7 +202,12 @@ pub async fn serve(
             },
             _ = shutdown.changed() => break,
         };
-        let Some(slot) = per_ip.take(peer.ip(), limits.max_per_ip) else {
+        let cap = if limits.proxies.trusts(peer.ip()) {
+            usize::MAX
+        } else {
+            limits.max_per_ip
+        };
+        let Some(slot) = per_ip.take(crate::proxies::budget_key(peer.ip()), cap) else {
             metrics::counter!("parley_http_refused_total", "reason" => "per_ip").increment(1);
             tracing::debug!(ip = %peer.ip(), "too many HTTP connections from one address");
             drop(tcp);

@@ -303,8 +303,22 @@ pub struct Limits {
     pub max_headers: usize,
     /// Sign-in attempts one IP address may make per minute.
     pub login_per_ip_per_minute: u32,
-    /// Sign-in attempts one account may receive per minute.
+    /// Sign-in attempts one account may receive per minute from one
+    /// address (sign-up, reset and password-change requests count here too).
     pub login_per_account_per_minute: u32,
+    /// Failed sign-ins an account takes, from every address together,
+    /// before each further attempt must wait: 1 s, then twice as long after
+    /// every failure, up to `login_max_delay_secs` (429 with `Retry-After`).
+    /// A browser that signed in to the account before carries a device
+    /// cookie and keeps a budget of its own, so guessing never locks the
+    /// owner out.
+    pub login_free_failures: u32,
+    /// The longest wait between failed sign-ins to one account.
+    pub login_max_delay_secs: u64,
+    /// Failed sign-ins an account takes in an hour, at most (OWASP: ~100).
+    pub login_failures_per_account_per_hour: u32,
+    /// Days a device cookie (set on a successful sign-in) is honoured.
+    pub device_cookie_days: u32,
     /// Public form posts (contact, …) one IP address may make per minute.
     pub forms_per_ip_per_minute: u32,
     /// Public form posts per site per minute, from every address together.
@@ -318,8 +332,15 @@ pub struct Limits {
     pub api_per_ip_per_second: u32,
     /// Burst of API requests above the sustained rate.
     pub api_burst: u32,
-    /// Take the client address from `X-Forwarded-For` (behind a trusted proxy only).
+    /// Treat every peer as a trusted proxy (one hop): the client is the
+    /// rightmost `X-Forwarded-For` entry. Prefer `trusted_proxies`.
     pub trust_forwarded_for: bool,
+    /// Reverse proxies (addresses or CIDRs) whose forwarded header is
+    /// believed; the client is the rightmost forwarded address not in this
+    /// list. Their connections are not capped per address.
+    pub trusted_proxies: Vec<String>,
+    /// The header those proxies write: `x-forwarded-for` or `forwarded`.
+    pub forwarded_header: String,
     /// Seconds a connection has to send a whole request head; also how
     /// long a kept-alive connection may sit idle between requests.
     pub header_timeout_secs: u64,
@@ -438,6 +459,10 @@ impl Default for Limits {
             max_headers: 100,
             login_per_ip_per_minute: 10,
             login_per_account_per_minute: 5,
+            login_free_failures: 5,
+            login_max_delay_secs: 300,
+            login_failures_per_account_per_hour: 100,
+            device_cookie_days: 180,
             forms_per_ip_per_minute: 10,
             forms_per_site_per_minute: 120,
             visitor_connects_per_ip_per_minute: 600,
@@ -445,6 +470,8 @@ impl Default for Limits {
             api_per_ip_per_second: 50,
             api_burst: 200,
             trust_forwarded_for: false,
+            trusted_proxies: Vec::new(),
+            forwarded_header: "x-forwarded-for".into(),
             header_timeout_secs: 10,
             body_timeout_secs: 10,
             max_http_connections: 16_384,
@@ -528,6 +555,10 @@ impl Config {
         {
             return Err("limits.login_per_ip_per_minute, limits.login_per_account_per_minute and limits.api_per_ip_per_second must be above 0".into());
         }
+        if l.login_failures_per_account_per_hour == 0 || l.device_cookie_days == 0 {
+            return Err("limits.login_failures_per_account_per_hour and limits.device_cookie_days must be above 0".into());
+        }
+        crate::proxies::Proxies::new(l)?;
         if self
             .auth
             .token_secret

@@ -191,6 +191,12 @@ impl Server {
             ws_per_tenant: Default::default(),
             handshakes: Arc::new(Semaphore::new(config.limits.max_handshakes.max(1))),
             limiters: Limiters::new(&config.limits),
+            devices: crate::device::DeviceCookies::new(
+                &secret,
+                config.limits.device_cookie_days,
+                public_url.starts_with("https://"),
+            ),
+            proxies: crate::proxies::Proxies::new(&config.limits).map_err(Fatal::Usage)?,
             locks: Default::default(),
             hashers,
             public_url,
@@ -277,6 +283,7 @@ impl Server {
             body_timeout: Duration::from_secs(l.body_timeout_secs.max(1)),
             max_connections: l.max_http_connections,
             max_per_ip: l.max_http_connections_per_ip,
+            proxies: app.proxies.clone(),
             parser_max_headers: l.max_headers.saturating_mul(2).max(100),
         };
         crate::accept::serve(

@@ -34,6 +34,10 @@ pub struct AppInner {
     /// Flips to `true` when the server starts shutting down.
     pub shutdown: watch::Receiver<bool>,
     pub started: Instant,
+    /// Signs and checks the device cookies set at sign-in.
+    pub devices: crate::device::DeviceCookies,
+    /// The trusted reverse proxies: who the client is.
+    pub proxies: crate::proxies::Proxies,
     /// Per-IP and per-account request budgets.
     pub limiters: Limiters,
     /// Per-tenant and per-email locks for changes that check an invariant

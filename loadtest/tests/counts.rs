@@ -124,7 +124,7 @@ async fn counters_equal_the_load_tests_own_counts_even_after_kill_9() {
     let config = dir.path().join("parley.toml");
     std::fs::write(
         &config,
-        "log = \"warn\"\n[limits]\nframes_per_second = 100000\nframe_burst = 100000\nlogin_per_ip_per_minute = 10000\nlogin_per_account_per_minute = 10000\n",
+        "log = \"warn\"\n[limits]\nframes_per_second = 100000\nframe_burst = 100000\nlogin_per_ip_per_minute = 10000\nlogin_per_account_per_minute = 10000\nlogin_free_failures = 10000\n",
     )
     .unwrap();
     let mut srv = serve(&data, &config);

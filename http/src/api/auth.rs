@@ -9,7 +9,7 @@ use crate::app::links::{self, AcceptInvite, LinkCheck, ResetConfirm, ResetReques
 use crate::app::sessions::TokenPair;
 use crate::state::App;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
@@ -50,14 +50,45 @@ pub async fn confirm_signup(
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = Login,
+    description = "A successful sign-in sets an `HttpOnly` device cookie (`parley_device_…`, path `/api/v1/`): later sign-ins from that browser keep their own budget of failures, so guesses at the account from elsewhere never delay them.",
     responses((status = 200, body = TokenPair), (status = 401, description = "`invalid_credentials`"),
-        (status = 403, description = "`tenant_suspended`"), (status = 429, description = "too many attempts, see `Retry-After`")))]
+        (status = 403, description = "`tenant_suspended`"), (status = 429, description = "too many attempts or failures, see `Retry-After`")))]
 pub async fn login(
     State(app): State<App>,
     caller: Caller,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<Login>,
-) -> Result<Json<TokenPair>, ApiError> {
-    Ok(Json(accounts::login(&app, &caller, body).await?))
+) -> Result<Response, ApiError> {
+    let account = body.account();
+    let now = parley_engine::Timestamp::now().millis() / 1000;
+    let device = app.devices.from_headers(&headers, &account, now);
+    let pair = accounts::login(&app, &caller, body, device).await?;
+    Ok(with_device_cookie(
+        &app,
+        &account,
+        device,
+        Json(pair).into_response(),
+    ))
+}
+
+/// `response` with a fresh (or renewed) device cookie for `account`.
+pub fn with_device_cookie(
+    app: &App,
+    account: &str,
+    device: Option<u128>,
+    mut response: Response,
+) -> Response {
+    let now = parley_engine::Timestamp::now().millis() / 1000;
+    if let Ok(v) = app
+        .devices
+        .set_cookie(account, device, now)
+        .parse::<axum::http::HeaderValue>()
+    {
+        response
+            .headers_mut()
+            .append(axum::http::header::SET_COOKIE, v);
+    }
+    response
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshBody,

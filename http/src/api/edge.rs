@@ -151,11 +151,7 @@ async fn access(State(app): State<App>, mut req: Request, next: Next) -> Respons
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_owned();
-    let caller = Caller::from_http(
-        req.headers(),
-        req.extensions(),
-        app.config.limits.trust_forwarded_for,
-    );
+    let caller = Caller::from_http(req.headers(), req.extensions(), &app.proxies);
     let budget = if req.uri().path().starts_with("/api/") {
         app.limiters.api(caller.ip)
     } else {

@@ -15,6 +15,7 @@ pub mod edge;
 pub mod error;
 pub mod limits;
 pub mod links;
+pub mod lockout;
 pub mod me;
 pub mod newsletter;
 pub mod notifications;

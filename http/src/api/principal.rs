@@ -5,6 +5,7 @@
 
 use super::error::ApiError;
 pub use crate::app::principal::{authenticate, staff_actor, Authed, Caller, Operator};
+use crate::proxies::Proxies;
 use crate::state::App;
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header;
@@ -13,27 +14,22 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, OnceLock};
 
 impl Caller {
-    /// Reads the peer address (or the first `X-Forwarded-For` hop when the
-    /// config trusts a proxy) and the user agent, shortened.
-    pub fn from_parts(parts: &Parts, trust_forwarded_for: bool) -> Self {
-        Self::from_http(&parts.headers, &parts.extensions, trust_forwarded_for)
+    /// Reads the client address (through trusted proxies only, see
+    /// [`crate::proxies`]) and the user agent, shortened.
+    pub fn from_parts(parts: &Parts, proxies: &Proxies) -> Self {
+        Self::from_http(&parts.headers, &parts.extensions, proxies)
     }
 
     /// The same from a request's headers and extensions.
     pub fn from_http(
         headers: &axum::http::HeaderMap,
         extensions: &axum::http::Extensions,
-        trust_forwarded_for: bool,
+        proxies: &Proxies,
     ) -> Self {
-        let forwarded = trust_forwarded_for
-            .then(|| headers.get("x-forwarded-for"))
-            .flatten()
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-            .and_then(|v| v.trim().parse().ok());
         let peer = extensions
             .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip());
+            .map(|c| c.0.ip())
+            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
         let user_agent: String = headers
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
@@ -42,9 +38,7 @@ impl Caller {
             .take(200)
             .collect();
         Self {
-            ip: forwarded
-                .or(peer)
-                .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+            ip: proxies.client(peer, headers),
             user_agent,
         }
     }
@@ -54,10 +48,7 @@ impl FromRequestParts<App> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, ApiError> {
-        Ok(Self::from_parts(
-            parts,
-            app.config.limits.trust_forwarded_for,
-        ))
+        Ok(Self::from_parts(parts, &app.proxies))
     }
 }
 
@@ -97,7 +88,7 @@ impl FromRequestParts<App> for Authed {
         Ok(Self {
             staff,
             session,
-            caller: Caller::from_parts(parts, app.config.limits.trust_forwarded_for),
+            caller: Caller::from_parts(parts, &app.proxies),
         })
     }
 }
@@ -112,7 +103,7 @@ impl FromRequestParts<App> for Operator {
         note(parts, format!("superadmin:{}", claims.sub));
         Ok(Self {
             id: claims.sub,
-            caller: Caller::from_parts(parts, app.config.limits.trust_forwarded_for),
+            caller: Caller::from_parts(parts, &app.proxies),
         })
     }
 }

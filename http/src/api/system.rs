@@ -3,14 +3,15 @@
 //! tenant's staff cannot sign in or use their tokens, and its sockets close
 //! with 4403 (the widget shows offline).
 
-use super::auth::verify;
+use super::auth::{verify, with_device_cookie};
 use super::error::{ApiError, ApiJson};
 use super::principal::{Caller, Operator};
 use super::Page;
 use crate::auth::dummy_hash;
 use crate::state::App;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use parley_engine::codes::error as code;
 use parley_engine::records::TenantRecord;
@@ -34,10 +35,16 @@ pub struct OperatorLogin {
 pub async fn login(
     State(app): State<App>,
     caller: Caller,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<OperatorLogin>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let email = body.email.trim().to_ascii_lowercase();
-    app.limiters.login(caller.ip, &email)?;
+    // The operator's failures and device cookie are kept apart from a
+    // staff account with the same address.
+    let account = format!("operator:{email}");
+    let now = parley_engine::Timestamp::now().millis() / 1000;
+    let device = app.devices.from_headers(&headers, &account, now);
+    let attempt = app.limiters.sign_in(caller.ip, &account, device)?;
     let op = app.store.superadmin_by_email(&email)?;
     let phc = op
         .as_ref()
@@ -45,12 +52,19 @@ pub async fn login(
         .unwrap_or_else(|| dummy_hash().to_string());
     match (verify(&app, body.password, phc).await?, op) {
         (true, Some(op)) => {
+            app.limiters.signed_in(attempt);
             tracing::info!(superadmin = %op.id, "operator login");
-            Ok(Json(json!({
+            let body = Json(json!({
                 "access_token": app.tokens.issue_operator(op.id),
                 "token_type": "Bearer",
                 "expires_in": app.tokens.access_ttl(),
-            })))
+            }));
+            Ok(with_device_cookie(
+                &app,
+                &account,
+                device,
+                body.into_response(),
+            ))
         }
         _ => Err(ApiError::new(
             StatusCode::UNAUTHORIZED,

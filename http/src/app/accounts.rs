@@ -249,10 +249,24 @@ pub struct Login {
     password: String,
 }
 
-/// Checks credentials and opens a session.
-pub async fn login(app: &App, caller: &Caller, body: Login) -> Result<TokenPair, ApiError> {
-    let email = body.email.trim().to_ascii_lowercase();
-    app.limiters.login(caller.ip, &email)?;
+impl Login {
+    /// The account signing in: the email, trimmed and lowercased.
+    pub fn account(&self) -> String {
+        self.email.trim().to_ascii_lowercase()
+    }
+}
+
+/// Checks credentials and opens a session. `device` is the browser's device
+/// id when it carries a genuine device cookie for this account: it is then
+/// counted under that alone (`api::lockout`).
+pub async fn login(
+    app: &App,
+    caller: &Caller,
+    body: Login,
+    device: Option<u128>,
+) -> Result<TokenPair, ApiError> {
+    let email = body.account();
+    let attempt = app.limiters.sign_in(caller.ip, &email, device)?;
     let staff = app.store.staff_by_email(&email)?;
     let phc = staff
         .as_ref()
@@ -283,6 +297,7 @@ pub async fn login(app: &App, caller: &Caller, body: Login) -> Result<TokenPair,
             ));
         }
     };
+    app.limiters.signed_in(attempt);
     if app.store.tenant_state(staff.tenant_id)?.suspended {
         return Err(ApiError::suspended());
     }

@@ -82,7 +82,10 @@ fn accept(
         .clone()
         .try_acquire_owned()
         .map_err(|_| busy("connections"))?;
-    let Some(per_ip) = app.ws_per_ip.take(ip, l.max_connections_per_ip) else {
+    let Some(per_ip) = app
+        .ws_per_ip
+        .take(crate::proxies::budget_key(ip), l.max_connections_per_ip)
+    else {
         metrics::counter!("parley_ws_refused_total", "reason" => "per_ip").increment(1);
         return Err(ApiError::too_many(5, "connections from your address"));
     };

@@ -73,7 +73,7 @@ pub const TOKEN_SECRET: &str = "test-token-secret-0123456789abcdef";
 fn test_config(text: &str) -> String {
     let mut t = text.to_string();
     if !t.contains("login_per") {
-        let limits = "[limits]\nlogin_per_ip_per_minute = 100000\nlogin_per_account_per_minute = 100000\nforms_per_ip_per_minute = 100000\nforms_per_site_per_minute = 100000\napi_per_ip_per_second = 100000\napi_burst = 100000\nvisitor_connects_per_ip_per_minute = 100000000\nnew_visitors_per_ip_per_minute = 100000000\nmax_connections_per_ip = 1000000\n";
+        let limits = "[limits]\nlogin_per_ip_per_minute = 100000\nlogin_per_account_per_minute = 100000\nlogin_free_failures = 100000\nforms_per_ip_per_minute = 100000\nforms_per_site_per_minute = 100000\napi_per_ip_per_second = 100000\napi_burst = 100000\nvisitor_connects_per_ip_per_minute = 100000000\nnew_visitors_per_ip_per_minute = 100000000\nmax_connections_per_ip = 1000000\n";
         t = if t.contains("[limits]\n") {
             t.replace("[limits]\n", limits)
         } else {
