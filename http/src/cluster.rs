@@ -54,8 +54,7 @@ impl Node {
             )));
         }
         drop(client);
-        std::fs::create_dir_all(&cfg.data_dir)
-            .map_err(|e| Fatal::Usage(format!("cannot create {}: {e}", cfg.data_dir.display())))?;
+        crate::datadir::prepare(&cfg.data_dir, true)?;
         let store = Store::open_postgres(url, c.readers, &cfg.data_dir)
             .map_err(|e| Fatal::Other(format!("PostgreSQL at {shown}: {e}")))?;
         let (keeper, lost) = Keeper::start(url, id, c.lease_secs).await.map_err(pg)?;

@@ -8,6 +8,9 @@ use parley::cli::{Cli, Command};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // Before anything is created: the data dir's files, its log segments
+    // and backups are this user's alone (files 0600, directories 0700).
+    parley::datadir::private_files();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

@@ -1,6 +1,8 @@
 //! The instance operator: sign-in, the tenant list with usage, and
 //! suspending and resuming a tenant (its staff are signed out, its widget
-//! shows offline, other tenants carry on), and online backups.
+//! shows offline, other tenants carry on), online backups, and the data
+//! dir and backups private to the server's user (with the token secret
+//! left out of backups).
 
 mod common;
 
@@ -331,4 +333,115 @@ async fn an_online_backup_is_a_consistent_cut_and_restores_every_record() {
         ],
     );
     assert!(t["tenant_id"].is_string(), "{t}");
+}
+
+/// Every file and directory under `dir`, with its permission bits.
+fn modes(dir: &std::path::Path) -> Vec<(std::path::PathBuf, bool, u32)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let e = e.unwrap();
+        let meta = std::fs::symlink_metadata(e.path()).unwrap();
+        out.push((e.path(), meta.is_dir(), meta.permissions().mode() & 0o777));
+        if meta.is_dir() {
+            out.extend(modes(&e.path()));
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn the_data_dir_and_its_backups_are_the_server_users_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    // No token secret in the config: the instance picks its own and keeps
+    // it in the data dir.
+    let mut srv = Server::start_with(Setup {
+        superadmin: Some(("root@ops.test".into(), "operator pass 1".into())),
+        config: Some("[auth]\naccess_token_ttl_secs = 900\n".into()),
+        ..Default::default()
+    });
+    let op = srv
+        .call(
+            "POST",
+            "/api/v1/admin/auth/login",
+            None,
+            Some(json!({"email":"root@ops.test","password":"operator pass 1"})),
+        )
+        .await
+        .body["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (mut vis, _) = srv.visitor(None).await;
+    vis.send(json!({"type":"send","client_id":"m0","body":"hello"}))
+        .await;
+    vis.until_type("ack").await;
+    let backup = srv
+        .call("POST", "/api/v1/admin/backups", Some(&op), None)
+        .await;
+    assert_eq!(backup.status, 201, "{}", backup.body);
+    let backup = std::path::PathBuf::from(backup.body["path"].as_str().unwrap());
+    let data = srv.dir.path().join("data");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700, "the data dir");
+    assert_eq!(mode(&backup), 0o600, "the backup");
+    let all = modes(&data);
+    assert!(all.iter().any(|(p, _, _)| p == &backup), "{all:?}");
+    for (path, dir, m) in &all {
+        assert_eq!(*m, if *dir { 0o700 } else { 0o600 }, "{path:?}");
+    }
+    srv.terminate();
+    // The secret the instance signs tokens with is in its data dir and not
+    // in the backup.
+    let store =
+        parley_storage::Store::open(&data, &parley_storage::StoreConfig::default()).unwrap();
+    let secret = store
+        .global()
+        .get(parley_storage::keys::instance_secret())
+        .unwrap()
+        .expect("the instance's own secret");
+    drop(store);
+    let raw = std::fs::read(&backup).unwrap();
+    assert!(secret.len() >= 32);
+    assert!(!raw.windows(secret.len()).any(|w| w == &secret[..]));
+    // A data dir other users can read or enter is refused at start, with
+    // one line saying how to fix it.
+    let serve = || {
+        std::process::Command::new(bin())
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(&data)
+            .output()
+            .unwrap()
+    };
+    for open in [0o755, 0o750, 0o711] {
+        std::fs::set_permissions(&data, std::fs::Permissions::from_mode(open)).unwrap();
+        let out = serve();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            (out.status.code(), err.lines().count()),
+            (Some(2), 1),
+            "{open:o}: {err}"
+        );
+        assert!(
+            err.contains(&format!("chmod -R go= {}", data.display())),
+            "{err}"
+        );
+    }
+    // Done as it says, the data dir opens again.
+    let fixed = std::process::Command::new("chmod")
+        .args(["-R", "go="])
+        .arg(&data)
+        .status()
+        .unwrap();
+    assert!(fixed.success());
+    admin(
+        &data,
+        &[
+            "create-superadmin",
+            "--email",
+            "two@ops.test",
+            "--password",
+            "operator pass 2",
+        ],
+    );
 }

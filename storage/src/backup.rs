@@ -7,6 +7,11 @@
 //! 1 global), a big-endian u32 key length, the key, a u32 value length and
 //! the value; then `0xFF`, the record count (u64) and an FNV-1a hash (u64)
 //! of every byte before it. Written to a temporary name, fsynced, renamed.
+//!
+//! A backup is created 0600 (in a directory made 0700) and leaves the
+//! token-signing secret out: whoever can read a backup cannot sign tokens
+//! with it. A restored data dir picks a new secret at its first start (so
+//! everyone signs in again), unless the config gives `auth.token_secret`.
 
 use crate::{Op, Result, StorageError, Store, StoreConfig, TreeId};
 use std::io::{BufReader, BufWriter, Read, Write};
@@ -37,12 +42,39 @@ impl Fnv {
     }
 }
 
-/// Writes every record of `store` to `path`. Call it where no write can
-/// interleave (the writer thread: [`crate::Writer::exclusive`]) for a
-/// consistent cut.
+/// Whether a record stays out of backups: the token-signing secret.
+fn left_out(tree: u8, key: &[u8]) -> bool {
+    tree == 1 && key == crate::keys::instance_secret()
+}
+
+/// Creates `file` for writing, readable and writable by this user only
+/// whatever the process's umask.
+fn private_file(file: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(file)
+}
+
+/// Creates the directory `dir` (and its missing parents) 0700 whatever the
+/// process's umask; one that exists is left as it is.
+pub fn private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
+/// Writes every record of `store` but the token-signing secret to `path`,
+/// a file only this user can read. Call it where no write can interleave
+/// (the writer thread: [`crate::Writer::exclusive`]) for a consistent cut.
 pub fn write_backup(store: &Store, path: &Path) -> Result<BackupInfo> {
     let tmp = path.with_extension("partial");
-    let file = std::fs::File::create(&tmp)?;
+    let file = private_file(&tmp)?;
     let mut out = BufWriter::with_capacity(1 << 20, file);
     let mut hash = Fnv::new();
     let mut put = |out: &mut BufWriter<std::fs::File>, bytes: &[u8]| -> Result<()> {
@@ -55,6 +87,9 @@ pub fn write_backup(store: &Store, path: &Path) -> Result<BackupInfo> {
     for (tree_byte, tree) in [(0u8, store.data()), (1u8, store.global())] {
         for kv in tree.iter() {
             let (k, v) = kv?;
+            if left_out(tree_byte, &k) {
+                continue;
+            }
             put(&mut out, &[tree_byte])?;
             put(&mut out, &(k.len() as u32).to_be_bytes())?;
             put(&mut out, &k)?;
@@ -152,7 +187,7 @@ pub fn restore_backup(from: &Path, dir: &Path, cfg: &StoreConfig) -> Result<Back
     }
     // Checked whole before anything is written.
     read_records(from, |_, _, _| Ok(()))?;
-    std::fs::create_dir_all(dir)?;
+    private_dir(dir)?;
     let store = Store::open(dir, cfg)?;
     let mut ops = Vec::new();
     let info = read_records(from, |tree, k, v| {
@@ -178,7 +213,8 @@ pub fn restore_backup(from: &Path, dir: &Path, cfg: &StoreConfig) -> Result<Back
 
 /// Compares the backup at `from` with `store`, record by record: how many
 /// records the backup holds, and how many differ (missing, changed, or in
-/// the store only).
+/// the store only; the token-signing secret, left out of backups, never
+/// counts).
 pub fn compare_backup(from: &Path, store: &Store) -> Result<(BackupInfo, u64)> {
     let (mut differ, mut present) = (0u64, 0u64);
     let info = read_records(from, |tree, k, v| {
@@ -199,7 +235,10 @@ pub fn compare_backup(from: &Path, store: &Store) -> Result<(BackupInfo, u64)> {
         Ok(())
     })?;
     // Keys the store holds and the backup does not.
-    let held = (store.data().len()? + store.global().len()?) as u64;
+    let secret = store
+        .global()
+        .contains_key(crate::keys::instance_secret())?;
+    let held = (store.data().len()? + store.global().len()?) as u64 - u64::from(secret);
     Ok((info, differ + held.saturating_sub(present)))
 }
 
@@ -218,9 +257,17 @@ mod tests {
         }
         b.put_global(b"g".to_vec(), b"global".to_vec());
         store.write_now(b).unwrap();
+        let secret = store
+            .instance_secret(|| b"a secret no other record holds!!".to_vec())
+            .unwrap();
         let file = dir.path().join("x.parley");
         let info = write_backup(&store, &file).unwrap();
-        assert_eq!(info.records, 2_501);
+        assert_eq!(info.records, 2_501, "every record but the secret");
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let raw = std::fs::read(&file).unwrap();
+        assert!(!raw.windows(secret.len()).any(|w| w == &secret[..]));
         let back = dir.path().join("b");
         assert_eq!(
             restore_backup(&file, &back, &StoreConfig::default())
@@ -243,8 +290,19 @@ mod tests {
             v.extend(s.global().iter().map(|kv| kv.unwrap()));
             v
         };
-        assert_eq!(all(&store), all(&restored));
+        let mut held = all(&store);
+        held.retain(|(k, _)| k[..] != crate::keys::instance_secret()[..]);
+        assert_eq!(held, all(&restored), "everything but the secret");
+        assert_eq!(
+            std::fs::metadata(&back).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
         assert_eq!(compare_backup(&file, &restored).unwrap().1, 0);
+        assert_eq!(
+            compare_backup(&file, &store).unwrap().1,
+            0,
+            "the secret never counts"
+        );
         let mut b = WriteBatch::new();
         b.put(b"extra".to_vec(), vec![1]);
         b.put(7u32.to_be_bytes().to_vec(), vec![9]);

@@ -448,6 +448,12 @@ pub fn meta(name: &str) -> Vec<u8> {
     global("meta", name.as_bytes())
 }
 
+/// Global: the token-signing secret chosen at first start. Backups leave
+/// it out (`crate::backup`).
+pub fn instance_secret() -> Vec<u8> {
+    meta("jwt_secret")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -365,7 +365,7 @@ impl Store {
     /// first use (the caller owns randomness). Nodes starting together
     /// agree on one.
     pub fn instance_secret(&self, fresh: impl FnOnce() -> Vec<u8>) -> Result<Vec<u8>> {
-        let key = keys::meta("jwt_secret");
+        let key = keys::instance_secret();
         if let Some(v) = self.global.get(&key)? {
             return Ok(v.to_vec());
         }

@@ -203,7 +203,8 @@ pub async fn resume(
 /// Writes a consistent backup of the whole instance while it serves (the
 /// storage writer takes it between two group commits: writes wait for it,
 /// reads do not) and answers where. `parley admin restore --from PATH
-/// --data-dir DIR` makes a working data dir of it.
+/// --data-dir DIR` makes a working data dir of it. The file is 0600 and
+/// leaves the token-signing secret out.
 #[utoipa::path(post, path = "/api/v1/admin/backups", tag = "admin",
     responses((status = 201, body = Object), (status = 401)), security(("bearer" = [])))]
 pub async fn backup(
@@ -216,7 +217,7 @@ pub async fn backup(
         .backup_dir
         .clone()
         .unwrap_or_else(|| app.config.data_dir.join("backups"));
-    std::fs::create_dir_all(&dir).map_err(ApiError::internal)?;
+    parley_storage::backup::private_dir(&dir).map_err(ApiError::internal)?;
     let at = parley_engine::Timestamp::now();
     let name = format!(
         "parley-{}-{}.backup",
