@@ -5,7 +5,8 @@
 //! Root ─┬─ TenantRegistry ── Tenant(t) ─┬─ Conversation(c)
 //!       │                               ├─ Visitor(v)
 //!       │                               ├─ Staff(s)
-//!       │                               └─ Bookings (consultations' one writer)
+//!       │                               ├─ Bookings (consultations' one writer)
+//!       │                               └─ Billing (the subscription's one writer)
 //!       ├─ Mailer (drains the mail outbox over SMTP)
 //!       └─ Deliverer (drains the webhook deliveries over HTTP)
 //! ```
@@ -14,6 +15,7 @@
 //! conversations and pushes frames through [`Outbox`]es.
 #![forbid(unsafe_code)]
 
+pub mod billing;
 pub mod bookings;
 pub mod conversation;
 pub mod hooks;
@@ -229,6 +231,15 @@ impl System {
         let tenant = self.tenant(t).await?;
         ask(&tenant.actor, self.ctx.cfg.call_timeout, |reply| {
             TenantMsg::Bookings { reply }
+        })
+        .await
+    }
+
+    /// The Billing actor of tenant `t`: the one writer of its subscription.
+    pub async fn billing(&self, t: TenantId) -> Result<ActorRef<billing::BillingMsg>, ActorError> {
+        let tenant = self.tenant(t).await?;
+        ask(&tenant.actor, self.ctx.cfg.call_timeout, |reply| {
+            TenantMsg::Billing { reply }
         })
         .await
     }

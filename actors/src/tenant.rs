@@ -24,6 +24,7 @@ mod conversations;
 mod presence;
 mod queue;
 
+use crate::billing::{Billing, BillingArgs, BillingMsg};
 use crate::bookings::{Bookings, BookingsArgs, BookingsMsg};
 use crate::conversation::ConversationMsg;
 use crate::outbox::Outbox;
@@ -168,6 +169,10 @@ pub enum TenantMsg {
     Bookings {
         reply: RpcReplyPort<ActorRef<BookingsMsg>>,
     },
+    /// The tenant's Billing actor (started on first use).
+    Billing {
+        reply: RpcReplyPort<ActorRef<BillingMsg>>,
+    },
     /// Erase everything stored about a visitor: their tabs close, their
     /// actors stop (so nothing writes for them after), then one durable
     /// batch deletes their data and lands `audit` with it. Answers how many
@@ -305,6 +310,8 @@ pub struct TenantState {
     ticker: Option<tokio::task::JoinHandle<()>>,
     /// The one writer of the tenant's consultations, while it runs.
     bookings: Option<ActorRef<BookingsMsg>>,
+    /// The one writer of the tenant's subscription, while it runs.
+    billing: Option<ActorRef<BillingMsg>>,
     /// Conversations started this month against the plan's allowance.
     quota: Option<Quota>,
     /// The hour being counted and the visitors already counted in it (the
@@ -423,6 +430,7 @@ impl Actor for Tenant {
             directory: Arc::new(Directory::default()),
             ticker: Some(ticker),
             bookings: None,
+            billing: None,
             quota: None,
             visits: (0, Default::default()),
             looks: HashMap::new(),
@@ -586,6 +594,22 @@ impl Actor for Tenant {
                 };
                 let _ = reply.send(actor);
             }
+            TenantMsg::Billing { reply } => {
+                let actor = match &state.billing {
+                    Some(a) => a.clone(),
+                    None => {
+                        let args = BillingArgs {
+                            ctx: state.ctx.clone(),
+                            tenant: state.id,
+                        };
+                        let (a, _) =
+                            Actor::spawn_linked(None, Billing, args, myself.get_cell()).await?;
+                        state.billing = Some(a.clone());
+                        a
+                    }
+                };
+                let _ = reply.send(actor);
+            }
             TenantMsg::InjectPanic => panic!("fault injected into tenant {}", state.id),
             TenantMsg::QueueChange {
                 id,
@@ -635,6 +659,24 @@ impl Actor for Tenant {
                 metrics::counter!("parley_actor_restarts_total", "kind" => "bookings").increment(1);
                 tracing::error!(tenant = %state.id, error = %err, "bookings actor failed");
                 state.bookings = None;
+            }
+            SupervisionEvent::ActorTerminated(cell, _, _)
+                if state
+                    .billing
+                    .as_ref()
+                    .is_some_and(|b| b.get_id() == cell.get_id()) =>
+            {
+                state.billing = None;
+            }
+            SupervisionEvent::ActorFailed(cell, err)
+                if state
+                    .billing
+                    .as_ref()
+                    .is_some_and(|b| b.get_id() == cell.get_id()) =>
+            {
+                metrics::counter!("parley_actor_restarts_total", "kind" => "billing").increment(1);
+                tracing::error!(tenant = %state.id, error = %err, "billing actor failed");
+                state.billing = None;
             }
             SupervisionEvent::ActorTerminated(cell, _, _) => {
                 let aid = cell.get_id();

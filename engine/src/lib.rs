@@ -9,6 +9,7 @@
 
 pub mod account;
 pub mod analytics;
+pub mod billing;
 pub mod booking;
 pub mod codes;
 pub mod conversation;

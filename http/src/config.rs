@@ -158,6 +158,11 @@ pub struct BillingConfig {
     pub checkout_url_template: Option<String>,
     /// Days a tenant keeps its plan after a failed payment.
     pub grace_days: u32,
+    /// The largest webhook body taken, in bytes. Its own limit, not
+    /// `limits.max_json_bytes`: the provider's events are bigger than any
+    /// form (an invoice with its lines), and a provider whose deliveries
+    /// keep failing disables the endpoint.
+    pub webhook_max_bytes: usize,
 }
 
 impl Default for BillingConfig {
@@ -166,6 +171,7 @@ impl Default for BillingConfig {
             webhook_secret: None,
             checkout_url_template: None,
             grace_days: 7,
+            webhook_max_bytes: 256 * 1024,
         }
     }
 }

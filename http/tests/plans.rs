@@ -3,7 +3,9 @@
 //! link, the provider's signed webhooks (good, stale, wrong secret, a
 //! replayed event id) moving the plan up at once and down at the period's
 //! end, a late payment's grace, the operator setting a plan, platform
-//! totals, and every change in the audit log.
+//! totals, and every change in the audit log; events applied once and in
+//! order (a retried old update after a deletion, concurrent deliveries of
+//! one event) and the webhook's own body limit.
 
 mod common;
 
@@ -274,6 +276,137 @@ async fn plans_limit_the_work_and_payments_move_the_plan() {
         .filter(|e| e["action"] == "tenant.plan")
         .count();
     assert_eq!(plan_changes, 5, "{}", audit.body);
+}
+
+async fn plan_changes(srv: &Server, token: &str) -> usize {
+    let audit = srv
+        .call("GET", "/api/v1/audit?limit=200", Some(token), None)
+        .await;
+    audit.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "tenant.plan")
+        .count()
+}
+
+#[tokio::test]
+async fn provider_events_apply_once_and_in_order_and_real_sized_ones_fit() {
+    let srv = Server::start_with(Setup {
+        config: Some(config()),
+        ..Default::default()
+    });
+    let owner = srv.login(OWNER).await;
+    let tid = srv.tenant["tenant_id"].as_str().unwrap().to_string();
+    let t0 = now();
+    let event = |id: &str, at: u64, kind: &str, object: Value| json!({"id": id, "created": at, "type": kind, "data": {"object": object}});
+    let sub = |id: &str, status: &str, plan: Option<&str>| {
+        let mut meta = json!({"tenant_id": tid});
+        if let Some(p) = plan {
+            meta["plan"] = json!(p);
+        }
+        json!({"id": id, "object": "subscription", "customer": "cus_9", "status": status,
+            "current_period_end": t0 + 30 * 86_400, "metadata": meta})
+    };
+    let checkout = |sub: &str| {
+        json!({"client_reference_id": tid, "customer": "cus_9", "subscription": sub,
+            "metadata": {"plan": "pro"}})
+    };
+    // Paid, then cancelled; then a retry of an update made between the two
+    // arrives last.
+    let paid = event(
+        "evt_o1",
+        t0 - 300,
+        "checkout.session.completed",
+        checkout("sub_9"),
+    );
+    assert_eq!(signed(&srv, &paid).await.status, 200);
+    assert_eq!(tenant(&srv, &owner).await["plan"], "pro");
+    let gone = event(
+        "evt_o2",
+        t0 - 100,
+        "customer.subscription.deleted",
+        sub("sub_9", "canceled", None),
+    );
+    assert_eq!(signed(&srv, &gone).await.status, 200);
+    assert_eq!(tenant(&srv, &owner).await["plan"], "free");
+    let old = event(
+        "evt_o3",
+        t0 - 200,
+        "customer.subscription.updated",
+        sub("sub_9", "active", Some("pro")),
+    );
+    let r = signed(&srv, &old).await;
+    assert_eq!(
+        (r.status, r.body["ignored"].as_bool()),
+        (200, Some(true)),
+        "{}",
+        r.body
+    );
+    assert_eq!(
+        tenant(&srv, &owner).await["plan"],
+        "free",
+        "the older update"
+    );
+    // However late, an update of the deleted subscription changes nothing.
+    let late = event(
+        "evt_o4",
+        t0 - 50,
+        "customer.subscription.updated",
+        sub("sub_9", "active", Some("business")),
+    );
+    assert_eq!(signed(&srv, &late).await.status, 200);
+    assert_eq!(
+        tenant(&srv, &owner).await["plan"],
+        "free",
+        "the deleted subscription"
+    );
+    assert_eq!(plan_changes(&srv, &owner).await, 2);
+
+    // A new checkout delivered four times at once is applied once.
+    let again = event(
+        "evt_o5",
+        t0 - 10,
+        "checkout.session.completed",
+        checkout("sub_10"),
+    );
+    let answers = futures_util::future::join_all((0..4).map(|_| signed(&srv, &again))).await;
+    assert!(answers.iter().all(|r| r.status == 200));
+    let applied = answers
+        .iter()
+        .filter(|r| r.body["duplicate"].as_bool() != Some(true))
+        .count();
+    assert_eq!(
+        applied,
+        1,
+        "{:?}",
+        answers.iter().map(|r| &r.body).collect::<Vec<_>>()
+    );
+    assert_eq!(tenant(&srv, &owner).await["plan"], "pro");
+    assert_eq!(plan_changes(&srv, &owner).await, 3);
+
+    // A real provider event is bigger than any form (an invoice's lines):
+    // ~14 KB is taken; past the webhook's own limit, 413.
+    let mut big = sub("sub_10", "active", Some("business"));
+    big["items"] = json!({"object": "list", "data": (0..60).map(|i| json!({
+        "id": format!("si_{i:04}"), "price": {"id": "price_business", "nickname": "x".repeat(160)}
+    })).collect::<Vec<_>>()});
+    let big = event("evt_o6", t0, "customer.subscription.updated", big);
+    let size = big.to_string().len();
+    assert!((13_000..20_000).contains(&size), "{size}");
+    let r = signed(&srv, &big).await;
+    assert_eq!(r.status, 200, "{size} bytes: {}", r.body);
+    assert_eq!(tenant(&srv, &owner).await["plan"], "business");
+    let mut huge = big.clone();
+    huge["id"] = json!("evt_o7");
+    huge["data"]["object"]["pad"] = json!("y".repeat(300 * 1024));
+    let r = signed(&srv, &huge).await;
+    assert_eq!(
+        (r.status, r.code()),
+        (413, "payload_too_large"),
+        "{}",
+        r.body
+    );
 }
 
 #[tokio::test]

@@ -70,6 +70,15 @@ pub trait AuthStore {
     /// Whether a billing event id was handled already.
     fn billing_event_seen(&self, id: &str) -> Result<bool>;
     fn put_billing_event(&self, batch: &mut WriteBatch, id: &str, at: Timestamp);
+    /// The order the tenant's billing events apply in (nothing applied yet
+    /// when never set).
+    fn billing_order(&self, t: TenantId) -> Result<parley_engine::billing::BillingOrder>;
+    fn put_billing_order(
+        &self,
+        batch: &mut WriteBatch,
+        t: TenantId,
+        o: &parley_engine::billing::BillingOrder,
+    );
     /// How many conversations of the tenant were started since `since`.
     fn conversations_since(&self, t: TenantId, since: Timestamp) -> Result<u64>;
     /// Every staff member of a tenant, oldest first.
@@ -262,6 +271,19 @@ impl AuthStore for Store {
 
     fn put_billing_event(&self, batch: &mut WriteBatch, id: &str, at: Timestamp) {
         batch.put_global(keys::billing_event(id), at.millis().to_be_bytes().to_vec());
+    }
+
+    fn billing_order(&self, t: TenantId) -> Result<parley_engine::billing::BillingOrder> {
+        Ok(get(self.data(), &keys::billing_order(t))?.unwrap_or_default())
+    }
+
+    fn put_billing_order(
+        &self,
+        batch: &mut WriteBatch,
+        t: TenantId,
+        o: &parley_engine::billing::BillingOrder,
+    ) {
+        batch.put(keys::billing_order(t), encode(o));
     }
 
     fn conversations_since(&self, t: TenantId, since: Timestamp) -> Result<u64> {

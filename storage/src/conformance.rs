@@ -49,6 +49,7 @@ cases![
     mixed_trees_apply_together,
     many_keys_are_read_at_once_in_the_order_asked,
     the_instance_secret_is_chosen_once,
+    a_billing_event_lands_with_the_subscription_and_order_it_made,
 ];
 
 fn key(i: u32) -> Vec<u8> {
@@ -194,6 +195,33 @@ pub fn the_instance_secret_is_chosen_once(store: &Store) {
     let first = store.instance_secret(|| vec![1; 32]).unwrap();
     let again = store.instance_secret(|| vec![2; 32]).unwrap();
     assert_eq!((first.clone(), again), (vec![1; 32], vec![1; 32]));
+}
+
+pub fn a_billing_event_lands_with_the_subscription_and_order_it_made(store: &Store) {
+    use parley_engine::billing::BillingOrder;
+    use parley_engine::plans::Subscription;
+    let (t, other) = (TenantId::new(), TenantId::new());
+    assert_eq!(store.billing_order(t).unwrap(), BillingOrder::default());
+    let sub = Subscription {
+        plan: "pro".into(),
+        subscription: "sub_1".into(),
+        ..Default::default()
+    };
+    let order = BillingOrder {
+        last_event_at: Some(Timestamp(1_000)),
+        subscription: "sub_1".into(),
+        ended: false,
+    };
+    let mut b = WriteBatch::new();
+    store.put_billing_event(&mut b, "evt_1", Timestamp(2_000));
+    store.put_subscription(&mut b, t, &sub);
+    store.put_billing_order(&mut b, t, &order);
+    store.write_now(b).unwrap();
+    assert!(store.billing_event_seen("evt_1").unwrap());
+    assert!(!store.billing_event_seen("evt_2").unwrap());
+    assert_eq!(store.subscription(t).unwrap(), sub);
+    assert_eq!(store.billing_order(t).unwrap(), order);
+    assert_eq!(store.billing_order(other).unwrap(), BillingOrder::default());
 }
 
 fn msg(c: ConversationId, seq: u64, cid: &str) -> MessageRecord {

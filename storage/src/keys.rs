@@ -165,6 +165,14 @@ pub fn sending_prefix() -> Vec<u8> {
     global("sending", &[])
 }
 
+/// A tenant's billing event order, beside its subscription (same
+/// keyspace, so it goes wherever the subscription goes).
+pub fn billing_order(t: TenantId) -> Vec<u8> {
+    let mut k = keyspace(t, ks::SUBSCRIPTION);
+    k.extend_from_slice(b"order");
+    k
+}
+
 /// Global: a billing provider's event, by its id (seen once).
 pub fn billing_event(id: &str) -> Vec<u8> {
     global("billingevent", id.as_bytes())

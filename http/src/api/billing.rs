@@ -5,7 +5,7 @@ use super::error::{ApiError, ApiJson};
 use super::principal::{Authed, Caller};
 use crate::app::plans;
 use crate::state::App;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
@@ -44,18 +44,35 @@ pub async fn checkout(
     ))
 }
 
+/// Where the provider posts its events (its body limit is
+/// `billing.webhook_max_bytes`, not the JSON one).
+pub const WEBHOOK_PATH: &str = "/api/v1/billing/webhook";
+
 /// The payment provider's events: `Stripe-Signature: t=…,v1=…` over the raw
 /// body with `billing.webhook_secret`, five minutes' tolerance; a repeated
-/// event id answers 200 and changes nothing.
+/// event id answers 200 and changes nothing, and so does an event older
+/// than the last one applied or about a deleted subscription
+/// (`{"ignored":true,"reason"}`). Bodies up to `billing.webhook_max_bytes`.
 #[utoipa::path(post, path = "/api/v1/billing/webhook", tag = "billing", request_body = Object,
     responses((status = 200, body = Object), (status = 400, description = "bad or stale signature, or not an event"),
-        (status = 503, description = "no webhook secret configured")))]
+        (status = 413, description = "larger than billing.webhook_max_bytes"),
+        (status = 503, description = "no webhook secret configured, or the tenant is moving (Retry-After)")))]
 pub async fn webhook(
     State(app): State<App>,
     headers: HeaderMap,
     caller: Caller,
-    body: Bytes,
+    body: Body,
 ) -> Result<Json<Value>, ApiError> {
+    // Read here, not by the `Bytes` extractor: that one stops at the JSON
+    // limit every other route has.
+    let max = app.config.billing.webhook_max_bytes;
+    let body = axum::body::to_bytes(body, max).await.map_err(|_| {
+        ApiError::new(
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            code::PAYLOAD_TOO_LARGE,
+            format!("the body is larger than {max} bytes"),
+        )
+    })?;
     let Some(secret) = &app.config.billing.webhook_secret else {
         return Err(ApiError::new(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,

@@ -119,11 +119,16 @@ async fn guard(State(app): State<App>, req: Request, next: Next) -> Response {
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > l.max_json_bytes as u64) {
+    let max_body = if req.uri().path() == super::billing::WEBHOOK_PATH {
+        app.config.billing.webhook_max_bytes
+    } else {
+        l.max_json_bytes
+    };
+    if declared.is_some_and(|n| n > max_body as u64) {
         return ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             code::PAYLOAD_TOO_LARGE,
-            format!("the body is larger than {} bytes", l.max_json_bytes),
+            format!("the body is larger than {max_body} bytes"),
         )
         .into_response();
     }

@@ -1,18 +1,24 @@
 //! Plans, quotas and payments: the plan a tenant is on (from its
 //! subscription), the checks made where the work happens (a site, a staff
 //! seat, a feature), usage, the operator setting a plan, and the payment
-//! provider's signed webhooks (Stripe-compatible), each event handled once.
+//! provider's signed webhooks (Stripe-compatible), each event handled once
+//! and in order by the tenant's Billing actor.
 //! Every plan change is audited.
 
 use super::principal::{Authed, Caller, Operator};
 use super::ApiError;
 use crate::state::App;
 use axum::http::StatusCode;
+use parley_actors::billing::{BillingMsg, Handled};
+use parley_actors::{ask, ActorError};
 use parley_engine::account::AuditActor;
+use parley_engine::account::AuditRecord;
+use parley_engine::billing::{EventKind, ProviderEvent};
 use parley_engine::codes::error as code;
-use parley_engine::plans::{month_start, room, BillingStatus, Plan, Refusal, Subscription};
+use parley_engine::plans::{month_start, room, Plan, Refusal};
 use parley_engine::*;
 use parley_storage::{AccountStore, AuthStore, WriteBatch};
+use ractor::ActorRef;
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -111,26 +117,46 @@ pub fn tenant_json(app: &App, t: TenantId) -> Result<Value, ApiError> {
     }))
 }
 
-fn write_plan(
-    app: &App,
-    batch: &mut WriteBatch,
-    t: TenantId,
-    old: &Subscription,
-    new: &Subscription,
-    actor: AuditActor,
-    caller: &Caller,
-) {
-    app.store.put_subscription(batch, t, new);
-    super::audit::add(
-        app,
-        batch,
+/// Tenant `t`'s Billing actor (the one writer of its subscription); on a
+/// cluster node that does not own `t` now, 503 `unavailable` with
+/// `Retry-After` (a provider retries; an operator tries again).
+async fn billing(app: &App, t: TenantId) -> Result<ActorRef<BillingMsg>, ApiError> {
+    app.system.billing(t).await.map_err(actor_error)
+}
+
+fn actor_error(e: ActorError) -> ApiError {
+    match e {
+        ActorError::NotOwner | ActorError::Timeout => ApiError {
+            retry_after: Some(1),
+            ..ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                code::UNAVAILABLE,
+                "the tenant is busy or moving between nodes; try again",
+            )
+        },
+        e => ApiError::internal(e),
+    }
+}
+
+fn storage_refused(e: String) -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        code::UNAVAILABLE,
+        format!("storage refuses writes: {e}"),
+    )
+}
+
+/// The audit record of a plan change, before the Billing actor says what
+/// changed.
+fn plan_audit(t: TenantId, actor: AuditActor, caller: &Caller) -> AuditRecord {
+    super::audit::entry(
         t,
         actor,
         caller,
         "tenant.plan",
         ("tenant", t.to_string()),
-        json!({"plan": [old.plan, new.plan], "status": [old.status, new.status], "next_plan": [old.next_plan, new.next_plan]}),
-    );
+        json!({}),
+    )
 }
 
 /// The operator puts a tenant on a plan (at once, whatever it paid).
@@ -149,19 +175,15 @@ pub async fn set_plan(
     if app.store.tenant(t)?.is_none() {
         return Err(ApiError::not_found("tenant"));
     }
-    let _guard = app.locks.tenant(t).await;
-    let old = app.store.subscription(t)?;
-    let new = Subscription {
-        plan: plan.into(),
-        next_plan: None,
-        grace_until: None,
-        status: BillingStatus::Active,
-        updated_at: Some(Timestamp::now()),
-        ..old.clone()
-    };
-    let mut b = WriteBatch::new();
-    write_plan(app, &mut b, t, &old, &new, op.actor(), &op.caller);
-    app.writer.write(b).await?;
+    let actor = billing(app, t).await?;
+    let audit = Box::new(plan_audit(t, op.actor(), &op.caller));
+    let plan = plan.to_string();
+    ask(&actor, app.system.ctx.cfg.call_timeout, |reply| {
+        BillingMsg::SetPlan { plan, audit, reply }
+    })
+    .await
+    .map_err(actor_error)?
+    .map_err(storage_refused)?;
     changed(app, t).await;
     tenant_json(app, t)
 }
@@ -258,8 +280,49 @@ fn billing_actor() -> AuditActor {
     }
 }
 
-/// Handles one provider event (signature already checked). A repeated
-/// event id changes nothing.
+/// Reads what Parley acts on from a provider event's `data.object`.
+fn provider_event(
+    app: &App,
+    id: &str,
+    kind: EventKind,
+    event: &Value,
+) -> Result<ProviderEvent, ApiError> {
+    let obj = &event["data"]["object"];
+    let text = |v: &Value| v.as_str().unwrap_or("").to_string();
+    let plan = obj["metadata"]["plan"].as_str();
+    if let Some(p) = plan {
+        if !app.plans.iter().any(|x| x.name == p) {
+            return Err(ApiError::bad_request(
+                code::BAD_REQUEST,
+                format!("no plan {p:?}; plans are {}", names(app)),
+            ));
+        }
+    }
+    Ok(ProviderEvent {
+        id: id.to_string(),
+        kind,
+        created: event["created"].as_u64().map(|s| Timestamp(s * 1000)),
+        // A checkout names the subscription it started; a subscription
+        // event is the subscription.
+        subscription: match kind {
+            EventKind::CheckoutCompleted => text(&obj["subscription"]),
+            _ => text(&obj["id"]),
+        },
+        customer: text(&obj["customer"]),
+        plan: plan.map(str::to_string),
+        status: obj["status"].as_str().map(str::to_string),
+        period_end: obj["current_period_end"]
+            .as_u64()
+            .map(|s| Timestamp(s * 1000)),
+        cancel_at_period_end: obj["cancel_at_period_end"].as_bool() == Some(true),
+    })
+}
+
+/// Handles one provider event (signature already checked): the tenant's
+/// Billing actor applies it once and in order, marking its id seen in the
+/// same write. A repeated event id changes nothing; an event older than
+/// the last one applied, or about a deleted or replaced subscription, is
+/// answered 200 and ignored.
 pub async fn webhook(app: &App, caller: &Caller, event: Value) -> Result<Value, ApiError> {
     let bad = |m: &str| ApiError::bad_request(code::BAD_REQUEST, m.to_string());
     let id = event["id"]
@@ -268,102 +331,55 @@ pub async fn webhook(app: &App, caller: &Caller, event: Value) -> Result<Value, 
     let kind = event["type"]
         .as_str()
         .ok_or_else(|| bad("the event has no type"))?;
-    let obj = &event["data"]["object"];
     if app.store.billing_event_seen(id)? {
         return Ok(json!({"received": true, "duplicate": true}));
     }
+    let obj = &event["data"]["object"];
     let tenant = match kind {
         "checkout.session.completed" => obj["client_reference_id"].as_str(),
         _ => obj["metadata"]["tenant_id"].as_str(),
     };
-    let handled = [
-        "checkout.session.completed",
-        "customer.subscription.updated",
-        "customer.subscription.deleted",
-    ];
-    let mut b = WriteBatch::new();
-    app.store.put_billing_event(&mut b, id, Timestamp::now());
     let t = tenant.and_then(|t| t.parse::<TenantId>().ok());
-    let (Some(t), true) = (t, handled.contains(&kind)) else {
-        tracing::info!(event = %id, kind, "billing event ignored");
+    let ignore = || async {
+        // Nothing to apply: marking it seen twice does no harm.
+        let mut b = WriteBatch::new();
+        app.store.put_billing_event(&mut b, id, Timestamp::now());
         app.writer.write(b).await?;
-        return Ok(json!({"received": true, "ignored": true}));
+        Ok::<_, ApiError>(json!({"received": true, "ignored": true}))
+    };
+    let (Some(t), Some(k)) = (t, EventKind::parse(kind)) else {
+        tracing::info!(event = %id, kind, "billing event ignored");
+        return ignore().await;
     };
     if app.store.tenant(t)?.is_none() {
         tracing::warn!(event = %id, tenant = %t, "billing event for an unknown tenant");
-        app.writer.write(b).await?;
-        return Ok(json!({"received": true, "ignored": true}));
+        return ignore().await;
     }
-    let plan = obj["metadata"]["plan"].as_str();
-    if let Some(p) = plan {
-        if !app.plans.iter().any(|x| x.name == p) {
-            return Err(bad(&format!("no plan {p:?}; plans are {}", names(app))));
+    let ev = Box::new(provider_event(app, id, k, &event)?);
+    let actor = billing(app, t).await?;
+    let audit = Box::new(plan_audit(t, billing_actor(), caller));
+    let grace = Duration::from_secs(u64::from(app.config.billing.grace_days) * 86_400);
+    let handled = ask(&actor, app.system.ctx.cfg.call_timeout, |reply| {
+        BillingMsg::Event {
+            event: ev,
+            grace,
+            audit,
+            reply,
         }
-    }
-    let _guard = app.locks.tenant(t).await;
-    let old = app.store.subscription(t)?;
-    let mut new = old.clone();
-    let now = Timestamp::now();
-    let text = |v: &Value| v.as_str().unwrap_or("").to_string();
-    match kind {
-        "checkout.session.completed" => {
-            new.plan = plan.unwrap_or(&old.plan).to_string();
-            new.status = BillingStatus::Active;
-            new.next_plan = None;
-            new.grace_until = None;
-            new.customer = text(&obj["customer"]);
-            new.subscription = text(&obj["subscription"]);
+    })
+    .await
+    .map_err(actor_error)?
+    .map_err(storage_refused)?;
+    Ok(match handled {
+        Handled::Applied(sub) => {
+            changed(app, t).await;
+            tracing::info!(event = %id, kind, tenant = %t, plan = %sub.plan, "billing event handled");
+            json!({"received": true})
         }
-        "customer.subscription.updated" => {
-            new.period_end = obj["current_period_end"]
-                .as_u64()
-                .map(|s| Timestamp(s * 1000));
-            match obj["status"].as_str() {
-                Some("past_due") => {
-                    new.status = BillingStatus::PastDue;
-                    if new.grace_until.is_none() {
-                        let grace =
-                            Duration::from_secs(u64::from(app.config.billing.grace_days) * 86_400);
-                        new.grace_until = Some(now.after(grace));
-                    }
-                }
-                Some("canceled") | Some("unpaid") | Some("incomplete_expired") => {
-                    new.status = BillingStatus::Canceled;
-                    new.plan = "free".into();
-                    new.next_plan = None;
-                    new.grace_until = None;
-                }
-                _ => {
-                    new.status = BillingStatus::Active;
-                    new.grace_until = None;
-                }
-            }
-            if new.status != BillingStatus::Canceled {
-                if let Some(p) = plan {
-                    // An upgrade applies now; a downgrade when the period ends.
-                    if named(app, p).price_cents >= named(app, &new.plan).price_cents {
-                        new.plan = p.to_string();
-                        new.next_plan = None;
-                    } else {
-                        new.next_plan = Some(p.to_string());
-                    }
-                }
-                if obj["cancel_at_period_end"].as_bool() == Some(true) {
-                    new.next_plan = Some("free".into());
-                }
-            }
+        Handled::Duplicate => json!({"received": true, "duplicate": true}),
+        Handled::Skipped(why) => {
+            tracing::info!(event = %id, kind, tenant = %t, why = why.as_str(), "billing event out of order: ignored");
+            json!({"received": true, "ignored": true, "reason": why.as_str()})
         }
-        _ => {
-            new.status = BillingStatus::Canceled;
-            new.plan = "free".into();
-            new.next_plan = None;
-            new.grace_until = None;
-        }
-    }
-    new.updated_at = Some(now);
-    write_plan(app, &mut b, t, &old, &new, billing_actor(), caller);
-    app.writer.write(b).await?;
-    changed(app, t).await;
-    tracing::info!(event = %id, kind, tenant = %t, plan = %new.plan, "billing event handled");
-    Ok(json!({"received": true}))
+    })
 }
