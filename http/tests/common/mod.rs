@@ -139,11 +139,18 @@ pub struct ClusterNode {
     pub nats_url: String,
 }
 
-/// Mounts a tmpfs of `size` at `dir`.
+/// Mounts a tmpfs of `size` at `dir`, its root 0700 (a tmpfs's root is
+/// 1777 otherwise, which the server refuses as a data dir).
 pub fn mount_tmpfs(dir: &std::path::Path, size: &str) -> bool {
     std::fs::create_dir_all(dir).unwrap();
     std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+        .args([
+            "-t",
+            "tmpfs",
+            "-o",
+            &format!("size={size},mode=0700"),
+            "tmpfs",
+        ])
         .arg(dir)
         .output()
         .is_ok_and(|o| o.status.success())
