@@ -20,6 +20,12 @@
 //!   the sessions of a gateway it has not heard from in three rounds.
 //!   After a reconnect to NATS every relayed socket closes with 1012 too:
 //!   frames may have been lost meanwhile, and `resume` repairs exactly that.
+//! - Tokens stay on the gateway: it reads a staff socket's `auth` and a
+//!   visitor's `hello` itself, checks the token, and sends the owner what
+//!   it proved ([`Claims`], [`Hello`]); the owner checks those against its
+//!   records as it would a token's claims. The visitor token in `welcome`
+//!   is written in by the gateway, and a token a client sends again later
+//!   is blanked before it is relayed.
 
 use super::conn::{Prelude, Sink, Socket};
 use crate::bus::BusError;
@@ -29,7 +35,8 @@ use parley_actors::{ClientInfo, Out, Outbox, Replay};
 use parley_engine::account::VisitorDevice;
 use parley_engine::codes::close;
 use parley_engine::protocol::{parse_client, ClientFrame};
-use parley_engine::{ConversationId, SiteId, TenantId};
+use parley_engine::records::PageInfo;
+use parley_engine::{ConversationId, SessionId, SiteId, StaffId, TenantId, VisitorId};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -47,13 +54,11 @@ const RELAYED_QUEUE: usize = 64;
 /// What a gateway asks of a tenant's owner.
 #[derive(Serialize, Deserialize)]
 enum ToOwner {
-    /// A client connected at `gateway`; `first` is a message the gateway
-    /// read ahead (a staff `auth`, to learn whose socket it is).
+    /// A client connected at `gateway`, signed in or greeted there.
     Open {
         gateway: String,
         session: u64,
         who: Who,
-        first: Option<Vec<u8>>,
     },
     Frame {
         gateway: String,
@@ -68,7 +73,8 @@ enum ToOwner {
     Tell(parley_actors::Tell),
 }
 
-/// Who a relayed socket is, as its upgrade request said.
+/// Who a relayed socket is, as its upgrade request said and as its
+/// gateway checked.
 #[derive(Clone, Serialize, Deserialize)]
 enum Who {
     Visitor {
@@ -76,11 +82,35 @@ enum Who {
         ip: String,
         user_agent: String,
         language: String,
+        hello: Hello,
     },
     Staff {
         ip: String,
         user_agent: String,
+        claims: Claims,
     },
+}
+
+/// A staff access token's claims, its signature checked by the gateway.
+/// The owner checks them against its records (staff active with this
+/// `token_version`, session live, tenant not suspended) as for a token.
+#[derive(Clone, Serialize, Deserialize)]
+struct Claims {
+    staff: StaffId,
+    tenant: TenantId,
+    token_version: u32,
+    session: Option<SessionId>,
+    /// The token's expiry (Unix seconds).
+    exp: u64,
+}
+
+/// A visitor's `hello` as the gateway read it: the visitor its token named
+/// on the site (if genuine, and whether bound to the site), never the token.
+#[derive(Clone, Serialize, Deserialize)]
+struct Hello {
+    known: Option<(VisitorId, bool)>,
+    page: PageInfo,
+    tz: String,
 }
 
 /// The owner's answer.
@@ -272,13 +302,32 @@ pub async fn visitor(
     };
     match (elsewhere, site) {
         (Some(t), Some(site)) => {
+            let mut s = s;
+            // The hello is read here, so its token stays here.
+            let g = match Box::pin(super::visitor::greet(&mut s, &site)).await {
+                Ok(g) => g,
+                Err(code) => return code,
+            };
+            let fill = Fill {
+                tenant: site.tenant_id,
+                site: site.id,
+                kept: match (g.known, g.token) {
+                    (Some(k), Some(token)) if k.bound => Some((k.visitor, token)),
+                    _ => None,
+                },
+            };
             let who = Who::Visitor {
                 site: site.id.to_bytes(),
                 ip: browser.ip.to_string(),
                 user_agent: browser.device.user_agent.clone(),
                 language: browser.device.language.clone(),
+                hello: Hello {
+                    known: g.known.map(|k| (k.visitor, k.bound)),
+                    page: g.page,
+                    tz: g.tz,
+                },
             };
-            Box::pin(gateway(s, prelude, t, who, None)).await
+            Box::pin(gateway(s, prelude, t, who, Some(fill))).await
         }
         (_, site) => super::visitor::run(s, site, browser, prelude).await,
     }
@@ -298,26 +347,35 @@ pub async fn staff(
         Ok(Err(code)) => return code,
         Ok(Ok(t)) => t,
     };
-    let tenant = match parse_client(&text) {
-        Ok(ClientFrame::Auth { token }) => crate::app::principal::authenticate(&app, &token)
-            .ok()
-            .map(|(staff, _)| staff.tenant_id),
+    // The token is checked here, and only its claims travel.
+    let claims = match parse_client(&text) {
+        Ok(ClientFrame::Auth { token }) => app
+            .tokens
+            .verify_staff(&token)
+            .filter(|c| crate::app::principal::admit(&app, c).is_ok()),
         _ => None,
     };
-    let elsewhere = match tenant {
-        Some(t) => Box::pin(owned_elsewhere(&app, t)).await,
+    let elsewhere = match &claims {
+        Some(c) => Box::pin(owned_elsewhere(&app, c.tid)).await,
         None => None,
     };
-    match elsewhere {
-        Some(t) => {
+    match (elsewhere, claims) {
+        (Some(t), Some(c)) => {
             let who = Who::Staff {
                 ip: client.ip.clone(),
                 user_agent: client.user_agent.clone(),
+                claims: Claims {
+                    staff: c.sub,
+                    tenant: c.tid,
+                    token_version: c.ver,
+                    session: c.sid,
+                    exp: c.exp,
+                },
             };
-            Box::pin(gateway(s, prelude, t, who, Some(text.into_bytes()))).await
+            Box::pin(gateway(s, prelude, t, who, None)).await
         }
         // Here, or refused here: the session answers for itself.
-        None => {
+        _ => {
             s.unread(text.into_bytes());
             super::staff::run(s, client, prelude).await
         }
@@ -358,7 +416,7 @@ async fn gateway(
     prelude: oneshot::Sender<Prelude>,
     t: TenantId,
     who: Who,
-    first: Option<Vec<u8>>,
+    fill: Option<Fill>,
 ) -> u16 {
     let app = s.app.clone();
     let Some(node) = app.cluster.as_ref() else {
@@ -370,7 +428,7 @@ async fn gateway(
         app: app.clone(),
         tenant: t,
         session,
-        applier: tokio::spawn(apply(relays, outbox, prelude)),
+        applier: tokio::spawn(apply(relays, outbox, prelude, fill, app.clone())),
     };
     let ask = |msg: ToOwner| {
         let bus = node.bus.clone();
@@ -379,12 +437,11 @@ async fn gateway(
             postcard::from_bytes::<Answer>(&b).map_err(|e| BusError::Nats(e.to_string()))
         }
     };
-    let (who_again, first_again) = (who.clone(), first.clone());
+    let who_again = who.clone();
     let open = ToOwner::Open {
         gateway: node.id.clone(),
         session,
         who,
-        first,
     };
     // The owner may be a moment from serving (it took the lease just now).
     let mut answer = ask(open).await;
@@ -397,7 +454,6 @@ async fn gateway(
             gateway: node.id.clone(),
             session,
             who: who_again.clone(),
-            first: first_again.clone(),
         };
         answer = ask(open).await;
     }
@@ -412,7 +468,7 @@ async fn gateway(
     s.opened();
     loop {
         let text = match s.recv().await {
-            Ok(t) => t.into_bytes(),
+            Ok(t) => blank_tokens(t.into_bytes()),
             Err(code) => return code,
         };
         let mut tries = 0;
@@ -443,11 +499,17 @@ async fn apply(
     mut relays: mpsc::UnboundedReceiver<Relay>,
     outbox: Outbox,
     prelude: oneshot::Sender<Prelude>,
+    fill: Option<Fill>,
+    app: App,
 ) {
     let mut prelude = Some(prelude);
     while let Some(r) = relays.recv().await {
         match r {
             Relay::Prelude(f) => {
+                let f = match &fill {
+                    Some(fill) => fill.welcome(&app, f),
+                    None => f,
+                };
                 if let Some(p) = prelude.take() {
                     let _ = p.send(Prelude {
                         frame: Bytes::from(f),
@@ -481,6 +543,49 @@ async fn apply(
                 return;
             }
         }
+    }
+}
+
+/// A relayed visitor's token, which the gateway keeps: the one the client
+/// sent when it is good here, else one the gateway makes for the visitor
+/// the owner's `welcome` names.
+struct Fill {
+    tenant: TenantId,
+    site: SiteId,
+    kept: Option<(VisitorId, String)>,
+}
+
+impl Fill {
+    /// `welcome` with its token written in (the owner leaves it empty).
+    fn welcome(&self, app: &App, frame: Vec<u8>) -> Vec<u8> {
+        let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(&frame) else {
+            return frame;
+        };
+        let visitor = v["visitor_id"]
+            .as_str()
+            .and_then(|s| s.parse::<VisitorId>().ok());
+        let (Some(visitor), Some(slot)) = (visitor, v.get_mut("visitor_token")) else {
+            return frame;
+        };
+        *slot = serde_json::Value::String(match &self.kept {
+            Some((kept, token)) if *kept == visitor => token.clone(),
+            _ => app.tokens.issue_visitor(self.tenant, self.site, visitor),
+        });
+        serde_json::to_vec(&v).unwrap_or(frame)
+    }
+}
+
+/// A client message as relayed: an `auth` or `hello` sent again (refused
+/// by the owner all the same) has its token blanked, so no token is ever
+/// on the bus; everything else goes as it came.
+fn blank_tokens(text: Vec<u8>) -> Vec<u8> {
+    if !text.windows(5).any(|w| w == b"token") {
+        return text;
+    }
+    match std::str::from_utf8(&text).map(parse_client) {
+        Ok(Ok(ClientFrame::Auth { .. })) => br#"{"type":"auth","token":""}"#.to_vec(),
+        Ok(Ok(ClientFrame::Hello { .. })) => br#"{"type":"hello"}"#.to_vec(),
+        _ => text,
     }
 }
 
@@ -624,20 +729,11 @@ pub async fn serve_tenant(app: App, t: TenantId) {
                 gateway,
                 session,
                 who,
-                first,
             }) => {
                 heard.insert(gateway.clone(), Instant::now());
                 let (tx, rx) = mpsc::channel(RELAYED_QUEUE);
                 sessions.insert((gateway.clone(), session), tx);
-                tokio::spawn(run_relayed(
-                    app.clone(),
-                    t,
-                    gateway,
-                    session,
-                    who,
-                    first,
-                    rx,
-                ));
+                tokio::spawn(run_relayed(app.clone(), t, gateway, session, who, rx));
                 Answer::Ok { incarnation }
             }
             Ok(ToOwner::Frame {
@@ -679,7 +775,6 @@ async fn run_relayed(
     gateway: String,
     session: u64,
     who: Who,
-    first: Option<Vec<u8>>,
     rx: mpsc::Receiver<Vec<u8>>,
 ) {
     let Some(node) = app.cluster.as_ref() else {
@@ -701,16 +796,14 @@ async fn run_relayed(
         outbox.closer().clone(),
         app.shutdown.clone(),
     ));
-    let mut socket = Socket::relayed(app.clone(), outbox.clone(), Some(rx));
-    if let Some(f) = first {
-        socket.unread(f);
-    }
+    let socket = Socket::relayed(app.clone(), outbox.clone(), Some(rx));
     let run: std::pin::Pin<Box<dyn std::future::Future<Output = u16> + Send>> = match who {
         Who::Visitor {
             site,
             ip,
             user_agent,
             language,
+            hello,
         } => {
             let site = parley_storage::AccountStore::site(&app.store, t, SiteId::from_bytes(site))
                 .ok()
@@ -725,13 +818,39 @@ async fn run_relayed(
                     language,
                 },
             });
-            Box::pin(super::visitor::run(socket, site, browser, prelude_tx))
+            let greeting = super::visitor::Greeting {
+                known: hello
+                    .known
+                    .map(|(visitor, bound)| crate::auth::VisitorToken { visitor, bound }),
+                token: None,
+                page: hello.page,
+                tz: hello.tz,
+            };
+            Box::pin(super::visitor::run_greeted(
+                socket, site, browser, prelude_tx, greeting,
+            ))
         }
-        Who::Staff { ip, user_agent } => Box::pin(super::staff::run(
-            socket,
-            Arc::new(ClientInfo { ip, user_agent }),
-            prelude_tx,
-        )),
+        Who::Staff {
+            ip,
+            user_agent,
+            claims,
+        } => {
+            // Claims for another tenant are nobody here.
+            let claims = (claims.tenant == t).then(|| crate::auth::StaffClaims {
+                sub: claims.staff,
+                tid: claims.tenant,
+                ver: claims.token_version,
+                kind: "staff".into(),
+                sid: claims.session,
+                iat: 0,
+                exp: claims.exp,
+            });
+            let client = Arc::new(ClientInfo { ip, user_agent });
+            match claims {
+                Some(c) => Box::pin(super::staff::signed_in(socket, client, prelude_tx, c)),
+                None => Box::pin(async { close::UNAUTHORIZED }),
+            }
+        }
     };
     tokio::select! {
         code = run => {
