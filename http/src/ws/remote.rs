@@ -28,6 +28,7 @@
 //!   is blanked before it is relayed.
 
 use super::conn::{Prelude, Sink, Socket};
+use super::vouch::{blank_tokens, Claims, Fill, Hello};
 use crate::bus::BusError;
 use crate::state::App;
 use bytes::Bytes;
@@ -35,8 +36,7 @@ use parley_actors::{ClientInfo, Out, Outbox, Replay};
 use parley_engine::account::VisitorDevice;
 use parley_engine::codes::close;
 use parley_engine::protocol::{parse_client, ClientFrame};
-use parley_engine::records::PageInfo;
-use parley_engine::{ConversationId, SessionId, SiteId, StaffId, TenantId, VisitorId};
+use parley_engine::{ConversationId, SiteId, TenantId};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -89,28 +89,6 @@ enum Who {
         user_agent: String,
         claims: Claims,
     },
-}
-
-/// A staff access token's claims, its signature checked by the gateway.
-/// The owner checks them against its records (staff active with this
-/// `token_version`, session live, tenant not suspended) as for a token.
-#[derive(Clone, Serialize, Deserialize)]
-struct Claims {
-    staff: StaffId,
-    tenant: TenantId,
-    token_version: u32,
-    session: Option<SessionId>,
-    /// The token's expiry (Unix seconds).
-    exp: u64,
-}
-
-/// A visitor's `hello` as the gateway read it: the visitor its token named
-/// on the site (if genuine, and whether bound to the site), never the token.
-#[derive(Clone, Serialize, Deserialize)]
-struct Hello {
-    known: Option<(VisitorId, bool)>,
-    page: PageInfo,
-    tz: String,
 }
 
 /// The owner's answer.
@@ -308,24 +286,13 @@ pub async fn visitor(
                 Ok(g) => g,
                 Err(code) => return code,
             };
-            let fill = Fill {
-                tenant: site.tenant_id,
-                site: site.id,
-                kept: match (g.known, g.token) {
-                    (Some(k), Some(token)) if k.bound => Some((k.visitor, token)),
-                    _ => None,
-                },
-            };
+            let (hello, fill) = Hello::checked(g, &site);
             let who = Who::Visitor {
                 site: site.id.to_bytes(),
                 ip: browser.ip.to_string(),
                 user_agent: browser.device.user_agent.clone(),
                 language: browser.device.language.clone(),
-                hello: Hello {
-                    known: g.known.map(|k| (k.visitor, k.bound)),
-                    page: g.page,
-                    tz: g.tz,
-                },
+                hello,
             };
             Box::pin(gateway(s, prelude, t, who, Some(fill))).await
         }
@@ -364,13 +331,7 @@ pub async fn staff(
             let who = Who::Staff {
                 ip: client.ip.clone(),
                 user_agent: client.user_agent.clone(),
-                claims: Claims {
-                    staff: c.sub,
-                    tenant: c.tid,
-                    token_version: c.ver,
-                    session: c.sid,
-                    exp: c.exp,
-                },
+                claims: Claims::from(c),
             };
             Box::pin(gateway(s, prelude, t, who, None)).await
         }
@@ -543,49 +504,6 @@ async fn apply(
                 return;
             }
         }
-    }
-}
-
-/// A relayed visitor's token, which the gateway keeps: the one the client
-/// sent when it is good here, else one the gateway makes for the visitor
-/// the owner's `welcome` names.
-struct Fill {
-    tenant: TenantId,
-    site: SiteId,
-    kept: Option<(VisitorId, String)>,
-}
-
-impl Fill {
-    /// `welcome` with its token written in (the owner leaves it empty).
-    fn welcome(&self, app: &App, frame: Vec<u8>) -> Vec<u8> {
-        let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(&frame) else {
-            return frame;
-        };
-        let visitor = v["visitor_id"]
-            .as_str()
-            .and_then(|s| s.parse::<VisitorId>().ok());
-        let (Some(visitor), Some(slot)) = (visitor, v.get_mut("visitor_token")) else {
-            return frame;
-        };
-        *slot = serde_json::Value::String(match &self.kept {
-            Some((kept, token)) if *kept == visitor => token.clone(),
-            _ => app.tokens.issue_visitor(self.tenant, self.site, visitor),
-        });
-        serde_json::to_vec(&v).unwrap_or(frame)
-    }
-}
-
-/// A client message as relayed: an `auth` or `hello` sent again (refused
-/// by the owner all the same) has its token blanked, so no token is ever
-/// on the bus; everything else goes as it came.
-fn blank_tokens(text: Vec<u8>) -> Vec<u8> {
-    if !text.windows(5).any(|w| w == b"token") {
-        return text;
-    }
-    match std::str::from_utf8(&text).map(parse_client) {
-        Ok(Ok(ClientFrame::Auth { .. })) => br#"{"type":"auth","token":""}"#.to_vec(),
-        Ok(Ok(ClientFrame::Hello { .. })) => br#"{"type":"hello"}"#.to_vec(),
-        _ => text,
     }
 }
 
@@ -818,16 +736,12 @@ async fn run_relayed(
                     language,
                 },
             });
-            let greeting = super::visitor::Greeting {
-                known: hello
-                    .known
-                    .map(|(visitor, bound)| crate::auth::VisitorToken { visitor, bound }),
-                token: None,
-                page: hello.page,
-                tz: hello.tz,
-            };
             Box::pin(super::visitor::run_greeted(
-                socket, site, browser, prelude_tx, greeting,
+                socket,
+                site,
+                browser,
+                prelude_tx,
+                hello.greeting(),
             ))
         }
         Who::Staff {
@@ -835,18 +749,8 @@ async fn run_relayed(
             user_agent,
             claims,
         } => {
-            // Claims for another tenant are nobody here.
-            let claims = (claims.tenant == t).then(|| crate::auth::StaffClaims {
-                sub: claims.staff,
-                tid: claims.tenant,
-                ver: claims.token_version,
-                kind: "staff".into(),
-                sid: claims.session,
-                iat: 0,
-                exp: claims.exp,
-            });
             let client = Arc::new(ClientInfo { ip, user_agent });
-            match claims {
+            match claims.on(t) {
                 Some(c) => Box::pin(super::staff::signed_in(socket, client, prelude_tx, c)),
                 None => Box::pin(async { close::UNAUTHORIZED }),
             }
