@@ -9,6 +9,11 @@
 //!   `parley.n.<node>.out`; each node reads its own subject and hands the
 //!   bytes to its sockets.
 //!
+//! The bus carries chat text and who is speaking, so a production NATS asks
+//! every node for credentials over TLS ([`crate::config::ClusterConfig`]'s
+//! `nats_*` keys) and lets each node only its own subjects (`CLUSTER.md`,
+//! "The bus's credentials"); no access or visitor token travels on it.
+//!
 //! Nothing durable travels here: a lost delivery is repaired by `resume`,
 //! a lost request times out and is re-sent with its `client_id`. After a
 //! reconnect the bus's generation moves ([`Bus::reconnects`]) so a router
@@ -21,6 +26,12 @@ use tokio::sync::watch;
 
 /// The queue group a tenant's owner serves in: one member at a time.
 const OWNER_GROUP: &str = "owner";
+
+/// The prefix of the subjects `node`'s requests are answered on: its own,
+/// so NATS can let each node read only its answers.
+pub fn inbox_prefix(node: &str) -> String {
+    format!("_INBOX.{node}")
+}
 
 /// The subject a tenant's owner serves client frames on.
 pub fn tenant_in(t: TenantId) -> String {
@@ -45,6 +56,20 @@ pub enum BusError {
     Nats(String),
 }
 
+/// Why a node could not join the bus, in words an operator can act on.
+pub fn describe(e: &async_nats::ConnectError) -> String {
+    use async_nats::ConnectErrorKind as K;
+    match e.kind() {
+        K::AuthorizationViolation => format!(
+            "refused this node's credentials ({e}): check cluster.nats_user and cluster.nats_password against the server's authorization"
+        ),
+        K::Tls => format!(
+            "TLS failed ({e}): check cluster.nats_ca_file (and nats_cert_file / nats_key_file when the server verifies clients)"
+        ),
+        _ => e.to_string(),
+    }
+}
+
 /// This node's connection to NATS.
 #[derive(Clone)]
 pub struct Bus {
@@ -54,12 +79,29 @@ pub struct Bus {
 }
 
 impl Bus {
-    /// Connects to `url` as `node`. The client reconnects by itself after a
-    /// NATS restart (retrying every 100 ms, backing off to 1 s) and
-    /// subscribes again to what it had.
-    pub async fn connect(url: &str, node: &str) -> Result<Self, async_nats::ConnectError> {
+    /// Connects to `url` as `node`, with the credentials and TLS `c` names.
+    /// The client reconnects by itself after a NATS restart (retrying every
+    /// 100 ms, backing off to 1 s) and subscribes again to what it had.
+    pub async fn connect(
+        url: &str,
+        node: &str,
+        c: &crate::config::ClusterConfig,
+    ) -> Result<Self, async_nats::ConnectError> {
         let (tx, rx) = watch::channel(0u64);
-        let client = async_nats::ConnectOptions::new()
+        let mut options = async_nats::ConnectOptions::new();
+        if let (Some(user), Some(password)) = (&c.nats_user, &c.nats_password) {
+            options = options.user_and_password(user.clone(), password.clone());
+        }
+        if let Some(ca) = &c.nats_ca_file {
+            options = options.add_root_certificates(ca.clone());
+        }
+        if let (Some(cert), Some(key)) = (&c.nats_cert_file, &c.nats_key_file) {
+            options = options.add_client_certificate(cert.clone(), key.clone());
+        }
+        let tls = c.nats_tls || c.nats_ca_file.is_some() || c.nats_cert_file.is_some();
+        let client = options
+            .require_tls(tls)
+            .custom_inbox_prefix(inbox_prefix(node))
             .name(format!("parley {node}"))
             .reconnect_delay_callback(|attempt| {
                 Duration::from_millis((100 * attempt as u64).min(1000))

@@ -28,7 +28,8 @@ impl Node {
     /// cluster; every failure names what could not be reached.
     pub async fn start(cfg: &Config) -> Result<(Self, Store), Fatal> {
         let c = &cfg.cluster;
-        let (Some(id), Some(url), Some(nats)) = (&c.node_id, &c.postgres_url, &c.nats_url) else {
+        let (Some(id), Some(url), Some(nats_url)) = (&c.node_id, &c.postgres_url, &c.nats_url)
+        else {
             return Err(Fatal::Usage(
                 "--cluster needs [cluster] node_id, postgres_url and nats_url".into(),
             ));
@@ -58,10 +59,11 @@ impl Node {
         let store = Store::open_postgres(url, c.readers, &cfg.data_dir)
             .map_err(|e| Fatal::Other(format!("PostgreSQL at {shown}: {e}")))?;
         let (keeper, lost) = Keeper::start(url, id, c.lease_secs).await.map_err(pg)?;
-        let bus = crate::bus::Bus::connect(nats, id)
+        let nats = postgres::redacted(nats_url);
+        let bus = crate::bus::Bus::connect(nats_url, id, c)
             .await
-            .map_err(|e| Fatal::Other(format!("NATS at {nats}: {e}")))?;
-        tracing::info!(node = %id, postgres = %shown, nats = %nats, "joined the cluster");
+            .map_err(|e| Fatal::Other(format!("NATS at {nats}: {}", crate::bus::describe(&e))))?;
+        tracing::info!(node = %id, postgres = %shown, %nats, "joined the cluster");
         Ok((
             Self {
                 id: id.clone(),

@@ -55,6 +55,21 @@ pub struct ClusterConfig {
     pub postgres_url: Option<String>,
     /// `nats://host:port` (`PARLEY_NATS_URL`).
     pub nats_url: Option<String>,
+    /// The node's NATS user (`PARLEY_NATS_USER`): anyone who reaches an
+    /// open NATS reads every relayed frame, so production runs with one.
+    pub nats_user: Option<String>,
+    /// That user's password (`PARLEY_NATS_PASSWORD`); never logged.
+    pub nats_password: Option<String>,
+    /// Connect over TLS only (also implied by a CA or client certificate,
+    /// or a `tls://` URL): a node refuses a NATS that does not offer it.
+    pub nats_tls: bool,
+    /// PEM CA certificate(s) NATS's certificate must chain to; without it,
+    /// the system's roots.
+    pub nats_ca_file: Option<PathBuf>,
+    /// PEM client certificate, for a NATS that verifies its clients (`verify: true`).
+    pub nats_cert_file: Option<PathBuf>,
+    /// The client certificate's PEM private key.
+    pub nats_key_file: Option<PathBuf>,
 }
 
 impl Default for ClusterConfig {
@@ -66,6 +81,12 @@ impl Default for ClusterConfig {
             node_id: None,
             postgres_url: None,
             nats_url: None,
+            nats_user: None,
+            nats_password: None,
+            nats_tls: false,
+            nats_ca_file: None,
+            nats_cert_file: None,
+            nats_key_file: None,
         }
     }
 }
@@ -598,6 +619,23 @@ impl Config {
             }
             if c.readers == 0 {
                 return Err("cluster.readers must be above 0".into());
+            }
+            if c.nats_user.is_some() != c.nats_password.is_some() {
+                return Err("cluster.nats_user and cluster.nats_password go together (or PARLEY_NATS_USER, PARLEY_NATS_PASSWORD)".into());
+            }
+            if c.nats_cert_file.is_some() != c.nats_key_file.is_some() {
+                return Err("cluster.nats_cert_file and cluster.nats_key_file go together".into());
+            }
+            for (key, file) in [
+                ("nats_ca_file", &c.nats_ca_file),
+                ("nats_cert_file", &c.nats_cert_file),
+                ("nats_key_file", &c.nats_key_file),
+            ] {
+                if let Some(f) = file {
+                    if let Err(e) = std::fs::File::open(f) {
+                        return Err(format!("cluster.{key}: cannot read {}: {e}", f.display()));
+                    }
+                }
             }
         }
         self.plans()?;

@@ -57,6 +57,8 @@ pub fn load_config(args: &ServeArgs) -> Result<Config, Fatal> {
         ("PARLEY_NODE_ID", &mut c.node_id),
         ("PARLEY_POSTGRES_URL", &mut c.postgres_url),
         ("PARLEY_NATS_URL", &mut c.nats_url),
+        ("PARLEY_NATS_USER", &mut c.nats_user),
+        ("PARLEY_NATS_PASSWORD", &mut c.nats_password),
     ] {
         if let Ok(s) = std::env::var(var) {
             *slot = Some(s).filter(|s| !s.is_empty());

@@ -467,8 +467,9 @@ async fn the_bus_reaches_the_owner_fans_out_to_nodes_and_comes_back_after_a_nats
         return;
     }
     let mut nats = common::nats::Nats::start();
-    let gateway = Bus::connect(&nats.url(), "a").await.unwrap();
-    let owner = Bus::connect(&nats.url(), "b").await.unwrap();
+    let open = parley::config::ClusterConfig::default();
+    let gateway = Bus::connect(&nats.url(), "a", &open).await.unwrap();
+    let owner = Bus::connect(&nats.url(), "b", &open).await.unwrap();
     let t = TenantId::new();
     let wait = Duration::from_secs(2);
 

@@ -10,6 +10,7 @@ mod echo;
 mod remote;
 mod staff;
 mod visitor;
+mod vouch;
 pub mod wire;
 
 use crate::api::error::ApiError;

@@ -20,8 +20,15 @@
 //!   the sessions of a gateway it has not heard from in three rounds.
 //!   After a reconnect to NATS every relayed socket closes with 1012 too:
 //!   frames may have been lost meanwhile, and `resume` repairs exactly that.
+//! - Tokens stay on the gateway: it reads a staff socket's `auth` and a
+//!   visitor's `hello` itself, checks the token, and sends the owner what
+//!   it proved ([`Claims`], [`Hello`]); the owner checks those against its
+//!   records as it would a token's claims. The visitor token in `welcome`
+//!   is written in by the gateway, and a token a client sends again later
+//!   is blanked before it is relayed.
 
 use super::conn::{Prelude, Sink, Socket};
+use super::vouch::{blank_tokens, Claims, Fill, Hello};
 use crate::bus::BusError;
 use crate::state::App;
 use bytes::Bytes;
@@ -47,13 +54,11 @@ const RELAYED_QUEUE: usize = 64;
 /// What a gateway asks of a tenant's owner.
 #[derive(Serialize, Deserialize)]
 enum ToOwner {
-    /// A client connected at `gateway`; `first` is a message the gateway
-    /// read ahead (a staff `auth`, to learn whose socket it is).
+    /// A client connected at `gateway`, signed in or greeted there.
     Open {
         gateway: String,
         session: u64,
         who: Who,
-        first: Option<Vec<u8>>,
     },
     Frame {
         gateway: String,
@@ -68,7 +73,8 @@ enum ToOwner {
     Tell(parley_actors::Tell),
 }
 
-/// Who a relayed socket is, as its upgrade request said.
+/// Who a relayed socket is, as its upgrade request said and as its
+/// gateway checked.
 #[derive(Clone, Serialize, Deserialize)]
 enum Who {
     Visitor {
@@ -76,10 +82,12 @@ enum Who {
         ip: String,
         user_agent: String,
         language: String,
+        hello: Hello,
     },
     Staff {
         ip: String,
         user_agent: String,
+        claims: Claims,
     },
 }
 
@@ -272,13 +280,21 @@ pub async fn visitor(
     };
     match (elsewhere, site) {
         (Some(t), Some(site)) => {
+            let mut s = s;
+            // The hello is read here, so its token stays here.
+            let g = match Box::pin(super::visitor::greet(&mut s, &site)).await {
+                Ok(g) => g,
+                Err(code) => return code,
+            };
+            let (hello, fill) = Hello::checked(g, &site);
             let who = Who::Visitor {
                 site: site.id.to_bytes(),
                 ip: browser.ip.to_string(),
                 user_agent: browser.device.user_agent.clone(),
                 language: browser.device.language.clone(),
+                hello,
             };
-            Box::pin(gateway(s, prelude, t, who, None)).await
+            Box::pin(gateway(s, prelude, t, who, Some(fill))).await
         }
         (_, site) => super::visitor::run(s, site, browser, prelude).await,
     }
@@ -298,26 +314,29 @@ pub async fn staff(
         Ok(Err(code)) => return code,
         Ok(Ok(t)) => t,
     };
-    let tenant = match parse_client(&text) {
-        Ok(ClientFrame::Auth { token }) => crate::app::principal::authenticate(&app, &token)
-            .ok()
-            .map(|(staff, _)| staff.tenant_id),
+    // The token is checked here, and only its claims travel.
+    let claims = match parse_client(&text) {
+        Ok(ClientFrame::Auth { token }) => app
+            .tokens
+            .verify_staff(&token)
+            .filter(|c| crate::app::principal::admit(&app, c).is_ok()),
         _ => None,
     };
-    let elsewhere = match tenant {
-        Some(t) => Box::pin(owned_elsewhere(&app, t)).await,
+    let elsewhere = match &claims {
+        Some(c) => Box::pin(owned_elsewhere(&app, c.tid)).await,
         None => None,
     };
-    match elsewhere {
-        Some(t) => {
+    match (elsewhere, claims) {
+        (Some(t), Some(c)) => {
             let who = Who::Staff {
                 ip: client.ip.clone(),
                 user_agent: client.user_agent.clone(),
+                claims: Claims::from(c),
             };
-            Box::pin(gateway(s, prelude, t, who, Some(text.into_bytes()))).await
+            Box::pin(gateway(s, prelude, t, who, None)).await
         }
         // Here, or refused here: the session answers for itself.
-        None => {
+        _ => {
             s.unread(text.into_bytes());
             super::staff::run(s, client, prelude).await
         }
@@ -358,7 +377,7 @@ async fn gateway(
     prelude: oneshot::Sender<Prelude>,
     t: TenantId,
     who: Who,
-    first: Option<Vec<u8>>,
+    fill: Option<Fill>,
 ) -> u16 {
     let app = s.app.clone();
     let Some(node) = app.cluster.as_ref() else {
@@ -370,7 +389,7 @@ async fn gateway(
         app: app.clone(),
         tenant: t,
         session,
-        applier: tokio::spawn(apply(relays, outbox, prelude)),
+        applier: tokio::spawn(apply(relays, outbox, prelude, fill, app.clone())),
     };
     let ask = |msg: ToOwner| {
         let bus = node.bus.clone();
@@ -379,12 +398,11 @@ async fn gateway(
             postcard::from_bytes::<Answer>(&b).map_err(|e| BusError::Nats(e.to_string()))
         }
     };
-    let (who_again, first_again) = (who.clone(), first.clone());
+    let who_again = who.clone();
     let open = ToOwner::Open {
         gateway: node.id.clone(),
         session,
         who,
-        first,
     };
     // The owner may be a moment from serving (it took the lease just now).
     let mut answer = ask(open).await;
@@ -397,7 +415,6 @@ async fn gateway(
             gateway: node.id.clone(),
             session,
             who: who_again.clone(),
-            first: first_again.clone(),
         };
         answer = ask(open).await;
     }
@@ -412,7 +429,7 @@ async fn gateway(
     s.opened();
     loop {
         let text = match s.recv().await {
-            Ok(t) => t.into_bytes(),
+            Ok(t) => blank_tokens(t.into_bytes()),
             Err(code) => return code,
         };
         let mut tries = 0;
@@ -443,11 +460,17 @@ async fn apply(
     mut relays: mpsc::UnboundedReceiver<Relay>,
     outbox: Outbox,
     prelude: oneshot::Sender<Prelude>,
+    fill: Option<Fill>,
+    app: App,
 ) {
     let mut prelude = Some(prelude);
     while let Some(r) = relays.recv().await {
         match r {
             Relay::Prelude(f) => {
+                let f = match &fill {
+                    Some(fill) => fill.welcome(&app, f),
+                    None => f,
+                };
                 if let Some(p) = prelude.take() {
                     let _ = p.send(Prelude {
                         frame: Bytes::from(f),
@@ -624,20 +647,11 @@ pub async fn serve_tenant(app: App, t: TenantId) {
                 gateway,
                 session,
                 who,
-                first,
             }) => {
                 heard.insert(gateway.clone(), Instant::now());
                 let (tx, rx) = mpsc::channel(RELAYED_QUEUE);
                 sessions.insert((gateway.clone(), session), tx);
-                tokio::spawn(run_relayed(
-                    app.clone(),
-                    t,
-                    gateway,
-                    session,
-                    who,
-                    first,
-                    rx,
-                ));
+                tokio::spawn(run_relayed(app.clone(), t, gateway, session, who, rx));
                 Answer::Ok { incarnation }
             }
             Ok(ToOwner::Frame {
@@ -679,7 +693,6 @@ async fn run_relayed(
     gateway: String,
     session: u64,
     who: Who,
-    first: Option<Vec<u8>>,
     rx: mpsc::Receiver<Vec<u8>>,
 ) {
     let Some(node) = app.cluster.as_ref() else {
@@ -701,16 +714,14 @@ async fn run_relayed(
         outbox.closer().clone(),
         app.shutdown.clone(),
     ));
-    let mut socket = Socket::relayed(app.clone(), outbox.clone(), Some(rx));
-    if let Some(f) = first {
-        socket.unread(f);
-    }
+    let socket = Socket::relayed(app.clone(), outbox.clone(), Some(rx));
     let run: std::pin::Pin<Box<dyn std::future::Future<Output = u16> + Send>> = match who {
         Who::Visitor {
             site,
             ip,
             user_agent,
             language,
+            hello,
         } => {
             let site = parley_storage::AccountStore::site(&app.store, t, SiteId::from_bytes(site))
                 .ok()
@@ -725,13 +736,25 @@ async fn run_relayed(
                     language,
                 },
             });
-            Box::pin(super::visitor::run(socket, site, browser, prelude_tx))
+            Box::pin(super::visitor::run_greeted(
+                socket,
+                site,
+                browser,
+                prelude_tx,
+                hello.greeting(),
+            ))
         }
-        Who::Staff { ip, user_agent } => Box::pin(super::staff::run(
-            socket,
-            Arc::new(ClientInfo { ip, user_agent }),
-            prelude_tx,
-        )),
+        Who::Staff {
+            ip,
+            user_agent,
+            claims,
+        } => {
+            let client = Arc::new(ClientInfo { ip, user_agent });
+            match claims.on(t) {
+                Some(c) => Box::pin(super::staff::signed_in(socket, client, prelude_tx, c)),
+                None => Box::pin(async { close::UNAUTHORIZED }),
+            }
+        }
     };
     tokio::select! {
         code = run => {

@@ -61,9 +61,24 @@ pub async fn run(mut s: Socket, client: Arc<ClientInfo>, prelude: oneshot::Sende
     let Ok(ClientFrame::Auth { token }) = parse_client(&text) else {
         return close::UNAUTHORIZED;
     };
+    let Some(claims) = s.app.tokens.verify_staff(&token) else {
+        return close::UNAUTHORIZED;
+    };
+    signed_in(s, client, prelude, claims).await
+}
+
+/// Runs a staff connection whose access token was checked, here or by the
+/// cluster node that relays it (`http/CLUSTER.md`: only the token's claims
+/// travel); the claims are checked against the records here all the same.
+pub async fn signed_in(
+    s: Socket,
+    client: Arc<ClientInfo>,
+    prelude: oneshot::Sender<Prelude>,
+    claims: crate::auth::StaffClaims,
+) -> u16 {
     let app = s.app.clone();
-    // The one check REST's bearer tokens go through too.
-    let (staff, sid) = match crate::app::principal::authenticate(&app, &token) {
+    // The checks REST's bearer tokens go through too.
+    let (staff, sid) = match crate::app::principal::admit(&app, &claims) {
         Ok(found) => found,
         Err(e) if e.code == parley_engine::codes::error::TENANT_SUSPENDED => {
             return close::TENANT_SUSPENDED

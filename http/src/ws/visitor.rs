@@ -67,10 +67,31 @@ pub async fn run(
 ) -> u16 {
     // The handshake runs boxed: its state is freed once the visitor is in,
     // so an idle connection's task holds only the steady loop's state.
-    let mut v = match Box::pin(hello(s, site, device, prelude)).await {
+    let v = match Box::pin(hello(s, site, device, prelude, None)).await {
         Ok(v) => v,
         Err(code) => return code,
     };
+    steady(v).await
+}
+
+/// Runs a visitor connection relayed from another cluster node, whose
+/// `hello` that node read and whose token it checked (`http/CLUSTER.md`:
+/// the token never travels; `welcome` leaves it for that node to fill in).
+pub async fn run_greeted(
+    s: Socket,
+    site: Option<SiteRecord>,
+    device: Box<Browser>,
+    prelude: oneshot::Sender<Prelude>,
+    greeting: Greeting,
+) -> u16 {
+    match Box::pin(hello(s, site, device, prelude, Some(greeting))).await {
+        Ok(v) => steady(v).await,
+        Err(code) => code,
+    }
+}
+
+/// The visitor's frames after `welcome`.
+async fn steady(mut v: Session) -> u16 {
     // Each frame's handling is boxed too (one short-lived allocation per
     // frame): otherwise every idle socket's task would reserve room for the
     // largest frame's state machine while it waits (1.9 KiB instead of 0.9).
@@ -82,20 +103,25 @@ pub async fn run(
     }
 }
 
-/// `hello` → `welcome`: who the visitor is, their conversation, and the
-/// Tenant told of the new tab. `Err` is the close code.
-async fn hello(
-    mut s: Socket,
-    site: Option<SiteRecord>,
-    mut browser: Box<Browser>,
-    prelude: oneshot::Sender<Prelude>,
-) -> Result<Session, u16> {
-    let Some(site) = site else {
-        return Err(close::UNKNOWN_SITE);
-    };
+/// A visitor's `hello`, read and its token checked where the socket is.
+#[derive(Debug)]
+pub struct Greeting {
+    /// The visitor the token names on this site, if it is genuine.
+    pub known: Option<crate::auth::VisitorToken>,
+    /// The token itself; `None` on a relayed socket (it stays with the gateway).
+    pub token: Option<String>,
+    /// The page the visitor opened, clipped.
+    pub page: PageInfo,
+    /// The browser's time zone, clipped.
+    pub tz: String,
+}
+
+/// Reads frames until the visitor's `hello` (each other frame answered
+/// with an early error), and checks its token on `site`. `Err` is the close code.
+pub async fn greet(s: &mut Socket, site: &SiteRecord) -> Result<Greeting, u16> {
     let deadline =
         Instant::now() + std::time::Duration::from_secs(s.app.config.limits.handshake_timeout_secs);
-    let (token, first_page) = loop {
+    loop {
         let text = match timeout_at(deadline, s.recv()).await {
             Err(_) => return Err(close::BAD_HELLO),
             Ok(Err(code)) => return Err(code),
@@ -107,8 +133,14 @@ async fn hello(
                 page: p,
                 tz,
             }) => {
-                browser.device.timezone = clip(tz.unwrap_or_default(), 64);
-                break (visitor_token, page(p.url, p.title, p.referrer));
+                return Ok(Greeting {
+                    known: visitor_token
+                        .as_deref()
+                        .and_then(|t| s.app.visitor_on(site, t)),
+                    token: visitor_token,
+                    page: page(p.url, p.title, p.referrer),
+                    tz: clip(tz.unwrap_or_default(), 64),
+                });
             }
             Ok(_) => {
                 if !s.early_error(error::NOT_READY, "send `hello` first", None) {
@@ -121,16 +153,43 @@ async fn hello(
                 }
             }
         }
+    }
+}
+
+/// `hello` → `welcome`: who the visitor is, their conversation, and the
+/// Tenant told of the new tab (`greeting` is the `hello` a relaying node
+/// read; `None` reads it here). `Err` is the close code.
+async fn hello(
+    mut s: Socket,
+    site: Option<SiteRecord>,
+    mut browser: Box<Browser>,
+    prelude: oneshot::Sender<Prelude>,
+    greeting: Option<Greeting>,
+) -> Result<Session, u16> {
+    let Some(site) = site else {
+        return Err(close::UNKNOWN_SITE);
     };
+    let relayed = greeting.is_some();
+    let Greeting {
+        known,
+        token,
+        page: first_page,
+        tz,
+    } = match greeting {
+        Some(g) => g,
+        None => greet(&mut s, &site).await?,
+    };
+    browser.device.timezone = tz;
     let app = s.app.clone();
-    let known = token.as_deref().and_then(|t| app.visitor_on(&site, t));
     if known.is_none() && !app.limiters.new_visitor(browser.ip) {
         return Err(close::TOO_MANY);
     }
     let visitor = known.map(|k| k.visitor).unwrap_or_default();
     // A token from another site starts a new visitor; one from before
-    // tokens named their site is replaced by a bound one.
+    // tokens named their site is replaced by a bound one. A relayed
+    // socket's gateway writes it in (it holds the token or makes it).
     let token = match (known, token) {
+        _ if relayed => String::new(),
         (Some(k), Some(t)) if k.bound => t,
         _ => app.tokens.issue_visitor(site.tenant_id, site.id, visitor),
     };

@@ -687,3 +687,15 @@ pub fn staff_token(secret: &str, staff: &str, tenant: &str, exp_in: i64) -> Stri
     )
     .unwrap()
 }
+
+/// Polls `check` every 50 ms until it holds; panics with `what` after `within`.
+pub async fn eventually(within: Duration, what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + within;
+    while !check() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not within {within:?}: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
