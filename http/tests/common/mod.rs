@@ -680,3 +680,23 @@ pub fn staff_token(secret: &str, staff: &str, tenant: &str, exp_in: i64) -> Stri
     )
     .unwrap()
 }
+
+/// Polls `check` every 50 ms until it returns `Some`, for at most `within`;
+/// panics saying `what` did not happen in time.
+pub async fn eventually<T, F, Fut>(what: &str, within: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: not within {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
