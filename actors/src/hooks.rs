@@ -2,9 +2,10 @@
 //! on first use, dropped when they change) so the actors that see an event
 //! — a conversation created, a message durable — can add its deliveries to
 //! the very batch that writes the event, at the cost of one map lookup when
-//! the tenant has no endpoint for it. The [`Deliverer`] drains the due
-//! deliveries: a signed `POST` each (Standard Webhooks), every attempt
-//! written back, retried with backoff, failed after the last.
+//! the tenant has no endpoint for it. [`deliver`] makes one attempt at a
+//! due delivery: a signed `POST` each (Standard Webhooks), every attempt
+//! written back, retried with backoff, failed after the last. Which
+//! delivery goes when is the outbox drainer's ([`crate::drain`]).
 //!
 //! Targets on loopback, private, link-local or otherwise internal addresses
 //! are refused unless `allow_private` is set: checked on the URL's address
@@ -18,7 +19,6 @@ use parley_engine::webhook::{
 };
 use parley_engine::{DeliveryId, TenantId, Timestamp, WebhookId};
 use parley_storage::{keys, Store, WebhookStore, WriteBatch};
-use ractor::{Actor, ActorProcessingErr, ActorRef};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
@@ -156,53 +156,40 @@ impl reqwest::dns::Resolve for Guard {
     }
 }
 
-/// What the deliverer is told.
-pub enum DelivererMsg {
-    Tick,
-    Poke,
+/// The HTTP client deliveries go out with: `cfg.timeout` per attempt, no
+/// redirects, names resolved only to addresses `cfg` allows.
+pub fn client(cfg: &HookConfig) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .timeout(cfg.timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .dns_resolver(Arc::new(Guard {
+            allow_private: cfg.allow_private,
+        }))
+        .build()
 }
 
-/// The webhook deliverer.
-pub struct Deliverer;
-
-pub struct DelivererState {
-    ctx: Arc<Ctx>,
-    client: reqwest::Client,
+/// One attempt at one delivery, written back before it returns (an
+/// endpoint that fails or times out is tried again later, with backoff,
+/// behind other deliveries). The outbox drainer ([`crate::drain`]) decides
+/// which delivery goes when.
+pub async fn deliver(
+    ctx: &Ctx,
+    client: &reqwest::Client,
+    at: Timestamp,
+    t: TenantId,
+    w: WebhookId,
+    id: DeliveryId,
+) {
+    DelivererState { ctx, client }.deliver(at, t, w, id).await
 }
 
-const PASS: usize = 32;
-
-fn jitter() -> f64 {
-    use std::hash::BuildHasher;
-    let h = std::collections::hash_map::RandomState::new().hash_one(Instant::now());
-    (h >> 11) as f64 / (1u64 << 53) as f64
+struct DelivererState<'a> {
+    ctx: &'a Ctx,
+    client: &'a reqwest::Client,
 }
 
-impl DelivererState {
-    async fn deliver_due(&mut self) {
-        loop {
-            let due = match self.ctx.store.deliveries_due(Timestamp::now(), PASS) {
-                Ok(d) => d,
-                Err(e) => {
-                    tracing::error!(error = %e, "reading the webhook queue");
-                    return;
-                }
-            };
-            let mut handled = 0;
-            for (at, t, w, id) in due {
-                // Another node's tenant: its owner delivers it.
-                if self.ctx.serves(t).await {
-                    self.deliver(at, t, w, id).await;
-                    handled += 1;
-                }
-            }
-            if handled == 0 {
-                return;
-            }
-        }
-    }
-
-    async fn deliver(&mut self, at: Timestamp, t: TenantId, w: WebhookId, id: DeliveryId) {
+impl DelivererState<'_> {
+    async fn deliver(&self, at: Timestamp, t: TenantId, w: WebhookId, id: DeliveryId) {
         let store = &self.ctx.store;
         let rec = store.delivery(t, w, id).ok().flatten();
         let endpoint = store.webhook(t, w).ok().flatten();
@@ -244,7 +231,7 @@ impl DelivererState {
         };
         tracing::info!(webhook = %w, delivery = %id, event = %old.event, status = ?attempt.status, ms, "webhook attempt");
         let mut new = old.clone();
-        new.record(attempt, &self.ctx.hooks.cfg.policy, jitter());
+        new.record(attempt, &self.ctx.hooks.cfg.policy, crate::drain::jitter());
         store.update_delivery(&mut batch, &old, &new);
         if let Err(e) = self.ctx.writer.write(batch).await {
             tracing::error!(error = %e, delivery = %id, "recording a webhook attempt");
@@ -294,40 +281,5 @@ impl DelivererState {
                 s
             })?;
         Ok(r.status().as_u16())
-    }
-}
-
-impl Actor for Deliverer {
-    type Msg = DelivererMsg;
-    type State = DelivererState;
-    type Arguments = Arc<Ctx>;
-
-    async fn pre_start(
-        &self,
-        myself: ActorRef<Self::Msg>,
-        ctx: Arc<Ctx>,
-    ) -> Result<Self::State, ActorProcessingErr> {
-        let client = reqwest::Client::builder()
-            .timeout(ctx.hooks.cfg.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .dns_resolver(Arc::new(Guard {
-                allow_private: ctx.hooks.cfg.allow_private,
-            }))
-            .build()?;
-        let _ = myself.cast(DelivererMsg::Tick);
-        Ok(DelivererState { ctx, client })
-    }
-
-    async fn handle(
-        &self,
-        myself: ActorRef<Self::Msg>,
-        msg: Self::Msg,
-        state: &mut Self::State,
-    ) -> Result<(), ActorProcessingErr> {
-        state.deliver_due().await;
-        if let DelivererMsg::Tick = msg {
-            myself.send_after(Duration::from_secs(1), || DelivererMsg::Tick);
-        }
-        Ok(())
     }
 }

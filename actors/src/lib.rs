@@ -7,8 +7,7 @@
 //!       │                               ├─ Staff(s)
 //!       │                               ├─ Bookings (consultations' one writer)
 //!       │                               └─ Billing (the subscription's one writer)
-//!       ├─ Mailer (drains the mail outbox over SMTP)
-//!       └─ Deliverer (drains the webhook deliveries over HTTP)
+//!       └─ Drainer (the outbox: mail over SMTP, webhooks over HTTP, fair across tenants)
 //! ```
 //! The storage writer is a dedicated thread (see `parley_storage::writer`).
 //! The edge talks to [`System`]: it resolves a Tenant, then holds leases on
@@ -18,6 +17,7 @@
 pub mod billing;
 pub mod bookings;
 pub mod conversation;
+pub mod drain;
 pub mod hooks;
 pub mod mailer;
 pub mod outbox;
@@ -59,6 +59,8 @@ pub struct ActorConfig {
     pub missed_after: Duration,
     /// The plans, free first; none: no plan limits at all.
     pub plans: Vec<parley_engine::plans::Plan>,
+    /// How many outbox deliveries run at once, per tenant and in all.
+    pub drain: drain::DrainLimits,
 }
 
 impl Default for ActorConfig {
@@ -71,6 +73,7 @@ impl Default for ActorConfig {
             missed_reply_after: Duration::from_secs(300),
             missed_after: Duration::from_secs(300),
             plans: Vec::new(),
+            drain: drain::DrainLimits::default(),
         }
     }
 }
@@ -139,7 +142,7 @@ pub struct System {
     root: ActorRef<RootMsg>,
     root_handle: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     registry: Arc<RwLock<Option<ActorRef<RegistryMsg>>>>,
-    mailer: Arc<RwLock<Option<ActorRef<mailer::MailerMsg>>>>,
+    drainer: Arc<RwLock<Option<ActorRef<drain::DrainMsg>>>>,
 }
 
 impl System {
@@ -154,7 +157,7 @@ impl System {
         mail: Option<Arc<mailer::MailerConfig>>,
     ) -> Result<Self, ActorError> {
         let registry = Arc::new(RwLock::new(None));
-        let mailer = Arc::new(RwLock::new(None));
+        let drainer = Arc::new(RwLock::new(None));
         let (root, root_handle) = Actor::spawn(
             None,
             Root,
@@ -162,7 +165,7 @@ impl System {
                 ctx: ctx.clone(),
                 registry: registry.clone(),
                 mail,
-                mailer: mailer.clone(),
+                drainer: drainer.clone(),
             },
         )
         .await
@@ -172,20 +175,20 @@ impl System {
             root,
             root_handle: std::sync::Mutex::new(Some(root_handle)),
             registry,
-            mailer,
+            drainer,
         })
     }
 
-    /// Tells the mail deliverer that mail was queued (it also looks every
+    /// Tells the outbox drainer that mail was queued (it also looks every
     /// second, so a lost poke only delays).
     pub fn poke_mail(&self) {
         let m = self
-            .mailer
+            .drainer
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
         if let Some(m) = m {
-            let _ = m.cast(mailer::MailerMsg::Poke);
+            let _ = m.cast(drain::DrainMsg::Poke);
         }
     }
 

@@ -1,15 +1,13 @@
-//! The mail deliverer: drains the durable outbox over SMTP (lettre, rustls).
+//! Mail delivery: one attempt at one outbox mail over SMTP (lettre, rustls).
 //!
 //! Mail is written to the outbox in the same batch as the change that
-//! caused it; this actor finds it through the global due index, sends it,
-//! and writes each attempt back (sent, or pending with the next attempt
+//! caused it; [`deliver`] sends it and writes each attempt back (sent, or pending with the next attempt
 //! scheduled with backoff and jitter, or failed after the last). A crash
 //! between the SMTP server's "250" and that write sends the mail again
 //! after restart, with the same `Message-ID`: delivery is at least once.
 //!
-//! It wakes every second and whenever [`crate::System::poke_mail`] says
-//! new mail was queued. Supervision: Root restarts it when it fails; it
-//! holds nothing that storage does not.
+//! The outbox drainer ([`crate::drain`]) decides which mail goes when, and
+//! calls [`deliver`] for each, several at once.
 
 use crate::Ctx;
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
@@ -18,15 +16,10 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use parley_engine::mail::{MailRecord, MailStatus, RetryPolicy};
 use parley_engine::{MailId, TenantId, Timestamp};
 use parley_storage::{keys, OutboxStore, WriteBatch};
-use ractor::{Actor, ActorProcessingErr, ActorRef};
-use std::sync::Arc;
 use std::time::Duration;
 
 /// The SMTP client.
 pub type SmtpTransport = AsyncSmtpTransport<Tokio1Executor>;
-
-/// Mails handled per pass before the actor looks at its mailbox again.
-const PASS: usize = 32;
 
 /// How long one SMTP conversation may take.
 const SMTP_TIMEOUT: Duration = Duration::from_secs(15);
@@ -69,32 +62,9 @@ pub fn smtp_transport(url: &str) -> Result<SmtpTransport, String> {
     Ok(b.timeout(Some(SMTP_TIMEOUT)).build())
 }
 
-/// What the deliverer is told.
-pub enum MailerMsg {
-    /// The periodic wake-up (it schedules the next one).
-    Tick,
-    /// New mail was queued: look now.
-    Poke,
-}
-
-/// The deliverer actor.
-pub struct Mailer;
-
-/// Its state: storage and the SMTP client.
-pub struct MailerState {
-    ctx: Arc<Ctx>,
-    cfg: Arc<MailerConfig>,
-}
-
-/// A number in [0, 1) for jitter (no need for a real random source).
-fn jitter() -> f64 {
-    use std::hash::BuildHasher;
-    let h = std::collections::hash_map::RandomState::new().hash_one(std::time::Instant::now());
-    (h >> 11) as f64 / (1u64 << 53) as f64
-}
-
-/// The lettre message for a stored mail.
-fn build(from: &Mailbox, m: &MailRecord) -> Result<Message, String> {
+/// The lettre message for a stored mail with its `(text, html)` body.
+fn build(from: &Mailbox, m: &MailRecord, body: &(String, String)) -> Result<Message, String> {
+    let (text, html) = body;
     let to: Mailbox =
         m.to.parse()
             .map_err(|e| format!("bad recipient {:?}: {e}", m.to))?;
@@ -107,19 +77,19 @@ fn build(from: &Mailbox, m: &MailRecord) -> Result<Message, String> {
         let name = HeaderName::new_from_ascii(k.clone()).map_err(|e| e.to_string())?;
         b = b.raw_header(HeaderValue::new(name, v.clone()));
     }
-    let msg = match (m.html.is_empty(), m.attachments.is_empty()) {
-        (true, true) => b.singlepart(SinglePart::plain(m.body.clone())),
+    let msg = match (html.is_empty(), m.attachments.is_empty()) {
+        (true, true) => b.singlepart(SinglePart::plain(text.clone())),
         (false, true) => b.multipart(MultiPart::alternative_plain_html(
-            m.body.clone(),
-            m.html.clone(),
+            text.clone(),
+            html.clone(),
         )),
         (html_empty, false) => {
             let mut mixed = if html_empty {
-                MultiPart::mixed().singlepart(SinglePart::plain(m.body.clone()))
+                MultiPart::mixed().singlepart(SinglePart::plain(text.clone()))
             } else {
                 MultiPart::mixed().multipart(MultiPart::alternative_plain_html(
-                    m.body.clone(),
-                    m.html.clone(),
+                    text.clone(),
+                    html.clone(),
                 ))
             };
             for a in &m.attachments {
@@ -133,52 +103,31 @@ fn build(from: &Mailbox, m: &MailRecord) -> Result<Message, String> {
     msg.map_err(|e| e.to_string())
 }
 
-impl MailerState {
-    /// Sends everything due now, a pass at a time.
-    async fn deliver_due(&mut self) {
-        loop {
-            let due = match self.ctx.store.mails_due(Timestamp::now(), PASS) {
-                Ok(d) => d,
-                Err(e) => {
-                    tracing::error!(error = %e, "reading the mail queue");
-                    return;
-                }
-            };
-            let mut handled = 0;
-            for (at, t, id) in due {
-                // Another node's tenant: its owner sends it.
-                if self.ctx.serves(t).await {
-                    self.deliver(at, t, id).await;
-                    handled += 1;
-                }
-            }
-            if handled == 0 {
-                return;
-            }
+/// One attempt at one mail, written back before it returns: `sent`, or
+/// `pending` with the next attempt scheduled with backoff and jitter (an
+/// SMTP server that times out is tried again later, behind other mail), or
+/// `failed` after the last attempt.
+pub async fn deliver(ctx: &Ctx, cfg: &MailerConfig, at: Timestamp, t: TenantId, id: MailId) {
+    let store = &ctx.store;
+    let rec = match store.mail(t, id) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, mail = %id, "reading a queued mail");
+            None
         }
-    }
-
-    /// One attempt at one mail, written back before the next.
-    async fn deliver(&mut self, at: Timestamp, t: TenantId, id: MailId) {
-        let store = &self.ctx.store;
-        let rec = match store.mail(t, id) {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::error!(error = %e, mail = %id, "reading a queued mail");
-                None
-            }
-        };
-        let mut batch = WriteBatch::new();
-        let Some(old) = rec.filter(|m| m.status == MailStatus::Pending && m.next_attempt_at == at)
-        else {
-            // A stale index entry (the mail moved on, or is gone).
-            batch.delete_global(keys::mail_due(at, t, id));
-            let _ = self.ctx.writer.write(batch).await;
-            return;
-        };
-        let mut new = old.clone();
-        let result = match build(&self.cfg.from, &old) {
-            Ok(msg) => match self.cfg.transport.send(msg).await {
+    };
+    let mut batch = WriteBatch::new();
+    let Some(old) = rec.filter(|m| m.status == MailStatus::Pending && m.next_attempt_at == at)
+    else {
+        // A stale index entry (the mail moved on, or is gone).
+        batch.delete_global(keys::mail_due(at, t, id));
+        let _ = ctx.writer.write(batch).await;
+        return;
+    };
+    let mut new = old.clone();
+    let result = match store.mail_body(&old).map_err(|e| e.to_string()) {
+        Ok(body) => match build(&cfg.from, &old, &body) {
+            Ok(msg) => match cfg.transport.send(msg).await {
                 Ok(resp) => Ok(format!(
                     "{} {}",
                     resp.code(),
@@ -191,60 +140,34 @@ impl MailerState {
                 new.status = MailStatus::Failed;
                 Err(e)
             }
-        };
-        let now = Timestamp::now();
-        match &result {
-            Ok(_) => {
-                metrics::counter!("parley_mail_sent_total").increment(1);
-                tracing::info!(mail = %id, kind = %old.kind, "mail sent");
-            }
-            Err(e) => {
-                metrics::counter!("parley_mail_attempts_failed_total").increment(1);
-                tracing::warn!(mail = %id, kind = %old.kind, error = %e, "mail attempt failed");
-            }
+        },
+        // Storage trouble: try again later.
+        Err(e) => Err(e),
+    };
+    let now = Timestamp::now();
+    match &result {
+        Ok(_) => {
+            metrics::counter!("parley_mail_sent_total").increment(1);
+            tracing::info!(mail = %id, kind = %old.kind, "mail sent");
         }
-        if new.status == MailStatus::Failed {
-            let reply = result.err().unwrap_or_default();
-            new.attempts.push(parley_engine::mail::MailAttempt {
-                at: now,
-                ok: false,
-                reply,
-            });
-        } else {
-            new.record_attempt(now, result, &self.cfg.policy, jitter());
-        }
-        store.update_mail(&mut batch, &old, &new);
-        if let Err(e) = self.ctx.writer.write(batch).await {
-            tracing::error!(error = %e, mail = %id, "recording a mail attempt");
+        Err(e) => {
+            metrics::counter!("parley_mail_attempts_failed_total").increment(1);
+            tracing::warn!(mail = %id, kind = %old.kind, error = %e, "mail attempt failed");
         }
     }
-}
-
-impl Actor for Mailer {
-    type Msg = MailerMsg;
-    type State = MailerState;
-    type Arguments = (Arc<Ctx>, Arc<MailerConfig>);
-
-    async fn pre_start(
-        &self,
-        myself: ActorRef<Self::Msg>,
-        (ctx, cfg): Self::Arguments,
-    ) -> Result<Self::State, ActorProcessingErr> {
-        let _ = myself.cast(MailerMsg::Tick);
-        Ok(MailerState { ctx, cfg })
+    if new.status == MailStatus::Failed {
+        let reply = result.err().unwrap_or_default();
+        new.attempts.push(parley_engine::mail::MailAttempt {
+            at: now,
+            ok: false,
+            reply,
+        });
+    } else {
+        new.record_attempt(now, result, &cfg.policy, crate::drain::jitter());
     }
-
-    async fn handle(
-        &self,
-        myself: ActorRef<Self::Msg>,
-        msg: Self::Msg,
-        state: &mut Self::State,
-    ) -> Result<(), ActorProcessingErr> {
-        state.deliver_due().await;
-        if let MailerMsg::Tick = msg {
-            myself.send_after(Duration::from_secs(1), || MailerMsg::Tick);
-        }
-        Ok(())
+    store.update_mail(&mut batch, &old, &new);
+    if let Err(e) = ctx.writer.write(batch).await {
+        tracing::error!(error = %e, mail = %id, "recording a mail attempt");
     }
 }
 

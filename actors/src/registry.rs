@@ -1,14 +1,14 @@
 //! The top of the tree: `Root` supervises the `TenantRegistry`, which spawns
-//! and looks up `Tenant` actors on demand, and the mail deliverer.
+//! and looks up `Tenant` actors on demand, and the outbox drainer.
 //!
 //! Supervision policy: a Tenant that fails is forgotten and started afresh
 //! on the next request for it (its state is rebuilt from storage and from
 //! sockets reconnecting). If the registry itself fails, Root starts a new
-//! one and publishes it where the edge looks it up; likewise the mail
-//! deliverer (its work is all in storage, so a fresh one picks it up).
+//! one and publishes it where the edge looks it up; likewise the outbox
+//! drainer (its work is all in storage, so a fresh one picks it up).
 
-use crate::hooks::{Deliverer, DelivererMsg};
-use crate::mailer::{Mailer, MailerConfig, MailerMsg};
+use crate::drain::{DrainArgs, DrainMsg, Drainer};
+use crate::mailer::MailerConfig;
 use crate::tenant::{Tenant, TenantArgs, TenantMsg};
 use crate::{ActorError, Ctx};
 use parley_engine::TenantId;
@@ -174,8 +174,7 @@ pub struct RootState {
     ctx: Arc<Ctx>,
     registry: Arc<RwLock<Option<ActorRef<RegistryMsg>>>>,
     mail: Option<Arc<MailerConfig>>,
-    mailer: Arc<RwLock<Option<ActorRef<MailerMsg>>>>,
-    deliverer: Option<ActorRef<DelivererMsg>>,
+    drainer: Arc<RwLock<Option<ActorRef<DrainMsg>>>>,
 }
 
 /// Root's arguments.
@@ -184,7 +183,7 @@ pub struct RootArgs {
     pub registry: Arc<RwLock<Option<ActorRef<RegistryMsg>>>>,
     /// `None`: no SMTP server is configured and mail stays queued.
     pub mail: Option<Arc<MailerConfig>>,
-    pub mailer: Arc<RwLock<Option<ActorRef<MailerMsg>>>>,
+    pub drainer: Arc<RwLock<Option<ActorRef<DrainMsg>>>>,
 }
 
 impl Root {
@@ -198,31 +197,16 @@ impl Root {
         Ok(())
     }
 
-    async fn start_mailer(
+    async fn start_drainer(
         myself: &ActorRef<RootMsg>,
         state: &RootState,
     ) -> Result<(), ActorProcessingErr> {
-        let Some(cfg) = &state.mail else {
-            return Ok(());
+        let args = DrainArgs {
+            ctx: state.ctx.clone(),
+            mail: state.mail.clone(),
         };
-        let (m, _) = Actor::spawn_linked(
-            None,
-            Mailer,
-            (state.ctx.clone(), cfg.clone()),
-            myself.get_cell(),
-        )
-        .await?;
-        *state.mailer.write().unwrap_or_else(|e| e.into_inner()) = Some(m);
-        Ok(())
-    }
-
-    async fn start_deliverer(
-        myself: &ActorRef<RootMsg>,
-        state: &mut RootState,
-    ) -> Result<(), ActorProcessingErr> {
-        let (d, _) =
-            Actor::spawn_linked(None, Deliverer, state.ctx.clone(), myself.get_cell()).await?;
-        state.deliverer = Some(d);
+        let (d, _) = Actor::spawn_linked(None, Drainer, args, myself.get_cell()).await?;
+        *state.drainer.write().unwrap_or_else(|e| e.into_inner()) = Some(d);
         Ok(())
     }
 }
@@ -237,16 +221,14 @@ impl Actor for Root {
         myself: ActorRef<Self::Msg>,
         args: RootArgs,
     ) -> Result<Self::State, ActorProcessingErr> {
-        let mut state = RootState {
+        let state = RootState {
             ctx: args.ctx,
             registry: args.registry,
             mail: args.mail,
-            mailer: args.mailer,
-            deliverer: None,
+            drainer: args.drainer,
         };
         Root::start_registry(&myself, &state).await?;
-        Root::start_mailer(&myself, &state).await?;
-        Root::start_deliverer(&myself, &mut state).await?;
+        Root::start_drainer(&myself, &state).await?;
         Ok(state)
     }
 
@@ -257,24 +239,16 @@ impl Actor for Root {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         if let SupervisionEvent::ActorFailed(cell, err) = evt {
-            let is_mailer = state
-                .mailer
+            let is_drainer = state
+                .drainer
                 .read()
                 .unwrap_or_else(|e| e.into_inner())
                 .as_ref()
                 .is_some_and(|m| m.get_id() == cell.get_id());
-            let is_deliverer = state
-                .deliverer
-                .as_ref()
-                .is_some_and(|d| d.get_id() == cell.get_id());
-            if is_deliverer {
-                tracing::error!(error = %err, "webhook deliverer failed; restarting it");
-                metrics::counter!("parley_actor_restarts_total", "kind" => "webhooks").increment(1);
-                Root::start_deliverer(&myself, state).await?;
-            } else if is_mailer {
-                tracing::error!(error = %err, "mail deliverer failed; restarting it");
-                metrics::counter!("parley_actor_restarts_total", "kind" => "mailer").increment(1);
-                Root::start_mailer(&myself, state).await?;
+            if is_drainer {
+                tracing::error!(error = %err, "outbox drainer failed; restarting it");
+                metrics::counter!("parley_actor_restarts_total", "kind" => "outbox").increment(1);
+                Root::start_drainer(&myself, state).await?;
             } else {
                 tracing::error!(error = %err, "tenant registry failed; restarting it");
                 metrics::counter!("parley_actor_restarts_total", "kind" => "registry").increment(1);

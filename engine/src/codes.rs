@@ -71,6 +71,9 @@ pub mod error {
     pub const QUOTA_EXCEEDED: &str = "quota_exceeded";
     /// The tenant's plan does not include this feature.
     pub const FEATURE_NOT_IN_PLAN: &str = "feature_not_in_plan";
+    /// The tenant queued its day's budget of mail bytes (`mail.tenant_bytes_per_day`):
+    /// more mail is refused until midnight UTC (`Retry-After` says when).
+    pub const OUTBOX_FULL: &str = "outbox_full";
 }
 
 /// WebSocket close codes.

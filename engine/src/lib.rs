@@ -22,6 +22,7 @@ pub mod plans;
 pub mod protocol;
 pub mod records;
 pub mod time;
+pub mod transcript;
 pub mod validate;
 pub mod webhook;
 

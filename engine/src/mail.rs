@@ -79,6 +79,101 @@ pub struct MailRecord {
     pub headers: Vec<(String, String)>,
     pub attachments: Vec<MailAttachment>,
     pub created_at: Timestamp,
+    /// A body stored once for many recipients (a campaign): `body` and
+    /// `html` are then empty and this says where the body is and what
+    /// differs for this recipient.
+    pub shared: Option<SharedBody>,
+}
+
+/// Where a mail's body is when many mails share it, and this recipient's
+/// values for its markers (each marker is replaced in the text as is and in
+/// the HTML escaped).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SharedBody {
+    /// The id the body is stored under (the tenant's).
+    pub id: MailId,
+    /// `(marker, value)` pairs.
+    pub vars: Vec<(String, String)>,
+}
+
+/// A body stored once and shared by many mails.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MailBody {
+    pub text: String,
+    pub html: String,
+}
+
+impl MailBody {
+    /// The body for one recipient: `vars` put in place of their markers.
+    pub fn fill(&self, vars: &[(String, String)]) -> (String, String) {
+        let (mut text, mut html) = (self.text.clone(), self.html.clone());
+        for (k, v) in vars {
+            text = text.replace(k, v);
+            html = html.replace(k, &escape_html(v));
+        }
+        (text, html)
+    }
+}
+
+/// `s` escaped for HTML text and attribute values.
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#x27;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The outbox layout before shared bodies: still read.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MailRecordV2 {
+    pub id: MailId,
+    pub tenant_id: TenantId,
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+    pub html: String,
+    pub kind: String,
+    pub message_id: String,
+    pub status: MailStatus,
+    pub attempts: Vec<MailAttempt>,
+    pub round_from: u32,
+    pub next_attempt_at: Timestamp,
+    pub sent_at: Option<Timestamp>,
+    pub headers: Vec<(String, String)>,
+    pub attachments: Vec<MailAttachment>,
+    pub created_at: Timestamp,
+}
+
+impl From<MailRecordV2> for MailRecord {
+    fn from(m: MailRecordV2) -> Self {
+        MailRecord {
+            id: m.id,
+            tenant_id: m.tenant_id,
+            to: m.to,
+            subject: m.subject,
+            body: m.body,
+            html: m.html,
+            kind: m.kind,
+            message_id: m.message_id,
+            status: m.status,
+            attempts: m.attempts,
+            round_from: m.round_from,
+            next_attempt_at: m.next_attempt_at,
+            sent_at: m.sent_at,
+            headers: m.headers,
+            attachments: m.attachments,
+            created_at: m.created_at,
+            shared: None,
+        }
+    }
 }
 
 /// The first outbox layout (before delivery existed): still read, so the
@@ -112,6 +207,7 @@ impl From<MailRecordV1> for MailRecord {
             subject: m.subject,
             body: m.body,
             created_at: m.created_at,
+            shared: None,
         }
     }
 }
@@ -323,6 +419,20 @@ mod tests {
         assert_eq!(m.sent_at, Some(Timestamp(50_000)));
         assert_eq!(m.last_error(), None);
         assert!(!m.retry(Timestamp(60_000)), "only failed mail is retried");
+    }
+
+    #[test]
+    fn a_shared_body_is_filled_per_recipient_and_escaped_in_html() {
+        let b = MailBody {
+            text: "Hi\nLeave: @@u@@".into(),
+            html: "<a href=\"@@u@@\">Leave</a>".into(),
+        };
+        let (t, h) = b.fill(&[("@@u@@".into(), "http://x/l/a?b=1&c=\"2\"".into())]);
+        assert_eq!(t, "Hi\nLeave: http://x/l/a?b=1&c=\"2\"");
+        assert_eq!(
+            h,
+            "<a href=\"http://x/l/a?b=1&amp;c=&quot;2&quot;\">Leave</a>"
+        );
     }
 
     #[test]

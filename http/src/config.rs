@@ -22,6 +22,7 @@ pub struct Config {
     pub actors: ActorsConfig,
     pub auth: AuthConfig,
     pub mail: MailConfig,
+    pub outbox: OutboxConfig,
     pub webhooks: WebhookConfig,
     pub newsletter: NewsletterConfig,
     pub bookings: BookingsConfig,
@@ -277,6 +278,16 @@ pub struct MailConfig {
     /// A visitor who gave an email and has had no tab open this long gets
     /// staff replies by mail.
     pub missed_reply_after_secs: u64,
+    /// Bytes of mail one tenant may queue a day (UTC); past it mail is
+    /// refused with 429 `outbox_full`. A campaign's body counts once.
+    pub tenant_bytes_per_day: u64,
+    /// Transcript requests one conversation may make a day (each mails the
+    /// transcript, or a confirmation link to an address not proven yet).
+    pub transcripts_per_day: u32,
+    /// A transcript mail carries at most the last this many messages…
+    pub transcript_max_messages: usize,
+    /// …and at most this many bytes of them; then a link to the rest.
+    pub transcript_max_bytes: usize,
 }
 
 impl Default for MailConfig {
@@ -287,6 +298,30 @@ impl Default for MailConfig {
             max_attempts: 8,
             retry_base_secs: 10,
             missed_reply_after_secs: 300,
+            tenant_bytes_per_day: 64 << 20,
+            transcripts_per_day: 2,
+            transcript_max_messages: 200,
+            transcript_max_bytes: 256 << 10,
+        }
+    }
+}
+
+/// How the outbox drainer spreads delivery (mail and webhooks) over tenants.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboxConfig {
+    /// Attempts under way at once, per kind (mail, webhooks).
+    pub in_flight: usize,
+    /// Of which at most this many for one tenant: a tenant's slow or dead
+    /// endpoints never hold more, so other tenants' deliveries go on.
+    pub in_flight_per_tenant: usize,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        Self {
+            in_flight: 32,
+            in_flight_per_tenant: 4,
         }
     }
 }
@@ -452,6 +487,7 @@ impl Default for Config {
             actors: ActorsConfig::default(),
             auth: AuthConfig::default(),
             mail: MailConfig::default(),
+            outbox: OutboxConfig::default(),
             webhooks: WebhookConfig::default(),
             newsletter: NewsletterConfig::default(),
             bookings: BookingsConfig::default(),
@@ -715,6 +751,10 @@ impl Config {
             missed_reply_after: Duration::from_secs(self.mail.missed_reply_after_secs.max(1)),
             missed_after: Duration::from_secs(self.analytics.missed_after_secs.max(1)),
             plans: self.plans().unwrap_or_default(),
+            drain: parley_actors::drain::DrainLimits {
+                per_tenant: self.outbox.in_flight_per_tenant.max(1),
+                total: self.outbox.in_flight.max(1),
+            },
         }
     }
 }

@@ -12,7 +12,9 @@
 use crate::state::App;
 use minijinja::value::Serde;
 use minijinja::{AutoEscape, Environment, Value};
-use parley_engine::mail::{message_id, MailAttachment, MailRecord, MailStatus};
+use parley_engine::mail::{
+    message_id, MailAttachment, MailBody, MailRecord, MailStatus, SharedBody,
+};
 use parley_engine::{MailId, SiteId, TenantId, Timestamp};
 use parley_storage::{AccountStore, AuthStore, OutboxStore, WriteBatch};
 
@@ -23,6 +25,7 @@ pub enum Kind {
     PasswordReset,
     PasswordChanged,
     Transcript,
+    TranscriptConfirm,
     MissedReply,
     ContactAlert,
     VerifyEmail,
@@ -37,11 +40,12 @@ pub enum Kind {
 }
 
 impl Kind {
-    const ALL: [Kind; 15] = [
+    const ALL: [Kind; 16] = [
         Kind::Invitation,
         Kind::PasswordReset,
         Kind::PasswordChanged,
         Kind::Transcript,
+        Kind::TranscriptConfirm,
         Kind::MissedReply,
         Kind::ContactAlert,
         Kind::VerifyEmail,
@@ -62,6 +66,7 @@ impl Kind {
             Kind::PasswordReset => "password_reset",
             Kind::PasswordChanged => "password_changed",
             Kind::Transcript => "transcript",
+            Kind::TranscriptConfirm => "transcript_confirm",
             Kind::MissedReply => "missed_reply",
             Kind::ContactAlert => "contact_alert",
             Kind::VerifyEmail => "verify_email",
@@ -82,6 +87,7 @@ impl Kind {
             Kind::PasswordReset => include_str!("../web/mail/password_reset.j2"),
             Kind::PasswordChanged => include_str!("../web/mail/password_changed.j2"),
             Kind::Transcript => include_str!("../web/mail/transcript.j2"),
+            Kind::TranscriptConfirm => include_str!("../web/mail/transcript_confirm.j2"),
             Kind::MissedReply => include_str!("../web/mail/missed_reply.j2"),
             Kind::ContactAlert => include_str!("../web/mail/contact_alert.j2"),
             Kind::VerifyEmail => include_str!("../web/mail/verify_email.j2"),
@@ -217,6 +223,64 @@ pub enum MailError {
     Template(&'static str, minijinja::Error),
     #[error(transparent)]
     Storage(#[from] parley_storage::StorageError),
+    /// The tenant queued its day's budget of mail bytes already.
+    #[error("this account queued its {limit} bytes of mail for today; more is accepted after midnight UTC")]
+    OverBudget { limit: u64, retry_after_secs: u64 },
+}
+
+/// Each tenant's bytes of mail queued today (UTC), so one tenant cannot
+/// fill the disk (or a stranger's inbox) through its outbox. Counted here
+/// as mail is queued, and read back from the outbox itself the first time
+/// a tenant queues mail on a day (after a restart, or on a node the tenant
+/// just moved to), so nothing besides the mail is stored for it.
+#[derive(Default)]
+pub struct Budget {
+    today: std::sync::Mutex<std::collections::HashMap<TenantId, (u64, u64)>>,
+}
+
+const DAY_MS: u64 = 86_400_000;
+
+impl Budget {
+    /// Counts `bytes` more mail of `t`, or refuses them past `limit` a day.
+    pub fn charge(
+        &self,
+        store: &parley_storage::Store,
+        t: TenantId,
+        bytes: u64,
+        limit: u64,
+    ) -> Result<(), MailError> {
+        let now = Timestamp::now().millis();
+        let day = now / DAY_MS;
+        let known = self
+            .today
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&t)
+            .is_some_and(|(d, _)| *d == day);
+        // Read outside the lock: one tenant's scan never stalls another's mail.
+        let seed = if known {
+            0
+        } else {
+            store.mail_bytes_since(t, Timestamp(day * DAY_MS))?
+        };
+        let mut today = self.today.lock().unwrap_or_else(|e| e.into_inner());
+        if today.len() > 100_000 {
+            today.retain(|_, (d, _)| *d == day);
+        }
+        let entry = today.entry(t).or_insert((day, seed));
+        if entry.0 != day {
+            *entry = (day, seed);
+        }
+        if entry.1.saturating_add(bytes) > limit {
+            metrics::counter!("parley_mail_over_budget_total").increment(1);
+            return Err(MailError::OverBudget {
+                limit,
+                retry_after_secs: ((day + 1) * DAY_MS - now).div_ceil(1000),
+            });
+        }
+        entry.1 += bytes;
+        Ok(())
+    }
 }
 
 /// Renders a mail and adds it to `batch` (written with the change that
@@ -225,8 +289,18 @@ pub fn queue(
     app: &App,
     batch: &mut WriteBatch,
     env: Envelope<'_>,
-    mut vars: serde_json::Value,
+    vars: serde_json::Value,
 ) -> Result<MailId, MailError> {
+    let r = render(app, &env, vars)?;
+    push(app, batch, env, r, None)
+}
+
+/// Renders the parts of `env`'s mail with `vars` and the tenant's look.
+fn render(
+    app: &App,
+    env: &Envelope<'_>,
+    mut vars: serde_json::Value,
+) -> Result<Rendered, MailError> {
     let tenant = app
         .store
         .tenant(env.tenant)?
@@ -241,34 +315,107 @@ pub fn queue(
         o.insert("colour".into(), safe_colour(&colour).into());
         o.insert("to".into(), env.to.into());
     }
-    let r = app
-        .mail_templates
+    app.mail_templates
         .render(env.kind, &vars)
-        .map_err(|e| MailError::Template(env.kind.name(), e))?;
+        .map_err(|e| MailError::Template(env.kind.name(), e))
+}
+
+/// Adds the mail to `batch` within the tenant's daily budget.
+fn push(
+    app: &App,
+    batch: &mut WriteBatch,
+    env: Envelope<'_>,
+    r: Rendered,
+    shared: Option<SharedBody>,
+) -> Result<MailId, MailError> {
     let id = MailId::new();
     let now = Timestamp::now();
-    app.store.put_mail(
-        batch,
-        &MailRecord {
-            id,
-            tenant_id: env.tenant,
-            to: env.to.to_string(),
-            subject: r.subject,
-            body: r.text,
-            html: r.html,
-            kind: env.kind.name().into(),
-            message_id: message_id(id, &app.mail_host),
-            status: MailStatus::Pending,
-            attempts: Vec::new(),
-            round_from: 0,
-            next_attempt_at: now,
-            sent_at: None,
-            headers: env.headers,
-            attachments: env.attachments,
-            created_at: now,
-        },
-    );
+    let m = MailRecord {
+        id,
+        tenant_id: env.tenant,
+        to: env.to.to_string(),
+        subject: r.subject,
+        body: r.text,
+        html: r.html,
+        kind: env.kind.name().into(),
+        message_id: message_id(id, &app.mail_host),
+        status: MailStatus::Pending,
+        attempts: Vec::new(),
+        round_from: 0,
+        next_attempt_at: now,
+        sent_at: None,
+        headers: env.headers,
+        attachments: env.attachments,
+        created_at: now,
+        shared,
+    };
+    let bytes = parley_storage::codec::encode(&m).len() as u64;
+    app.mail_budget.charge(
+        &app.store,
+        env.tenant,
+        bytes,
+        app.config.mail.tenant_bytes_per_day,
+    )?;
+    app.store.put_mail(batch, &m);
     Ok(id)
+}
+
+/// A body rendered once and stored once for many recipients (a campaign's
+/// mail to every subscriber of a site): each recipient's mail holds only
+/// its envelope and its values for the body's markers.
+pub struct Shared {
+    pub id: MailId,
+    subject: String,
+}
+
+impl Shared {
+    /// Renders `env`'s kind with `vars` (each marker a value of its own,
+    /// filled per recipient) and stores the body under `id` in `batch`,
+    /// unless `stored` says a batch before did.
+    pub fn render(
+        app: &App,
+        batch: &mut WriteBatch,
+        env: &Envelope<'_>,
+        vars: serde_json::Value,
+        id: MailId,
+        stored: bool,
+    ) -> Result<Self, MailError> {
+        let r = render(app, env, vars)?;
+        if !stored {
+            let body = MailBody {
+                text: r.text,
+                html: r.html,
+            };
+            let bytes = parley_storage::codec::encode(&body).len() as u64;
+            app.mail_budget.charge(
+                &app.store,
+                env.tenant,
+                bytes,
+                app.config.mail.tenant_bytes_per_day,
+            )?;
+            app.store.put_mail_body(batch, env.tenant, id, &body);
+        }
+        Ok(Self {
+            id,
+            subject: r.subject,
+        })
+    }
+
+    /// Queues the shared body to `env.to`, its markers filled with `vars`.
+    pub fn queue(
+        &self,
+        app: &App,
+        batch: &mut WriteBatch,
+        env: Envelope<'_>,
+        vars: Vec<(String, String)>,
+    ) -> Result<MailId, MailError> {
+        let r = Rendered {
+            subject: self.subject.clone(),
+            text: String::new(),
+            html: String::new(),
+        };
+        push(app, batch, env, r, Some(SharedBody { id: self.id, vars }))
+    }
 }
 
 /// Tells the deliverer that queued mail is now durable.

@@ -203,6 +203,7 @@ impl Server {
             mail_host,
             smtp_configured,
             mail_templates,
+            mail_budget: Default::default(),
             plans: config.plans().map_err(Fatal::Usage)?,
             geoip: match &config.analytics.geoip_path {
                 Some(p) => Some(maxminddb::Reader::open_readfile(p).map_err(|e| {

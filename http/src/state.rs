@@ -54,6 +54,8 @@ pub struct AppInner {
     /// Whether an SMTP server is configured (else mail stays queued).
     pub smtp_configured: bool,
     pub mail_templates: crate::mail::Templates,
+    /// Each tenant's bytes of mail queued today (`mail.tenant_bytes_per_day`).
+    pub mail_budget: crate::mail::Budget,
     /// The plans (built-in, with the config's overrides), free first.
     pub plans: Vec<parley_engine::plans::Plan>,
     /// Countries by address, when `analytics.geoip_path` is set.

@@ -30,10 +30,31 @@ async fn the_widget_works_in_a_real_browser() {
         let token = srv.login(OWNER).await;
         tokio::task::block_in_place(|| run_script(&mut srv, "widget.mjs", name, &token, &[]));
         if name == "chat" {
-            // The transcript asked for after the chat is in the outbox.
+            // The transcript asked for after the chat: a confirmation link
+            // to the address first, then, once followed, the transcript.
             let r = srv.call("GET", "/api/v1/outbox", Some(&token), None).await;
             let mail = &r.body["items"][0];
-            assert_eq!(mail["to"], "visitor@mail.test", "{}", r.body);
+            assert_eq!(
+                (&mail["to"], &mail["kind"]),
+                (&json!("visitor@mail.test"), &json!("transcript_confirm")),
+                "{}",
+                r.body
+            );
+            let body = mail["body"].as_str().unwrap();
+            let at = body.find("/l/").expect("a link") + 3;
+            let link: String = body[at..].split_whitespace().next().unwrap().into();
+            let r = srv
+                .call(
+                    "POST",
+                    &format!("/api/v1/public/links/{link}"),
+                    None,
+                    Some(json!({"action": "send"})),
+                )
+                .await;
+            assert_eq!(r.status, 200, "{}", r.body);
+            let r = srv.call("GET", "/api/v1/outbox", Some(&token), None).await;
+            let mail = &r.body["items"][0];
+            assert_eq!(mail["kind"], "transcript", "{}", r.body);
             let body = mail["body"].as_str().unwrap();
             assert!(body.contains("You: Hello from the browser"), "{body}");
         }

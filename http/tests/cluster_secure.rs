@@ -159,11 +159,10 @@ async fn nodes_chat_over_an_authenticated_tls_bus_that_carries_no_token() {
             .iter()
             .any(|p| p.windows(needle.len()).any(|w| w == needle))
     };
-    eventually(
-        Duration::from_secs(10),
-        "the relayed chat on the bus",
-        || saw(b"relayed reply") && saw(b"from b"),
-    )
+    eventually("the relayed chat on the bus", Duration::from_secs(10), || {
+        let seen = saw(b"relayed reply") && saw(b"from b");
+        async move { seen.then_some(()) }
+    })
     .await;
     let header = access.split('.').next().unwrap().to_string();
     for (what, needle) in [
@@ -226,15 +225,14 @@ async fn the_bus_refuses_a_client_without_credentials_and_a_node_with_wrong_ones
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let mut status = None;
-    eventually(Duration::from_secs(30), "the node to exit", || {
-        status = child.try_wait().unwrap();
-        status.is_some()
+    let status = eventually("the node to exit", Duration::from_secs(30), || {
+        let exited = child.try_wait().unwrap();
+        async move { exited }
     })
     .await;
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
-    assert_eq!(status.unwrap().code(), Some(1), "{stderr}");
+    assert_eq!(status.code(), Some(1), "{stderr}");
     assert!(
         stderr.contains("refused this node's credentials"),
         "{stderr}"

@@ -160,6 +160,25 @@ async fn every_mail_kind_arrives_with_both_bodies_escaped_html_and_working_links
         )
         .await;
     assert_eq!(r.status, 202, "{}", r.body);
+    // An address not proven yet gets a confirmation link first.
+    assert_eq!(r.body["status"], "confirmation_sent");
+    let c = sink
+        .wait_for("vic@visitor.test", "Confirm where to send")
+        .await;
+    let token = smtp::link(&c, "/l/")
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let r = srv
+        .call(
+            "POST",
+            &format!("/api/v1/public/links/{token}"),
+            None,
+            Some(json!({"action": "send"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
     let t = sink.wait_for("vic@visitor.test", "Your conversation").await;
     let text = t["text"].as_str().unwrap();
     assert!(

@@ -36,6 +36,10 @@ pub mod ks {
     pub const SUBSCRIPTION: u8 = 0x1C;
     pub const BUCKET: u8 = 0x1D;
     pub const ONCE: u8 = 0x1E;
+    /// A mail body stored once for many recipients (a campaign's).
+    pub const MAIL_BODY: u8 = 0x2A;
+    /// A conversation's transcript requests and proven addresses.
+    pub const TRANSCRIPT: u8 = 0x2B;
 }
 
 /// Whose analytics bucket: a site's or a staff member's.

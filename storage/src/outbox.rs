@@ -2,14 +2,20 @@
 //! index of pending mail ordered by when each is next due, so the mail
 //! deliverer finds due work with a single ordered scan.
 //!
+//! Also each conversation's transcript log (who asked for a transcript
+//! when, and which addresses were proven), the mail's own rate rules.
+//!
 //! A mail is written in the same batch as the change that caused it
 //! (`put_mail`), and every attempt rewrites it with `update_mail`, which
 //! moves its due-index entry in the same batch.
 
 use crate::codec::{decode, encode};
 use crate::{keys, Result, Store, WriteBatch};
-use parley_engine::mail::{MailRecord, MailRecordV1, MailStatus, ReplyWatch};
-use parley_engine::{MailId, TenantId, Timestamp};
+use parley_engine::mail::{
+    MailBody, MailRecord, MailRecordV1, MailRecordV2, MailStatus, ReplyWatch,
+};
+use parley_engine::transcript::TranscriptLog;
+use parley_engine::{ConversationId, MailId, TenantId, Timestamp};
 
 /// The outbox.
 pub trait OutboxStore {
@@ -18,6 +24,15 @@ pub trait OutboxStore {
     /// Replaces `old` with `new` (the same mail after an attempt or a retry).
     fn update_mail(&self, batch: &mut WriteBatch, old: &MailRecord, new: &MailRecord);
     fn mail(&self, t: TenantId, id: MailId) -> Result<Option<MailRecord>>;
+    /// Stores a body many mails share ([`MailRecord::shared`]) under `id`.
+    fn put_mail_body(&self, batch: &mut WriteBatch, t: TenantId, id: MailId, body: &MailBody);
+    /// Whether a shared body is stored under `id`.
+    fn has_mail_body(&self, t: TenantId, id: MailId) -> Result<bool>;
+    /// A mail's text and HTML bodies, its shared body filled in where it has one.
+    fn mail_body(&self, m: &MailRecord) -> Result<(String, String)>;
+    /// The bytes a tenant's mail created at or after `since` holds in the
+    /// outbox (each shared body counted once), scanning newest first.
+    fn mail_bytes_since(&self, t: TenantId, since: Timestamp) -> Result<u64>;
     /// Newest first, strictly older than `before`, those `keep` accepts, at most `limit`.
     fn mails(
         &self,
@@ -27,8 +42,24 @@ pub trait OutboxStore {
         keep: &dyn Fn(&MailRecord) -> bool,
     ) -> Result<Vec<MailRecord>>;
     /// Pending mails due at or before `now`, soonest first, at most `limit`.
-    fn mails_due(&self, now: Timestamp, limit: usize)
-        -> Result<Vec<(Timestamp, TenantId, MailId)>>;
+    fn mails_due(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<(Timestamp, TenantId, MailId)>> {
+        self.mails_due_except(now, limit, usize::MAX, &|_, _| false)
+    }
+    /// Like [`OutboxStore::mails_due`], passing over the mails `skip` names (a
+    /// tenant at its in-flight cap, a mail being sent) and looking at no more
+    /// than `scan` index entries, so one tenant's backlog does not hide
+    /// another tenant's mail that is due.
+    fn mails_due_except(
+        &self,
+        now: Timestamp,
+        limit: usize,
+        scan: usize,
+        skip: &dyn Fn(TenantId, MailId) -> bool,
+    ) -> Result<Vec<(Timestamp, TenantId, MailId)>>;
     /// When the soonest pending mail is due, if any is.
     fn next_mail_due(&self) -> Result<Option<Timestamp>>;
     /// Watches `w` for missed replies, looked at next at `due`.
@@ -40,11 +71,21 @@ pub trait OutboxStore {
         now: Timestamp,
         limit: usize,
     ) -> Result<Vec<(Timestamp, ReplyWatch)>>;
+    /// A conversation's transcript requests and proven addresses.
+    fn transcript_log(&self, t: TenantId, c: ConversationId) -> Result<Option<TranscriptLog>>;
+    fn put_transcript_log(
+        &self,
+        batch: &mut WriteBatch,
+        t: TenantId,
+        c: ConversationId,
+        log: &TranscriptLog,
+    );
 }
 
 /// Reads a mail of either layout.
 fn decode_mail(bytes: &[u8]) -> Result<MailRecord> {
     decode::<MailRecord>(bytes)
+        .or_else(|e| decode::<MailRecordV2>(bytes).map(Into::into).or(Err(e)))
         .or_else(|e| decode::<MailRecordV1>(bytes).map(Into::into).or(Err(e)))
 }
 
@@ -85,6 +126,68 @@ impl OutboxStore for Store {
             .transpose()
     }
 
+    fn put_mail_body(&self, batch: &mut WriteBatch, t: TenantId, id: MailId, body: &MailBody) {
+        batch.put(
+            keys::by_id(t, keys::ks::MAIL_BODY, id.to_bytes()),
+            encode(body),
+        );
+    }
+
+    fn has_mail_body(&self, t: TenantId, id: MailId) -> Result<bool> {
+        Ok(self
+            .data()
+            .get(keys::by_id(t, keys::ks::MAIL_BODY, id.to_bytes()))?
+            .is_some())
+    }
+
+    fn mail_body(&self, m: &MailRecord) -> Result<(String, String)> {
+        let Some(s) = &m.shared else {
+            return Ok((m.body.clone(), m.html.clone()));
+        };
+        let key = keys::by_id(m.tenant_id, keys::ks::MAIL_BODY, s.id.to_bytes());
+        match self.data().get(key)? {
+            Some(v) => Ok(decode::<MailBody>(&v)?.fill(&s.vars)),
+            None => Err(crate::StorageError::Decode(format!(
+                "the shared body {} of mail {} is missing",
+                s.id, m.id
+            ))),
+        }
+    }
+
+    fn mail_bytes_since(&self, t: TenantId, since: Timestamp) -> Result<u64> {
+        let mut total = 0u64;
+        for kv in self
+            .data()
+            .scan_prefix(keys::keyspace(t, keys::ks::MAIL))
+            .rev()
+        {
+            let (_, v) = kv?;
+            let m = decode_mail(&v)?;
+            if m.created_at < since {
+                break;
+            }
+            total += v.len() as u64;
+        }
+        for kv in self
+            .data()
+            .scan_prefix(keys::keyspace(t, keys::ks::MAIL_BODY))
+            .rev()
+        {
+            let (k, v) = kv?;
+            // A ULID starts with its 48-bit creation time in milliseconds.
+            let made = k
+                .len()
+                .checked_sub(16)
+                .and_then(|at| k.get(at..at + 6))
+                .map(|b| b.iter().fold(0u64, |n, x| (n << 8) | u64::from(*x)));
+            if made.is_some_and(|ms| ms < since.millis()) {
+                break;
+            }
+            total += v.len() as u64;
+        }
+        Ok(total)
+    }
+
     fn mails(
         &self,
         t: TenantId,
@@ -109,13 +212,19 @@ impl OutboxStore for Store {
         Ok(out)
     }
 
-    fn mails_due(
+    fn mails_due_except(
         &self,
         now: Timestamp,
         limit: usize,
+        scan: usize,
+        skip: &dyn Fn(TenantId, MailId) -> bool,
     ) -> Result<Vec<(Timestamp, TenantId, MailId)>> {
         let mut out = Vec::new();
-        for kv in self.global().scan_prefix(keys::mail_due_prefix()) {
+        for kv in self
+            .global()
+            .scan_prefix(keys::mail_due_prefix())
+            .take(scan)
+        {
             let (k, _) = kv?;
             let Some((at, t, id)) = parse_due(&k) else {
                 continue;
@@ -123,7 +232,9 @@ impl OutboxStore for Store {
             if at > now || out.len() >= limit {
                 break;
             }
-            out.push((at, t, id));
+            if !skip(t, id) {
+                out.push((at, t, id));
+            }
         }
         Ok(out)
     }
@@ -158,6 +269,26 @@ impl OutboxStore for Store {
             out.push((at, decode(&v)?));
         }
         Ok(out)
+    }
+
+    fn transcript_log(&self, t: TenantId, c: ConversationId) -> Result<Option<TranscriptLog>> {
+        self.data()
+            .get(keys::by_id(t, keys::ks::TRANSCRIPT, c.to_bytes()))?
+            .map(|v| decode(&v))
+            .transpose()
+    }
+
+    fn put_transcript_log(
+        &self,
+        batch: &mut WriteBatch,
+        t: TenantId,
+        c: ConversationId,
+        log: &TranscriptLog,
+    ) {
+        batch.put(
+            keys::by_id(t, keys::ks::TRANSCRIPT, c.to_bytes()),
+            encode(log),
+        );
     }
 
     fn next_mail_due(&self) -> Result<Option<Timestamp>> {

@@ -34,6 +34,18 @@ pub trait WebhookStore {
         &self,
         now: Timestamp,
         limit: usize,
+    ) -> Result<Vec<(Timestamp, TenantId, WebhookId, DeliveryId)>> {
+        self.deliveries_due_except(now, limit, usize::MAX, &|_, _| false)
+    }
+    /// Like [`WebhookStore::deliveries_due`], passing over the deliveries
+    /// `skip` names (a tenant at its in-flight cap, a delivery under way) and
+    /// looking at no more than `scan` index entries.
+    fn deliveries_due_except(
+        &self,
+        now: Timestamp,
+        limit: usize,
+        scan: usize,
+        skip: &dyn Fn(TenantId, DeliveryId) -> bool,
     ) -> Result<Vec<(Timestamp, TenantId, WebhookId, DeliveryId)>>;
 }
 
@@ -116,14 +128,16 @@ impl WebhookStore for Store {
             .collect()
     }
 
-    fn deliveries_due(
+    fn deliveries_due_except(
         &self,
         now: Timestamp,
         limit: usize,
+        scan: usize,
+        skip: &dyn Fn(TenantId, DeliveryId) -> bool,
     ) -> Result<Vec<(Timestamp, TenantId, WebhookId, DeliveryId)>> {
         let prefix = keys::delivery_due_prefix();
         let mut out = Vec::new();
-        for kv in self.global().scan_prefix(&prefix).take(limit) {
+        for kv in self.global().scan_prefix(&prefix).take(scan) {
             let (k, v) = kv?;
             let rest = &k[prefix.len()..];
             let (Some(due), Some(t), Some(d), Some(w)) = (
@@ -136,10 +150,12 @@ impl WebhookStore for Store {
             ) else {
                 continue;
             };
-            if due > now.millis() {
+            if due > now.millis() || out.len() >= limit {
                 break;
             }
-            out.push((Timestamp(due), t, w, d));
+            if !skip(t, d) {
+                out.push((Timestamp(due), t, w, d));
+            }
         }
         Ok(out)
     }

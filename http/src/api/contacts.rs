@@ -176,23 +176,27 @@ pub struct TranscriptRequest {
     email: String,
 }
 
-/// Mails the visitor their conversation (private notes left out).
+/// Mails the visitor their conversation (private notes left out): to an
+/// address proven for it before at once, else a confirmation link first.
 #[utoipa::path(post, path = "/api/v1/public/{site_key}/transcript", tag = "public",
     params(("site_key" = String, Path)), request_body = TranscriptRequest,
-    responses((status = 202, description = "queued for mail"), (status = 400),
+    responses((status = 202, body = Object,
+            description = "`{\"status\":\"sent\"}`, or `{\"status\":\"confirmation_sent\"}`: a link was mailed to the address and the transcript follows it"),
+        (status = 400),
         (status = 403, description = "`origin_not_allowed`, or `tenant_suspended`"),
-        (status = 404, description = "no site, or no conversation for this visitor"), (status = 429)))]
+        (status = 404, description = "no site, or no conversation for this visitor"),
+        (status = 429, description = "`too_many_requests` (at most `mail.transcripts_per_day` a conversation), `rate_limited`, or `outbox_full`")))]
 pub async fn transcript(
     State(app): State<App>,
     Path(key): Path<String>,
     headers: HeaderMap,
     caller: Caller,
     ApiJson(req): ApiJson<TranscriptRequest>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let site = site_for_post(&app, &key, &headers)?;
     app.limiters.form(caller.ip, site.id)?;
-    rules::transcript(&app, &site, &req.visitor_token, &req.email).await?;
-    Ok(StatusCode::ACCEPTED)
+    let done = crate::app::transcript::request(&app, &site, &req.visitor_token, &req.email).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({"status": done.as_str()}))))
 }
 
 /// Every contact message of the tenant as CSV (newest first).

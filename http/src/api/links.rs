@@ -3,9 +3,9 @@
 //! the visitor's choice back). A tampered, expired or used link answers
 //! 401 `invalid_token` and changes nothing.
 
-use super::error::{ApiError, ApiJson};
+use super::error::{ApiError, ApiJson, ApiQuery};
 use super::pages::page;
-use crate::app::{bookings, newsletter};
+use crate::app::{bookings, newsletter, transcript};
 use crate::auth::LinkClaims;
 use crate::state::App;
 use axum::extract::{Path, State};
@@ -44,16 +44,62 @@ fn site_view(app: &App, t: parley_engine::TenantId, s: parley_engine::SiteId) ->
     json!({"name": site.as_ref().map(|x| x.name.clone()), "key": site.map(|x| x.key), "color": color})
 }
 
-/// What a link is for: `{act, site, booking?}`.
+/// `GET /public/links/{token}` query.
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct LinkQuery {
+    /// A conversation link: messages after this seq (the last page's `next_after`).
+    after: Option<u64>,
+}
+
+/// Messages a conversation link shows per page.
+const CONVERSATION_PAGE: usize = 200;
+
+/// What a link is for: `{act, site, booking?}`; a transcript confirmation
+/// `{act:"transcript", site, email}`; a whole conversation
+/// `{act:"conversation", site, messages:[{seq,who,body,ts}], next_after}`.
 #[utoipa::path(get, path = "/api/v1/public/links/{token}", tag = "public",
-    params(("token" = String, Path)),
+    params(("token" = String, Path), LinkQuery),
     responses((status = 200, body = Object), (status = 401, description = "`invalid_token`: tampered, expired or used")))]
 pub async fn describe(
     State(app): State<App>,
     Path(token): Path<String>,
+    ApiQuery(q): ApiQuery<LinkQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let c = claims(&app, &token)?;
     match c.act.as_str() {
+        "transcript" => {
+            let (_, email, site) = transcript::by_link(&app, &c)?;
+            Ok(Json(json!({
+                "act": "transcript",
+                "site": site_view(&app, site.tenant_id, site.id),
+                "email": email,
+            })))
+        }
+        "conversation" => {
+            use parley_storage::ConversationStore;
+            let bad = || ApiError::invalid_token("link");
+            let conv = c.sub.parse().map_err(|_| bad())?;
+            let rec = app.store.conversation(c.tid, conv)?.ok_or_else(bad)?;
+            let page = transcript::public_messages(
+                &app,
+                c.tid,
+                conv,
+                q.after.unwrap_or(0),
+                CONVERSATION_PAGE + 1,
+            )?;
+            let more = page.len() > CONVERSATION_PAGE;
+            let page = &page[..page.len().min(CONVERSATION_PAGE)];
+            let messages: Vec<Value> = page
+                .iter()
+                .map(|m| json!({"seq": m.seq, "who": transcript::who(m), "body": m.body, "ts": m.ts}))
+                .collect();
+            Ok(Json(json!({
+                "act": "conversation",
+                "site": site_view(&app, c.tid, rec.site_id),
+                "messages": messages,
+                "next_after": more.then(|| page.last().map(|m| m.seq)).flatten(),
+            })))
+        }
         "booking" => {
             let b = bookings::by_link(&app, &c)?;
             Ok(Json(json!({
@@ -94,7 +140,7 @@ pub async fn one_click(
 #[serde(deny_unknown_fields)]
 pub struct LinkAction {
     /// `cancel` or `reschedule` (a booking link), `confirm` (a sign-up
-    /// link) or `unsubscribe`.
+    /// link), `unsubscribe`, or `send` (a transcript confirmation link).
     action: String,
     /// The new slot's start, for `reschedule`.
     #[serde(default)]
@@ -132,6 +178,10 @@ pub async fn act(
         ("confirm", "confirm") => {
             let s = newsletter::confirm(&app, &c).await?;
             Ok(Json(json!({"status": s.status})))
+        }
+        ("transcript", "send") => {
+            transcript::confirm(&app, &c).await?;
+            Ok(Json(json!({"status": "sent"})))
         }
         ("unsubscribe", "unsubscribe") => {
             let s = newsletter::unsubscribe(&app, &c, "link").await?;

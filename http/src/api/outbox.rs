@@ -45,7 +45,12 @@ pub fn mail_view(app: &App, m: &MailRecord, with_body: bool) -> Value {
         "history": m.attempts.iter().map(|a| json!({"at": a.at, "ok": a.ok, "reply": a.reply})).collect::<Vec<_>>(),
     });
     if with_body {
-        v["body"] = m.body.clone().into();
+        // A campaign's mail shows its shared body with this recipient's links.
+        let body = app.store.mail_body(m).map(|b| b.0).unwrap_or_else(|e| {
+            tracing::warn!(mail = %m.id, error = %e, "reading a mail body");
+            String::new()
+        });
+        v["body"] = body.into();
     }
     v
 }

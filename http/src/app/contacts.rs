@@ -201,56 +201,6 @@ fn alert_staff(
     Ok(())
 }
 
-/// Mails a visitor their conversation (private notes left out), found by
-/// their visitor token.
-pub async fn transcript(
-    app: &App,
-    site: &SiteRecord,
-    visitor_token: &str,
-    email: &str,
-) -> Result<(), ApiError> {
-    use parley_storage::{ConversationStore, MessageLog};
-    super::plans::require_feature(app, site.tenant_id, "transcripts")?;
-    let email = parley_engine::validate::email(email)?;
-    let t = site.tenant_id;
-    let none = || ApiError::not_found("conversation");
-    let visitor = app
-        .visitor_on(site, visitor_token)
-        .ok_or_else(none)?
-        .visitor;
-    let conv = app
-        .store
-        .visitor_conversation(t, visitor)?
-        .ok_or_else(none)?;
-    let mut messages = Vec::new();
-    let mut after = 0;
-    'pages: loop {
-        let page = app.store.messages_after(t, conv, after, 500)?;
-        let Some(last) = page.last() else { break };
-        after = last.seq;
-        for m in page.iter().filter(|m| !m.private) {
-            let who = match m.from.kind {
-                parley_engine::records::ParticipantKind::Visitor => "You",
-                _ => m.from.name.as_deref().unwrap_or("Us"),
-            };
-            messages.push(json!({"who": who, "body": m.body, "ts": m.ts.to_rfc3339()}));
-            if messages.len() >= 2000 {
-                break 'pages;
-            }
-        }
-    }
-    let mut b = WriteBatch::new();
-    crate::mail::queue(
-        app,
-        &mut b,
-        crate::mail::Envelope::new(t, &email, crate::mail::Kind::Transcript).site(site.id),
-        json!({"site": site.name, "messages": messages}),
-    )?;
-    app.writer.write(b).await?;
-    crate::mail::sent(app);
-    Ok(())
-}
-
 /// A contact message of the caller's tenant (another tenant's id: not found).
 pub fn find(app: &App, me: &Authed, id: &str) -> Result<ContactRecord, ApiError> {
     let id: ContactId = id

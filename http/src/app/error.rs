@@ -103,7 +103,20 @@ impl From<parley_engine::validate::Invalid> for ApiError {
 
 impl From<crate::mail::MailError> for ApiError {
     fn from(e: crate::mail::MailError) -> Self {
-        Self::internal(e)
+        match e {
+            crate::mail::MailError::OverBudget {
+                retry_after_secs, ..
+            } => Self {
+                retry_after: Some(retry_after_secs.max(1)),
+                ..Self::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    code::OUTBOX_FULL,
+                    e.to_string(),
+                )
+            },
+            crate::mail::MailError::Storage(e) => e.into(),
+            e => Self::internal(e),
+        }
     }
 }
 

@@ -22,6 +22,7 @@ pub mod sessions;
 pub mod sites;
 pub mod staff;
 pub mod tenant;
+pub mod transcript;
 pub mod webhooks;
 
 pub use error::ApiError;

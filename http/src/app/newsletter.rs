@@ -14,7 +14,7 @@ use parley_engine::newsletter::*;
 use parley_engine::permissions::Action;
 use parley_engine::records::SiteRecord;
 use parley_engine::*;
-use parley_storage::{AccountStore, NewsletterStore, WriteBatch};
+use parley_storage::{AccountStore, NewsletterStore, OutboxStore, WriteBatch};
 use serde::Deserialize;
 use serde_json::json;
 use std::time::Duration;
@@ -293,6 +293,20 @@ pub async fn send(app: &App, me: &Authed, id: &str) -> Result<CampaignRecord, Ap
     Ok(c)
 }
 
+/// Where a campaign's body is filled with each subscriber's unsubscribe link.
+const UNSUBSCRIBE_MARKER: &str = "@@parley-unsubscribe@@";
+
+/// The id a campaign's body for one site's subscribers is stored under:
+/// the campaign's id with the site's mixed into its random part, so every
+/// step of the campaign finds the body the first one stored.
+fn shared_body_id(c: CampaignId, site: SiteId) -> MailId {
+    let mut b = c.to_bytes();
+    for (x, y) in b[6..].iter_mut().zip(&site.to_bytes()[6..]) {
+        *x ^= y;
+    }
+    MailId::from_bytes(b)
+}
+
 /// Queues the next `n` mails of one campaign being sent; `true` when it
 /// is done. Each batch writes the mails and the campaign's cursor together.
 async fn step(app: &App, t: TenantId, id: CampaignId, n: usize) -> Result<bool, ApiError> {
@@ -309,6 +323,9 @@ async fn step(app: &App, t: TenantId, id: CampaignId, n: usize) -> Result<bool, 
     })?;
     let mut b = WriteBatch::new();
     let (text, html) = render_body(&c.body);
+    // The body is rendered and stored once per site (its name and colour
+    // head it); each subscriber's mail holds its own unsubscribe link.
+    let mut bodies: std::collections::HashMap<SiteId, crate::mail::Shared> = Default::default();
     for s in &next {
         let site = app.store.site(t, s.site_id)?;
         let unsub = unsubscribe_link(app, s);
@@ -316,21 +333,24 @@ async fn step(app: &App, t: TenantId, id: CampaignId, n: usize) -> Result<bool, 
         if site.is_some() {
             env = env.site(s.site_id);
         }
+        if let std::collections::hash_map::Entry::Vacant(slot) = bodies.entry(s.site_id) {
+            let id = shared_body_id(c.id, s.site_id);
+            let stored = app.store.has_mail_body(t, id)?;
+            let vars = json!({
+                "site": site.map(|s| s.name).unwrap_or_default(), "subject": c.subject,
+                "text": text, "content_html": html, "unsubscribe": UNSUBSCRIBE_MARKER,
+            });
+            slot.insert(crate::mail::Shared::render(
+                app, &mut b, &env, vars, id, stored,
+            )?);
+        }
         env.headers
             .push(("List-Unsubscribe".into(), format!("<{unsub}>")));
         env.headers.push((
             "List-Unsubscribe-Post".into(),
             "List-Unsubscribe=One-Click".into(),
         ));
-        crate::mail::queue(
-            app,
-            &mut b,
-            env,
-            json!({
-                "site": site.map(|s| s.name).unwrap_or_default(), "subject": c.subject,
-                "text": text, "content_html": html, "unsubscribe": unsub, "name": s.name,
-            }),
-        )?;
+        bodies[&s.site_id].queue(app, &mut b, env, vec![(UNSUBSCRIBE_MARKER.into(), unsub)])?;
         c.cursor = Some(s.id);
         c.queued += 1;
     }

@@ -138,7 +138,7 @@ try {
     const tr = panel.locator('form[aria-label="Email me the transcript"]');
     await tr.locator('input').fill('visitor@mail.test');
     await tr.getByRole('button', { name: 'Email me' }).click();
-    await panel.getByText('The transcript is on its way.').waitFor();
+    await panel.getByText('Check your inbox: open the link we sent to get the transcript.').waitFor();
     agent.close();
   } else if (scenario === 'restart') {
     await openDemo();

@@ -1,5 +1,6 @@
 //! A real HTTP receiver on loopback for webhook tests: records every
-//! request (headers and body) and answers with the status the test sets.
+//! request (headers and body) and answers with the status the test sets;
+//! and a [`BlackHole`] that accepts connections and never answers.
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
@@ -81,6 +82,42 @@ impl Receiver {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+}
+
+/// An endpoint that accepts every connection, reads what is sent and never
+/// answers: a webhook target that hangs until the caller times out.
+pub struct BlackHole {
+    /// `http://127.0.0.1:PORT` (add any path).
+    pub base: String,
+    open: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl BlackHole {
+    pub async fn start() -> Self {
+        use std::sync::atomic::AtomicUsize;
+        use tokio::io::AsyncReadExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let open = Arc::new(AtomicUsize::new(0));
+        let o = open.clone();
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                let o = o.clone();
+                o.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    while matches!(sock.read(&mut buf).await, Ok(n) if n > 0) {}
+                    o.fetch_sub(1, Ordering::SeqCst);
+                });
+            }
+        });
+        Self { base, open }
+    }
+
+    /// Connections open now (each a request waiting for an answer).
+    pub fn open(&self) -> usize {
+        self.open.load(Ordering::SeqCst)
     }
 }
 

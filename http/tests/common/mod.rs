@@ -688,13 +688,21 @@ pub fn staff_token(secret: &str, staff: &str, tenant: &str, exp_in: i64) -> Stri
     .unwrap()
 }
 
-/// Polls `check` every 50 ms until it holds; panics with `what` after `within`.
-pub async fn eventually(within: Duration, what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + within;
-    while !check() {
+/// Polls `check` every 50 ms until it returns `Some`, for at most `within`;
+/// panics saying `what` did not happen in time.
+pub async fn eventually<T, F, Fut>(what: &str, within: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
         assert!(
-            tokio::time::Instant::now() < deadline,
-            "not within {within:?}: {what}"
+            std::time::Instant::now() < deadline,
+            "{what}: not within {within:?}"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

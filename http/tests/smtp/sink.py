@@ -2,6 +2,9 @@
 written to OUT_DIR as one JSON file (envelope, headers, text and HTML bodies,
 attachments), so a Rust test can read what really went over SMTP.
 
+A recipient at @stall.test is never answered (its RCPT hangs), like an SMTP
+server that stops talking mid-conversation.
+
 Usage: python3 sink.py PORT OUT_DIR   (prints "ready" once listening)
 """
 import asyncio
@@ -19,6 +22,12 @@ from aiosmtpd.controller import Controller
 class Sink:
     def __init__(self, out):
         self.out = out
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.lower().endswith("@stall.test"):
+            await asyncio.sleep(3600)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         msg = email.message_from_bytes(envelope.content, policy=email.policy.default)

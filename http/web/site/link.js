@@ -1,5 +1,6 @@
 // The page behind a signed link from a mail: a booking to cancel or move,
-// a newsletter sign-up to confirm, a list to leave. It asks the API what
+// a newsletter sign-up to confirm, a list to leave, an address to confirm
+// for a chat transcript, a whole conversation to read. It asks the API what
 // the link is for; a used or tampered link gets a clear page.
 const token = decodeURIComponent(location.pathname.split('/').pop() || '');
 const api = `/api/v1/public/links/${encodeURIComponent(token)}`;
@@ -85,10 +86,37 @@ async function once(action, done) {
   } catch (e) { e.code === 'invalid_token' ? invalid() : fail(e); }
 }
 
+async function conversation(info) {
+  say(`Your conversation with ${info.site.name || 'us'}`);
+  $('conversation').hidden = false;
+  const more = $('more');
+  const show = (page) => {
+    for (const m of page.messages) {
+      const li = document.createElement('li');
+      const when = Object.assign(document.createElement('small'), { className: 'muted', textContent: fmt(m.ts) });
+      const who = Object.assign(document.createElement('strong'), { textContent: `${m.who}: ` });
+      const body = Object.assign(document.createElement('span'), { textContent: m.body, style: 'white-space:pre-wrap' });
+      li.append(when, document.createElement('br'), who, body);
+      $('messages').append(li);
+    }
+    more.hidden = page.next_after == null;
+    more.onclick = async () => {
+      try {
+        const r = await fetch(`${api}?after=${page.next_after}`);
+        if (!r.ok) throw new Error((await r.json()).error?.message || r.statusText);
+        show(await r.json());
+      } catch (e) { fail(e); }
+    };
+  };
+  show(info);
+}
+
 try {
   const info = await call('GET');
   if (info.act === 'booking') await booking(info);
   else if (info.act === 'confirm') await once('confirm', ['You are subscribed', `Thanks for confirming: you will get ${info.site.name || 'our'} newsletter.`]);
+  else if (info.act === 'transcript') await once('send', ['Your transcript is on its way', `We are mailing the conversation to ${info.email}.`]);
+  else if (info.act === 'conversation') await conversation(info);
   else if (info.act === 'unsubscribe') await once('unsubscribe', ['You are unsubscribed', `You will get no more newsletters from ${info.site.name || 'us'}.`]);
   else invalid();
 } catch (e) {

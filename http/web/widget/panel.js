@@ -150,7 +150,11 @@ function pre() {
 async function mailTranscript() {
   const r = await fetch(api + '/transcript', { method: 'POST', headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ visitor_token: store.get(K.token, ''), email: transcript.elements.email.value }) });
-  note.textContent = r.ok ? 'The transcript is on its way.' : 'That did not work: ' + ((await r.json()).error?.message || r.status);
+  const data = await r.json().catch(() => ({}));
+  // An address the visitor has not proven gets a confirmation link first.
+  note.textContent = !r.ok ? 'That did not work: ' + (data.error?.message || r.status)
+    : data.status === 'confirmation_sent' ? 'Check your inbox: open the link we sent to get the transcript.'
+      : 'The transcript is on its way.';
   if (r.ok) transcript.hidden = true;
 }
 
