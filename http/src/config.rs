@@ -60,6 +60,9 @@ pub struct ClusterConfig {
     pub nats_user: Option<String>,
     /// That user's password (`PARLEY_NATS_PASSWORD`); never logged.
     pub nats_password: Option<String>,
+    /// A file holding the node's NATS nkey seed (`SU…`), instead of a user
+    /// and password: the server keeps only the public key.
+    pub nats_nkey_seed_file: Option<PathBuf>,
     /// Connect over TLS only (also implied by a CA or client certificate,
     /// or a `tls://` URL): a node refuses a NATS that does not offer it.
     pub nats_tls: bool,
@@ -83,6 +86,7 @@ impl Default for ClusterConfig {
             nats_url: None,
             nats_user: None,
             nats_password: None,
+            nats_nkey_seed_file: None,
             nats_tls: false,
             nats_ca_file: None,
             nats_cert_file: None,
@@ -586,6 +590,11 @@ impl Config {
             if c.nats_user.is_some() != c.nats_password.is_some() {
                 return Err("cluster.nats_user and cluster.nats_password go together (or PARLEY_NATS_USER, PARLEY_NATS_PASSWORD)".into());
             }
+            if c.nats_user.is_some() && c.nats_nkey_seed_file.is_some() {
+                return Err(
+                    "cluster.nats_user and cluster.nats_nkey_seed_file: choose one way to sign in to NATS".into(),
+                );
+            }
             if c.nats_cert_file.is_some() != c.nats_key_file.is_some() {
                 return Err("cluster.nats_cert_file and cluster.nats_key_file go together".into());
             }
@@ -593,6 +602,7 @@ impl Config {
                 ("nats_ca_file", &c.nats_ca_file),
                 ("nats_cert_file", &c.nats_cert_file),
                 ("nats_key_file", &c.nats_key_file),
+                ("nats_nkey_seed_file", &c.nats_nkey_seed_file),
             ] {
                 if let Some(f) = file {
                     if let Err(e) = std::fs::File::open(f) {
