@@ -711,4 +711,42 @@ mod tests {
         std::fs::write(&p, "lisen = \"x\"\n").unwrap();
         assert!(Config::from_file(&p).unwrap_err().contains("lisen"));
     }
+
+    #[test]
+    fn the_bus_credentials_are_checked_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let seed = dir.path().join("node.nk");
+        std::fs::write(&seed, "SU").unwrap();
+        let with = |cluster: &str| {
+            let p = dir.path().join("c.toml");
+            std::fs::write(
+                &p,
+                format!("[cluster]\nnode_id = \"a\"\npostgres_url = \"postgres://x\"\nnats_url = \"nats://x\"\n{cluster}"),
+            )
+            .unwrap();
+            let mut c = Config::from_file(&p).unwrap();
+            c.cluster.enabled = true;
+            c.validate()
+        };
+        assert_eq!(with(""), Ok(()));
+        assert_eq!(with("nats_user = \"a\"\nnats_password = \"p\"\n"), Ok(()));
+        assert_eq!(with(&format!("nats_nkey_seed_file = {seed:?}\n")), Ok(()));
+        for (bad, says) in [
+            ("nats_user = \"a\"\n", "go together"),
+            ("nats_cert_file = \"/etc/hostname\"\n", "go together"),
+            (
+                "nats_ca_file = \"/nonexistent/ca.pem\"\n",
+                "cluster.nats_ca_file: cannot read",
+            ),
+            (
+                &format!(
+                    "nats_user = \"a\"\nnats_password = \"p\"\nnats_nkey_seed_file = {seed:?}\n"
+                ),
+                "choose one",
+            ),
+        ] {
+            let e = with(bad).unwrap_err();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+    }
 }
