@@ -60,9 +60,7 @@ pub enum BusError {
 pub fn describe(e: &async_nats::ConnectError) -> String {
     use async_nats::ConnectErrorKind as K;
     match e.kind() {
-        K::AuthorizationViolation => format!(
-            "refused this node's credentials ({e}): check cluster.nats_user and cluster.nats_password (or nats_nkey_seed_file) against the server's authorization"
-        ),
+        K::AuthorizationViolation => "refused this node's credentials: check cluster.nats_user and cluster.nats_password (or nats_nkey_seed_file) against the server's authorization".into(),
         K::Authentication => format!(
             "cannot sign in with cluster.nats_nkey_seed_file ({e}): it must hold the node's nkey seed (SU…)"
         ),
