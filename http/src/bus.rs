@@ -60,8 +60,9 @@ pub enum BusError {
 pub fn describe(e: &async_nats::ConnectError) -> String {
     use async_nats::ConnectErrorKind as K;
     match e.kind() {
-        K::AuthorizationViolation => format!(
-            "refused this node's credentials ({e}): check cluster.nats_user and cluster.nats_password against the server's authorization"
+        K::AuthorizationViolation => "refused this node's credentials: check cluster.nats_user and cluster.nats_password (or nats_nkey_seed_file) against the server's authorization".into(),
+        K::Authentication => format!(
+            "cannot sign in with cluster.nats_nkey_seed_file ({e}): it must hold the node's nkey seed (SU…)"
         ),
         K::Tls => format!(
             "TLS failed ({e}): check cluster.nats_ca_file (and nats_cert_file / nats_key_file when the server verifies clients)"
@@ -91,6 +92,15 @@ impl Bus {
         let mut options = async_nats::ConnectOptions::new();
         if let (Some(user), Some(password)) = (&c.nats_user, &c.nats_password) {
             options = options.user_and_password(user.clone(), password.clone());
+        }
+        if let Some(file) = &c.nats_nkey_seed_file {
+            let seed = tokio::fs::read_to_string(file).await.map_err(|e| {
+                async_nats::ConnectError::with_source(
+                    async_nats::ConnectErrorKind::Authentication,
+                    e,
+                )
+            })?;
+            options = options.nkey(seed.trim().to_string());
         }
         if let Some(ca) = &c.nats_ca_file {
             options = options.add_root_certificates(ca.clone());

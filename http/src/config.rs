@@ -61,6 +61,9 @@ pub struct ClusterConfig {
     pub nats_user: Option<String>,
     /// That user's password (`PARLEY_NATS_PASSWORD`); never logged.
     pub nats_password: Option<String>,
+    /// A file holding the node's NATS nkey seed (`SU…`), instead of a user
+    /// and password: the server keeps only the public key.
+    pub nats_nkey_seed_file: Option<PathBuf>,
     /// Connect over TLS only (also implied by a CA or client certificate,
     /// or a `tls://` URL): a node refuses a NATS that does not offer it.
     pub nats_tls: bool,
@@ -84,6 +87,7 @@ impl Default for ClusterConfig {
             nats_url: None,
             nats_user: None,
             nats_password: None,
+            nats_nkey_seed_file: None,
             nats_tls: false,
             nats_ca_file: None,
             nats_cert_file: None,
@@ -659,6 +663,11 @@ impl Config {
             if c.nats_user.is_some() != c.nats_password.is_some() {
                 return Err("cluster.nats_user and cluster.nats_password go together (or PARLEY_NATS_USER, PARLEY_NATS_PASSWORD)".into());
             }
+            if c.nats_user.is_some() && c.nats_nkey_seed_file.is_some() {
+                return Err(
+                    "cluster.nats_user and cluster.nats_nkey_seed_file: choose one way to sign in to NATS".into(),
+                );
+            }
             if c.nats_cert_file.is_some() != c.nats_key_file.is_some() {
                 return Err("cluster.nats_cert_file and cluster.nats_key_file go together".into());
             }
@@ -666,6 +675,7 @@ impl Config {
                 ("nats_ca_file", &c.nats_ca_file),
                 ("nats_cert_file", &c.nats_cert_file),
                 ("nats_key_file", &c.nats_key_file),
+                ("nats_nkey_seed_file", &c.nats_nkey_seed_file),
             ] {
                 if let Some(f) = file {
                     if let Err(e) = std::fs::File::open(f) {
@@ -777,5 +787,43 @@ mod tests {
         assert_eq!(c.limits.outbound_queue, Limits::default().outbound_queue);
         std::fs::write(&p, "lisen = \"x\"\n").unwrap();
         assert!(Config::from_file(&p).unwrap_err().contains("lisen"));
+    }
+
+    #[test]
+    fn the_bus_credentials_are_checked_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let seed = dir.path().join("node.nk");
+        std::fs::write(&seed, "SU").unwrap();
+        let with = |cluster: &str| {
+            let p = dir.path().join("c.toml");
+            std::fs::write(
+                &p,
+                format!("[cluster]\nnode_id = \"a\"\npostgres_url = \"postgres://x\"\nnats_url = \"nats://x\"\n{cluster}"),
+            )
+            .unwrap();
+            let mut c = Config::from_file(&p).unwrap();
+            c.cluster.enabled = true;
+            c.validate()
+        };
+        assert_eq!(with(""), Ok(()));
+        assert_eq!(with("nats_user = \"a\"\nnats_password = \"p\"\n"), Ok(()));
+        assert_eq!(with(&format!("nats_nkey_seed_file = {seed:?}\n")), Ok(()));
+        for (bad, says) in [
+            ("nats_user = \"a\"\n", "go together"),
+            ("nats_cert_file = \"/etc/hostname\"\n", "go together"),
+            (
+                "nats_ca_file = \"/nonexistent/ca.pem\"\n",
+                "cluster.nats_ca_file: cannot read",
+            ),
+            (
+                &format!(
+                    "nats_user = \"a\"\nnats_password = \"p\"\nnats_nkey_seed_file = {seed:?}\n"
+                ),
+                "choose one",
+            ),
+        ] {
+            let e = with(bad).unwrap_err();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
     }
 }

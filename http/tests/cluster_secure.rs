@@ -3,7 +3,8 @@
 //! certificates and a user per node with the documented permissions, and a
 //! real PostgreSQL.
 //!
-//! - Two nodes connect with their credentials and chat through the relay;
+//! - Two nodes connect with their credentials (A a password, B an nkey)
+//!   and chat through the relay;
 //!   a monitoring user reading every subject sees the chat go by but not
 //!   one token: a relayed staff socket travels as its token's claims, a
 //!   relayed visitor's token stays on the node it connected to (which
@@ -82,7 +83,7 @@ async fn nodes_chat_over_an_authenticated_tls_bus_that_carries_no_token() {
         eprintln!("skipped: {why}");
         return;
     }
-    let (pg, bus) = (Postgres::start(), Nats::start_secured(&["a", "b"]));
+    let (pg, bus) = (Postgres::start(), Nats::start_secured(&["a"], &["b"]));
     let a = node(&pg, &bus, "a", None);
     let b = node(&pg, &bus, "b", Some(&a));
 
@@ -181,7 +182,7 @@ async fn the_bus_refuses_a_client_without_credentials_and_a_node_with_wrong_ones
         eprintln!("skipped: {why}");
         return;
     }
-    let (pg, bus) = (Postgres::start(), Nats::start_secured(&["a"]));
+    let (pg, bus) = (Postgres::start(), Nats::start_secured(&["a"], &[]));
     // No user: refused, even with a good certificate; no TLS: refused.
     let e = monitor(&bus, None)
         .await

@@ -142,7 +142,23 @@ pub(super) fn blank_tokens(text: Vec<u8>) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
-    use super::blank_tokens;
+    use super::{blank_tokens, Claims};
+    use parley_engine::{StaffId, TenantId};
+
+    #[test]
+    fn claims_for_another_tenant_are_nobody_on_its_owner() {
+        let (t, other) = (TenantId::new(), TenantId::new());
+        let claims = Claims {
+            staff: StaffId::new(),
+            tenant: t,
+            token_version: 3,
+            session: None,
+            exp: 99,
+        };
+        assert!(claims.clone().on(other).is_none());
+        let c = claims.on(t).unwrap();
+        assert_eq!((c.tid, c.ver, c.exp, c.kind.as_str()), (t, 3, 99, "staff"));
+    }
 
     #[test]
     fn a_token_sent_again_is_blanked_and_chat_goes_as_it_came() {

@@ -18,13 +18,14 @@ pub struct Nats {
 }
 
 /// A secured server's files: its CA and a client certificate it accepts,
-/// and the password of each user (`node-<id>` per node, and `monitor`,
-/// who may read every subject).
+/// the password of each user (`node-<id>` per node, and `monitor`, who may
+/// read every subject), and the nkey seed files of nodes signing in by nkey.
 pub struct Secured {
     pub dir: tempfile::TempDir,
     pub ca: PathBuf,
     pub client_cert: PathBuf,
     pub client_key: PathBuf,
+    seeds: std::collections::HashMap<String, PathBuf>,
 }
 
 impl Secured {
@@ -35,12 +36,16 @@ impl Secured {
 
     /// The `[cluster]` lines that connect node `id` to this server.
     pub fn node_config(&self, id: &str) -> String {
+        let sign_in = match self.seeds.get(id) {
+            Some(seed) => format!("nats_nkey_seed_file = {seed:?}\n"),
+            None => format!(
+                "nats_user = \"node-{id}\"\nnats_password = \"{}\"\n",
+                Self::password(&format!("node-{id}"))
+            ),
+        };
         format!(
-            "nats_user = \"node-{id}\"\nnats_password = \"{}\"\nnats_ca_file = {:?}\nnats_cert_file = {:?}\nnats_key_file = {:?}\n",
-            Self::password(&format!("node-{id}")),
-            self.ca,
-            self.client_cert,
-            self.client_key,
+            "{sign_in}nats_ca_file = {:?}\nnats_cert_file = {:?}\nnats_key_file = {:?}\n",
+            self.ca, self.client_cert, self.client_key,
         )
     }
 }
@@ -149,23 +154,39 @@ impl Nats {
     }
 
     /// A server asking every client for a certificate from the test's CA
-    /// and for a user: `node-<id>` for each of `nodes`, allowed only what
+    /// and for a user: `node-<id>` with a password for each of `nodes`, an
+    /// nkey for each of `nkey_nodes`, each allowed only what
     /// `http/CLUSTER.md` gives a node, and `monitor`, who may subscribe to
     /// everything and publish nothing.
-    pub fn start_secured(nodes: &[&str]) -> Self {
+    pub fn start_secured(nodes: &[&str], nkey_nodes: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         make_certs(dir.path());
         let port = super::smtp::free_port();
+        let mut seeds = std::collections::HashMap::new();
         let mut users: Vec<String> = nodes
             .iter()
-            .map(|id| {
+            .map(|id| (id, None))
+            .chain(nkey_nodes.iter().map(|id| {
+                let key = nkeys::KeyPair::new_user();
+                let file = dir.path().join(format!("node-{id}.nk"));
+                std::fs::write(&file, key.seed().unwrap()).unwrap();
+                seeds.insert(id.to_string(), file);
+                (id, Some(key.public_key()))
+            }))
+            .map(|(id, nkey)| {
+                let sign_in = match nkey {
+                    Some(public) => format!(r#"nkey: "{public}""#),
+                    None => format!(
+                        r#"user: "node-{id}", password: "{}""#,
+                        Secured::password(&format!("node-{id}"))
+                    ),
+                };
                 format!(
-                    r#"{{ user: "node-{id}", password: "{pw}", permissions: {{
+                    r#"{{ {sign_in}, permissions: {{
       publish: {{ allow: ["parley.t.*.in", "parley.n.*.out"] }},
       subscribe: {{ allow: ["parley.t.*.in", "parley.n.{id}.out", "_INBOX.{id}.>"] }},
       allow_responses: true
-    }} }}"#,
-                    pw = Secured::password(&format!("node-{id}"))
+    }} }}"#
                 )
             })
             .collect();
@@ -186,6 +207,7 @@ impl Nats {
             ca: d.join("ca.pem"),
             client_cert: d.join("client.pem"),
             client_key: d.join("client.key"),
+            seeds,
             dir,
         };
         let mut n = Self {
