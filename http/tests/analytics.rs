@@ -288,7 +288,7 @@ async fn the_report_counts_what_happened_in_the_callers_time_zone() {
     assert_eq!(status, 200);
     assert_eq!(ty.as_deref(), Some("text/csv; charset=utf-8"));
     assert!(
-        body.starts_with("page,count\n") && body.contains("/pricing,1"),
+        body.starts_with("\"page\",\"count\"\n") && body.contains("\"/pricing\",\"1\""),
         "{body}"
     );
     let (_, _, body) = csv("series").await;
@@ -296,7 +296,7 @@ async fn the_report_counts_what_happened_in_the_callers_time_zone() {
     // they start inside an hour).
     assert!((25..=26).contains(&body.lines().count()), "{body}");
     let (_, _, body) = csv("staff").await;
-    assert!(body.contains("Olive,1,1,"), "{body}");
+    assert!(body.contains("\"Olive\",\"1\",\"1\","), "{body}");
     let (_, _, body) = csv("heatmap").await;
     assert_eq!(body.lines().count(), 8);
     let (status, _, _) = csv("nope").await;
