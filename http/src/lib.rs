@@ -19,6 +19,7 @@ pub mod hashers;
 pub mod ics;
 pub mod mail;
 pub mod recover;
+pub mod reports;
 pub mod server;
 pub mod state;
 pub mod ws;

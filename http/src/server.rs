@@ -198,6 +198,7 @@ impl Server {
             smtp_configured,
             mail_templates,
             plans: config.plans().map_err(Fatal::Usage)?,
+            reports: crate::reports::Reports::new(&config.analytics),
             geoip: match &config.analytics.geoip_path {
                 Some(p) => Some(maxminddb::Reader::open_readfile(p).map_err(|e| {
                     Fatal::Usage(format!("analytics.geoip_path {}: {e}", p.display()))
