@@ -1,13 +1,19 @@
 //! Reading analytics: 30 days of a site that has a year of hourly buckets
 //! (each with pages, referrers, devices, browsers, OS, countries and
 //! histograms), into a report by day in a time zone — what the dashboard's
-//! Analytics page asks for. Run: `cargo bench -p parley-benches --bench analytics`.
+//! Analytics page asks for; and a whole year of five such sites, from the
+//! hourly buckets alone (as before daily rollups) and as the server reads
+//! it now (whole days from their rollups, `AnalyticsStore::site_range`).
+//! Run: `cargo bench -p parley-benches --bench analytics`.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use jiff::tz::TimeZone;
-use parley_engine::analytics::{hour_of, report, Bucket, Event, Resolution, VisitTags, HOUR_MS};
+use parley_engine::analytics::{
+    day_of, hour_of, report, report_from, Bucket, Day, Event, Resolution, VisitTags, DAY_HOURS,
+    HOUR_MS,
+};
 use parley_engine::*;
-use parley_storage::keys::{bucket, Tally};
+use parley_storage::keys::{bucket, day, Tally};
 use parley_storage::{AnalyticsStore, Store, StoreConfig, WriteBatch};
 use std::time::Duration;
 
@@ -89,5 +95,97 @@ fn analytics_read(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, analytics_read);
+/// A year of five busy sites, as the writer leaves it: hourly buckets and
+/// each whole day's rollup.
+fn year_of_five_sites(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), &StoreConfig::default()).unwrap();
+    let t = TenantId::new();
+    let sites: Vec<SiteId> = (0..5).map(|_| SiteId::new()).collect();
+    let now = hour_of(Timestamp::now());
+    let year = 366 * 24;
+    let first = day_of(now - year);
+    for &site in &sites {
+        for d in (first..now).step_by(DAY_HOURS as usize) {
+            let hours: Vec<(u32, Bucket)> = (d..d + DAY_HOURS).map(|h| (h, busy_hour(h))).collect();
+            let mut batch = WriteBatch::new();
+            for (h, b) in &hours {
+                batch.put(
+                    bucket(t, Tally::Site(site), *h).to_bytes(),
+                    parley_storage::codec::encode(b),
+                );
+            }
+            let rollup = Day::from_hours(d, hours.iter().map(|(h, b)| (*h, b)));
+            batch.put(day(t, site, d), parley_storage::codec::encode(&rollup));
+            store.write_now(batch).unwrap();
+        }
+    }
+    let to = Timestamp(now as u64 * HOUR_MS);
+    let from = Timestamp(to.millis() - 365 * 24 * HOUR_MS);
+    let (h0, h1) = (hour_of(from), hour_of(to) - 1);
+    let tz = TimeZone::get("Europe/Paris").unwrap();
+    let mut g = c.benchmark_group("analytics_year");
+    g.sample_size(10).measurement_time(Duration::from_secs(20));
+    g.bench_function("365_days_of_5_sites_from_hourly_buckets", |b| {
+        b.iter(|| {
+            let mut all = Vec::new();
+            for &s in &sites {
+                all.extend(store.buckets(t, Tally::Site(s), h0, h1).unwrap());
+            }
+            assert_eq!(all.len(), 5 * 365 * 24);
+            let r = report(
+                from,
+                to,
+                &tz,
+                Resolution::Day,
+                all.iter().map(|(h, b)| (*h, b)),
+                "timezone",
+            );
+            assert!(r.totals.conversations > 0);
+            r
+        })
+    });
+    let mut rolled = None;
+    g.bench_function("365_days_of_5_sites_with_daily_rollups", |b| {
+        b.iter(|| {
+            let parts: Vec<_> = sites
+                .iter()
+                .map(|&s| store.site_range(t, s, h0, h1).unwrap())
+                .collect();
+            let r = report_from(
+                from,
+                to,
+                &tz,
+                Resolution::Day,
+                parts
+                    .iter()
+                    .flat_map(|p| p.buckets.iter().map(|(h, b)| (*h, b))),
+                parts
+                    .iter()
+                    .flat_map(|p| p.days.iter().map(|(h, d)| (*h, d))),
+                "timezone",
+            );
+            assert!(r.totals.conversations > 0);
+            rolled.get_or_insert_with(|| r.clone());
+            r
+        })
+    });
+    g.finish();
+    // Both ways give the same report.
+    let mut all = Vec::new();
+    for &s in &sites {
+        all.extend(store.buckets(t, Tally::Site(s), h0, h1).unwrap());
+    }
+    let whole = report(
+        from,
+        to,
+        &tz,
+        Resolution::Day,
+        all.iter().map(|(h, b)| (*h, b)),
+        "timezone",
+    );
+    assert_eq!(Some(whole), rolled, "rollups change no number");
+}
+
+criterion_group!(benches, analytics_read, year_of_five_sites);
 criterion_main!(benches);

@@ -8,9 +8,10 @@
 //! bucket (the rest is folded into [`OTHER`]) so a bucket stays small.
 
 use crate::time::Timestamp;
-use jiff::tz::TimeZone;
+/// The zone a report is drawn in (re-exported: [`report`] takes one).
+pub use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// Milliseconds in an hour.
 pub const HOUR_MS: u64 = 3_600_000;
@@ -211,11 +212,11 @@ fn bump(map: &mut BTreeMap<String, u64>, key: &str, n: u64) {
 }
 
 impl Bucket {
-    /// Counts one event.
+    /// Counts one event, in the counters and the top lists.
     pub fn apply(&mut self, e: &Event) {
+        self.apply_counts(e);
         match e {
             Event::Visit(tags) => {
-                self.visitors += 1;
                 let known = |s: &str| if s.is_empty() { "unknown" } else { s }.to_string();
                 bump(&mut self.devices, &known(&tags.device), 1);
                 bump(&mut self.browsers, &known(&tags.browser), 1);
@@ -228,10 +229,17 @@ impl Bucket {
                 };
                 bump(&mut self.referrers, r, 1);
             }
-            Event::PageView(p) => {
-                self.page_views += 1;
-                bump(&mut self.pages, p, 1);
-            }
+            Event::PageView(p) => bump(&mut self.pages, p, 1),
+            _ => {}
+        }
+    }
+
+    /// Counts one event in the counters and histograms only (the top lists
+    /// stay as they are): an hour of a [`Day`].
+    pub fn apply_counts(&mut self, e: &Event) {
+        match e {
+            Event::Visit(_) => self.visitors += 1,
+            Event::PageView(_) => self.page_views += 1,
             Event::Conversation => self.conversations += 1,
             Event::Missed => self.missed += 1,
             Event::Message { staff: true } => self.messages_staff += 1,
@@ -394,119 +402,6 @@ pub struct Report {
     pub geo_source: &'static str,
 }
 
-/// How many rows a top list shows.
-pub const TOP_ROWS: usize = 20;
-
-fn top(map: &BTreeMap<String, u64>) -> Vec<Top> {
-    let mut v: Vec<Top> = map
-        .iter()
-        .map(|(k, c)| Top {
-            name: k.clone(),
-            count: *c,
-        })
-        .collect();
-    v.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.name.cmp(&b.name)));
-    v.truncate(TOP_ROWS);
-    v
-}
-
-/// The resolution a range gets unless asked: hours up to two days, else days.
-pub fn default_resolution(from: Timestamp, to: Timestamp) -> Resolution {
-    if to.millis().saturating_sub(from.millis()) <= 48 * HOUR_MS {
-        Resolution::Hour
-    } else {
-        Resolution::Day
-    }
-}
-
-fn local(h: u32, tz: &TimeZone) -> jiff::ZonedDateTime {
-    let ts = jiff::Timestamp::from_millisecond(hour_start(h).millis() as i64)
-        .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
-    ts.to_zoned_datetime(tz.clone())
-}
-
-fn rfc3339(z: &jiff::ZonedDateTime) -> String {
-    z.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string()
-}
-
-/// Builds the report of `[from, to)` from the buckets of every site asked
-/// for (`buckets` by hour; several sites may give the same hour).
-pub fn report<'a>(
-    from: Timestamp,
-    to: Timestamp,
-    tz: &TimeZone,
-    resolution: Resolution,
-    buckets: impl IntoIterator<Item = (u32, &'a Bucket)>,
-    geo_source: &'static str,
-) -> Report {
-    let (h0, h1) = (
-        hour_of(from),
-        hour_of(Timestamp(to.millis().saturating_sub(1))),
-    );
-    let mut total = Bucket::default();
-    let mut by_hour: HashMap<u32, Bucket> = HashMap::new();
-    for (h, b) in buckets {
-        if h < h0 || h > h1 || to <= from {
-            continue;
-        }
-        total.merge(b);
-        by_hour.entry(h).or_default().merge_counts(b);
-    }
-    let mut heatmap = vec![[0u64; 24]; 7];
-    for (h, b) in &by_hour {
-        let z = local(*h, tz);
-        let day = z.weekday().to_monday_zero_offset() as usize;
-        heatmap[day][z.hour() as usize] += b.conversations;
-    }
-    let mut series: Vec<Point> = Vec::new();
-    if to > from {
-        let mut cur: Option<(String, Bucket)> = None;
-        for h in h0..=h1 {
-            let z = local(h, tz);
-            let label = match resolution {
-                Resolution::Hour => rfc3339(&z),
-                Resolution::Day => z
-                    .start_of_day()
-                    .map(|d| rfc3339(&d))
-                    .unwrap_or_else(|_| rfc3339(&z)),
-            };
-            if cur.as_ref().is_some_and(|(l, _)| *l != label) {
-                let (t, b) = cur.take().expect("checked");
-                series.push(Point {
-                    t,
-                    totals: b.totals(),
-                });
-            }
-            let entry = cur.get_or_insert_with(|| (label, Bucket::default()));
-            if let Some(b) = by_hour.get(&h) {
-                entry.1.merge(b);
-            }
-        }
-        if let Some((t, b)) = cur {
-            series.push(Point {
-                t,
-                totals: b.totals(),
-            });
-        }
-    }
-    Report {
-        from,
-        to,
-        tz: tz.iana_name().unwrap_or("UTC").to_string(),
-        resolution,
-        totals: total.totals(),
-        series,
-        heatmap,
-        top_pages: top(&total.pages),
-        referrers: top(&total.referrers),
-        devices: top(&total.devices),
-        browsers: top(&total.browsers),
-        os: top(&total.os),
-        countries: top(&total.countries),
-        geo_source,
-    }
-}
-
 /// One staff member's performance over a range.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct StaffRow {
@@ -575,7 +470,11 @@ pub fn split_hours(from: Timestamp, to: Timestamp) -> Vec<(u32, u64)> {
     out
 }
 
+mod day;
+mod report;
 mod visit;
+pub use day::*;
+pub use report::*;
 pub use visit::*;
 
 #[cfg(test)]

@@ -138,6 +138,30 @@ pub struct CampaignRecord {
     pub cursor: Option<SubscriberId>,
 }
 
+/// Whether a campaign may keep `url` as a link or image target: web
+/// (`http`, `https`), mail (`mailto`) and relative ones only. Anything with
+/// another scheme (`javascript:`, `data:`, `vbscript:`, …) would run or
+/// smuggle content in a reader's mail client or the preview. Browsers drop
+/// whitespace and control characters inside a scheme, so they are dropped
+/// here too before it is read.
+pub fn safe_link_target(url: &str) -> bool {
+    let squeezed: String = url
+        .chars()
+        .filter(|c| !c.is_whitespace() && !c.is_control())
+        .collect();
+    // A scheme is what comes before the first `:`, when no `/`, `?` or `#`
+    // comes first (then the colon is inside a relative path or query).
+    let Some(colon) = squeezed.find(':') else {
+        return true;
+    };
+    let head = &squeezed[..colon];
+    if head.contains(['/', '?', '#']) {
+        return true;
+    }
+    let scheme = head.to_ascii_lowercase();
+    matches!(scheme.as_str(), "http" | "https" | "mailto")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,5 +212,36 @@ mod tests {
                 (SubscriberStatus::Unsubscribed, "one_click")
             ]
         );
+    }
+
+    #[test]
+    fn only_web_mail_and_relative_link_targets_are_kept() {
+        for ok in [
+            "https://acme.test/a?b=c:d",
+            "http://acme.test",
+            "HTTPS://acme.test",
+            "mailto:desk@acme.test",
+            "/pricing",
+            "pricing#top:1",
+            "./a:b",
+            "?q=x:y",
+            "#section",
+            "",
+        ] {
+            assert!(safe_link_target(ok), "{ok} should be kept");
+        }
+        for bad in [
+            "javascript:alert(1)",
+            "JavaScript:alert(1)",
+            " javascript:alert(1)",
+            "java\tscript:alert(1)",
+            "java\nscript:alert(1)",
+            "java\u{0}script:alert(1)",
+            "data:text/html;base64,PHNjcmlwdD4=",
+            "vbscript:msgbox(1)",
+            "file:///etc/passwd",
+        ] {
+            assert!(!safe_link_target(bad), "{bad:?} should be dropped");
+        }
     }
 }

@@ -115,6 +115,12 @@ pub struct AnalyticsConfig {
     pub geoip_path: Option<PathBuf>,
     /// A conversation with no staff answer for this long counts as missed.
     pub missed_after_secs: u64,
+    /// Reports of one tenant made at once (more wait their turn); each is
+    /// made off the async threads.
+    pub reports_per_tenant: usize,
+    /// Seconds a report is kept and answered again for the same request;
+    /// 0 makes every one afresh.
+    pub report_cache_secs: u64,
 }
 
 impl Default for AnalyticsConfig {
@@ -122,6 +128,8 @@ impl Default for AnalyticsConfig {
         Self {
             geoip_path: None,
             missed_after_secs: 300,
+            reports_per_tenant: 2,
+            report_cache_secs: 60,
         }
     }
 }

@@ -4,7 +4,7 @@
 //! its SEQUENCE grows with every change, so calendars update the one
 //! event instead of adding another.
 
-use icalendar::{Calendar, Component, EventStatus};
+use icalendar::{Calendar, Component, EventStatus, Property};
 use parley_engine::booking::{BookingRecord, BookingStatus};
 use parley_engine::mail::MailAttachment;
 use parley_engine::Timestamp;
@@ -13,6 +13,39 @@ fn utc(t: Timestamp) -> String {
     jiff::Timestamp::from_millisecond(t.millis() as i64)
         .map(|t| t.strftime("%Y%m%dT%H%M%SZ").to_string())
         .unwrap_or_default()
+}
+
+/// A CAL-ADDRESS property (RFC 5545 3.3.3, 3.2.2): `mailto:` and the bare
+/// address, with the display name as `CN` when there is one. A double
+/// quote or control character, which a parameter value cannot hold, is
+/// dropped from the name; the crate quotes one holding `:`, `;` or `,`.
+fn cal_address(key: &str, name: &str, addr: &str) -> Property {
+    let mut p = Property::new(key, format!("mailto:{}", addr.trim()));
+    let cn: String = name
+        .chars()
+        .filter(|c| *c != '"' && !c.is_control())
+        .collect();
+    if !cn.trim().is_empty() {
+        p.add_parameter("CN", cn.trim());
+    }
+    p.done()
+}
+
+/// `Name <addr>` (or a bare `addr`, as the config's sender may be) split
+/// into its name and address; read by hand when it is not a strict RFC 5322
+/// mailbox (an unquoted comma in the name).
+fn mailbox(from: &str) -> (String, String) {
+    if let Ok(m) = from.parse::<lettre::message::Mailbox>() {
+        return (m.name.unwrap_or_default(), m.email.to_string());
+    }
+    let from = from.trim();
+    match (from.rfind('<'), from.strip_suffix('>')) {
+        (Some(i), Some(inner)) => (
+            from[..i].trim().trim_matches('"').to_string(),
+            inner[i + 1..].trim().to_string(),
+        ),
+        _ => (String::new(), from.to_string()),
+    }
 }
 
 /// The invitation for `b` as a `text/calendar` attachment, organised by
@@ -25,6 +58,7 @@ pub fn invitation(b: &BookingRecord, site: &str, organizer: &str, host: &str) ->
     } else {
         format!("{} — consultation with {site}", b.topic)
     };
+    let (org_name, org_addr) = mailbox(organizer);
     let mut event = icalendar::Event::new();
     event
         .uid(&format!("{}@{host}", b.id))
@@ -33,8 +67,8 @@ pub fn invitation(b: &BookingRecord, site: &str, organizer: &str, host: &str) ->
         .add_property("DTSTART", utc(b.span.start))
         .add_property("DTEND", utc(b.span.end))
         .add_property("DTSTAMP", utc(Timestamp::now()))
-        .add_property("ORGANIZER", format!("mailto:{organizer}"))
-        .add_property("ATTENDEE", format!("mailto:{}", b.email))
+        .append_property(cal_address("ORGANIZER", &org_name, &org_addr))
+        .append_property(cal_address("ATTENDEE", &b.name, &b.email))
         .status(match b.status {
             BookingStatus::Cancelled => EventStatus::Cancelled,
             BookingStatus::Requested => EventStatus::Tentative,
@@ -95,6 +129,20 @@ mod tests {
             "{text}"
         );
         assert!(a.content_type.starts_with("text/calendar"));
+        assert!(
+            text.contains("ORGANIZER:mailto:desk@acme.test\r\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("ATTENDEE;CN=Vic:mailto:vic@example.test\r\n"),
+            "{text}"
+        );
+        let named = invitation(&b, "Acme", "Acme, Inc. <desk@acme.test>", "acme.test");
+        let text = String::from_utf8(named.data).unwrap();
+        assert!(
+            text.contains("ORGANIZER;CN=\"Acme, Inc.\":mailto:desk@acme.test\r\n"),
+            "{text}"
+        );
         b.status = BookingStatus::Cancelled;
         let text = String::from_utf8(invitation(&b, "Acme", "d@a.test", "a.test").data).unwrap();
         assert!(text.contains("METHOD:CANCEL") && text.contains("STATUS:CANCELLED"));

@@ -21,6 +21,7 @@ pub mod ics;
 pub mod mail;
 pub mod proxies;
 pub mod recover;
+pub mod reports;
 pub mod server;
 pub mod state;
 pub mod ws;

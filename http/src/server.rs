@@ -205,6 +205,7 @@ impl Server {
             mail_templates,
             mail_budget: Default::default(),
             plans: config.plans().map_err(Fatal::Usage)?,
+            reports: crate::reports::Reports::new(&config.analytics),
             geoip: match &config.analytics.geoip_path {
                 Some(p) => Some(maxminddb::Reader::open_readfile(p).map_err(|e| {
                     Fatal::Usage(format!("analytics.geoip_path {}: {e}", p.display()))

@@ -58,6 +58,9 @@ pub struct AppInner {
     pub mail_budget: crate::mail::Budget,
     /// The plans (built-in, with the config's overrides), free first.
     pub plans: Vec<parley_engine::plans::Plan>,
+    /// Analytics reports: made off the async threads a few per tenant at
+    /// a time, and kept a minute.
+    pub reports: crate::reports::Reports,
     /// Countries by address, when `analytics.geoip_path` is set.
     pub geoip: Option<maxminddb::Reader<Vec<u8>>>,
 }

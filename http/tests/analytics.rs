@@ -39,7 +39,7 @@ fn top(v: &Value, list: &str, name: &str) -> u64 {
 async fn the_report_counts_what_happened_in_the_callers_time_zone() {
     let srv = Server::start_with(Setup {
         config: Some(
-            "[analytics]\nmissed_after_secs = 2\n[actors]\nvisitor_idle_secs = 1\n".into(),
+            "[analytics]\nmissed_after_secs = 2\nreport_cache_secs = 0\n[actors]\nvisitor_idle_secs = 1\n".into(),
         ),
         staff: vec![("agent@acme.test".into(), "agent".into())],
         tenants: vec!["other@else.test".into()],
@@ -288,7 +288,7 @@ async fn the_report_counts_what_happened_in_the_callers_time_zone() {
     assert_eq!(status, 200);
     assert_eq!(ty.as_deref(), Some("text/csv; charset=utf-8"));
     assert!(
-        body.starts_with("page,count\n") && body.contains("/pricing,1"),
+        body.starts_with("\"page\",\"count\"\n") && body.contains("\"/pricing\",\"1\""),
         "{body}"
     );
     let (_, _, body) = csv("series").await;
@@ -296,7 +296,7 @@ async fn the_report_counts_what_happened_in_the_callers_time_zone() {
     // they start inside an hour).
     assert!((25..=26).contains(&body.lines().count()), "{body}");
     let (_, _, body) = csv("staff").await;
-    assert!(body.contains("Olive,1,1,"), "{body}");
+    assert!(body.contains("\"Olive\",\"1\",\"1\","), "{body}");
     let (_, _, body) = csv("heatmap").await;
     assert_eq!(body.lines().count(), 8);
     let (status, _, _) = csv("nope").await;
@@ -367,7 +367,7 @@ async fn countries_come_from_a_geoip_database_when_one_is_set() {
     };
     let srv = Server::start_with(Setup {
         config: Some(format!(
-            "[analytics]\ngeoip_path = {:?}\n",
+            "[analytics]\ngeoip_path = {:?}\nreport_cache_secs = 0\n",
             db.to_str().unwrap()
         )),
         ..Default::default()
@@ -385,4 +385,65 @@ async fn countries_come_from_a_geoip_database_when_one_is_set() {
     assert_eq!(a["geo_source"], "geoip", "{a}");
     assert_eq!(top(&a, "countries", "DE"), 1, "{a}");
     assert_eq!(top(&a, "countries", "FR"), 0, "{a}");
+}
+
+/// A year of reports: a report is kept a minute for the same request (a
+/// visitor arriving after it shows in a new request at once, in that one
+/// only after the minute); four asked at once by one tenant give one
+/// report; a year reads its whole days from daily rollups and counts the
+/// same as its hours.
+#[tokio::test]
+async fn a_year_of_reports_is_kept_a_minute_and_made_once_for_four_asks() {
+    let srv = Server::start_with(Setup {
+        config: Some("[analytics]\nreport_cache_secs = 60\nreports_per_tenant = 1\n".into()),
+        ..Default::default()
+    });
+    let t = srv.login(OWNER).await;
+    let year = "/api/v1/analytics?range=365d&tz=Europe/Paris";
+    let before = srv.call("GET", year, Some(&t), None).await;
+    assert_eq!(before.status, 200, "{}", before.body);
+    assert_eq!(before.body["totals"]["visitors"], 0);
+    let url = format!("{}/ws/visitor?site={}", srv.ws, srv.site_key());
+    let mut vis = Ws::connect_with(&url, &[("user-agent", CHROME_MAC)]).await;
+    vis.send(json!({"type":"hello","tz":"Europe/Paris","page":{"url":"https://acme.test/","title":"Home","referrer":""}})).await;
+    vis.until_type("welcome").await;
+    // A request not asked before (its own end) is made afresh.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let fresh = loop {
+        let to = jiff::Timestamp::now()
+            .checked_add(jiff::SignedDuration::from_secs(3_600))
+            .unwrap();
+        let from = to
+            .checked_sub(jiff::SignedDuration::from_hours(400 * 24 - 2))
+            .unwrap();
+        let path = format!("/api/v1/analytics?from={from}&to={to}&tz=Europe/Paris");
+        let r = srv.call("GET", &path, Some(&t), None).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        if r.body["totals"]["visitors"] == 1 || Instant::now() > deadline {
+            break r.body;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(fresh["totals"]["visitors"], 1, "{fresh}");
+    assert_eq!(top(&fresh, "browsers", "Chrome"), 1, "{fresh}");
+    let days = fresh["series"].as_array().unwrap();
+    assert!((399..=401).contains(&days.len()), "{}", days.len());
+    let counted: u64 = days.iter().map(|d| d["visitors"].as_u64().unwrap()).sum();
+    assert_eq!(counted, 1, "the series counts the hour once");
+    // The year asked before is kept: the visitor is not in it yet.
+    let again = srv.call("GET", year, Some(&t), None).await;
+    assert_eq!(again.body, before.body, "kept for the minute");
+    // Four at once (one turn per tenant here): one report, the same four times.
+    let other = "/api/v1/analytics?range=365d&tz=America/New_York";
+    let asks = (0..4).map(|_| srv.call("GET", other, Some(&t), None));
+    let got = futures_util::future::join_all(asks).await;
+    for r in &got {
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body, got[0].body);
+    }
+    assert_eq!(got[0].body["totals"]["visitors"], 1, "{}", got[0].body);
+    assert_eq!(
+        got[0].body["totals"]["page_views"],
+        fresh["totals"]["page_views"]
+    );
 }

@@ -228,6 +228,16 @@ async fn a_booking_mails_an_ics_and_a_single_use_link_that_cancels_it() {
         ics_time(slot["end"].as_str().unwrap())
     )));
     assert!(cal.contains(&format!("UID:{id}@")));
+    // RFC 5545 CAL-ADDRESSes: the sender's name as CN, `mailto:` and the
+    // bare address (it was `mailto:Acme <desk@acme.test>`).
+    assert!(
+        cal.contains("ORGANIZER;CN=Acme:mailto:desk@acme.test\r\n"),
+        "{cal}"
+    );
+    assert!(
+        cal.contains("ATTENDEE;CN=Vic Tor:mailto:cal@v.test\r\n"),
+        "{cal}"
+    );
     assert!(mail["html"].as_str().unwrap().contains("Cancel or move"));
     let token = link_token(&mail);
     // The page opens for the link, and the API says what it is for.

@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use futures_util::StreamExt;
 use serde_json::{json, Value};
 
 fn form(email: &str, message: &str) -> Value {
@@ -262,6 +263,47 @@ async fn services_are_the_sites_list_and_every_message_exports_as_csv() {
         )
         .await;
     assert_eq!(r.status, 403);
+}
+
+/// An export of more messages than one page of the store, streamed: every
+/// message once, newest first, every cell quoted, and a formula after a
+/// separator (a semicolon-locale spreadsheet splits there) defused.
+#[tokio::test]
+async fn a_big_export_streams_every_message_quoted_and_defused() {
+    let srv = Server::start();
+    let owner = srv.login(OWNER).await;
+    let path = format!("/api/v1/public/{}/contact", srv.site_key());
+    let evil = "hello;=cmd|' /C calc'!A0";
+    let r = srv
+        .call("POST", &path, None, Some(form("first@mail.test", evil)))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let client = reqwest::Client::new();
+    let posts = (0..1_200).map(|i| {
+        let req = client
+            .post(format!("{}{path}", srv.base))
+            .json(&form(&format!("v{i}@mail.test"), &format!("message {i}")));
+        async move { send(req).await.status }
+    });
+    let statuses: Vec<u16> = futures_util::stream::iter(posts)
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    assert!(statuses.iter().all(|s| *s == 201), "{statuses:?}");
+    let rows = csv_download(
+        &srv.base,
+        "/api/v1/contact-messages/export.csv",
+        &owner,
+        "contact-messages.csv",
+    )
+    .await;
+    assert_eq!(rows[0][0], "id");
+    assert_eq!(rows.len(), 1 + 1_201, "every message, once");
+    let ids: std::collections::HashSet<&str> = rows[1..].iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(ids.len(), 1_201);
+    let first = rows.last().unwrap();
+    assert_eq!(first[4], "first@mail.test");
+    assert_eq!(first[10], "hello;'=cmd|' /C calc'!A0");
 }
 
 fn csv_rows(text: &str) -> Vec<Vec<String>> {

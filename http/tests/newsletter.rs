@@ -136,8 +136,14 @@ async fn subscribe_confirm_receive_a_campaign_and_unsubscribe_in_one_click() {
         .text()
         .await
         .unwrap();
-    assert!(csv.starts_with("id,site_id,email,name,status"), "{csv}");
-    assert!(csv.contains("reader@mail.test,Rea,confirmed"), "{csv}");
+    assert!(
+        csv.starts_with("\"id\",\"site_id\",\"email\",\"name\",\"status\""),
+        "{csv}"
+    );
+    assert!(
+        csv.contains("\"reader@mail.test\",\"Rea\",\"confirmed\""),
+        "{csv}"
+    );
     // A campaign: previewed, then sent through the outbox.
     let r = srv
         .call(
@@ -229,4 +235,123 @@ async fn subscribe_confirm_receive_a_campaign_and_unsubscribe_in_one_click() {
         assert!(Instant::now() < deadline, "{}", c.body);
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// A campaign's links and images keep only web, mail and relative targets:
+/// a `javascript:`, `data:` or `vbscript:` one (however written) is shown
+/// as its text alone, in the preview and so in the mail.
+#[tokio::test]
+async fn a_campaign_keeps_only_web_mail_and_relative_link_targets() {
+    let srv = Server::start();
+    let owner = srv.login(OWNER).await;
+    let body = "[site](https://acme.test/a) [mail](mailto:desk@acme.test) [rel](/pricing)\n\n\
+        [js](javascript:alert(1)) [JS](JaVaScRiPt:alert(2)) [tab](java&#9;script:alert(3))\n\n\
+        [data](data:text/html;base64,PHNjcmlwdD4=) [vb](vbscript:msgbox(4))\n\n\
+        ![pic](https://acme.test/p.png) ![bad pic](data:image/svg+xml,x) <javascript:alert(5)>\n\n\
+        [ref][r] [![inner](javascript:alert(6))](https://acme.test/ok)\n\n\
+        [r]: javascript:alert(7)\n";
+    let r = srv
+        .call(
+            "POST",
+            "/api/v1/newsletter/campaigns",
+            Some(&owner),
+            Some(json!({"subject": "Links", "body": body})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.body["id"].as_str().unwrap();
+    let preview = srv
+        .call(
+            "GET",
+            &format!("/api/v1/newsletter/campaigns/{id}"),
+            Some(&owner),
+            None,
+        )
+        .await;
+    let html = preview.body["preview"]["html"].as_str().unwrap();
+    for kept in [
+        "<a href=\"https://acme.test/a\">site</a>",
+        "<a href=\"mailto:desk@acme.test\">mail</a>",
+        "<a href=\"/pricing\">rel</a>",
+        "<img src=\"https://acme.test/p.png\" alt=\"pic\" />",
+        "<a href=\"https://acme.test/ok\">inner</a>",
+    ] {
+        assert!(html.contains(kept), "{kept} kept in {html}");
+    }
+    // Every target left is web, mail or relative.
+    for attr in ["href=\"", "src=\""] {
+        for (at, _) in html.match_indices(attr) {
+            let target = &html[at + attr.len()..];
+            assert!(
+                ["https://", "mailto:", "/"]
+                    .iter()
+                    .any(|p| target.starts_with(p)),
+                "{} in {html}",
+                &target[..target.find('"').unwrap_or(target.len())]
+            );
+        }
+    }
+    assert_eq!(html.matches("<a ").count(), 4, "{html}");
+    assert_eq!(html.matches("<img ").count(), 1, "{html}");
+    // Dropped targets leave their text.
+    for text in ["js", "JS", "tab", "data", "vb", "bad pic", "ref"] {
+        assert!(
+            html.contains(&format!(" {text}")) || html.contains(&format!(">{text}")),
+            "{text} in {html}"
+        );
+    }
+}
+
+/// An export of more subscribers than one page of the store, streamed:
+/// every subscriber once, every cell quoted, and a formula after a
+/// separator (a semicolon-locale spreadsheet splits there) defused.
+#[tokio::test]
+async fn a_big_subscriber_export_streams_every_row_quoted_and_defused() {
+    use futures_util::StreamExt;
+    let srv = Server::start();
+    let owner = srv.login(OWNER).await;
+    let path = format!("{}/api/v1/public/{}/newsletter", srv.base, srv.site_key());
+    let client = reqwest::Client::new();
+    let evil = "hello;=cmd|' /C calc'!A0";
+    let posts = (0..1_100).map(|i| {
+        let name = if i == 0 {
+            evil.to_string()
+        } else {
+            format!("Reader {i}")
+        };
+        let req = client
+            .post(&path)
+            .json(&json!({"email": format!("r{i}@mail.test"), "name": name}));
+        async move { send(req).await.status }
+    });
+    let statuses: Vec<u16> = futures_util::stream::iter(posts)
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    assert!(statuses.iter().all(|s| *s == 202), "{statuses:?}");
+    let rows = csv_download(
+        &srv.base,
+        "/api/v1/newsletter/export.csv",
+        &owner,
+        "subscribers.csv",
+    )
+    .await;
+    assert_eq!(
+        rows[0],
+        [
+            "id",
+            "site_id",
+            "email",
+            "name",
+            "status",
+            "created_at",
+            "changed_at"
+        ]
+    );
+    assert_eq!(rows.len(), 1 + 1_100, "every subscriber, once");
+    let emails: std::collections::HashSet<&str> = rows[1..].iter().map(|r| r[2].as_str()).collect();
+    assert_eq!(emails.len(), 1_100);
+    let evil_row = rows.iter().find(|r| r[2] == "r0@mail.test").unwrap();
+    assert_eq!(evil_row[3], "hello;'=cmd|' /C calc'!A0");
+    assert_eq!(evil_row[4], "pending");
 }

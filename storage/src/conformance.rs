@@ -46,6 +46,7 @@ cases![
     pending_mail_is_indexed_by_due_time_and_leaves_the_index_when_sent,
     every_requester_is_answered_after_the_write,
     counts_fold_into_buckets_and_markers_count_once,
+    counts_keep_daily_rollups_that_a_long_range_reads,
     mixed_trees_apply_together,
     many_keys_are_read_at_once_in_the_order_asked,
     the_instance_secret_is_chosen_once,
@@ -587,6 +588,84 @@ pub fn counts_fold_into_buckets_and_markers_count_once(store: &Store) {
     let b: Bucket =
         crate::codec::decode(&store.data().get(key.to_bytes()).unwrap().unwrap()).unwrap();
     assert_eq!(b.conversations, 1);
+}
+
+pub fn counts_keep_daily_rollups_that_a_long_range_reads(store: &Store) {
+    use parley_engine::analytics::{hour_start, report, report_from, Event, Resolution, DAY_HOURS};
+    let (t, site) = (parley_engine::TenantId::new(), parley_engine::SiteId::new());
+    let who = crate::keys::Tally::Site(site);
+    let d0 = 20_000 * DAY_HOURS;
+    // Days 0 and 5 counted before rollups were kept: plain hourly buckets.
+    let mut legacy = WriteBatch::new();
+    for h in (d0..d0 + DAY_HOURS).chain(d0 + 5 * DAY_HOURS..d0 + 6 * DAY_HOURS) {
+        let mut b = Bucket::default();
+        b.apply(&Event::Conversation);
+        legacy.put(
+            crate::keys::bucket(t, who, h).to_bytes(),
+            crate::codec::encode(&b),
+        );
+    }
+    store.write_now(legacy).unwrap();
+    // Counts in days 0 to 3 (day 0's first one starts its rollup from the
+    // hours already stored), and a staff member's, which has no day.
+    for h in (d0 + 5..d0 + 4 * DAY_HOURS).step_by(5) {
+        let mut b = WriteBatch::new();
+        b.count(
+            crate::keys::bucket(t, who, h),
+            Event::PageView(format!("/p{}", h % 3)),
+        );
+        b.count(
+            crate::keys::bucket(t, who, h),
+            Event::Message { staff: false },
+        );
+        let staff = crate::keys::Tally::Staff(parley_engine::StaffId::new());
+        b.count(crate::keys::bucket(t, staff, h), Event::Chat);
+        store.write_now(b).unwrap();
+    }
+    let days = store.days(t, site, d0, d0 + 10 * DAY_HOURS).unwrap();
+    let starts: Vec<u32> = days.iter().map(|(h, _)| *h - d0).collect();
+    assert_eq!(starts, [0, 24, 48, 72], "one rollup a day counted in");
+    assert_eq!(days[0].1.all.conversations, 24, "day 0 kept its past");
+    assert!(days[0].1.all.page_views > 0 && days[0].1.all.pages.len() == 3);
+    let hourly = store.buckets(t, who, d0, d0 + 10 * DAY_HOURS).unwrap();
+    let (from, to) = (d0 + 13, d0 + 5 * DAY_HOURS + 9);
+    let r = store.site_range(t, site, from, to).unwrap();
+    // Whole days 1 to 3 as rollups; day 4 has none and nothing counted;
+    // day 5 has none but was counted: its hours, with the range's ends.
+    let starts: Vec<u32> = r.days.iter().map(|(h, _)| *h - d0).collect();
+    assert_eq!(starts, [24, 48, 72]);
+    assert!(r
+        .buckets
+        .iter()
+        .all(|(h, _)| *h < d0 + 24 || *h >= d0 + 5 * DAY_HOURS));
+    assert_eq!(
+        r.buckets.len(),
+        hourly
+            .iter()
+            .filter(|(h, _)| (from..d0 + 24).contains(h) || (d0 + 96..=to).contains(h))
+            .count()
+    );
+    let tz = parley_engine::analytics::TimeZone::get("Europe/Paris").unwrap();
+    let (a, b) = (hour_start(from), hour_start(to + 1));
+    let whole = report(
+        a,
+        b,
+        &tz,
+        Resolution::Day,
+        hourly.iter().map(|(h, b)| (*h, b)),
+        "timezone",
+    );
+    let rolled = report_from(
+        a,
+        b,
+        &tz,
+        Resolution::Day,
+        r.buckets.iter().map(|(h, b)| (*h, b)),
+        r.days.iter().map(|(h, d)| (*h, d)),
+        "timezone",
+    );
+    assert_eq!(whole, rolled);
+    assert!(whole.totals.conversations > 0 && whole.totals.page_views > 0);
 }
 
 pub fn many_keys_are_read_at_once_in_the_order_asked(store: &Store) {

@@ -89,6 +89,17 @@ pub fn bucket(tenant: TenantId, who: Tally, hour: u32) -> BucketKey {
     BucketKey { tenant, who, hour }
 }
 
+/// A site's daily rollup ([`parley_engine::analytics::Day`]) starting at
+/// hour `start`: `tenant ‖ BUCKET ‖ 'd' ‖ site ‖ start`. It ends in an
+/// hour like a bucket, so retention expires it with them.
+pub fn day(tenant: TenantId, site: SiteId, start: u32) -> Vec<u8> {
+    let mut k = tenant_ks(tenant, ks::BUCKET, 21);
+    k.push(b'd');
+    k.extend_from_slice(&site.to_bytes());
+    k.extend_from_slice(&start.to_be_bytes());
+    k
+}
+
 /// The prefix of one owner's buckets.
 pub fn buckets(t: TenantId, who: Tally) -> Vec<u8> {
     who.prefix(t)

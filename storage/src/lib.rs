@@ -34,7 +34,7 @@ mod webhooks;
 pub mod writer;
 
 pub use accounts::{AuthStore, Usage};
-pub use analytics::AnalyticsStore;
+pub use analytics::{AnalyticsStore, SiteRange};
 pub use bookings::BookingStore;
 pub use desk::DeskStore;
 pub use kv::{Bytes, Tree};

@@ -24,9 +24,11 @@
 //! `/healthz` reports either state with its reason; the server restarts
 //! itself in place once the disk takes writes again (`parley::recover`).
 
+use crate::keys::Tally;
 use crate::postgres::Fences;
+use crate::AnalyticsStore;
 use crate::{Backend, Chain, Count, Op, Result, StorageError, Store, TreeId, WriteBatch};
-use parley_engine::analytics::Bucket;
+use parley_engine::analytics::{day_of, Bucket, Day, DAY_HOURS};
 use parley_engine::TenantId;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -785,7 +787,8 @@ fn fold(store: &Store, counts: Vec<Count>) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
     let mut wanted: Vec<Vec<u8>> = Vec::new();
     let mut asked: HashSet<Vec<u8>> = HashSet::new();
     for c in &counts {
-        for k in c.once.iter().cloned().chain([c.key.to_bytes()]) {
+        let day = day_key(&c.key).map(|(k, _)| k);
+        for k in c.once.iter().cloned().chain([c.key.to_bytes()]).chain(day) {
             if asked.insert(k.clone()) {
                 wanted.push(k);
             }
@@ -799,6 +802,7 @@ fn fold(store: &Store, counts: Vec<Count>) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         .filter_map(|(k, v)| Some((k, v?)))
         .collect();
     let mut buckets: HashMap<crate::keys::BucketKey, Bucket> = HashMap::new();
+    let mut days: HashMap<Vec<u8>, Day> = HashMap::new();
     let mut marked: HashSet<Vec<u8>> = HashSet::new();
     let mut out = Vec::new();
     for c in counts {
@@ -825,11 +829,54 @@ fn fold(store: &Store, counts: Vec<Count>) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
             }
         };
         b.apply(&c.event);
+        if let Some((k, start)) = day_key(&c.key) {
+            let d = match days.entry(k) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    let cur = match stored.remove(e.key()) {
+                        Some(v) => crate::codec::decode(&v).ok(),
+                        None => None,
+                    };
+                    // A day's first count (or one that cannot be read)
+                    // starts from the hours already counted, as stored.
+                    let cur = match cur {
+                        Some(d) => d,
+                        None => {
+                            let Tally::Site(site) = c.key.who else {
+                                unreachable!("only a site's counts have a day")
+                            };
+                            let hours = store.buckets(
+                                c.key.tenant,
+                                Tally::Site(site),
+                                start,
+                                start + DAY_HOURS - 1,
+                            )?;
+                            Day::from_hours(start, hours.iter().map(|(h, b)| (*h, b)))
+                        }
+                    };
+                    e.insert(cur)
+                }
+            };
+            d.apply(start, c.key.hour, &c.event);
+        }
     }
     out.extend(
         buckets
             .into_iter()
             .map(|(k, b)| (k.to_bytes(), crate::codec::encode(&b))),
     );
+    out.extend(days.into_iter().map(|(k, d)| (k, crate::codec::encode(&d))));
     Ok(out)
+}
+
+/// The key and first hour of the daily rollup a count also goes into: a
+/// site's, not a staff member's (their table reads hourly buckets).
+fn day_key(k: &crate::keys::BucketKey) -> Option<(Vec<u8>, u32)> {
+    match k.who {
+        Tally::Site(site) => {
+            let start = day_of(k.hour);
+            Some((crate::keys::day(k.tenant, site, start), start))
+        }
+        Tally::Staff(_) => None,
+    }
 }

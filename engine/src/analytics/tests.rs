@@ -1,4 +1,5 @@
 use super::*;
+use jiff::tz::TimeZone;
 
 #[test]
 fn histogram_percentiles_come_back_from_sums() {
@@ -148,4 +149,89 @@ fn pages_referrers_and_zones() {
         "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1",
     );
     assert_eq!((browser.as_str(), os, device), ("Safari", "iOS", "mobile"));
+}
+
+/// Hour `h`'s events: a little of everything, differing by hour.
+fn events_of(h: u32) -> Vec<Event> {
+    let mut v = Vec::new();
+    for i in 0..(h % 5 + 1) {
+        v.push(Event::Visit(Box::new(VisitTags {
+            device: ["desktop", "mobile"][(h + i) as usize % 2].into(),
+            browser: "Firefox".into(),
+            os: "Linux".into(),
+            country: format!("C{}", (h + i) % 7),
+            referrer: String::new(),
+        })));
+        v.push(Event::PageView(format!("/p{}", (h * 3 + i) % 11)));
+    }
+    if h % 3 == 0 {
+        v.push(Event::Conversation);
+        v.push(Event::FirstResponse(h as u64 * 1_000));
+        v.push(Event::Rating {
+            score: (h % 5 + 1) as u8,
+            add: true,
+        });
+    }
+    v
+}
+
+#[test]
+fn daily_rollups_give_the_report_hourly_buckets_give() {
+    let start = day_of(480_000 + 7);
+    assert_eq!(start % DAY_HOURS, 0);
+    let hours: Vec<u32> = (start..start + 5 * DAY_HOURS).collect();
+    let buckets: Vec<(u32, Bucket)> = hours
+        .iter()
+        .map(|&h| {
+            let mut b = Bucket::default();
+            events_of(h).iter().for_each(|e| b.apply(e));
+            (h, b)
+        })
+        .collect();
+    // Days as the writer keeps them, event by event, and as rebuilt from
+    // the hourly buckets: the same.
+    let mut days: Vec<(u32, Day)> = Vec::new();
+    for d in 0..5 {
+        let ds = start + d * DAY_HOURS;
+        let mut day = Day::default();
+        for h in ds..ds + DAY_HOURS {
+            events_of(h).iter().for_each(|e| day.apply(ds, h, e));
+        }
+        let rebuilt = Day::from_hours(ds, buckets.iter().map(|(h, b)| (*h, b)));
+        assert_eq!(day, rebuilt);
+        days.push((ds, day));
+    }
+    // An hour outside the day is no part of it.
+    let mut d = Day::default();
+    d.apply(start, start + DAY_HOURS, &Event::Conversation);
+    assert_eq!(d, Day::default());
+    // A range from the middle of the first day to the middle of the last:
+    // hourly buckets at both ends, the three whole days between as rollups.
+    let from = hour_start(start + 13);
+    let to = hour_start(start + 4 * DAY_HOURS + 9);
+    let paris = TimeZone::get("Europe/Paris").unwrap();
+    for res in [Resolution::Day, Resolution::Hour] {
+        let hourly = report(
+            from,
+            to,
+            &paris,
+            res,
+            buckets.iter().map(|(h, b)| (*h, b)),
+            "timezone",
+        );
+        let edges = buckets
+            .iter()
+            .filter(|(h, _)| *h < start + DAY_HOURS || *h >= start + 4 * DAY_HOURS);
+        let mixed = report_from(
+            from,
+            to,
+            &paris,
+            res,
+            edges.map(|(h, b)| (*h, b)),
+            days.iter().map(|(s, d)| (*s, d)),
+            "timezone",
+        );
+        assert_eq!(hourly, mixed);
+        assert!(hourly.totals.conversations > 0 && !hourly.top_pages.is_empty());
+    }
 }

@@ -11,8 +11,8 @@ use axum::response::Response;
 use axum::Json;
 use jiff::tz::TimeZone;
 use parley_engine::analytics::{
-    default_resolution, hour_of, leaderboard, report, Bucket, Report, Resolution, StaffRow, Top,
-    Totals, HOUR_MS,
+    default_resolution, hour_of, leaderboard, report_from, Bucket, Report, Resolution, StaffRow,
+    Top, Totals, HOUR_MS,
 };
 use parley_engine::codes::error as code;
 use parley_engine::permissions::Action;
@@ -21,6 +21,7 @@ use parley_storage::keys::Tally;
 use parley_storage::{AnalyticsStore, AuthStore};
 use serde::Deserialize;
 use serde_json::Value;
+use std::sync::Arc;
 
 /// The longest range one request reads.
 const MAX_DAYS: u64 = 400;
@@ -120,27 +121,45 @@ fn last_hour(r: &Range) -> u32 {
     hour_of(Timestamp(r.to.millis().saturating_sub(1)))
 }
 
-/// The report of the range over one site or every site.
-fn build(app: &App, me: &Authed, q: &RangeQuery) -> Result<Report, ApiError> {
+/// The report of the range over one site or every site: kept a minute,
+/// else made off the async threads in the tenant's turn ([`crate::reports`]).
+/// Whole UTC days are read as daily rollups, the rest as hourly buckets.
+async fn build(app: &App, me: &Authed, q: &RangeQuery) -> Result<Arc<Report>, ApiError> {
     me.require(Action::ReadAnalytics)?;
     let r = range(q)?;
     let sites = match q.site_id.as_deref().filter(|s| !s.is_empty()) {
         Some(id) => vec![crate::app::sites::find(app, me, id)?.id],
         None => app.store.sites(me.tenant())?.iter().map(|s| s.id).collect(),
     };
-    let (h0, h1) = (hour_of(r.from), last_hour(&r));
-    let mut buckets: Vec<(u32, Bucket)> = Vec::new();
-    for s in sites {
-        buckets.extend(app.store.buckets(me.tenant(), Tally::Site(s), h0, h1)?);
-    }
-    Ok(report(
-        r.from,
-        r.to,
-        &r.tz,
-        r.resolution,
-        buckets.iter().map(|(h, b)| (*h, b)),
-        app.geo_source(),
-    ))
+    // The request as asked (a relative range's end is "now": kept a minute,
+    // the report may be that much behind).
+    let key = format!(
+        "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{sites:?}",
+        q.range, q.from, q.to, q.tz, q.resolution, q.site_id
+    );
+    let (store, t, geo) = (app.store.clone(), me.tenant(), app.geo_source());
+    app.reports
+        .get(t, key, move || {
+            let (h0, h1) = (hour_of(r.from), last_hour(&r));
+            let mut parts = Vec::with_capacity(sites.len());
+            for s in sites {
+                parts.push(store.site_range(t, s, h0, h1)?);
+            }
+            Ok(report_from(
+                r.from,
+                r.to,
+                &r.tz,
+                r.resolution,
+                parts
+                    .iter()
+                    .flat_map(|p| p.buckets.iter().map(|(h, b)| (*h, b))),
+                parts
+                    .iter()
+                    .flat_map(|p| p.days.iter().map(|(h, d)| (*h, d))),
+                geo,
+            ))
+        })
+        .await
 }
 
 /// Totals, series, heatmap and top lists of a range.
@@ -152,7 +171,7 @@ pub async fn get(
     me: Authed,
     ApiQuery(q): ApiQuery<RangeQuery>,
 ) -> Result<Json<Report>, ApiError> {
-    Ok(Json(build(&app, &me, &q)?))
+    Ok(Json(Report::clone(&*build(&app, &me, &q).await?)))
 }
 
 fn totals_row(t: &Totals) -> Vec<String> {
@@ -204,7 +223,7 @@ pub async fn export(
     if table == "staff" {
         return staff_csv(&app, &me, &q);
     }
-    let rep = build(&app, &me, &q)?;
+    let rep = build(&app, &me, &q).await?;
     let file = format!("analytics-{table}.csv");
     let tops = |rows: &[Top], name: &str| {
         super::csv_response(

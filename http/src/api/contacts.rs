@@ -207,25 +207,9 @@ pub async fn export(
     me: Authed,
 ) -> Result<axum::response::Response, ApiError> {
     me.require(Action::ExportData)?;
-    let items = app
-        .store
-        .contacts(me.tenant(), None, usize::MAX, &|_| true)?;
-    let rows = items.iter().map(|c| {
-        vec![
-            c.id.to_string(),
-            c.created_at.to_rfc3339(),
-            c.site_id.to_string(),
-            c.name.clone(),
-            c.email.clone(),
-            c.phone.clone(),
-            c.service.clone(),
-            c.status.as_str().to_string(),
-            c.assignee.map(|a| a.to_string()).unwrap_or_default(),
-            c.page_url.clone(),
-            c.message.clone(),
-        ]
-    });
-    super::csv_response(
+    let t = me.tenant();
+    let store = app.store.clone();
+    super::csv_pages(
         "contact-messages.csv",
         &[
             "id",
@@ -240,6 +224,23 @@ pub async fn export(
             "page_url",
             "message",
         ],
-        rows,
+        move |before, n| Ok(store.contacts(t, before, n, &|_| true)?),
+        |c: &ContactRecord| c.id,
+        |c: &ContactRecord| {
+            vec![
+                c.id.to_string(),
+                c.created_at.to_rfc3339(),
+                c.site_id.to_string(),
+                c.name.clone(),
+                c.email.clone(),
+                c.phone.clone(),
+                c.service.clone(),
+                c.status.as_str().to_string(),
+                c.assignee.map(|a| a.to_string()).unwrap_or_default(),
+                c.page_url.clone(),
+                c.message.clone(),
+            ]
+        },
     )
+    .await
 }

@@ -11,6 +11,7 @@ pub mod canned;
 pub mod consultations;
 pub mod contacts;
 pub mod conversations;
+pub mod download;
 pub mod edge;
 pub mod error;
 pub mod limits;
@@ -37,6 +38,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
+pub use download::{csv_pages, csv_response};
 use error::ApiError;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -70,44 +72,6 @@ impl Page {
             items: items.iter().map(view).collect(),
         }
     }
-}
-
-/// A CSV download: a header row, then one row per record. Cells that a
-/// spreadsheet would run as a formula (`=`, `+`, `-`, `@` first) get a
-/// leading `'` (CSV injection) — unless they are only a number or phone
-/// number (digits, spaces, `+-().`), which no spreadsheet can run.
-pub fn csv_response(
-    filename: &str,
-    header: &[&str],
-    rows: impl Iterator<Item = Vec<String>>,
-) -> Result<Response, ApiError> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(header).map_err(ApiError::internal)?;
-    for row in rows {
-        let row = row.into_iter().map(|c| {
-            let plain = c
-                .chars()
-                .all(|ch| ch.is_ascii_digit() || " +-().".contains(ch));
-            if c.starts_with(['=', '+', '-', '@', '\t', '\r']) && !plain {
-                format!("'{c}")
-            } else {
-                c
-            }
-        });
-        w.write_record(row).map_err(ApiError::internal)?;
-    }
-    let body = w.into_inner().map_err(ApiError::internal)?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{filename}\""),
-            ),
-        ],
-        body,
-    )
-        .into_response())
 }
 
 struct Bearer;

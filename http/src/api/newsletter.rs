@@ -109,24 +109,9 @@ pub async fn list(
 pub async fn export(State(app): State<App>, me: Authed) -> Result<Response, ApiError> {
     me.require(Action::ManageNewsletter)?;
     me.require(Action::ExportData)?;
-    let items = app
-        .store
-        .subscribers(me.tenant(), None, usize::MAX, &|_| true)?;
-    let rows = items.iter().map(|s| {
-        vec![
-            s.id.to_string(),
-            s.site_id.to_string(),
-            s.email.clone(),
-            s.name.clone(),
-            s.status.as_str().to_string(),
-            s.created_at.to_rfc3339(),
-            s.history
-                .last()
-                .map(|h| h.at.to_rfc3339())
-                .unwrap_or_default(),
-        ]
-    });
-    super::csv_response(
+    let t = me.tenant();
+    let store = app.store.clone();
+    super::csv_pages(
         "subscribers.csv",
         &[
             "id",
@@ -137,8 +122,24 @@ pub async fn export(State(app): State<App>, me: Authed) -> Result<Response, ApiE
             "created_at",
             "changed_at",
         ],
-        rows,
+        move |before, n| Ok(store.subscribers(t, before, n, &|_| true)?),
+        |s: &SubscriberRecord| s.id,
+        |s: &SubscriberRecord| {
+            vec![
+                s.id.to_string(),
+                s.site_id.to_string(),
+                s.email.clone(),
+                s.name.clone(),
+                s.status.as_str().to_string(),
+                s.created_at.to_rfc3339(),
+                s.history
+                    .last()
+                    .map(|h| h.at.to_rfc3339())
+                    .unwrap_or_default(),
+            ]
+        },
     )
+    .await
 }
 
 fn campaign_view(c: &CampaignRecord) -> Value {

@@ -256,12 +256,25 @@ pub fn find_campaign(app: &App, me: &Authed, id: &str) -> Result<CampaignRecord,
 }
 
 /// The campaign's body as the subscribers will read it: text and HTML.
+/// Raw HTML in the Markdown is shown as text, never run; a link or image
+/// whose target is not web, mail or relative
+/// ([`parley_engine::newsletter::safe_link_target`]) is kept as its text
+/// alone.
 pub fn render_body(markdown: &str) -> (String, String) {
-    use pulldown_cmark::{html, Event, Parser};
-    // Raw HTML in the Markdown is shown as text, never run.
-    let events = Parser::new(markdown).map(|e| match e {
-        Event::Html(h) | Event::InlineHtml(h) => Event::Text(h),
-        other => other,
+    use parley_engine::newsletter::safe_link_target;
+    use pulldown_cmark::{html, Event, Parser, Tag, TagEnd};
+    // Whether each open link or image was dropped, so its end goes too
+    // (an image may sit inside a link and a link inside an image's text).
+    let mut dropped: Vec<bool> = Vec::new();
+    let events = Parser::new(markdown).filter_map(|e| match e {
+        Event::Html(h) | Event::InlineHtml(h) => Some(Event::Text(h)),
+        Event::Start(Tag::Link { ref dest_url, .. } | Tag::Image { ref dest_url, .. }) => {
+            let drop = !safe_link_target(dest_url);
+            dropped.push(drop);
+            (!drop).then_some(e)
+        }
+        Event::End(TagEnd::Link | TagEnd::Image) => (!dropped.pop().unwrap_or(false)).then_some(e),
+        other => Some(other),
     });
     let mut out = String::new();
     html::push_html(&mut out, events);

@@ -707,3 +707,48 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// A CSV download's rows (header first), every cell unquoted, after
+/// checking that the server quoted every cell and streamed the body (no
+/// `Content-Length`: it is sent in chunks as the store is read).
+pub async fn csv_download(base: &str, path: &str, token: &str, file: &str) -> Vec<Vec<String>> {
+    let r = reqwest::Client::new()
+        .get(format!("{base}{path}"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let h = |n: &str| r.headers()[n].to_str().unwrap().to_string();
+    assert_eq!(h("content-type"), "text/csv; charset=utf-8");
+    assert_eq!(
+        h("content-disposition"),
+        format!("attachment; filename=\"{file}\"")
+    );
+    assert!(
+        r.headers().get("content-length").is_none(),
+        "streamed, not built whole: {:?}",
+        r.headers()
+    );
+    let text = r.text().await.unwrap();
+    let rows: Vec<Vec<String>> = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(text.as_bytes())
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_string).collect())
+        .collect();
+    // Every cell quoted: the rows written back with every cell quoted are
+    // the very bytes received.
+    let mut w = csv::WriterBuilder::new()
+        .quote_style(csv::QuoteStyle::Always)
+        .from_writer(Vec::new());
+    for row in &rows {
+        w.write_record(row).unwrap();
+    }
+    assert!(
+        w.into_inner().unwrap() == text.as_bytes(),
+        "every cell quoted: {}",
+        &text[..text.len().min(2_000)]
+    );
+    rows
+}
