@@ -160,10 +160,14 @@ async fn nodes_chat_over_an_authenticated_tls_bus_that_carries_no_token() {
             .iter()
             .any(|p| p.windows(needle.len()).any(|w| w == needle))
     };
-    eventually("the relayed chat on the bus", Duration::from_secs(10), || {
-        let seen = saw(b"relayed reply") && saw(b"from b");
-        async move { seen.then_some(()) }
-    })
+    eventually(
+        "the relayed chat on the bus",
+        Duration::from_secs(10),
+        || {
+            let seen = saw(b"relayed reply") && saw(b"from b");
+            async move { seen.then_some(()) }
+        },
+    )
     .await;
     let header = access.split('.').next().unwrap().to_string();
     for (what, needle) in [
