@@ -15,6 +15,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 
+/// A kept report's name: its tenant and the request as asked.
+type Key = (TenantId, String);
+
 /// Most reports kept at once, over every tenant (the oldest goes first).
 const MAX_KEPT: usize = 1_024;
 
@@ -25,7 +28,7 @@ pub struct Reports {
     /// Each tenant's permits; dropped when nobody holds or waits for one.
     turns: Mutex<HashMap<TenantId, Arc<Semaphore>>>,
     /// Reports by tenant and the request that asked for them, with when.
-    kept: Mutex<HashMap<(TenantId, String), (Instant, Arc<Report>)>>,
+    kept: Mutex<HashMap<Key, (Instant, Arc<Report>)>>,
 }
 
 impl Reports {
@@ -39,7 +42,7 @@ impl Reports {
         }
     }
 
-    fn cached(&self, key: &(TenantId, String)) -> Option<Arc<Report>> {
+    fn cached(&self, key: &Key) -> Option<Arc<Report>> {
         let kept = self.kept.lock().expect("reports lock");
         kept.get(key)
             .filter(|(at, _)| at.elapsed() < self.keep)
