@@ -560,6 +560,17 @@ pub fn due_scans_pass_over_what_is_skipped_and_shared_bodies_are_filled(store: &
         )
     );
     assert!(store.has_mail_body(quiet, back.shared.unwrap().id).unwrap());
+    // A day's bytes: mails made since then, newest first, and shared bodies once.
+    let one = crate::codec::encode(&mail(busy, 1_000)).len() as u64;
+    assert_eq!(
+        store.mail_bytes_since(busy, Timestamp(1_000)).unwrap(),
+        5 * one
+    );
+    assert_eq!(store.mail_bytes_since(busy, Timestamp(1_005)).unwrap(), 0);
+    assert_eq!(
+        store.mail_bytes_since(quiet, Timestamp(1_500)).unwrap(),
+        (crate::codec::encode(&last).len() + crate::codec::encode(&body).len()) as u64
+    );
     assert!(!store.has_mail_body(busy, MailId::new()).unwrap());
 
     let conv = ConversationId::new();
