@@ -9,7 +9,9 @@
 use crate::*;
 use parley_engine::account::*;
 use parley_engine::analytics::Bucket;
-use parley_engine::mail::{MailRecord, MailRecordV1, MailStatus, RetryPolicy};
+use parley_engine::mail::{
+    MailBody, MailRecord, MailRecordV1, MailStatus, RetryPolicy, SharedBody,
+};
 use parley_engine::records::*;
 use parley_engine::*;
 use std::sync::mpsc;
@@ -44,6 +46,7 @@ cases![
     purge_drops_only_dead_sessions_and_expired_tokens,
     a_visitor_is_read_whole_and_erased_whole,
     pending_mail_is_indexed_by_due_time_and_leaves_the_index_when_sent,
+    due_scans_pass_over_what_is_skipped_and_shared_bodies_are_filled,
     every_requester_is_answered_after_the_write,
     counts_fold_into_buckets_and_markers_count_once,
     counts_keep_daily_rollups_that_a_long_range_reads,
@@ -528,6 +531,85 @@ pub fn pending_mail_is_indexed_by_due_time_and_leaves_the_index_when_sent(store:
     let back = store.mail(t, m.id).unwrap().unwrap();
     assert_eq!(back.status, MailStatus::Sent);
     assert_eq!(store.mails(t, None, 10, &|_| true).unwrap(), vec![back]);
+}
+
+pub fn due_scans_pass_over_what_is_skipped_and_shared_bodies_are_filled(store: &Store) {
+    let (busy, quiet) = (TenantId::new(), TenantId::new());
+    let mail = |t: TenantId, at: u64| -> MailRecord {
+        MailRecordV1 {
+            id: MailId::new(),
+            tenant_id: t,
+            to: "a@b.test".into(),
+            subject: "hi".into(),
+            body: String::new(),
+            created_at: Timestamp(at),
+        }
+        .into()
+    };
+    let mut b = WriteBatch::new();
+    for i in 0..5 {
+        store.put_mail(&mut b, &mail(busy, 1_000 + i));
+    }
+    let mut last = mail(quiet, 2_000);
+    last.shared = Some(SharedBody {
+        id: MailId::new(),
+        vars: vec![("@@u@@".into(), "http://x/l/1?a&b".into())],
+    });
+    let body = MailBody {
+        text: "leave: @@u@@".into(),
+        html: "<a href=\"@@u@@\">leave</a>".into(),
+    };
+    store.put_mail_body(&mut b, quiet, last.shared.as_ref().unwrap().id, &body);
+    store.put_mail(&mut b, &last);
+    store.write_now(b).unwrap();
+    let now = Timestamp(10_000);
+    assert_eq!(store.mails_due(now, 2).unwrap().len(), 2);
+    let due = store
+        .mails_due_except(now, 10, 100, &|t, _| t == busy)
+        .unwrap();
+    assert_eq!(
+        due,
+        vec![(Timestamp(2_000), quiet, last.id)],
+        "the busy tenant's five passed over"
+    );
+    assert!(
+        store
+            .mails_due_except(now, 10, 5, &|t, _| t == busy)
+            .unwrap()
+            .is_empty(),
+        "at most `scan` entries looked at"
+    );
+    let back = store.mail(quiet, last.id).unwrap().unwrap();
+    assert_eq!(back, last);
+    assert_eq!(
+        store.mail_body(&back).unwrap(),
+        (
+            "leave: http://x/l/1?a&b".to_string(),
+            "<a href=\"http://x/l/1?a&amp;b\">leave</a>".to_string()
+        )
+    );
+    assert!(store.has_mail_body(quiet, back.shared.unwrap().id).unwrap());
+    // A day's bytes: mails made since then, newest first, and shared bodies once.
+    let one = crate::codec::encode(&mail(busy, 1_000)).len() as u64;
+    assert_eq!(
+        store.mail_bytes_since(busy, Timestamp(1_000)).unwrap(),
+        5 * one
+    );
+    assert_eq!(store.mail_bytes_since(busy, Timestamp(1_005)).unwrap(), 0);
+    assert_eq!(
+        store.mail_bytes_since(quiet, Timestamp(1_500)).unwrap(),
+        (crate::codec::encode(&last).len() + crate::codec::encode(&body).len()) as u64
+    );
+    assert!(!store.has_mail_body(busy, MailId::new()).unwrap());
+
+    let conv = ConversationId::new();
+    assert!(store.transcript_log(quiet, conv).unwrap().is_none());
+    let mut log = parley_engine::transcript::TranscriptLog::default();
+    assert!(log.admit(now, "v@x.test", 2).is_ok());
+    let mut b = WriteBatch::new();
+    store.put_transcript_log(&mut b, quiet, conv, &log);
+    store.write_now(b).unwrap();
+    assert_eq!(store.transcript_log(quiet, conv).unwrap(), Some(log));
 }
 
 pub fn every_requester_is_answered_after_the_write(store: &Store) {
