@@ -6,7 +6,7 @@
 //! it now (whole days from their rollups, `AnalyticsStore::site_range`).
 //! Run: `cargo bench -p parley-benches --bench analytics`.
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, criterion_main, Criterion, SamplingMode};
 use jiff::tz::TimeZone;
 use parley_engine::analytics::{
     day_of, hour_of, report, report_from, Bucket, Day, Event, Resolution, VisitTags, DAY_HOURS,
@@ -125,7 +125,10 @@ fn year_of_five_sites(c: &mut Criterion) {
     let (h0, h1) = (hour_of(from), hour_of(to) - 1);
     let tz = TimeZone::get("Europe/Paris").unwrap();
     let mut g = c.benchmark_group("analytics_year");
-    g.sample_size(10).measurement_time(Duration::from_secs(20));
+    // Seconds an iteration from the hourly buckets: one iteration a sample.
+    g.sample_size(10)
+        .sampling_mode(SamplingMode::Flat)
+        .measurement_time(Duration::from_secs(20));
     g.bench_function("365_days_of_5_sites_from_hourly_buckets", |b| {
         b.iter(|| {
             let mut all = Vec::new();
