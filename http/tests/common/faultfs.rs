@@ -74,6 +74,10 @@ impl FaultFs {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+        // A data dir other users can read is refused: make it private.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(mount, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| format!("chmod 0700 on the fault file system: {e}"))?;
         Ok(fs)
     }
 
