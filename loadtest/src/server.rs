@@ -108,7 +108,6 @@ frame_burst = 1000000
 outbound_queue = 4096
 login_per_ip_per_minute = 100000
 login_per_account_per_minute = 100000
-login_free_failures = 100000
 api_per_ip_per_second = 100000
 api_burst = 100000
 visitor_connects_per_ip_per_minute = 100000000
