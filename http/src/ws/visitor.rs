@@ -14,6 +14,7 @@ use parley_engine::validate;
 use parley_engine::*;
 use parley_storage::AuthStore;
 use ractor::ActorRef;
+use std::future::Future;
 use tokio::sync::oneshot;
 use tokio::time::{timeout_at, Instant};
 
@@ -59,46 +60,64 @@ pub struct Browser {
 }
 
 /// Runs a visitor connection to its end; returns the close code.
-pub async fn run(
+///
+/// Not an `async fn`: an idle socket's task holds this future as long as
+/// the socket is open, and an `async fn` would keep room for its arguments
+/// (the socket, the site) and for a second copy of the session beside the
+/// steady loop's. Here the handshake is boxed at once (its state is freed
+/// once the visitor is in) and the steady loop owns the only session.
+pub fn run(
     s: Socket,
     site: Option<SiteRecord>,
     device: Box<Browser>,
     prelude: oneshot::Sender<Prelude>,
-) -> u16 {
-    // The handshake runs boxed: its state is freed once the visitor is in,
-    // so an idle connection's task holds only the steady loop's state.
-    let v = match Box::pin(hello(s, site, device, prelude, None)).await {
-        Ok(v) => v,
-        Err(code) => return code,
-    };
-    steady(v).await
+) -> impl Future<Output = u16> + Send {
+    let hello = Box::pin(hello(s, site, device, prelude, None));
+    async move {
+        // Taken out of the `Result` first: a `match` on the await would
+        // keep the whole `Result` alive beside the steady loop.
+        let v = match hello.await {
+            Ok(v) => v,
+            Err(code) => return code,
+        };
+        steady(v).await
+    }
 }
 
 /// Runs a visitor connection relayed from another cluster node, whose
 /// `hello` that node read and whose token it checked (`http/CLUSTER.md`:
 /// the token never travels; `welcome` leaves it for that node to fill in).
-pub async fn run_greeted(
+pub fn run_greeted(
     s: Socket,
     site: Option<SiteRecord>,
     device: Box<Browser>,
     prelude: oneshot::Sender<Prelude>,
     greeting: Greeting,
-) -> u16 {
-    match Box::pin(hello(s, site, device, prelude, Some(greeting))).await {
-        Ok(v) => steady(v).await,
-        Err(code) => code,
+) -> impl Future<Output = u16> + Send {
+    let hello = Box::pin(hello(s, site, device, prelude, Some(greeting)));
+    async move {
+        // Taken out of the `Result` first: a `match` on the await would
+        // keep the whole `Result` alive beside the steady loop.
+        let v = match hello.await {
+            Ok(v) => v,
+            Err(code) => return code,
+        };
+        steady(v).await
     }
 }
 
-/// The visitor's frames after `welcome`.
-async fn steady(mut v: Session) -> u16 {
+/// The visitor's frames after `welcome`. The session is the block's one
+/// capture, used in place (an `async fn` would hold it twice).
+fn steady(mut v: Session) -> impl Future<Output = u16> + Send {
     // Each frame's handling is boxed too (one short-lived allocation per
     // frame): otherwise every idle socket's task would reserve room for the
     // largest frame's state machine while it waits (1.9 KiB instead of 0.9).
-    loop {
-        match v.s.recv().await {
-            Ok(text) => Box::pin(v.handle(&text)).await,
-            Err(code) => return code,
+    async move {
+        loop {
+            match v.s.recv().await {
+                Ok(text) => Box::pin(v.handle(&text)).await,
+                Err(code) => return code,
+            }
         }
     }
 }
