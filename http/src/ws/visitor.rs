@@ -108,6 +108,7 @@ pub fn run_greeted(
 
 /// The visitor's frames after `welcome`. The session is the block's one
 /// capture, used in place (an `async fn` would hold it twice).
+#[allow(clippy::manual_async_fn)] // the point: see above
 fn steady(mut v: Session) -> impl Future<Output = u16> + Send {
     // Each frame's handling is boxed too (one short-lived allocation per
     // frame): otherwise every idle socket's task would reserve room for the
