@@ -552,7 +552,10 @@ mod tests {
             Kind::PasswordChanged,
         ] {
             let r = t.render(k, &vars).unwrap();
-            assert!(!r.text.contains("T16:") && !r.html.contains("T16:"), "{k:?}");
+            assert!(
+                !r.text.contains("T16:") && !r.html.contains("T16:"),
+                "{k:?}"
+            );
         }
     }
 

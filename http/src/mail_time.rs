@@ -20,9 +20,10 @@ pub const ZONE_VAR: &str = "tz";
 
 /// Registers the `datetime`, `timespan` and `clock` filters.
 pub fn register(env: &mut Environment<'_>) {
-    env.add_filter("datetime", |state: &State, v: Value, zone: Option<String>| {
-        show(state, v, zone, |z, name| datetime(z, name))
-    });
+    env.add_filter(
+        "datetime",
+        |state: &State, v: Value, zone: Option<String>| show(state, v, zone, datetime),
+    );
     env.add_filter("clock", |state: &State, v: Value, zone: Option<String>| {
         show(state, v, zone, |z, _| z.strftime("%H:%M").to_string())
     });
@@ -97,7 +98,12 @@ fn instant(v: &Value) -> Option<Timestamp> {
 /// shown as it is, escaped as any value (a mail is never lost to a
 /// formatting slip). A formatted time holds only digits, letters and a zone
 /// name, so it is marked safe: HTML shows `America/New_York`, not `&#x2f;`.
-fn show(state: &State, v: Value, zone: Option<String>, f: impl Fn(&Zoned, &str) -> String) -> Value {
+fn show(
+    state: &State,
+    v: Value,
+    zone: Option<String>,
+    f: impl Fn(&Zoned, &str) -> String,
+) -> Value {
     let name = zone_name(state, zone);
     match instant(&v) {
         Some(t) => Value::from_safe_string(f(&t.to_zoned_datetime(zone_of(&name)), &name)),
@@ -124,11 +130,17 @@ mod tests {
             "Mon 7 Dec 2026, 16:06 (UTC)"
         );
         assert_eq!(
-            render("{{ at | datetime }}", context! { at, tz => "America/New_York" }),
+            render(
+                "{{ at | datetime }}",
+                context! { at, tz => "America/New_York" }
+            ),
             "Mon 7 Dec 2026, 11:06 (America/New_York)"
         );
         assert_eq!(
-            render("{{ at | datetime('Asia/Kolkata') }}", context! { at, tz => "UTC" }),
+            render(
+                "{{ at | datetime('Asia/Kolkata') }}",
+                context! { at, tz => "UTC" }
+            ),
             "Mon 7 Dec 2026, 21:36 (Asia/Kolkata)"
         );
         assert_eq!(
@@ -142,11 +154,17 @@ mod tests {
         let start = 1_796_680_800_000_i64; // 2026-12-07T22:00:00Z
         let end = start + 3_600_000;
         assert_eq!(
-            render("{{ s | timespan(e) }}", context! { s => start, e => end, tz => "UTC" }),
+            render(
+                "{{ s | timespan(e) }}",
+                context! { s => start, e => end, tz => "UTC" }
+            ),
             "Mon 7 Dec 2026, 22:00 – 23:00 (UTC)"
         );
         assert_eq!(
-            render("{{ s | timespan(e) }}", context! { s => start, e => end, tz => "Europe/Paris" }),
+            render(
+                "{{ s | timespan(e) }}",
+                context! { s => start, e => end, tz => "Europe/Paris" }
+            ),
             "Mon 7 Dec 2026, 23:00 – Tue 8 Dec 2026, 00:00 (Europe/Paris)"
         );
     }

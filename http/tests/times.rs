@@ -19,8 +19,21 @@ fn has_iso(text: &str) -> bool {
     let b = text.as_bytes();
     b.windows(16).any(|w| {
         let d = |i: usize| w[i].is_ascii_digit();
-        d(0) && d(1) && d(2) && d(3) && w[4] == b'-' && d(5) && d(6) && w[7] == b'-'
-            && d(8) && d(9) && w[10] == b'T' && d(11) && d(12) && w[13] == b':' && d(14) && d(15)
+        d(0) && d(1)
+            && d(2)
+            && d(3)
+            && w[4] == b'-'
+            && d(5)
+            && d(6)
+            && w[7] == b'-'
+            && d(8)
+            && d(9)
+            && w[10] == b'T'
+            && d(11)
+            && d(12)
+            && w[13] == b':'
+            && d(14)
+            && d(15)
     })
 }
 
@@ -37,31 +50,62 @@ fn local(rfc3339: &str, zone: &str) -> String {
 async fn a_staff_time_zone_is_checked_stored_and_read_back() {
     let srv = Server::start();
     let owner = srv.pair(OWNER, PASSWORD).await;
-    let patch = |tz: Value| srv.call("PATCH", "/api/v1/me", Some(bearer(&owner)), Some(json!({ "timezone": tz })));
+    let patch = |tz: Value| {
+        srv.call(
+            "PATCH",
+            "/api/v1/me",
+            Some(bearer(&owner)),
+            Some(json!({ "timezone": tz })),
+        )
+    };
 
     let r = patch(json!("Mars/Olympus_Mons")).await;
     assert_eq!((r.status, r.code()), (400, "invalid"), "{}", r.body);
     let message = r.body["error"]["message"].as_str().unwrap();
-    assert!(message.contains("timezone") && message.contains("IANA"), "{message}");
-    let me = srv.call("GET", "/api/v1/me", Some(bearer(&owner)), None).await;
-    assert_eq!(me.body["prefs"]["timezone"], Value::Null, "a refused zone is not stored");
+    assert!(
+        message.contains("timezone") && message.contains("IANA"),
+        "{message}"
+    );
+    let me = srv
+        .call("GET", "/api/v1/me", Some(bearer(&owner)), None)
+        .await;
+    assert_eq!(
+        me.body["prefs"]["timezone"],
+        Value::Null,
+        "a refused zone is not stored"
+    );
 
     let r = patch(json!("Asia/Tokyo")).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["prefs"]["timezone"], "Asia/Tokyo");
-    let me = srv.call("GET", "/api/v1/me", Some(bearer(&owner)), None).await;
+    let me = srv
+        .call("GET", "/api/v1/me", Some(bearer(&owner)), None)
+        .await;
     assert_eq!(me.body["prefs"]["timezone"], "Asia/Tokyo", "{}", me.body);
-    assert_eq!(me.body["prefs"]["contact_alerts"], true, "other preferences keep");
+    assert_eq!(
+        me.body["prefs"]["contact_alerts"], true,
+        "other preferences keep"
+    );
     let (_ws, ready) = srv.staff(OWNER).await;
     assert_eq!(ready["staff"]["timezone"], "Asia/Tokyo", "{ready}");
 
     // Changing another preference keeps the zone; "" goes back to the browser's.
     let r = srv
-        .call("PATCH", "/api/v1/me", Some(bearer(&owner)), Some(json!({"contact_alerts": false})))
+        .call(
+            "PATCH",
+            "/api/v1/me",
+            Some(bearer(&owner)),
+            Some(json!({"contact_alerts": false})),
+        )
         .await;
     assert_eq!(r.body["prefs"]["timezone"], "Asia/Tokyo", "{}", r.body);
     let r = patch(json!("")).await;
-    assert_eq!((r.status, &r.body["prefs"]["timezone"]), (200, &Value::Null), "{}", r.body);
+    assert_eq!(
+        (r.status, &r.body["prefs"]["timezone"]),
+        (200, &Value::Null),
+        "{}",
+        r.body
+    );
     let (_ws, ready) = srv.staff(OWNER).await;
     assert!(ready["staff"].get("timezone").is_none(), "{ready}");
 }
@@ -113,7 +157,12 @@ async fn mails_show_times_in_the_recipients_or_the_sites_zone_named_never_iso() 
     assert_eq!(r.status, 201, "{}", r.body);
     let id = r.body["id"].as_str().unwrap().to_string();
     let c = srv
-        .call("GET", &format!("/api/v1/contact-messages/{id}"), Some(t), None)
+        .call(
+            "GET",
+            &format!("/api/v1/contact-messages/{id}"),
+            Some(t),
+            None,
+        )
         .await;
     let wrote = c.body["created_at"].as_str().unwrap().to_string();
     let r = srv
@@ -126,7 +175,10 @@ async fn mails_show_times_in_the_recipients_or_the_sites_zone_named_never_iso() 
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
     let m = sink.wait_for("vic@visitor.test", "Re: your message").await;
-    let expect = format!("You wrote on {} (America/New_York)", local(&wrote, "America/New_York"));
+    let expect = format!(
+        "You wrote on {} (America/New_York)",
+        local(&wrote, "America/New_York")
+    );
     for part in ["text", "html"] {
         let body = m[part].as_str().unwrap();
         assert!(body.contains(&expect), "{part} lacks {expect:?}: {body}");
@@ -149,16 +201,27 @@ async fn mails_show_times_in_the_recipients_or_the_sites_zone_named_never_iso() 
     let m = sink.wait_for("cal@visitor.test", "consultation").await;
     let when = local(start, "America/New_York");
     let subject = m["headers"]["subject"].as_str().unwrap();
-    assert!(subject.contains(&format!("{when} (America/New_York)")), "{subject}");
+    assert!(
+        subject.contains(&format!("{when} (America/New_York)")),
+        "{subject}"
+    );
     for part in ["text", "html"] {
         let body = m[part].as_str().unwrap();
-        assert!(body.contains(&when) && body.contains("(America/New_York)"), "{part}: {body}");
+        assert!(
+            body.contains(&when) && body.contains("(America/New_York)"),
+            "{part}: {body}"
+        );
         assert!(!has_iso(body), "{part} shows a raw ISO time: {body}");
     }
 
     // Mail to a staff member who chose a zone: in theirs.
     let r = srv
-        .call("PATCH", "/api/v1/me", Some(t), Some(json!({"timezone": "Asia/Kolkata"})))
+        .call(
+            "PATCH",
+            "/api/v1/me",
+            Some(t),
+            Some(json!({"timezone": "Asia/Kolkata"})),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let r = srv

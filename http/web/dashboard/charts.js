@@ -271,6 +271,8 @@ export function spark(values, label, { zero = true } = {}) {
     const pts = values.map((v, i) => (v == null ? null : `${x(i).toFixed(1)},${y(v).toFixed(1)}`)).filter(Boolean).join(' ');
     const svg = s('svg', { width: w, height: H, viewBox: `0 0 ${w} ${H}`, class: 'pspark', role: 'img', 'aria-label': label },
       s('polyline', { points: pts, fill: 'none', stroke: 'var(--accent)', 'stroke-width': 1.5, 'stroke-linejoin': 'round' }));
+    // A lone value has no line to draw: a dot says where it is.
+    if (known.length === 1) { const i = values.findIndex((v) => v != null); svg.append(s('circle', { cx: x(i), cy: y(values[i]), r: 2.5, fill: 'var(--accent)' })); }
     return { svg, points: [] };
   };
   return sized(draw, 'spark-box');
