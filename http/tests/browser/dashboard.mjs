@@ -109,10 +109,25 @@ const chartFacts = (page) => page.evaluate(() => {
   };
 });
 
+/** Serious or critical axe-core violations inside the elements `selectors` match. */
+async function axeOn(page, selectors) {
+  if (!(await page.evaluate(() => !!window.axe))) await page.addScriptTag({ path: new URL('./node_modules/axe-core/axe.min.js', import.meta.url).pathname });
+  const found = await page.evaluate(async (sel) => {
+    const include = sel.filter((x) => document.querySelector(x)).map((x) => [x]);
+    if (!include.length) return { checked: 1, bad: [] };
+    const r = await window.axe.run({ include }, { resultTypes: ['violations'] });
+    return { checked: r.passes.length, bad: r.violations.filter((v) => ['serious', 'critical'].includes(v.impact))
+      .map((v) => `${v.id}: ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ')}`) };
+  }, selectors);
+  assert.ok(found.checked > 0, 'axe-core checked something');
+  return found.bad;
+}
+
 /** The charts and times of issue 29: real-size charts, integer ticks, values by
  * hover and keyboard, the leaderboard, and the Account time zone. */
 async function timesScenario() {
-  const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-GB', timezoneId: 'UTC' });
+  // bypassCSP only lets the test inject axe-core; the app itself runs as served.
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-GB', timezoneId: 'UTC', bypassCSP: true });
   const owner = await ctx.newPage();
   owner.on('pageerror', (e) => console.log('page error:', e.message));
   pages.push(owner);
@@ -172,6 +187,7 @@ async function timesScenario() {
       for (const scheme of ['light', 'dark']) {
         await owner.emulateMedia({ colorScheme: scheme });
         await owner.screenshot({ path: `${shots}/times-${name}-${device}-${scheme}.png`, fullPage: name !== 'home' });
+        assert.deepEqual(await axeOn(owner, ['figure.chart', 'table.leaderboard', '.tiles']), [], `${name} (${device}, ${scheme}): axe-core`);
       }
       await owner.emulateMedia({ colorScheme: 'light' });
     }
@@ -191,6 +207,7 @@ async function timesScenario() {
   const after = await seen();
   assert.notEqual(after, before, `the session's time follows the zone (${before} → ${after})`);
   await owner.screenshot({ path: `${shots}/times-account-zone.png`, fullPage: true });
+  assert.deepEqual(await axeOn(owner, ['.zone-form']), [], 'the time zone form: axe-core');
   await owner.reload();
   await owner.evaluate(() => { location.hash = '#/account'; });
   await owner.locator('#account-timezone-now', { hasText: '(Asia/Tokyo)' }).waitFor();
