@@ -218,6 +218,13 @@ async function timesScenario() {
   await owner.locator('figure', { hasText: 'When conversations start (Asia/Tokyo)' }).waitFor();
   await owner.evaluate(() => { location.hash = '#/home'; });
   await owner.getByText('Since midnight (Asia/Tokyo)').waitFor();
+  step('no page shows a raw ISO time');
+  for (const hash of ['#/inbox/waiting', '#/visitors', '#/contacts', '#/consultations', '#/admin/staff', '#/admin/outbox', '#/admin/audit', '#/account']) {
+    await owner.evaluate((h) => { location.hash = h; }, hash);
+    await owner.waitForTimeout(400);
+    const iso = await owner.evaluate(() => /\d{4}-\d\d-\d\dT\d\d:\d\d/.exec(document.body.innerText)?.[0]);
+    assert.equal(iso, undefined, `${hash} shows a raw ISO time`);
+  }
   step('back to the browser zone');
   await owner.evaluate(() => { location.hash = '#/account'; });
   await owner.getByLabel('Show times in').selectOption('');
