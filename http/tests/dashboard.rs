@@ -148,9 +148,37 @@ async fn the_dashboard_works_in_a_real_browser() {
         // the leaderboard, and the Account time zone changing every time shown.
         let mut srv = Server::start_with(agents());
         let _chats = few_chats(&srv).await;
-        tokio::task::block_in_place(|| {
-            run_script(&mut srv, "dashboard.mjs", "times", "", &owner_pass())
-        });
+        // A booking on a site in New York: its detail names the site's zone.
+        let owner = srv.login(OWNER).await;
+        let site = srv.tenant["site_id"].as_str().unwrap().to_string();
+        srv.open_bookings(&owner, &site, serde_json::json!({}))
+            .await;
+        let days: Vec<serde_json::Value> = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+            .iter()
+            .map(|d| serde_json::json!({"day": d, "open": "00:00", "close": "23:59"}))
+            .collect();
+        let r = srv
+            .call(
+                "PATCH",
+                &format!("/api/v1/sites/{site}"),
+                Some(&owner),
+                Some(serde_json::json!({"business_hours": {"timezone": "America/New_York", "days": days}})),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let slots = srv.slots(srv.site_key()).await;
+        let r = srv
+            .call(
+                "POST",
+                &format!("/api/v1/public/{}/consultations", srv.site_key()),
+                None,
+                Some(serde_json::json!({"name": "Vic Tor", "email": "vic@visitor.test", "topic": "", "start": slots[0]["start"]})),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let mut extra = owner_pass();
+        extra.push(("PARLEY_BOOKING", r.body["id"].as_str().unwrap().to_string()));
+        tokio::task::block_in_place(|| run_script(&mut srv, "dashboard.mjs", "times", "", &extra));
     }
     if common::smtp::unavailable().is_some() {
         return;

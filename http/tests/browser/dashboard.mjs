@@ -218,6 +218,10 @@ async function timesScenario() {
   await owner.locator('figure', { hasText: 'When conversations start (Asia/Tokyo)' }).waitFor();
   await owner.evaluate(() => { location.hash = '#/home'; });
   await owner.getByText('Since midnight (Asia/Tokyo)').waitFor();
+  step("a booking shows the viewer's time and the site's, named");
+  await owner.evaluate((id) => { location.hash = '#/consultations/' + id; }, env('PARLEY_BOOKING'));
+  await owner.getByText(/For the site: .+ \(America\/New_York\)/).waitFor();
+  await owner.screenshot({ path: `${shots}/times-booking-zone.png` });
   step('no page shows a raw ISO time');
   for (const hash of ['#/inbox/waiting', '#/visitors', '#/contacts', '#/consultations', '#/admin/staff', '#/admin/outbox', '#/admin/audit', '#/account']) {
     await owner.evaluate((h) => { location.hash = h; }, hash);

@@ -4,7 +4,7 @@
 // bell, and each site's form settings (services, booking rules).
 
 import { api, h, clock, token } from './api.js';
-import { day, time, span, sameDay } from './time.js';
+import { day, time, span, sameDay, zone } from './time.js';
 
 const fields = (form) => Object.fromEntries(new FormData(form));
 const field = (label, input) => h('label', {}, label, input);
@@ -118,6 +118,7 @@ export async function consultationsPage(app, root, id) {
 
 async function bookingDetail(root, id, staff, out, reload) {
   const b = await api('GET', '/api/v1/consultations/' + id);
+  const siteZone = (await api('GET', '/api/v1/sites/' + b.site_id).catch(() => null))?.settings?.business_hours?.timezone;
   const set = (patch) => tryApi(out, async () => {
     await api('PATCH', '/api/v1/consultations/' + id, patch);
     say(out, 'Saved.');
@@ -129,7 +130,8 @@ async function bookingDetail(root, id, staff, out, reload) {
   }[b.status] || []).includes(s));
   root.replaceChildren(h('div', { class: 'card stack' },
     h('h2', {}, b.name), h('p', {}, h('a', { href: 'mailto:' + b.email }, b.email), b.phone ? ' · ' + b.phone : '', b.company ? ' · ' + b.company : ''),
-    h('p', {}, h('strong', {}, span(b.start, b.end)), b.topic ? ' · ' + b.topic : ''),
+    h('p', {}, h('strong', {}, span(b.start, b.end)), b.topic ? ' · ' + b.topic : '',
+      siteZone && siteZone !== zone() ? h('span', { class: 'muted' }, h('br'), 'For the site: ' + span(b.start, b.end, { zone: siteZone })) : null),
     b.message ? h('blockquote', { class: 'msg-body' }, b.message) : null,
     h('div', { class: 'row-actions' },
       field('Status', h('select', { 'aria-label': 'Status', onchange: (e) => set({ status: e.target.value }) },
