@@ -248,13 +248,45 @@ pub fn valid_shortcut(s: &str) -> bool {
 pub struct StaffPrefs {
     /// Mail me when a visitor leaves a message with the contact form.
     pub contact_alerts: bool,
+    /// The IANA time zone the dashboard and this person's mail show times
+    /// in; empty: the browser's (and UTC or the site's zone in mail).
+    pub timezone: String,
 }
 
 impl Default for StaffPrefs {
     fn default() -> Self {
         Self {
             contact_alerts: true,
+            timezone: String::new(),
         }
+    }
+}
+
+/// The first preferences layout (before the time zone): still read.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StaffPrefsV1 {
+    pub contact_alerts: bool,
+}
+
+impl From<StaffPrefsV1> for StaffPrefs {
+    fn from(p: StaffPrefsV1) -> Self {
+        Self {
+            contact_alerts: p.contact_alerts,
+            ..Self::default()
+        }
+    }
+}
+
+/// A time zone a person chose: empty (none) or an IANA name jiff knows,
+/// such as `Europe/Paris` or `UTC`.
+pub fn valid_timezone(tz: &str) -> Result<String, Invalid> {
+    let tz = tz.trim();
+    if tz.is_empty() || (tz.len() <= 64 && jiff::tz::TimeZone::get(tz).is_ok()) {
+        Ok(tz.to_string())
+    } else {
+        Err(invalid(format!(
+            "timezone {tz:?} must be an IANA name like Europe/Paris, or UTC"
+        )))
     }
 }
 

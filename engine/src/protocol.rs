@@ -278,6 +278,10 @@ pub struct StaffView {
     pub name: String,
     pub email: String,
     pub role: Role,
+    /// The IANA zone they chose in Account for their dashboard's times;
+    /// absent: the browser's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
 }
 
 impl From<&StaffRecord> for StaffView {
@@ -288,6 +292,7 @@ impl From<&StaffRecord> for StaffView {
             name: s.name.clone(),
             email: s.email.clone(),
             role: s.role,
+            timezone: None,
         }
     }
 }

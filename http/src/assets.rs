@@ -151,6 +151,16 @@ const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("../web/dashboard/gate.js"),
     ),
     (
+        "time.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../web/dashboard/time.js"),
+    ),
+    (
+        "timezone.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../web/dashboard/timezone.js"),
+    ),
+    (
         "charts.js",
         "text/javascript; charset=utf-8",
         include_bytes!("../web/dashboard/charts.js"),

@@ -19,6 +19,7 @@ pub mod fatal;
 pub mod hashers;
 pub mod ics;
 pub mod mail;
+pub mod mail_time;
 pub mod proxies;
 pub mod recover;
 pub mod reports;

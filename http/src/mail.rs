@@ -16,7 +16,7 @@ use parley_engine::mail::{
     message_id, MailAttachment, MailBody, MailRecord, MailStatus, SharedBody,
 };
 use parley_engine::{MailId, SiteId, TenantId, Timestamp};
-use parley_storage::{AccountStore, AuthStore, OutboxStore, WriteBatch};
+use parley_storage::{AccountStore, AuthStore, DeskStore, OutboxStore, WriteBatch};
 
 /// What a mail is; each kind has its template.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -132,6 +132,7 @@ impl Templates {
     /// by the unit tests.
     pub fn new() -> Result<Self, minijinja::Error> {
         let mut env = Environment::new();
+        crate::mail_time::register(&mut env);
         env.set_auto_escape_callback(|name| {
             if name.ends_with(".html") {
                 AutoEscape::Html
@@ -306,12 +307,28 @@ fn render(
         .tenant(env.tenant)?
         .map(|t| t.name)
         .unwrap_or_default();
-    let colour = match env.site {
-        Some(s) => app.store.site_settings(env.tenant, s)?.color,
-        None => String::new(),
+    let (colour, site_zone) = match env.site {
+        Some(s) => {
+            let settings = app.store.site_settings(env.tenant, s)?;
+            (settings.color, settings.business_hours.map(|h| h.timezone))
+        }
+        None => (String::new(), None),
     };
     if let Some(o) = vars.as_object_mut() {
         o.entry("tenant").or_insert(tenant.into());
+        // Times show in the recipient's zone when the caller knows it, else
+        // the site's, else UTC (see `mail_time`).
+        let zone = o
+            .get(crate::mail_time::ZONE_VAR)
+            .and_then(|z| z.as_str())
+            .filter(|z| !z.is_empty())
+            .map(str::to_string)
+            .or(site_zone)
+            .unwrap_or_default();
+        o.insert(
+            crate::mail_time::ZONE_VAR.into(),
+            crate::mail_time::known_zone(&zone).into(),
+        );
         o.insert("colour".into(), safe_colour(&colour).into());
         o.insert("to".into(), env.to.into());
     }
@@ -423,6 +440,22 @@ pub fn sent(app: &App) {
     app.system.poke_mail();
 }
 
+/// The zone a visitor's browser reported (empty when unknown): the
+/// recipient's zone for mail to them (`tz` in a mail's variables).
+pub fn visitor_zone(app: &App, t: TenantId, v: Option<parley_engine::VisitorId>) -> String {
+    v.and_then(|v| app.store.visitor_device(t, v).ok().flatten())
+        .map(|d| d.timezone)
+        .unwrap_or_default()
+}
+
+/// The zone a staff member chose in Account (empty when none).
+pub fn staff_zone(app: &App, t: TenantId, s: parley_engine::StaffId) -> String {
+    app.store
+        .staff_prefs(t, s)
+        .map(|p| p.timezone)
+        .unwrap_or_default()
+}
+
 /// A link into the dashboard (`/app/#PAGE=VALUE`) built from `auth.public_url`.
 pub fn app_link(app: &App, fragment: &str) -> String {
     format!("{}/app/#{fragment}", app.public_url.trim_end_matches('/'))
@@ -441,7 +474,7 @@ mod tests {
             "link": "http://x/app/#invite=abc", "hours": 72, "minutes": 60, "site": "Acme site",
             "messages": [{"who": "Olive", "body": "Hello", "ts": "2026-12-01T10:00:00Z"}],
             "from": "Olive", "name": "Vic", "email": "vic@x.test", "message": "Hi", "how": "in Account",
-            "when": "2026-12-01 10:00 UTC", "signin": "http://x/app/#signin", "body": "Thanks", "original": "Hi\nthere",
+            "when": "2026-12-01T10:00:00Z", "start": "2026-12-01T10:00:00Z", "end": "2026-12-01T10:30:00Z", "tz": "Europe/Paris", "signin": "http://x/app/#signin", "body": "Thanks", "original": "Hi\nthere",
             "topic": "SEO", "moved": false, "subject": "News", "text": "Hello **all**",
             "content_html": "<p>Hello <strong>all</strong></p>", "unsubscribe": "http://x/l/u",
         });
@@ -478,6 +511,52 @@ mod tests {
         );
         assert!(r.text.contains("O'Neil & <b>Co</b>"), "{}", r.text);
         assert!(r.text.contains("http://x/?a=1&b=2"));
+    }
+
+    #[test]
+    fn every_time_in_mail_is_in_the_zone_and_names_it() {
+        let t = Templates::new().unwrap();
+        let vars = json!({
+            "tenant": "Acme", "colour": "#112233", "to": "v@x.test", "site": "Acme", "name": "Vic",
+            "start": "2026-12-07T16:00:00Z", "end": "2026-12-07T16:30:00.000Z", "tz": "America/New_York",
+            "from": "Olive", "body": "Yes", "original": "Hi", "when": "2026-12-07T16:06:43.415Z",
+            "messages": [{"who": "You", "body": "Hi", "ts": "2026-12-07T16:06:43.415Z"}],
+        });
+        let r = t.render(Kind::BookingConfirmed, &vars).unwrap();
+        assert_eq!(
+            r.subject,
+            "Confirmed: your consultation with Acme on Mon 7 Dec 2026, 11:00 (America/New_York)"
+        );
+        assert!(
+            r.text
+                .contains("Mon 7 Dec 2026, 11:00 – 11:30 (America/New_York)"),
+            "{}",
+            r.text
+        );
+        let r = t.render(Kind::ContactReply, &vars).unwrap();
+        assert!(
+            r.text
+                .contains("You wrote on Mon 7 Dec 2026, 11:06 (America/New_York)"),
+            "{}",
+            r.text
+        );
+        let r = t.render(Kind::Transcript, &vars).unwrap();
+        assert!(r.html.contains("Mon 7 Dec 2026, 11:06 (America/New_York)"));
+        for k in [
+            Kind::BookingRequested,
+            Kind::BookingConfirmed,
+            Kind::BookingCancelled,
+            Kind::BookingReminder,
+            Kind::ContactReply,
+            Kind::Transcript,
+            Kind::PasswordChanged,
+        ] {
+            let r = t.render(k, &vars).unwrap();
+            assert!(
+                !r.text.contains("T16:") && !r.html.contains("T16:"),
+                "{k:?}"
+            );
+        }
     }
 
     #[test]

@@ -8,7 +8,8 @@
 //! forming with real mail (invitation link, forgot password, reset page,
 //! the Account page, the Outbox), and the back office (the company page's
 //! contact, booking and newsletter forms, the bell, the consultations
-//! calendar, a campaign with one-click unsubscribe, webhooks).
+//! calendar, a campaign with one-click unsubscribe, webhooks), and charts and
+//! times (`times`: real-size charts on desktop and phone, the Account zone).
 //! Screenshots land in `target/tmp/dashboard-shots/`.
 
 mod common;
@@ -44,6 +45,28 @@ fn agents() -> Setup {
         ],
         ..Default::default()
     }
+}
+
+/// Three visitors write; the owner claims and answers two. Keeps the
+/// sockets (the visitors stay online) for as long as the caller holds them.
+async fn few_chats(srv: &Server) -> (Ws, Vec<Ws>) {
+    let (mut staff, _) = srv.staff(OWNER).await;
+    let mut visitors = Vec::new();
+    for i in 0..3 {
+        let (mut v, _) = srv.visitor(None).await;
+        v.send(serde_json::json!({"type":"send","client_id":format!("v{i}"),"body":"Hello"}))
+            .await;
+        let conv = v.until_type("ack").await["conversation_id"].clone();
+        if i < 2 {
+            staff
+                .send(serde_json::json!({"type":"claim","conversation_id":conv}))
+                .await;
+            staff.send(serde_json::json!({"type":"send","conversation_id":conv,"client_id":format!("s{i}"),"body":"Hi there"})).await;
+            staff.until_type("ack").await;
+        }
+        visitors.push(v);
+    }
+    (staff, visitors)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -119,6 +142,43 @@ async fn the_dashboard_works_in_a_real_browser() {
         tokio::task::block_in_place(|| {
             run_script(&mut srv, "dashboard.mjs", "analytics", "", &owner_pass())
         });
+    }
+    if wanted("times") {
+        // Charts at their real size on desktop and phone, values by keyboard,
+        // the leaderboard, and the Account time zone changing every time shown.
+        let mut srv = Server::start_with(agents());
+        let _chats = few_chats(&srv).await;
+        // A booking on a site in New York: its detail names the site's zone.
+        let owner = srv.login(OWNER).await;
+        let site = srv.tenant["site_id"].as_str().unwrap().to_string();
+        srv.open_bookings(&owner, &site, serde_json::json!({}))
+            .await;
+        let days: Vec<serde_json::Value> = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+            .iter()
+            .map(|d| serde_json::json!({"day": d, "open": "00:00", "close": "23:59"}))
+            .collect();
+        let r = srv
+            .call(
+                "PATCH",
+                &format!("/api/v1/sites/{site}"),
+                Some(&owner),
+                Some(serde_json::json!({"business_hours": {"timezone": "America/New_York", "days": days}})),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let slots = srv.slots(srv.site_key()).await;
+        let r = srv
+            .call(
+                "POST",
+                &format!("/api/v1/public/{}/consultations", srv.site_key()),
+                None,
+                Some(serde_json::json!({"name": "Vic Tor", "email": "vic@visitor.test", "topic": "", "start": slots[0]["start"]})),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let mut extra = owner_pass();
+        extra.push(("PARLEY_BOOKING", r.body["id"].as_str().unwrap().to_string()));
+        tokio::task::block_in_place(|| run_script(&mut srv, "dashboard.mjs", "times", "", &extra));
     }
     if common::smtp::unavailable().is_some() {
         return;

@@ -54,6 +54,7 @@ cases![
     many_keys_are_read_at_once_in_the_order_asked,
     the_instance_secret_is_chosen_once,
     a_billing_event_lands_with_the_subscription_and_order_it_made,
+    staff_prefs_keep_their_time_zone_and_the_first_layout_still_reads,
 ];
 
 fn key(i: u32) -> Vec<u8> {
@@ -782,4 +783,26 @@ pub fn mixed_trees_apply_together(store: &Store) {
     store.write_now(b).unwrap();
     assert!(store.data().get(b"a").unwrap().is_some());
     assert!(store.global().get(b"g").unwrap().is_some());
+}
+
+pub fn staff_prefs_keep_their_time_zone_and_the_first_layout_still_reads(store: &Store) {
+    let (t, old, new) = (TenantId::new(), StaffId::new(), StaffId::new());
+    assert_eq!(store.staff_prefs(t, new).unwrap(), StaffPrefs::default());
+    let mut b = WriteBatch::new();
+    // Written before the time zone existed.
+    b.put(
+        keys::staff_prefs(t, old),
+        crate::codec::encode(&StaffPrefsV1 {
+            contact_alerts: false,
+        }),
+    );
+    let prefs = StaffPrefs {
+        contact_alerts: true,
+        timezone: "Asia/Tokyo".into(),
+    };
+    store.put_staff_prefs(&mut b, t, new, &prefs);
+    store.write_now(b).unwrap();
+    let read = store.staff_prefs(t, old).unwrap();
+    assert!(!read.contact_alerts && read.timezone.is_empty(), "{read:?}");
+    assert_eq!(store.staff_prefs(t, new).unwrap(), prefs);
 }

@@ -7,7 +7,7 @@ use crate::accounts::{newest_first, scan};
 use crate::codec::{decode, encode};
 use crate::stores::get;
 use crate::{keys, Result, Store, WriteBatch};
-use parley_engine::account::{CannedResponse, Notice, StaffPrefs, VisitorDevice};
+use parley_engine::account::{CannedResponse, Notice, StaffPrefs, StaffPrefsV1, VisitorDevice};
 use parley_engine::records::*;
 use parley_engine::*;
 
@@ -121,7 +121,16 @@ impl DeskStore for Store {
     }
 
     fn staff_prefs(&self, t: TenantId, s: StaffId) -> Result<StaffPrefs> {
-        Ok(get(self.data(), &keys::staff_prefs(t, s))?.unwrap_or_default())
+        // Preferences written before the time zone existed are still read.
+        Ok(self
+            .data()
+            .get(keys::staff_prefs(t, s))?
+            .map(|v| {
+                decode::<StaffPrefs>(&v)
+                    .or_else(|e| decode::<StaffPrefsV1>(&v).map(Into::into).or(Err(e)))
+            })
+            .transpose()?
+            .unwrap_or_default())
     }
 
     fn put_staff_prefs(&self, batch: &mut WriteBatch, t: TenantId, s: StaffId, p: &StaffPrefs) {

@@ -35,7 +35,10 @@ pub async fn me(State(app): State<App>, me: Authed) -> Result<Json<Value>, ApiEr
 }
 
 fn prefs_view(p: &StaffPrefs) -> Value {
-    json!({"contact_alerts": p.contact_alerts})
+    json!({
+        "contact_alerts": p.contact_alerts,
+        "timezone": (!p.timezone.is_empty()).then_some(&p.timezone),
+    })
 }
 
 /// Changes the caller's own profile.

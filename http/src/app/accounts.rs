@@ -394,6 +394,9 @@ pub struct MePatch {
     name: Option<String>,
     /// Mail me when a visitor leaves a contact-form message.
     contact_alerts: Option<bool>,
+    /// The IANA zone my dashboard and mail show times in; `""` for the
+    /// browser's.
+    timezone: Option<String>,
 }
 
 /// Changes the caller's own profile and preferences.
@@ -421,8 +424,14 @@ pub async fn update_me(
             json!({"name": [before, staff.name]}),
         );
     }
+    let before = prefs.clone();
     if let Some(on) = body.contact_alerts {
         prefs.contact_alerts = on;
+    }
+    if let Some(tz) = &body.timezone {
+        prefs.timezone = parley_engine::account::valid_timezone(tz)?;
+    }
+    if prefs != before {
         app.store
             .put_staff_prefs(&mut b, me.tenant(), staff.id, &prefs);
     }

@@ -308,7 +308,8 @@ fn manage_link(app: &App, b: &BookingRecord) -> String {
     format!("{}/l/{token}", app.public_url.trim_end_matches('/'))
 }
 
-/// When `b` is, in words, in the site's time zone (UTC when it has none).
+/// When `b` is, in words, in the site's time zone (UTC when it has none),
+/// the zone named: the bell's wording, the same as the mails'.
 fn when(app: &App, b: &BookingRecord) -> String {
     let tz = app
         .store
@@ -316,18 +317,16 @@ fn when(app: &App, b: &BookingRecord) -> String {
         .ok()
         .and_then(|s| s.business_hours)
         .map(|h| h.timezone)
-        .unwrap_or_else(|| "UTC".into());
+        .unwrap_or_default();
+    let tz = crate::mail_time::known_zone(&tz);
+    let zone = jiff::tz::TimeZone::get(&tz).unwrap_or(jiff::tz::TimeZone::UTC);
     let fmt = |t: Timestamp| {
         jiff::Timestamp::from_millisecond(t.millis() as i64)
             .ok()
-            .and_then(|ts| ts.in_tz(&tz).ok())
+            .map(|ts| ts.to_zoned_datetime(zone.clone()))
     };
     match (fmt(b.span.start), fmt(b.span.end)) {
-        (Some(s), Some(e)) => format!(
-            "{} – {} ({tz})",
-            s.strftime("%A %-d %B %Y, %H:%M"),
-            e.strftime("%H:%M")
-        ),
+        (Some(s), Some(e)) => crate::mail_time::span(&s, &e, &tz),
         _ => b.span.start.to_rfc3339(),
     }
 }
@@ -353,7 +352,8 @@ fn mail(
         batch,
         env,
         json!({
-            "site": site.name, "name": b.name, "topic": b.topic, "when": when(app, b),
+            "site": site.name, "name": b.name, "topic": b.topic,
+            "start": b.span.start, "end": b.span.end,
             "link": link, "moved": b.history.iter().any(|h| h.what == "rescheduled"),
         }),
     )?;

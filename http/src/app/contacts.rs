@@ -341,7 +341,8 @@ pub async fn add_entry(
             env,
             json!({
                 "site": site_name, "from": me.staff.name, "body": entry.body,
-                "original": c.message, "when": c.created_at.to_rfc3339(),
+                "original": c.message, "when": c.created_at,
+                "tz": crate::mail::visitor_zone(app, me.tenant(), c.visitor_id),
             }),
         )?;
         c.status = ContactStatus::Replied;

@@ -66,12 +66,13 @@ pub fn password_changed_mail(
     staff: &StaffRecord,
     how: &str,
 ) -> Result<(), ApiError> {
-    let when = Timestamp::now().to_rfc3339();
+    let when = Timestamp::now();
+    let tz = crate::mail::staff_zone(app, staff.tenant_id, staff.id);
     crate::mail::queue(
         app,
         batch,
         Envelope::new(staff.tenant_id, &staff.email, MailKind::PasswordChanged),
-        json!({"how": how, "when": when, "link": crate::mail::app_link(app, "forgot")}),
+        json!({"how": how, "when": when, "tz": tz, "link": crate::mail::app_link(app, "forgot")}),
     )?;
     Ok(())
 }

@@ -183,11 +183,9 @@ fn queue(
     let max = cfg.transcript_max_messages.max(1);
     // Read only the end of a long log: a few times the window, in case
     // many of those are private notes.
-    let last = app
-        .store
-        .conversation(t, conv)?
-        .map(|c| c.last_seq)
-        .unwrap_or(0);
+    let record = app.store.conversation(t, conv)?;
+    let last = record.as_ref().map(|c| c.last_seq).unwrap_or(0);
+    let tz = crate::mail::visitor_zone(app, t, record.map(|c| c.visitor_id));
     let from = last.saturating_sub(4 * max as u64);
     let msgs = public_messages(app, t, conv, from, usize::MAX)?;
     let sizes: Vec<usize> = msgs.iter().map(|m| m.body.len() + 64).collect();
@@ -195,7 +193,7 @@ fn queue(
     let cut = first > 0 || from > 0;
     let messages: Vec<_> = msgs[first..]
         .iter()
-        .map(|m| json!({"who": who(m), "body": m.body, "ts": m.ts.to_rfc3339()}))
+        .map(|m| json!({"who": who(m), "body": m.body, "ts": m.ts}))
         .collect();
     let earlier = cut.then(|| {
         let until = Timestamp::now().after(VIEW_TTL);
@@ -209,7 +207,7 @@ fn queue(
         app,
         batch,
         Envelope::new(t, email, Kind::Transcript).site(site.id),
-        json!({"site": site.name, "messages": messages, "earlier": earlier}),
+        json!({"site": site.name, "messages": messages, "earlier": earlier, "tz": tz}),
     )?;
     Ok(())
 }

@@ -17,7 +17,7 @@ use parley_engine::protocol::{
 };
 use parley_engine::records::{Participant, StaffRecord};
 use parley_engine::*;
-use parley_storage::{AccountStore, ConversationStore};
+use parley_storage::{AccountStore, ConversationStore, DeskStore};
 use ractor::ActorRef;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -123,7 +123,13 @@ pub async fn signed_in(
                 return close::INTERNAL_ERROR;
             }
         };
-    let me = StaffView::from(&session.staff);
+    let mut me = StaffView::from(&session.staff);
+    me.timezone = app
+        .store
+        .staff_prefs(session.staff.tenant_id, session.staff.id)
+        .ok()
+        .map(|p| p.timezone)
+        .filter(|tz| !tz.is_empty());
     let ready = ServerFrame::Ready {
         staff: &me,
         conversations: &conversations,

@@ -1,7 +1,7 @@
 // The staff dashboard in real headless Chromium, against a running Parley.
 // Run by http/tests/dashboard.rs, which starts the server and passes:
 //   PARLEY_BASE, PARLEY_SITE_KEY, PARLEY_PASSWORD, PARLEY_SHOTS (dir),
-//   PARLEY_SCENARIO (inbox | transfer | session | operator | settings | accounts | backoffice). Exits non-zero on the first failure.
+//   PARLEY_SCENARIO (inbox | transfer | session | operator | settings | accounts | backoffice | analytics | times). Exits non-zero on the first failure.
 import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -91,6 +91,150 @@ async function shotsOf(page, name, hash) {
   }
   await page.setViewportSize({ width: 1280, height: 800 });
   await page.emulateMedia({ colorScheme: 'light' });
+}
+
+/** What the charts on the page measure: stretched SVGs, scaled text, tick values. */
+const chartFacts = (page) => page.evaluate(() => {
+  const svgs = [...document.querySelectorAll('svg')];
+  const texts = [...document.querySelectorAll('svg.pchart text.axis')].filter((t) => t.getBBox().width > 0);
+  return {
+    stretched: svgs.filter((x) => (x.getAttribute('preserveAspectRatio') || '').trim().startsWith('none')).length,
+    texts: texts.length,
+    scaled: texts.map((t) => {
+      const box = t.getBoundingClientRect(), bb = t.getBBox(), font = parseFloat(getComputedStyle(t).fontSize);
+      return { text: t.textContent, wx: box.width / bb.width, hy: box.height / font };
+    }).filter((m) => Math.abs(m.wx - 1) > 0.05 || m.hy < 0.8 || m.hy > 1.7),
+    ticks: [...document.querySelectorAll('svg.pchart text.tick')].map((t) => t.textContent),
+    wide: [...document.querySelectorAll('figure.chart, table.leaderboard')].filter((f) => f.getBoundingClientRect().right > innerWidth + 1).length,
+  };
+});
+
+/** Serious or critical axe-core violations inside the elements `selectors` match. */
+async function axeOn(page, selectors) {
+  if (!(await page.evaluate(() => !!window.axe))) await page.addScriptTag({ path: new URL('./node_modules/axe-core/axe.min.js', import.meta.url).pathname });
+  const found = await page.evaluate(async (sel) => {
+    const include = sel.filter((x) => document.querySelector(x)).map((x) => [x]);
+    if (!include.length) return { checked: 1, bad: [] };
+    const r = await window.axe.run({ include }, { resultTypes: ['violations'] });
+    return { checked: r.passes.length, bad: r.violations.filter((v) => ['serious', 'critical'].includes(v.impact))
+      .map((v) => `${v.id}: ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ')}`) };
+  }, selectors);
+  assert.ok(found.checked > 0, 'axe-core checked something');
+  return found.bad;
+}
+
+/** The charts and times of issue 29: real-size charts, integer ticks, values by
+ * hover and keyboard, the leaderboard, and the Account time zone. */
+async function timesScenario() {
+  // bypassCSP only lets the test inject axe-core; the app itself runs as served.
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-GB', timezoneId: 'UTC', bypassCSP: true });
+  const owner = await ctx.newPage();
+  owner.on('pageerror', (e) => console.log('page error:', e.message));
+  pages.push(owner);
+  await owner.goto(base + '/');
+  const form = owner.locator('#signin');
+  await form.getByLabel('Email').fill(env('PARLEY_OWNER'));
+  await form.getByLabel('Password').fill(password);
+  await form.getByRole('button', { name: 'Sign in' }).click();
+  await owner.waitForURL(/\/app\//);
+  for (const [device, viewport] of [['desktop', { width: 1280, height: 800 }], ['phone', { width: 390, height: 844 }]]) {
+    await owner.setViewportSize(viewport);
+    for (const [name, hash, ready] of [['home', '#/home', '.tile svg.pspark'], ['analytics', '#/analytics', 'figure.chart svg.pchart'],
+      ['performance', '#/performance', 'table.leaderboard tbody tr']]) {
+      step(`${name} at ${viewport.width}×${viewport.height}: drawn at real size`);
+      await owner.evaluate((h) => { location.hash = h; }, hash);
+      await owner.locator(ready).first().waitFor();
+      await owner.waitForTimeout(200);
+      const f = await chartFacts(owner);
+      assert.equal(f.stretched, 0, `${name}: an SVG with preserveAspectRatio="none"`);
+      assert.deepEqual(f.scaled, [], `${name}: chart text is scaled`);
+      assert.equal(f.wide, 0, `${name}: a chart or table wider than the screen`);
+      for (const t of f.ticks) assert.match(t, /^\d[\d,]*$/, `${name}: tick ${t} is not a whole number`);
+      if (name === 'analytics') {
+        assert.ok(f.texts > 10, 'axis labels are drawn');
+        assert.ok(f.ticks.length >= 4, 'value axes have ticks');
+        step('a point shows its value on keyboard focus and on hover');
+        const trend = owner.locator('figure', { hasText: 'Visitors and conversations' });
+        const first = trend.locator('.chart-hit[tabindex="0"]');
+        await first.focus();
+        const tip = trend.locator('.chart-tip');
+        await tip.waitFor({ state: 'visible' });
+        const said = await tip.textContent();
+        assert.match(said, /Conversations \d+/, said);
+        assert.equal(said, await first.getAttribute('aria-label'), 'the tooltip says what the label says');
+        await owner.keyboard.press('End');
+        const last = await tip.textContent();
+        assert.notEqual(last, said, 'End moves to the last point');
+        assert.equal(await trend.locator('.chart-hit[tabindex="0"]').count(), 1, 'one tab stop per chart');
+        const total = await trend.locator('.chart-hit').evaluateAll((els) => els.reduce((n, e) => n + Number(/Conversations (\d+)/.exec(e.getAttribute('aria-label'))[1]), 0));
+        assert.equal(total, 3, 'the points hold the three conversations');
+        const heat = owner.locator('figure', { hasText: 'When conversations start' });
+        const cell = heat.locator('.chart-hit').nth(30);
+        await cell.hover();
+        await heat.locator('.chart-tip').waitFor({ state: 'visible' });
+        assert.match(await heat.locator('.chart-tip').textContent(), /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun) .+: \d+ conversations$/);
+        await trend.locator('.chart-hit').first().focus();
+        await owner.screenshot({ path: `${shots}/times-analytics-focus-${device}.png` });
+      }
+      if (name === 'performance') {
+        const row = owner.locator('table.leaderboard tbody tr').first();
+        assert.equal((await row.locator('.lb-rank').textContent()).trim(), '1');
+        assert.equal((await row.locator('.lb-avatar').textContent()).trim(), 'O');
+        await row.locator('th', { hasText: 'Olive' }).waitFor();
+        const box = await owner.locator('table.leaderboard').boundingBox();
+        assert.ok(box.height < 400, `the leaderboard is a table, not a slab (${box.height}px)`);
+      }
+      for (const scheme of ['light', 'dark']) {
+        await owner.emulateMedia({ colorScheme: scheme });
+        await owner.screenshot({ path: `${shots}/times-${name}-${device}-${scheme}.png`, fullPage: name !== 'home' });
+        assert.deepEqual(await axeOn(owner, ['figure.chart', 'table.leaderboard', '.tiles']), [], `${name} (${device}, ${scheme}): axe-core`);
+      }
+      await owner.emulateMedia({ colorScheme: 'light' });
+    }
+  }
+  await owner.setViewportSize({ width: 1280, height: 800 });
+  step('Account: a zone change changes every time shown, and stays');
+  await owner.evaluate(() => { location.hash = '#/account'; });
+  const zoneSel = owner.getByLabel('Show times in');
+  await zoneSel.waitFor();
+  const seen = () => owner.locator('table tbody tr').first().locator('td').nth(2).textContent();
+  const before = await seen();
+  assert.doesNotMatch(before, /\d{4}-\d\d-\d\dT/, 'no raw ISO time');
+  assert.ok(await owner.locator('#account-timezone-now', { hasText: '(UTC)' }).count(), 'the browser zone at first');
+  await zoneSel.selectOption('Asia/Tokyo');
+  await owner.getByRole('button', { name: 'Save time zone' }).click();
+  await owner.locator('#account-timezone-now', { hasText: '(Asia/Tokyo)' }).waitFor();
+  const after = await seen();
+  assert.notEqual(after, before, `the session's time follows the zone (${before} → ${after})`);
+  await owner.screenshot({ path: `${shots}/times-account-zone.png`, fullPage: true });
+  assert.deepEqual(await axeOn(owner, ['.zone-form']), [], 'the time zone form: axe-core');
+  await owner.reload();
+  await owner.evaluate(() => { location.hash = '#/account'; });
+  await owner.locator('#account-timezone-now', { hasText: '(Asia/Tokyo)' }).waitFor();
+  assert.equal(await seen(), after, 'the zone is kept with the staff member');
+  assert.equal(await owner.getByLabel('Show times in').inputValue(), 'Asia/Tokyo');
+  step('the heatmap and Home follow the chosen zone');
+  await owner.evaluate(() => { location.hash = '#/analytics'; });
+  await owner.locator('figure', { hasText: 'When conversations start (Asia/Tokyo)' }).waitFor();
+  await owner.evaluate(() => { location.hash = '#/home'; });
+  await owner.getByText('Since midnight (Asia/Tokyo)').waitFor();
+  step("a booking shows the viewer's time and the site's, named");
+  await owner.evaluate((id) => { location.hash = '#/consultations/' + id; }, env('PARLEY_BOOKING'));
+  await owner.getByText(/For the site: .+ \(America\/New_York\)/).waitFor();
+  await owner.screenshot({ path: `${shots}/times-booking-zone.png` });
+  step('no page shows a raw ISO time');
+  for (const hash of ['#/inbox/waiting', '#/visitors', '#/contacts', '#/consultations', '#/admin/staff', '#/admin/outbox', '#/admin/audit', '#/account']) {
+    await owner.evaluate((h) => { location.hash = h; }, hash);
+    await owner.waitForTimeout(400);
+    const iso = await owner.evaluate(() => /\d{4}-\d\d-\d\dT\d\d:\d\d/.exec(document.body.innerText)?.[0]);
+    assert.equal(iso, undefined, `${hash} shows a raw ISO time`);
+  }
+  step('back to the browser zone');
+  await owner.evaluate(() => { location.hash = '#/account'; });
+  await owner.getByLabel('Show times in').selectOption('');
+  await owner.getByRole('button', { name: 'Save time zone' }).click();
+  await owner.locator('#account-timezone-now', { hasText: '(UTC)' }).waitFor();
+  assert.equal(await seen(), before);
 }
 
 try {
@@ -543,7 +687,7 @@ try {
     await tile('Conversations').locator('.big', { hasText: '3' }).waitFor();
     await tile('Missed').locator('.big', { hasText: '0' }).waitFor();
     await tile('Staff replies').locator('.big', { hasText: '2' }).waitFor();
-    assert.ok(await owner.locator('.tile svg.spark').count() >= 10);
+    assert.ok(await owner.locator('.tile svg.pspark').count() >= 10);
     await shotsOf(owner, 'home', '#/home');
     step('analytics: charts with a table behind each, by keyboard');
     await owner.getByRole('link', { name: 'Analytics', exact: true }).click();
@@ -572,6 +716,8 @@ try {
     await me.locator('th', { hasText: 'Olive' }).waitFor();
     assert.equal(await me.locator('td').nth(1).textContent(), '2', 'two chats answered');
     await shotsOf(owner, 'performance', '#/performance');
+  } else if (scenario === 'times') {
+    await timesScenario();
   } else {
     assert.fail('unknown scenario ' + scenario);
   }

@@ -3,6 +3,7 @@
 // recurring revenue), sets plans, and suspends or resumes tenants.
 
 import { request, h, clock } from './api.js';
+import { day } from './time.js';
 
 const KEY = 'parley:operator';
 const main = document.getElementById('main');
@@ -55,7 +56,7 @@ async function tenants() {
   main.replaceChildren(h('h1', {}, 'Tenants'),
     h('p', { class: 'totals', role: 'status' }, h('strong', {}, `$${(stats.mrr_cents / 100).toFixed(2)} a month`), ` · ${byPlan} · ${stats.conversations} conversations · ${stats.messages} messages`),
     h('table', { class: 'per-day', 'aria-label': 'Messages a day' }, h('thead', {}, h('tr', {}, h('th', {}, 'Messages a day'),
-      (stats.messages_per_day || []).map((d) => h('th', { scope: 'col' }, new Date(d.day + 'T00:00:00Z').toLocaleDateString([], { weekday: 'short', day: 'numeric', timeZone: 'UTC' }))))),
+      (stats.messages_per_day || []).map((d) => h('th', { scope: 'col' }, day(d.day + 'T00:00:00Z', { zone: 'UTC' }))))),
     h('tbody', {}, h('tr', {}, h('th', { scope: 'row' }, 'All tenants'), (stats.messages_per_day || []).map((d) => h('td', {}, d.messages.toLocaleString()))))),
     h('table', {}, h('thead', {}, h('tr', {}, ['Tenant', 'Since', 'Team', 'Chat', 'Visitors', 'Plan', 'State', ''].map((x) => h('th', {}, x)))),
     h('tbody', {}, r.items.map(row))));

@@ -7,8 +7,8 @@
 import { api, h } from './api.js';
 import { line, bars, heatmap, spark, table } from './charts.js';
 import { download } from './backoffice.js';
+import { axisLabel, startOfToday, zone } from './time.js';
 
-const TZ = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
 const q = (o) => new URLSearchParams(Object.entries(o).filter(([, v]) => v != null && v !== '')).toString();
 
 /** A duration in ms, short: "42 s", "3 min", "1.5 h", "2 d". */
@@ -21,10 +21,7 @@ export function dur(ms) {
   return `${(sec / 86400).toFixed(1)} d`;
 }
 const num = (v) => (v == null ? '—' : Number(v).toLocaleString());
-const label = (t, hourly) => {
-  const d = new Date(t);
-  return hourly ? d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) : d.toLocaleDateString([], { day: 'numeric', month: 'short' });
-};
+const label = axisLabel;
 
 const METRICS = [
   ['visitors', 'Visitors', num], ['conversations', 'Conversations', num], ['missed', 'Missed', num],
@@ -37,7 +34,8 @@ const METRICS = [
 function tiles(totals, series) {
   return h('div', { class: 'tiles' }, METRICS.map(([k, name, fmt]) => h('div', { class: 'tile card' },
     h('span', { class: 'muted' }, name), h('strong', { class: 'big' }, fmt(totals[k])),
-    series ? spark(series.map((p) => p[k] || 0), `${name}, hour by hour`) : null)));
+    series ? spark(series.map((p) => (k === 'rating_avg' || k.endsWith('_ms_p50') ? p[k] ?? null : p[k] || 0)),
+      `${name}, hour by hour`, { zero: !(k === 'rating_avg' || k.endsWith('_ms_p50')) }) : null)));
 }
 
 function out() { return h('p', { role: 'status', class: 'muted' }); }
@@ -48,8 +46,8 @@ async function attempt(msg, f) {
 /** Home: today so far, and the last 24 hours as sparklines. */
 export async function homePage(app, root) {
   const msg = out();
-  const midnight = new Date();
-  midnight.setHours(0, 0, 0, 0);
+  const midnight = startOfToday();
+  const TZ = zone();
   root.replaceChildren(h('h1', {}, 'Today'), msg);
   await attempt(msg, async () => {
     const [today, day] = await Promise.all([
@@ -90,7 +88,7 @@ export async function analyticsPage(app, root) {
   const load = () => attempt(msg, async () => {
     msg.textContent = 'Loading…';
     msg.className = 'muted';
-    const params = { range: state.range, tz: TZ, site_id: state.site };
+    const params = { range: state.range, tz: zone(), site_id: state.site };
     const r = await api('GET', '/api/v1/analytics?' + q(params));
     msg.textContent = '';
     const hourly = r.resolution === 'hour';
@@ -100,7 +98,7 @@ export async function analyticsPage(app, root) {
       tiles(r.totals, null),
       line('Visitors and conversations', labels, [{ name: 'Visitors', values: col('visitors') }, { name: 'Conversations', values: col('conversations') }, { name: 'Missed', values: col('missed') }]),
       bars('Messages', labels, [{ name: 'From visitors', values: col('messages_visitor') }, { name: 'From staff', values: col('messages_staff') }]),
-      heatmap(`When conversations start (${r.tz})`, r.heatmap),
+      heatmap(`When conversations start (${r.tz || zone()})`, r.heatmap),
       h('div', { class: 'row-actions' },
         h('button', { class: 'ghost', onclick: () => download('/api/v1/analytics/export.csv?' + q({ ...params, table: 'series' }), 'analytics-series.csv', msg) }, 'Export series (CSV)'),
         h('button', { class: 'ghost', onclick: () => download('/api/v1/analytics/export.csv?' + q({ ...params, table: 'heatmap' }), 'analytics-heatmap.csv', msg) }, 'Export heatmap (CSV)')),
@@ -118,6 +116,11 @@ export async function analyticsPage(app, root) {
   await load();
 }
 
+/** Initials of a name, for an avatar: "Olive Smith" → "OS". */
+const initials = (name) => (name || '?').trim().split(/\s+/).slice(0, 2).map((w) => w[0]).join('').toUpperCase() || '?';
+/** A stable hue for a name (dark enough for white initials in both themes). */
+const hue = (key) => { let x = 0; for (const c of String(key)) x = (x * 31 + c.codePointAt(0)) >>> 0; return x % 360; };
+
 /** Performance: every staff member over a range, leaders first. */
 export async function performancePage(app, root) {
   const msg = out();
@@ -125,20 +128,29 @@ export async function performancePage(app, root) {
   const body = h('div', { class: 'stack' });
   const load = () => attempt(msg, async () => {
     const r = await api('GET', '/api/v1/analytics/staff?' + q({ range: state.range }));
-    const items = r.items;
+    const items = [...r.items].sort((a, b) => (b.chats || 0) - (a.chats || 0));
+    const most = Math.max(1, ...items.map((x) => x.chats || 0));
     const hours = (s) => (s / 3600).toFixed(1) + ' h';
+    const cols = [['Rank', 'rank'], ['Name', 'who'], ['Chats', 'num'], ['First response (median)', 'num'], ['Rating', 'num'],
+      ['First response (p90)', 'num hide-phone'], ['Handle time', 'num hide-phone'], ['Online', 'num hide-phone'],
+      ['Contact replies', 'num hide-phone'], ['Bookings', 'num hide-phone']];
     body.replaceChildren(...[
-      items.length ? bars('Chats handled', items.map((x) => x.name), [{ name: 'Chats', values: items.map((x) => x.chats) }]) : null,
-      h('table', { class: 'leaderboard', 'aria-label': 'Team performance' },
-        h('thead', {}, h('tr', {}, ['#', 'Name', 'Chats', 'First response (median)', 'p90', 'Handle time', 'Rating', 'Online', 'Contact replies', 'Bookings']
-          .map((c, i) => h('th', { scope: 'col', class: i > 3 && i !== 6 ? 'hide-phone' : null }, c)))),
+      h('table', { class: 'leaderboard lb' }, h('caption', { class: 'sr' }, 'Team performance, most chats first'),
+        h('thead', {}, h('tr', {}, cols.map(([c, cls]) => h('th', { scope: 'col', class: cls }, c)))),
         h('tbody', {}, items.map((x, i) => h('tr', {},
-          h('td', {}, String(i + 1)), h('th', { scope: 'row' }, x.name), h('td', {}, num(x.chats)),
-          h('td', {}, dur(x.first_response_ms_p50)), h('td', { class: 'hide-phone' }, dur(x.first_response_ms_p90)),
-          h('td', { class: 'hide-phone' }, dur(x.handle_ms_p50)),
-          h('td', {}, x.rating_avg == null ? '—' : `${x.rating_avg.toFixed(1)} ★ (${x.ratings})`),
-          h('td', { class: 'hide-phone' }, hours(x.online_secs)), h('td', { class: 'hide-phone' }, num(x.contact_replies)),
-          h('td', { class: 'hide-phone' }, num(x.bookings)))))),
+          h('td', { class: 'rank' }, h('span', { class: 'lb-rank' + (i < 3 && x.chats ? ' lead' : '') }, String(i + 1))),
+          h('th', { scope: 'row', class: 'who' }, h('span', { class: 'lb-who' },
+            h('span', { class: 'lb-avatar', 'aria-hidden': 'true', style: `background:hsl(${hue(x.staff_id || x.name)} 50% 30%)` }, initials(x.name)),
+            h('span', { class: 'lb-name' }, x.name))),
+          h('td', { class: 'num' }, h('span', { class: 'lb-chats' }, num(x.chats),
+            h('span', { class: 'lb-bar', 'aria-hidden': 'true' }, h('i', { style: `width:${Math.round((100 * (x.chats || 0)) / most)}%` })))),
+          h('td', { class: 'num' }, dur(x.first_response_ms_p50)),
+          h('td', { class: 'num' }, x.rating_avg == null ? '—' : `${x.rating_avg.toFixed(1)} ★` + (x.ratings ? ` (${x.ratings})` : '')),
+          h('td', { class: 'num hide-phone' }, dur(x.first_response_ms_p90)),
+          h('td', { class: 'num hide-phone' }, dur(x.handle_ms_p50)),
+          h('td', { class: 'num hide-phone' }, hours(x.online_secs || 0)),
+          h('td', { class: 'num hide-phone' }, num(x.contact_replies)),
+          h('td', { class: 'num hide-phone' }, num(x.bookings)))))),
       items.length ? null : h('p', { class: 'muted' }, 'No staff yet.')].filter(Boolean));
   });
   const range = rangeSelect(state.range, (e) => { state.range = e.target.value; sessionStorage.setItem('parley.range', state.range); load(); });

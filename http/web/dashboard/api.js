@@ -145,4 +145,5 @@ export const ago = (ts, now = Date.now()) => {
   return Math.floor(s / 86400) + ' d';
 };
 
-export const clock = (ts) => new Date(ts).toLocaleString([], { hour: '2-digit', minute: '2-digit', day: 'numeric', month: 'short' });
+// Every time shown goes through time.js (the viewer's locale and zone).
+export { clock } from './time.js';

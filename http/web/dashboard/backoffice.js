@@ -4,6 +4,7 @@
 // bell, and each site's form settings (services, booking rules).
 
 import { api, h, clock, token } from './api.js';
+import { day, time, span, sameDay, zone } from './time.js';
 
 const fields = (form) => Object.fromEntries(new FormData(form));
 const field = (label, input) => h('label', {}, label, input);
@@ -69,8 +70,8 @@ export function formsCard(site, out, canManage) {
 const STATUSES = ['requested', 'confirmed', 'completed', 'cancelled', 'no_show'];
 const label = (s) => s.replace('_', ' ');
 const startOfWeek = (d) => { const x = new Date(d); x.setHours(0, 0, 0, 0); x.setDate(x.getDate() - ((x.getDay() + 6) % 7)); return x; };
-const dayName = (d) => d.toLocaleDateString([], { weekday: 'short', day: 'numeric', month: 'short' });
-const hm = (t) => new Date(t).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+const dayName = (d) => day(d);
+const hm = (t) => time(t);
 
 export async function consultationsPage(app, root, id) {
   const out = h('p', { role: 'status' });
@@ -88,10 +89,10 @@ export async function consultationsPage(app, root, id) {
     if (status.value) q.set('status', status.value);
     const r = await api('GET', '/api/v1/consultations?' + q);
     const items = r.items.sort((a, b) => a.start.localeCompare(b.start));
-    title.textContent = 'Week of ' + week.toLocaleDateString([], { day: 'numeric', month: 'long', year: 'numeric' });
+    title.textContent = 'Week of ' + day(week, { long: true });
     const days = [...Array(7)].map((_, i) => { const d = new Date(week); d.setDate(d.getDate() + i); return d; });
     cal.replaceChildren(...days.map((d) => {
-      const mine = items.filter((b) => new Date(b.start).toDateString() === d.toDateString());
+      const mine = items.filter((b) => sameDay(b.start, d));
       return h('div', { class: 'wday', role: 'listitem', 'aria-label': dayName(d) }, h('div', { class: 'wday-name' }, dayName(d)),
         mine.length ? mine.map((b) => h('a', { class: 'slot pill ' + b.status, href: '#/consultations/' + b.id },
           h('strong', {}, hm(b.start)), ' ', b.name, b.topic ? h('span', { class: 'muted' }, ' · ' + b.topic) : null)) : h('div', { class: 'muted' }, '—'));
@@ -117,6 +118,7 @@ export async function consultationsPage(app, root, id) {
 
 async function bookingDetail(root, id, staff, out, reload) {
   const b = await api('GET', '/api/v1/consultations/' + id);
+  const siteZone = (await api('GET', '/api/v1/sites/' + b.site_id).catch(() => null))?.settings?.business_hours?.timezone;
   const set = (patch) => tryApi(out, async () => {
     await api('PATCH', '/api/v1/consultations/' + id, patch);
     say(out, 'Saved.');
@@ -128,7 +130,8 @@ async function bookingDetail(root, id, staff, out, reload) {
   }[b.status] || []).includes(s));
   root.replaceChildren(h('div', { class: 'card stack' },
     h('h2', {}, b.name), h('p', {}, h('a', { href: 'mailto:' + b.email }, b.email), b.phone ? ' · ' + b.phone : '', b.company ? ' · ' + b.company : ''),
-    h('p', {}, h('strong', {}, clock(b.start) + ' – ' + hm(b.end)), b.topic ? ' · ' + b.topic : ''),
+    h('p', {}, h('strong', {}, span(b.start, b.end)), b.topic ? ' · ' + b.topic : '',
+      siteZone && siteZone !== zone() ? h('span', { class: 'muted' }, h('br'), 'For the site: ' + span(b.start, b.end, { zone: siteZone })) : null),
     b.message ? h('blockquote', { class: 'msg-body' }, b.message) : null,
     h('div', { class: 'row-actions' },
       field('Status', h('select', { 'aria-label': 'Status', onchange: (e) => set({ status: e.target.value }) },

@@ -5,6 +5,7 @@
 
 import { api, h, ago, clock, webLink } from './api.js';
 import { download } from './backoffice.js';
+import { time } from './time.js';
 
 /** A 1–5 rating as stars. */
 const stars = (n) => '★'.repeat(n) + '☆'.repeat(5 - n);
@@ -349,7 +350,7 @@ export class Inbox extends HTMLElement {
     const page = live?.page || v.page;
     const d = v.device || {};
     let local = '';
-    try { if (d.timezone) local = new Date().toLocaleTimeString([], { timeZone: d.timezone, hour: '2-digit', minute: '2-digit' }); } catch (_) {}
+    if (d.timezone) local = time(Date.now(), { zone: d.timezone });
     const row = (k, val) => (val ? [h('dt', {}, k), h('dd', {}, val)] : []);
     this.side.replaceChildren(
       h('h3', {}, v.name || 'Visitor'),

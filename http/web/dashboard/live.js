@@ -3,6 +3,7 @@
 // the token once (or signs out when the session was ended elsewhere).
 
 import { token, refresh, signOut } from './api.js';
+import { setZone } from './time.js';
 
 export class Live extends EventTarget {
   constructor() {
@@ -60,6 +61,7 @@ export class Live extends EventTarget {
         this.attempts = 0;
         this.ready = true;
         this.me = f.staff;
+        setZone(f.staff.timezone);
         this.conversations = new Map(f.conversations.map((c) => [c.id, c]));
         this.visitors = new Map(f.visitors.map((v) => [v.id, v]));
         // `ready` lists the visitors who arrived last; this many were online.

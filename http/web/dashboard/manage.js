@@ -3,6 +3,7 @@
 // canned responses, and the signed-in member's sessions.
 
 import { api, h, clock, session, signOut, keep, webLink } from './api.js';
+import { zoneSection } from './timezone.js';
 import { formsCard, download, planCard } from './backoffice.js';
 
 const fields = (form) => Object.fromEntries(new FormData(form));
@@ -367,7 +368,7 @@ export async function accountPage(app, root) {
   field('New password', h('input', { name: 'new_password', type: 'password', required: true, minlength: 10, autocomplete: 'new-password' })),
   h('p', { class: 'muted' }, 'At least 10 characters, with letters and digits or symbols. Other sessions end.'),
   h('button', { type: 'submit' }, 'Change password'));
-  root.replaceChildren(h('h1', {}, 'Your account'), out, h('div', { class: 'grid2' }, profile, password, notices),
+  root.replaceChildren(h('h1', {}, 'Your account'), out, h('div', { class: 'grid2' }, profile, password, notices, zoneSection(app)),
     h('h2', {}, 'Sessions'), h('table', {}, body),
     h('p', {}, h('button', { class: 'danger', onclick: () => tryApi(out, async () => {
       await api('POST', '/api/v1/auth/logout-all');
