@@ -202,3 +202,18 @@ pub async fn kick(app: &App, staff: &StaffRecord) {
     };
     crate::ws::tell(app, staff.tenant_id, what).await;
 }
+
+/// A user agent as a person names a device: "Chrome on Linux", "Safari on
+/// iOS" (empty or unreadable: "Unknown device").
+pub fn device_name(ua: &str) -> String {
+    if ua.trim().is_empty() {
+        return "Unknown device".into();
+    }
+    let (browser, os, _) = parley_engine::analytics::describe(ua);
+    match (browser.as_str(), os) {
+        ("Other", "Other") => "Unknown device".into(),
+        (b, "Other") => b.to_string(),
+        ("Other", o) => format!("A browser on {o}"),
+        (b, o) => format!("{b} on {o}"),
+    }
+}
