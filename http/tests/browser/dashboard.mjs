@@ -158,6 +158,8 @@ async function pagesScenario() {
   let site = (await get('/api/v1/sites')).items[0];
   await owner.evaluate((id) => { location.hash = '#/admin/sites/' + id; }, site.id);
   await owner.getByRole('tab', { name: 'Widget' }).click();
+  assert.equal(await owner.getByRole('tabpanel').count(), 1, 'one tab panel shown at a time');
+  assert.equal(await owner.getByRole('button', { name: 'Save', exact: true }).count(), 1, 'one Save on screen');
   await owner.getByLabel('Greeting').fill('Not saved');
   await owner.getByRole('tab', { name: 'General' }).click();
   const general = owner.getByRole('tabpanel', { name: 'General' });
@@ -387,7 +389,8 @@ try {
     step('the plan change asks first: cancelled, nothing changes');
     const ask = page.getByRole('dialog', { name: 'Put Acme on Pro?' });
     await ask.getByRole('button', { name: 'Cancel' }).click();
-    assert.equal(await page.getByLabel(/^Plan of Acme/).inputValue(), 'free');
+    await ask.waitFor({ state: 'detached' });
+    await page.waitForFunction(() => document.querySelector('select[aria-label^="Plan of Acme"]')?.value === 'free');
     await page.getByLabel(/^Plan of Acme/).selectOption('pro');
     await ask.getByRole('button', { name: 'Change plan' }).click();
     await page.getByRole('status').filter({ hasText: '$29.00 a month' }).waitFor();
@@ -669,6 +672,7 @@ try {
     await status.selectOption('confirmed');
     const sure = owner.getByRole('dialog', { name: 'Mark as confirmed?' });
     await sure.getByRole('button', { name: 'Cancel' }).click();
+    await sure.waitFor({ state: 'detached' });
     assert.equal(await status.inputValue(), 'requested');
     await status.selectOption('confirmed');
     await sure.getByRole('button', { name: 'Mark as confirmed' }).click();
