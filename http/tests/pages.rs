@@ -87,7 +87,13 @@ async fn with_billing_on_the_free_plan_limits_apply_in_sentences() {
     let plans = srv.call("GET", "/api/v1/plans", None, None).await;
     assert_eq!(plans.body["billing"], true);
     // No checkout page configured: the checkout says so as a sentence.
-    let r = post(&srv, &owner, "/api/v1/billing/checkout", json!({"plan": "pro"})).await;
+    let r = post(
+        &srv,
+        &owner,
+        "/api/v1/billing/checkout",
+        json!({"plan": "pro"}),
+    )
+    .await;
     assert_eq!(r.status, 503, "{}", r.body);
     assert!(r.body["error"]["message"]
         .as_str()
@@ -290,12 +296,7 @@ async fn canned_responses_and_newsletter_drafts_are_edited_in_place() {
             Some(json!({"subject": "Too late", "body": "x"})),
         )
         .await;
-    assert_eq!(
-        (r.status, r.code()),
-        (400, "invalid_state"),
-        "{}",
-        r.body
-    );
+    assert_eq!((r.status, r.code()), (400, "invalid_state"), "{}", r.body);
 }
 
 #[tokio::test]
@@ -356,7 +357,10 @@ async fn the_audit_log_names_people_and_things_and_sessions_name_devices() {
     let canned = entry("canned.create").await.expect("canned.create");
     assert_eq!(canned["actor"]["name"], "Alice");
     assert_eq!(canned["entity_label"], "canned response /hi");
-    assert!(canned["changes"].is_object(), "the stored changes: {canned}");
+    assert!(
+        canned["changes"].is_object(),
+        "the stored changes: {canned}"
+    );
     // A session signed in from Chrome on Linux says so.
     let ua = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
     let r = reqwest::Client::new()

@@ -412,7 +412,9 @@ async fn provider_events_apply_once_and_in_order_and_real_sized_ones_fit() {
 #[tokio::test]
 async fn past_its_monthly_conversations_a_tenant_keeps_the_ones_it_has() {
     let srv = Server::start_with(Setup {
-        config: Some("[plans.free]\nconversations_per_month = 2\n[billing]\nenabled = true\n".into()),
+        config: Some(
+            "[plans.free]\nconversations_per_month = 2\n[billing]\nenabled = true\n".into(),
+        ),
         superadmin: Some(("root@ops.test".into(), "operator pass 1".into())),
         ..Default::default()
     });

@@ -115,9 +115,7 @@ pub async fn list(
             let mut names = names.borrow_mut();
             let mut v = view(r);
             v["actor"]["name"] = names.actor(&r.actor).into();
-            v["entity_label"] = names
-                .entity(&r.entity_type, r.entity_id.as_deref())
-                .into();
+            v["entity_label"] = names.entity(&r.entity_type, r.entity_id.as_deref()).into();
             v
         },
     )))
@@ -151,7 +149,10 @@ impl<'a> Names<'a> {
             ("billing", _) => Some("the payment provider".into()),
             ("visitor", Some(id)) => Some(visitor_name(None, id)),
             ("visitor", None) => Some("a visitor".into()),
-            _ => a.email.clone().or_else(|| Some("someone signed out".into())),
+            _ => a
+                .email
+                .clone()
+                .or_else(|| Some("someone signed out".into())),
         }
     }
 
@@ -184,7 +185,10 @@ impl<'a> Names<'a> {
                 let s = app.store.staff(t, id.parse().ok()?).ok()??;
                 Some(if s.name.is_empty() { s.email } else { s.name })
             }
-            "site" => Some(format!("site {}", app.store.site(t, id.parse().ok()?).ok()??.name)),
+            "site" => Some(format!(
+                "site {}",
+                app.store.site(t, id.parse().ok()?).ok()??.name
+            )),
             "tenant" => Some(format!("workspace {}", app.store.tenant(t).ok()??.name)),
             "conversation" => {
                 let c = app.store.conversation(t, id.parse().ok()?).ok()??;
@@ -208,7 +212,10 @@ impl<'a> Names<'a> {
             )),
             "contact" => {
                 let c = app.store.contact(t, id.parse().ok()?).ok()??;
-                Some(format!("message from {}", if c.name.is_empty() { c.email } else { c.name }))
+                Some(format!(
+                    "message from {}",
+                    if c.name.is_empty() { c.email } else { c.name }
+                ))
             }
             "consultation" => Some(format!(
                 "consultation with {}",
@@ -226,7 +233,14 @@ impl<'a> Names<'a> {
 
 /// The last characters of an id, as the dashboard shows ids.
 fn short(id: &str) -> String {
-    id.chars().rev().take(5).collect::<Vec<_>>().into_iter().rev().collect::<String>().to_uppercase()
+    id.chars()
+        .rev()
+        .take(5)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect::<String>()
+        .to_uppercase()
 }
 
 /// A visitor as staff see one: their name or email, else "Visitor" and the
