@@ -145,10 +145,14 @@ async function pagesScenario() {
   assert.ok(link.includes('#invite='), link);
   await box.getByRole('button', { name: 'Copy link' }).waitFor();
   assert.equal(await owner.getByText('Invitation sent').count(), 0, 'never "sent" without SMTP');
+  step('invite again: a fresh link, copyable, mail still not configured');
+  await owner.getByRole('row', { name: /ada@acme.test/ }).getByRole('button', { name: 'Invite again' }).click();
+  await owner.waitForFunction((old) => { const c = document.querySelector('.link-box code'); return c && c.textContent !== old; }, link);
+  await box.getByText('Mail is not configured').waitFor();
   await shotsOf(owner, 'staff-link', '#/admin/staff');
   step('the link works: it opens the invitation page');
   const invited = await newPage();
-  await invited.goto(link);
+  await invited.goto(await box.locator('code').textContent());
   await invited.getByText('ada@acme.test').first().waitFor();
   step('the checklist ticks the teammate');
   await owner.evaluate(() => { location.hash = '#/welcome'; });
@@ -193,7 +197,7 @@ async function pagesScenario() {
 
   step('an outbox row opens the mail: to, subject, status, attempts, rendered body');
   await owner.evaluate(() => { location.hash = '#/admin/outbox'; });
-  await owner.locator('tr', { hasText: 'invited you' }).click();
+  await owner.locator('tr', { hasText: 'invited you' }).first().click();
   const mail = owner.getByRole('region', { name: /^Mail .*invited you/ });
   await mail.getByText('ada@acme.test').waitFor();
   await mail.locator('.pill.pending').waitFor();
@@ -710,8 +714,16 @@ try {
     await write.getByLabel('Subject').fill('Spring offers');
     await write.getByLabel(/^Text/).fill('Hello **friends**');
     await write.getByRole('button', { name: 'Save draft' }).click();
+    await owner.frameLocator('iframe[title="Preview of Spring offers"]').locator('strong', { hasText: 'friends' }).waitFor();
+    step('the draft is edited in place before it goes');
+    await owner.getByRole('button', { name: 'Edit Spring offers' }).click();
+    const editing = owner.locator('form', { hasText: 'Edit “Spring offers”' });
+    assert.equal(await editing.getByLabel(/^Text/).inputValue(), 'Hello **friends**');
+    await editing.getByLabel(/^Text/).fill('Hello **dear friends**');
+    await editing.getByRole('button', { name: 'Save changes' }).click();
     const frame = owner.frameLocator('iframe[title="Preview of Spring offers"]');
-    await frame.locator('strong', { hasText: 'friends' }).waitFor();
+    await frame.locator('strong', { hasText: 'dear friends' }).waitFor();
+    assert.equal(await owner.locator('.campaign', { hasText: 'Spring offers' }).count(), 1, 'edited, not a second draft');
     await owner.locator('.campaign', { hasText: 'Spring offers' }).getByRole('button', { name: 'Send' }).click();
     await owner.getByRole('dialog').getByRole('button', { name: 'Send now' }).click();
     const letter = await mailTo(maildir, 'zed@visitor.test', 'Spring offers');
