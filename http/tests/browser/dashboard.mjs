@@ -219,6 +219,7 @@ async function pagesScenario() {
   await edit.getByRole('button', { name: 'Save' }).click();
   await owner.locator('.canned', { hasText: 'Thanks a lot!' }).waitFor();
   assert.equal((await get('/api/v1/canned-responses')).items[0].body, 'Thanks a lot!');
+  await shotsOf(owner, 'canned', '#/canned');
 
   step('the audit log reads as sentences with names, details on demand');
   await owner.evaluate(() => { location.hash = '#/admin/audit'; });
@@ -270,6 +271,7 @@ async function billingScenario() {
   await owner.evaluate(() => { location.hash = '#/admin/webhooks'; });
   assert.ok(await owner.getByRole('button', { name: 'Add endpoint' }).isDisabled());
   await owner.getByText('Your plan (Free) does not include webhooks — upgrade to Pro to use it.').waitFor();
+  await shotsOf(owner, 'webhooks-billing', '#/admin/webhooks');
   step('the landing page shows the pricing with billing on');
   const landing = await newPage();
   await landing.goto(base + '/');
