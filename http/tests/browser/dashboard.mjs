@@ -99,6 +99,20 @@ async function noSideScroll(page, what) {
   assert.ok(sw <= w, `${what} scrolls sideways: ${sw} > ${w}`);
 }
 
+const axeSource = readFileSync(new URL('./node_modules/axe-core/axe.min.js', import.meta.url), 'utf8');
+/** axe-core on the page as it is: no serious or critical violation (colour
+ * contrast, which the shared design tokens own, is only reported). */
+async function axeCheck(page, what) {
+  await page.evaluate(axeSource);
+  const found = await page.evaluate(async () => (await window.axe.run(document, { resultTypes: ['violations'] })).violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => ({ id: v.id, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) })));
+  const contrast = found.filter((v) => v.id === 'color-contrast');
+  if (contrast.length) console.log(`axe on ${what}: color-contrast at ${JSON.stringify(contrast[0].nodes)}`);
+  const rest = found.filter((v) => v.id !== 'color-contrast');
+  assert.deepEqual(rest, [], `axe on ${what}`);
+}
+
 /** Every page of `hashes` at phone width, light: no sideways scroll. */
 async function fitsPhone(page, hashes) {
   await page.setViewportSize({ width: 390, height: 844 });
@@ -243,6 +257,12 @@ async function pagesScenario() {
   const news = await owner.evaluate(() => ['h1', 'h2'].map((t) => parseFloat(getComputedStyle(document.querySelector('main ' + t)).fontSize)));
   assert.ok(news[0] > news[1], 'Newsletter: h1 larger than h2');
   await shotsOf(owner, 'account', '#/account');
+  step('axe-core finds nothing serious on these pages');
+  for (const hash of ['#/welcome', '#/admin/sites', '#/admin/staff', '#/admin/outbox', '#/admin/audit', '#/canned', '#/account']) {
+    await owner.evaluate((h) => { location.hash = h; }, hash);
+    await owner.waitForTimeout(400);
+    await axeCheck(owner, hash);
+  }
   step('no sideways scroll on a phone');
   await fitsPhone(owner, ['#/welcome', '#/admin/sites', '#/admin/staff', '#/admin/outbox', '#/admin/audit', '#/canned', '#/account']);
 }

@@ -230,6 +230,7 @@ const EVENTS = ['conversation.created', 'conversation.closed', 'message.created'
 
 export async function webhooksPage(app, root) {
   const out = h('p', { role: 'status' });
+  const lock = featureLock(await planInfo().catch(() => null), 'webhooks');
   const list = h('div', { class: 'stack' });
   const secret = h('div', { class: 'secret', role: 'status', hidden: true });
   const reveal = (s) => {
@@ -276,8 +277,8 @@ export async function webhooksPage(app, root) {
   field('URL', h('input', { name: 'url', type: 'url', required: true, placeholder: 'https://example.com/hooks/parley' })),
   h('fieldset', {}, h('legend', {}, 'Events'), EVENTS.map((ev) => h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'ev-' + ev }), ' ' + ev))),
   h('p', { class: 'muted' }, 'Each delivery is signed the Standard Webhooks way (webhook-id, webhook-timestamp, webhook-signature) and retried with backoff until your endpoint answers 2xx.'),
-  locked(h('button', { type: 'submit' }, 'Add endpoint'), featureLock(await planInfo().catch(() => null), 'webhooks'), 'webhook-why'));
-  root.replaceChildren(h('h1', {}, 'Webhooks'), out, secret, h('div', { class: 'split wide' }, form, list), log);
+  locked(h('button', { type: 'submit' }, 'Add endpoint'), lock, 'webhook-why'));
+  root.replaceChildren(h('h1', {}, 'Webhooks'), lock ? h('p', { class: 'card lock-note' }, 'Webhooks are locked on your plan: ' + lock.replace(/^.* — /, '').replace('use it.', 'use them.')) : null, out, secret, h('div', { class: 'split wide' }, form, list), log);
   await load();
 }
 
