@@ -263,7 +263,13 @@ async function pagesScenario() {
     await owner.waitForTimeout(400);
     await axeCheck(owner, hash);
   }
-  step('no sideways scroll on a phone');
+  step('no sideways scroll on a phone, in every Sites tab too');
+  await owner.setViewportSize({ width: 390, height: 844 });
+  await owner.evaluate(() => { location.hash = '#/admin/sites'; });
+  for (const tab of ['General', 'Widget', 'Hours', 'Pre-chat', 'Bookings', 'Security']) {
+    await owner.getByRole('tab', { name: tab }).click();
+    await noSideScroll(owner, `Sites, ${tab} tab, at 390 px`);
+  }
   await fitsPhone(owner, ['#/welcome', '#/admin/sites', '#/admin/staff', '#/admin/outbox', '#/admin/audit', '#/canned', '#/account']);
 }
 
@@ -408,6 +414,10 @@ try {
     const config = await fetch(`${base}/api/v1/public/${key}/config`).then((r) => r.json());
     assert.equal(config.available, false, 'a suspended tenant shows offline');
     await page.screenshot({ path: `${shots}/admin-tenants.png` });
+    await page.setViewportSize({ width: 390, height: 844 });
+    await noSideScroll(page, 'the operator page at 390 px');
+    await page.screenshot({ path: `${shots}/admin-tenants-phone.png` });
+    await page.setViewportSize({ width: 1280, height: 800 });
     await row.getByRole('button', { name: 'Resume' }).click();
     await row.getByRole('cell', { name: 'active' }).waitFor();
     step('the operator puts the tenant on pro: the totals show its revenue');

@@ -67,10 +67,10 @@ async function tenants() {
     : `${r.items.length} workspace${r.items.length === 1 ? '' : 's'} · billing off: every workspace has everything`;
   main.replaceChildren(h('h1', {}, 'Tenants'),
     h('p', { class: 'totals', role: 'status' }, plans.billing ? h('strong', {}, `$${(stats.mrr_cents / 100).toFixed(2)} a month`) : null, `${plans.billing ? ' · ' : ''}${byPlan} · ${stats.conversations} conversations · ${stats.messages} messages`),
-    h('table', { class: 'per-day', 'aria-label': 'Messages a day' }, h('thead', {}, h('tr', {}, h('th', {}, 'Messages a day'),
+    h('div', { class: 'table-wrap' }, h('table', { class: 'per-day', 'aria-label': 'Messages a day' }, h('thead', {}, h('tr', {}, h('th', {}, 'Messages a day'),
       (stats.messages_per_day || []).map((d) => h('th', { scope: 'col' }, new Date(d.day + 'T00:00:00Z').toLocaleDateString([], { weekday: 'short', day: 'numeric', timeZone: 'UTC' }))))),
-    h('tbody', {}, h('tr', {}, h('th', { scope: 'row' }, 'All tenants'), (stats.messages_per_day || []).map((d) => h('td', {}, d.messages.toLocaleString()))))),
-    h('table', {}, h('thead', {}, h('tr', {}, ['Tenant', 'Since', 'Team', 'Chat', 'Visitors', 'Plan', 'State', ''].map((x) => h('th', {}, x)))),
+    h('tbody', {}, h('tr', {}, h('th', { scope: 'row' }, 'All tenants'), (stats.messages_per_day || []).map((d) => h('td', {}, d.messages.toLocaleString())))))),
+    h('table', { class: 'cards', 'aria-label': 'Tenants' }, h('thead', {}, h('tr', {}, ['Tenant', 'Since', 'Team', 'Chat', 'Visitors', 'Plan', 'State', ''].map((x) => h('th', {}, x)))),
     h('tbody', {}, r.items.map(row))));
 }
 
