@@ -1,6 +1,11 @@
-// Administration and account pages: staff, sites (settings with a live
-// preview, embed snippet, key rotation), audit log, contact messages,
-// canned responses, and the signed-in member's sessions.
+// Administration and account pages: staff (invitation and reset links to
+// copy when the instance has no SMTP), sites (settings in tabs, one Save
+// each, a live preview, the dangerous actions apart in a danger zone),
+// the audit log as sentences with details on demand, contact messages,
+// canned responses (edited in place), the outbox (a mail opens), the
+// signed-in member's sessions by device, and the welcome checklist.
+// With billing on, what the plan lacks is shown locked, with its reason,
+// before the click (`planInfo`, `quotaLock`, `featureLock`, `locked`).
 
 import { api, h, clock, session, signOut, keep, webLink } from './api.js';
 import { formsCard, download, planCard } from './backoffice.js';
