@@ -147,7 +147,7 @@ function preChatEditor(fieldsNow) {
     const kind = h('select', { 'aria-label': 'Field kind' }, KINDS.map(([v, l]) => h('option', { value: v, selected: v === which }, l)));
     const req = h('input', { type: 'checkbox', 'aria-label': 'Required', checked: f.required });
     const el = h('div', { class: 'row-actions prechat' }, label, kind, h('label', { class: 'check' }, req, 'required'),
-      h('button', { type: 'button', class: 'ghost', 'aria-label': 'Remove field', onclick: () => { el.remove(); items.splice(items.indexOf(item), 1); } }, '✕'));
+      h('button', { type: 'button', class: 'ghost', 'aria-label': 'Remove field', onclick: () => { el.remove(); items.splice(items.indexOf(item), 1); } }, 'Remove'));
     const slug = () => label.value.toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_|_$/g, '').slice(0, 40) || 'field';
     const item = { el, value: () => {
       const k = KINDS.find(([v]) => v === kind.value);
