@@ -57,14 +57,21 @@ pub fn plan_of(app: &App, t: TenantId) -> Result<&Plan, ApiError> {
     Ok(named(app, sub.plan_at(Timestamp::now())))
 }
 
-/// "1 site", "5 sites", "2 staff seats": `what` is plural.
+/// "1 site", "5 sites", "1 staff seat": `what` is plural (its first word
+/// ending in "s" is the noun).
 fn count(n: u32, what: &str) -> String {
     if n != 1 {
         return format!("{n} {what}");
     }
-    let (first, rest) = what.split_once(' ').unwrap_or((what, ""));
-    let one = first.strip_suffix('s').unwrap_or(first);
-    format!("1 {one}{}{rest}", if rest.is_empty() { "" } else { " " })
+    let mut done = false;
+    let words = what.split(' ').map(|w| match w.strip_suffix('s') {
+        Some(one) if !done => {
+            done = true;
+            one
+        }
+        _ => w,
+    });
+    format!("1 {}", words.collect::<Vec<_>>().join(" "))
 }
 
 /// The cheapest plan that lifts a refusal, for the message.
@@ -446,4 +453,23 @@ pub async fn webhook(app: &App, caller: &Caller, event: Value) -> Result<Value, 
             json!({"received": true, "ignored": true, "reason": why.as_str()})
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_read_as_a_person_writes_them() {
+        assert_eq!(count(1, "sites"), "1 site");
+        assert_eq!(count(5, "sites"), "5 sites");
+        assert_eq!(count(1, "staff seats"), "1 staff seat");
+        assert_eq!(count(2, "staff seats"), "2 staff seats");
+        assert_eq!(
+            count(1, "conversations this month"),
+            "1 conversation this month"
+        );
+        assert_eq!(count(0, "sites"), "0 sites");
+        assert_eq!(title("pro"), "Pro");
+    }
 }

@@ -217,3 +217,17 @@ pub fn device_name(ua: &str) -> String {
         (b, o) => format!("{b} on {o}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::device_name;
+
+    #[test]
+    fn user_agents_read_as_devices() {
+        let chrome = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
+        assert_eq!(device_name(chrome), "Chrome on Linux");
+        let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1";
+        assert_eq!(device_name(iphone), "Safari on iOS");
+        assert_eq!(device_name(""), "Unknown device");
+    }
+}
