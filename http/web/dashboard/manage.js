@@ -386,7 +386,7 @@ function identityCard(site, out, info) {
 // What an audit action reads as, after the actor's name ("claimed", "changed the settings of").
 const VERBS = {
   'conversation.claim': 'claimed', 'conversation.close': 'closed', 'conversation.reopen': 'reopened', 'conversation.transfer': 'transferred',
-  'staff.create': 'added', 'staff.invite': 'invited', 'staff.invite_again': 'invited again', 'staff.update': 'changed', 'staff.delete': 'removed',
+  'staff.create': 'added', 'staff.invite': 'invited', 'staff.invite_again': 'sent a new invitation to', 'staff.update': 'changed', 'staff.delete': 'removed',
   'staff.password_reset_sent': 'sent a password reset to', 'site.create': 'created', 'site.update': 'changed the settings of', 'site.delete': 'deleted',
   'site.rotate_key': 'rotated the key of', 'tenant.update': 'renamed', 'tenant.plan': 'changed the plan of', 'auth.login': 'signed in',
   'auth.logout': 'signed out', 'auth.logout_all': 'signed out everywhere', 'auth.password_reset_requested': 'asked for a password reset for',
