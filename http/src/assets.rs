@@ -170,6 +170,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
         "text/javascript; charset=utf-8",
         include_bytes!("../web/dashboard/analytics.js"),
     ),
+    (
+        "dialogs.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../web/dashboard/dialogs.js"),
+    ),
 ];
 
 fn gzip(body: &[u8]) -> Vec<u8> {

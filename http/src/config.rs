@@ -186,6 +186,11 @@ pub struct PlanConfig {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BillingConfig {
+    /// Plans, quotas and plan features apply only with billing on (this,
+    /// or a `checkout_url_template`). Off — the default, one company
+    /// hosting its own chat — every workspace has everything, unlimited,
+    /// and no pricing or upgrade is shown.
+    pub enabled: bool,
     /// The secret the provider signs its webhooks with (`Stripe-Signature`).
     pub webhook_secret: Option<String>,
     /// The checkout page, with `{tenant_id}`, `{plan}` and `{email}` filled in.
@@ -202,6 +207,7 @@ pub struct BillingConfig {
 impl Default for BillingConfig {
     fn default() -> Self {
         Self {
+            enabled: false,
             webhook_secret: None,
             checkout_url_template: None,
             grace_days: 7,
@@ -699,6 +705,12 @@ impl Config {
         Ok(())
     }
 
+    /// Whether plans and their limits apply (`billing.enabled`, or a
+    /// checkout page configured).
+    pub fn billing_on(&self) -> bool {
+        self.billing.enabled || self.billing.checkout_url_template.is_some()
+    }
+
     /// The plans: the built-in ones with this config's overrides, and any
     /// new ones it names.
     pub fn plans(&self) -> Result<Vec<parley_engine::plans::Plan>, String> {
@@ -768,7 +780,12 @@ impl Config {
             call_timeout: Duration::from_secs(5),
             missed_reply_after: Duration::from_secs(self.mail.missed_reply_after_secs.max(1)),
             missed_after: Duration::from_secs(self.analytics.missed_after_secs.max(1)),
-            plans: self.plans().unwrap_or_default(),
+            // None: no plan limits (billing off).
+            plans: if self.billing_on() {
+                self.plans().unwrap_or_default()
+            } else {
+                Vec::new()
+            },
             drain: parley_actors::drain::DrainLimits {
                 per_tenant: self.outbox.in_flight_per_tenant.max(1),
                 total: self.outbox.in_flight.max(1),

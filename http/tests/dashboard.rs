@@ -107,8 +107,10 @@ async fn the_dashboard_works_in_a_real_browser() {
     }
     if wanted("operator") {
         // The instance operator's page.
+        // Billing on: plans apply, so the operator sets them.
         let mut srv = Server::start_with(Setup {
             superadmin: Some(("root@ops.test".into(), PASSWORD.into())),
+            config: Some("[billing]\nenabled = true\n".into()),
             ..Default::default()
         });
         let extra = [
@@ -117,6 +119,24 @@ async fn the_dashboard_works_in_a_real_browser() {
         ];
         tokio::task::block_in_place(|| {
             run_script(&mut srv, "dashboard.mjs", "operator", "", &extra)
+        });
+    }
+    if wanted("pages") {
+        // Self-hosted with no SMTP: welcome checklist, invitation links,
+        // Sites in tabs, the outbox, the audit log, canned responses.
+        let mut srv = Server::start_with(Setup::default());
+        tokio::task::block_in_place(|| {
+            run_script(&mut srv, "dashboard.mjs", "pages", "", &owner_pass())
+        });
+    }
+    if wanted("billing") {
+        // Billing on with the built-in free plan: locks shown before the click.
+        let mut srv = Server::start_with(Setup {
+            config: Some("[plans.pro]\nprice_cents = 2900\n[billing]\nenabled = true\n".into()),
+            ..Default::default()
+        });
+        tokio::task::block_in_place(|| {
+            run_script(&mut srv, "dashboard.mjs", "billing", "", &owner_pass())
         });
     }
     if wanted("analytics") {

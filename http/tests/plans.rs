@@ -412,7 +412,9 @@ async fn provider_events_apply_once_and_in_order_and_real_sized_ones_fit() {
 #[tokio::test]
 async fn past_its_monthly_conversations_a_tenant_keeps_the_ones_it_has() {
     let srv = Server::start_with(Setup {
-        config: Some("[plans.free]\nconversations_per_month = 2\n".into()),
+        config: Some(
+            "[plans.free]\nconversations_per_month = 2\n[billing]\nenabled = true\n".into(),
+        ),
         superadmin: Some(("root@ops.test".into(), "operator pass 1".into())),
         ..Default::default()
     });
@@ -475,7 +477,7 @@ async fn past_its_monthly_conversations_a_tenant_keeps_the_ones_it_has() {
 async fn the_janitor_deletes_what_the_plan_keeps_no_longer() {
     // A plan that keeps nothing, and an audit log that keeps nothing.
     let srv = Server::start_with(Setup {
-        config: Some("[plans.free]\nretention_days = 0\n[audit]\nretention_days = 0\n[retention]\nsweep_secs = 1\n".into()),
+        config: Some("[plans.free]\nretention_days = 0\n[billing]\nenabled = true\n[audit]\nretention_days = 0\n[retention]\nsweep_secs = 1\n".into()),
         ..Default::default()
     });
     let owner = srv.login(OWNER).await;

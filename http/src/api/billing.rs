@@ -17,9 +17,12 @@ use utoipa::ToSchema;
 
 /// The plans with their limits, features and prices (for a pricing page).
 #[utoipa::path(get, path = "/api/v1/plans", tag = "billing",
-    responses((status = 200, description = "`{items:[{name,sites,staff,conversations_per_month,retention_days,features,price_cents}]}` (`null`: unlimited)", body = Object)))]
+    responses((status = 200, description = "`{items:[{name,sites,staff,conversations_per_month,retention_days,features,price_cents}], billing}` (`null`: unlimited; `billing` false: plans do not apply on this instance, hide pricing)", body = Object)))]
 pub async fn list(State(app): State<App>) -> Json<Value> {
-    Json(json!({"items": app.plans.iter().map(plans::plan_json).collect::<Vec<_>>()}))
+    Json(json!({
+        "items": app.plans.iter().map(plans::plan_json).collect::<Vec<_>>(),
+        "billing": app.config.billing_on(),
+    }))
 }
 
 /// `POST /billing/checkout` body.

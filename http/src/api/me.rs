@@ -70,7 +70,7 @@ pub async fn change_password(
 
 /// The caller's active sessions, newest first.
 #[utoipa::path(get, path = "/api/v1/sessions", tag = "me",
-    responses((status = 200, description = "`{items:[{id, device, ip, created_at, last_seen, expires_at, current}]}`", body = Page)),
+    responses((status = 200, description = "`{items:[{id, device, device_name (\"Chrome on Linux\"), ip, created_at, last_seen, expires_at, current}]}`", body = Page)),
     security(("bearer" = [])))]
 pub async fn sessions(State(app): State<App>, me: Authed) -> Result<Json<Page>, ApiError> {
     let now = Timestamp::now();
@@ -83,6 +83,7 @@ pub async fn sessions(State(app): State<App>, me: Authed) -> Result<Json<Page>, 
             json!({
                 "id": s.id,
                 "device": s.device,
+                "device_name": crate::app::sessions::device_name(&s.device),
                 "ip": s.ip,
                 "created_at": s.created_at,
                 "last_seen": s.last_seen,

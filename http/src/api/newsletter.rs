@@ -190,6 +190,21 @@ pub async fn campaign(
     Ok(Json(v))
 }
 
+/// Rewrites a draft (subject, body, site); a sent campaign: 400 `invalid_state`.
+#[utoipa::path(patch, path = "/api/v1/newsletter/campaigns/{id}", tag = "newsletter", request_body = CampaignInput,
+    params(("id" = String, Path)),
+    responses((status = 200, body = Object), (status = 400, description = "`invalid_state`: sent already"), (status = 404)),
+    security(("bearer" = [])))]
+pub async fn update_campaign(
+    State(app): State<App>,
+    me: Authed,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<CampaignInput>,
+) -> Result<Json<Value>, ApiError> {
+    let c = rules::update_campaign(&app, &me, &id, body).await?;
+    Ok(Json(campaign_view(&c)))
+}
+
 /// Sends a draft to every confirmed subscriber, through the outbox.
 #[utoipa::path(post, path = "/api/v1/newsletter/campaigns/{id}/send", tag = "newsletter",
     params(("id" = String, Path)),

@@ -55,6 +55,33 @@ pub fn mail_view(app: &App, m: &MailRecord, with_body: bool) -> Value {
     v
 }
 
+/// One mail as it was (or will be) sent: the list's fields, and for those
+/// who may read bodies (they hold single-use links) `body` and `html`, the
+/// rendered text and HTML.
+#[utoipa::path(get, path = "/api/v1/outbox/{id}", tag = "audit",
+    params(("id" = String, Path)),
+    responses((status = 200, body = Object), (status = 403), (status = 404)),
+    security(("bearer" = [])))]
+pub async fn mail(
+    State(app): State<App>,
+    me: Authed,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    me.require(Action::ReadOutbox)?;
+    let id: MailId = id.parse().map_err(|_| ApiError::not_found("mail"))?;
+    let m = app
+        .store
+        .mail(me.tenant(), id)?
+        .ok_or_else(|| ApiError::not_found("mail"))?;
+    let with_body = me.can(Action::ReadMailBodies);
+    let mut v = mail_view(&app, &m, with_body);
+    if with_body {
+        let (_, html) = app.store.mail_body(&m).unwrap_or_default();
+        v["html"] = html.into();
+    }
+    Ok(Json(v))
+}
+
 /// The tenant's outgoing mail, newest first, with its delivery state.
 #[utoipa::path(get, path = "/api/v1/outbox", tag = "audit", params(OutboxQuery),
     responses((status = 200, body = Page), (status = 400), (status = 403)), security(("bearer" = [])))]

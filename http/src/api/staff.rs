@@ -50,16 +50,47 @@ pub async fn list(State(app): State<App>, me: Authed) -> Result<Json<Page>, ApiE
 }
 
 /// Adds a staff member, ready or invited.
+/// With no SMTP server configured, an invitation cannot be mailed: the
+/// answer then carries `invite_link` for the owner or admin to pass on
+/// (only they may add staff), and `mail_configured: false` either way.
 #[utoipa::path(post, path = "/api/v1/staff", tag = "staff", request_body = NewStaff,
-    responses((status = 201, body = Object), (status = 403), (status = 409, description = "`email_taken`")),
+    responses((status = 201, description = "the member, `mail_configured`, and `invite_link` when invited with no SMTP server", body = Object),
+        (status = 403), (status = 409, description = "`email_taken`")),
     security(("bearer" = [])))]
 pub async fn create(
     State(app): State<App>,
     me: Authed,
     ApiJson(body): ApiJson<NewStaff>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let staff = rules::create(&app, &me, body).await?;
-    Ok((StatusCode::CREATED, Json(view(&staff))))
+    let (staff, link) = rules::create(&app, &me, body).await?;
+    let mut v = view(&staff);
+    v["mail_configured"] = app.smtp_configured.into();
+    if let Some(link) = link {
+        v["invite_link"] = link.into();
+    }
+    Ok((StatusCode::CREATED, Json(v)))
+}
+
+/// Sends a member a fresh link: an invited member a new invitation, an
+/// active one a password reset (owners and admins; an owner's link only
+/// an owner). The mail is queued; with no SMTP server configured it cannot
+/// leave, and the answer carries the `link` to pass on.
+#[utoipa::path(post, path = "/api/v1/staff/{id}/link", tag = "staff",
+    params(("id" = String, Path)),
+    responses((status = 200, description = "`{mail_configured, link?}`: `link` only when no SMTP server is configured", body = Object),
+        (status = 403), (status = 404), (status = 409, description = "`invalid_state`: deactivated")),
+    security(("bearer" = [])))]
+pub async fn send_link(
+    State(app): State<App>,
+    me: Authed,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let link = rules::send_link(&app, &me, &id).await?;
+    let mut v = json!({"mail_configured": app.smtp_configured});
+    if let Some(link) = link {
+        v["link"] = link.into();
+    }
+    Ok(Json(v))
 }
 
 /// One staff member.

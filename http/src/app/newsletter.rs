@@ -203,23 +203,7 @@ pub async fn create_campaign(
 ) -> Result<CampaignRecord, ApiError> {
     me.require(Action::ManageNewsletter)?;
     let subject = input.subject.trim();
-    if subject.is_empty() || subject.chars().count() > 200 {
-        return Err(ApiError::bad_request(
-            code::INVALID,
-            "subject must have 1 to 200 characters",
-        ));
-    }
-    if input.body.trim().is_empty() || input.body.chars().count() > 50_000 {
-        return Err(ApiError::bad_request(
-            code::INVALID,
-            "body must have 1 to 50,000 characters",
-        ));
-    }
-    if let Some(s) = input.site_id {
-        if app.store.site(me.tenant(), s)?.is_none() {
-            return Err(ApiError::not_found("site"));
-        }
-    }
+    check_campaign(app, me, &input)?;
     let c = CampaignRecord {
         id: CampaignId::new(),
         tenant_id: me.tenant(),
@@ -239,6 +223,62 @@ pub async fn create_campaign(
         app,
         &mut b,
         "campaign.create",
+        ("campaign", c.id.to_string()),
+        json!({"subject": c.subject}),
+    );
+    app.writer.write(b).await?;
+    Ok(c)
+}
+
+/// A campaign's subject, body and site are acceptable.
+fn check_campaign(app: &App, me: &Authed, input: &CampaignInput) -> Result<(), ApiError> {
+    let subject = input.subject.trim();
+    if subject.is_empty() || subject.chars().count() > 200 {
+        return Err(ApiError::bad_request(
+            code::INVALID,
+            "subject must have 1 to 200 characters",
+        ));
+    }
+    if input.body.trim().is_empty() || input.body.chars().count() > 50_000 {
+        return Err(ApiError::bad_request(
+            code::INVALID,
+            "body must have 1 to 50,000 characters",
+        ));
+    }
+    if let Some(s) = input.site_id {
+        if app.store.site(me.tenant(), s)?.is_none() {
+            return Err(ApiError::not_found("site"));
+        }
+    }
+    Ok(())
+}
+
+/// Rewrites a draft's subject, body and site (a campaign being sent or
+/// sent is not changed: 400 `invalid_state`).
+pub async fn update_campaign(
+    app: &App,
+    me: &Authed,
+    id: &str,
+    input: CampaignInput,
+) -> Result<CampaignRecord, ApiError> {
+    let _guard = app.locks.tenant(me.tenant()).await;
+    let mut c = find_campaign(app, me, id)?;
+    check_campaign(app, me, &input)?;
+    if c.status != CampaignStatus::Draft {
+        return Err(ApiError::bad_request(
+            code::INVALID_STATE,
+            "only a draft can be edited; this campaign was sent already",
+        ));
+    }
+    c.subject = input.subject.trim().replace(['\r', '\n'], " ");
+    c.body = input.body;
+    c.site_id = input.site_id;
+    let mut b = WriteBatch::new();
+    app.store.put_campaign(&mut b, &c);
+    me.audit(
+        app,
+        &mut b,
+        "campaign.update",
         ("campaign", c.id.to_string()),
         json!({"subject": c.subject}),
     );

@@ -30,23 +30,91 @@ pub fn named<'a>(app: &'a App, name: &str) -> &'a Plan {
         .unwrap_or(&app.plans[0])
 }
 
-/// The plan tenant `t` is on now.
+/// The plan every workspace is on while billing is off: everything,
+/// unlimited, kept forever.
+fn unlimited() -> &'static Plan {
+    static PLAN: std::sync::OnceLock<Plan> = std::sync::OnceLock::new();
+    PLAN.get_or_init(|| Plan {
+        name: "unlimited".into(),
+        sites: None,
+        staff: None,
+        conversations_per_month: None,
+        retention_days: None,
+        features: parley_engine::plans::FEATURES
+            .iter()
+            .map(|f| f.to_string())
+            .collect(),
+        price_cents: 0,
+    })
+}
+
+/// The plan tenant `t` is on now (billing off: [`unlimited`]).
 pub fn plan_of(app: &App, t: TenantId) -> Result<&Plan, ApiError> {
+    if !app.config.billing_on() {
+        return Ok(unlimited());
+    }
     let sub = app.store.subscription(t)?;
     Ok(named(app, sub.plan_at(Timestamp::now())))
 }
 
-fn refused(r: Refusal) -> ApiError {
+/// "1 site", "5 sites", "1 staff seat": `what` is plural (its first word
+/// ending in "s" is the noun).
+fn count(n: u32, what: &str) -> String {
+    if n != 1 {
+        return format!("{n} {what}");
+    }
+    let mut done = false;
+    let words = what.split(' ').map(|w| match w.strip_suffix('s') {
+        Some(one) if !done => {
+            done = true;
+            one
+        }
+        _ => w,
+    });
+    format!("1 {}", words.collect::<Vec<_>>().join(" "))
+}
+
+/// The cheapest plan that lifts a refusal, for the message.
+fn unlocks<'a>(app: &'a App, r: &Refusal) -> Option<&'a Plan> {
+    app.plans.iter().find(|p| match r {
+        Refusal::Quota(what, n) => {
+            let limit = match *what {
+                "sites" => p.sites,
+                "staff seats" => p.staff,
+                _ => p.conversations_per_month,
+            };
+            limit.is_none_or(|l| l > *n)
+        }
+        Refusal::Feature(f) => p.has(f),
+    })
+}
+
+fn title(name: &str) -> String {
+    let mut c = name.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
+fn refused(app: &App, r: Refusal) -> ApiError {
+    let hint = match unlocks(app, &r) {
+        Some(p) => format!(" Upgrade to {} to get more.", title(&p.name)),
+        None => String::new(),
+    };
     match r {
         Refusal::Quota(what, n) => ApiError::new(
             StatusCode::FORBIDDEN,
             code::QUOTA_EXCEEDED,
-            format!("your plan allows {n} {what}; upgrade for more"),
+            format!("Your plan allows {}.{hint}", count(n, what)),
         ),
         Refusal::Feature(f) => ApiError::new(
             StatusCode::FORBIDDEN,
             code::FEATURE_NOT_IN_PLAN,
-            format!("your plan does not include {}", f.replace('_', " ")),
+            format!(
+                "Your plan does not include {}.{}",
+                f.replace('_', " "),
+                hint.replace(" to get more", " for it")
+            ),
         ),
     }
 }
@@ -56,7 +124,7 @@ pub fn require_feature(app: &App, t: TenantId, feature: &str) -> Result<(), ApiE
     if plan_of(app, t)?.has(feature) {
         Ok(())
     } else {
-        Err(refused(Refusal::Feature(feature.into())))
+        Err(refused(app, Refusal::Feature(feature.into())))
     }
 }
 
@@ -80,13 +148,13 @@ pub fn usage(app: &App, t: TenantId) -> Result<Usage, ApiError> {
 /// 403 `quota_exceeded` unless tenant `t` may add one more site.
 pub fn room_for_site(app: &App, t: TenantId) -> Result<(), ApiError> {
     let plan = plan_of(app, t)?;
-    room("sites", usage(app, t)?.sites, plan.sites).map_err(refused)
+    room("sites", usage(app, t)?.sites, plan.sites).map_err(|r| refused(app, r))
 }
 
 /// 403 `quota_exceeded` unless tenant `t` may add one more staff member.
 pub fn room_for_staff(app: &App, t: TenantId) -> Result<(), ApiError> {
     let plan = plan_of(app, t)?;
-    room("staff seats", usage(app, t)?.staff, plan.staff).map_err(refused)
+    room("staff seats", usage(app, t)?.staff, plan.staff).map_err(|r| refused(app, r))
 }
 
 fn limit(v: Option<u32>) -> Value {
@@ -103,16 +171,19 @@ pub fn plan_json(p: &Plan) -> Value {
     })
 }
 
-/// What `GET /tenant` adds: `plan`, `usage`, `limits`, `billing`.
+/// What `GET /tenant` adds: `plan`, `usage`, `limits`, `billing`
+/// (`billing.enabled` false: plans do not apply, the plan is `unlimited`;
+/// `billing.checkout`: a checkout page is configured).
 pub fn tenant_json(app: &App, t: TenantId) -> Result<Value, ApiError> {
     let sub = app.store.subscription(t)?;
-    let plan = named(app, sub.plan_at(Timestamp::now()));
+    let plan = plan_of(app, t)?;
     let u = usage(app, t)?;
     Ok(json!({
         "plan": plan.name,
         "usage": {"sites": u.sites, "staff": u.staff, "conversations_this_month": u.conversations_this_month},
         "limits": plan_json(plan),
-        "billing": {"status": sub.status, "period_end": sub.period_end, "next_plan": sub.next_plan,
+        "billing": {"enabled": app.config.billing_on(),
+            "checkout": app.config.billing.checkout_url_template.is_some(), "status": sub.status, "period_end": sub.period_end, "next_plan": sub.next_plan,
             "grace_until": sub.grace_until},
     }))
 }
@@ -218,7 +289,7 @@ pub fn checkout(app: &App, me: &Authed, plan: &str) -> Result<String, ApiError> 
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             code::UNAVAILABLE,
-            "payments are not set up on this instance (billing.checkout_url_template)",
+            "Online payment is not set up on this instance (billing.checkout_url_template); ask its operator to change your plan.",
         ));
     };
     let enc = |s: &str| {
@@ -382,4 +453,23 @@ pub async fn webhook(app: &App, caller: &Caller, event: Value) -> Result<Value, 
             json!({"received": true, "ignored": true, "reason": why.as_str()})
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_read_as_a_person_writes_them() {
+        assert_eq!(count(1, "sites"), "1 site");
+        assert_eq!(count(5, "sites"), "5 sites");
+        assert_eq!(count(1, "staff seats"), "1 staff seat");
+        assert_eq!(count(2, "staff seats"), "2 staff seats");
+        assert_eq!(
+            count(1, "conversations this month"),
+            "1 conversation this month"
+        );
+        assert_eq!(count(0, "sites"), "0 sites");
+        assert_eq!(title("pro"), "Pro");
+    }
 }

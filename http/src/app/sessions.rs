@@ -202,3 +202,32 @@ pub async fn kick(app: &App, staff: &StaffRecord) {
     };
     crate::ws::tell(app, staff.tenant_id, what).await;
 }
+
+/// A user agent as a person names a device: "Chrome on Linux", "Safari on
+/// iOS" (empty or unreadable: "Unknown device").
+pub fn device_name(ua: &str) -> String {
+    if ua.trim().is_empty() {
+        return "Unknown device".into();
+    }
+    let (browser, os, _) = parley_engine::analytics::describe(ua);
+    match (browser.as_str(), os) {
+        ("Other", "Other") => "Unknown device".into(),
+        (b, "Other") => b.to_string(),
+        ("Other", o) => format!("A browser on {o}"),
+        (b, o) => format!("{b} on {o}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::device_name;
+
+    #[test]
+    fn user_agents_read_as_devices() {
+        let chrome = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
+        assert_eq!(device_name(chrome), "Chrome on Linux");
+        let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1";
+        assert_eq!(device_name(iphone), "Safari on iOS");
+        assert_eq!(device_name(""), "Unknown device");
+    }
+}

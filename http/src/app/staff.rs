@@ -68,8 +68,14 @@ pub struct NewStaff {
     password: Option<String>,
 }
 
-/// Adds a staff member, ready or invited.
-pub async fn create(app: &App, me: &Authed, body: NewStaff) -> Result<StaffRecord, ApiError> {
+/// Adds a staff member, ready or invited. With no SMTP server configured
+/// the invitation cannot leave: its link is returned, for the owner or
+/// admin who invited to pass on (only they can create staff).
+pub async fn create(
+    app: &App,
+    me: &Authed,
+    body: NewStaff,
+) -> Result<(StaffRecord, Option<String>), ApiError> {
     let role = role(&body.role)?;
     me.require(Action::ManageStaff(role))?;
     super::plans::room_for_staff(app, me.tenant())?;
@@ -90,19 +96,9 @@ pub async fn create(app: &App, me: &Authed, body: NewStaff) -> Result<StaffRecor
     let staff = new_staff(me.tenant(), email, name, role, phc);
     let mut b = WriteBatch::new();
     app.store.put_staff(&mut b, &staff);
+    let mut link = None;
     if !staff.active {
-        let ttl = Duration::from_secs(app.config.auth.invitation_ttl_hours.max(1) * 3600);
-        let link = one_time(app, &mut b, TokenKind::Invitation, &staff, ttl, "invite");
-        crate::mail::queue(
-            app,
-            &mut b,
-            crate::mail::Envelope::new(
-                staff.tenant_id,
-                &staff.email,
-                crate::mail::Kind::Invitation,
-            ),
-            json!({"inviter": me.staff.name, "link": link, "hours": ttl.as_secs() / 3600}),
-        )?;
+        link = Some(invitation(app, me, &mut b, &staff)?);
     }
     me.audit(
         app,
@@ -117,7 +113,75 @@ pub async fn create(app: &App, me: &Authed, body: NewStaff) -> Result<StaffRecor
     );
     app.writer.write(b).await?;
     crate::mail::sent(app);
-    Ok(staff)
+    Ok((staff, link.filter(|_| !app.smtp_configured)))
+}
+
+/// Queues an invitation to `staff` (added to `b`); returns its link.
+fn invitation(
+    app: &App,
+    me: &Authed,
+    b: &mut WriteBatch,
+    staff: &StaffRecord,
+) -> Result<String, ApiError> {
+    let ttl = Duration::from_secs(app.config.auth.invitation_ttl_hours.max(1) * 3600);
+    let link = one_time(app, b, TokenKind::Invitation, staff, ttl, "invite");
+    crate::mail::queue(
+        app,
+        b,
+        crate::mail::Envelope::new(staff.tenant_id, &staff.email, crate::mail::Kind::Invitation),
+        json!({"inviter": me.staff.name, "link": link, "hours": ttl.as_secs() / 3600}),
+    )?;
+    Ok(link)
+}
+
+/// An owner or admin sends a member a fresh link: an invited member a new
+/// invitation, an active one a password reset. The mail is queued either
+/// way; with no SMTP server configured it cannot leave, so the link is
+/// returned (`None`: it was queued for a configured server).
+pub async fn send_link(app: &App, me: &Authed, id: &str) -> Result<Option<String>, ApiError> {
+    let _guard = app.locks.tenant(me.tenant()).await;
+    let staff = find(app, me, id)?;
+    me.require(Action::ManageStaff(staff.role))?;
+    let invited = staff.password_hash.is_empty() && !staff.active;
+    if !staff.active && !invited {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            code::INVALID_STATE,
+            "This member is deactivated: reactivate them first.",
+        ));
+    }
+    let mut b = WriteBatch::new();
+    let link = if invited {
+        invitation(app, me, &mut b, &staff)?
+    } else {
+        let ttl = Duration::from_secs(app.config.auth.reset_token_ttl_minutes.max(1) * 60);
+        let link = one_time(app, &mut b, TokenKind::PasswordReset, &staff, ttl, "reset");
+        crate::mail::queue(
+            app,
+            &mut b,
+            crate::mail::Envelope::new(
+                staff.tenant_id,
+                &staff.email,
+                crate::mail::Kind::PasswordReset,
+            ),
+            json!({"link": link, "minutes": ttl.as_secs() / 60}),
+        )?;
+        link
+    };
+    me.audit(
+        app,
+        &mut b,
+        if invited {
+            "staff.invite_again"
+        } else {
+            "staff.password_reset_sent"
+        },
+        ("staff", staff.id.to_string()),
+        json!({}),
+    );
+    app.writer.write(b).await?;
+    crate::mail::sent(app);
+    Ok(Some(link).filter(|_| !app.smtp_configured))
 }
 
 /// `PATCH /staff/{id}` body.

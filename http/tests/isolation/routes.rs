@@ -227,6 +227,14 @@ pub(super) fn rows() -> Vec<Row> {
             |_| Some(json!({"name": "Vic"})),
             [401, 401, 401, 403, 200, 200, 404, 401],
         ),
+        // A fresh invitation or reset link for a member (owners and admins).
+        r(
+            "POST",
+            "/api/v1/staff/{id}/link",
+            Fix::Staff,
+            ANY,
+            [401, 401, 401, 403, 200, 200, 404, 401],
+        ),
         r(
             "DELETE",
             "/api/v1/staff/{id}",
@@ -291,6 +299,13 @@ pub(super) fn rows() -> Vec<Row> {
             Fix::None,
             ANY,
             [401, 401, 401, 403, 200, 200, 200, 401],
+        ),
+        r(
+            "GET",
+            "/api/v1/outbox/{id}",
+            Fix::Mail,
+            ANY,
+            [401, 401, 401, 403, 200, 200, 404, 401],
         ),
         // Only failed mail is retried (this one is pending: 409).
         r(
@@ -433,6 +448,13 @@ pub(super) fn rows() -> Vec<Row> {
             "/api/v1/newsletter/campaigns/{id}",
             Fix::Campaign,
             ANY,
+            MANAGERS_MINE,
+        ),
+        r(
+            "PATCH",
+            "/api/v1/newsletter/campaigns/{id}",
+            Fix::Campaign,
+            |_| Some(json!({"subject": "News", "body": "Hello again"})),
             MANAGERS_MINE,
         ),
         r(

@@ -4,6 +4,7 @@
 
 import { request, h, clock } from './api.js';
 import { day } from './time.js';
+import { confirmDialog, toast } from './dialogs.js';
 
 const KEY = 'parley:operator';
 const main = document.getElementById('main');
@@ -39,26 +40,38 @@ async function tenants() {
   out.hidden = false;
   const [r, stats, plans] = await Promise.all([call('GET', '/api/v1/admin/tenants'), call('GET', '/api/v1/admin/stats'),
     request('GET', '/api/v1/plans')]);
-  const planSelect = (t) => h('select', { 'aria-label': 'Plan of ' + t.name, onchange: async (e) => {
-    await call('PATCH', `/api/v1/admin/tenants/${t.id}`, { plan: e.target.value });
+  const cap = (s) => s[0].toUpperCase() + s.slice(1);
+  const price = (p) => (p.price_cents ? `$${(p.price_cents / 100).toFixed(0)} a month` : 'no charge');
+  // Billing off: every workspace has everything; there is no plan to set.
+  const planSelect = (t) => (!plans.billing ? h('span', { class: 'muted' }, 'Unlimited') : h('select', { 'aria-label': 'Plan of ' + t.name, onchange: async (e) => {
+    const to = plans.items.find((p) => p.name === e.target.value);
+    const ok = await confirmDialog({ title: `Put ${t.name} on ${cap(to.name)}?`, body: `From now on, whatever it paid: ${price(to)}, ` +
+      `${to.sites ?? 'unlimited'} site${to.sites === 1 ? '' : 's'}, ${to.staff ?? 'unlimited'} staff seat${to.staff === 1 ? '' : 's'}. The change is audited.`, confirm: 'Change plan' });
+    if (!ok) { e.target.value = t.plan; return; }
+    try {
+      await call('PATCH', `/api/v1/admin/tenants/${t.id}`, { plan: to.name });
+      toast(`${t.name} is on ${cap(to.name)}.`);
+    } catch (x) { toast(x.message); }
     tenants();
-  } }, plans.items.map((p) => h('option', { value: p.name, selected: p.name === t.plan }, p.name)));
+  } }, plans.items.map((p) => h('option', { value: p.name, selected: p.name === t.plan }, cap(p.name)))));
   const row = (t) => h('tr', {}, h('td', {}, h('strong', {}, t.name), h('div', { class: 'muted' }, t.id)), h('td', {}, clock(t.created_at)),
-    h('td', {}, `${t.usage.staff} staff · ${t.usage.sites} sites`), h('td', {}, `${t.usage.conversations} conversations · ${t.usage.messages} messages`),
+    h('td', {}, `${t.usage.staff} staff · ${t.usage.sites} site${t.usage.sites === 1 ? '' : 's'}`), h('td', {}, `${t.usage.conversations} conversations · ${t.usage.messages} messages`),
     h('td', {}, `${t.usage.visitors} visitors · ${Math.ceil(t.usage.storage_bytes / 1024)} KiB`),
     h('td', {}, planSelect(t)),
     h('td', {}, t.suspended ? 'suspended' : 'active'),
     h('td', {}, h('button', { class: t.suspended ? '' : 'danger', onclick: async () => {
+      if (!t.suspended && !await confirmDialog({ title: `Suspend ${t.name}?`, body: 'Its staff are signed out and its widgets show offline until you resume it.', confirm: 'Suspend', danger: true })) return;
       await call('POST', `/api/v1/admin/tenants/${t.id}/${t.suspended ? 'resume' : 'suspend'}`);
       tenants();
     } }, t.suspended ? 'Resume' : 'Suspend')));
-  const byPlan = Object.entries(stats.tenants_by_plan).map(([p, n]) => `${n} on ${p}`).join(' · ');
+  const byPlan = plans.billing ? Object.entries(stats.tenants_by_plan).map(([p, n]) => `${n} on ${p}`).join(' · ')
+    : `${r.items.length} workspace${r.items.length === 1 ? '' : 's'} · billing off: every workspace has everything`;
   main.replaceChildren(h('h1', {}, 'Tenants'),
-    h('p', { class: 'totals', role: 'status' }, h('strong', {}, `$${(stats.mrr_cents / 100).toFixed(2)} a month`), ` · ${byPlan} · ${stats.conversations} conversations · ${stats.messages} messages`),
-    h('table', { class: 'per-day', 'aria-label': 'Messages a day' }, h('thead', {}, h('tr', {}, h('th', {}, 'Messages a day'),
+    h('p', { class: 'totals', role: 'status' }, plans.billing ? h('strong', {}, `$${(stats.mrr_cents / 100).toFixed(2)} a month`) : null, `${plans.billing ? ' · ' : ''}${byPlan} · ${stats.conversations} conversations · ${stats.messages} messages`),
+    h('div', { class: 'table-wrap' }, h('table', { class: 'per-day', 'aria-label': 'Messages a day' }, h('thead', {}, h('tr', {}, h('th', {}, 'Messages a day'),
       (stats.messages_per_day || []).map((d) => h('th', { scope: 'col' }, day(d.day + 'T00:00:00Z', { zone: 'UTC' }))))),
-    h('tbody', {}, h('tr', {}, h('th', { scope: 'row' }, 'All tenants'), (stats.messages_per_day || []).map((d) => h('td', {}, d.messages.toLocaleString()))))),
-    h('table', {}, h('thead', {}, h('tr', {}, ['Tenant', 'Since', 'Team', 'Chat', 'Visitors', 'Plan', 'State', ''].map((x) => h('th', {}, x)))),
+    h('tbody', {}, h('tr', {}, h('th', { scope: 'row' }, 'All tenants'), (stats.messages_per_day || []).map((d) => h('td', {}, d.messages.toLocaleString())))))),
+    h('table', { class: 'cards', 'aria-label': 'Tenants' }, h('thead', {}, h('tr', {}, ['Tenant', 'Since', 'Team', 'Chat', 'Visitors', 'Plan', 'State', ''].map((x) => h('th', {}, x)))),
     h('tbody', {}, r.items.map(row))));
 }
 

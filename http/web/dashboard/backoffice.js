@@ -5,6 +5,8 @@
 
 import { api, h, clock, token } from './api.js';
 import { day, time, span, sameDay, zone } from './time.js';
+import { confirmDialog, toast } from './dialogs.js';
+import { planInfo, featureLock, locked, count } from './manage.js';
 
 const fields = (form) => Object.fromEntries(new FormData(form));
 const field = (label, input) => h('label', {}, label, input);
@@ -134,7 +136,12 @@ async function bookingDetail(root, id, staff, out, reload) {
       siteZone && siteZone !== zone() ? h('span', { class: 'muted' }, h('br'), 'For the site: ' + span(b.start, b.end, { zone: siteZone })) : null),
     b.message ? h('blockquote', { class: 'msg-body' }, b.message) : null,
     h('div', { class: 'row-actions' },
-      field('Status', h('select', { 'aria-label': 'Status', onchange: (e) => set({ status: e.target.value }) },
+      field('Status', h('select', { 'aria-label': 'Status', onchange: async (e) => {
+        const to = e.target.value;
+        const ok = await confirmDialog({ title: `Mark as ${label(to)}?`, body: `${b.name}'s consultation on ${clock(b.start)} becomes “${label(to)}”.` +
+          (['cancelled', 'completed', 'no_show'].includes(to) ? ' This cannot be undone.' : ''), confirm: 'Mark as ' + label(to), danger: to === 'cancelled' || to === 'no_show' });
+        if (ok) set({ status: to }); else e.target.value = b.status;
+      } },
         next.map((s) => h('option', { value: s, selected: s === b.status }, label(s))))),
       field('With', h('select', { 'aria-label': 'Assignee', onchange: (e) => set({ assignee: e.target.value || null }) },
         h('option', { value: '' }, 'Anyone free'), staff.map((s) => h('option', { value: s.id, selected: s.id === b.assignee }, s.name || s.email))))),
@@ -159,18 +166,38 @@ export async function newsletterPage(app, root) {
   });
   const campaigns = h('div', { class: 'stack' });
   const preview = h('div', { class: 'stack' });
+  const info = await planInfo().catch(() => null);
+  const sendLock = featureLock(info, 'campaigns');
   const loadCampaigns = () => tryApi(out, async () => {
     const r = await api('GET', '/api/v1/newsletter/campaigns');
-    campaigns.replaceChildren(...r.items.map((c) => h('div', { class: 'card row-actions campaign' },
+    campaigns.replaceChildren(...r.items.map((c, i) => h('div', { class: 'card row-actions campaign' },
       h('strong', {}, c.subject), h('span', { class: 'pill ' + c.status }, c.status + (c.status !== 'draft' ? ` · ${c.queued} queued` : '')),
+      h('span', { class: 'spacer' }),
       h('button', { class: 'ghost', onclick: () => show(c.id) }, 'Preview'),
-      c.status === 'draft' ? h('button', { onclick: () => tryApi(out, async () => {
-        if (!confirm(`Send “${c.subject}” to every confirmed subscriber?`)) return;
+      c.status === 'draft' ? h('button', { class: 'ghost', 'aria-label': 'Edit ' + c.subject, onclick: () => edit(c) }, 'Edit') : null,
+      c.status === 'draft' ? locked(h('button', { onclick: () => tryApi(out, async () => {
+        if (!await confirmDialog({ title: `Send “${c.subject}”?`, body: 'It goes to every confirmed subscriber, through the outbox. A sent newsletter cannot be edited or recalled.', confirm: 'Send now' })) return;
         await api('POST', `/api/v1/newsletter/campaigns/${c.id}/send`);
         say(out, 'Sending: it goes out through the outbox.');
+        toast('Sending.');
         loadCampaigns();
-      }) }, 'Send') : null)));
+      }) }, 'Send'), sendLock, 'send-why-' + i) : null)));
+    if (!r.items.length) campaigns.append(h('p', { class: 'muted' }, 'No newsletter yet: write one on the left.'));
   });
+  // The form writes a new draft, or rewrites the one being edited.
+  let editing = null;
+  const heading = h('h2', {}, 'Write a newsletter');
+  const saveButton = h('button', { type: 'submit' }, 'Save draft');
+  const cancelEdit = h('button', { type: 'button', class: 'ghost', hidden: true, onclick: () => edit(null) }, 'Cancel');
+  const edit = (c) => {
+    editing = c;
+    write.elements.subject.value = c?.subject || '';
+    write.elements.body.value = c?.body || '';
+    heading.textContent = c ? `Edit “${c.subject}”` : 'Write a newsletter';
+    saveButton.textContent = c ? 'Save changes' : 'Save draft';
+    cancelEdit.hidden = !c;
+    if (c) write.elements.subject.focus();
+  };
   const show = (id) => tryApi(out, async () => {
     const c = await api('GET', '/api/v1/newsletter/campaigns/' + id);
     const frame = h('iframe', { title: 'Preview of ' + c.subject, sandbox: '', class: 'preview-frame' });
@@ -179,15 +206,19 @@ export async function newsletterPage(app, root) {
   });
   const write = h('form', { class: 'stack card', onsubmit: (e) => { e.preventDefault(); tryApi(out, async () => {
     const d = fields(e.target);
-    const c = await api('POST', '/api/v1/newsletter/campaigns', { subject: d.subject, body: d.body });
+    const c = editing
+      ? await api('PATCH', '/api/v1/newsletter/campaigns/' + editing.id, { subject: d.subject, body: d.body })
+      : await api('POST', '/api/v1/newsletter/campaigns', { subject: d.subject, body: d.body });
+    edit(null);
     e.target.reset();
     say(out, 'Draft saved: preview it, then send.');
+    toast('Draft saved.');
     await loadCampaigns();
     await show(c.id);
-  }); } }, h('strong', {}, 'Write a newsletter'),
+  }); } }, heading,
   field('Subject', h('input', { name: 'subject', required: true, maxlength: 200 })),
   field('Text (Markdown: **bold**, _italic_, [links](https://…), lists)', h('textarea', { name: 'body', required: true, rows: 8 })),
-  h('button', { type: 'submit' }, 'Save draft'));
+  h('div', { class: 'row-actions' }, saveButton, cancelEdit));
   root.replaceChildren(h('h1', {}, 'Newsletter'), out,
     h('div', { class: 'split wide' }, h('div', { class: 'stack' }, write, h('h2', {}, 'Campaigns'), campaigns), preview),
     h('h2', {}, 'Subscribers'),
@@ -202,6 +233,7 @@ const EVENTS = ['conversation.created', 'conversation.closed', 'message.created'
 
 export async function webhooksPage(app, root) {
   const out = h('p', { role: 'status' });
+  const lock = featureLock(await planInfo().catch(() => null), 'webhooks');
   const list = h('div', { class: 'stack' });
   const secret = h('div', { class: 'secret', role: 'status', hidden: true });
   const reveal = (s) => {
@@ -223,8 +255,9 @@ export async function webhooksPage(app, root) {
           load();
         }) }, 'Rotate secret'),
         h('button', { class: 'danger', onclick: () => tryApi(out, async () => {
-          if (!confirm(`Stop sending to ${w.url}?`)) return;
+          if (!await confirmDialog({ title: 'Remove this endpoint?', body: `Parley stops sending events to ${w.url}.`, confirm: 'Remove', danger: true })) return;
           await api('DELETE', '/api/v1/webhooks/' + w.id);
+          toast('Endpoint removed.');
           load();
         }) }, 'Remove')))));
     if (!r.items.length) list.append(h('p', { class: 'muted' }, 'No endpoint yet.'));
@@ -247,8 +280,8 @@ export async function webhooksPage(app, root) {
   field('URL', h('input', { name: 'url', type: 'url', required: true, placeholder: 'https://example.com/hooks/parley' })),
   h('fieldset', {}, h('legend', {}, 'Events'), EVENTS.map((ev) => h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'ev-' + ev }), ' ' + ev))),
   h('p', { class: 'muted' }, 'Each delivery is signed the Standard Webhooks way (webhook-id, webhook-timestamp, webhook-signature) and retried with backoff until your endpoint answers 2xx.'),
-  h('button', { type: 'submit' }, 'Add endpoint'));
-  root.replaceChildren(h('h1', {}, 'Webhooks'), out, secret, h('div', { class: 'split wide' }, form, list), log);
+  locked(h('button', { type: 'submit' }, 'Add endpoint'), lock, 'webhook-why'));
+  root.replaceChildren(h('h1', {}, 'Webhooks'), lock ? h('p', { class: 'card lock-note' }, 'Webhooks are locked on your plan: ' + lock.replace(/^.* — /, '').replace('use it.', 'use them.')) : null, out, secret, h('div', { class: 'split wide' }, form, list), log);
   await load();
 }
 
@@ -257,22 +290,25 @@ export async function webhooksPage(app, root) {
 const meter = (label, used, limit) => h('div', { class: 'meter' }, h('span', {}, label),
   limit == null ? h('span', { class: 'muted' }, `${used} (unlimited)`)
     : [h('progress', { max: limit, value: Math.min(used, limit), 'aria-label': `${label}: ${used} of ${limit}` }), h('span', {}, `${used} / ${limit}`)]);
+const cap = (s) => s[0].toUpperCase() + s.slice(1);
 
-/** The tenant's plan with usage meters; owners get upgrade buttons. */
+/** The tenant's plan with usage meters (shown only with billing on); owners
+ * get upgrade buttons when the instance has a checkout page. */
 export async function planCard(app, out) {
   const [t, plans] = await Promise.all([api('GET', '/api/v1/tenant'), api('GET', '/api/v1/plans')]);
   const l = t.limits;
-  const owner = app.live.me?.role === 'owner';
+  const owner = app.live.me?.role === 'owner' && t.billing?.checkout;
   const upgrade = (p) => h('button', { class: p.name === t.plan ? 'ghost' : '', disabled: p.name === t.plan, onclick: () => tryApi(out, async () => {
     const r = await api('POST', '/api/v1/billing/checkout', { plan: p.name });
     location.assign(r.url);
-  }) }, p.name === t.plan ? `On ${p.name}` : `Go ${p.name} — $${(p.price_cents / 100).toFixed(0)}/mo`);
-  return h('div', { class: 'card stack plan' }, h('strong', {}, `Plan: ${t.plan}`),
+  }) }, p.name === t.plan ? `On ${cap(p.name)}` : `Go ${cap(p.name)} — $${(p.price_cents / 100).toFixed(0)}/mo`);
+  return h('div', { class: 'card stack plan' }, h('h2', {}, `${cap(t.plan)} plan`),
     t.billing?.next_plan ? h('p', { class: 'muted' }, `Moves to ${t.billing.next_plan} on ${clock(t.billing.period_end)}.`) : null,
     t.billing?.status === 'past_due' ? h('p', { class: 'error' }, `A payment failed: the plan holds until ${clock(t.billing.grace_until)}.`) : null,
     meter('Conversations this month', t.usage.conversations_this_month, l.conversations_per_month),
     meter('Sites', t.usage.sites, l.sites), meter('Staff seats', t.usage.staff, l.staff),
-    h('p', { class: 'muted' }, 'Includes: ' + (l.features.length ? l.features.join(', ').replaceAll('_', ' ') : 'the essentials')),
+    h('p', { class: 'muted' }, `Includes ${count(l.sites, 'site')}, ${count(l.staff, 'staff seat')}` +
+      (l.features.length ? ', ' + l.features.join(', ').replaceAll('_', ' ') : '') + '.'),
     owner ? h('div', { class: 'row-actions' }, plans.items.filter((p) => p.price_cents > 0).map(upgrade)) : null);
 }
 

@@ -35,9 +35,11 @@ function wire(id, path, next) {
   });
 }
 
-// The plans this instance sells, from its config.
-const limit = (n, what) => (n == null ? `Unlimited ${what}` : `${n.toLocaleString()} ${what}`);
+// The plans this instance sells, from its config; none shown while billing is off.
+const limit = (n, what) => (n == null ? `Unlimited ${what}` : `${n.toLocaleString()} ${n === 1 ? what.replace(/s\b/, '') : what}`);
 request('GET', '/api/v1/plans').then((r) => {
+  if (!r.billing) return;
+  document.getElementById('pricing').closest('section').hidden = false;
   const el = (tag, text) => Object.assign(document.createElement(tag), { textContent: text });
   document.getElementById('pricing').replaceChildren(...r.items.map((p) => {
     const card = document.createElement('div');
@@ -46,7 +48,7 @@ request('GET', '/api/v1/plans').then((r) => {
     list.append(...[limit(p.conversations_per_month, 'conversations a month'), limit(p.sites, 'sites'), limit(p.staff, 'staff seats'),
       p.retention_days == null ? 'History kept forever' : `${p.retention_days} days of history`,
       ...p.features.map((f) => f[0].toUpperCase() + f.slice(1).replaceAll('_', ' '))].map((t) => el('li', t)));
-    card.append(el('h3', p.name[0].toUpperCase() + p.name.slice(1)), el('p', p.price_cents ? `$${(p.price_cents / 100).toFixed(0)} a month` : 'Free'), list);
+    card.append(el('h3', p.name[0].toUpperCase() + p.name.slice(1)), el('p', p.price_cents ? `$${(p.price_cents / 100).toFixed(0)} a month` : 'No charge'), list);
     card.querySelector('p').className = 'price';
     return card;
   }));

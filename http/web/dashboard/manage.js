@@ -1,10 +1,16 @@
-// Administration and account pages: staff, sites (settings with a live
-// preview, embed snippet, key rotation), audit log, contact messages,
-// canned responses, and the signed-in member's sessions.
+// Administration and account pages: staff (invitation and reset links to
+// copy when the instance has no SMTP), sites (settings in tabs, one Save
+// each, a live preview, the dangerous actions apart in a danger zone),
+// the audit log as sentences with details on demand, contact messages,
+// canned responses (edited in place), the outbox (a mail opens), the
+// signed-in member's sessions by device, and the welcome checklist.
+// With billing on, what the plan lacks is shown locked, with its reason,
+// before the click (`planInfo`, `quotaLock`, `featureLock`, `locked`).
 
 import { api, h, clock, session, signOut, keep, webLink } from './api.js';
 import { zoneSection } from './timezone.js';
 import { formsCard, download, planCard } from './backoffice.js';
+import { confirmDialog, toast } from './dialogs.js';
 
 const fields = (form) => Object.fromEntries(new FormData(form));
 const field = (label, input) => h('label', {}, label, input);
@@ -14,40 +20,70 @@ async function tryApi(out, f) {
   try { await f(); } catch (e) { say(out, e.message, true); }
 }
 
+/** A link the owner or admin passes on by hand (no SMTP server to mail it). */
+function linkBox(kind, email, link) {
+  return h('div', { class: 'secret link-box', role: 'status' },
+    h('p', {}, h('strong', {}, 'Mail is not configured on this instance. '),
+      `Copy this ${kind} link and send it to ${email} yourself:`),
+    h('code', {}, link), copyButton(() => link, 'Copy link'));
+}
+
 export async function staffPage(app, root) {
   const out = h('p', { role: 'status' });
+  const links = h('div', { class: 'stack' });
   const body = h('tbody');
   const manage = app.can('manage');
+  const info = manage ? await planInfo().catch(() => null) : null;
   const load = async () => {
     const r = await api('GET', '/api/v1/staff');
     body.replaceChildren(...r.items.map((s) => h('tr', {},
       h('td', {}, s.name || '—', h('div', { class: 'muted' }, s.email)),
       h('td', {}, manage && s.id !== app.live.me?.id
-        ? h('select', { 'aria-label': 'Role of ' + s.email, onchange: (e) => tryApi(out, async () => { await api('PATCH', '/api/v1/staff/' + s.id, { role: e.target.value }); say(out, 'Role changed.'); }) },
-          ['agent', 'admin', 'owner'].map((role) => h('option', { value: role, selected: role === s.role }, role)))
-        : s.role),
-      h('td', {}, s.status),
-      h('td', { class: 'row-actions' }, manage && s.id !== app.live.me?.id && s.status !== 'invited'
-        ? h('button', { class: 'ghost', onclick: () => tryApi(out, async () => { await api('PATCH', '/api/v1/staff/' + s.id, { active: !s.active }); await load(); }) },
-          s.active ? 'Deactivate' : 'Reactivate') : null,
-      manage && s.id !== app.live.me?.id
-        ? h('button', { class: 'danger', 'aria-label': 'Remove ' + s.email, onclick: () => tryApi(out, async () => {
-          if (!confirm(`Remove ${s.name || s.email}? Their sessions end at once; their messages keep their name.`)) return;
-          await api('DELETE', '/api/v1/staff/' + s.id);
-          say(out, 'Removed.');
-          await load();
-        }) }, 'Remove') : null))));
+        ? h('select', { 'aria-label': 'Role of ' + s.email, onchange: (e) => tryApi(out, async () => { await api('PATCH', '/api/v1/staff/' + s.id, { role: e.target.value }); say(out, ''); toast('Role changed.'); }) },
+          ['agent', 'admin', 'owner'].map((role) => h('option', { value: role, selected: role === s.role }, title(role))))
+        : title(s.role)),
+      h('td', {}, h('span', { class: 'pill ' + s.status }, s.status)),
+      h('td', { class: 'row-actions' },
+        manage && s.id !== app.live.me?.id && s.status !== 'deactivated'
+          ? h('button', { class: 'ghost', onclick: () => tryApi(out, async () => {
+            const x = await api('POST', `/api/v1/staff/${s.id}/link`);
+            const kind = s.status === 'invited' ? 'invitation' : 'password reset';
+            if (x.link) links.replaceChildren(linkBox(kind, s.email, x.link));
+            else { links.replaceChildren(); toast(`A ${kind} link was mailed to ${s.email}.`); }
+          }) }, s.status === 'invited' ? 'Invite again' : 'Reset password') : null,
+        manage && s.id !== app.live.me?.id && s.status !== 'invited'
+          ? h('button', { class: 'ghost', onclick: () => tryApi(out, async () => {
+            if (s.active && !await confirmDialog({ title: `Deactivate ${s.name || s.email}?`, body: 'Their sessions end at once; they cannot sign in until reactivated.', confirm: 'Deactivate', danger: true })) return;
+            await api('PATCH', '/api/v1/staff/' + s.id, { active: !s.active });
+            toast(s.active ? 'Deactivated.' : 'Reactivated.');
+            await load();
+          }) }, s.active ? 'Deactivate' : 'Reactivate') : null,
+        manage && s.id !== app.live.me?.id
+          ? h('button', { class: 'danger', 'aria-label': 'Remove ' + s.email, onclick: () => tryApi(out, async () => {
+            if (!await confirmDialog({ title: `Remove ${s.name || s.email}?`, body: 'Their sessions end at once; their messages keep their name.', confirm: 'Remove', danger: true })) return;
+            await api('DELETE', '/api/v1/staff/' + s.id);
+            say(out, '');
+            toast('Removed.');
+            await load();
+          }) }, 'Remove') : null))));
   };
+  const inviteButton = h('button', { type: 'submit' }, 'Invite');
   const invite = h('form', { class: 'stack card', onsubmit: (e) => { e.preventDefault(); tryApi(out, async () => {
-    await api('POST', '/api/v1/staff', fields(e.target));
+    const made = await api('POST', '/api/v1/staff', fields(e.target));
     e.target.reset();
-    say(out, 'Invitation sent. Its delivery shows in the Outbox.');
+    if (made.invite_link) {
+      links.replaceChildren(linkBox('invitation', made.email, made.invite_link));
+      say(out, 'Invitation created. Mail is not configured: copy its link below.');
+    } else {
+      links.replaceChildren();
+      say(out, 'Invitation sent. Its delivery shows in the Outbox.');
+    }
     await load();
-  }); } }, h('strong', {}, 'Invite a colleague'),
+  }); } }, h('h2', {}, 'Invite a colleague'),
   field('Name', h('input', { name: 'name', required: true })), field('Email', h('input', { name: 'email', type: 'email', required: true })),
-  field('Role', h('select', { name: 'role' }, h('option', {}, 'agent'), h('option', {}, 'admin'), h('option', {}, 'owner'))),
-  h('button', { type: 'submit' }, 'Invite'));
-  root.replaceChildren(h('h1', {}, 'Staff'), out, h('table', {}, h('thead', {}, h('tr', {}, h('th', {}, 'Member'), h('th', {}, 'Role'), h('th', {}, 'Status'), h('th', {}, ''))), body),
+  field('Role', h('select', { name: 'role' }, h('option', { value: 'agent' }, 'Agent'), h('option', { value: 'admin' }, 'Admin'), h('option', { value: 'owner' }, 'Owner'))),
+  locked(inviteButton, quotaLock(info, 'staff'), 'invite-why'));
+  root.replaceChildren(h('h1', {}, 'Staff'), out, links, h('div', { class: 'table-wrap' }, h('table', { class: 'cards' }, h('thead', {}, h('tr', {}, h('th', {}, 'Member'), h('th', {}, 'Role'), h('th', {}, 'Status'), h('th', {}, h('span', { class: 'sr' }, 'Actions')))), body)),
     h('div', { style: 'margin-top:1rem' }, manage ? invite : null));
   await load();
 }
@@ -60,7 +96,18 @@ function preview(s) {
   return h('div', { class: 'preview', 'aria-label': 'Widget preview' },
     h('div', { class: 'pv-panel', style: side }, h('div', { class: 'pv-head', style: 'background:' + s.color }, s.greeting || 'Chat'),
       h('div', { class: 'pv-body' }, 'Write a message…')),
-    h('div', { class: 'pv-bubble', style: `${side};background:${s.color}` }, '💬'));
+    h('div', { class: 'pv-bubble', style: `${side};background:${s.color}`, 'aria-hidden': 'true' }, chatIcon()));
+}
+
+/** A speech-bubble icon (Lucide's message-circle, ISC licence). */
+function chatIcon() {
+  const ns = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(ns, 'svg');
+  for (const [k, v] of Object.entries({ viewBox: '0 0 24 24', width: 22, height: 22, fill: 'none', stroke: '#fff', 'stroke-width': 2, 'stroke-linecap': 'round', 'stroke-linejoin': 'round' })) svg.setAttribute(k, v);
+  const p = document.createElementNS(ns, 'path');
+  p.setAttribute('d', 'M7.9 20A9 9 0 1 0 4 16.1L2 22Z');
+  svg.append(p);
+  return svg;
 }
 
 const DAYS = [['mon', 'Monday'], ['tue', 'Tuesday'], ['wed', 'Wednesday'], ['thu', 'Thursday'], ['fri', 'Friday'], ['sat', 'Saturday'], ['sun', 'Sunday']];
@@ -101,7 +148,7 @@ function preChatEditor(fieldsNow) {
     const kind = h('select', { 'aria-label': 'Field kind' }, KINDS.map(([v, l]) => h('option', { value: v, selected: v === which }, l)));
     const req = h('input', { type: 'checkbox', 'aria-label': 'Required', checked: f.required });
     const el = h('div', { class: 'row-actions prechat' }, label, kind, h('label', { class: 'check' }, req, 'required'),
-      h('button', { type: 'button', class: 'ghost', 'aria-label': 'Remove field', onclick: () => { el.remove(); items.splice(items.indexOf(item), 1); } }, '✕'));
+      h('button', { type: 'button', class: 'ghost', 'aria-label': 'Remove field', onclick: () => { el.remove(); items.splice(items.indexOf(item), 1); } }, 'Remove'));
     const slug = () => label.value.toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_|_$/g, '').slice(0, 40) || 'field';
     const item = { el, value: () => {
       const k = KINDS.find(([v]) => v === kind.value);
@@ -120,59 +167,180 @@ function preChatEditor(fieldsNow) {
   };
 }
 
+// --- plans, as the pages show them ---
+
+const title = (s) => (s ? s[0].toUpperCase() + s.slice(1) : s);
+/** "1 site", "5 sites", "unlimited sites". */
+export const count = (n, one, many = one + 's') => (n == null ? 'unlimited ' + many : `${n} ${n === 1 ? one : many}`);
+
+/** The tenant's plan, usage and the plans on offer; `billing` false: nothing is limited. */
+export async function planInfo() {
+  const [t, plans] = await Promise.all([api('GET', '/api/v1/tenant'), api('GET', '/api/v1/plans')]);
+  return { tenant: t, plans: plans.items, billing: !!t.billing?.enabled };
+}
+
+/** Why one more of `what` (`sites` or `staff`) is not allowed now, or null. */
+export function quotaLock(info, what) {
+  if (!info?.billing) return null;
+  const t = info.tenant;
+  const limit = t.limits[what];
+  if (limit == null || t.usage[what] < limit) return null;
+  const [one, many] = what === 'sites' ? ['site', 'sites'] : ['staff seat', 'staff seats'];
+  const next = info.plans.find((p) => p.name !== t.plan && (p[what] == null || p[what] > limit));
+  return `Your plan (${title(t.plan)}) includes ${count(limit, one, many)}` +
+    (next ? ` — upgrade to ${title(next.name)} for ${count(next[what], one, many)}.` : '.');
+}
+
+/** Why `feature` is not available now, or null. */
+export function featureLock(info, feature) {
+  if (!info?.billing || info.tenant.limits.features.includes(feature)) return null;
+  const next = info.plans.find((p) => p.features.includes(feature));
+  return `Your plan (${title(info.tenant.plan)}) does not include ${feature.replaceAll('_', ' ')}` +
+    (next ? ` — upgrade to ${title(next.name)} to use it.` : '.');
+}
+
+/** A control shown locked: disabled, with the reason beside it (and read with it). */
+export function locked(control, reason, id) {
+  if (!reason) return control;
+  control.disabled = true;
+  control.setAttribute('aria-describedby', id);
+  return h('div', { class: 'locked' }, control, h('p', { class: 'lock-why', id }, reason));
+}
+
+// --- sites ---
+
+const TABS = [['general', 'General'], ['widget', 'Widget'], ['hours', 'Hours'], ['prechat', 'Pre-chat'], ['bookings', 'Bookings'], ['security', 'Security']];
+let lastTab = 'general';
+
+/** Tabs with one panel each; arrow keys move between them (the WAI-ARIA pattern). */
+function tabs(panels, current, onchange) {
+  const buttons = TABS.map(([id, label]) => h('button', { type: 'button', role: 'tab', id: 'tab-' + id, class: 'tab',
+    'aria-controls': 'panel-' + id, 'aria-selected': String(id === current), tabindex: id === current ? '0' : '-1',
+    onclick: () => select(id) }, label));
+  const list = h('div', { role: 'tablist', 'aria-label': 'Site settings', class: 'tabs' }, buttons);
+  const select = (id) => {
+    for (const [i, [tid]] of TABS.entries()) {
+      buttons[i].setAttribute('aria-selected', String(tid === id));
+      buttons[i].tabIndex = tid === id ? 0 : -1;
+      panels[tid].hidden = tid !== id;
+    }
+    onchange(id);
+  };
+  list.addEventListener('keydown', (e) => {
+    const i = buttons.indexOf(document.activeElement);
+    if (i < 0) return;
+    const j = { ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: TABS.length - 1 }[e.key];
+    if (j === undefined) return;
+    e.preventDefault();
+    const k = (j + TABS.length) % TABS.length;
+    buttons[k].focus();
+    select(TABS[k][0]);
+  });
+  for (const [id] of TABS) {
+    panels[id].setAttribute('role', 'tabpanel');
+    panels[id].id = 'panel-' + id;
+    panels[id].setAttribute('aria-labelledby', 'tab-' + id);
+    panels[id].hidden = id !== current;
+  }
+  return list;
+}
+
+/** One tab's form: its fields, and one Save that sends only them. */
+function tabForm(out, manage, kids, patch, saved = 'Saved.') {
+  const status = h('p', { role: 'status', class: 'muted' });
+  const form = h('form', { class: 'stack', onsubmit: (e) => { e.preventDefault(); tryApi(status, async () => {
+    await patch(form);
+    say(status, saved);
+    toast('Settings updated.');
+  }); } }, kids, manage ? h('div', { class: 'row-actions' }, h('button', { type: 'submit' }, 'Save'), status) : null);
+  if (!manage) for (const el of form.elements) el.disabled = true;
+  return form;
+}
+
 export async function sitesPage(app, root, id) {
   const out = h('p', { role: 'status' });
-  const r = await api('GET', '/api/v1/sites');
+  const [r, info] = await Promise.all([api('GET', '/api/v1/sites'), planInfo().catch(() => null)]);
   const site = r.items.find((s) => s.id === id) || r.items[0];
   const manage = app.can('manage');
-  const create = manage ? h('form', { class: 'row-actions', onsubmit: (e) => { e.preventDefault(); tryApi(out, async () => {
+  const addButton = h('button', { type: 'submit' }, 'Add site');
+  const create = manage ? h('form', { class: 'row-actions add-site', onsubmit: (e) => { e.preventDefault(); tryApi(out, async () => {
     const made = await api('POST', '/api/v1/sites', { name: fields(e.target).name });
+    toast(`Site ${made.name} added.`);
     app.go('#/admin/sites/' + made.id);
-  }); } }, h('input', { name: 'name', required: true, placeholder: 'New site name', 'aria-label': 'New site name' }), h('button', { type: 'submit' }, 'Add site')) : null;
+  }); } }, h('input', { name: 'name', required: true, placeholder: 'New site name', 'aria-label': 'New site name' }),
+  locked(addButton, quotaLock(info, 'sites'), 'add-site-why')) : null;
   const nav = h('div', { class: 'subnav' }, r.items.map((s) => h('a', { href: '#/admin/sites/' + s.id, 'aria-current': s.id === site?.id ? 'page' : false }, s.name)));
-  const company = app.live.me?.role === 'owner' ? h('div', { class: 'split wide' }, await companyForm(out), await planCard(app, out)) : null;
+  const owner = app.live.me?.role === 'owner';
+  const company = owner ? h('div', { class: info?.billing ? 'split wide' : '' }, await companyForm(out), info?.billing ? await planCard(app, out) : null) : null;
   if (!site) { root.replaceChildren(h('h1', {}, 'Sites'), company, out, h('p', {}, 'No site yet: add one to get its embed snippet.'), create); return; }
   const st = site.settings;
+  const patch = (body) => api('PATCH', '/api/v1/sites/' + site.id, body).then((x) => { if (x?.settings) site.settings = x.settings; return x; });
+
+  // General: the name, the snippet and where to try it.
+  const code = h('pre', { class: 'snippet' }, snippet(site.key));
+  const copy = copyButton(() => snippet(site.key), 'Copy snippet');
+  const general = h('div', { class: 'card stack' },
+    tabForm(out, manage, [field('Name', h('input', { name: 'name', value: site.name, required: true }))],
+      async (f) => { const x = await patch({ name: fields(f).name }); nav.querySelector('[aria-current="page"]').textContent = x.name; }),
+    h('h2', {}, 'Install'), h('p', { class: 'muted' }, 'Put this snippet on every page of your site, before </body>:'), code,
+    h('div', { class: 'row-actions' }, copy,
+      h('a', { href: '/demo?site=' + encodeURIComponent(site.key), target: '_blank' }, 'Try it on the demo page')));
+
+  // Widget: how it looks, with a live preview.
   const pv = h('div', {}, preview(st));
+  const widgetForm = tabForm(out, manage, [
+    field('Colour', h('input', { name: 'color', type: 'color', value: st.color })),
+    field('Position', h('select', { name: 'position' }, ['bottom_right', 'bottom_left'].map((p) => h('option', { value: p, selected: p === st.position }, p === 'bottom_right' ? 'Bottom right' : 'Bottom left')))),
+    field('Greeting', h('input', { name: 'greeting', value: st.greeting })),
+    field('Offline message', h('textarea', { name: 'offline_message' }, st.offline_message))],
+  (f) => { const d = fields(f); return patch({ color: d.color, position: d.position, greeting: d.greeting, offline_message: d.offline_message }); });
+  widgetForm.addEventListener('input', () => pv.replaceChildren(preview({ ...st, ...fields(widgetForm) })));
+  const widget = h('div', { class: 'split' }, h('div', { class: 'card' }, widgetForm), h('div', { class: 'stack' }, h('strong', {}, 'Preview'), pv));
+
   const hours = hoursEditor(st.business_hours);
+  const hoursPanel = h('div', { class: 'card' }, tabForm(out, manage, [hours.el], () => patch({ business_hours: hours.value() })));
   const prechat = preChatEditor(st.pre_chat_fields);
-  const form = h('form', { class: 'stack', onsubmit: (e) => { e.preventDefault(); tryApi(out, async () => {
-    const d = fields(form);
-    await api('PATCH', '/api/v1/sites/' + site.id, {
-      name: d.name, color: d.color, position: d.position, greeting: d.greeting, offline_message: d.offline_message,
-      allowed_origins: d.allowed_origins.split(/\s+/).filter(Boolean),
-      business_hours: hours.value(), pre_chat_fields: prechat.value(),
-    });
-    say(out, 'Saved.');
-  }); }, oninput: () => { const d = fields(form); pv.replaceChildren(preview({ ...st, ...d })); } },
-  field('Name', h('input', { name: 'name', value: site.name, required: true })),
-  field('Colour', h('input', { name: 'color', type: 'color', value: st.color })),
-  field('Position', h('select', { name: 'position' }, ['bottom_right', 'bottom_left'].map((p) => h('option', { value: p, selected: p === st.position }, p.replace('_', ' '))))),
-  field('Greeting', h('input', { name: 'greeting', value: st.greeting })),
-  field('Offline message', h('textarea', { name: 'offline_message' }, st.offline_message)),
-  field('Allowed origins (one per line; empty allows any)', h('textarea', { name: 'allowed_origins' }, st.allowed_origins.join('\n'))),
-  hours.el, prechat.el,
-  manage ? h('button', { type: 'submit' }, 'Save') : null);
-  if (!manage) for (const el of form.elements) el.disabled = true;
-  const code = h('pre', {}, snippet(site.key));
-  const copy = h('button', { class: 'ghost', onclick: async () => {
-    try { await navigator.clipboard.writeText(snippet(site.key)); say(out, 'Copied.'); } catch (_) { say(out, 'Select the snippet and copy it.', true); }
-  } }, 'Copy snippet');
-  const rotate = manage ? h('button', { class: 'danger', onclick: () => tryApi(out, async () => {
-    if (!confirm('The current key stops working at once. Rotate?')) return;
+  const prechatPanel = h('div', { class: 'card' }, tabForm(out, manage, [prechat.el], () => patch({ pre_chat_fields: prechat.value() })));
+  const bookings = h('div', { class: 'bookings-tab' }, formsCard(site, out, manage));
+
+  const security = h('div', { class: 'stack' },
+    h('div', { class: 'card' }, tabForm(out, manage, [
+      field('Allowed origins (one per line; empty allows any)', h('textarea', { name: 'allowed_origins', rows: 3 }, st.allowed_origins.join('\n')))],
+    (f) => patch({ allowed_origins: fields(f).allowed_origins.split(/\s+/).filter(Boolean) }))),
+    manage ? identityCard(site, out, info) : null);
+
+  const panels = { general, widget, hours: hoursPanel, prechat: prechatPanel, bookings, security };
+  const tabList = tabs(panels, lastTab, (t) => { lastTab = t; });
+
+  // Danger zone: apart from everything else, each asks first.
+  const rotate = h('button', { class: 'danger', onclick: () => tryApi(out, async () => {
+    if (!await confirmDialog({ title: 'Rotate the site key?', body: 'The current key stops working at once: every page with the old snippet shows no chat until you paste the new one.', confirm: 'Rotate key', danger: true })) return;
     await api('POST', `/api/v1/sites/${site.id}/rotate-key`, { key: 'site_key' });
+    toast('Site key rotated: update the snippet on your pages.');
     await sitesPage(app, root, site.id);
-  }) }, 'Rotate site key') : null;
-  const remove = manage ? h('button', { class: 'danger', onclick: () => tryApi(out, async () => {
-    if (!confirm(`Delete ${site.name}? Its widget stops working at once.`)) return;
+  }) }, 'Rotate site key');
+  const remove = h('button', { class: 'danger', onclick: () => tryApi(out, async () => {
+    if (!await confirmDialog({ title: `Delete ${site.name}?`, body: 'Its widget stops working at once and its settings are gone. Conversations stay in the history.', confirm: 'Delete site', danger: true })) return;
     await api('DELETE', '/api/v1/sites/' + site.id);
+    toast(`Site ${site.name} deleted.`);
     app.go('#/admin/sites');
     await sitesPage(app, root);
-  }) }, 'Delete site') : null;
-  root.replaceChildren(h('h1', {}, 'Sites'), company, nav, create, out, h('div', { class: 'split' }, h('div', { class: 'card' }, form),
-    h('div', { class: 'stack' }, h('strong', {}, 'Preview'), pv, h('strong', {}, 'Embed'), code, h('div', { class: 'row-actions' }, copy, rotate),
-      h('a', { href: '/demo?site=' + encodeURIComponent(site.key), target: '_blank' }, 'Try it on the demo page'),
-      manage ? identityCard(site, out) : null, formsCard(site, out, manage), remove)));
+  }) }, 'Delete site');
+  const danger = manage ? h('section', { class: 'card danger-zone', 'aria-labelledby': 'danger-title' }, h('h2', { id: 'danger-title' }, 'Danger zone'),
+    h('div', { class: 'danger-row' }, h('div', {}, h('strong', {}, 'Rotate the site key'), h('p', { class: 'muted' }, 'For a leaked key. Pages with the old snippet stop showing the chat.')), rotate),
+    h('div', { class: 'danger-row' }, h('div', {}, h('strong', {}, 'Delete this site'), h('p', { class: 'muted' }, 'Its widget stops working at once.')), remove)) : null;
+
+  root.replaceChildren(h('h1', {}, 'Sites'), company, h('div', { class: 'sites-bar' }, nav, create), out,
+    tabList, ...Object.values(panels), danger);
+}
+
+/** A button that copies `text()` and says so. */
+export function copyButton(text, label = 'Copy') {
+  const b = h('button', { type: 'button', class: 'ghost', onclick: async () => {
+    try { await navigator.clipboard.writeText(text()); b.textContent = 'Copied'; toast('Copied to the clipboard.'); } catch (_) { b.textContent = 'Select and copy it'; }
+    setTimeout(() => { b.textContent = label; }, 2000);
+  } }, label);
+  return b;
 }
 
 /** The company name (owners only). */
@@ -186,7 +354,7 @@ async function companyForm(out) {
 }
 
 /** Identity verification: on or off; the secret is shown once, when made. */
-function identityCard(site, out) {
+function identityCard(site, out, info) {
   const on = !!site.settings.identity_verification;
   const secret = h('div', { class: 'secret', hidden: true, role: 'status' });
   const reveal = (s) => {
@@ -199,15 +367,15 @@ function identityCard(site, out) {
       ? 'On: Parley.identify() needs user_hash = hex HMAC-SHA256 of user_id with the secret, computed on your server.'
       : 'Off: anyone can claim any user_id. Turn it on so identities cannot be forged.'),
     h('div', { class: 'row-actions' },
-      h('button', { class: on ? 'ghost' : '', onclick: () => tryApi(out, async () => {
+      locked(h('button', { class: on ? 'ghost' : '', onclick: () => tryApi(out, async () => {
         const r = await api('PATCH', '/api/v1/sites/' + site.id, { identity_verification: !on });
         site.settings = r.settings;
-        const next = identityCard(site, out);
+        const next = identityCard(site, out, info);
         card.replaceWith(next);
         if (!on) next.reveal(r.settings.identity_secret);
-      }) }, on ? 'Turn off' : 'Turn on'),
+      }) }, on ? 'Turn off' : 'Turn on'), on ? null : featureLock(info, 'identity_verification'), 'identity-why'),
       on ? h('button', { class: 'danger', onclick: () => tryApi(out, async () => {
-        if (!confirm('Sites using the old secret fail to identify visitors until updated. Rotate?')) return;
+        if (!await confirmDialog({ title: 'Rotate the identity secret?', body: 'Your server must sign with the new secret: until it does, visitors cannot be identified.', confirm: 'Rotate secret', danger: true })) return;
         const r = await api('POST', `/api/v1/sites/${site.id}/rotate-key`, { key: 'identity_secret' });
         reveal(r.settings.identity_secret);
       }) }, 'Rotate secret') : null),
@@ -216,15 +384,41 @@ function identityCard(site, out) {
   return card;
 }
 
+// What an audit action reads as, after the actor's name ("claimed", "changed the settings of").
+const VERBS = {
+  'conversation.claim': 'claimed', 'conversation.close': 'closed', 'conversation.reopen': 'reopened', 'conversation.transfer': 'transferred',
+  'staff.create': 'added', 'staff.invite': 'invited', 'staff.invite_again': 'sent a new invitation to', 'staff.update': 'changed', 'staff.delete': 'removed',
+  'staff.password_reset_sent': 'sent a password reset to', 'site.create': 'created', 'site.update': 'changed the settings of', 'site.delete': 'deleted',
+  'site.rotate_key': 'rotated the key of', 'tenant.update': 'renamed', 'tenant.plan': 'changed the plan of', 'auth.login': 'signed in',
+  'auth.logout': 'signed out', 'auth.logout_all': 'signed out everywhere', 'auth.password_reset_requested': 'asked for a password reset for',
+  'campaign.create': 'wrote', 'campaign.update': 'edited', 'campaign.send': 'sent', 'canned.create': 'added', 'canned.update': 'edited',
+  'canned.delete': 'deleted', 'webhook.create': 'added', 'webhook.delete': 'removed', 'webhook.rotate': 'rotated the secret of',
+  'mail.retry': 'retried', 'visitor.erase': 'erased the data of', 'contact.update': 'updated', 'contact.reply': 'replied to', 'contact.note': 'added a note to',
+  'consultation.update': 'updated', 'auth.login_failed': 'failed to sign in as', 'auth.password_change': 'changed the password of',
+  'auth.password_reset': 'reset the password of', 'auth.refresh_reused': 'reused an old sign-in token of', 'auth.session_revoked': 'ended a session of',
+  'consultation.booked': 'booked', 'staff.invitation_accepted': 'accepted the invitation of', 'subscriber.confirmed': 'confirmed',
+  'tenant.register': 'created', 'visitor.erased': 'erased the data of', 'webhook.rotate_secret': 'rotated the secret of',
+};
+const SELF = new Set(['auth.login', 'auth.logout', 'auth.logout_all']);
+export const sentenceOf = (a) => {
+  const who = a.actor?.name || a.actor?.email || a.actor?.kind || 'Someone';
+  const verb = VERBS[a.action] || a.action.replace(/[._]/g, ' ');
+  return SELF.has(a.action) ? `${who} ${verb}` : `${who} ${verb} ${a.entity_label || ''}`.trim();
+};
+
 export async function auditPage(app, root) {
   const out = h('p', { role: 'status' });
-  const body = h('tbody');
+  const list = h('ol', { class: 'audit-list', 'aria-label': 'Audit entries' });
   let cursor = null;
   const more = h('button', { class: 'ghost', hidden: true, onclick: () => load(true) }, 'Load more');
-  const filters = h('form', { class: 'row-actions', onsubmit: (e) => { e.preventDefault(); load(false); } },
-    h('input', { name: 'action', placeholder: 'action (e.g. staff. or conversation.claim)', 'aria-label': 'Action' }),
-    h('input', { name: 'actor_id', placeholder: 'actor id', 'aria-label': 'Actor id' }),
-    h('input', { name: 'since', type: 'date', 'aria-label': 'Since' }), h('button', { type: 'submit' }, 'Filter'));
+  const staff = (await api('GET', '/api/v1/staff')).items;
+  const filters = h('form', { class: 'row-actions filters', onsubmit: (e) => { e.preventDefault(); load(false); } },
+    h('select', { name: 'action', 'aria-label': 'What', onchange: () => load(false) }, [['', 'Everything'], ['conversation.', 'Conversations'], ['staff.', 'Staff'],
+      ['site.', 'Sites'], ['auth.', 'Sign-ins'], ['campaign.', 'Newsletter'], ['canned.', 'Canned responses'], ['webhook.', 'Webhooks'], ['tenant.', 'Workspace']]
+      .map(([v, l]) => h('option', { value: v }, l))),
+    h('select', { name: 'actor_id', 'aria-label': 'Who', onchange: () => load(false) }, h('option', { value: '' }, 'Anyone'),
+      staff.map((s) => h('option', { value: s.id }, s.name || s.email))),
+    h('label', { class: 'inline' }, 'Since', h('input', { name: 'since', type: 'date' })), h('button', { type: 'submit' }, 'Filter'));
   const load = (next) => tryApi(out, async () => {
     const d = fields(filters);
     const q = new URLSearchParams({ limit: 50 });
@@ -233,33 +427,64 @@ export async function auditPage(app, root) {
     if (d.since) q.set('since', new Date(d.since).toISOString());
     if (next && cursor) q.set('cursor', cursor);
     const r = await api('GET', '/api/v1/audit?' + q);
-    const rows = r.items.map((a) => h('tr', {}, h('td', {}, clock(a.at || a.created_at)), h('td', {}, a.actor?.email || a.actor?.kind || ''),
-      h('td', {}, h('code', {}, a.action)), h('td', {}, (a.entity_type || '') + ' ' + (a.entity_id || '')), h('td', { class: 'hide-phone' }, a.ip || '')));
-    if (next) body.append(...rows); else body.replaceChildren(...rows);
+    const rows = r.items.map((a) => {
+      const changes = a.changes && Object.keys(a.changes).length ? JSON.stringify(a.changes, null, 2) : null;
+      return h('li', { class: 'audit-item' },
+        h('div', { class: 'audit-line' }, h('span', { class: 'audit-what' }, sentenceOf(a)), h('time', { class: 'muted', datetime: a.at }, clock(a.at))),
+        h('details', {}, h('summary', {}, 'Details'),
+          h('dl', { class: 'kv' },
+            h('dt', {}, 'Action'), h('dd', {}, h('code', {}, a.action)),
+            h('dt', {}, 'Device'), h('dd', {}, a.device || '—', a.user_agent ? h('div', { class: 'muted ua' }, a.user_agent) : null),
+            h('dt', {}, 'IP'), h('dd', {}, a.ip || '—'),
+            h('dt', {}, 'Changes'), h('dd', {}, changes ? h('pre', {}, changes) : 'Nothing recorded'))));
+    });
+    if (next) list.append(...rows); else list.replaceChildren(...rows);
+    if (!next && !rows.length) list.append(h('li', { class: 'muted' }, 'Nothing recorded for these filters.'));
     cursor = r.next_cursor;
     more.hidden = !cursor;
   });
-  root.replaceChildren(h('h1', {}, 'Audit log'), filters, out,
-    h('table', {}, h('thead', {}, h('tr', {}, h('th', {}, 'When'), h('th', {}, 'Who'), h('th', {}, 'Action'), h('th', {}, 'What'), h('th', { class: 'hide-phone' }, 'IP'))), body), more);
+  root.replaceChildren(h('h1', {}, 'Audit log'), h('p', { class: 'muted' }, 'Who did what in this workspace, newest first.'), filters, out, list, more);
   await load(false);
 }
 
 export async function cannedPage(app, root) {
   const out = h('p', { role: 'status' });
-  const body = h('tbody');
+  const list = h('div', { class: 'stack canned-list' });
+  // A shortcut: lower-case letters, digits, - and _ (the `v`-flag pattern escapes the dash).
+  const shortcut = (value = '') => h('input', { name: 'shortcut', required: true, pattern: '[a-z0-9_\\-]{1,32}', value, placeholder: 'thanks',
+    title: '1 to 32 lower-case letters, digits, - or _', autocapitalize: 'off', spellcheck: 'false' });
+  const editor = (c, done) => h('form', { class: 'stack', onsubmit: (e) => { e.preventDefault(); tryApi(out, async () => {
+    await api('PATCH', '/api/v1/canned-responses/' + c.id, fields(e.target));
+    toast('Saved.');
+    await done();
+  }); } }, field('Shortcut', shortcut(c.shortcut)), field('Reply', h('textarea', { name: 'body', required: true, rows: 4 }, c.body)),
+  h('div', { class: 'row-actions' }, h('button', { type: 'submit' }, 'Save'), h('button', { type: 'button', class: 'ghost', onclick: () => done() }, 'Cancel')));
   const load = async () => {
     const r = await api('GET', '/api/v1/canned-responses');
-    body.replaceChildren(...r.items.map((c) => h('tr', {}, h('td', {}, h('code', {}, '/' + c.shortcut)), h('td', { style: 'white-space:pre-wrap' }, c.body),
-      h('td', {}, h('button', { class: 'ghost', onclick: () => tryApi(out, async () => { await api('DELETE', '/api/v1/canned-responses/' + c.id); await load(); }) }, 'Delete')))));
+    list.replaceChildren(...r.items.map((c) => {
+      const card = h('div', { class: 'card canned' });
+      const view = () => card.replaceChildren(h('div', { class: 'row-actions canned-head' }, h('code', {}, '/' + c.shortcut),
+        h('span', { class: 'spacer' }),
+        h('button', { class: 'ghost', 'aria-label': 'Edit /' + c.shortcut, onclick: () => { card.replaceChildren(editor(c, load)); card.querySelector('input').focus(); } }, 'Edit'),
+        h('button', { class: 'ghost', 'aria-label': 'Delete /' + c.shortcut, onclick: () => tryApi(out, async () => {
+          if (!await confirmDialog({ title: `Delete /${c.shortcut}?`, body: 'Nobody can insert it any more.', confirm: 'Delete', danger: true })) return;
+          await api('DELETE', '/api/v1/canned-responses/' + c.id);
+          toast('Deleted.');
+          await load();
+        }) }, 'Delete')), h('p', { class: 'msg-body' }, c.body));
+      view();
+      return card;
+    }));
+    if (!r.items.length) list.append(h('p', { class: 'muted' }, 'No canned responses yet. Add your common answers, then type / and the shortcut in a reply.'));
   };
   const form = h('form', { class: 'stack card', onsubmit: (e) => { e.preventDefault(); tryApi(out, async () => {
     await api('POST', '/api/v1/canned-responses', fields(e.target));
     e.target.reset();
     say(out, 'Saved. Type / and the shortcut in a reply.');
     await load();
-  }); } }, field('Shortcut', h('input', { name: 'shortcut', required: true, pattern: '[a-z0-9_-]{1,32}', placeholder: 'thanks' })),
+  }); } }, h('h2', {}, 'Add a canned response'), field('Shortcut', shortcut()),
   field('Reply', h('textarea', { name: 'body', required: true })), h('button', { type: 'submit' }, 'Add'));
-  root.replaceChildren(h('h1', {}, 'Canned responses'), out, h('table', {}, body), h('div', { style: 'margin-top:1rem' }, form));
+  root.replaceChildren(h('h1', {}, 'Canned responses'), out, h('div', { class: 'split wide' }, list, form));
   await load();
 }
 
@@ -338,15 +563,16 @@ export async function accountPage(app, root) {
   const me = app.live.me || {};
   const load = async () => {
     const r = await api('GET', '/api/v1/sessions');
-    body.replaceChildren(...r.items.map((s) => h('tr', {}, h('td', {}, s.device || s.user_agent || 'Unknown device', s.current ? h('strong', {}, ' (this one)') : null),
+    body.replaceChildren(...r.items.map((s) => h('tr', {},
+      h('td', {}, h('span', { title: s.device || '' }, s.device_name || 'Unknown device'), s.current ? h('strong', {}, ' (this one)') : null),
       h('td', {}, s.ip || ''), h('td', {}, clock(s.last_seen_at || s.last_seen || s.created_at)),
-      h('td', {}, s.current ? null : h('button', { class: 'ghost', onclick: () => tryApi(out, async () => { await api('DELETE', '/api/v1/sessions/' + s.id); await load(); }) }, 'Sign out')))));
+      h('td', {}, s.current ? null : h('button', { class: 'ghost', 'aria-label': `Sign out ${s.device_name || 'device'} (${s.ip || ''})`, onclick: () => tryApi(out, async () => { await api('DELETE', '/api/v1/sessions/' + s.id); toast('Signed out.'); await load(); }) }, 'Sign out')))));
   };
   const profile = h('form', { class: 'stack card', onsubmit: (e) => { e.preventDefault(); tryApi(out, async () => {
     const staff = await api('PATCH', '/api/v1/me', { name: fields(e.target).name });
     if (app.live.me) app.live.me.name = staff.name;
-    say(out, 'Name saved.');
-  }); } }, h('h2', {}, 'Profile'), h('p', { class: 'muted' }, `${me.email || ''} · ${me.role || ''}`),
+    toast('Name saved.');
+  }); } }, h('h2', {}, 'Profile'), h('p', { class: 'muted' }, `${me.email || ''} · ${title(me.role || '')}`),
   field('Your name (visitors see it)', h('input', { name: 'name', required: true, value: me.name || '', autocomplete: 'name' })),
   h('button', { type: 'submit' }, 'Save name'));
   const mine = await api('GET', '/api/v1/me');
@@ -369,45 +595,105 @@ export async function accountPage(app, root) {
   h('p', { class: 'muted' }, 'At least 10 characters, with letters and digits or symbols. Other sessions end.'),
   h('button', { type: 'submit' }, 'Change password'));
   root.replaceChildren(h('h1', {}, 'Your account'), out, h('div', { class: 'grid2' }, profile, password, notices, zoneSection(app)),
-    h('h2', {}, 'Sessions'), h('table', {}, body),
+    h('h2', {}, 'Sessions'), h('div', { class: 'table-wrap' }, h('table', { class: 'cards sessions', 'aria-label': 'Sessions' },
+      h('thead', {}, h('tr', {}, h('th', {}, 'Device'), h('th', {}, 'IP address'), h('th', {}, 'Last active'), h('th', {}, h('span', { class: 'sr' }, 'Actions')))), body)),
     h('p', {}, h('button', { class: 'danger', onclick: () => tryApi(out, async () => {
+      if (!await confirmDialog({ title: 'Sign out everywhere?', body: 'Every session ends, this one too.', confirm: 'Sign out everywhere', danger: true })) return;
       await api('POST', '/api/v1/auth/logout-all');
       signOut('You signed out everywhere.');
     }) }, 'Sign out everywhere')));
   await load();
 }
 
-export async function outboxPage(app, root) {
+/** One mail opened: who, what, its state, its attempts and its rendered body. */
+async function mailDetail(el, id, out, reload) {
+  const m = await api('GET', '/api/v1/outbox/' + id);
+  const frame = m.html ? h('iframe', { title: 'Mail: ' + m.subject, sandbox: '', class: 'preview-frame mail-frame' }) : null;
+  if (frame) frame.srcdoc = `<!doctype html><meta charset="utf-8"><body style="font-family:system-ui;margin:12px">${m.html}</body>`;
+  el.replaceChildren(h('div', { class: 'card stack mail-detail', role: 'region', 'aria-label': 'Mail ' + m.subject },
+    h('div', { class: 'row-actions' }, h('h2', {}, m.subject), h('span', { class: 'spacer' }),
+      h('button', { class: 'ghost', 'aria-label': 'Close the mail', onclick: () => { el.replaceChildren(); history.replaceState(null, '', '#/admin/outbox'); } }, 'Close')),
+    h('dl', { class: 'kv' },
+      h('dt', {}, 'To'), h('dd', {}, m.to),
+      h('dt', {}, 'Status'), h('dd', {}, h('span', { class: 'pill ' + m.status }, m.status), m.last_error ? h('span', { class: 'error' }, ' ' + m.last_error) : null),
+      h('dt', {}, 'Queued'), h('dd', {}, clock(m.created_at)),
+      m.sent_at ? [h('dt', {}, 'Sent'), h('dd', {}, clock(m.sent_at))] : null,
+      h('dt', {}, 'Attempts'), h('dd', {}, m.history.length
+        ? h('ol', { class: 'attempts' }, m.history.map((a) => h('li', {}, clock(a.at), ' · ', a.ok ? 'delivered' : 'failed', a.reply ? h('span', { class: 'muted' }, ' — ' + a.reply) : null)))
+        : 'None yet')),
+    m.status === 'failed' ? h('button', { onclick: () => tryApi(out, async () => {
+      await api('POST', `/api/v1/outbox/${m.id}/retry`);
+      toast('Queued again.');
+      await reload();
+      await mailDetail(el, id, out, reload);
+    }) }, 'Retry') : null,
+    frame || (m.body != null ? h('pre', { class: 'mail-text' }, m.body) : h('p', { class: 'muted' }, 'Only owners see mail bodies (they hold sign-in links).'))));
+  el.querySelector('h2').tabIndex = -1;
+  el.querySelector('h2').focus();
+}
+
+export async function outboxPage(app, root, id) {
   const out = h('p', { role: 'status' });
   const body = h('tbody');
+  const detail = h('div', { class: 'mail-pane' });
   const status = h('select', { 'aria-label': 'Status', onchange: () => tryApi(out, load) },
-    ['', 'pending', 'sent', 'failed'].map((v) => h('option', { value: v }, v || 'All')));
+    ['', 'pending', 'sent', 'failed'].map((v) => h('option', { value: v }, v ? title(v) : 'All mail')));
+  const open = (m) => tryApi(out, async () => {
+    history.replaceState(null, '', '#/admin/outbox/' + m.id);
+    await mailDetail(detail, m.id, out, load);
+  });
   const load = async () => {
     const r = await api('GET', '/api/v1/outbox' + (status.value ? '?status=' + status.value : ''));
-    body.replaceChildren(...r.items.map((m) => h('tr', {},
-      h('td', {}, m.subject, h('div', { class: 'muted' }, m.to)),
+    body.replaceChildren(...r.items.map((m) => h('tr', { class: 'clickable', onclick: (e) => { if (!e.target.closest('button, a')) open(m); } },
+      h('td', {}, h('a', { href: '#/admin/outbox/' + m.id, onclick: (e) => { e.preventDefault(); open(m); } }, m.subject), h('div', { class: 'muted' }, m.to)),
       h('td', {}, h('span', { class: 'pill ' + m.status }, m.status), m.attempts ? h('div', { class: 'muted' }, `${m.attempts} attempt${m.attempts > 1 ? 's' : ''}`) : null),
-      h('td', {}, m.sent_at ? clock(m.sent_at) : (m.last_error ? h('span', { class: 'error' }, m.last_error) : '—')),
-      h('td', {}, clock(m.created_at)),
-      h('td', {}, m.status === 'failed' ? h('button', { class: 'ghost', onclick: () => tryApi(out, async () => {
-        await api('POST', `/api/v1/outbox/${m.id}/retry`);
-        say(out, 'Queued again.');
-        await load();
-      }) }, 'Retry') : null))));
-    if (!r.items.length) body.append(h('tr', {}, h('td', { colspan: 5, class: 'muted' }, 'No mail yet. Invitations, password resets and transcripts show up here.')));
+      h('td', { class: 'hide-phone' }, m.sent_at ? clock(m.sent_at) : (m.last_error ? h('span', { class: 'error' }, m.last_error) : '—')),
+      h('td', { class: 'hide-phone' }, clock(m.created_at)))));
+    if (!r.items.length) body.append(h('tr', {}, h('td', { colspan: 4, class: 'muted' }, 'No mail yet. Invitations, password resets and transcripts show up here.')));
   };
-  root.replaceChildren(h('h1', {}, 'Outbox'), h('p', { class: 'muted' }, 'Every mail this workspace sends, and whether it was delivered.'),
+  root.replaceChildren(h('h1', {}, 'Outbox'), h('p', { class: 'muted' }, 'Every mail this workspace sends, and whether it was delivered. Open one to read it.'),
     h('p', {}, status), out,
-    h('table', { 'aria-label': 'Outgoing mail' }, h('thead', {}, h('tr', {}, h('th', {}, 'Mail'), h('th', {}, 'Status'), h('th', {}, 'Sent / last error'), h('th', {}, 'Queued'), h('th', {}, ''))), body));
+    h('div', { class: 'split wide' }, h('div', { class: 'table-wrap' }, h('table', { class: 'cards', 'aria-label': 'Outgoing mail' }, h('thead', {}, h('tr', {}, h('th', {}, 'Mail'), h('th', {}, 'Status'), h('th', { class: 'hide-phone' }, 'Sent / last error'), h('th', { class: 'hide-phone' }, 'Queued'))), body)), detail));
   await load();
+  if (id) await mailDetail(detail, id, out, load);
+}
+
+// --- welcome: the set-up checklist ---
+
+const installedKey = () => 'parley:installed:' + (session.get()?.tenant_id || '');
+
+/** The set-up steps and whether each is done, from the workspace's real state. */
+export async function setupSteps() {
+  const [sites, staff, convs, visitors] = await Promise.all([api('GET', '/api/v1/sites'), api('GET', '/api/v1/staff'),
+    api('GET', '/api/v1/conversations?limit=100'), api('GET', '/api/v1/visitors?limit=1').catch(() => ({ items: [] }))]);
+  return {
+    site: sites.items[0],
+    installed: visitors.items.length > 0 || localStorage.getItem(installedKey()) === '1',
+    teammate: staff.items.length > 1,
+    hours: sites.items.some((s) => s.settings.business_hours),
+    answered: convs.items.some((c) => c.assignee || c.status === 'closed'),
+  };
 }
 
 export async function welcomePage(app, root) {
-  const r = await api('GET', '/api/v1/sites');
-  const site = r.items[0];
+  const s = await setupSteps();
+  const site = s.site;
+  const steps = [
+    ['installed', 'Install the chat on your site', h('div', { class: 'stack' },
+      h('p', {}, 'Put this snippet on every page of your site, before </body>:'), h('pre', { class: 'snippet' }, site ? snippet(site.key) : ''),
+      h('div', { class: 'row-actions' }, site ? copyButton(() => snippet(site.key), 'Copy snippet') : null,
+        s.installed ? null : h('button', { class: 'ghost', onclick: async () => { localStorage.setItem(installedKey(), '1'); toast('Marked as installed.'); await welcomePage(app, root); } }, 'I have installed it'),
+        h('a', { href: '/demo?site=' + encodeURIComponent(site?.key || ''), target: '_blank' }, 'Try it on the demo page')))],
+    ['teammate', 'Invite a teammate', h('p', {}, h('a', { href: '#/admin/staff' }, 'Invite a colleague'), ' so nobody waits alone.')],
+    ['hours', 'Set your business hours', h('p', {}, 'Tell visitors when someone answers: ', h('a', { href: '#/admin/sites' }, 'Sites → Hours'), '.')],
+    ['answered', 'Answer your first chat', h('p', {}, 'Open the demo page in another window, write as a visitor, and answer from the ', h('a', { href: '#/inbox/waiting' }, 'inbox'), '.')],
+  ];
+  const done = steps.filter(([k]) => s[k]).length;
   root.replaceChildren(h('h1', {}, 'Welcome to Parley'),
-    h('p', {}, 'Put this snippet on every page of your site, before </body>:'), h('pre', {}, site ? snippet(site.key) : ''),
-    h('p', {}, 'Try it now: open ', h('a', { href: '/demo?site=' + encodeURIComponent(site?.key || ''), target: '_blank' }, 'the demo page'),
-      ' in another window, write as a visitor, and answer from the ', h('a', { href: '#/inbox/waiting' }, 'inbox'), '.'));
-  session.get();
+    h('p', { class: 'muted' }, done === steps.length ? 'All set: your workspace is ready.' : `${done} of ${steps.length} done. Finish setting up:`),
+    h('progress', { max: steps.length, value: done, 'aria-label': `Set-up: ${done} of ${steps.length} done` }),
+    h('ol', { class: 'checklist', 'aria-label': 'Set-up checklist' }, steps.map(([k, label, more]) => h('li', { class: s[k] ? 'done' : '', 'data-step': k },
+      h('div', { class: 'check-head' }, h('span', { class: 'tick', 'aria-hidden': 'true' }, s[k] ? '✓' : ''), h('strong', {}, label),
+        h('span', { class: 'sr' }, s[k] ? ' (done)' : ' (to do)')),
+      s[k] ? null : more))));
 }
