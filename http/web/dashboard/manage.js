@@ -140,13 +140,14 @@ export async function sitesPage(app, root, id) {
     await api('PATCH', '/api/v1/sites/' + site.id, {
       name: d.name, color: d.color, position: d.position, greeting: d.greeting, offline_message: d.offline_message,
       allowed_origins: d.allowed_origins.split(/\s+/).filter(Boolean),
-      business_hours: hours.value(), pre_chat_fields: prechat.value(),
+      business_hours: hours.value(), pre_chat_fields: prechat.value(), theme: d.theme,
     });
     say(out, 'Saved.');
   }); }, oninput: () => { const d = fields(form); pv.replaceChildren(preview({ ...st, ...d })); } },
   field('Name', h('input', { name: 'name', value: site.name, required: true })),
   field('Colour', h('input', { name: 'color', type: 'color', value: st.color })),
   field('Position', h('select', { name: 'position' }, ['bottom_right', 'bottom_left'].map((p) => h('option', { value: p, selected: p === st.position }, p.replace('_', ' '))))),
+  field('Widget colours', h('select', { name: 'theme' }, [['auto', 'Follow the visitor\'s light or dark mode'], ['light', 'Always light'], ['dark', 'Always dark']].map(([v, t]) => h('option', { value: v, selected: v === (st.theme || 'auto') }, t)))),
   field('Greeting', h('input', { name: 'greeting', value: st.greeting })),
   field('Offline message', h('textarea', { name: 'offline_message' }, st.offline_message)),
   field('Allowed origins (one per line; empty allows any)', h('textarea', { name: 'allowed_origins' }, st.allowed_origins.join('\n'))),
