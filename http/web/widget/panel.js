@@ -96,7 +96,7 @@ for (let i = 1; i <= 5; i++) {
   } }, '★'.repeat(i)));
 }
 const rating = h('form', { hidden: true, 'aria-label': 'Rate the conversation', onsubmit: (e) => { e.preventDefault(); rate(); } },
-  h('p', {}, 'How did we do?'), stars, h('textarea', { name: 'comment', 'aria-label': 'Comment (optional)' }),
+  h('p', {}, 'How did we do?'), stars, h('textarea', { name: 'comment', 'aria-label': 'Comment (optional)', placeholder: 'Comment (optional)' }),
   h('button', { type: 'submit' }, 'Send rating'));
 const prechat = h('form', { hidden: true, 'aria-label': 'Before we start', onsubmit: (e) => { e.preventDefault(); pre(); } });
 const transcript = h('form', { hidden: true, class: 'row', 'aria-label': 'Email me the transcript', onsubmit: (e) => { e.preventDefault(); mailTranscript(); } },
@@ -104,7 +104,8 @@ const transcript = h('form', { hidden: true, class: 'row', 'aria-label': 'Email 
   h('button', { type: 'submit' }, 'Email me'));
 document.getElementById('app').append(
   h('header', {}, face, h('div', { class: 'who' }, title, sub), h('button', { type: 'button', 'aria-label': 'Close chat', onclick: () => toParent({ t: 'close' }) }, '×')),
-  log, typing, line, note, prechat, composer, offline, rating, transcript);
+  // The offers of a closed conversation sit above the composer, which stays at the bottom.
+  log, typing, line, note, prechat, rating, transcript, composer, offline);
 
 const add = (m, mine) => {
   const from = m.from?.kind;
@@ -261,7 +262,7 @@ function mode() {
   log.hidden = away && !log.children.length;
   prechat.hidden = !asking;
   composer.hidden = away || asking;
-  input.placeholder = conv?.status === 'closed' ? 'Write to start a new conversation…' : 'Write a message…';
+  input.placeholder = conv?.status === 'closed' ? 'Start a new conversation…' : 'Write a message…';
   header();
   offline.querySelector('.off').textContent = (cfg.offline_message || 'Leave us a message.') +
     (when.next ? ' We are back ' + when.next + '.' : '');
