@@ -799,10 +799,7 @@ pub fn site_settings_from_before_the_widget_theme_read_as_auto(store: &Store) {
         identity_secret: None,
     };
     let mut b = WriteBatch::new();
-    b.put(
-        crate::keys::site_settings(t, s),
-        crate::codec::encode(&old),
-    );
+    b.put(crate::keys::site_settings(t, s), crate::codec::encode(&old));
     store.write_now(b).unwrap();
     let read = store.site_settings(t, s).unwrap();
     assert_eq!((read.greeting.as_str(), read.theme), ("Hej", Theme::Auto));
