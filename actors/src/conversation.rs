@@ -210,6 +210,10 @@ impl ConversationState {
     }
 
     pub(super) fn set_phase(&mut self, p: Phase) {
+        if p.status != self.rec.status {
+            let closed = (p.status == Status::Closed).then(Timestamp::now);
+            self.slot.mark(closed, self.rec.rating.is_some());
+        }
         self.rec.status = p.status;
         self.rec.assignee = p.assignee;
     }
@@ -252,6 +256,12 @@ impl Actor for Conversation {
         // which already takes `last_seq` from the log.
         let rec = args.record;
         args.slot.set_actor(Some(myself.clone()));
+        // A closed conversation's last change is its close (or its rating,
+        // which makes the close final anyway).
+        args.slot.mark(
+            (rec.status == Status::Closed).then_some(rec.updated_at),
+            rec.rating.is_some(),
+        );
         let period = (args.ctx.cfg.conversation_idle / 4).max(std::time::Duration::from_millis(50));
         let ticker = myself.send_interval(period, || ConversationMsg::Tick);
         let max = args.ctx.cfg.max_inflight;

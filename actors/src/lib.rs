@@ -61,6 +61,9 @@ pub struct ActorConfig {
     pub plans: Vec<parley_engine::plans::Plan>,
     /// How many outbox deliveries run at once, per tenant and in all.
     pub drain: drain::DrainLimits,
+    /// Seconds after a close within which a new message reopens the
+    /// conversation instead of starting a new one (0: always a new one).
+    pub reopen_window_secs: u64,
 }
 
 impl Default for ActorConfig {
@@ -74,6 +77,7 @@ impl Default for ActorConfig {
             missed_after: Duration::from_secs(300),
             plans: Vec::new(),
             drain: drain::DrainLimits::default(),
+            reopen_window_secs: 0,
         }
     }
 }

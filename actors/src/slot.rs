@@ -12,8 +12,9 @@
 
 use crate::conversation::ConversationMsg;
 use crate::outbox::Outbox;
-use parley_engine::{ConversationId, StaffId};
+use parley_engine::{ConversationId, StaffId, Timestamp};
 use ractor::ActorRef;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 /// Who a subscriber is, which decides what it may see.
@@ -52,6 +53,12 @@ pub struct ConvSlot {
     pub id: ConversationId,
     pub(crate) subs: Mutex<Vec<Sub>>,
     pub(crate) actor: RwLock<Option<ActorRef<ConversationMsg>>>,
+    /// When the conversation was closed (unix ms; 0 while open), kept by its
+    /// actor so a visitor's socket sees a close with one atomic load and asks
+    /// the Tenant where its next message goes (`engine::conversation::after_close`).
+    pub(crate) closed_at: AtomicU64,
+    /// Whether the visitor rated it (a rated conversation never reopens by a message).
+    pub(crate) rated: AtomicBool,
 }
 
 impl ConvSlot {
@@ -60,7 +67,26 @@ impl ConvSlot {
             id,
             subs: Mutex::new(Vec::new()),
             actor: RwLock::new(None),
+            closed_at: AtomicU64::new(0),
+            rated: AtomicBool::new(false),
         })
+    }
+
+    /// Records the conversation's close (`None`: open) and rating.
+    pub(crate) fn mark(&self, closed_at: Option<Timestamp>, rated: bool) {
+        self.closed_at.store(
+            closed_at.map_or(0, |t| t.millis().max(1)),
+            Ordering::Relaxed,
+        );
+        self.rated.store(rated, Ordering::Relaxed);
+    }
+
+    /// When it was closed and whether it was rated; `None` while open.
+    pub fn closed(&self) -> Option<(Timestamp, bool)> {
+        match self.closed_at.load(Ordering::Relaxed) {
+            0 => None,
+            ms => Some((Timestamp(ms), self.rated.load(Ordering::Relaxed))),
+        }
     }
 
     pub(crate) fn set_actor(&self, a: Option<ActorRef<ConversationMsg>>) {
@@ -89,6 +115,11 @@ impl ConvLease {
     /// The conversation's id.
     pub fn id(&self) -> ConversationId {
         self.slot.id
+    }
+
+    /// When the conversation was closed and whether it was rated; `None` while open.
+    pub fn closed(&self) -> Option<(Timestamp, bool)> {
+        self.slot.closed()
     }
 
     /// The conversation actor, while it runs.

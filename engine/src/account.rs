@@ -412,6 +412,48 @@ pub struct SiteSettings {
     pub pre_chat_fields: Vec<PreChatField>,
     /// HMAC secret a site's backend signs visitor identities with.
     pub identity_secret: Option<String>,
+    /// The widget's colour scheme: follow the page's (`auto`), or fixed.
+    pub theme: Theme,
+}
+
+/// The widget's colour scheme.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Theme {
+    /// Follows the visitor's `prefers-color-scheme`.
+    #[default]
+    Auto,
+    Light,
+    Dark,
+}
+
+/// [`SiteSettings`] as stored before the widget had a theme: read as `auto`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiteSettingsV1 {
+    pub allowed_origins: Vec<String>,
+    pub color: String,
+    pub position: Position,
+    pub greeting: String,
+    pub offline_message: String,
+    pub business_hours: Option<BusinessHours>,
+    pub pre_chat_fields: Vec<PreChatField>,
+    pub identity_secret: Option<String>,
+}
+
+impl From<SiteSettingsV1> for SiteSettings {
+    fn from(v: SiteSettingsV1) -> Self {
+        Self {
+            allowed_origins: v.allowed_origins,
+            color: v.color,
+            position: v.position,
+            greeting: v.greeting,
+            offline_message: v.offline_message,
+            business_hours: v.business_hours,
+            pre_chat_fields: v.pre_chat_fields,
+            identity_secret: v.identity_secret,
+            theme: Theme::Auto,
+        }
+    }
 }
 
 impl Default for SiteSettings {
@@ -426,6 +468,7 @@ impl Default for SiteSettings {
             business_hours: None,
             pre_chat_fields: Vec::new(),
             identity_secret: None,
+            theme: Theme::Auto,
         }
     }
 }

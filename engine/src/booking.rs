@@ -82,6 +82,20 @@ pub fn consultation_settings(mut s: ConsultationSettings) -> Result<Consultation
     Ok(s)
 }
 
+/// Bookings are offered inside business hours only: a site cannot switch
+/// them on without any, or visitors would be told "fully booked" forever.
+pub fn bookings_need_hours(
+    c: &ConsultationSettings,
+    hours: Option<&crate::account::BusinessHours>,
+) -> Result<(), Invalid> {
+    if c.enabled && hours.is_none_or(|h| h.days.is_empty()) {
+        return Err(invalid(
+            "business_hours: set the site's business hours before turning bookings on (slots are offered inside them)",
+        ));
+    }
+    Ok(())
+}
+
 /// A time span `[start, end)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Span {
@@ -337,6 +351,22 @@ impl BookingRecord {
 mod tests {
     use super::*;
     use crate::account::DayHours;
+
+    #[test]
+    fn bookings_need_business_hours() {
+        let on = ConsultationSettings {
+            enabled: true,
+            ..ConsultationSettings::default()
+        };
+        let none = BusinessHours {
+            timezone: "UTC".into(),
+            days: Vec::new(),
+        };
+        assert!(bookings_need_hours(&on, None).is_err());
+        assert!(bookings_need_hours(&on, Some(&none)).is_err());
+        assert!(bookings_need_hours(&on, Some(&hours("UTC"))).is_ok());
+        assert!(bookings_need_hours(&ConsultationSettings::default(), None).is_ok());
+    }
 
     fn ts(s: &str) -> Timestamp {
         Timestamp::parse_rfc3339(s).unwrap()

@@ -14,7 +14,8 @@ pub enum Status {
     Waiting,
     /// A staff member holds it.
     Active,
-    /// Finished; a new public message reopens it.
+    /// Finished; a new message starts a new conversation, or reopens this
+    /// one within the reopen window ([`after_close`]).
     Closed,
 }
 
@@ -111,9 +112,53 @@ pub fn apply(phase: Phase, cmd: Command) -> Result<Phase, RuleError> {
     }
 }
 
+/// What a new message does to a closed conversation (a visitor writing
+/// again, or staff starting a proactive chat).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AfterClose {
+    /// Open the closed conversation again.
+    Reopen,
+    /// Leave it closed (it stays in both sides' history) and start a new one.
+    New,
+}
+
+/// The rule for writing into a conversation closed at `closed_at`: within
+/// `window_secs` of the close (`conversation.reopen_window_secs`, 0 by
+/// default) it reopens, unless the visitor already rated it — a rated
+/// conversation is finished for good. Otherwise a new conversation starts.
+pub fn after_close(
+    closed_at: crate::time::Timestamp,
+    rated: bool,
+    now: crate::time::Timestamp,
+    window_secs: u64,
+) -> AfterClose {
+    let within = now.millis().saturating_sub(closed_at.millis()) < window_secs.saturating_mul(1000);
+    if within && !rated {
+        AfterClose::Reopen
+    } else {
+        AfterClose::New
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn writing_after_a_close_starts_anew_unless_within_the_window() {
+        use crate::time::Timestamp;
+        let closed = Timestamp(1_000_000);
+        let later = |s: u64| Timestamp(1_000_000 + s * 1000);
+        // The default window is 0: always a new conversation.
+        assert_eq!(after_close(closed, false, closed, 0), AfterClose::New);
+        assert_eq!(
+            after_close(closed, false, later(59), 60),
+            AfterClose::Reopen
+        );
+        assert_eq!(after_close(closed, false, later(60), 60), AfterClose::New);
+        // A rated conversation never reopens by a new message.
+        assert_eq!(after_close(closed, true, later(1), 60), AfterClose::New);
+    }
 
     fn waiting() -> Phase {
         Phase {

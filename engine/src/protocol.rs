@@ -268,6 +268,9 @@ pub const REOPEN_MARK: &str = "#parley-chat";
 pub struct SiteLook {
     pub color: String,
     pub position: crate::account::Position,
+    /// `auto` follows the visitor's colour scheme; `light` or `dark` fix it.
+    #[serde(default)]
+    pub theme: crate::account::Theme,
 }
 
 /// A staff member as the `ready` frame shows them.

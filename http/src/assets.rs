@@ -36,6 +36,16 @@ const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("../web/widget/loader.js"),
     ),
     (
+        "loader.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../web/widget/loader.css"),
+    ),
+    (
+        "company.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../web/site/company.css"),
+    ),
+    (
         "frame.html",
         "text/html; charset=utf-8",
         include_bytes!("../web/widget/frame.html"),
@@ -220,7 +230,8 @@ fn build(name: &'static str, content_type: &'static str, body: Vec<u8>) -> Asset
 }
 
 /// Every asset by name. The frame's HTML points at the versioned URLs of
-/// the panel's script and style, filled in here.
+/// the panel's script and style, and the loader at its style sheet's,
+/// filled in here.
 pub fn all() -> &'static HashMap<&'static str, Asset> {
     static ALL: OnceLock<HashMap<&'static str, Asset>> = OnceLock::new();
     ALL.get_or_init(|| {
@@ -234,6 +245,17 @@ pub fn all() -> &'static HashMap<&'static str, Asset> {
         m.insert(
             "frame.html",
             build("frame.html", "text/html; charset=utf-8", html.into_bytes()),
+        );
+        // The loader fetches its style sheet by its versioned URL too.
+        let loader = String::from_utf8_lossy(&m["loader.js"].body)
+            .replace("{{loader.css}}", &versioned(&m["loader.css"]));
+        m.insert(
+            "loader.js",
+            build(
+                "loader.js",
+                "text/javascript; charset=utf-8",
+                loader.into_bytes(),
+            ),
         );
         m
     })

@@ -35,6 +35,18 @@ pub struct Config {
     pub analytics: AnalyticsConfig,
     pub testing: TestingConfig,
     pub cluster: ClusterConfig,
+    pub conversation: ConversationConfig,
+}
+
+/// `[conversation]`: what happens after a conversation is closed.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConversationConfig {
+    /// Seconds after a close within which the visitor's (or a proactive)
+    /// message reopens the closed conversation; after it, or once the
+    /// visitor rated it, the message starts a new conversation and the
+    /// closed one stays in the history. 0 (the default): always a new one.
+    pub reopen_window_secs: u64,
 }
 
 /// `[cluster]`: several nodes on one PostgreSQL and one NATS (`CLUSTER.md`),
@@ -516,6 +528,7 @@ impl Default for Config {
             analytics: AnalyticsConfig::default(),
             testing: TestingConfig::default(),
             cluster: ClusterConfig::default(),
+            conversation: ConversationConfig::default(),
         }
     }
 }
@@ -790,6 +803,7 @@ impl Config {
                 per_tenant: self.outbox.in_flight_per_tenant.max(1),
                 total: self.outbox.in_flight.max(1),
             },
+            reopen_window_secs: self.conversation.reopen_window_secs,
         }
     }
 }

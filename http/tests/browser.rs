@@ -2,8 +2,11 @@
 //! `playwright-core` from `http/tests/browser/widget.mjs`), against the real
 //! server: chat both ways with typing, read receipts, links, unread badge,
 //! reload, rating; a server restart mid-conversation; the offline form;
-//! identity verification. Screenshots land in
-//! `target/tmp/widget-shots/`. Also: the widget's size budgets.
+//! identity verification; a closed conversation's offers across reloads, a
+//! new conversation after it, a proactive one after a rated close; the
+//! company page under its own CSP, light and dark, phone and laptop.
+//! Screenshots land in `target/tmp/widget-shots/`. Also: the widget's size
+//! budgets.
 //!
 //! `.ci/run` installs Chromium and the npm package. Elsewhere, without
 //! them, the browser test says so and passes only when `CI` is unset.
@@ -120,6 +123,60 @@ async fn the_widget_works_in_a_real_browser() {
     }
 }
 
+/// The widget's whole life (`anew`, `proactive`: a closed conversation,
+/// reloads, a new conversation; checked over the API from the script) and
+/// the company page under its own CSP (`company`: the bubble styled, the
+/// chat, slots in the visitor's zone, dark mode at two sizes, an embedded
+/// form, no console error or CSP violation, axe-core clean).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_widgets_whole_life_and_the_company_page() {
+    if let Some(why) = missing() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "the browser tests need {why}"
+        );
+        eprintln!("skipping the browser tests: {why}; `bash .ci/run` installs what they need");
+        return;
+    }
+    for name in ["anew", "proactive", "company"] {
+        let mut srv = Server::start();
+        let token = srv.login(OWNER).await;
+        if name == "company" {
+            let site = srv.tenant["site_id"].as_str().unwrap().to_string();
+            site_settings(
+                &srv,
+                &token,
+                json!({"services": ["Repairs", "Installations"]}),
+            )
+            .await;
+            srv.open_bookings(&token, &site, json!({})).await;
+        }
+        tokio::task::block_in_place(|| run_script(&mut srv, "widget.mjs", name, &token, &[]));
+        if name == "company" {
+            // The embedded contact form's message arrived.
+            let r = srv
+                .call("GET", "/api/v1/contact-messages", Some(&token), None)
+                .await;
+            assert!(
+                r.body.to_string().contains("From an embedded form"),
+                "{}",
+                r.body
+            );
+        }
+    }
+    for shot in [
+        "closed-offers.png",
+        "new-conversation.png",
+        "company-1280-dark.png",
+        "company-390-dark.png",
+        "company-chat-1280-dark.png",
+        "company-chat-390-dark.png",
+    ] {
+        let p = common::browser::shots("widget.mjs").join(shot);
+        assert!(std::fs::metadata(&p).is_ok_and(|m| m.len() > 1000), "{p:?}");
+    }
+}
+
 /// Changes the first site's settings.
 async fn site_settings(srv: &Server, token: &str, body: serde_json::Value) -> Resp {
     let sid = srv.tenant["site_id"].as_str().unwrap();
@@ -194,6 +251,30 @@ async fn the_widget_fits_its_size_budget_and_caches_well() {
         "panel is {panel} bytes gzipped (budget 15 KB)"
     );
     eprintln!("widget sizes, gzipped: loader {loader} B, panel {panel} B");
+    // The loader's style sheet: named by version, cached for good, and
+    // fetchable from the customer's origin.
+    let js = reqwest::get(format!("{}/widget.js", srv.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let css = js
+        .split('\'')
+        .find(|s| s.starts_with("/widget/assets/loader."))
+        .expect("the loader names its style sheet");
+    let r = send(
+        reqwest::Client::new()
+            .get(format!("{}{css}", srv.base))
+            .header("origin", "https://shop.test"),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{css}");
+    assert_eq!(
+        r.header("cache-control"),
+        Some("public, max-age=31536000, immutable")
+    );
+    assert_eq!(r.header("access-control-allow-origin"), Some("*"));
     // Revalidation: the loader's ETag answers 304.
     let r = send(
         reqwest::Client::new()

@@ -163,14 +163,13 @@ async fn visitor_and_staff_chat_claim_close_and_notes_stay_private() {
         seqs.push(seq(&f));
     }
     assert_eq!(seqs, vec![1, 2, 3, 5, 6, 7]);
-    // A public message after close reopens the conversation (assigned, so active).
+    // A message after a rated close starts a new conversation; the closed
+    // one stays as it was (tests/lifecycle.rs has the whole rule).
     tab.send(json!({"type":"send","client_id":"v3","body":"One more thing"}))
         .await;
-    assert_eq!(seq(&tab.until_type("ack").await), 8);
-    let re = staff
-        .until(|v| v["type"] == "conversation" && v["conversation"]["status"] == "active")
-        .await;
-    assert_eq!(re["conversation"]["id"], conv);
+    let ack = tab.until_type("ack").await;
+    assert_eq!(seq(&ack), 1);
+    assert_ne!(ack["conversation_id"], conv);
 }
 
 #[tokio::test]

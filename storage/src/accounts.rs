@@ -237,7 +237,15 @@ impl AuthStore for Store {
     }
 
     fn site_settings(&self, t: TenantId, s: SiteId) -> Result<SiteSettings> {
-        Ok(get(self.data(), &keys::site_settings(t, s))?.unwrap_or_default())
+        let Some(bytes) = self.data().get(keys::site_settings(t, s))? else {
+            return Ok(SiteSettings::default());
+        };
+        // Settings written before the widget had a theme read as `auto`.
+        decode::<SiteSettings>(&bytes).or_else(|e| {
+            decode::<parley_engine::account::SiteSettingsV1>(&bytes)
+                .map(Into::into)
+                .or(Err(e))
+        })
     }
 
     fn put_site_settings(&self, batch: &mut WriteBatch, t: TenantId, s: SiteId, v: &SiteSettings) {

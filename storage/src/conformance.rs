@@ -55,6 +55,7 @@ cases![
     the_instance_secret_is_chosen_once,
     a_billing_event_lands_with_the_subscription_and_order_it_made,
     staff_prefs_keep_their_time_zone_and_the_first_layout_still_reads,
+    site_settings_from_before_the_widget_theme_read_as_auto,
 ];
 
 fn key(i: u32) -> Vec<u8> {
@@ -805,4 +806,32 @@ pub fn staff_prefs_keep_their_time_zone_and_the_first_layout_still_reads(store: 
     let read = store.staff_prefs(t, old).unwrap();
     assert!(!read.contact_alerts && read.timezone.is_empty(), "{read:?}");
     assert_eq!(store.staff_prefs(t, new).unwrap(), prefs);
+}
+
+pub fn site_settings_from_before_the_widget_theme_read_as_auto(store: &Store) {
+    use parley_engine::account::{SiteSettings, SiteSettingsV1, Theme};
+    let (t, s) = (parley_engine::TenantId::new(), parley_engine::SiteId::new());
+    let old = SiteSettingsV1 {
+        allowed_origins: vec!["https://a.test".into()],
+        color: "#112233".into(),
+        position: Default::default(),
+        greeting: "Hej".into(),
+        offline_message: "Away".into(),
+        business_hours: None,
+        pre_chat_fields: Vec::new(),
+        identity_secret: None,
+    };
+    let mut b = WriteBatch::new();
+    b.put(crate::keys::site_settings(t, s), crate::codec::encode(&old));
+    store.write_now(b).unwrap();
+    let read = store.site_settings(t, s).unwrap();
+    assert_eq!((read.greeting.as_str(), read.theme), ("Hej", Theme::Auto));
+    let mut b = WriteBatch::new();
+    let dark = SiteSettings {
+        theme: Theme::Dark,
+        ..read
+    };
+    store.put_site_settings(&mut b, t, s, &dark);
+    store.write_now(b).unwrap();
+    assert_eq!(store.site_settings(t, s).unwrap(), dark);
 }

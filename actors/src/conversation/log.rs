@@ -546,6 +546,9 @@ impl ConversationState {
             comment,
             at: Timestamp::now(),
         });
+        if let Some((at, _)) = self.slot.closed() {
+            self.slot.mark(Some(at), true);
+        }
         self.rec.updated_at = Timestamp::now();
         self.write(myself, None, Vec::new(), true, Some(origin));
     }

@@ -10,6 +10,7 @@ use super::{ConvEntry, TenantMsg, TenantState};
 use crate::conversation::{Conversation, ConversationArgs, ConversationMsg};
 use crate::slot::{ConvLease, ConvSlot, Sub, SubKind};
 use parley_engine::codes::close;
+use parley_engine::conversation::{after_close, AfterClose, Status};
 use parley_engine::records::ConversationRecord;
 use parley_engine::*;
 use parley_storage::{ConversationStore, VisitorStore};
@@ -127,7 +128,8 @@ impl TenantState {
     }
 
     /// The visitor's conversation; with `create`, opens one if there is none
-    /// and subscribes every open tab of the visitor to it.
+    /// (or theirs is closed for good: [`Self::finished`]) and subscribes every
+    /// open tab of the visitor to it. The closed one stays in the history.
     pub(super) async fn visitor_conversation(
         &mut self,
         myself: &ActorRef<TenantMsg>,
@@ -151,7 +153,7 @@ impl TenantState {
             Some(c) => Some(c),
             None => self.ctx.store.visitor_conversation(self.id, visitor)?,
         };
-        if let Some(c) = known {
+        if let Some(c) = known.filter(|c| !create || !self.finished(*c)) {
             if let Some(p) = self.visitors.get_mut(&visitor) {
                 p.conversation = Some(c);
             }
@@ -172,6 +174,26 @@ impl TenantState {
         let lease = self.lease(id);
         let _ = reply.send(lease);
         Ok(())
+    }
+
+    /// Whether a new message for conversation `c` starts a new conversation
+    /// instead (it is closed, and past the reopen window or rated; see
+    /// `engine::conversation::after_close`). Read from the live slot, else
+    /// from storage (a passivated conversation wrote its last state).
+    fn finished(&self, c: ConversationId) -> bool {
+        let closed = match self.conversations.get(&c) {
+            Some(e) if e.actor.is_some() && !e.passivating => e.slot.closed(),
+            _ => match self.ctx.store.conversation(self.id, c) {
+                Ok(Some(r)) if r.status == Status::Closed => {
+                    Some((r.updated_at, r.rating.is_some()))
+                }
+                _ => None,
+            },
+        };
+        closed.is_some_and(|(at, rated)| {
+            after_close(at, rated, Timestamp::now(), self.ctx.cfg.reopen_window_secs)
+                == AfterClose::New
+        })
     }
 
     /// A conversation found itself idle: passivate it unless a socket holds a lease.

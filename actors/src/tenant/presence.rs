@@ -366,6 +366,7 @@ impl TenantState {
         let look = SiteLook {
             color: s.color,
             position: s.position,
+            theme: s.theme,
         };
         self.looks.insert(site, look.clone());
         look

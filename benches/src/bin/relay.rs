@@ -28,6 +28,7 @@ async fn session(fut: upgrade::UpgradeFut) -> Result<(), fastwebsockets::WebSock
     let look = SiteLook {
         color: "#2563eb".into(),
         position: Default::default(),
+        theme: Default::default(),
     };
     loop {
         let frame = ws.read_frame().await?;

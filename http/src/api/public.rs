@@ -95,6 +95,7 @@ pub async fn config(
         "bookings": forms.consultations.enabled,
         "color": s.color,
         "position": s.position,
+        "theme": s.theme,
         "greeting": s.greeting,
         "offline_message": s.offline_message,
         "business_hours": s.business_hours,

@@ -10,7 +10,9 @@ use crate::auth::random_key;
 use crate::state::App;
 use parley_engine::account::{
     site_forms, site_settings, BusinessHours, Position, PreChatField, SiteForms, SiteSettings,
+    Theme,
 };
+use parley_engine::booking::bookings_need_hours;
 use parley_engine::booking::ConsultationSettings;
 use parley_engine::codes::error as code;
 use parley_engine::permissions::Action;
@@ -78,6 +80,9 @@ pub struct SiteInput {
     pre_chat_fields: Option<Vec<PreChatField>>,
     /// Turns identity verification on (a secret is generated) or off.
     identity_verification: Option<bool>,
+    /// The widget's colours: `auto` (follow the visitor's dark mode), `light` or `dark`.
+    #[schema(value_type = Option<String>)]
+    theme: Option<Theme>,
     /// What the contact form offers to pick from.
     services: Option<Vec<String>>,
     /// `{enabled, slot_minutes, buffer_minutes, min_notice_hours,
@@ -146,6 +151,9 @@ impl SiteInput {
         if let Some(v) = self.pre_chat_fields {
             s.pre_chat_fields = v;
         }
+        if let Some(v) = self.theme {
+            s.theme = v;
+        }
         match self.identity_verification {
             Some(true) if s.identity_secret.is_none() => {
                 s.identity_secret = Some(format!("ids_{}", random_key(40)))
@@ -175,6 +183,9 @@ pub async fn create(
     let mut site = new_site(me.tenant(), parley_engine::validate::name(name)?);
     let forms = body.take_forms(app, me.tenant(), SiteForms::default())?;
     let settings = body.apply(&mut site, SiteSettings::default())?;
+    if let Some(f) = &forms {
+        bookings_need_hours(&f.consultations, settings.business_hours.as_ref())?;
+    }
     let mut b = WriteBatch::new();
     if let Some(f) = &forms {
         app.store.put_site_forms(&mut b, site.tenant_id, site.id, f);
@@ -211,6 +222,12 @@ pub async fn update(
     let forms = body.take_forms(app, me.tenant(), old_forms.clone())?;
     let old_name = site.name.clone();
     let settings = body.apply(&mut site, before.clone())?;
+    // Checked when either side changes, so an older site that has bookings
+    // on without hours can still save its other settings.
+    if forms.is_some() || settings.business_hours != before.business_hours {
+        let f = forms.as_ref().unwrap_or(&old_forms);
+        bookings_need_hours(&f.consultations, settings.business_hours.as_ref())?;
+    }
     let mut changes = serde_json::Map::new();
     if old_name != site.name {
         changes.insert("name".into(), json!([old_name, site.name]));

@@ -288,13 +288,17 @@ impl Session {
     }
 
     /// The visitor's conversation lease, resolving (and with `create`,
-    /// opening) it through the Tenant when needed.
+    /// opening) it through the Tenant when needed. While it is closed each
+    /// frame asks the Tenant (one atomic load on the hot path otherwise): a
+    /// message goes to the same one within the reopen window, else to a new
+    /// conversation, which this tab then follows (as it does one staff start).
     async fn conversation(&mut self, create: bool) -> Option<ConvLease> {
         if let Some(l) = &self.lease {
-            if l.actor().is_some() {
+            if l.actor().is_some() && l.closed().is_none() {
                 return Some(l.clone());
             }
         }
+        let before = self.lease.clone();
         let (visitor, site) = (self.visitor, self.site.id);
         let timeout = self.s.app.system.ctx.cfg.call_timeout;
         self.lease = ask(&self.tenant, timeout, |reply| {
@@ -308,6 +312,13 @@ impl Session {
         .await
         .ok()
         .flatten();
+        if let (Some(old), Some(new)) = (&before, &self.lease) {
+            if old.id() != new.id() {
+                // The closed conversation stays in the history; this tab
+                // follows the visitor's new one only.
+                old.unsubscribe(self.s.outbox.id());
+            }
+        }
         self.lease.clone()
     }
 

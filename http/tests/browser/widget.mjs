@@ -1,12 +1,14 @@
 // The widget in real headless Chromium, against a running Parley.
 // Run by http/tests/browser.rs, which starts the server and passes:
 //   PARLEY_BASE, PARLEY_SITE_KEY, PARLEY_STAFF_TOKEN, PARLEY_SHOTS (dir),
-//   PARLEY_SCENARIO (chat | restart | offline | hours | prechat | identity | engage).
+//   PARLEY_SCENARIO (chat | restart | offline | hours | prechat | identity | engage |
+//   anew | proactive | company).
 // For `restart` it prints `RESTART` and waits for a line on stdin once the
 // server is back on the same address. Exits non-zero on the first failure.
 import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
 import readline from 'node:readline';
+import { readFileSync } from 'node:fs';
 
 const env = (k) => process.env[k] ?? assert.fail(`${k} is not set`);
 const base = env('PARLEY_BASE');
@@ -76,6 +78,55 @@ async function say(text) {
 const bubbles = (cls) => panel.locator(`.m.${cls}`);
 async function texts(cls) {
   return (await bubbles(cls).allInnerTexts()).map((t) => t.split('\n')[0]);
+}
+
+/** A conversation as the dashboard's API shows it. */
+async function conversation(id) {
+  const r = await fetch(`${base}/api/v1/conversations/${id}`, { headers: { authorization: 'Bearer ' + env('PARLEY_STAFF_TOKEN') } });
+  assert.equal(r.status, 200, `GET conversation ${id}`);
+  const b = await r.json();
+  return b.conversation || b;
+}
+
+/** Ids of the conversations listed with `?status=`. */
+async function listed(status) {
+  const r = await fetch(`${base}/api/v1/conversations?status=${status}`, { headers: { authorization: 'Bearer ' + env('PARLEY_STAFF_TOKEN') } });
+  return (await r.json()).items.map((c) => c.id);
+}
+
+const rateForm = panel.locator('form[aria-label="Rate the conversation"]');
+const transcriptForm = panel.locator('form[aria-label="Email me the transcript"]');
+const composer = panel.locator('textarea[aria-label="Your message"]');
+
+/** The visitor's chat so far, closed by staff; returns the conversation id. */
+async function chatThenClose(agent, text) {
+  await openPanel();
+  await say(text);
+  const m = await agent.until((f) => f.type === 'message' && f.body === text);
+  agent.send({ type: 'claim', conversation_id: m.conversation_id });
+  agent.send({ type: 'send', conversation_id: m.conversation_id, client_id: 'x' + Date.now(), body: 'Glad to help' });
+  await panel.locator('.m.them', { hasText: 'Glad to help' }).waitFor();
+  agent.send({ type: 'close', conversation_id: m.conversation_id });
+  await rateForm.waitFor();
+  return m.conversation_id;
+}
+
+/** Fails on any console error or CSP violation seen on `p` from now on. */
+function watch(p, label) {
+  const problems = [];
+  p.on('console', (m) => { if (m.type() === 'error') problems.push(`${label}: console error: ${m.text()}`); });
+  p.on('pageerror', (e) => problems.push(`${label}: page error: ${e.message}`));
+  return problems;
+}
+
+/** Serious or critical axe-core violations on `p` (run in the page, under its CSP). */
+async function axe(p) {
+  const src = readFileSync(new URL('./node_modules/axe-core/axe.min.js', import.meta.url), 'utf8');
+  await p.evaluate(src);
+  const r = await p.evaluate(async () => (await window.axe.run(document, { resultTypes: ['violations'] })).violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id}: ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ')}`));
+  return r;
 }
 
 try {
@@ -239,6 +290,151 @@ try {
       env('PARLEY_USER_HASH'));
     const v = await agent.until((f) => f.type === 'visitor' && f.visitor.name === 'Ulla');
     assert.equal(v.visitor.email, 'ulla@acme.test');
+    agent.close();
+  } else if (scenario === 'anew') {
+    const agent = await staff(env('PARLEY_STAFF_TOKEN'));
+    await openDemo();
+    step('a chat, closed by staff: the visitor can write again at once');
+    const first = await chatThenClose(agent, 'First question');
+    await transcriptForm.waitFor();
+    assert.ok(await composer.isVisible(), 'the composer stays after the close');
+    step('a reload keeps the rating and transcript offers');
+    await page.reload();
+    await bubble.waitFor();
+    await openPanel();
+    await rateForm.waitFor();
+    await transcriptForm.waitFor();
+    await page.screenshot({ path: `${shots}/closed-offers.png` });
+    step('rated, then reloaded: only the transcript offer is left');
+    await rateForm.getByRole('button', { name: '5 of 5' }).click();
+    await rateForm.getByRole('button', { name: 'Send rating' }).click();
+    await panel.getByText('Thank you for your rating!').waitFor();
+    await agent.until((f) => f.type === 'conversation' && f.conversation.id === first && f.conversation.rating);
+    await page.reload();
+    await bubble.waitFor();
+    await openPanel();
+    await transcriptForm.waitFor();
+    assert.equal(await rateForm.isVisible(), false, 'a used rating offer stays gone');
+    await transcriptForm.locator('input').fill('visitor@mail.test');
+    await transcriptForm.getByRole('button', { name: 'Email me' }).click();
+    await panel.getByText(/Check your inbox|on its way/).waitFor();
+    await page.reload();
+    await bubble.waitFor();
+    await openPanel();
+    await composer.waitFor();
+    assert.equal(await transcriptForm.isVisible(), false, 'a used transcript offer stays gone');
+    step('the visitor writes again: a new conversation waits in the inbox, the old one is in the history');
+    await say('A new question');
+    const m = await agent.until((f) => f.type === 'message' && f.body === 'A new question');
+    assert.notEqual(m.conversation_id, first, 'a new conversation');
+    await panel.locator('.m.me:not(.pending)', { hasText: 'A new question' }).waitFor();
+    assert.equal((await conversation(m.conversation_id)).status, 'waiting');
+    assert.equal((await conversation(first)).status, 'closed');
+    assert.ok((await listed('open')).includes(m.conversation_id));
+    assert.ok((await listed('closed')).includes(first));
+    step('staff answer in the new conversation; the visitor sees who answers');
+    agent.send({ type: 'claim', conversation_id: m.conversation_id });
+    agent.send({ type: 'send', conversation_id: m.conversation_id, client_id: 'n1', body: 'Happy to help again' });
+    await panel.locator('.m.them', { hasText: 'Happy to help again' }).waitFor();
+    const face = panel.locator('header .av');
+    await face.waitFor();
+    assert.match(await face.innerText(), /^[A-Z?]{1,2}$/);
+    assert.equal(await panel.locator('.row-m .av').first().innerText(), await face.innerText());
+    await page.screenshot({ path: `${shots}/new-conversation.png` });
+    agent.close();
+  } else if (scenario === 'proactive') {
+    const agent = await staff(env('PARLEY_STAFF_TOKEN'));
+    await openDemo();
+    const first = await chatThenClose(agent, 'Just one thing');
+    await rateForm.getByRole('button', { name: '3 of 5' }).click();
+    await rateForm.getByRole('button', { name: 'Send rating' }).click();
+    await agent.until((f) => f.type === 'conversation' && f.conversation.id === first && f.conversation.rating);
+    step('later, on another page load, staff start a chat: a new conversation, not the rated one');
+    await page.reload();
+    await bubble.waitFor();
+    const seen = await agent.until((f) => f.type === 'visitor' && f.visitor.online);
+    agent.send({ type: 'start', visitor_id: seen.visitor.id, client_id: 'p1', body: 'We have a new offer for you' });
+    const ack = await agent.until((f) => f.type === 'ack' && f.client_id === 'p1');
+    assert.notEqual(ack.conversation_id, first, 'the rated conversation stays closed');
+    await page.locator('.q').filter({ hasText: 'We have a new offer for you' }).waitFor();
+    await page.locator('.q').click();
+    await panel.locator('.m.them', { hasText: 'We have a new offer for you' }).waitFor();
+    assert.equal(await rateForm.isVisible(), false, 'no rating offer in the new conversation');
+    await say('Tell me more');
+    const m = await agent.until((f) => f.type === 'message' && f.body === 'Tell me more');
+    assert.equal(m.conversation_id, ack.conversation_id);
+    assert.equal((await conversation(first)).status, 'closed');
+    assert.equal((await conversation(first)).rating?.score, 3);
+    agent.close();
+  } else if (scenario === 'company') {
+    const agent = await staff(env('PARLEY_STAFF_TOKEN'));
+    const problems = [];
+    for (const [w, hgt] of [[1280, 800], [390, 844]]) {
+      for (const scheme of ['light', 'dark']) {
+        const label = `${w}x${hgt} ${scheme}`;
+        step(`the company page at ${label}`);
+        const ctx = await browser.newContext({ viewport: { width: w, height: hgt }, colorScheme: scheme, timezoneId: 'Europe/Paris', locale: 'en-US' });
+        const p = await ctx.newPage();
+        problems.push(...watch(p, label));
+        // A CSP violation is reported in the page; make it a console error.
+        await p.addInitScript(() => document.addEventListener('securitypolicyviolation',
+          (e) => console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || 'inline'}`)));
+        await p.goto(`${base}/s/${key}`);
+        await p.locator('h1#name', { hasText: 'Acme' }).waitFor();
+        await p.locator('#services li').first().waitFor();
+        assert.deepEqual(await p.locator('#services li').allInnerTexts(), ['Repairs', 'Installations']);
+        // Booking slots in the visitor's zone, the zone named.
+        await p.locator('#times-legend', { hasText: 'Europe/Paris' }).waitFor();
+        const slot = await p.locator('.slot-choice').first().innerText();
+        assert.match(slot.trim(), /^\d{1,2}:\d{2}\s?(AM|PM)$/, slot);
+        const b = p.locator('div >> css=button.b');
+        await b.waitFor();
+        const box = await b.boundingBox();
+        assert.ok(box && Math.abs(box.width - 56) < 1 && Math.abs(box.height - 56) < 1, 'a 56 px bubble: ' + JSON.stringify(box));
+        const [vw, vh] = await p.evaluate(() => [document.documentElement.clientWidth, document.documentElement.clientHeight]);
+        assert.ok(Math.abs(vw - (box.x + box.width) - 20) < 2 && Math.abs(vh - (box.y + box.height) - 20) < 2, 'bottom-right: ' + JSON.stringify(box));
+        const look = await b.evaluate((el) => { const c = getComputedStyle(el); return { bg: c.backgroundColor, radius: c.borderRadius, position: c.position }; });
+        assert.equal(look.position, 'fixed');
+        assert.notEqual(look.bg, 'rgba(0, 0, 0, 0)', 'the bubble is coloured');
+        assert.equal(look.radius, '50%');
+        assert.ok(await p.evaluate(() => document.documentElement.scrollWidth <= document.documentElement.clientWidth), `${label}: the page scrolls sideways`);
+        assert.deepEqual(await axe(p), [], `${label}: axe-core`);
+        await p.screenshot({ path: `${shots}/company-${w}-${scheme}.png`, fullPage: true });
+        step(`the chat opens and sends at ${label}`);
+        await b.click();
+        const frame = p.frameLocator('iframe[title="Chat"]');
+        const input = frame.locator('textarea[aria-label="Your message"]');
+        await input.waitFor();
+        const pbox = await p.locator('div >> css=.p').boundingBox();
+        if (w > 480) assert.ok(Math.abs(pbox.width - 380) < 1 && pbox.height >= 500, 'a 380 px panel: ' + JSON.stringify(pbox));
+        else assert.ok(Math.abs(pbox.width - vw) < 1 && Math.abs(pbox.height - vh) < 1, 'full screen on a phone: ' + JSON.stringify(pbox));
+        const body = `Hello from the company page (${label})`;
+        await input.fill(body);
+        await input.press('Enter');
+        const m = await agent.until((f) => f.type === 'message' && f.body === body);
+        agent.send({ type: 'send', conversation_id: m.conversation_id, client_id: `c${w}${scheme}`, body: 'Hi! How can we help?' });
+        await frame.locator('.m.them', { hasText: 'Hi! How can we help?' }).waitFor();
+        if (scheme === 'dark') {
+          const bg = await frame.locator('.log').evaluate((el) => getComputedStyle(el).backgroundColor);
+          assert.notEqual(bg, 'rgb(249, 250, 251)', 'the panel follows dark mode');
+        }
+        await p.screenshot({ path: `${shots}/company-chat-${w}-${scheme}.png` });
+        await ctx.close();
+      }
+    }
+    step('an embedded form still works in an iframe');
+    const host = await browser.newContext();
+    const hp = await host.newPage();
+    problems.push(...watch(hp, 'embed'));
+    await hp.goto(`${base}/demo?site=${key}`);
+    await hp.evaluate((src) => { const f = document.createElement('iframe'); f.src = src; f.title = 'contact'; f.width = 400; f.height = 600; document.body.append(f); }, `${base}/s/${key}?form=contact`);
+    const form = hp.frameLocator('iframe[title="contact"]');
+    await form.locator('#contact-form input[name=email]').fill('embed@mail.test');
+    await form.locator('#contact-form textarea[name=message]').fill('From an embedded form');
+    await form.getByRole('button', { name: 'Send message' }).click();
+    await form.getByText('Thanks! Your message is with us').waitFor();
+    await host.close();
+    assert.deepEqual(problems, [], 'no console error and no CSP violation');
     agent.close();
   } else {
     assert.fail('unknown scenario ' + scenario);

@@ -51,7 +51,9 @@ export function formsCard(site, out, canManage) {
   }); } },
   h('strong', { id: 'forms-title' }, 'Contact form and bookings'),
   field('Services visitors can pick (one per line)', h('textarea', { name: 'services', rows: 3 }, (st.services || []).join('\n'))),
-  h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'enabled', checked: !!c.enabled }), ' Take consultation bookings (in the business hours above)'),
+  h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'enabled', checked: !!c.enabled, disabled: !st.business_hours?.days?.length && !c.enabled, 'aria-describedby': 'bookings-hours' }), ' Take consultation bookings (inside the business hours)'),
+  // Bookings are offered inside business hours only (the API refuses them without any).
+  h('p', { id: 'bookings-hours', class: 'muted' }, st.business_hours?.days?.length ? 'Slots are offered inside the business hours (the Hours tab).' : 'Set and save business hours in the Hours tab first: bookings are offered inside them.'),
   h('div', { class: 'grid2' },
     num('slot_minutes', 'Length (minutes)', c.slot_minutes ?? 30, 5, 480),
     num('buffer_minutes', 'Buffer between (minutes)', c.buffer_minutes ?? 0, 0, 240),

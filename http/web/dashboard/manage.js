@@ -291,9 +291,10 @@ export async function sitesPage(app, root, id) {
   const widgetForm = tabForm(out, manage, [
     field('Colour', h('input', { name: 'color', type: 'color', value: st.color })),
     field('Position', h('select', { name: 'position' }, ['bottom_right', 'bottom_left'].map((p) => h('option', { value: p, selected: p === st.position }, p === 'bottom_right' ? 'Bottom right' : 'Bottom left')))),
+    field('Widget colours', h('select', { name: 'theme' }, [['auto', 'Follow the visitor\'s light or dark mode'], ['light', 'Always light'], ['dark', 'Always dark']].map(([v, t]) => h('option', { value: v, selected: v === (st.theme || 'auto') }, t)))),
     field('Greeting', h('input', { name: 'greeting', value: st.greeting })),
     field('Offline message', h('textarea', { name: 'offline_message' }, st.offline_message))],
-  (f) => { const d = fields(f); return patch({ color: d.color, position: d.position, greeting: d.greeting, offline_message: d.offline_message }); });
+  (f) => { const d = fields(f); return patch({ color: d.color, position: d.position, theme: d.theme, greeting: d.greeting, offline_message: d.offline_message }); });
   widgetForm.addEventListener('input', () => pv.replaceChildren(preview({ ...st, ...fields(widgetForm) })));
   const widget = h('div', { class: 'split' }, h('div', { class: 'card' }, widgetForm), h('div', { class: 'stack' }, h('strong', {}, 'Preview'), pv));
 

@@ -1,8 +1,10 @@
-// A site's public company page at /s/{site_key}: its contact form, its
-// consultation booking and its newsletter sign-up, plus the chat widget —
-// the company site with no code on the customer's side. `?form=contact`,
-// `?form=booking` or `?form=newsletter` shows just that form, for an
-// iframe on the customer's own pages.
+// A site's public company page at /s/{site_key}: a small homepage (name,
+// greeting, services), its contact form, its consultation booking and its
+// newsletter sign-up, plus the chat widget — the company site with no code
+// on the customer's side. `?form=contact`, `?form=booking` or
+// `?form=newsletter` shows just that form, for an iframe on the customer's
+// own pages. Under the page's CSP (`style-src 'self'`) only CSSOM is used
+// for styling (custom properties), never a style attribute.
 const key = decodeURIComponent(location.pathname.split('/')[2] || '');
 const only = new URLSearchParams(location.search).get('form');
 const base = `/api/v1/public/${encodeURIComponent(key)}`;
@@ -36,6 +38,7 @@ function contact(cfg) {
     form.service.replaceChildren(option('', 'Choose…'), ...cfg.services.map((s) => option(s)));
   }
   $('contact').hidden = false;
+  if (!only) { $('nav-contact').hidden = false; $('hero-contact').hidden = false; }
   form.onsubmit = async (e) => {
     e.preventDefault();
     const d = values(form);
@@ -47,8 +50,11 @@ function contact(cfg) {
   };
 }
 
+// Slots in the visitor's own time zone, and that zone named.
+const zone = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
 const dayKey = (t) => new Date(t).toLocaleDateString([], { weekday: 'long', day: 'numeric', month: 'long' });
-const time = (t) => new Date(t).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+const clock = (t) => new Date(t).toLocaleTimeString([], { hour: 'numeric', minute: '2-digit' });
+const time = (t) => `${clock(t)} (${zone})`;
 
 async function booking() {
   const r = await fetch(base + '/consultations/slots');
@@ -73,15 +79,17 @@ async function booking() {
       const id = 'slot-' + i;
       const input = Object.assign(document.createElement('input'), { type: 'radio', name: 'start', value: s.start, id, required: true });
       const l = Object.assign(document.createElement('label'), { htmlFor: id, className: 'slot-choice' });
-      l.append(input, ' ' + time(s.start));
+      l.append(input, ' ' + clock(s.start));
       return l;
     }));
     if (!slots.length) list.textContent = 'No free time left; we are fully booked for now.';
   };
+  $('times-legend').textContent = `Time (your time zone: ${zone})`;
   form.day.replaceChildren(...[...days.keys()].map((k) => option(k)));
   form.day.onchange = pick;
   pick();
   $('booking').hidden = false;
+  if (!only) $('nav-booking').hidden = false;
   form.onsubmit = async (e) => {
     e.preventDefault();
     const d = values(form);
@@ -101,6 +109,7 @@ async function booking() {
 function newsletter() {
   const form = $('newsletter-form');
   $('newsletter').hidden = false;
+  if (!only) $('nav-newsletter').hidden = false;
   form.onsubmit = async (e) => {
     e.preventDefault();
     const d = values(form);
@@ -112,19 +121,51 @@ function newsletter() {
   };
 }
 
+// The relative luminance of `#rrggbb` and the contrast ratio of two (WCAG).
+const lum = (hex) => {
+  const c = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16) / 255)
+    .map((v) => (v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4));
+  return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2];
+};
+const contrast = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
+
+/** The site's colour as the page's accent, with text that stays readable (AA) on it and links readable on the page. */
+function paint(color) {
+  if (!/^#[0-9a-f]{6}$/i.test(color || '')) return;
+  const root = document.documentElement.style;
+  const dark = matchMedia('(prefers-color-scheme: dark)');
+  const apply = () => {
+    root.setProperty('--accent', color);
+    root.setProperty('--accent-text', contrast(color, '#ffffff') >= contrast(color, '#0b0d12') ? '#ffffff' : '#0b0d12');
+    const bg = dark.matches ? '#171a21' : '#ffffff';
+    root.setProperty('--link', contrast(color, bg) >= 4.5 ? color : dark.matches ? '#9db9ff' : '#1d4ed8');
+  };
+  apply();
+  dark.addEventListener('change', apply);
+}
+
+function services(cfg) {
+  if (!cfg.services?.length) return;
+  $('service-list').replaceChildren(...cfg.services.map((s) => Object.assign(document.createElement('li'), { textContent: s })));
+  $('services').hidden = false;
+  $('nav-services').hidden = false;
+}
+
 try {
   const r = await fetch(base + '/config');
   if (!r.ok) throw new Error('This page does not exist.');
   const cfg = await r.json();
   document.title = cfg.name || 'Contact us';
-  $('name').textContent = cfg.name || '';
-  $('greeting').textContent = only ? '' : cfg.greeting || '';
-  if (/^#[0-9a-f]{3,8}$/i.test(cfg.color || '')) document.documentElement.style.setProperty('--accent', cfg.color);
+  for (const id of ['name', 'brand-name', 'foot-name']) $(id).textContent = cfg.name || '';
+  $('logo').textContent = (cfg.name || '?').trim().charAt(0).toUpperCase();
+  $('greeting').textContent = cfg.greeting || '';
+  paint(cfg.color);
   if (only) document.body.classList.add('embedded');
   if (!cfg.available) {
     $('gone').hidden = false;
     $('gone').textContent = 'This page is not taking messages right now.';
   } else {
+    if (!only) { services(cfg); $('nav').hidden = false; }
     if (shows('contact')) contact(cfg);
     if (shows('booking')) await booking();
     if (shows('newsletter')) newsletter();
@@ -134,6 +175,8 @@ try {
       s.async = true;
       s.dataset.site = key;
       document.body.append(s);
+      $('hero-actions').hidden = false;
+      $('chat-now').onclick = () => window.Parley?.open();
     }
   }
 } catch (e) {

@@ -12,16 +12,17 @@
   const post = m => ready ? frame.contentWindow.postMessage(m, base) : queue.push(m);
   const host = document.createElement('div');
   const root = host.attachShadow({ mode: 'open' });
-  root.innerHTML = '<style>' +
-    '.b,.p,.q{position:fixed;bottom:20px;right:20px;z-index:2147483646;box-shadow:0 4px 14px #0004}' +
-    '.b{width:56px;height:56px;border-radius:50%;border:0;cursor:pointer;background:var(--c,#2563eb);color:#fff;font-size:26px}' +
-    '.n{position:absolute;top:-4px;right:-4px;min-width:20px;height:20px;border-radius:10px;background:#dc2626;font:bold 12px/20px sans-serif}' +
-    '.p{bottom:88px;width:370px;height:min(600px,calc(100vh - 110px));border-radius:12px;overflow:hidden;background:#fff}' +
-    '.q{bottom:88px;max-width:260px;padding:10px 14px;border-radius:12px;background:#fff;color:#111;font:14px sans-serif;cursor:pointer}' +
-    '.p iframe{border:0;width:100%;height:100%}.bottom_left>*{right:auto!important;left:20px}' +
-    '@media (max-width:480px){.p{z-index:2147483647;inset:0;width:100%;height:100%;border-radius:0}}</style>' +
-    '<div><div class="p" hidden></div><div class="q" role="status" hidden></div>' +
-    '<button class="b" aria-label="Open chat" aria-expanded="false">💬<span class="n" hidden></span></button></div>';
+  // Styles from a file (versioned, cached for a year) into a constructed
+  // sheet: no <style> element and no style attribute, so a page whose CSP
+  // says `style-src 'self'` (the company page, or a strict customer page)
+  // still gets a styled bubble. Shown once styled.
+  const css = new CSSStyleSheet();
+  root.adoptedStyleSheets = [css];
+  host.hidden = true;
+  fetch(base + '{{loader.css}}').then(r => r.text()).then(t => { css.replaceSync(t); host.hidden = false; });
+  // The bubble's icon: Lucide "message-circle" (ISC licence).
+  root.innerHTML = '<div><div class="p" hidden></div><div class="q" role="status" hidden></div>' +
+    '<button class="b" aria-label="Open chat" aria-expanded="false"><svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2"><path d="M7.9 20A9 9 0 1 0 4 16.1L2 22Z"/></svg><span class="n" hidden></span></button></div>';
   const [wrap, box, peek, bubble, badge] = ['div', '.p', '.q', '.b', '.n'].map(s => root.querySelector(s));
   const here = () => ({ url: location.href, title: document.title, referrer: document.referrer });
   const page = () => frame ? post({ t: 'page', p: here() }) : ws && ws.readyState == 1 && ws.send(J({ type: 'page', ...here() }));
@@ -41,7 +42,7 @@
     ws.onopen = () => ws.send(J({ type: 'hello', visitor_token: tok, page: here(), tz: Intl.DateTimeFormat().resolvedOptions().timeZone }));
     ws.onmessage = e => {
       const m = JSON.parse(e.data), c = m.conversation;
-      if (m.type == 'welcome') { save(m.visitor_token); wrap.style.setProperty('--c', m.site.color); wrap.className = m.site.position; m.open && show(1); }
+      if (m.type == 'welcome') { save(m.visitor_token); wrap.style.setProperty('--c', m.site.color); wrap.className = m.site.position + ' ' + m.site.theme; m.open && show(1); }
       // A conversation under way, or a message from staff: the panel loads (hidden) and counts it unread.
       if ((m.type == 'welcome' && c && c.status != 'closed') || m.type == 'message') load();
     };
@@ -52,8 +53,8 @@
     open = on;
     box.hidden = !on;
     peek.hidden = true;
-    bubble.setAttribute('aria-expanded', on);
-    bubble.setAttribute('aria-label', on ? 'Close chat' : 'Open chat');
+    bubble.ariaExpanded = !!on;
+    bubble.ariaLabel = on ? 'Close chat' : 'Open chat';
     post({ t: on ? 'open' : 'close' });
     emit(on ? 'open' : 'close');
   };

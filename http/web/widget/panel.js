@@ -11,7 +11,9 @@ const host = /^https?:\/\/[^/?#\s]+$/.test(q.get('host') || '') ? q.get('host') 
 const api = '/api/v1/public/' + encodeURIComponent(site);
 const wsUrl = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host +
   '/ws/visitor?site=' + encodeURIComponent(site);
-const K = { token: 'parley:t:' + site, queue: 'parley:q:' + site, pre: 'parley:p:' + site };
+const K = { token: 'parley:t:' + site, queue: 'parley:q:' + site, pre: 'parley:p:' + site,
+  // The closed conversation whose rating / transcript offer the visitor used.
+  rated: 'parley:r:' + site, sent: 'parley:s:' + site };
 
 const store = {
   get(k, d) { try { return JSON.parse(localStorage.getItem(k)) ?? d; } catch (_) { return d; } },
@@ -39,7 +41,21 @@ const linkify = (text) => {
   out.push(text.slice(last));
   return out;
 };
-const time = (ts) => new Date(ts).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+const time = (ts) => new Date(ts).toLocaleTimeString([], { hour: 'numeric', minute: '2-digit' });
+// Avatars: initials on a colour picked from the person's id (or name), the
+// same for them everywhere; every colour keeps white text at AA contrast.
+const HUES = ['#b42318', '#b54708', '#067647', '#0e7090', '#1d4ed8', '#6941c6', '#c11574', '#475467'];
+const initials = (name) => (name || '?').trim().split(/\s+/).slice(0, 2).map((w) => w[0]).join('').toUpperCase() || '?';
+const hue = (key) => { let x = 0; for (const ch of String(key)) x = (x * 31 + ch.codePointAt(0)) >>> 0; return HUES[x % HUES.length]; };
+const avatar = (who) => {
+  const el = h('span', { class: 'av', 'aria-hidden': 'true' }, initials(who?.name));
+  el.style.setProperty('--a', hue(who?.id || who?.name || ''));
+  return el;
+};
+// The WCAG contrast ratio of two `#rrggbb` colours.
+const lum = (x) => [1, 3, 5].map((i) => parseInt(x.slice(i, i + 2), 16) / 255)
+  .map((v) => (v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4)).reduce((a, v, i) => a + v * [0.2126, 0.7152, 0.0722][i], 0);
+const contrast = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
 const uuid = () => (crypto.randomUUID ? crypto.randomUUID() : Date.now() + '-' + Math.random().toString(36).slice(2));
 const toParent = (m) => parent !== window && host && parent.postMessage(m, host);
 
@@ -54,6 +70,9 @@ const pending = new Map(store.get(K.queue, []).map((p) => [p.client_id, p])); //
 
 // --- view ---
 const title = h('h1', {}, 'Chat');
+const sub = h('span', { class: 'sub' });
+const face = h('span', { hidden: true });
+let agent = null; // the staff member who last wrote: shown in the header
 const log = h('div', { class: 'log', role: 'log', 'aria-live': 'polite', 'aria-label': 'Messages' });
 const typing = h('div', { class: 'typing', 'aria-live': 'polite' });
 const note = h('div', { class: 'note', role: 'status' });
@@ -77,15 +96,16 @@ for (let i = 1; i <= 5; i++) {
   } }, '★'.repeat(i)));
 }
 const rating = h('form', { hidden: true, 'aria-label': 'Rate the conversation', onsubmit: (e) => { e.preventDefault(); rate(); } },
-  h('p', {}, 'How did we do?'), stars, h('textarea', { name: 'comment', 'aria-label': 'Comment (optional)' }),
+  h('p', {}, 'How did we do?'), stars, h('textarea', { name: 'comment', 'aria-label': 'Comment (optional)', placeholder: 'Comment (optional)' }),
   h('button', { type: 'submit' }, 'Send rating'));
 const prechat = h('form', { hidden: true, 'aria-label': 'Before we start', onsubmit: (e) => { e.preventDefault(); pre(); } });
 const transcript = h('form', { hidden: true, class: 'row', 'aria-label': 'Email me the transcript', onsubmit: (e) => { e.preventDefault(); mailTranscript(); } },
   h('input', { name: 'email', type: 'email', required: true, 'aria-label': 'Your email', placeholder: 'Email for the transcript' }),
   h('button', { type: 'submit' }, 'Email me'));
 document.getElementById('app').append(
-  h('header', {}, title, h('button', { type: 'button', 'aria-label': 'Close chat', onclick: () => toParent({ t: 'close' }) }, '×')),
-  log, typing, line, note, prechat, composer, offline, rating, transcript);
+  h('header', {}, face, h('div', { class: 'who' }, title, sub), h('button', { type: 'button', 'aria-label': 'Close chat', onclick: () => toParent({ t: 'close' }) }, '×')),
+  // The offers of a closed conversation sit above the composer, which stays at the bottom.
+  log, typing, line, note, prechat, rating, transcript, composer, offline);
 
 const add = (m, mine) => {
   const from = m.from?.kind;
@@ -95,10 +115,42 @@ const add = (m, mine) => {
     el.append(h('span', { class: 'meta' }, (from === 'staff' && m.from.name ? m.from.name + ' · ' : '') +
       (m.ts ? time(m.ts) : 'sending…')));
   }
-  log.append(el);
+  // Staff messages carry their author's avatar; the header shows who is answering.
+  if (from === 'staff') {
+    log.append(h('div', { class: 'row-m them' }, avatar(m.from), el));
+    if (m.from.name) { agent = m.from; header(); }
+  } else log.append(el);
   log.scrollTop = log.scrollHeight;
   return el;
 };
+
+function header() {
+  face.hidden = !agent;
+  if (agent) face.replaceChildren(avatar(agent));
+  title.textContent = agent?.name || cfg.greeting || 'Chat';
+  sub.textContent = agent ? (cfg.name ? cfg.name + ' · ' : '') + 'here to help' : agents ? 'We are online' : 'We reply as soon as we can';
+}
+
+// A new conversation replaced the closed one (the visitor wrote again, or
+// staff started one): the old messages stay on screen above a separator.
+function follow(c) {
+  if (conv && c && conv.id !== c.id) {
+    const first = [...pending.values()].find((p) => p.el?.isConnected)?.el;
+    log.insertBefore(h('div', { class: 'sep', role: 'separator' }, 'New conversation'), first || null);
+    lastSeq = 0; readSent = 0; staffRead = 0; place = 0;
+  }
+  conv = c;
+  offers();
+}
+
+// The rating and transcript offers of a closed conversation: shown until
+// used, across reloads (the server knows the rating; this frame remembers
+// the transcript request).
+function offers() {
+  const closed = conv?.status === 'closed';
+  rating.hidden = !closed || !!conv.rating || store.get(K.rated, null) === conv.id;
+  transcript.hidden = !closed || store.get(K.sent, null) === conv.id;
+}
 
 const saveQueue = () => store.set(K.queue, [...pending.values()].map(({ client_id, body }) => ({ client_id, body })));
 const send = (f) => ws && ws.readyState === 1 && ws.send(JSON.stringify(f));
@@ -155,7 +207,7 @@ async function mailTranscript() {
   note.textContent = !r.ok ? 'That did not work: ' + (data.error?.message || r.status)
     : data.status === 'confirmation_sent' ? 'Check your inbox: open the link we sent to get the transcript.'
       : 'The transcript is on its way.';
-  if (r.ok) transcript.hidden = true;
+  if (r.ok) { store.set(K.sent, conv?.id); transcript.hidden = true; }
 }
 
 // Business hours in the site's time zone: open now, and when next.
@@ -181,6 +233,7 @@ function hours() {
 function rate() {
   if (!score || !conv) return;
   send({ type: 'rate', conversation_id: conv.id, score, comment: rating.elements.comment.value });
+  store.set(K.rated, conv.id);
   rating.hidden = true;
   note.textContent = 'Thank you for your rating!';
 }
@@ -197,16 +250,20 @@ let full = false;
 function mode() {
   const when = hours();
   // `full`: the workspace's plan takes no new chats this month.
-  const away = (!agents || !when.open || full) && !conv;
+  // A closed conversation does not stop the visitor: they write again (a
+  // new conversation) unless nobody answers now, when the form shows.
+  const open = conv && conv.status !== 'closed';
+  const away = (!agents || !when.open || full) && !open;
   const fields = cfg.pre_chat_fields || [];
-  const asking = !away && !conv && fields.length > 0 && !store.get(K.pre, 0);
+  const asking = !away && !open && fields.length > 0 && !store.get(K.pre, 0);
   offline.hidden = !away;
   line.textContent = conv?.status !== 'waiting' || !place ? '' : place === 1
     ? 'You are next in line: someone will be with you shortly.' : 'You are number ' + place + ' in line.';
   log.hidden = away && !log.children.length;
   prechat.hidden = !asking;
-  composer.hidden = away || asking || conv?.status === 'closed';
-  transcript.hidden = conv?.status !== 'closed' || !transcript.dataset.on;
+  composer.hidden = away || asking;
+  input.placeholder = conv?.status === 'closed' ? 'Start a new conversation…' : 'Write a message…';
+  header();
   offline.querySelector('.off').textContent = (cfg.offline_message || 'Leave us a message.') +
     (when.next ? ' We are back ' + when.next + '.' : '');
   if (asking && !prechat.children.length) {
@@ -243,7 +300,7 @@ function on(f) {
       toParent({ t: 'token', v: f.visitor_token });
       agents = f.agents_online;
       if (f.conversation) {
-        conv = f.conversation;
+        follow(f.conversation);
         send({ type: 'resume', conversation_id: conv.id, after_seq: lastSeq });
       }
       if (identity) send({ type: 'identify', ...identity });
@@ -256,7 +313,7 @@ function on(f) {
       break;
     case 'ack': {
       const p = pending.get(f.client_id);
-      if (!conv) { conv = { id: f.conversation_id, status: 'waiting' }; mode(); }
+      if (!conv || conv.id !== f.conversation_id) { follow({ id: f.conversation_id, status: 'waiting' }); mode(); }
       if (p) {
         pending.delete(f.client_id);
         saveQueue();
@@ -306,9 +363,7 @@ function on(f) {
       mode();
       break;
     case 'conversation':
-      conv = f.conversation;
-      rating.hidden = conv.status !== 'closed';
-      if (conv.status === 'closed') transcript.dataset.on = 1;
+      follow(f.conversation);
       mode();
       break;
     case 'error':
@@ -354,8 +409,12 @@ addEventListener('pageshow', revive);
 
 fetch(api + '/config').then((r) => r.json()).then((c) => {
   cfg = c;
-  document.documentElement.style.setProperty('--c', c.color);
-  title.textContent = c.greeting || 'Chat';
+  const root = document.documentElement;
+  root.style.setProperty('--c', c.color);
+  // Text on the site's colour: white or near-black, whichever reads better.
+  if (/^#[0-9a-f]{6}$/i.test(c.color || '')) root.style.setProperty('--ct', contrast(c.color, '#ffffff') >= contrast(c.color, '#111827') ? '#fff' : '#111827');
+  // The site's theme: `auto` follows the visitor's dark mode.
+  if (c.theme === 'light' || c.theme === 'dark') root.classList.add(c.theme);
   mode();
 }).catch(() => {});
 connect();
