@@ -160,6 +160,21 @@ const FILES: &[(&str, &str, &[u8])] = &[
         "text/javascript; charset=utf-8",
         include_bytes!("../web/dashboard/analytics.js"),
     ),
+    (
+        "ui.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../web/dashboard/ui.js"),
+    ),
+    (
+        "favicon.svg",
+        "image/svg+xml",
+        include_bytes!("../web/dashboard/favicon.svg"),
+    ),
+    (
+        "manifest.webmanifest",
+        "application/manifest+json",
+        include_bytes!("../web/dashboard/manifest.webmanifest"),
+    ),
 ];
 
 fn gzip(body: &[u8]) -> Vec<u8> {

@@ -3,10 +3,13 @@
 // recurring revenue), sets plans, and suspends or resumes tenants.
 
 import { request, h, clock } from './api.js';
+import { autoLabelTables } from './ui.js';
 
 const KEY = 'parley:operator';
 const main = document.getElementById('main');
 const out = document.getElementById('out');
+// Tables turn into cards on phones, as in the dashboard.
+autoLabelTables(main);
 const tokenOf = () => sessionStorage.getItem(KEY);
 
 function signIn(message) {
