@@ -134,6 +134,16 @@ try {
   step('sign up on the landing page');
   where = 'sign-up';
   const signup = staff.locator('#signup');
+  step('an empty form shows each field\'s error next to it');
+  await signup.getByRole('button', { name: 'Create my workspace' }).click();
+  const company = signup.getByLabel('Company');
+  await signup.locator('.field-error', { hasText: 'Company is required.' }).waitFor();
+  const described = await company.getAttribute('aria-describedby');
+  assert.ok(described && (await staff.locator('#' + described).textContent()).includes('required'), 'the error is tied to its field');
+  assert.equal(await company.getAttribute('aria-invalid'), 'true');
+  await signup.getByLabel('Email').fill('not an address');
+  await signup.getByRole('button', { name: 'Create my workspace' }).click();
+  await signup.locator('.field-error', { hasText: 'Enter an email address' }).waitFor();
   await signup.getByLabel('Company').fill('Tourco');
   await signup.getByLabel('Your name').fill('Tess Tour');
   await signup.getByLabel('Email').fill('tess@tourco.test');

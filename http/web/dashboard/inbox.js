@@ -59,7 +59,7 @@ export class Inbox extends HTMLElement {
     this.list = h('ul', { 'aria-label': 'Conversations' });
     this.tabs = h('div', { class: 'tabs', role: 'tablist' }, QUEUES.map(([k, label]) =>
       // Switching queue keeps the open conversation open (and working).
-      h('button', { role: 'tab', 'data-q': k, onclick: () => this.app.go(`#/inbox/${k}` + (this.openId ? '/' + this.openId : '')) }, label, ' ', h('span', { class: 'count' }))));
+      h('button', { role: 'tab', 'data-q': k, onclick: () => this.app.go(`#/inbox/${k}` + (this.openId ? '/' + this.openId : '')) }, label, h('span', { class: 'count' }))));
     this.siteSel = h('select', { 'aria-label': 'Site', onchange: () => { this.site = this.siteSel.value; this.closed.loaded = false; this.renderList(); } },
       h('option', { value: '' }, 'All sites'));
     this.more = h('button', { class: 'ghost more', hidden: true, onclick: () => this.loadClosed(true) }, 'Load more');
@@ -155,7 +155,7 @@ export class Inbox extends HTMLElement {
     for (const b of this.tabs.children) {
       const q = b.dataset.q;
       b.setAttribute('aria-selected', q === this.queue);
-      b.querySelector('.count').textContent = q === 'closed' ? '' : '(' + this.items(q).length + ')';
+      b.querySelector('.count').textContent = q === 'closed' ? '' : String(this.items(q).length);
     }
     const now = Date.now();
     const rows = this.items(this.queue).map((c) => {
