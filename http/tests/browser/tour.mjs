@@ -209,6 +209,27 @@ try {
         await settle(staff);
         if (name === 'conversation') await staff.locator('.log .msg', { hasText: 'Hello, is anyone there?' }).waitFor();
         await check(staff, name, vp, scheme, { conversation: name === 'conversation' });
+        if (name === 'conversation' && scheme === 'light') {
+          // The details panel: a column on wide screens, a full-screen sheet on phones.
+          where = `details ${vp}`;
+          const details = staff.getByRole('button', { name: 'Visitor details' });
+          const side = staff.getByRole('complementary', { name: 'Visitor details' });
+          if (vp === '390') {
+            await details.click();
+            await side.getByRole('button', { name: 'Close details' }).waitFor();
+            const box = await side.boundingBox();
+            if (!box || box.x !== 0 || box.y !== 0 || box.width !== 390 || box.height !== 844) fail(`the details sheet is not full screen: ${JSON.stringify(box)}`);
+            await staff.screenshot({ path: `${shots}/details-${vp}-${scheme}.png` });
+            await side.getByRole('button', { name: 'Close details' }).click();
+            await side.waitFor({ state: 'hidden' });
+          } else {
+            await side.waitFor();
+            await details.click();
+            await side.waitFor({ state: 'hidden' });
+            await details.click();
+            await side.waitFor();
+          }
+        }
       }
     }
   }
