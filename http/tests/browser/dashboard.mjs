@@ -187,6 +187,9 @@ try {
     await two.getByRole('button', { name: 'Claim' }).click();
     await two.getByText('You have this conversation now.').waitFor();
     await status(one).filter({ hasText: 'active' }).waitFor();
+    const bert = await two.evaluate(() => window.parley.live.me.name || window.parley.live.me.email);
+    await one.locator('.conv header .assignee', { hasText: 'with ' + bert }).waitFor();
+    await two.locator('.conv header .assignee', { hasText: 'with you' }).waitFor();
     await one.getByRole('button', { name: 'Claim' }).waitFor({ state: 'detached' });
     step('agent two closes: agent one sees it closed, with Reopen and a composer that says why it cannot send');
     await two.getByRole('button', { name: 'Close', exact: true }).click();

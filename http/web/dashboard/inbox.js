@@ -384,6 +384,7 @@ export class Inbox extends HTMLElement {
       h('button', { type: 'button', class: 'icon-btn back', 'aria-label': 'Back to the list', onclick: () => this.app.go(`#/inbox/${this.queue}`) }, icon('arrow-left')),
       h('div', { class: 'title' }, avatar(c.visitor_id, who(c)), h('h2', {}, who(c)),
         h('span', { class: 'status ' + c.status }, c.status),
+        c.status === 'active' && c.assignee ? h('span', { class: 'assignee muted' }, c.assignee === me ? 'with you' : 'with ' + this.staffName(c.assignee)) : null,
         c.status === 'closed' && c.rating ? h('span', { class: 'rating', 'aria-label': `rated ${c.rating.score} of 5` }, stars(c.rating.score),
           c.rating.comment ? h('q', {}, c.rating.comment) : null) : null),
       h('div', { class: 'actions' },
@@ -393,6 +394,11 @@ export class Inbox extends HTMLElement {
         h('button', { type: 'button', class: 'icon-btn details-btn', 'aria-label': 'Visitor details', title: 'Visitor details',
           'aria-controls': 'visitor-details', 'aria-expanded': String(this.sideShown()), onclick: () => this.toggleSide() }, icon('panel-right'))));
     this.renderComposerState();
+  }
+
+  staffName(id) {
+    const s = this.staff.find((x) => x.id === id);
+    return s ? (s.name || s.email) : 'a colleague';
   }
 
   /** The composer says why it cannot send, when it cannot. */
