@@ -181,9 +181,19 @@ const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("../web/dashboard/analytics.js"),
     ),
     (
-        "dialogs.js",
+        "ui.js",
         "text/javascript; charset=utf-8",
-        include_bytes!("../web/dashboard/dialogs.js"),
+        include_bytes!("../web/dashboard/ui.js"),
+    ),
+    (
+        "favicon.svg",
+        "image/svg+xml",
+        include_bytes!("../web/dashboard/favicon.svg"),
+    ),
+    (
+        "manifest.webmanifest",
+        "application/manifest+json",
+        include_bytes!("../web/dashboard/manifest.webmanifest"),
     ),
 ];
 

@@ -2,7 +2,9 @@
 //! dashboard.mjs`), against the real server: a chat from the widget
 //! answered in the inbox (claim, reply, private note, typing, read receipt,
 //! visitor sidebar), live visitors following a page change, a transfer
-//! between two agents and a close, roles (agents see no administration),
+//! between two agents and a close, two agents' views of one conversation
+//! following each other's claim, close, reopen (rating cleared) and a
+//! queue switch, roles (agents see no administration),
 //! a silent token refresh, and `logout-all` from elsewhere signing the
 //! dashboard out, the operator suspending a tenant at `/admin/`, and a team
 //! forming with real mail (invitation link, forgot password, reset page,
@@ -75,7 +77,10 @@ async fn the_dashboard_works_in_a_real_browser() {
         return;
     }
     let pass = [("PARLEY_PASSWORD", PASSWORD.to_string())];
-    for name in ["inbox", "transfer"].into_iter().filter(|n| wanted(n)) {
+    for name in ["inbox", "transfer", "live"]
+        .into_iter()
+        .filter(|n| wanted(n))
+    {
         let mut srv = Server::start_with(agents());
         tokio::task::block_in_place(|| run_script(&mut srv, "dashboard.mjs", name, "", &pass));
     }

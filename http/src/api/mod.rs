@@ -119,6 +119,7 @@ fn routes() -> OpenApiRouter<App> {
         .routes(routes!(pages::admin))
         .routes(routes!(pages::admin_slash))
         .routes(routes!(pages::file))
+        .routes(routes!(pages::favicon))
         .routes(routes!(widget::loader))
         .routes(routes!(widget::frame))
         .routes(routes!(widget::file))

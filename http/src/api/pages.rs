@@ -1,6 +1,7 @@
 //! The staff pages: the landing page (sign-up and sign-in) at `/`, the
-//! dashboard at `/app/`, system admin at `/admin/`, and their scripts and
-//! styles at `/assets/{file}` — embedded, gzipped once, served with ETags.
+//! dashboard at `/app/`, system admin at `/admin/`, and their scripts,
+//! styles, icon (`favicon.svg`, also at `/favicon.ico`) and web app manifest
+//! at `/assets/{file}` — embedded, gzipped once, served with ETags.
 
 use super::error::ApiError;
 use crate::assets::{self, Cache};
@@ -41,6 +42,14 @@ pub async fn admin(headers: HeaderMap) -> Result<Response, ApiError> {
 #[utoipa::path(get, path = "/admin", tag = "pages", responses((status = 308)))]
 pub async fn admin_slash() -> impl IntoResponse {
     Redirect::permanent("/admin/")
+}
+
+/// The icon, for pages that name none (the staff pages link
+/// `/assets/favicon.svg`; a browser asks for this path otherwise).
+#[utoipa::path(get, path = "/favicon.ico", tag = "pages", responses((status = 200, content_type = "image/svg+xml")))]
+pub async fn favicon(headers: HeaderMap) -> Result<Response, ApiError> {
+    let a = assets::get("favicon.svg").ok_or_else(|| ApiError::not_found("file"))?;
+    Ok(assets::serve(a, &headers, Cache::Short))
 }
 
 /// A script or style of the staff pages (never an HTML page).

@@ -1,10 +1,10 @@
 // The staff dashboard in real headless Chromium, against a running Parley.
 // Run by http/tests/dashboard.rs, which starts the server and passes:
 //   PARLEY_BASE, PARLEY_SITE_KEY, PARLEY_PASSWORD, PARLEY_SHOTS (dir),
-//   PARLEY_SCENARIO (inbox | transfer | session | operator | settings | accounts | backoffice | analytics | times | pages | billing). Exits non-zero on the first failure.
+//   PARLEY_SCENARIO (inbox | transfer | session | operator | settings | accounts | backoffice | analytics | times | pages | billing | live). Exits non-zero on the first failure.
 import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 
 const env = (k) => process.env[k] ?? assert.fail(`${k} is not set`);
 const base = env('PARLEY_BASE');
@@ -20,8 +20,16 @@ const browser = await chromium.launch({
     '--disable-background-networking', '--disable-component-update', '--disable-sync'],
 });
 const pages = [];
+// PARLEY_WEB_DIR (optional, to iterate without a rebuild): /assets/* from that folder.
+const webDir = process.env.PARLEY_WEB_DIR;
 async function newPage(viewport = { width: 1280, height: 800 }) {
   const ctx = await browser.newContext({ viewport });
+  if (webDir) {
+    await ctx.route(/\/assets\/[^/?]+$/, (r) => {
+      const file = `${webDir}/${new URL(r.request().url()).pathname.split('/').pop()}`;
+      return existsSync(file) ? r.fulfill({ path: file }) : r.continue();
+    });
+  }
   const page = await ctx.newPage();
   page.on('pageerror', (e) => console.log('page error:', e.message));
   pages.push(page);
@@ -518,6 +526,67 @@ try {
     await one.getByRole('tab', { name: /Mine/ }).click();
     assert.equal(await row(one).count(), 0);
     assert.equal(await one.getByRole('button', { name: 'Claim' }).count(), 0, 'an agent cannot take it over');
+  } else if (scenario === 'live') {
+    // Views follow the live state: two agents on the same conversation.
+    const one = await signIn('agent@acme.test');
+    const two = await signIn('agent2@acme.test');
+    const { ws, ack } = await socketVisitor('Is my order shipped?');
+    const open = async (page) => {
+      await page.locator(`.queue li a[href$="/${ack.conversation_id}"]`).click();
+      await page.locator('.log .msg', { hasText: 'Is my order shipped?' }).waitFor();
+    };
+    const status = (page) => page.locator('.conv header .status');
+    await open(one);
+    await open(two);
+    step('agent two claims: agent one\'s open view shows it at once, without Claim');
+    await two.getByRole('button', { name: 'Claim' }).click();
+    await two.getByText('You have this conversation now.').waitFor();
+    await status(one).filter({ hasText: 'active' }).waitFor();
+    const bert = await two.evaluate(() => window.parley.live.me.name || window.parley.live.me.email);
+    await one.locator('.conv header .assignee', { hasText: 'with ' + bert }).waitFor();
+    await two.locator('.conv header .assignee', { hasText: 'with you' }).waitFor();
+    await one.getByRole('button', { name: 'Claim' }).waitFor({ state: 'detached' });
+    step('agent two closes: agent one sees it closed, with Reopen and a composer that says why it cannot send');
+    await two.getByRole('button', { name: 'Close', exact: true }).click();
+    await two.getByText('Conversation closed.').waitFor();
+    await status(one).filter({ hasText: 'closed' }).waitFor();
+    await one.getByRole('button', { name: 'Reopen' }).waitFor();
+    await one.getByText('This conversation is closed. Reopen it to reply.').waitFor();
+    assert.ok(await one.getByLabel('Reply').isDisabled(), 'no silent send into a closed conversation');
+    step('the visitor rates; a reopen clears the rating everywhere');
+    ws.send(JSON.stringify({ type: 'rate', conversation_id: ack.conversation_id, score: 5, comment: 'Great' }));
+    await one.locator('.conv .rating', { hasText: 'Great' }).waitFor();
+    await two.getByRole('button', { name: 'Reopen' }).click();
+    await two.getByText('Conversation reopened.').waitFor();
+    await status(one).filter({ hasNotText: 'closed' }).waitFor();
+    await one.locator('.conv .rating').waitFor({ state: 'detached' });
+    assert.ok(await one.getByLabel('Reply').isEnabled(), 'the composer is back');
+    step('the details panel follows the status');
+    await one.locator('.side li', { hasText: /this one/ }).filter({ hasNotText: 'closed' }).waitFor();
+    step('after a queue switch the open conversation stays, and its actions still act, with feedback');
+    await two.getByRole('tab', { name: /All open/ }).click();
+    await two.getByRole('tab', { name: /All open/, selected: true }).waitFor();
+    await two.waitForFunction(() => !document.querySelector('.toast'), null, { timeout: 10000 });
+    await two.getByRole('button', { name: 'Close', exact: true }).click();
+    await two.getByText('Conversation closed.').waitFor();
+    await status(one).filter({ hasText: 'closed' }).waitFor();
+    step('the back button leaves no stale conversation with dead buttons');
+    await one.setViewportSize({ width: 390, height: 844 });
+    await one.getByRole('button', { name: 'Back to the list' }).click();
+    await one.locator('.queue').waitFor();
+    assert.equal(await one.getByRole('button', { name: 'Send' }).count(), 0, 'no Send without a conversation');
+    await one.setViewportSize({ width: 1280, height: 800 });
+    await two.waitForFunction(() => !document.querySelector('.toast'), null, { timeout: 10000 });
+    await two.getByRole('button', { name: 'Reopen' }).click();
+    await two.getByText('Conversation reopened.').waitFor();
+    step('offline: Send says it was not sent, and keeps the text');
+    await two.evaluate(() => { window.parley.live.ws.onclose = null; window.parley.live.ws.close(); window.parley.live.ws = null; });
+    const box = two.getByLabel('Reply');
+    await box.fill('Are you there?');
+    await box.press('Enter');
+    await two.getByText(/Not connected to Parley: your message was not sent/).waitFor();
+    assert.equal(await box.inputValue(), 'Are you there?');
+    ws.close();
   } else if (scenario === 'session') {
     const owner = await signIn(env('PARLEY_OWNER'));
     let refreshed = 0;
@@ -531,7 +600,7 @@ try {
     const ttl = Number(env('PARLEY_TTL_SECS'));
     await owner.waitForTimeout((ttl + 5) * 1000);
     assert.ok(refreshed >= 1, 'a silent refresh happened');
-    await owner.getByRole('link', { name: 'Audit log' }).click();
+    await owner.getByRole('link', { name: 'Audit', exact: true }).click();
     await owner.locator('.audit-what', { hasText: 'signed in' }).first().waitFor();
     assert.equal(await owner.locator('.banner', { hasText: 'Reconnecting' }).isVisible(), false);
     assert.ok(owner.url().includes('/app/'), 'still in the dashboard');
@@ -708,10 +777,11 @@ try {
     const exported = JSON.parse(readFileSync(await file.path(), 'utf8'));
     assert.equal(exported.visitor.email, 'vic@visitor.test');
     assert.ok(exported.conversations[0].messages.some((m) => m.body === 'We shipped it today'));
-    owner.once('dialog', (d) => d.accept());
+    await owner.getByRole('button', { name: 'Erase visitor…' }).click();
+    const ask = owner.getByRole('dialog', { name: 'Erase this visitor?' });
     const [erased] = await Promise.all([
       owner.waitForResponse((r) => r.request().method() === 'DELETE' && r.url().includes('/api/v1/visitors/')),
-      owner.getByRole('button', { name: 'Erase visitor…' }).click()]);
+      ask.getByRole('button', { name: 'Erase visitor' }).click()]);
     assert.equal(erased.status(), 200);
     assert.ok((await erased.json()).erased_records > 0);
     await owner.locator('.side', { hasText: 'vic@visitor.test' }).waitFor({ state: 'detached' });

@@ -94,6 +94,7 @@ pub(super) fn rows() -> Vec<Row> {
         r("GET", "/admin/", Fix::None, ANY, all(200)),
         r("GET", "/admin", Fix::None, ANY, all(200)),
         r("GET", "/assets/{file}", Fix::Asset, ANY, all(200)),
+        r("GET", "/favicon.ico", Fix::None, ANY, all(200)),
         r("GET", "/widget.js", Fix::None, ANY, all(200)),
         r("GET", "/widget/frame", Fix::SiteQuery, ANY, all(200)),
         r("GET", "/widget/assets/{file}", Fix::Asset, ANY, all(200)),

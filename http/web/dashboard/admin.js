@@ -4,11 +4,13 @@
 
 import { request, h, clock } from './api.js';
 import { day } from './time.js';
-import { confirmDialog, toast } from './dialogs.js';
+import { confirmDialog, toast, autoLabelTables } from './ui.js';
 
 const KEY = 'parley:operator';
 const main = document.getElementById('main');
 const out = document.getElementById('out');
+// Tables turn into cards on phones, as in the dashboard.
+autoLabelTables(main);
 const tokenOf = () => sessionStorage.getItem(KEY);
 
 function signIn(message) {

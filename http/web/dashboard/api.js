@@ -6,8 +6,41 @@
 const KEY = 'parley:auth';
 const WHY = 'parley:why';
 
+export { icon, avatar, avatarColour, initials, toast, confirmDialog, fieldError, validateInline, labelTables } from './ui.js';
+
 export class ApiError extends Error {
-  constructor(status, code, message) { super(message); this.status = status; this.code = code; }
+  /** `message` is for people (see `human`); `detail` is the server's own sentence. */
+  constructor(status, code, message, detail = message, requestId = null) {
+    super(message);
+    this.status = status; this.code = code; this.detail = detail; this.requestId = requestId;
+  }
+}
+
+// What a person can do about an error, by code (the server's sentence is
+// kept when it says more than the generic line).
+const HUMAN = {
+  invalid_credentials: 'That email and password do not match. Check them, or choose a new password.',
+  rate_limited: 'Too many attempts in a short time. Wait a minute, then try again.',
+  forbidden: 'Your role does not allow this. Ask an owner or admin of the workspace.',
+  not_found: 'This no longer exists. It may have been removed: reload the page.',
+  conflict: 'Someone changed this at the same time. Reload the page and try again.',
+  payload_too_large: 'That is too large to send. Shorten it and try again.',
+  internal: 'Something went wrong on our side and nothing was saved. Try again in a moment.',
+  unavailable: 'Parley is busy or restarting. Try again in a moment.',
+  tenant_suspended: 'This workspace has been suspended. Contact the operator of this Parley.',
+};
+
+/** A sentence a person can act on, from a status, a code and the server's message. */
+export function human(status, code, message) {
+  const said = String(message || '').trim();
+  const sentence = said ? said[0].toUpperCase() + said.slice(1) + (/[.!?]$/.test(said) ? '' : '.') : '';
+  if (status === 0) return 'Parley could not be reached. Check your connection, then try again.';
+  if (HUMAN[code] && (status >= 500 || code === 'rate_limited' || code === 'invalid_credentials' || !said)) return HUMAN[code];
+  if (status >= 500) return HUMAN.internal;
+  if (status === 429) return HUMAN.rate_limited;
+  // Validation and limit errors: the server's sentence names the field or the limit.
+  if (/^[a-z_]+$/.test(said)) return HUMAN[said] || 'The request was refused. Check the form and try again.';
+  return sentence || HUMAN[code] || 'The request failed. Try again.';
 }
 
 export const session = {
@@ -35,10 +68,19 @@ export async function request(method, path, body, token) {
   const headers = {};
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (token) headers.authorization = 'Bearer ' + token;
-  const r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  let r;
+  try {
+    r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch (_) {
+    throw new ApiError(0, 'offline', human(0, 'offline', ''), 'network error');
+  }
   if (r.status === 204 || r.status === 202) return null;
   const data = await r.json().catch(() => ({}));
-  if (!r.ok) throw new ApiError(r.status, data.error?.code || 'error', data.error?.message || r.statusText);
+  if (!r.ok) {
+    const code = data.error?.code || 'error';
+    const said = data.error?.message || '';
+    throw new ApiError(r.status, code, human(r.status, code, said), said || r.statusText, r.headers.get('x-request-id'));
+  }
   return data;
 }
 

@@ -1,8 +1,11 @@
-// The staff dashboard at /app/: the shell (navigation by role,
-// availability, the bell, notifications), the hash router, and attention — unread
-// count in the title, a sound and a desktop notification while hidden.
+// The staff dashboard at /app/: the shell (a left navigation by role, in
+// groups, collapsible to icons and a drawer on phones; a top bar with the
+// bell, availability and the signed-in person's menu), the hash router, and
+// attention — unread count in the title, a sound and a desktop
+// notification while hidden.
 
-import { api, h, session, schedule, signOut } from './api.js';
+import { api, h, session, schedule, signOut, icon, avatar, toast, validateInline } from './api.js';
+import { autoLabelTables } from './ui.js';
 import { Live } from './live.js';
 import { Inbox } from './inbox.js';
 import { Visitors } from './visitors.js';
@@ -14,34 +17,66 @@ import { gate } from './gate.js';
 // Signed out, or opened from a mailed link: those pages first.
 await gate();
 
+// The navigation: groups of [hash, label, icon, who may see it].
+const NAV = [
+  ['Conversations', [['#/inbox', 'Inbox', 'inbox'], ['#/visitors', 'Visitors', 'eye']]],
+  ['Customers', [['#/contacts', 'Messages', 'mail'], ['#/consultations', 'Consultations', 'calendar'],
+    ['#/admin/newsletter', 'Newsletter', 'newspaper', 'manage']]],
+  ['Reports', [['#/home', 'Home', 'home', 'manage'], ['#/analytics', 'Analytics', 'chart', 'manage'],
+    ['#/performance', 'Performance', 'gauge', 'manage']]],
+  ['Settings', [['#/welcome', 'Get started', 'flag', 'manage'], ['#/admin/sites', 'Sites', 'globe', 'manage'],
+    ['#/admin/staff', 'Staff', 'users', 'manage'], ['#/canned', 'Canned', 'canned'],
+    ['#/admin/webhooks', 'Webhooks', 'webhook', 'manage'], ['#/admin/outbox', 'Outbox', 'send', 'manage'],
+    ['#/admin/audit', 'Audit', 'history', 'manage'], ['#/account', 'Account', 'user']]],
+];
+const COLLAPSED = 'parley:nav-collapsed';
+
 class App {
   constructor() {
     this.live = new Live();
     this.unread = new Map();
     this.main = h('main', { id: 'main', tabindex: '-1' });
     this.banner = h('div', { class: 'banner', role: 'status', hidden: true });
-    this.toastEl = h('div', { class: 'banner', role: 'alert', hidden: true });
-    this.nav = h('nav', { 'aria-label': 'Main' });
-    this.avail = h('select', { 'aria-label': 'Availability', onchange: () => this.live.setAvailability(this.avail.value) },
-      h('option', { value: 'available' }, '● Available'), h('option', { value: 'away' }, '○ Away'));
+    this.nav = h('nav', { class: 'side-nav', 'aria-label': 'Main', id: 'side-nav' });
+    this.navList = h('div', { class: 'nav-groups' });
+    const collapse = h('button', { type: 'button', class: 'icon-btn nav-collapse', 'aria-controls': 'side-nav', onclick: () => this.collapse(!document.body.classList.contains('nav-collapsed')) },
+      icon('panel-left'), h('span', { class: 'label' }, 'Collapse'));
+    this.collapseBtn = collapse;
+    this.nav.append(h('a', { class: 'brand', href: '#/inbox/waiting' }, h('img', { src: '/assets/favicon.svg', alt: '', width: 24, height: 24 }), h('span', { class: 'label' }, 'Parley')),
+      this.navList, collapse);
+    this.scrim = h('div', { class: 'scrim', hidden: true, onclick: () => this.drawer(false) });
+    this.menuBtn = h('button', { type: 'button', class: 'icon-btn menu-btn', 'aria-label': 'Menu', 'aria-controls': 'side-nav', 'aria-expanded': 'false', onclick: () => this.drawer(true) }, icon('menu'));
+    this.avail = h('select', { class: 'avail', 'aria-label': 'Availability', onchange: () => { this.live.setAvailability(this.avail.value); this.availDot(); } },
+      h('option', { value: 'available' }, 'Available'), h('option', { value: 'away' }, 'Away'));
     this.avail.value = this.live.availability;
-    this.notifyBtn = h('button', { class: 'ghost hide-phone', hidden: !('Notification' in window) || Notification.permission !== 'default',
+    this.availWrap = h('label', { class: 'avail-wrap' }, h('span', { class: 'dot', 'aria-hidden': 'true' }), this.avail);
+    this.availDot();
+    this.notifyBtn = h('button', { class: 'ghost small hide-phone', hidden: !('Notification' in window) || Notification.permission !== 'default',
       onclick: () => Notification.requestPermission().then(() => { this.notifyBtn.hidden = true; }) }, 'Enable notifications');
-    document.body.append(h('header', { class: 'top' }, h('a', { class: 'brand', href: '#/inbox/waiting' }, 'Parley'), this.nav,
-      h('div', { class: 'right' }, this.notifyBtn, (this.bell = new office.Bell(this)).el, this.avail,
-        h('button', { class: 'ghost', onclick: () => this.logout() }, 'Sign out'))), this.banner, this.toastEl, this.main);
+    this.person = h('div', { class: 'person' });
+    this.bell = new office.Bell(this);
+    this.pageTitle = h('span', { class: 'page-title' });
+    const top = h('header', { class: 'top' }, this.menuBtn, this.pageTitle,
+      h('div', { class: 'right' }, this.notifyBtn, this.bell.el, this.availWrap, this.person));
+    document.body.classList.add('shell');
+    this.collapse(localStorage.getItem(COLLAPSED) === '1', false);
+    document.body.append(this.nav, this.scrim, h('div', { class: 'work' }, top, this.banner, this.main));
+    validateInline(document);
+    autoLabelTables(this.main);
+    this.renderPerson();
     this.live.addEventListener('status', (e) => {
       this.banner.hidden = e.detail.online;
-      this.banner.textContent = 'Reconnecting…';
+      this.banner.textContent = 'Reconnecting to Parley… Until then, nothing you send can reach it.';
     });
-    this.live.addEventListener('ready', () => { this.renderNav(); this.title(); if (!this.view) this.routeNow(); });
+    this.live.addEventListener('ready', () => { this.renderNav(); this.renderPerson(); this.title(); if (!this.view) this.routeNow(); });
     this.live.addEventListener('message', (e) => this.attention(e.detail));
     this.live.addEventListener('conversation', (e) => {
       if (e.detail.isNew && e.detail.conversation.status === 'waiting') this.alert('New conversation', 'A visitor is waiting.');
     });
     document.addEventListener('visibilitychange', () => this.title());
-    addEventListener('hashchange', () => this.routeNow());
+    addEventListener('hashchange', () => { this.drawer(false); this.routeNow(); });
     document.addEventListener('keydown', (e) => {
+      if (e.key === 'Escape' && document.body.classList.contains('drawer-open')) { this.drawer(false); this.menuBtn.focus(); return; }
       if (this.view instanceof Inbox && this.view.key(e)) e.preventDefault();
       if (e.altKey && e.key >= '1' && e.key <= '3') {
         e.preventDefault();
@@ -50,6 +85,58 @@ class App {
     });
     schedule();
     this.live.connect();
+  }
+
+  /** Collapses the navigation to icons (remembered), or expands it. */
+  collapse(on, remember = true) {
+    document.body.classList.toggle('nav-collapsed', on);
+    if (remember) localStorage.setItem(COLLAPSED, on ? '1' : '0');
+    this.collapseBtn.setAttribute('aria-expanded', String(!on));
+    this.collapseBtn.setAttribute('aria-label', on ? 'Expand the navigation' : 'Collapse the navigation');
+    this.collapseBtn.title = on ? 'Expand' : 'Collapse';
+  }
+
+  /** The navigation as a drawer (phones). */
+  drawer(open) {
+    const was = document.body.classList.contains('drawer-open');
+    document.body.classList.toggle('drawer-open', open);
+    this.scrim.hidden = !open;
+    this.menuBtn.setAttribute('aria-expanded', String(open));
+    if (open && !was) this.nav.querySelector('a[aria-current="page"], a')?.focus();
+  }
+
+  availDot() { this.availWrap.dataset.status = this.avail.value; }
+
+  /** The signed-in person's menu: name, Account, Sign out. */
+  renderPerson() {
+    const me = this.live.me || {};
+    const name = me.name || me.email || 'You';
+    const menu = h('div', { class: 'person-menu card', hidden: true, id: 'person-menu' },
+      h('div', { class: 'who' }, h('strong', {}, name), h('span', { class: 'muted' }, [me.email, me.role].filter(Boolean).join(' · '))),
+      h('a', { class: 'menu-item', href: '#/account', onclick: () => toggle(false) }, icon('user'), 'Account'),
+      h('button', { type: 'button', class: 'menu-item', onclick: () => this.logout() }, icon('log-out'), 'Sign out'));
+    const btn = h('button', { type: 'button', class: 'person-btn', 'aria-controls': 'person-menu', 'aria-expanded': 'false', title: 'Your account' },
+      avatar(me.id || name, name, 'sm'), h('span', { class: 'name' }, name), icon('chevron-down', 'hide-phone'));
+    const toggle = (open = menu.hidden) => {
+      menu.hidden = !open;
+      btn.setAttribute('aria-expanded', String(open));
+      if (open) menu.querySelector('a')?.focus();
+    };
+    btn.onclick = () => toggle();
+    menu.addEventListener('keydown', (e) => {
+      const items = [...menu.querySelectorAll('.menu-item')];
+      const i = items.indexOf(document.activeElement);
+      if (e.key === 'Escape') { toggle(false); btn.focus(); }
+      else if (e.key === 'ArrowDown' || e.key === 'ArrowUp') { e.preventDefault(); items[(i + (e.key === 'ArrowDown' ? 1 : items.length - 1)) % items.length].focus(); }
+    });
+    if (!this.personClicks) {
+      this.personClicks = true;
+      document.addEventListener('click', (e) => {
+        const m = this.person.querySelector('.person-menu');
+        if (m && !m.hidden && !this.person.contains(e.target)) { m.hidden = true; this.person.querySelector('.person-btn')?.setAttribute('aria-expanded', 'false'); }
+      });
+    }
+    this.person.replaceChildren(btn, menu);
   }
 
   /** What the signed-in member's role allows in the UI (the server decides). */
@@ -62,18 +149,28 @@ class App {
   go(hash) { if (location.hash !== hash) location.hash = hash; else this.routeNow(); }
 
   renderNav() {
-    const links = [...(this.can('manage') ? [['#/home', 'Home']] : []), ['#/inbox', 'Inbox'], ['#/visitors', 'Visitors'], ['#/contacts', 'Messages'], ['#/consultations', 'Consultations'], ['#/canned', 'Canned'],
-      ...(this.can('manage') ? [['#/analytics', 'Analytics'], ['#/performance', 'Performance'], ['#/admin/staff', 'Staff'], ['#/admin/sites', 'Sites'], ['#/admin/newsletter', 'Newsletter'], ['#/admin/webhooks', 'Webhooks'],
-        ['#/admin/outbox', 'Outbox'], ['#/admin/audit', 'Audit log']] : []),
-      ['#/account', 'Account']];
     const here = location.hash || '#/inbox';
-    this.nav.replaceChildren(...links.map(([href, label]) => h('a', { href, 'aria-current': here.startsWith(href) ? 'page' : false }, label,
-      href === '#/inbox' && this.total() ? h('span', { class: 'badge', style: 'margin-left:.3em' }, this.total()) : null)));
+    let current = null;
+    const groups = NAV.map(([group, links]) => {
+      const shown = links.filter(([, , , who]) => !who || this.can(who));
+      if (!shown.length) return null;
+      const id = 'nav-' + group.toLowerCase();
+      return h('div', { class: 'nav-group' }, h('span', { class: 'nav-head', id }, group), h('ul', { 'aria-labelledby': id }, shown.map(([href, label, ic]) => {
+        const on = here === href || here.startsWith(href + '/');
+        if (on) current = label;
+        const n = href === '#/inbox' ? this.total() : 0;
+        return h('li', {}, h('a', { href, 'aria-current': on ? 'page' : false, title: label }, icon(ic), h('span', { class: 'label' }, label),
+          n ? h('span', { class: 'badge', 'aria-label': `, ${n} unread` }, n) : null));
+      })));
+    });
+    this.navList.replaceChildren(...groups.filter(Boolean));
+    this.pageTitle.textContent = current || '';
   }
 
   mount(el, full = false) {
     this.view = el;
     this.main.className = full ? 'full' : '';
+    document.body.classList.toggle('fit', full);
     this.main.replaceChildren(el);
   }
 
@@ -104,10 +201,10 @@ class App {
       else if (section === 'contacts') await manage.contactsPage(this, page, a);
       else if (section === 'consultations') await office.consultationsPage(this, page, a);
       else if (section === 'account') await manage.accountPage(this, page);
-      else if (section === 'welcome') await manage.welcomePage(this, page);
+      else if (section === 'welcome') { page.classList.add('welcome'); await manage.welcomePage(this, page); }
       else this.go('#/inbox/waiting');
     } catch (e) {
-      this.toast(e.message);
+      this.toast(e.message, 'error');
     }
   }
 
@@ -150,12 +247,8 @@ class App {
     } catch (_) {}
   }
 
-  toast(text) {
-    this.toastEl.textContent = text;
-    this.toastEl.hidden = false;
-    clearTimeout(this.toastTimer);
-    this.toastTimer = setTimeout(() => { this.toastEl.hidden = true; }, 5000);
-  }
+  /** A short notice (see ui.js `toast`); `kind` 'ok' or 'error'. */
+  toast(text, kind = 'error') { return toast(text, kind); }
 
   async logout() {
     const s = session.get();

@@ -3,9 +3,9 @@
 // preview), webhooks (endpoints, secrets shown once, delivery log), the
 // bell, and each site's form settings (services, booking rules).
 
-import { api, h, clock, token } from './api.js';
+import { api, h, clock, token, icon } from './api.js';
 import { day, time, span, sameDay, zone } from './time.js';
-import { confirmDialog, toast } from './dialogs.js';
+import { confirmDialog, toast } from './ui.js';
 import { planInfo, featureLock, locked, count } from './manage.js';
 
 const fields = (form) => Object.fromEntries(new FormData(form));
@@ -323,7 +323,7 @@ export class Bell {
     this.items = [];
     this.unread = 0;
     this.badge = h('span', { class: 'badge', hidden: true });
-    this.button = h('button', { class: 'ghost bell', 'aria-haspopup': 'true', 'aria-expanded': 'false', 'aria-label': 'Notifications', onclick: () => this.toggle() }, '🔔', this.badge);
+    this.button = h('button', { class: 'ghost bell', 'aria-haspopup': 'true', 'aria-expanded': 'false', 'aria-label': 'Notifications', onclick: () => this.toggle() }, icon('bell'), this.badge);
     this.panel = h('div', { class: 'bell-panel card', hidden: true, role: 'region', 'aria-label': 'Notifications' });
     this.el = h('div', { class: 'bell-wrap' }, this.button, this.panel);
     this.panel.addEventListener('keydown', (e) => { if (e.key === 'Escape') { this.toggle(false); this.button.focus(); } });

@@ -6,7 +6,7 @@
 // showing a form). `gate()` resolves when there is a session to start the
 // dashboard with.
 
-import { request, keep, session, lastReason, h } from './api.js';
+import { request, keep, session, lastReason, h, validateInline } from './api.js';
 
 /** A labelled input. */
 const field = (label, attrs) => h('label', {}, label, h('input', attrs));
@@ -33,7 +33,9 @@ function form(title, kids, button, action) {
 }
 
 function show(root, ...kids) {
-  root.replaceChildren(h('p', { class: 'brand-line' }, h('a', { href: '/' }, 'Parley')), ...kids);
+  // (replaceChildren would write a null kid as the text "null")
+  root.replaceChildren(h('p', { class: 'brand-line' }, h('a', { href: '/' }, h('img', { src: '/assets/favicon.svg', alt: '', width: 28, height: 28 }), 'Parley')),
+    ...kids.filter((k) => k != null && k !== false));
   root.querySelector('input')?.focus();
 }
 
@@ -146,6 +148,7 @@ export function gate() {
   return new Promise((resolve) => {
     const root = h('main', { class: 'landing gate', id: 'main', tabindex: '-1' });
     document.body.append(root);
+    validateInline(root);
     let route;
     const done = (hash) => {
       removeEventListener('hashchange', route);

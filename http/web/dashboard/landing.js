@@ -1,7 +1,9 @@
 // The landing page: sign up (tenant, owner, first site) or sign in, then
 // straight into the dashboard.
 
-import { request, keep, session, lastReason } from './api.js';
+import { request, keep, session, lastReason, validateInline } from './api.js';
+
+validateInline(document);
 
 const why = lastReason();
 if (why) { const p = document.getElementById('why'); p.textContent = why; p.hidden = false; }

@@ -10,7 +10,7 @@
 import { api, h, clock, session, signOut, keep, webLink } from './api.js';
 import { zoneSection } from './timezone.js';
 import { formsCard, download, planCard } from './backoffice.js';
-import { confirmDialog, toast } from './dialogs.js';
+import { confirmDialog, toast } from './ui.js';
 
 const fields = (form) => Object.fromEntries(new FormData(form));
 const field = (label, input) => h('label', {}, label, input);

@@ -2,7 +2,7 @@
 // page and time on site and on the page, updated as `visitor` frames
 // arrive; staff can start a conversation with any of them.
 
-import { h, ago, webLink } from './api.js';
+import { h, ago, webLink, avatar } from './api.js';
 
 const uuid = () => (crypto.randomUUID ? crypto.randomUUID() : Date.now() + '-' + Math.random().toString(36).slice(2));
 
@@ -75,7 +75,8 @@ export class Visitors extends HTMLElement {
       };
       td.append(h('button', { class: 'ghost', onclick: start }, 'Start chat'));
       const tr = h('tr', { 'data-id': v.id },
-        h('td', {}, h('strong', {}, name), v.email && v.name ? h('div', { class: 'muted' }, v.email) : null),
+        h('td', {}, h('div', { class: 'person-cell' }, avatar(v.id, name, 'sm'),
+          h('div', {}, h('strong', {}, name), v.email && v.name ? h('div', { class: 'muted' }, v.email) : null))),
         h('td', { class: 'page-cell' }, v.page ? webLink(v.page.url, v.page.title) : '',
           v.page ? h('div', { class: 'muted', style: 'font-size:.8em;overflow-wrap:anywhere' }, v.page.url) : null),
         h('td', { class: 'on-site hide-phone' }, ago(v.since)),
