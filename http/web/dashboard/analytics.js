@@ -135,7 +135,7 @@ export async function performancePage(app, root) {
       ['First response (p90)', 'num hide-phone'], ['Handle time', 'num hide-phone'], ['Online', 'num hide-phone'],
       ['Contact replies', 'num hide-phone'], ['Bookings', 'num hide-phone']];
     body.replaceChildren(...[
-      h('table', { class: 'leaderboard lb' }, h('caption', { class: 'sr' }, 'Team performance, most chats first'),
+      h('table', { class: 'leaderboard lb keep-table' }, h('caption', { class: 'sr' }, 'Team performance, most chats first'),
         h('thead', {}, h('tr', {}, cols.map(([c, cls]) => h('th', { scope: 'col', class: cls }, c)))),
         h('tbody', {}, items.map((x, i) => h('tr', {},
           h('td', { class: 'rank' }, h('span', { class: 'lb-rank' + (i < 3 && x.chats ? ' lead' : '') }, String(i + 1))),

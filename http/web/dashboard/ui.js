@@ -238,6 +238,8 @@ export function validateInline(root = document) {
  */
 export function labelTables(root) {
   for (const table of root.querySelectorAll('table')) {
+    // A table laid out for phones itself (the leaderboard) opts out.
+    if (table.classList.contains('keep-table')) continue;
     const heads = [...(table.tHead?.rows[0]?.cells || [])].map((c) => c.textContent.trim());
     table.classList.add('cards');
     if (!heads.length) continue;
