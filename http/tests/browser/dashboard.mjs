@@ -180,6 +180,28 @@ async function pagesScenario() {
   await owner.evaluate(() => { location.hash = '#/welcome'; });
   await list.locator('li.done[data-step="teammate"]').waitFor();
 
+  step('"Get started" stays in the navigation until every step is done, then leaves it');
+  const getStarted = owner.getByRole('link', { name: 'Get started' });
+  await getStarted.waitFor();
+  const first = (await get('/api/v1/sites')).items[0];
+  const hours = await owner.evaluate(async (id) => (await fetch('/api/v1/sites/' + id, { method: 'PATCH',
+    headers: { 'content-type': 'application/json', authorization: 'Bearer ' + JSON.parse(localStorage.getItem('parley:auth')).access_token },
+    body: JSON.stringify({ business_hours: { timezone: 'UTC', days: [{ day: 'mon', open: '09:00', close: '17:00' }] } }) })).status, first.id);
+  assert.equal(hours, 200, 'business hours saved');
+  await socketVisitor('Set-up chat');
+  await owner.evaluate(() => { location.hash = '#/inbox/waiting'; });
+  const waiting = owner.locator('.queue li a', { hasText: 'Set-up chat' });
+  await waiting.waitFor();
+  await waiting.click();
+  await owner.getByRole('button', { name: 'Claim' }).click();
+  await owner.locator('.log .msg.system', { hasText: 'joined the conversation' }).waitFor();
+  await owner.reload();
+  await owner.evaluate(() => { location.hash = '#/welcome'; });
+  await owner.getByText('All set: your workspace is ready.').waitFor();
+  await owner.evaluate(() => { location.hash = '#/inbox'; });
+  await owner.locator('nav').getByRole('link', { name: 'Inbox' }).waitFor();
+  await owner.waitForFunction(() => ![...document.querySelectorAll('nav a')].some((a) => a.textContent.includes('Get started')));
+
   step('Sites in tabs: one tab saves only its own fields');
   let site = (await get('/api/v1/sites')).items[0];
   await owner.evaluate((id) => { location.hash = '#/admin/sites/' + id; }, site.id);

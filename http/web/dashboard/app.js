@@ -68,7 +68,14 @@ class App {
       this.banner.hidden = e.detail.online;
       this.banner.textContent = 'Reconnecting to Parley… Until then, nothing you send can reach it.';
     });
-    this.live.addEventListener('ready', () => { this.renderNav(); this.renderPerson(); this.title(); if (!this.view) this.routeNow(); });
+    this.live.addEventListener('ready', () => {
+      this.renderNav(); this.renderPerson(); this.title(); if (!this.view) this.routeNow();
+      // "Get started" stays in the navigation until every set-up step is done.
+      if (this.can('manage')) manage.setupSteps().then((s) => {
+        this.setupDone = s.installed && s.teammate && s.hours && s.answered;
+        this.renderNav();
+      }).catch(() => {});
+    });
     this.live.addEventListener('message', (e) => this.attention(e.detail));
     this.live.addEventListener('conversation', (e) => {
       if (e.detail.isNew && e.detail.conversation.status === 'waiting') this.alert('New conversation', 'A visitor is waiting.');
@@ -152,7 +159,8 @@ class App {
     const here = location.hash || '#/inbox';
     let current = null;
     const groups = NAV.map(([group, links]) => {
-      const shown = links.filter(([, , , who]) => !who || this.can(who));
+      const shown = links.filter(([href, , , who]) => (!who || this.can(who))
+        && !(href === '#/welcome' && this.setupDone && !here.startsWith('#/welcome')));
       if (!shown.length) return null;
       const id = 'nav-' + group.toLowerCase();
       return h('div', { class: 'nav-group' }, h('span', { class: 'nav-head', id }, group), h('ul', { 'aria-labelledby': id }, shown.map(([href, label, ic]) => {
