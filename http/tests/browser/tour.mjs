@@ -66,6 +66,19 @@ async function check(page, name, vp, scheme, { conversation = false } = {}) {
       .slice(0, 4).map((e) => `${e.tagName.toLowerCase()}.${[...e.classList].join('.')} right=${Math.round(e.getBoundingClientRect().right)}`));
     fail(`scrolls sideways: scrollWidth ${wide.sw} > ${wide.w} (${culprits.join('; ')})`);
   }
+  // A value that never got its words: "null", "undefined", "NaN" or an
+  // object's default string, standing alone in a text node.
+  const raw = await page.evaluate(() => {
+    const w = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    const found = [];
+    for (let n = w.nextNode(); n; n = w.nextNode()) {
+      if (/^\s*(null|undefined|NaN|\[object Object\])\s*$/.test(n.textContent) && n.parentElement?.closest('script, style') == null) {
+        found.push(`${n.parentElement?.tagName.toLowerCase()}: ${n.textContent.trim()}`);
+      }
+    }
+    return found;
+  });
+  if (raw.length) fail(`shows a raw value: ${raw.slice(0, 3).join('; ')}`);
   if (conversation) {
     const inView = async (loc, what) => {
       const box = await loc.boundingBox();

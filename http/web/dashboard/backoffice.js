@@ -184,7 +184,7 @@ export async function newsletterPage(app, root) {
         toast('Sending.');
         loadCampaigns();
       }) }, 'Send'), sendLock, 'send-why-' + i) : null)));
-    if (!r.items.length) campaigns.append(h('p', { class: 'muted' }, 'No newsletter yet: write one on the left.'));
+    if (!r.items.length) campaigns.append(h('p', { class: 'muted' }, 'No newsletter yet: write your first one with the form here.'));
   });
   // The form writes a new draft, or rewrites the one being edited.
   let editing = null;
@@ -283,7 +283,7 @@ export async function webhooksPage(app, root) {
   h('fieldset', {}, h('legend', {}, 'Events'), EVENTS.map((ev) => h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'ev-' + ev }), ' ' + ev))),
   h('p', { class: 'muted' }, 'Each delivery is signed the Standard Webhooks way (webhook-id, webhook-timestamp, webhook-signature) and retried with backoff until your endpoint answers 2xx.'),
   locked(h('button', { type: 'submit' }, 'Add endpoint'), lock, 'webhook-why'));
-  root.replaceChildren(h('h1', {}, 'Webhooks'), lock ? h('p', { class: 'card lock-note' }, 'Webhooks are locked on your plan: ' + lock.replace(/^.* — /, '').replace('use it.', 'use them.')) : null, out, secret, h('div', { class: 'split wide' }, form, list), log);
+  root.replaceChildren(h('h1', {}, 'Webhooks'), ...(lock ? [h('p', { class: 'card lock-note' }, 'Webhooks are locked on your plan: ' + lock.replace(/^.* — /, '').replace('use it.', 'use them.')) ] : []), out, secret, h('div', { class: 'split wide' }, form, list), log);
   await load();
 }
 

@@ -119,7 +119,8 @@ export function toast(text, kind = 'ok') {
     document.body.append(toastBox);
   }
   const t = el('div', { class: 'toast ' + kind }, icon(kind === 'error' ? 'alert' : 'check'), el('span', {}, String(text)));
-  toastBox.children[kind === 'error' ? 1 : 0].append(t);
+  // One notice at a time: a newer one of the same kind replaces the last.
+  toastBox.children[kind === 'error' ? 1 : 0].replaceChildren(t);
   setTimeout(() => t.remove(), kind === 'error' ? 7000 : 4000);
   return t;
 }
