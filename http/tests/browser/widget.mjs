@@ -294,6 +294,13 @@ try {
   } else if (scenario === 'anew') {
     const agent = await staff(env('PARLEY_STAFF_TOKEN'));
     await openDemo();
+    step('an empty chat opens on the site\'s greeting, not a blank page');
+    await openPanel();
+    const hello = panel.locator('.log .hello');
+    await hello.waitFor();
+    const site = await (await fetch(`${base}/api/v1/public/${key}/config`)).json();
+    assert.equal(await hello.locator('strong').textContent(), site.greeting || 'Hi! How can we help?');
+    assert.equal(await panel.locator('header h1').textContent(), site.name, 'the header names the company until someone answers');
     step('a chat, closed by staff: the visitor can write again at once');
     const first = await chatThenClose(agent, 'First question');
     await transcriptForm.waitFor();
@@ -333,6 +340,7 @@ try {
     assert.ok((await listed('open')).includes(m.conversation_id));
     assert.ok((await listed('closed')).includes(first));
     step('staff answer in the new conversation; the visitor sees who answers');
+    assert.equal(await panel.locator('header .av').isVisible(), false, 'nobody is named before someone answers the new one');
     agent.send({ type: 'claim', conversation_id: m.conversation_id });
     agent.send({ type: 'send', conversation_id: m.conversation_id, client_id: 'n1', body: 'Happy to help again' });
     await panel.locator('.m.them', { hasText: 'Happy to help again' }).waitFor();

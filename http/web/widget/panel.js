@@ -124,11 +124,17 @@ const add = (m, mine) => {
   return el;
 };
 
+// The greeting at the top of the log, so an empty chat is never a blank page.
+const hello = h('div', { class: 'hello' });
+
 function header() {
   face.hidden = !agent;
   if (agent) face.replaceChildren(avatar(agent));
-  title.textContent = agent?.name || cfg.greeting || 'Chat';
+  title.textContent = agent?.name || cfg.name || 'Chat';
   sub.textContent = agent ? (cfg.name ? cfg.name + ' · ' : '') + 'here to help' : agents ? 'We are online' : 'We reply as soon as we can';
+  hello.replaceChildren(h('strong', {}, cfg.greeting || 'Hi! How can we help?'),
+    h('span', {}, agents ? 'Write below: someone from the team answers right here.' : 'Write below: we answer right here as soon as we can.'));
+  if (!hello.isConnected) log.prepend(hello);
 }
 
 // A new conversation replaced the closed one (the visitor wrote again, or
@@ -138,6 +144,8 @@ function follow(c) {
     const first = [...pending.values()].find((p) => p.el?.isConnected)?.el;
     log.insertBefore(h('div', { class: 'sep', role: 'separator' }, 'New conversation'), first || null);
     lastSeq = 0; readSent = 0; staffRead = 0; place = 0;
+    // Nobody answers the new one yet: the header stops naming the last agent.
+    agent = null;
   }
   conv = c;
   offers();
@@ -259,7 +267,7 @@ function mode() {
   offline.hidden = !away;
   line.textContent = conv?.status !== 'waiting' || !place ? '' : place === 1
     ? 'You are next in line: someone will be with you shortly.' : 'You are number ' + place + ' in line.';
-  log.hidden = away && !log.children.length;
+  log.hidden = away && ![...log.children].some((c) => c !== hello);
   prechat.hidden = !asking;
   composer.hidden = away || asking;
   input.placeholder = conv?.status === 'closed' ? 'Start a new conversation…' : 'Write a message…';
