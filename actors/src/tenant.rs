@@ -320,6 +320,10 @@ pub struct TenantState {
     /// Each site's look for `welcome`, read once and forgotten on
     /// [`TenantMsg::SiteChanged`]: a reconnect storm reads no settings.
     looks: HashMap<SiteId, parley_engine::protocol::SiteLook>,
+    /// Each site's reopen window in seconds (its own, else the server's),
+    /// read on the first message after a close and forgotten on
+    /// [`TenantMsg::SiteChanged`]: an ordinary message reads nothing.
+    reopen_windows: HashMap<SiteId, u64>,
     /// A digest of the device last stored per visitor seen by this actor:
     /// a returning browser that did not change writes and reads nothing.
     devices: HashMap<VisitorId, u64>,
@@ -434,6 +438,7 @@ impl Actor for Tenant {
             quota: None,
             visits: (0, Default::default()),
             looks: HashMap::new(),
+            reopen_windows: HashMap::new(),
             devices: HashMap::new(),
             erased: Default::default(),
         })
@@ -501,6 +506,7 @@ impl Actor for Tenant {
             }
             TenantMsg::SiteChanged { site } => {
                 state.looks.remove(&site);
+                state.reopen_windows.remove(&site);
             }
             TenantMsg::VisitorPage {
                 visitor,

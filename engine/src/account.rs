@@ -414,7 +414,15 @@ pub struct SiteSettings {
     pub identity_secret: Option<String>,
     /// The widget's colour scheme: follow the page's (`auto`), or fixed.
     pub theme: Theme,
+    /// Seconds after a close within which the visitor's next message reopens
+    /// the conversation instead of starting a new one (see
+    /// [`crate::conversation::after_close`]); `None`: the server's
+    /// `conversation.reopen_window_secs`. At most [`MAX_REOPEN_WINDOW_SECS`].
+    pub reopen_window_secs: Option<u64>,
 }
+
+/// The longest reopen window a site may set: 30 days.
+pub const MAX_REOPEN_WINDOW_SECS: u64 = 30 * 24 * 3600;
 
 /// The widget's colour scheme.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -440,6 +448,38 @@ pub struct SiteSettingsV1 {
     pub identity_secret: Option<String>,
 }
 
+/// [`SiteSettings`] as stored before a site had its own reopen window: read
+/// as the server's.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiteSettingsV2 {
+    pub allowed_origins: Vec<String>,
+    pub color: String,
+    pub position: Position,
+    pub greeting: String,
+    pub offline_message: String,
+    pub business_hours: Option<BusinessHours>,
+    pub pre_chat_fields: Vec<PreChatField>,
+    pub identity_secret: Option<String>,
+    pub theme: Theme,
+}
+
+impl From<SiteSettingsV2> for SiteSettings {
+    fn from(v: SiteSettingsV2) -> Self {
+        Self {
+            allowed_origins: v.allowed_origins,
+            color: v.color,
+            position: v.position,
+            greeting: v.greeting,
+            offline_message: v.offline_message,
+            business_hours: v.business_hours,
+            pre_chat_fields: v.pre_chat_fields,
+            identity_secret: v.identity_secret,
+            theme: v.theme,
+            reopen_window_secs: None,
+        }
+    }
+}
+
 impl From<SiteSettingsV1> for SiteSettings {
     fn from(v: SiteSettingsV1) -> Self {
         Self {
@@ -452,6 +492,7 @@ impl From<SiteSettingsV1> for SiteSettings {
             pre_chat_fields: v.pre_chat_fields,
             identity_secret: v.identity_secret,
             theme: Theme::Auto,
+            reopen_window_secs: None,
         }
     }
 }
@@ -469,6 +510,7 @@ impl Default for SiteSettings {
             pre_chat_fields: Vec::new(),
             identity_secret: None,
             theme: Theme::Auto,
+            reopen_window_secs: None,
         }
     }
 }
@@ -533,6 +575,11 @@ pub fn site_settings(mut s: SiteSettings) -> Result<SiteSettings, Invalid> {
         return Err(invalid("color must look like #1a2b3c"));
     }
     s.color = c;
+    if s.reopen_window_secs.is_some_and(|w| w > MAX_REOPEN_WINDOW_SECS) {
+        return Err(invalid(
+            "reopen_window_secs must be between 0 and 2592000 (30 days)",
+        ));
+    }
     for (name, text) in [
         ("greeting", &s.greeting),
         ("offline_message", &s.offline_message),

@@ -306,3 +306,200 @@ async fn the_widget_theme_is_a_site_setting() {
     let (_v, welcome) = srv.visitor(None).await;
     assert_eq!(welcome["site"]["theme"], "dark", "{welcome}");
 }
+
+/// A visitor socket after `hello` on the site with key `key`.
+async fn visitor_on(srv: &Server, key: &str) -> (Ws, Value) {
+    let mut ws = Ws::connect(&format!("{}/ws/visitor?site={key}", srv.ws)).await;
+    ws.send(json!({"type":"hello","visitor_token":null,"page":{"url":"https://acme.test/","title":"Home","referrer":""}}))
+        .await;
+    let welcome = ws.recv().await;
+    assert_eq!(welcome["type"], "welcome", "{welcome}");
+    (ws, welcome)
+}
+
+/// The visitor writes, staff close, the visitor writes again: whether the
+/// second message went into the first conversation.
+async fn reopens(staff: &mut Ws, vis: &mut Ws) -> bool {
+    vis.send(json!({"type":"send","client_id":"r1","body":"Hello"}))
+        .await;
+    let first = id(&vis
+        .until(|f| f["type"] == "ack" && f["client_id"] == "r1")
+        .await);
+    close(staff, vis, &first).await;
+    vis.send(json!({"type":"send","client_id":"r2","body":"One more thing"}))
+        .await;
+    let again = vis
+        .until(|f| f["type"] == "ack" && f["client_id"] == "r2")
+        .await;
+    id(&again) == first
+}
+
+#[tokio::test]
+async fn a_site_can_have_its_own_reopen_window() {
+    // The server's window is 0: a new conversation after every close.
+    let srv = Server::start();
+    let token = srv.login(OWNER).await;
+    let site = srv.tenant["site_id"].as_str().unwrap().to_string();
+    let r = srv
+        .call("GET", &format!("/api/v1/sites/{site}"), Some(&token), None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body["settings"]["reopen_window_secs"].is_null(), "{}", r.body);
+    assert_eq!(r.body["settings"]["reopen_window_default_secs"], 0);
+
+    // Out of range (over 30 days, or negative): refused, nothing changes.
+    for bad in [json!(2_592_001), json!(-1), json!("ten")] {
+        let r = srv
+            .call(
+                "PATCH",
+                &format!("/api/v1/sites/{site}"),
+                Some(&token),
+                Some(json!({ "reopen_window_secs": bad })),
+            )
+            .await;
+        assert_eq!(r.status, 400, "{bad}: {}", r.body);
+    }
+    let r = srv
+        .call(
+            "PATCH",
+            &format!("/api/v1/sites/{site}"),
+            Some(&token),
+            Some(json!({"reopen_window_secs": 600})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["settings"]["reopen_window_secs"], 600);
+
+    // A second site keeps the server's window.
+    let r = srv
+        .call(
+            "POST",
+            "/api/v1/sites",
+            Some(&token),
+            Some(json!({"name": "Second"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let other_key = r.body["key"].as_str().unwrap().to_string();
+    assert!(r.body["settings"]["reopen_window_secs"].is_null());
+
+    let (mut staff, _) = srv.staff(OWNER).await;
+    let (mut a, _) = visitor_on(&srv, srv.site_key()).await;
+    assert!(
+        reopens(&mut staff, &mut a).await,
+        "the site with a window reopens"
+    );
+    let (mut b, _) = visitor_on(&srv, &other_key).await;
+    assert!(
+        !reopens(&mut staff, &mut b).await,
+        "the site without one starts a new conversation"
+    );
+
+    // Back to the server's default (null): a new conversation again.
+    let r = srv
+        .call(
+            "PATCH",
+            &format!("/api/v1/sites/{site}"),
+            Some(&token),
+            Some(json!({"reopen_window_secs": null})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body["settings"]["reopen_window_secs"].is_null());
+    let (mut c, _) = visitor_on(&srv, srv.site_key()).await;
+    assert!(
+        !reopens(&mut staff, &mut c).await,
+        "the server's window (0) applies again"
+    );
+}
+
+#[tokio::test]
+async fn a_site_window_of_zero_overrides_the_servers() {
+    let srv = Server::start_with(Setup {
+        config: Some("[conversation]\nreopen_window_secs = 600\n".into()),
+        ..Default::default()
+    });
+    let token = srv.login(OWNER).await;
+    let site = srv.tenant["site_id"].as_str().unwrap().to_string();
+    let (mut staff, _) = srv.staff(OWNER).await;
+    let (mut a, _) = visitor_on(&srv, srv.site_key()).await;
+    assert!(reopens(&mut staff, &mut a).await, "the server's 600 s");
+    let r = srv
+        .call(
+            "PATCH",
+            &format!("/api/v1/sites/{site}"),
+            Some(&token),
+            Some(json!({"reopen_window_secs": 0})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["settings"]["reopen_window_default_secs"], 600);
+    let (mut b, _) = visitor_on(&srv, srv.site_key()).await;
+    assert!(
+        !reopens(&mut staff, &mut b).await,
+        "the site's 0 wins over the server's 600"
+    );
+}
+
+#[tokio::test]
+async fn the_visitor_details_list_every_conversation_closed_ones_too() {
+    let srv = Server::start_with(Setup {
+        tenants: vec!["owner@other.test".into()],
+        ..Default::default()
+    });
+    let token = srv.login(OWNER).await;
+    let (mut staff, _) = srv.staff(OWNER).await;
+    let (mut vis, welcome) = srv.visitor(None).await;
+    let vid = welcome["visitor_id"].as_str().unwrap().to_string();
+    vis.send(json!({"type":"send","client_id":"v1","body":"First question"}))
+        .await;
+    let old = id(&vis.until_type("ack").await);
+    staff
+        .send(json!({"type":"claim","conversation_id":old}))
+        .await;
+    staff
+        .send(json!({"type":"send","conversation_id":old,"client_id":"s1","body":"Answered"}))
+        .await;
+    staff
+        .until(|f| f["type"] == "ack" && f["client_id"] == "s1")
+        .await;
+    close(&mut staff, &mut vis, &old).await;
+    vis.send(json!({"type":"send","client_id":"v2","body":"Second question"}))
+        .await;
+    let new = id(&vis
+        .until(|f| f["type"] == "ack" && f["client_id"] == "v2")
+        .await);
+    assert_ne!(new, old);
+
+    let r = srv
+        .call("GET", &format!("/api/v1/visitors/{vid}"), Some(&token), None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let list = r.body["conversations"].as_array().unwrap();
+    let ids: Vec<&str> = list.iter().map(|c| c["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [new.as_str(), old.as_str()], "newest first, both");
+    assert_eq!(list[0]["status"], "waiting");
+    assert_eq!(list[0]["first_message"]["body"], "Second question");
+    assert_eq!(list[1]["status"], "closed");
+    assert_eq!(list[1]["first_message"]["body"], "First question");
+    // The last line is the close notice or the answer, never the first line.
+    assert_ne!(list[1]["last_message"]["body"], "First question");
+    assert!(list[1]["created_at"].is_string());
+
+    // Another tenant's staff: no such visitor.
+    let other = srv.login("owner@other.test").await;
+    let r = srv
+        .call("GET", &format!("/api/v1/visitors/{vid}"), Some(&other), None)
+        .await;
+    assert_eq!(r.status, 404, "{}", r.body);
+    // And they cannot open the closed conversation either.
+    let r = srv
+        .call(
+            "GET",
+            &format!("/api/v1/conversations/{old}"),
+            Some(&other),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 404, "{}", r.body);
+}

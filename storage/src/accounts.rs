@@ -240,10 +240,12 @@ impl AuthStore for Store {
         let Some(bytes) = self.data().get(keys::site_settings(t, s))? else {
             return Ok(SiteSettings::default());
         };
-        // Settings written before the widget had a theme read as `auto`.
+        // Settings written before a site had its own reopen window read as
+        // the server's; before the widget had a theme, as `auto`.
         decode::<SiteSettings>(&bytes).or_else(|e| {
-            decode::<parley_engine::account::SiteSettingsV1>(&bytes)
+            decode::<parley_engine::account::SiteSettingsV2>(&bytes)
                 .map(Into::into)
+                .or_else(|_| decode::<parley_engine::account::SiteSettingsV1>(&bytes).map(Into::into))
                 .or(Err(e))
         })
     }

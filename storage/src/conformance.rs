@@ -56,6 +56,7 @@ cases![
     a_billing_event_lands_with_the_subscription_and_order_it_made,
     staff_prefs_keep_their_time_zone_and_the_first_layout_still_reads,
     site_settings_from_before_the_widget_theme_read_as_auto,
+    site_settings_from_before_the_reopen_window_read_as_the_servers,
 ];
 
 fn key(i: u32) -> Vec<u8> {
@@ -834,4 +835,33 @@ pub fn site_settings_from_before_the_widget_theme_read_as_auto(store: &Store) {
     store.put_site_settings(&mut b, t, s, &dark);
     store.write_now(b).unwrap();
     assert_eq!(store.site_settings(t, s).unwrap(), dark);
+}
+
+pub fn site_settings_from_before_the_reopen_window_read_as_the_servers(store: &Store) {
+    use parley_engine::account::{SiteSettings, SiteSettingsV2, Theme};
+    let (t, s) = (parley_engine::TenantId::new(), parley_engine::SiteId::new());
+    let old = SiteSettingsV2 {
+        allowed_origins: Vec::new(),
+        color: "#112233".into(),
+        position: Default::default(),
+        greeting: "Hej".into(),
+        offline_message: "Away".into(),
+        business_hours: None,
+        pre_chat_fields: Vec::new(),
+        identity_secret: None,
+        theme: Theme::Dark,
+    };
+    let mut b = WriteBatch::new();
+    b.put(crate::keys::site_settings(t, s), crate::codec::encode(&old));
+    store.write_now(b).unwrap();
+    let read = store.site_settings(t, s).unwrap();
+    assert_eq!((read.theme, read.reopen_window_secs), (Theme::Dark, None));
+    let mut b = WriteBatch::new();
+    let own = SiteSettings {
+        reopen_window_secs: Some(600),
+        ..read
+    };
+    store.put_site_settings(&mut b, t, s, &own);
+    store.write_now(b).unwrap();
+    assert_eq!(store.site_settings(t, s).unwrap(), own);
 }

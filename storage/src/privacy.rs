@@ -37,7 +37,10 @@ pub trait PrivacyStore {
 }
 
 impl Store {
-    fn conversations_of(&self, t: TenantId, v: VisitorId) -> Result<Vec<ConversationRecord>> {
+    /// Every conversation of visitor `v`, in id order: a scan of the
+    /// tenant's conversations (for a visitor's history and their data, not
+    /// for a hot path).
+    pub fn conversations_of(&self, t: TenantId, v: VisitorId) -> Result<Vec<ConversationRecord>> {
         let mut out = Vec::new();
         for kv in self
             .data()

@@ -13,7 +13,7 @@ use parley_engine::codes::close;
 use parley_engine::conversation::{after_close, AfterClose, Status};
 use parley_engine::records::ConversationRecord;
 use parley_engine::*;
-use parley_storage::{ConversationStore, VisitorStore};
+use parley_storage::{AuthStore, ConversationStore, VisitorStore};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -153,7 +153,7 @@ impl TenantState {
             Some(c) => Some(c),
             None => self.ctx.store.visitor_conversation(self.id, visitor)?,
         };
-        if let Some(c) = known.filter(|c| !create || !self.finished(*c)) {
+        if let Some(c) = known.filter(|c| !create || !self.finished(*c, site)) {
             if let Some(p) = self.visitors.get_mut(&visitor) {
                 p.conversation = Some(c);
             }
@@ -179,8 +179,9 @@ impl TenantState {
     /// Whether a new message for conversation `c` starts a new conversation
     /// instead (it is closed, and past the reopen window or rated; see
     /// `engine::conversation::after_close`). Read from the live slot, else
-    /// from storage (a passivated conversation wrote its last state).
-    fn finished(&self, c: ConversationId) -> bool {
+    /// from storage (a passivated conversation wrote its last state). The
+    /// window is site `site`'s, read only once the conversation is closed.
+    fn finished(&mut self, c: ConversationId, site: SiteId) -> bool {
         let closed = match self.conversations.get(&c) {
             Some(e) if e.actor.is_some() && !e.passivating => e.slot.closed(),
             _ => match self.ctx.store.conversation(self.id, c) {
@@ -190,10 +191,29 @@ impl TenantState {
                 _ => None,
             },
         };
-        closed.is_some_and(|(at, rated)| {
-            after_close(at, rated, Timestamp::now(), self.ctx.cfg.reopen_window_secs)
-                == AfterClose::New
-        })
+        let Some((at, rated)) = closed else {
+            return false;
+        };
+        // Rated: finished whatever the window, so no settings are read.
+        rated || after_close(at, rated, Timestamp::now(), self.reopen_window(site)) == AfterClose::New
+    }
+
+    /// Site `site`'s reopen window: its own setting, else the server's
+    /// `conversation.reopen_window_secs`; read once, kept until the site
+    /// changes.
+    fn reopen_window(&mut self, site: SiteId) -> u64 {
+        if let Some(w) = self.reopen_windows.get(&site) {
+            return *w;
+        }
+        let w = self
+            .ctx
+            .store
+            .site_settings(self.id, site)
+            .ok()
+            .and_then(|s| s.reopen_window_secs)
+            .unwrap_or(self.ctx.cfg.reopen_window_secs);
+        self.reopen_windows.insert(site, w);
+        w
     }
 
     /// A conversation found itself idle: passivate it unless a socket holds a lease.

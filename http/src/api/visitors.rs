@@ -1,7 +1,7 @@
 //! Visitors as the dashboard reads them: who is online now (from the
 //! Tenant's live presence) or everyone seen, and one visitor in full for the
 //! sidebar — device, browser, time zone, the pages they visited with the
-//! time spent on each, and their conversation.
+//! time spent on each, and every conversation they had (closed ones too).
 
 use super::conversations::message_view;
 use super::error::{query_param, ApiError, ApiQuery};
@@ -16,12 +16,14 @@ use parley_engine::permissions::Action;
 use parley_engine::protocol::{ConversationView, VisitorView};
 use parley_engine::records::VisitorRecord;
 use parley_engine::*;
-use parley_storage::{ConversationStore, DeskStore, MessageLog, PrivacyStore, VisitorStore};
+use parley_storage::{DeskStore, MessageLog, PrivacyStore, VisitorStore};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 /// How many page views the sidebar shows.
 const PAGES_SHOWN: usize = 50;
+/// How many of a visitor's conversations the sidebar lists, newest first.
+const HISTORY_SHOWN: usize = 50;
 
 pub use parley_engine::analytics::describe;
 
@@ -150,21 +152,37 @@ pub async fn get(
         })
         .collect();
     v["pages"] = json!(pages);
-    let conversations = match app.store.visitor_conversation(t, id)? {
-        Some(c) => match app.store.conversation(t, c)? {
-            Some(c) => {
-                let last = app.store.message(t, c.id, c.last_seq)?;
-                let mut cv =
-                    serde_json::to_value(ConversationView::from(&c)).map_err(ApiError::internal)?;
-                cv["last_message"] = last.as_ref().map_or(Value::Null, message_view);
-                vec![cv]
-            }
-            None => vec![],
-        },
-        None => vec![],
-    };
-    v["conversations"] = json!(conversations);
+    v["conversations"] = json!(history(&app, t, id)?);
     Ok(Json(v))
+}
+
+/// Every conversation of visitor `v`, newest first (closed ones too: they
+/// stay in the history), each with its first and last public line.
+/// A tenant-wide scan, read when a sidebar opens, never on a message.
+fn history(app: &App, t: TenantId, v: VisitorId) -> Result<Vec<Value>, ApiError> {
+    let mut all = app.store.conversations_of(t, v)?;
+    all.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
+    all.truncate(HISTORY_SHOWN);
+    let mut out = Vec::with_capacity(all.len());
+    for c in &all {
+        // The first public line within the first few (notes and events skipped).
+        let mut first = None;
+        for seq in 1..=c.last_seq.min(10) {
+            match app.store.message(t, c.id, seq)? {
+                Some(m) if !m.private && !m.body.trim().is_empty() => {
+                    first = Some(m);
+                    break;
+                }
+                _ => {}
+            }
+        }
+        let last = app.store.message(t, c.id, c.last_seq)?;
+        let mut cv = serde_json::to_value(ConversationView::from(c)).map_err(ApiError::internal)?;
+        cv["first_message"] = first.as_ref().map_or(Value::Null, message_view);
+        cv["last_message"] = last.as_ref().map_or(Value::Null, message_view);
+        out.push(cv);
+    }
+    Ok(out)
 }
 
 /// Everything stored about a visitor, as one JSON document (their right of

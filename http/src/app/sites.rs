@@ -30,6 +30,11 @@ pub fn view(app: &App, s: &SiteRecord, settings: &SiteSettings, secrets: bool) -
     if let Some(o) = set.as_object_mut() {
         o.insert("services".into(), json!(forms.services));
         o.insert("consultations".into(), json!(forms.consultations));
+        // What an unset `reopen_window_secs` means: the server's window.
+        o.insert(
+            "reopen_window_default_secs".into(),
+            json!(app.config.conversation.reopen_window_secs),
+        );
         let on = settings.identity_secret.is_some();
         o.insert("identity_verification".into(), json!(on));
         if !secrets {
@@ -83,6 +88,11 @@ pub struct SiteInput {
     /// The widget's colours: `auto` (follow the visitor's dark mode), `light` or `dark`.
     #[schema(value_type = Option<String>)]
     theme: Option<Theme>,
+    /// Seconds (0 to 2592000, 30 days) after a close within which the
+    /// visitor's next message reopens the conversation instead of starting
+    /// a new one; `null`: the server's `conversation.reopen_window_secs`.
+    #[serde(default, deserialize_with = "present")]
+    reopen_window_secs: Option<Option<u64>>,
     /// What the contact form offers to pick from.
     services: Option<Vec<String>>,
     /// `{enabled, slot_minutes, buffer_minutes, min_notice_hours,
@@ -153,6 +163,9 @@ impl SiteInput {
         }
         if let Some(v) = self.theme {
             s.theme = v;
+        }
+        if let Some(v) = self.reopen_window_secs {
+            s.reopen_window_secs = v;
         }
         match self.identity_verification {
             Some(true) if s.identity_secret.is_none() => {

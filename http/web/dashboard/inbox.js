@@ -17,7 +17,8 @@ import { time } from './time.js';
 const stars = (n) => '★'.repeat(n) + '☆'.repeat(5 - n);
 
 const LATE_MINUTES = Number(localStorage.getItem('parley:late-minutes') || 3);
-const QUEUES = [['waiting', 'Waiting'], ['mine', 'Mine'], ['open', 'All open'], ['closed', 'Closed']];
+// [key, visible label, the rest of its name for screen readers ("All open")].
+const QUEUES = [['waiting', 'Waiting', ''], ['mine', 'Mine', ''], ['open', 'All', ' open'], ['closed', 'Closed', '']];
 const uuid = () => (crypto.randomUUID ? crypto.randomUUID() : Date.now() + '-' + Math.random().toString(36).slice(2));
 const who = (c) => c.visitor?.name || c.visitor?.email || 'Visitor ' + String(c.visitor_id).slice(-5);
 const SIDE_OFF = 'parley:details-off';
@@ -58,9 +59,13 @@ export class Inbox extends HTMLElement {
   connectedCallback() {
     this.className = 'inbox';
     this.list = h('ul', { 'aria-label': 'Conversations' });
-    this.tabs = h('div', { class: 'tabs', role: 'tablist' }, QUEUES.map(([k, label]) =>
-      // Switching queue keeps the open conversation open (and working).
-      h('button', { role: 'tab', 'data-q': k, onclick: () => this.app.go(`#/inbox/${k}` + (this.openId ? '/' + this.openId : '')) }, label, h('span', { class: 'count' }))));
+    this.list.id = 'queue-list';
+    // One segmented control (arrow keys move between tabs); a select where the pane is too narrow for it.
+    this.tabs = h('div', { class: 'tabs seg', role: 'tablist', 'aria-label': 'Queues', onkeydown: (e) => this.tabKey(e) }, QUEUES.map(([k, label, rest]) =>
+      h('button', { type: 'button', role: 'tab', id: 'queue-tab-' + k, 'data-q': k, 'aria-controls': 'queue-list', onclick: () => this.goQueue(k) },
+        h('span', { class: 'label' }, label, rest ? h('span', { class: 'sr' }, rest) : null), h('span', { class: 'count' }))));
+    this.queueSel = h('select', { class: 'queue-select', 'aria-label': 'Queue', onchange: () => this.goQueue(this.queueSel.value) },
+      QUEUES.map(([k, label, rest]) => h('option', { value: k }, label + rest)));
     this.siteSel = h('select', { 'aria-label': 'Site', onchange: () => { this.site = this.siteSel.value; this.closed.loaded = false; this.renderList(); } },
       h('option', { value: '' }, 'All sites'));
     this.more = h('button', { class: 'ghost more', hidden: true, onclick: () => this.loadClosed(true) }, 'Load more');
@@ -68,7 +73,7 @@ export class Inbox extends HTMLElement {
     this.side = h('aside', { class: 'side', 'aria-label': 'Visitor details', id: 'visitor-details' });
     this.clearOpen();
     if (localStorage.getItem(SIDE_OFF) === '1') this.classList.add('side-off');
-    this.append(h('section', { class: 'queue', 'aria-label': 'Queues' }, this.tabs, this.siteSel, this.list, this.more), this.convPane, this.side);
+    this.append(h('section', { class: 'queue', 'aria-label': 'Queues' }, this.tabs, h('div', { class: 'queue-filters' }, this.queueSel, this.siteSel), this.list, this.more), this.convPane, this.side);
     const on = (type, f) => { this.live.addEventListener(type, f); this.off.push(() => this.live.removeEventListener(type, f)); };
     on('ready', () => {
       this.enrich();
@@ -109,6 +114,21 @@ export class Inbox extends HTMLElement {
       }
       this.renderList();
     } catch (_) {}
+  }
+
+  /** Switching queue keeps the open conversation open (and working). */
+  goQueue(k) { this.app.go(`#/inbox/${k}` + (this.openId ? '/' + this.openId : '')); }
+
+  /** Left/Right (Home/End) move between the queue tabs and select the one reached. */
+  tabKey(e) {
+    const tabs = [...this.tabs.children];
+    const i = tabs.indexOf(document.activeElement);
+    if (i < 0) return;
+    const to = { ArrowRight: (i + 1) % tabs.length, ArrowLeft: (i + tabs.length - 1) % tabs.length, Home: 0, End: tabs.length - 1 }[e.key];
+    if (to === undefined) return;
+    e.preventDefault();
+    tabs[to].focus();
+    this.goQueue(tabs[to].dataset.q);
   }
 
   route(queue, id) {
@@ -156,19 +176,32 @@ export class Inbox extends HTMLElement {
     for (const b of this.tabs.children) {
       const q = b.dataset.q;
       b.setAttribute('aria-selected', q === this.queue);
+      b.tabIndex = q === this.queue ? 0 : -1;
       b.querySelector('.count').textContent = q === 'closed' ? '' : String(this.items(q).length);
     }
+    this.queueSel.value = this.queue;
+    for (const o of this.queueSel.options) {
+      const n = o.value === 'closed' ? '' : ` (${this.items(o.value).length})`;
+      const [, label, rest] = QUEUES.find(([k]) => k === o.value);
+      o.textContent = label + rest + n;
+    }
+    this.list.setAttribute('aria-labelledby', 'queue-tab-' + this.queue);
     const now = Date.now();
+    const me = this.live.me?.id;
     const rows = this.items(this.queue).map((c) => {
       const since = c.waiting_since || c.created_at;
       const late = c.status === 'waiting' && now - new Date(since) > LATE_MINUTES * 60000;
       const unread = this.app.unread.get(c.id) || 0;
+      const at = c.last_message?.ts || c.updated_at;
+      const line = c.last_message ? c.last_message.body.replace(/\s+/g, ' ').trim() : '';
       return h('li', { class: late ? 'late' : '' }, h('a', { href: `#/inbox/${this.queue}/${c.id}`, 'aria-current': c.id === this.openId },
         avatar(c.visitor_id, who(c)),
-        h('span', { class: 'who' }, h('span', {}, who(c)), unread ? h('span', { class: 'badge', 'aria-label': unread + ' unread' }, unread) : null),
+        h('span', { class: 'who' }, h('span', { class: 'name' }, who(c)), h('time', { class: 'at', datetime: at }, clock(at))),
         h('span', { class: 'prev' }, c.last_message?.private ? [icon('lock'), h('span', { class: 'sr' }, 'Note: ')] : null,
-          c.last_message ? h('span', {}, c.last_message.body) : ''),
-        h('span', { class: 'wait' }, c.status === 'waiting' ? 'waiting ' + ago(since, now) : c.status === 'closed' ? 'closed ' + clock(c.updated_at) : 'active · ' + ago(c.updated_at, now) + ' ago',
+          h('span', { class: 'text' }, line || (c.last_message ? '' : 'No message yet')),
+          unread ? h('span', { class: 'badge', 'aria-label': unread + ' unread' }, unread) : null),
+        h('span', { class: 'wait' }, c.status === 'waiting' ? 'waiting ' + ago(since, now) : c.status === 'closed' ? 'closed'
+          : c.assignee ? (c.assignee === me ? 'with you' : 'with ' + this.staffName(c.assignee)) : 'active',
           c.rating ? h('span', { class: 'stars', title: c.rating.comment || '', 'aria-label': `rated ${c.rating.score} of 5` }, ' ' + stars(c.rating.score)) : null)));
     });
     this.list.replaceChildren(...(rows.length ? rows : [h('li', { class: 'empty' }, 'Nothing here.')]));
@@ -533,14 +566,31 @@ export class Inbox extends HTMLElement {
       h('h3', {}, 'Pages visited'),
       h('ol', {}, v.pages.slice().reverse().map((p) => h('li', {}, webLink(p.url, p.title),
         h('span', { class: 'muted' }, ' · ' + (p.seconds == null ? 'now' : ago(Date.now() - p.seconds * 1000)))))),
-      h('h3', {}, 'Conversations'),
-      h('ul', {}, v.conversations.map((x) => {
-        // The live state is newer than the REST answer.
-        const status = this.live.conversations.get(x.id)?.status || x.status;
-        return h('li', {}, h('a', { href: `#/inbox/${status === 'closed' ? 'closed' : 'open'}/${x.id}` }, clock(x.created_at)), ' · ' + status,
-          x.id === this.openId ? ' (this one)' : '');
-      })),
+      h('h3', {}, 'Conversations', h('span', { class: 'count' }, String(v.conversations.length))),
+      this.history(v.conversations),
       this.privacy(id));
+  }
+
+  /**
+   * Every conversation of this visitor, newest first (closed ones too): its
+   * date, status, first and last line; each opens in the conversation pane
+   * (a closed one read-only, with Reopen).
+   */
+  history(list) {
+    if (!list.length) return h('p', { class: 'muted' }, 'No conversations yet.');
+    const line = (m) => (m ? m.body.replace(/\s+/g, ' ').trim() : '');
+    return h('ul', { class: 'history' }, list.map((x) => {
+      // The live state is newer than the REST answer.
+      const status = this.live.conversations.get(x.id)?.status || x.status;
+      const first = line(x.first_message), last = line(x.last_message);
+      const here = x.id === this.openId;
+      const queue = status === 'closed' ? 'closed' : 'open';
+      return h('li', { class: here ? 'here' : '' }, h('a', { href: `#/inbox/${queue}/${x.id}`, 'aria-current': here ? 'true' : false },
+        h('span', { class: 'h-top' }, h('time', { datetime: x.created_at }, clock(x.created_at)),
+          h('span', { class: 'status ' + status }, status), here ? h('span', { class: 'muted' }, 'this one') : null),
+        first ? h('span', { class: 'h-line' }, first) : h('span', { class: 'h-line muted' }, 'No message'),
+        last && last !== first ? h('span', { class: 'h-line muted' }, h('span', { class: 'sr' }, 'Last: '), last) : null));
+    }));
   }
 
   renderSideSoon() {
