@@ -575,7 +575,9 @@ pub fn site_settings(mut s: SiteSettings) -> Result<SiteSettings, Invalid> {
         return Err(invalid("color must look like #1a2b3c"));
     }
     s.color = c;
-    if s.reopen_window_secs.is_some_and(|w| w > MAX_REOPEN_WINDOW_SECS) {
+    if s.reopen_window_secs
+        .is_some_and(|w| w > MAX_REOPEN_WINDOW_SECS)
+    {
         return Err(invalid(
             "reopen_window_secs must be between 0 and 2592000 (30 days)",
         ));

@@ -11,7 +11,10 @@
 //! the Account page, the Outbox), and the back office (the company page's
 //! contact, booking and newsletter forms, the bell, the consultations
 //! calendar, a campaign with one-click unsubscribe, webhooks), and charts and
-//! times (`times`: real-size charts on desktop and phone, the Account zone).
+//! times (`times`: real-size charts on desktop and phone, the Account zone),
+//! and the inbox's list pane and a visitor's history (`history`: the queue
+//! tabs, one-line previews, every conversation of the visitor, the site's
+//! reopen window).
 //! Screenshots land in `target/tmp/dashboard-shots/`.
 
 mod common;
@@ -167,6 +170,41 @@ async fn the_dashboard_works_in_a_real_browser() {
         tokio::task::block_in_place(|| {
             run_script(&mut srv, "dashboard.mjs", "analytics", "", &owner_pass())
         });
+    }
+    if wanted("history") {
+        // A visitor's closed conversation and their next one (with a long
+        // first line): the list pane, the details' history, the reopen window.
+        let mut srv = Server::start_with(agents());
+        let long = "I ordered the blue winter jacket in size M two weeks ago and it still has not arrived, could you please check where it is and when I can expect it?";
+        let (mut staff, _) = srv.staff(OWNER).await;
+        let (mut v, _) = srv.visitor(None).await;
+        v.send(serde_json::json!({"type":"send","client_id":"v1","body":"Where is my parcel?"}))
+            .await;
+        let old = v.until_type("ack").await["conversation_id"].clone();
+        staff
+            .send(serde_json::json!({"type":"claim","conversation_id":old}))
+            .await;
+        staff.send(serde_json::json!({"type":"send","conversation_id":old,"client_id":"s1","body":"It left our warehouse today"})).await;
+        staff
+            .until(|f| f["type"] == "ack" && f["client_id"] == "s1")
+            .await;
+        staff
+            .send(serde_json::json!({"type":"close","conversation_id":old}))
+            .await;
+        v.until(|f| f["type"] == "conversation" && f["conversation"]["status"] == "closed")
+            .await;
+        v.send(serde_json::json!({"type":"send","client_id":"v2","body":long}))
+            .await;
+        let new = v
+            .until(|f| f["type"] == "ack" && f["client_id"] == "v2")
+            .await;
+        assert_ne!(new["conversation_id"], old, "a new conversation");
+        let mut extra = owner_pass();
+        extra.push(("PARLEY_LONG", long.to_string()));
+        tokio::task::block_in_place(|| {
+            run_script(&mut srv, "dashboard.mjs", "history", "", &extra)
+        });
+        drop(v);
     }
     if wanted("times") {
         // Charts at their real size on desktop and phone, values by keyboard,

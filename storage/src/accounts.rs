@@ -245,7 +245,9 @@ impl AuthStore for Store {
         decode::<SiteSettings>(&bytes).or_else(|e| {
             decode::<parley_engine::account::SiteSettingsV2>(&bytes)
                 .map(Into::into)
-                .or_else(|_| decode::<parley_engine::account::SiteSettingsV1>(&bytes).map(Into::into))
+                .or_else(|_| {
+                    decode::<parley_engine::account::SiteSettingsV1>(&bytes).map(Into::into)
+                })
                 .or(Err(e))
         })
     }

@@ -195,7 +195,8 @@ impl TenantState {
             return false;
         };
         // Rated: finished whatever the window, so no settings are read.
-        rated || after_close(at, rated, Timestamp::now(), self.reopen_window(site)) == AfterClose::New
+        rated
+            || after_close(at, rated, Timestamp::now(), self.reopen_window(site)) == AfterClose::New
     }
 
     /// Site `site`'s reopen window: its own setting, else the server's

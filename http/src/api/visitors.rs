@@ -14,7 +14,7 @@ use parley_actors::{ask, TenantMsg};
 use parley_engine::account::VisitorDevice;
 use parley_engine::permissions::Action;
 use parley_engine::protocol::{ConversationView, VisitorView};
-use parley_engine::records::VisitorRecord;
+use parley_engine::records::{MessageRecord, ParticipantKind, VisitorRecord};
 use parley_engine::*;
 use parley_storage::{DeskStore, MessageLog, PrivacyStore, VisitorStore};
 use serde::Deserialize;
@@ -24,6 +24,9 @@ use serde_json::{json, Value};
 const PAGES_SHOWN: usize = 50;
 /// How many of a visitor's conversations the sidebar lists, newest first.
 const HISTORY_SHOWN: usize = 50;
+/// How many messages from each end of a conversation its history entry
+/// looks at for a first and a last line.
+const LINES_LOOKED_AT: u64 = 10;
 
 pub use parley_engine::analytics::describe;
 
@@ -165,18 +168,27 @@ fn history(app: &App, t: TenantId, v: VisitorId) -> Result<Vec<Value>, ApiError>
     all.truncate(HISTORY_SHOWN);
     let mut out = Vec::with_capacity(all.len());
     for c in &all {
-        // The first public line within the first few (notes and events skipped).
+        // The first and last lines someone wrote, within a few of each end
+        // (notes and events such as "… closed the conversation" skipped).
+        let said = |seq: u64| -> Result<Option<MessageRecord>, ApiError> {
+            Ok(app.store.message(t, c.id, seq)?.filter(|m| {
+                !m.private && m.from.kind != ParticipantKind::System && !m.body.trim().is_empty()
+            }))
+        };
         let mut first = None;
-        for seq in 1..=c.last_seq.min(10) {
-            match app.store.message(t, c.id, seq)? {
-                Some(m) if !m.private && !m.body.trim().is_empty() => {
-                    first = Some(m);
-                    break;
-                }
-                _ => {}
+        for seq in 1..=c.last_seq.min(LINES_LOOKED_AT) {
+            if let Some(m) = said(seq)? {
+                first = Some(m);
+                break;
             }
         }
-        let last = app.store.message(t, c.id, c.last_seq)?;
+        let mut last = None;
+        for seq in (1..=c.last_seq).rev().take(LINES_LOOKED_AT as usize) {
+            if let Some(m) = said(seq)? {
+                last = Some(m);
+                break;
+            }
+        }
         let mut cv = serde_json::to_value(ConversationView::from(c)).map_err(ApiError::internal)?;
         cv["first_message"] = first.as_ref().map_or(Value::Null, message_view);
         cv["last_message"] = last.as_ref().map_or(Value::Null, message_view);

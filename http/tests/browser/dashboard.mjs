@@ -1,7 +1,7 @@
 // The staff dashboard in real headless Chromium, against a running Parley.
 // Run by http/tests/dashboard.rs, which starts the server and passes:
 //   PARLEY_BASE, PARLEY_SITE_KEY, PARLEY_PASSWORD, PARLEY_SHOTS (dir),
-//   PARLEY_SCENARIO (inbox | transfer | session | operator | settings | accounts | backoffice | analytics | times | pages | billing | live). Exits non-zero on the first failure.
+//   PARLEY_SCENARIO (inbox | transfer | session | operator | settings | accounts | backoffice | analytics | times | pages | billing | live | history). Exits non-zero on the first failure.
 import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -134,6 +134,122 @@ async function fitsPhone(page, hashes) {
 
 /** The owner's token, for checking what the pages did through the API. */
 const apiOf = (page) => (path) => page.evaluate(async (p) => (await fetch(p, { headers: { authorization: 'Bearer ' + JSON.parse(localStorage.getItem('parley:auth')).access_token } })).json(), path);
+
+/** The inbox's list pane and the visitor's history: the queue tabs are one
+ * segmented control on one row (or a select where the pane is too narrow),
+ * moved by arrow keys; a long last message is one line with an ellipsis,
+ * name and time on the first line; the details list every conversation of
+ * the visitor, closed ones too, each opening (a closed one read-only, with
+ * Reopen); the site's reopen window is set in Sites > Widget. */
+async function historyScenario() {
+  const LONG = env('PARLEY_LONG');
+  const owner = await signIn(env('PARLEY_OWNER'));
+  const tabs = owner.getByRole('tablist', { name: 'Queues' });
+  for (const [w, hgt] of [[1280, 800], [1440, 900], [390, 844], [1024, 768]]) {
+    step(`the queue tabs fit the list pane at ${w}x${hgt}`);
+    await owner.setViewportSize({ width: w, height: hgt });
+    await owner.waitForTimeout(200);
+    const fit = await owner.evaluate(() => {
+      const pane = document.querySelector('.queue').getBoundingClientRect();
+      const list = document.querySelector('.queue .tabs');
+      const sel = document.querySelector('.queue .queue-select');
+      if (getComputedStyle(list).display === 'none') return { select: getComputedStyle(sel).display !== 'none' && sel.getBoundingClientRect().right <= pane.right + 0.5 };
+      const boxes = [...list.children].map((b) => b.getBoundingClientRect());
+      return {
+        rows: new Set(boxes.map((b) => Math.round(b.top))).size,
+        inside: boxes.every((b) => b.left >= pane.left - 0.5 && b.right <= pane.right + 0.5),
+        clipped: [...list.children].some((b) => b.scrollWidth > b.clientWidth + 1),
+        tall: Math.round(list.getBoundingClientRect().height),
+      };
+    });
+    if ('select' in fit) assert.ok(fit.select, `the queue select shows at ${w}: ${JSON.stringify(fit)}`);
+    else assert.deepEqual([fit.rows, fit.inside, fit.clipped], [1, true, false], `tabs at ${w}: ${JSON.stringify(fit)}`);
+    await noSideScroll(owner, `the inbox at ${w}`);
+  }
+  await owner.setViewportSize({ width: 1280, height: 800 });
+  step('arrow keys move between the queue tabs (roving focus)');
+  await tabs.getByRole('tab', { name: /Waiting/ }).focus();
+  await owner.keyboard.press('ArrowRight');
+  await tabs.getByRole('tab', { name: /Mine/, selected: true }).waitFor();
+  assert.equal(await owner.evaluate(() => document.activeElement.dataset.q), 'mine');
+  assert.match(owner.url(), /#\/inbox\/mine/);
+  await owner.keyboard.press('End');
+  await tabs.getByRole('tab', { name: /Closed/, selected: true }).waitFor();
+  await owner.keyboard.press('ArrowRight');
+  await tabs.getByRole('tab', { name: /Waiting/, selected: true }).waitFor();
+  await owner.keyboard.press('ArrowLeft');
+  await tabs.getByRole('tab', { name: /Closed/, selected: true }).waitFor();
+  await owner.keyboard.press('Home');
+  await tabs.getByRole('tab', { name: /Waiting/, selected: true }).waitFor();
+  assert.equal(await tabs.getByRole('tab').evaluateAll((ts) => ts.filter((t) => t.tabIndex === 0).length), 1, 'one tab in the tab order');
+  await tabs.getByRole('tab', { name: /All open/ }).click();
+  await tabs.getByRole('tab', { name: /All open/, selected: true }).waitFor();
+  await tabs.getByRole('tab', { name: /Waiting/ }).click();
+
+  step('a long last message: one line, ellipsis, name and time on the first line');
+  const row = owner.locator('.queue li a', { hasText: LONG.slice(0, 30) });
+  await row.waitFor();
+  for (const w of [1280, 390]) {
+    await owner.setViewportSize({ width: w, height: w > 400 ? 800 : 844 });
+    await owner.waitForTimeout(200);
+    const m = await row.evaluate((a) => {
+      const text = a.querySelector('.prev .text'), name = a.querySelector('.who .name'), at = a.querySelector('.who .at');
+      const cs = getComputedStyle(text);
+      const [nb, tb, pb] = [name.getBoundingClientRect(), at.getBoundingClientRect(), text.getBoundingClientRect()];
+      return { ellipsis: cs.textOverflow, nowrap: cs.whiteSpace, cut: text.scrollWidth > text.clientWidth, lines: Math.round(pb.height / parseFloat(cs.lineHeight)),
+        sameLine: Math.abs(nb.top - tb.top) < nb.height, timeRight: tb.left > nb.left, inside: pb.right <= a.getBoundingClientRect().right, time: at.textContent };
+    });
+    assert.deepEqual([m.ellipsis, m.nowrap, m.cut, m.lines, m.sameLine, m.timeRight, m.inside], ['ellipsis', 'nowrap', true, 1, true, true, true], `row at ${w}: ${JSON.stringify(m)}`);
+    assert.ok(m.time && m.time !== '—', 'a time is shown');
+  }
+  await owner.setViewportSize({ width: 1280, height: 800 });
+
+  step('the details list every conversation of the visitor, the closed one too');
+  await row.click();
+  const side = owner.getByRole('complementary', { name: 'Visitor details' });
+  const history = side.locator('ul.history > li');
+  await history.nth(1).waitFor();
+  assert.equal(await history.count(), 2);
+  await side.locator('h3', { hasText: 'Conversations' }).locator('.count', { hasText: '2' }).waitFor();
+  const here = history.filter({ hasText: 'this one' });
+  await here.locator('.status', { hasText: 'waiting' }).waitFor();
+  const old = history.filter({ hasText: 'Where is my parcel?' });
+  await old.locator('.status', { hasText: 'closed' }).waitFor();
+  await old.filter({ hasText: 'It left our warehouse today' }).waitFor();
+  await noSideScroll(owner, 'the inbox with details');
+  await axeCheck(owner, 'the inbox with the visitor history');
+  await shotsOf(owner, 'inbox-history', await owner.evaluate(() => location.hash));
+  await owner.setViewportSize({ width: 1440, height: 900 });
+  await owner.screenshot({ path: `${shots}/inbox-history-1440-light.png` });
+  await owner.setViewportSize({ width: 1280, height: 800 });
+
+  step('a closed conversation opens read-only, with Reopen');
+  await old.getByRole('link').click();
+  await owner.locator('.log .msg', { hasText: 'Where is my parcel?' }).waitFor();
+  await owner.locator('.conv > header .status', { hasText: 'closed' }).waitFor();
+  await owner.getByText('This conversation is closed. Reopen it to reply.').waitFor();
+  assert.ok(await owner.getByLabel('Reply').isDisabled(), 'read-only');
+  await history.filter({ hasText: 'this one' }).filter({ hasText: 'Where is my parcel?' }).waitFor();
+  await owner.getByRole('button', { name: 'Reopen' }).click();
+  await owner.getByText('Conversation reopened.').waitFor();
+  assert.ok(await owner.getByLabel('Reply').isEnabled(), 'the composer is back');
+  await old.locator('.status', { hasText: /waiting|active/ }).waitFor();
+
+  step('Sites > Widget: the site\'s own reopen window, the server\'s by default');
+  await owner.evaluate(() => { location.hash = '#/admin/sites'; });
+  await owner.getByRole('tab', { name: 'Widget' }).click();
+  const win = owner.getByLabel('Reopen a closed chat if the visitor writes within');
+  assert.match(await win.locator('option:checked').textContent(), /Server default \(Never/);
+  await win.selectOption({ label: '1 hour' });
+  await owner.getByRole('tabpanel').getByRole('button', { name: 'Save' }).click();
+  await owner.getByText('Settings updated.').waitFor();
+  const sites = await apiOf(owner)('/api/v1/sites');
+  assert.equal(sites.items[0].settings.reopen_window_secs, 3600);
+  await owner.reload();
+  await owner.getByRole('tab', { name: 'Widget' }).click();
+  assert.equal(await owner.getByLabel('Reopen a closed chat if the visitor writes within').locator('option:checked').textContent(), '1 hour');
+  await fitsPhone(owner, ['#/admin/sites']);
+}
 
 /** Self-hosted, no SMTP: the welcome checklist, copyable invitation links,
  * Sites in tabs with a danger zone, an outbox mail opened, the audit log in
@@ -1066,6 +1182,8 @@ try {
     await billingScenario();
   } else if (scenario === 'times') {
     await timesScenario();
+  } else if (scenario === 'history') {
+    await historyScenario();
   } else {
     assert.fail('unknown scenario ' + scenario);
   }

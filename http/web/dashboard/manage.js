@@ -245,6 +245,24 @@ function tabs(panels, current, onchange) {
   return list;
 }
 
+/** A reopen window in words: "Never", "1 hour", "7 days". */
+function windowWords(secs) {
+  if (!secs) return 'Never: always a new conversation';
+  const [n, unit] = secs % 86400 === 0 ? [secs / 86400, 'day'] : secs % 3600 === 0 ? [secs / 3600, 'hour'] : secs % 60 === 0 ? [secs / 60, 'minute'] : [secs, 'second'];
+  return `${n} ${unit}${n === 1 ? '' : 's'}`;
+}
+
+/** The site's reopen window (`null`: the server's), as a choice of sensible spans. */
+function reopenField(st) {
+  const cur = st.reopen_window_secs;
+  const spans = [...new Set([0, 300, 3600, 86400, 604800, 2592000, ...(cur == null ? [] : [cur])])].sort((a, b) => a - b);
+  const select = h('select', { name: 'reopen_window_secs', 'aria-describedby': 'reopen-hint' },
+    h('option', { value: '', selected: cur == null }, `Server default (${windowWords(st.reopen_window_default_secs || 0)})`),
+    spans.map((s) => h('option', { value: String(s), selected: cur === s }, windowWords(s))));
+  return h('div', { class: 'stack' }, field('Reopen a closed chat if the visitor writes within', select),
+    h('p', { id: 'reopen-hint', class: 'muted' }, 'Within this time after a close, the visitor\'s next message reopens the same conversation (unless they rated it); after it, their message starts a new one.'));
+}
+
 /** One tab's form: its fields, and one Save that sends only them. */
 function tabForm(out, manage, kids, patch, saved = 'Saved.') {
   const status = h('p', { role: 'status', class: 'muted' });
@@ -293,8 +311,10 @@ export async function sitesPage(app, root, id) {
     field('Position', h('select', { name: 'position' }, ['bottom_right', 'bottom_left'].map((p) => h('option', { value: p, selected: p === st.position }, p === 'bottom_right' ? 'Bottom right' : 'Bottom left')))),
     field('Widget colours', h('select', { name: 'theme' }, [['auto', 'Follow the visitor\'s light or dark mode'], ['light', 'Always light'], ['dark', 'Always dark']].map(([v, t]) => h('option', { value: v, selected: v === (st.theme || 'auto') }, t)))),
     field('Greeting', h('input', { name: 'greeting', value: st.greeting })),
-    field('Offline message', h('textarea', { name: 'offline_message' }, st.offline_message))],
-  (f) => { const d = fields(f); return patch({ color: d.color, position: d.position, theme: d.theme, greeting: d.greeting, offline_message: d.offline_message }); });
+    field('Offline message', h('textarea', { name: 'offline_message' }, st.offline_message)),
+    reopenField(st)],
+  (f) => { const d = fields(f); return patch({ color: d.color, position: d.position, theme: d.theme, greeting: d.greeting, offline_message: d.offline_message,
+    reopen_window_secs: d.reopen_window_secs === '' ? null : Number(d.reopen_window_secs) }); });
   widgetForm.addEventListener('input', () => pv.replaceChildren(preview({ ...st, ...fields(widgetForm) })));
   const widget = h('div', { class: 'split' }, h('div', { class: 'card' }, widgetForm), h('div', { class: 'stack' }, h('strong', {}, 'Preview'), pv));
 
