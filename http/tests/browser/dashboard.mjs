@@ -221,7 +221,24 @@ async function historyScenario() {
   await shotsOf(owner, 'inbox-history', await owner.evaluate(() => location.hash));
   await owner.setViewportSize({ width: 1440, height: 900 });
   await owner.screenshot({ path: `${shots}/inbox-history-1440-light.png` });
+  step('phones: the list pane and the details sheet, light and dark');
+  for (const scheme of ['light', 'dark']) {
+    await owner.emulateMedia({ colorScheme: scheme });
+    await owner.setViewportSize({ width: 390, height: 844 });
+    await owner.evaluate(() => { location.hash = '#/inbox/waiting'; });
+    await row.waitFor();
+    await noSideScroll(owner, 'the list on a phone');
+    await owner.screenshot({ path: `${shots}/inbox-list-phone-${scheme}.png` });
+    await row.click();
+    await owner.getByRole('button', { name: 'Visitor details' }).click();
+    await history.nth(1).waitFor();
+    await noSideScroll(owner, 'the details sheet on a phone');
+    await owner.screenshot({ path: `${shots}/inbox-details-phone-${scheme}.png` });
+    await owner.getByRole('button', { name: 'Close details' }).click();
+  }
+  await owner.emulateMedia({ colorScheme: 'light' });
   await owner.setViewportSize({ width: 1280, height: 800 });
+  await history.nth(1).waitFor();
 
   step('a closed conversation opens read-only, with Reopen');
   await old.getByRole('link').click();
@@ -248,7 +265,13 @@ async function historyScenario() {
   await owner.reload();
   await owner.getByRole('tab', { name: 'Widget' }).click();
   assert.equal(await owner.getByLabel('Reopen a closed chat if the visitor writes within').locator('option:checked').textContent(), '1 hour');
-  await fitsPhone(owner, ['#/admin/sites']);
+  await owner.screenshot({ path: `${shots}/sites-widget-reopen-desktop-light.png`, fullPage: true });
+  await owner.setViewportSize({ width: 390, height: 844 });
+  await owner.emulateMedia({ colorScheme: 'dark' });
+  await noSideScroll(owner, 'Sites > Widget on a phone');
+  await owner.screenshot({ path: `${shots}/sites-widget-reopen-phone-dark.png`, fullPage: true });
+  await owner.emulateMedia({ colorScheme: 'light' });
+  await owner.setViewportSize({ width: 1280, height: 800 });
 }
 
 /** Self-hosted, no SMTP: the welcome checklist, copyable invitation links,
