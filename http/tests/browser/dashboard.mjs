@@ -5,6 +5,7 @@
 import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 
 const env = (k) => process.env[k] ?? assert.fail(`${k} is not set`);
 const base = env('PARLEY_BASE');
@@ -162,9 +163,10 @@ async function pagesScenario() {
   assert.equal(await item('installed').getByRole('button', { name: 'I have installed it' }).count(), 0, 'no hand-made mark');
   step('the snippet on a real site (another origin): the server notes it, the step ticks');
   const shop = await newPage();
-  await shop.route('http://shop.test/**', (r) => r.fulfill({ contentType: 'text/html',
-    body: `<!doctype html><title>Shop</title><h1>Shop</h1><script src="${base}/widget.js" data-site="${key}" async></script>` }));
-  await shop.goto('http://shop.test/');
+  // The shop's own site: another origin, served by this script on another port.
+  const shopSite = createServer((q, r) => { r.setHeader('content-type', 'text/html'); r.end(`<!doctype html><html lang="en"><title>Shop</title><h1>Shop</h1><script src="${base}/widget.js" data-site="${key}" async></script></html>`); });
+  await new Promise((r) => shopSite.listen(0, '127.0.0.1', r));
+  await shop.goto(`http://localhost:${shopSite.address().port}/`);
   await shop.locator('div >> css=button.b').waitFor();
   await owner.waitForFunction(async () => !!(await (await fetch('/api/v1/sites', { headers: { authorization: 'Bearer ' + JSON.parse(localStorage.getItem('parley:auth')).access_token } })).json()).items[0].installed_at);
   await item('installed').getByRole('button', { name: 'Check again' }).click();
@@ -267,7 +269,7 @@ async function pagesScenario() {
   step('no SMTP: the Outbox says at the top that mail waits and how to configure it');
   const notice = owner.getByRole('note');
   await notice.getByText('Mail is not being sent: no SMTP server is configured.').waitFor();
-  await notice.getByText('smtp_url').waitFor();
+  await notice.getByText('[mail] smtp_url').waitFor();
   assert.ok(await notice.evaluate((n) => n.compareDocumentPosition(document.querySelector('main table')) & Node.DOCUMENT_POSITION_FOLLOWING), 'the notice comes before the mail');
   await owner.locator('tr', { hasText: 'invited you' }).first().click();
   const mail = owner.getByRole('region', { name: /^Mail .*invited you/ });
