@@ -467,7 +467,10 @@ async fn a_snippet_counts_as_installed_only_on_a_real_site() {
     ws.send(hello.clone()).await;
     ws.until_type("welcome").await;
     let first = site().await["installed_at"].clone();
-    assert!(first.is_string(), "installed once seen on a real site: {first}");
+    assert!(
+        first.is_string(),
+        "installed once seen on a real site: {first}"
+    );
     // Noted once: a later visit keeps the first time.
     tokio::time::sleep(Duration::from_millis(20)).await;
     let mut ws = Ws::connect_with(&url, &[("origin", "https://www.example.org")]).await;

@@ -71,7 +71,10 @@ pub async fn note_origin(app: &App, site: &SiteRecord, origin: &str, own_host: O
         Err(e) => return tracing::warn!(site = %site.id, error = %e, "reading installed_at"),
     }
     let _guard = app.locks.tenant(site.tenant_id).await;
-    if !matches!(app.store.site_installed_at(site.tenant_id, site.id), Ok(None)) {
+    if !matches!(
+        app.store.site_installed_at(site.tenant_id, site.id),
+        Ok(None)
+    ) {
         return;
     }
     let mut b = WriteBatch::new();
