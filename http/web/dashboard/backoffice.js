@@ -129,7 +129,7 @@ export async function consultationsPage(app, root, id) {
       h('button', { class: 'ghost', onclick: () => { week = startOfWeek(new Date()); load(); } }, 'This week'),
       h('button', { class: 'ghost', onclick: () => move(7), 'aria-label': 'Next week' }, 'Next →'), status),
     title, cal,
-    h('div', { class: 'split wide consult-split' }, h('div', {}, table, empty), detail));
+    h('div', { class: 'split wide list-split' }, h('div', {}, table, empty), detail));
   await load();
   if (id) await bookingDetail(detail, id, staff, out, load);
 }

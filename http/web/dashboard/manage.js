@@ -522,14 +522,19 @@ export async function contactsPage(app, root, id) {
       h('td', { class: 'prev' }, c.service ? h('strong', {}, c.service + ' · ') : null, c.message.slice(0, 140)),
       h('td', {}, h('span', { class: 'pill ' + c.status }, c.status)), h('td', { class: 'hide-phone' }, clock(c.created_at))));
     if (next) body.append(...rows); else body.replaceChildren(...rows);
-    if (!next && !rows.length) body.append(h('tr', {}, h('td', { colspan: 4, class: 'muted' }, 'No messages here. The widget shows its contact form when nobody is available.')));
+    if (!next && !rows.length) {
+      const filtered = d.status || d.assignee || d.q;
+      body.append(h('tr', {}, h('td', { colspan: 4, class: 'empty empty-state' }, icon('mail'),
+        h('p', {}, h('strong', {}, filtered ? 'No message matches these filters.' : 'No contact messages yet.')),
+        h('p', {}, filtered ? 'Clear the search or pick another status.' : 'When nobody is available, the chat widget and your company page offer a contact form; what visitors send lands here to answer by mail.'))));
+    }
     cursor = r.next_cursor;
     more.hidden = !cursor;
   });
   const detail = h('div', { class: 'stack' });
   const csv = app.can('manage') ? h('button', { class: 'ghost', onclick: () => download('/api/v1/contact-messages/export.csv', 'contact-messages.csv', out) }, 'Export CSV') : null;
   root.replaceChildren(h('h1', {}, 'Contact messages'), h('div', { class: 'row-actions' }, filters, csv), out,
-    h('div', { class: 'split wide' }, h('div', {}, h('table', { 'aria-label': 'Contact messages' }, body), more), detail));
+    h('div', { class: 'split wide list-split' }, h('div', {}, h('table', { 'aria-label': 'Contact messages' }, body), more), detail));
   await load(false);
   if (id) await contactDetail(detail, id, staff, out, () => load(false));
 }
