@@ -4,7 +4,9 @@
 //! the owner or admin when no SMTP server can mail it (and only then, and
 //! only to them); canned responses and newsletter drafts are edited in
 //! place; the audit log names people and things; sessions name devices;
-//! one mail of the outbox opens with its rendered body.
+//! one mail of the outbox opens with its rendered body; the Outbox knows
+//! whether mail can leave; a site's snippet counts as installed only once
+//! its widget loads on a page that is not Parley's own.
 
 mod common;
 
@@ -417,4 +419,67 @@ async fn an_outbox_mail_opens_with_its_rendered_body() {
         )
         .await;
     assert_eq!(other.status, 404);
+}
+
+#[tokio::test]
+async fn the_tenant_says_whether_mail_can_leave() {
+    let srv = Server::start();
+    let owner = srv.login(OWNER).await;
+    let t = srv.call("GET", "/api/v1/tenant", Some(&owner), None).await;
+    assert_eq!(t.status, 200, "{}", t.body);
+    assert_eq!(t.body["mail"]["configured"], false, "{}", t.body);
+    let srv = Server::start_with(Setup {
+        config: Some("[mail]\nsmtp_url = \"smtp://127.0.0.1:9\"\n".into()),
+        ..Default::default()
+    });
+    let owner = srv.login(OWNER).await;
+    let t = srv.call("GET", "/api/v1/tenant", Some(&owner), None).await;
+    assert_eq!(t.body["mail"]["configured"], true, "{}", t.body);
+}
+
+#[tokio::test]
+async fn a_snippet_counts_as_installed_only_on_a_real_site() {
+    let srv = Server::start();
+    let owner = srv.login(OWNER).await;
+    let site = || async {
+        let r = srv.call("GET", "/api/v1/sites", Some(&owner), None).await;
+        r.body["items"][0].clone()
+    };
+    assert_eq!(site().await["installed_at"], Value::Null, "a new site");
+    let url = format!("{}/ws/visitor?site={}", srv.ws, srv.site_key());
+    let host = srv.base.trim_start_matches("http://").to_string();
+    let hello = json!({"type":"hello","visitor_token":null,"page":{"url":"https://shop.example.com/","title":"Shop","referrer":""}});
+    // Parley's own pages (/demo, the company page /s/…): same origin as the server.
+    for origin in [srv.base.clone(), format!("https://{host}")] {
+        let mut ws = Ws::connect_with(&url, &[("origin", &origin)]).await;
+        ws.send(hello.clone()).await;
+        assert_eq!(ws.until_type("welcome").await["type"], "welcome");
+    }
+    // No Origin at all (a script, not a browser page).
+    let _ = srv.visitor(None).await;
+    assert_eq!(
+        site().await["installed_at"],
+        Value::Null,
+        "Parley's own pages do not count"
+    );
+    // A page on the customer's own site.
+    let mut ws = Ws::connect_with(&url, &[("origin", "https://shop.example.com")]).await;
+    ws.send(hello.clone()).await;
+    ws.until_type("welcome").await;
+    let first = site().await["installed_at"].clone();
+    assert!(
+        first.is_string(),
+        "installed once seen on a real site: {first}"
+    );
+    // Noted once: a later visit keeps the first time.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let mut ws = Ws::connect_with(&url, &[("origin", "https://www.example.org")]).await;
+    ws.send(hello).await;
+    ws.until_type("welcome").await;
+    assert_eq!(site().await["installed_at"], first);
+    let id = site().await["id"].as_str().unwrap().to_string();
+    let one = srv
+        .call("GET", &format!("/api/v1/sites/{id}"), Some(&owner), None)
+        .await;
+    assert_eq!(one.body["installed_at"], first, "{}", one.body);
 }

@@ -57,6 +57,10 @@ pub trait AuthStore {
     /// The site's settings, defaults when never set.
     fn site_settings(&self, t: TenantId, s: SiteId) -> Result<SiteSettings>;
     fn put_site_settings(&self, batch: &mut WriteBatch, t: TenantId, s: SiteId, v: &SiteSettings);
+    /// When the site's widget was first loaded from a page not on this
+    /// server (its snippet is installed on a real site); `None`: never.
+    fn site_installed_at(&self, t: TenantId, s: SiteId) -> Result<Option<Timestamp>>;
+    fn put_site_installed_at(&self, batch: &mut WriteBatch, t: TenantId, s: SiteId, at: Timestamp);
     fn tenant_state(&self, t: TenantId) -> Result<TenantState>;
     fn put_tenant_state(&self, batch: &mut WriteBatch, t: TenantId, v: &TenantState);
     /// The tenant's plan and subscription (free and active when never set).
@@ -256,6 +260,20 @@ impl AuthStore for Store {
         batch.put(keys::site_settings(t, s), encode(v));
     }
 
+    fn site_installed_at(&self, t: TenantId, s: SiteId) -> Result<Option<Timestamp>> {
+        get(
+            self.data(),
+            &keys::by_id(t, keys::ks::SITE_INSTALLED, s.to_bytes()),
+        )
+    }
+
+    fn put_site_installed_at(&self, batch: &mut WriteBatch, t: TenantId, s: SiteId, at: Timestamp) {
+        batch.put(
+            keys::by_id(t, keys::ks::SITE_INSTALLED, s.to_bytes()),
+            encode(&at),
+        );
+    }
+
     fn tenant_state(&self, t: TenantId) -> Result<TenantState> {
         Ok(get(self.data(), &keys::tenant_state(t))?.unwrap_or_default())
     }
@@ -348,6 +366,11 @@ impl AuthStore for Store {
         batch.delete(keys::by_id(
             s.tenant_id,
             keys::ks::SITE_FORMS,
+            s.id.to_bytes(),
+        ));
+        batch.delete(keys::by_id(
+            s.tenant_id,
+            keys::ks::SITE_INSTALLED,
             s.id.to_bytes(),
         ));
         batch.delete_global(keys::site_key(&s.key));

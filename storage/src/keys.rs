@@ -40,6 +40,8 @@ pub mod ks {
     pub const MAIL_BODY: u8 = 0x2A;
     /// A conversation's transcript requests and proven addresses.
     pub const TRANSCRIPT: u8 = 0x2B;
+    /// When a site's widget was first loaded from a page not on this server.
+    pub const SITE_INSTALLED: u8 = 0x2C;
 }
 
 /// Whose analytics bucket: a site's or a staff member's.

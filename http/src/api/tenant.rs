@@ -17,6 +17,9 @@ fn view(app: &App, t: &TenantRecord) -> Result<Value, ApiError> {
     v["name"] = json!(t.name);
     v["created_at"] = json!(t.created_at);
     v["suspended"] = json!(app.store.tenant_state(t.id)?.suspended);
+    // Whether mail can leave at all (`[mail] smtp_url`): without it the
+    // outbox only queues.
+    v["mail"] = json!({"configured": app.smtp_configured});
     Ok(v)
 }
 

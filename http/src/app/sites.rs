@@ -46,8 +46,48 @@ pub fn view(app: &App, s: &SiteRecord, settings: &SiteSettings, secrets: bool) -
         "name": s.name,
         "key": s.key,
         "created_at": s.created_at,
+        "installed_at": app.store.site_installed_at(s.tenant_id, s.id).unwrap_or_default(),
         "settings": set,
     })
+}
+
+/// Notes that the site's widget was loaded by a page at `origin`: the first
+/// time that origin is not this server's own (its `/demo` and company pages
+/// do not count), the site's snippet is installed and `installed_at` set.
+pub async fn note_origin(app: &App, site: &SiteRecord, origin: &str, own_host: Option<&str>) {
+    let Some(host) = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"))
+    else {
+        return;
+    };
+    let public = app
+        .public_url
+        .split_once("://")
+        .map(|(_, rest)| rest.split('/').next().unwrap_or(""));
+    if own_host.is_some_and(|h| h.eq_ignore_ascii_case(host))
+        || public.is_some_and(|h| h.eq_ignore_ascii_case(host))
+    {
+        return;
+    }
+    match app.store.site_installed_at(site.tenant_id, site.id) {
+        Ok(None) => {}
+        Ok(Some(_)) => return,
+        Err(e) => return tracing::warn!(site = %site.id, error = %e, "reading installed_at"),
+    }
+    let _guard = app.locks.tenant(site.tenant_id).await;
+    if !matches!(
+        app.store.site_installed_at(site.tenant_id, site.id),
+        Ok(None)
+    ) {
+        return;
+    }
+    let mut b = WriteBatch::new();
+    app.store
+        .put_site_installed_at(&mut b, site.tenant_id, site.id, Timestamp::now());
+    if let Err(e) = app.writer.write(b).await {
+        tracing::warn!(site = %site.id, error = %e, "noting the snippet installed");
+    }
 }
 
 /// A site of the caller's tenant (another tenant's id: not found).

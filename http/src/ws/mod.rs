@@ -147,6 +147,19 @@ pub async fn visitor_upgrade(
         _ => None,
     };
     app.limiters.visitor_connect(caller.ip)?;
+    // The loader's socket, from a page on another origin: the snippet is
+    // installed on a real site (noted once; Parley's own pages don't count).
+    if let (Some(s), Some(origin)) = (
+        &site,
+        headers
+            .get(axum::http::header::ORIGIN)
+            .and_then(|v| v.to_str().ok()),
+    ) {
+        let host = headers
+            .get(axum::http::header::HOST)
+            .and_then(|v| v.to_str().ok());
+        crate::app::sites::note_origin(&app, s, origin, host).await;
+    }
     let (up, held, handshake) = accept(&app, up, caller.ip, site.as_ref().map(|s| s.tenant_id))?;
     let header = |h: axum::http::header::HeaderName, max: usize| {
         let v = headers.get(h).and_then(|v| v.to_str().ok()).unwrap_or("");

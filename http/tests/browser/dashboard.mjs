@@ -5,6 +5,7 @@
 import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 
 const env = (k) => process.env[k] ?? assert.fail(`${k} is not set`);
 const base = env('PARLEY_BASE');
@@ -289,10 +290,34 @@ async function pagesScenario() {
   await item('installed').getByRole('button', { name: 'Copy snippet' }).waitFor();
   assert.ok((await item('installed').locator('pre').textContent()).includes('data-site="' + key + '"'));
   await shotsOf(owner, 'welcome', '#/welcome');
-  step('the snippet marked installed: its step ticks');
-  await item('installed').getByRole('button', { name: 'I have installed it' }).click();
+  step("the widget on Parley's own demo page does not count as installed");
+  const demo = await newPage();
+  await demo.goto(`${base}/demo?site=${key}`);
+  await demo.locator('div >> css=button.b').waitFor();
+  await owner.waitForFunction(async () => (await (await fetch('/api/v1/visitors?online=true', { headers: { authorization: 'Bearer ' + JSON.parse(localStorage.getItem('parley:auth')).access_token } })).json()).items.length > 0);
+  await item('installed').getByRole('button', { name: 'Check again' }).click();
+  await owner.getByText('Not seen on your site yet.').waitFor();
+  assert.equal(await item('installed').getAttribute('class'), '', 'the demo page is not the customer\'s site');
+  assert.equal((await get('/api/v1/sites')).items[0].installed_at, null);
+  assert.equal(await item('installed').getByRole('button', { name: 'I have installed it' }).count(), 0, 'no hand-made mark');
+  step('the snippet on a real site (another origin): the server notes it, the step ticks');
+  const shop = await newPage();
+  // The shop's own site: another origin, served by this script on another port.
+  const shopSite = createServer((q, r) => { r.setHeader('content-type', 'text/html'); r.end(`<!doctype html><html lang="en"><title>Shop</title><h1>Shop</h1><script src="${base}/widget.js" data-site="${key}" async></script></html>`); });
+  await new Promise((r) => shopSite.listen(0, '127.0.0.1', r));
+  await shop.goto(`http://localhost:${shopSite.address().port}/`);
+  await shop.locator('div >> css=button.b').waitFor();
+  await owner.waitForFunction(async () => !!(await (await fetch('/api/v1/sites', { headers: { authorization: 'Bearer ' + JSON.parse(localStorage.getItem('parley:auth')).access_token } })).json()).items[0].installed_at);
+  await item('installed').getByRole('button', { name: 'Check again' }).click();
   await list.locator('li.done[data-step="installed"]').waitFor();
   await owner.getByText('1 of 4 done').waitFor();
+  step('done: the snippet folds away behind "Show snippet"; no strike-through');
+  const snip = item('installed').locator('pre.snippet');
+  assert.equal(await snip.isVisible(), false, 'the snippet is folded');
+  await item('installed').getByText('Show snippet').click();
+  await snip.waitFor();
+  assert.equal(await item('installed').locator('strong').first().evaluate((e) => getComputedStyle(e).textDecorationLine), 'none');
+  await shotsOf(owner, 'welcome-done', '#/welcome');
 
   step('no SMTP: inviting shows a copyable link and says mail is not configured');
   await owner.evaluate(() => { location.hash = '#/admin/staff'; });
@@ -380,6 +405,11 @@ async function pagesScenario() {
 
   step('an outbox row opens the mail: to, subject, status, attempts, rendered body');
   await owner.evaluate(() => { location.hash = '#/admin/outbox'; });
+  step('no SMTP: the Outbox says at the top that mail waits and how to configure it');
+  const notice = owner.getByRole('note');
+  await notice.getByText('Mail is not being sent: no SMTP server is configured.').waitFor();
+  await notice.getByText('[mail] smtp_url').waitFor();
+  assert.ok(await notice.evaluate((n) => n.compareDocumentPosition(document.querySelector('main table')) & Node.DOCUMENT_POSITION_FOLLOWING), 'the notice comes before the mail');
   await owner.locator('tr', { hasText: 'invited you' }).first().click();
   const mail = owner.getByRole('region', { name: /^Mail .*invited you/ });
   await mail.getByText('ada@acme.test').waitFor();
@@ -426,8 +456,55 @@ async function pagesScenario() {
   const news = await owner.evaluate(() => ['h1', 'h2'].map((t) => parseFloat(getComputedStyle(document.querySelector('main ' + t)).fontSize)));
   assert.ok(news[0] > news[1], 'Newsletter: h1 larger than h2');
   await shotsOf(owner, 'account', '#/account');
+  step('Account: every settings section has its own Save');
+  const sections = owner.locator('.settings-stack > form');
+  assert.ok(await sections.count() >= 4, 'profile, time zone, notifications, password');
+  for (const f of await sections.all()) assert.equal(await f.locator('button[type=submit]').count(), 1, await f.locator('h2').textContent());
+
+  step('Staff: no empty actions cell, the owner\'s own row says it is hers');
+  await owner.evaluate(() => { location.hash = '#/admin/staff'; });
+  await owner.getByRole('row', { name: /ada@acme.test/ }).waitFor();
+  const blank = await owner.evaluate(() => [...document.querySelectorAll('main tbody tr')].filter((tr) => !tr.lastElementChild.textContent.trim()).length);
+  assert.equal(blank, 0, 'a staff row with an empty actions cell');
+  await owner.getByRole('row', { name: new RegExp(env('PARLEY_OWNER')) }).getByRole('link', { name: 'Your account' }).waitFor();
+
+  step('Messages: the search placeholder is whole at every width');
+  for (const width of [1280, 1000, 390]) {
+    await owner.setViewportSize({ width, height: 844 });
+    await owner.evaluate(() => { location.hash = '#/contacts'; });
+    const search = owner.getByRole('searchbox', { name: 'Search messages' });
+    await search.waitFor();
+    const room = await search.evaluate((i) => {
+      const cs = getComputedStyle(i);
+      const c = document.createElement('canvas').getContext('2d');
+      c.font = `${cs.fontStyle} ${cs.fontWeight} ${cs.fontSize} ${cs.fontFamily}`;
+      return i.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight) - c.measureText(i.placeholder).width;
+    });
+    assert.ok(room >= 0, `the placeholder is cut off at ${width} px (${room})`);
+  }
+  await owner.setViewportSize({ width: 1280, height: 800 });
+
+  step('Consultations: an empty state that says what appears here and links to turn bookings on');
+  await owner.evaluate(() => { location.hash = '#/consultations'; });
+  const empty = owner.locator('.empty-state');
+  await empty.getByText('No consultations this week.').waitFor();
+  assert.equal(await empty.locator('svg.icon').count(), 1, 'an icon');
+  await shotsOf(owner, 'consultations-empty', '#/consultations');
+  await empty.getByRole('link', { name: 'Turn them on in Sites › Bookings' }).click();
+  await owner.getByRole('tab', { name: 'Bookings', selected: true }).waitFor();
+
+  step('Audit: the time in its own column at the left, the full date on hover');
+  await owner.evaluate(() => { location.hash = '#/admin/audit'; });
+  const when = owner.locator('.audit-item time.audit-when').first();
+  await when.waitFor();
+  const [tx, sx] = await owner.locator('.audit-item').first().evaluate((li) => [li.querySelector('time').getBoundingClientRect().left, li.querySelector('.audit-what').getBoundingClientRect().left]);
+  assert.ok(tx < sx, 'the time comes before the sentence');
+  const xs = await owner.locator('.audit-item time.audit-when').evaluateAll((ts) => new Set(ts.map((t) => Math.round(t.getBoundingClientRect().left))).size);
+  assert.equal(xs, 1, 'every time at the same place');
+  assert.match(await when.getAttribute('title'), /\d{4}/, 'the full date, with its year, on hover');
+
   step('axe-core finds nothing serious on these pages');
-  for (const hash of ['#/welcome', '#/admin/sites', '#/admin/staff', '#/admin/outbox', '#/admin/audit', '#/canned', '#/account']) {
+  for (const hash of ['#/welcome', '#/admin/sites', '#/admin/staff', '#/admin/outbox', '#/admin/audit', '#/canned', '#/account', '#/consultations', '#/contacts']) {
     await owner.evaluate((h) => { location.hash = h; }, hash);
     await owner.waitForTimeout(400);
     await axeCheck(owner, hash);
@@ -439,7 +516,7 @@ async function pagesScenario() {
     await owner.getByRole('tab', { name: tab }).click();
     await noSideScroll(owner, `Sites, ${tab} tab, at 390 px`);
   }
-  await fitsPhone(owner, ['#/welcome', '#/admin/sites', '#/admin/staff', '#/admin/outbox', '#/admin/audit', '#/canned', '#/account']);
+  await fitsPhone(owner, ['#/welcome', '#/admin/sites', '#/admin/staff', '#/admin/outbox', '#/admin/audit', '#/canned', '#/account', '#/consultations', '#/contacts']);
 }
 
 /** Billing on (no checkout page): what the free plan lacks is locked with
@@ -529,6 +606,13 @@ async function timesScenario() {
       assert.equal(f.stretched, 0, `${name}: an SVG with preserveAspectRatio="none"`);
       assert.deepEqual(f.scaled, [], `${name}: chart text is scaled`);
       assert.equal(f.wide, 0, `${name}: a chart or table wider than the screen`);
+      if (name === 'performance' && device === 'phone') {
+        // A card per person: every figure shows, labelled, none cut off or hidden.
+        const cut = await owner.evaluate(() => [...document.querySelectorAll('table.leaderboard tbody td, table.leaderboard tbody th')]
+          .filter((c) => { const r = c.getBoundingClientRect(); return !r.width || r.left < 0 || r.right > innerWidth; }).length);
+        assert.equal(cut, 0, 'performance on a phone: a figure is hidden or cut off');
+        assert.equal(await owner.locator('table.leaderboard tbody tr').first().locator('td[data-label="Handle time"]').isVisible(), true);
+      }
       for (const t of f.ticks) assert.match(t, /^\d[\d,]*$/, `${name}: tick ${t} is not a whole number`);
       if (name === 'analytics') {
         assert.ok(f.texts > 10, 'axis labels are drawn');
@@ -561,8 +645,9 @@ async function timesScenario() {
         assert.equal((await row.locator('.lb-rank').textContent()).trim(), '1');
         assert.equal((await row.locator('.lb-avatar').textContent()).trim(), 'O');
         await row.locator('th', { hasText: 'Olive' }).waitFor();
-        const box = await owner.locator('table.leaderboard').boundingBox();
-        assert.ok(box.height < 400, `the leaderboard is a table, not a slab (${box.height}px)`);
+        // On a desktop a table; on a phone a compact card per person (never one slab).
+        const box = await (device === 'phone' ? row : owner.locator('table.leaderboard')).boundingBox();
+        assert.ok(box.height < (device === 'phone' ? 260 : 400), `the leaderboard is a table, not a slab (${box.height}px)`);
       }
       for (const scheme of ['light', 'dark']) {
         await owner.emulateMedia({ colorScheme: scheme });
@@ -980,7 +1065,8 @@ try {
     await p.getByRole('button', { name: 'Save name' }).click();
     await p.getByText('Name saved.').waitFor();
     await p.getByLabel('Mail me each new contact-form message').uncheck();
-    await p.getByText('No more contact messages by mail.').waitFor();
+    await p.getByRole('button', { name: 'Save notifications' }).click();
+    await p.getByText('Saved: no more contact messages by mail.').waitFor();
     const me = await p.evaluate(async () => (await fetch('/api/v1/me', { headers: { authorization: 'Bearer ' + JSON.parse(localStorage.getItem('parley:auth')).access_token } })).json());
     assert.equal(me.prefs.contact_alerts, false);
     assert.equal(me.staff.name, 'Ada L.');
@@ -989,6 +1075,7 @@ try {
     await owner.evaluate(() => { location.hash = '#/admin/outbox'; });
     await owner.locator('tr', { hasText: 'Reset your password' }).locator('.pill.sent').waitFor();
     await owner.locator('tr', { hasText: 'invited you' }).locator('.pill.sent').waitFor();
+    assert.equal(await owner.getByText('no SMTP server is configured').count(), 0, 'with SMTP: no "not configured" notice');
     await shotsOf(owner, 'outbox', '#/admin/outbox');
     step('a contact-form message: the alert links to it; assign, note, reply; the reply arrives by mail');
     const posted = await fetch(`${base}/api/v1/public/${key}/contact`, { method: 'POST', headers: { 'content-type': 'application/json' },

@@ -24,7 +24,7 @@ const num = (v) => (v == null ? '—' : Number(v).toLocaleString());
 const label = axisLabel;
 
 const METRICS = [
-  ['visitors', 'Visitors', num], ['conversations', 'Conversations', num], ['missed', 'Missed', num],
+  ['visitors', 'Visitors', num], ['page_views', 'Page views', num], ['conversations', 'Conversations', num], ['missed', 'Missed', num],
   ['messages_visitor', 'Visitor messages', num], ['messages_staff', 'Staff replies', num],
   ['first_response_ms_p50', 'First response (median)', dur], ['resolution_ms_p50', 'Resolution (median)', dur],
   ['rating_avg', 'Rating', (v) => (v == null ? '—' : `${v.toFixed(1)} ★`)],
@@ -131,26 +131,29 @@ export async function performancePage(app, root) {
     const items = [...r.items].sort((a, b) => (b.chats || 0) - (a.chats || 0));
     const most = Math.max(1, ...items.map((x) => x.chats || 0));
     const hours = (s) => (s / 3600).toFixed(1) + ' h';
+    // On a phone each person is a card: rank, name and chats on top, every
+    // other figure below with its label (data-label), nothing cut off.
     const cols = [['Rank', 'rank'], ['Name', 'who'], ['Chats', 'num'], ['First response (median)', 'num'], ['Rating', 'num'],
-      ['First response (p90)', 'num hide-phone'], ['Handle time', 'num hide-phone'], ['Online', 'num hide-phone'],
-      ['Contact replies', 'num hide-phone'], ['Bookings', 'num hide-phone']];
+      ['First response (p90)', 'num'], ['Handle time', 'num'], ['Online', 'num'],
+      ['Contact replies', 'num'], ['Bookings', 'num']];
+    const cell = (i, v) => h('td', { class: 'num', 'data-label': cols[i][0] }, v);
     body.replaceChildren(...[
       h('table', { class: 'leaderboard lb keep-table' }, h('caption', { class: 'sr' }, 'Team performance, most chats first'),
         h('thead', {}, h('tr', {}, cols.map(([c, cls]) => h('th', { scope: 'col', class: cls }, c)))),
         h('tbody', {}, items.map((x, i) => h('tr', {},
-          h('td', { class: 'rank' }, h('span', { class: 'lb-rank' + (i < 3 && x.chats ? ' lead' : '') }, String(i + 1))),
+          h('td', { class: 'rank' }, h('span', { class: 'lb-rank' + (i < 3 && x.chats ? ' lead' : ''), 'aria-label': 'Rank ' + (i + 1) }, String(i + 1))),
           h('th', { scope: 'row', class: 'who' }, h('span', { class: 'lb-who' },
             h('span', { class: 'lb-avatar', 'aria-hidden': 'true', style: `background:hsl(${hue(x.staff_id || x.name)} 50% 30%)` }, initials(x.name)),
             h('span', { class: 'lb-name' }, x.name))),
-          h('td', { class: 'num' }, h('span', { class: 'lb-chats' }, num(x.chats),
+          h('td', { class: 'num lb-chats-cell', 'data-label': 'Chats' }, h('span', { class: 'lb-chats' }, num(x.chats),
             h('span', { class: 'lb-bar', 'aria-hidden': 'true' }, h('i', { style: `width:${Math.round((100 * (x.chats || 0)) / most)}%` })))),
-          h('td', { class: 'num' }, dur(x.first_response_ms_p50)),
-          h('td', { class: 'num' }, x.rating_avg == null ? '—' : `${x.rating_avg.toFixed(1)} ★` + (x.ratings ? ` (${x.ratings})` : '')),
-          h('td', { class: 'num hide-phone' }, dur(x.first_response_ms_p90)),
-          h('td', { class: 'num hide-phone' }, dur(x.handle_ms_p50)),
-          h('td', { class: 'num hide-phone' }, hours(x.online_secs || 0)),
-          h('td', { class: 'num hide-phone' }, num(x.contact_replies)),
-          h('td', { class: 'num hide-phone' }, num(x.bookings)))))),
+          cell(3, dur(x.first_response_ms_p50)),
+          cell(4, x.rating_avg == null ? '—' : `${x.rating_avg.toFixed(1)} ★` + (x.ratings ? ` (${x.ratings})` : '')),
+          cell(5, dur(x.first_response_ms_p90)),
+          cell(6, dur(x.handle_ms_p50)),
+          cell(7, hours(x.online_secs || 0)),
+          cell(8, num(x.contact_replies)),
+          cell(9, num(x.bookings)))))),
       items.length ? null : h('p', { class: 'muted' }, 'No staff yet.')].filter(Boolean));
   });
   const range = rangeSelect(state.range, (e) => { state.range = e.target.value; sessionStorage.setItem('parley.range', state.range); load(); });

@@ -86,7 +86,11 @@ export async function consultationsPage(app, root, id) {
   const body = h('tbody');
   const detail = h('div', { class: 'stack' });
   const title = h('h2', { class: 'week-title' });
+  const sites = (await api('GET', '/api/v1/sites').catch(() => ({ items: [] }))).items;
+  const empty = h('div', { class: 'empty empty-state', hidden: true });
   const status = h('select', { 'aria-label': 'Filter by status', onchange: () => load() }, h('option', { value: '' }, 'Any status'), STATUSES.map((s) => h('option', { value: s }, label(s))));
+  const table = h('table', { 'aria-label': 'Consultations this week' },
+    h('thead', {}, h('tr', {}, ['When', 'Who', 'Topic', 'With', 'Status'].map((t, i) => h('th', { class: i === 2 || i === 3 ? 'hide-phone' : '' }, t)))), body);
   const load = () => tryApi(out, async () => {
     const to = new Date(week); to.setDate(to.getDate() + 7);
     const q = new URLSearchParams({ from: week.toISOString(), to: to.toISOString(), limit: 500 });
@@ -106,7 +110,18 @@ export async function consultationsPage(app, root, id) {
       h('td', {}, b.name, h('div', { class: 'muted' }, b.email)),
       h('td', { class: 'hide-phone' }, b.topic || ''), h('td', { class: 'hide-phone' }, name(b.assignee)),
       h('td', {}, h('span', { class: 'pill ' + b.status }, label(b.status))))));
-    if (!items.length) body.append(h('tr', {}, h('td', { colspan: 5, class: 'muted' }, 'Nothing booked this week. Turn bookings on for a site under Sites.')));
+    // Nothing this week: say what appears here, and where bookings are turned on.
+    const off = !sites.some((s) => s.settings?.consultations?.enabled);
+    cal.hidden = off && !items.length;
+    table.hidden = !items.length;
+    empty.hidden = !!items.length;
+    const first = sites.find((s) => !s.settings?.consultations?.enabled) || sites[0];
+    empty.replaceChildren(icon('calendar'),
+      h('p', {}, h('strong', {}, status.value ? `No ${label(status.value).toLowerCase()} consultations this week.` : 'No consultations this week.')),
+      h('p', { class: 'muted' }, 'Visitors book a call from your company page and the chat; each booking appears here to confirm, complete or cancel.'),
+      off && first ? (app.can('manage')
+        ? h('p', {}, 'Bookings are off. ', h('a', { href: `#/admin/sites/${first.id}/bookings` }, 'Turn them on in Sites › Bookings'))
+        : h('p', { class: 'muted' }, 'Bookings are off: an owner or admin turns them on in Sites › Bookings.')) : null);
   });
   const move = (days) => { week = new Date(week); week.setDate(week.getDate() + days); load(); };
   root.replaceChildren(h('h1', {}, 'Consultations'), out,
@@ -114,8 +129,7 @@ export async function consultationsPage(app, root, id) {
       h('button', { class: 'ghost', onclick: () => { week = startOfWeek(new Date()); load(); } }, 'This week'),
       h('button', { class: 'ghost', onclick: () => move(7), 'aria-label': 'Next week' }, 'Next →'), status),
     title, cal,
-    h('div', { class: 'split wide' }, h('table', { 'aria-label': 'Consultations this week' },
-      h('thead', {}, h('tr', {}, ['When', 'Who', 'Topic', 'With', 'Status'].map((t, i) => h('th', { class: i === 2 || i === 3 ? 'hide-phone' : '' }, t)))), body), detail));
+    h('div', { class: 'split wide list-split' }, h('div', {}, table, empty), detail));
   await load();
   if (id) await bookingDetail(detail, id, staff, out, load);
 }

@@ -7,10 +7,11 @@
 // With billing on, what the plan lacks is shown locked, with its reason,
 // before the click (`planInfo`, `quotaLock`, `featureLock`, `locked`).
 
-import { api, h, clock, session, signOut, keep, webLink } from './api.js';
+import { api, h, clock, signOut, keep, webLink } from './api.js';
 import { zoneSection } from './timezone.js';
+import { dateTime, zone } from './time.js';
 import { formsCard, download, planCard } from './backoffice.js';
-import { confirmDialog, toast } from './ui.js';
+import { confirmDialog, toast, icon } from './ui.js';
 
 const fields = (form) => Object.fromEntries(new FormData(form));
 const field = (label, input) => h('label', {}, label, input);
@@ -43,7 +44,10 @@ export async function staffPage(app, root) {
           ['agent', 'admin', 'owner'].map((role) => h('option', { value: role, selected: role === s.role }, title(role))))
         : title(s.role)),
       h('td', {}, h('span', { class: 'pill ' + s.status }, s.status)),
-      h('td', { class: 'row-actions' },
+      !manage ? null : s.id === app.live.me?.id
+        // Nobody manages their own seat here: say so rather than leave a hole.
+        ? h('td', { class: 'row-actions' }, h('span', { class: 'muted' }, 'You · '), h('a', { href: '#/account' }, 'Your account'))
+        : h('td', { class: 'row-actions' },
         manage && s.id !== app.live.me?.id && s.status !== 'deactivated'
           ? h('button', { class: 'ghost', onclick: () => tryApi(out, async () => {
             const x = await api('POST', `/api/v1/staff/${s.id}/link`);
@@ -83,7 +87,7 @@ export async function staffPage(app, root) {
   field('Name', h('input', { name: 'name', required: true })), field('Email', h('input', { name: 'email', type: 'email', required: true })),
   field('Role', h('select', { name: 'role' }, h('option', { value: 'agent' }, 'Agent'), h('option', { value: 'admin' }, 'Admin'), h('option', { value: 'owner' }, 'Owner'))),
   locked(inviteButton, quotaLock(info, 'staff'), 'invite-why'));
-  root.replaceChildren(h('h1', {}, 'Staff'), out, links, h('div', { class: 'table-wrap' }, h('table', { class: 'cards' }, h('thead', {}, h('tr', {}, h('th', {}, 'Member'), h('th', {}, 'Role'), h('th', {}, 'Status'), h('th', {}, h('span', { class: 'sr' }, 'Actions')))), body)),
+  root.replaceChildren(h('h1', {}, 'Staff'), out, links, h('div', { class: 'table-wrap' }, h('table', { class: 'cards' }, h('thead', {}, h('tr', {}, h('th', {}, 'Member'), h('th', {}, 'Role'), h('th', {}, 'Status'), manage ? h('th', {}, h('span', { class: 'sr' }, 'Actions')) : null)), body)),
     h('div', { style: 'margin-top:1rem' }, manage ? invite : null));
   await load();
 }
@@ -331,6 +335,9 @@ export async function sitesPage(app, root, id) {
     manage ? identityCard(site, out, info) : null);
 
   const panels = { general, widget, hours: hoursPanel, prechat: prechatPanel, bookings, security };
+  // `#/admin/sites/ID/bookings` opens that tab (links from other pages).
+  const asked = location.hash.split('/')[4];
+  if (TABS.some(([t]) => t === asked)) lastTab = asked;
   const tabList = tabs(panels, lastTab, (t) => { lastTab = t; });
 
   // Danger zone: apart from everything else, each asks first.
@@ -451,9 +458,11 @@ export async function auditPage(app, root) {
     const rows = r.items.map((a) => {
       const changes = a.changes && Object.keys(a.changes).length ? JSON.stringify(a.changes, null, 2) : null;
       return h('li', { class: 'audit-item' },
-        h('div', { class: 'audit-line' }, h('span', { class: 'audit-what' }, sentenceOf(a)), h('time', { class: 'muted', datetime: a.at }, clock(a.at))),
+        h('time', { class: 'audit-when', datetime: a.at, title: dateTime(a.at) + ` (${zone()})` }, clock(a.at)),
+        h('div', { class: 'audit-line' }, h('span', { class: 'audit-what' }, sentenceOf(a))),
         h('details', {}, h('summary', {}, 'Details'),
           h('dl', { class: 'kv' },
+            h('dt', {}, 'When'), h('dd', {}, dateTime(a.at) + ` (${zone()})`),
             h('dt', {}, 'Action'), h('dd', {}, h('code', {}, a.action)),
             h('dt', {}, 'Device'), h('dd', {}, a.device || '—', a.user_agent ? h('div', { class: 'muted ua' }, a.user_agent) : null),
             h('dt', {}, 'IP'), h('dd', {}, a.ip || '—'),
@@ -514,12 +523,12 @@ export async function contactsPage(app, root, id) {
   const body = h('tbody');
   const more = h('button', { class: 'ghost', hidden: true, onclick: () => load(true) }, 'Load more');
   const staff = (await api('GET', '/api/v1/staff')).items.filter((s) => s.active);
-  const filters = h('form', { class: 'row-actions', onsubmit: (e) => { e.preventDefault(); load(false); } },
+  const filters = h('form', { class: 'row-actions filter-bar', role: 'search', onsubmit: (e) => { e.preventDefault(); load(false); } },
     h('select', { name: 'status', 'aria-label': 'Filter by status', onchange: () => load(false) },
       ['', 'new', 'read', 'replied', 'archived'].map((v) => h('option', { value: v }, v || 'Any status'))),
     h('select', { name: 'assignee', 'aria-label': 'Filter by assignee', onchange: () => load(false) },
       h('option', { value: '' }, 'Anyone'), h('option', { value: 'me' }, 'Mine'), h('option', { value: 'none' }, 'Unassigned')),
-    h('input', { name: 'q', type: 'search', placeholder: 'Search name, email, message…', 'aria-label': 'Search' }),
+    h('input', { name: 'q', type: 'search', placeholder: 'Search name, email or message', 'aria-label': 'Search messages' }),
     h('button', { type: 'submit' }, 'Search'));
   let cursor = null;
   const load = (next) => tryApi(out, async () => {
@@ -533,14 +542,19 @@ export async function contactsPage(app, root, id) {
       h('td', { class: 'prev' }, c.service ? h('strong', {}, c.service + ' · ') : null, c.message.slice(0, 140)),
       h('td', {}, h('span', { class: 'pill ' + c.status }, c.status)), h('td', { class: 'hide-phone' }, clock(c.created_at))));
     if (next) body.append(...rows); else body.replaceChildren(...rows);
-    if (!next && !rows.length) body.append(h('tr', {}, h('td', { colspan: 4, class: 'muted' }, 'No messages here. The widget shows its contact form when nobody is available.')));
+    if (!next && !rows.length) {
+      const filtered = d.status || d.assignee || d.q;
+      body.append(h('tr', {}, h('td', { colspan: 4, class: 'empty empty-state' }, icon('mail'),
+        h('p', {}, h('strong', {}, filtered ? 'No message matches these filters.' : 'No contact messages yet.')),
+        h('p', {}, filtered ? 'Clear the search or pick another status.' : 'When nobody is available, the chat widget and your company page offer a contact form; what visitors send lands here to answer by mail.'))));
+    }
     cursor = r.next_cursor;
     more.hidden = !cursor;
   });
   const detail = h('div', { class: 'stack' });
   const csv = app.can('manage') ? h('button', { class: 'ghost', onclick: () => download('/api/v1/contact-messages/export.csv', 'contact-messages.csv', out) }, 'Export CSV') : null;
   root.replaceChildren(h('h1', {}, 'Contact messages'), h('div', { class: 'row-actions' }, filters, csv), out,
-    h('div', { class: 'split wide' }, h('div', {}, h('table', { 'aria-label': 'Contact messages' }, body), more), detail));
+    h('div', { class: 'split wide list-split' }, h('div', {}, h('table', { 'aria-label': 'Contact messages' }, body), more), detail));
   await load(false);
   if (id) await contactDetail(detail, id, staff, out, () => load(false));
 }
@@ -589,40 +603,56 @@ export async function accountPage(app, root) {
       h('td', {}, s.ip || ''), h('td', {}, clock(s.last_seen_at || s.last_seen || s.created_at)),
       h('td', {}, s.current ? null : h('button', { class: 'ghost', 'aria-label': `Sign out ${s.device_name || 'device'} (${s.ip || ''})`, onclick: () => tryApi(out, async () => { await api('DELETE', '/api/v1/sessions/' + s.id); toast('Signed out.'); await load(); }) }, 'Sign out')))));
   };
-  const profile = h('form', { class: 'stack card', onsubmit: (e) => { e.preventDefault(); tryApi(out, async () => {
-    const staff = await api('PATCH', '/api/v1/me', { name: fields(e.target).name });
-    if (app.live.me) app.live.me.name = staff.name;
-    toast('Name saved.');
-  }); } }, h('h2', {}, 'Profile'), h('p', { class: 'muted' }, `${me.email || ''} · ${title(me.role || '')}`),
-  field('Your name (visitors see it)', h('input', { name: 'name', required: true, value: me.name || '', autocomplete: 'name' })),
-  h('button', { type: 'submit' }, 'Save name'));
+  // One settings section: a heading, what it is for, its fields, its own Save.
+  const section = (name, about, kids, onsave, button) => {
+    const err = h('p', { class: 'error', role: 'alert' });
+    return h('form', { class: 'card stack setting', 'aria-labelledby': 'set-' + name.toLowerCase().replace(/\W+/g, '-'), onsubmit: (e) => {
+      e.preventDefault();
+      err.textContent = '';
+      onsave(e.target).catch((x) => { err.textContent = x.message; });
+    } }, h('h2', { id: 'set-' + name.toLowerCase().replace(/\W+/g, '-') }, name), about ? h('p', { class: 'muted' }, about) : null, kids, err,
+    h('div', { class: 'setting-foot' }, h('button', { type: 'submit' }, button)));
+  };
+  const profile = section('Profile', `${me.email || ''} · ${title(me.role || '')}`,
+    field('Your name (visitors see it)', h('input', { name: 'name', required: true, value: me.name || '', autocomplete: 'name' })),
+    async (form) => {
+      const staff = await api('PATCH', '/api/v1/me', { name: fields(form).name });
+      if (app.live.me) app.live.me.name = staff.name;
+      toast('Name saved.');
+    }, 'Save name');
   const mine = await api('GET', '/api/v1/me');
-  const alerts = h('input', { type: 'checkbox', checked: mine.prefs?.contact_alerts !== false,
-    onchange: (e) => tryApi(out, async () => {
-      await api('PATCH', '/api/v1/me', { contact_alerts: e.target.checked });
-      say(out, e.target.checked ? 'You will get contact messages by mail.' : 'No more contact messages by mail.');
-    }) });
-  const notices = h('div', { class: 'stack card' }, h('h2', {}, 'Mail'),
-    h('label', { class: 'check' }, alerts, 'Mail me each new contact-form message'));
-  const password = h('form', { class: 'stack card', onsubmit: (e) => { e.preventDefault(); tryApi(out, async () => {
-    const v = fields(e.target);
+  const notices = section('Notifications', 'Which mail Parley sends you. Chats always show in the bell and the inbox.',
+    h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'contact_alerts', checked: mine.prefs?.contact_alerts !== false }),
+      'Mail me each new contact-form message'),
+    async (form) => {
+      const on = form.elements.contact_alerts.checked;
+      await api('PATCH', '/api/v1/me', { contact_alerts: on });
+      toast(on ? 'Saved: you will get contact messages by mail.' : 'Saved: no more contact messages by mail.');
+    }, 'Save notifications');
+  const password = section('Password', 'At least 10 characters, with letters and digits or symbols. Your other sessions end.', [
+    field('Current password', h('input', { name: 'current_password', type: 'password', required: true, autocomplete: 'current-password' })),
+    field('New password', h('input', { name: 'new_password', type: 'password', required: true, minlength: 10, autocomplete: 'new-password' }))],
+  async (form) => {
+    const v = fields(form);
     keep(await api('POST', '/api/v1/me/password', { current_password: v.current_password, new_password: v.new_password }));
-    e.target.reset();
-    say(out, 'Password changed. Every other session was signed out.');
+    form.reset();
+    toast('Password changed. Every other session was signed out.');
     await load();
-  }); } }, h('h2', {}, 'Password'),
-  field('Current password', h('input', { name: 'current_password', type: 'password', required: true, autocomplete: 'current-password' })),
-  field('New password', h('input', { name: 'new_password', type: 'password', required: true, minlength: 10, autocomplete: 'new-password' })),
-  h('p', { class: 'muted' }, 'At least 10 characters, with letters and digits or symbols. Other sessions end.'),
-  h('button', { type: 'submit' }, 'Change password'));
-  root.replaceChildren(h('h1', {}, 'Your account'), out, h('div', { class: 'grid2' }, profile, password, notices, zoneSection(app)),
-    h('h2', {}, 'Sessions'), h('div', { class: 'table-wrap' }, h('table', { class: 'cards sessions', 'aria-label': 'Sessions' },
+  }, 'Change password');
+  const sessions = h('section', { class: 'card stack setting', 'aria-labelledby': 'set-sessions' },
+    h('h2', { id: 'set-sessions' }, 'Sessions'), h('p', { class: 'muted' }, 'Where you are signed in. Sign out a device you do not recognise.'),
+    h('div', { class: 'table-wrap' }, h('table', { class: 'cards sessions', 'aria-label': 'Sessions' },
       h('thead', {}, h('tr', {}, h('th', {}, 'Device'), h('th', {}, 'IP address'), h('th', {}, 'Last active'), h('th', {}, h('span', { class: 'sr' }, 'Actions')))), body)),
-    h('p', {}, h('button', { class: 'danger', onclick: () => tryApi(out, async () => {
+    h('div', { class: 'setting-foot' }, h('button', { class: 'danger', onclick: () => tryApi(out, async () => {
       if (!await confirmDialog({ title: 'Sign out everywhere?', body: 'Every session ends, this one too.', confirm: 'Sign out everywhere', danger: true })) return;
       await api('POST', '/api/v1/auth/logout-all');
       signOut('You signed out everywhere.');
     }) }, 'Sign out everywhere')));
+  const zoneCard = zoneSection(app);
+  zoneCard.classList.add('setting');
+  root.classList.add('settings-page');
+  root.replaceChildren(h('h1', {}, 'Your account'), h('p', { class: 'muted' }, 'Your profile, time zone, notifications, password and sessions.'), out,
+    h('div', { class: 'settings-stack' }, profile, zoneCard, notices, password, sessions));
   await load();
 }
 
@@ -672,7 +702,17 @@ export async function outboxPage(app, root, id) {
       h('td', { class: 'hide-phone' }, clock(m.created_at)))));
     if (!r.items.length) body.append(h('tr', {}, h('td', { colspan: 4, class: 'muted' }, 'No mail yet. Invitations, password resets and transcripts show up here.')));
   };
-  root.replaceChildren(h('h1', {}, 'Outbox'), h('p', { class: 'muted' }, 'Every mail this workspace sends, and whether it was delivered. Open one to read it.'),
+  // No SMTP server: nothing leaves, and the page says so before anything else.
+  const tenant = await api('GET', '/api/v1/tenant').catch(() => null);
+  const noSmtp = tenant?.mail && !tenant.mail.configured
+    ? h('div', { class: 'notice warn', role: 'note', 'aria-labelledby': 'no-smtp-title' }, icon('alert'),
+      h('div', {}, h('strong', { id: 'no-smtp-title' }, 'Mail is not being sent: no SMTP server is configured.'),
+        h('p', {}, 'Invitations, password resets, transcripts and replies wait here as "pending" and will not leave until one is. ',
+          'To send them, set ', h('code', {}, '[mail] smtp_url'), ' and ', h('code', {}, 'from'), ' in the server\'s config (or ',
+          h('code', {}, 'PARLEY_SMTP_URL'), ' and ', h('code', {}, 'PARLEY_MAIL_FROM'), ') and restart Parley: the waiting mail goes out then. ',
+          'Until then, Staff hands you invitation and reset links to copy.')))
+    : null;
+  root.replaceChildren(h('h1', {}, 'Outbox'), noSmtp, h('p', { class: 'muted' }, 'Every mail this workspace sends, and whether it was delivered. Open one to read it.'),
     h('p', {}, status), out,
     h('div', { class: 'split wide' }, h('div', { class: 'table-wrap' }, h('table', { class: 'cards', 'aria-label': 'Outgoing mail' }, h('thead', {}, h('tr', {}, h('th', {}, 'Mail'), h('th', {}, 'Status'), h('th', { class: 'hide-phone' }, 'Sent / last error'), h('th', { class: 'hide-phone' }, 'Queued'))), body)), detail));
   await load();
@@ -681,15 +721,17 @@ export async function outboxPage(app, root, id) {
 
 // --- welcome: the set-up checklist ---
 
-const installedKey = () => 'parley:installed:' + (session.get()?.tenant_id || '');
-
-/** The set-up steps and whether each is done, from the workspace's real state. */
+/** The set-up steps and whether each is done, from the workspace's real state.
+ * The snippet counts as installed once the server saw a site's widget load on
+ * a page that is not Parley's own (`installed_at`; the demo and company pages
+ * do not count). */
 export async function setupSteps() {
-  const [sites, staff, convs, visitors] = await Promise.all([api('GET', '/api/v1/sites'), api('GET', '/api/v1/staff'),
-    api('GET', '/api/v1/conversations?limit=100'), api('GET', '/api/v1/visitors?limit=1').catch(() => ({ items: [] }))]);
+  const [sites, staff, convs] = await Promise.all([api('GET', '/api/v1/sites'), api('GET', '/api/v1/staff'),
+    api('GET', '/api/v1/conversations?limit=100')]);
+  const installed = sites.items.find((s) => s.installed_at);
   return {
-    site: sites.items[0],
-    installed: visitors.items.length > 0 || localStorage.getItem(installedKey()) === '1',
+    site: installed || sites.items[0],
+    installed: !!installed,
     teammate: staff.items.length > 1,
     hours: sites.items.some((s) => s.settings.business_hours),
     answered: convs.items.some((c) => c.assignee || c.status === 'closed'),
@@ -699,12 +741,19 @@ export async function setupSteps() {
 export async function welcomePage(app, root) {
   const s = await setupSteps();
   const site = s.site;
+  const snippetBox = () => h('div', { class: 'stack' },
+    h('p', {}, 'Put this snippet on every page of your site, before </body>:'), h('pre', { class: 'snippet' }, site ? snippet(site.key) : ''),
+    h('div', { class: 'row-actions' }, site ? copyButton(() => snippet(site.key), 'Copy snippet') : null,
+      h('a', { href: '/demo?site=' + encodeURIComponent(site?.key || ''), target: '_blank' }, 'Try it on the demo page')));
+  const install = s.installed
+    // Done: when and where, and the snippet folded away (a toggle shows it).
+    ? h('div', { class: 'stack' }, h('p', { class: 'muted' }, `The chat first loaded on ${site.name} on ${dateTime(site.installed_at)}.`),
+      h('details', { class: 'snippet-toggle' }, h('summary', {}, 'Show snippet'), snippetBox()))
+    : h('div', { class: 'stack' }, snippetBox(),
+      h('p', { class: 'muted' }, 'This ticks by itself once the chat loads on a page of your site (the demo page does not count). ',
+        h('button', { class: 'ghost small', onclick: async () => { await welcomePage(app, root); toast(root.querySelector('li.done[data-step="installed"]') ? 'Installed: the chat is on your site.' : 'Not seen on your site yet.'); } }, 'Check again')));
   const steps = [
-    ['installed', 'Install the chat on your site', h('div', { class: 'stack' },
-      h('p', {}, 'Put this snippet on every page of your site, before </body>:'), h('pre', { class: 'snippet' }, site ? snippet(site.key) : ''),
-      h('div', { class: 'row-actions' }, site ? copyButton(() => snippet(site.key), 'Copy snippet') : null,
-        s.installed ? null : h('button', { class: 'ghost', onclick: async () => { localStorage.setItem(installedKey(), '1'); toast('Marked as installed.'); await welcomePage(app, root); } }, 'I have installed it'),
-        h('a', { href: '/demo?site=' + encodeURIComponent(site?.key || ''), target: '_blank' }, 'Try it on the demo page')))],
+    ['installed', 'Install the chat on your site', install],
     ['teammate', 'Invite a teammate', h('p', {}, h('a', { href: '#/admin/staff' }, 'Invite a colleague'), ' so nobody waits alone.')],
     ['hours', 'Set your business hours', h('p', {}, 'Tell visitors when someone answers: ', h('a', { href: '#/admin/sites' }, 'Sites → Hours'), '.')],
     ['answered', 'Answer your first chat', h('p', {}, 'Open the demo page in another window, write as a visitor, and answer from the ', h('a', { href: '#/inbox/waiting' }, 'inbox'), '.')],
@@ -714,7 +763,7 @@ export async function welcomePage(app, root) {
     h('p', { class: 'muted' }, done === steps.length ? 'All set: your workspace is ready.' : `${done} of ${steps.length} done. Finish setting up:`),
     h('progress', { max: steps.length, value: done, 'aria-label': `Set-up: ${done} of ${steps.length} done` }),
     h('ol', { class: 'checklist', 'aria-label': 'Set-up checklist' }, steps.map(([k, label, more]) => h('li', { class: s[k] ? 'done' : '', 'data-step': k },
-      h('div', { class: 'check-head' }, h('span', { class: 'tick', 'aria-hidden': 'true' }, s[k] ? '✓' : ''), h('strong', {}, label),
-        h('span', { class: 'sr' }, s[k] ? ' (done)' : ' (to do)')),
-      s[k] ? null : more))));
+      h('div', { class: 'check-head' }, h('span', { class: 'tick', 'aria-hidden': 'true' }, s[k] ? icon('check') : ''), h('strong', {}, label),
+        h('span', { class: s[k] ? 'step-state done' : 'sr' }, s[k] ? 'Done' : ' (to do)')),
+      s[k] && k !== 'installed' ? null : more))));
 }

@@ -1,13 +1,12 @@
 // The Account page's "Time zone" section: which zone this person's
 // dashboard (and their own mail) shows times in — their browser's, or one
 // they choose (stored with them: PATCH /api/v1/me {timezone}). Saving
-// re-renders the page so every time on it follows at once.
+// re-renders the page so every time on it follows at once, then says so
+// in a toast.
 
 import { api, h } from './api.js';
 import { browserZone, dateTime, setZone, zone, zones } from './time.js';
-
-// What the last save said, shown once by the re-rendered section.
-let saved = '';
+import { toast } from './ui.js';
 
 /** The section, as a card form. */
 export function zoneSection(app) {
@@ -20,8 +19,6 @@ export function zoneSection(app) {
   if (mine && !all.includes(mine)) select.append(h('option', { value: mine, selected: true }, mine));
   const error = h('p', { class: 'field-error', id: 'account-timezone-error', role: 'alert' });
   const now = h('p', { class: 'muted', id: 'account-timezone-now' }, `Now: ${dateTime(new Date())} (${zone()})`);
-  const status = h('p', { role: 'status', class: 'muted' }, saved);
-  saved = '';
   const form = h('form', { class: 'stack card zone-form', onsubmit: async (e) => {
     e.preventDefault();
     error.textContent = '';
@@ -31,9 +28,10 @@ export function zoneSection(app) {
       const tz = r.prefs?.timezone || null;
       if (app.live.me) app.live.me.timezone = tz;
       setZone(tz);
-      saved = tz ? `Saved: times now show in ${tz}.` : `Saved: times now show in your browser's zone (${browserZone()}).`;
+      const saved = tz ? `Saved: times now show in ${tz}.` : `Saved: times now show in your browser's zone (${browserZone()}).`;
       // Everything on screen follows the new zone: the page is drawn again.
       await app.routeNow();
+      toast(saved);
       document.getElementById('account-timezone')?.focus();
     } catch (err) {
       select.setAttribute('aria-invalid', 'true');
@@ -44,6 +42,6 @@ export function zoneSection(app) {
   h('h2', {}, 'Time zone'),
   h('p', { class: 'muted' }, 'The dashboard shows times in this zone. Times of another zone (a booking in its site’s zone, a visitor’s local time) say which zone they are in.'),
   h('label', { for: 'account-timezone' }, 'Show times in'), select, error, now,
-  h('button', { type: 'submit' }, 'Save time zone'), status);
+  h('div', { class: 'setting-foot' }, h('button', { type: 'submit' }, 'Save time zone')));
   return form;
 }
