@@ -5,6 +5,9 @@
 // one. Text is only ever set as text, never parsed as HTML.
 
 const when = (ts) => new Date(ts).toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' });
+// A message's time under a heading that gives the day: the time alone on that day.
+const at = (ts, day) => (new Date(ts).toDateString() === new Date(day).toDateString()
+  ? new Date(ts).toLocaleTimeString([], { hour: 'numeric', minute: '2-digit' }) : when(ts));
 
 /**
  * Shows the history in `view` (a section the panel shows instead of the
@@ -51,7 +54,7 @@ export async function show(view, ctx) {
     for (const m of c.messages) {
       const kind = m.from.kind;
       const el = h('div', { class: 'm ' + (kind === 'system' ? 'sys' : kind === 'visitor' ? 'me' : 'them') }, ...ctx.linkify(m.body));
-      if (kind !== 'system') el.append(h('span', { class: 'meta' }, (kind === 'staff' && m.from.name ? m.from.name + ' · ' : '') + when(m.ts)));
+      if (kind !== 'system') el.append(h('span', { class: 'meta' }, (kind === 'staff' && m.from.name ? m.from.name + ' · ' : '') + at(m.ts, c.created_at)));
       log.append(kind === 'staff' ? h('div', { class: 'row-m them' }, ctx.avatar({ name: m.from.name }), el) : el);
     }
     view.replaceChildren(
