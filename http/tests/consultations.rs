@@ -568,6 +568,10 @@ async fn a_booking_keeps_the_visitors_time_zone_for_staff() {
     let r = post(body).await;
     assert_eq!(r.status, 201, "{}", r.body);
     let id = r.body["id"].as_str().unwrap().to_string();
+    // The visitor's mail tells the time in their own zone, named.
+    let mail = w.sink.wait_for("tz@v.test", "your consultation").await;
+    let text = mail["text"].as_str().unwrap();
+    assert!(text.contains("(Europe/Paris)"), "{text}");
     let got = w
         .srv
         .call(

@@ -361,6 +361,8 @@ fn mail(
             "site": site.name, "name": b.name, "topic": b.topic,
             "start": b.span.start, "end": b.span.end,
             "link": link, "moved": b.history.iter().any(|h| h.what == "rescheduled"),
+            // The visitor's own zone when their browser named it (else the site's).
+            "tz": b.timezone,
         }),
     )?;
     Ok(())
