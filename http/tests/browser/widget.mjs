@@ -436,6 +436,12 @@ try {
     await composer.waitFor();
     assert.equal(await panel.locator('.hist').isVisible(), false);
     await panel.locator('.m.me', { hasText: 'A newer question' }).waitFor();
+    step('Escape leaves the history first, the panel stays open');
+    await open.click();
+    await list.waitFor();
+    await page.keyboard.press('Escape');
+    await composer.waitFor();
+    assert.equal(await bubble.getAttribute('aria-expanded'), 'true');
     step('the ongoing one in the list leads back to the chat too');
     await open.click();
     await rows.nth(0).click();

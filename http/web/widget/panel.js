@@ -200,7 +200,11 @@ function submit() {
   typingSent = 0;
 }
 
-document.addEventListener('keydown', (e) => { if (e.key === 'Escape') toParent({ t: 'close' }); });
+// Escape steps back: out of "Your conversations" first, then the panel closes.
+document.addEventListener('keydown', (e) => {
+  if (e.key !== 'Escape') return;
+  if (app.classList.contains('past')) showPast(false); else toParent({ t: 'close' });
+});
 input.addEventListener('keydown', (e) => {
   if (e.key === 'Enter' && !e.shiftKey) { e.preventDefault(); submit(); }
 });
