@@ -455,6 +455,9 @@ try {
     await cp.locator('#contact').waitFor();
     assert.equal(await cp.locator('#booking').isVisible(), false);
     assert.doesNotMatch(await cp.locator('body').innerText(), /book/i);
+    step('"How to reach us" opens the chat');
+    await cp.getByRole('button', { name: 'Start a chat' }).click();
+    await cp.frameLocator('iframe[title="Chat"]').locator('textarea[aria-label="Your message"]').waitFor();
     await cp.close();
     agent.close();
   } else if (scenario === 'proactive') {

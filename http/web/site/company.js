@@ -260,6 +260,7 @@ try {
       document.body.append(s);
       $('hero-actions').hidden = false;
       $('chat-now').onclick = () => window.Parley?.open();
+      $('way-chat-open').onclick = () => window.Parley?.open();
     }
   }
 } catch (e) {
