@@ -366,6 +366,13 @@ mod tests {
     }
 
     #[test]
+    fn the_panel_loads_its_history_view_by_its_versioned_url() {
+        let panel = String::from_utf8_lossy(&get("panel.js").unwrap().body).to_string();
+        assert!(panel.contains(&versioned(get("history.js").unwrap())));
+        assert!(!panel.contains("{{"), "{panel}");
+    }
+
+    #[test]
     fn the_frame_points_at_versioned_assets() {
         let html = String::from_utf8_lossy(&get("frame.html").unwrap().body).to_string();
         let js = get("panel.js").unwrap();
