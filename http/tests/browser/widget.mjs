@@ -136,6 +136,7 @@ async function companyLayoutAndFields(p, w, scheme) {
   if (w >= 1024) assert.ok(contact.x >= services.x + services.width, `the forms sit right of the company: ${JSON.stringify([services, contact])}`);
   else assert.ok(Math.abs(contact.x - services.x) < 1 && contact.y > services.y, 'one column on a phone');
   assert.match(await p.locator('.site-foot').innerText(), /Chat, contact, booking and newsletter by Parley/);
+  assert.match(await p.locator('#hours').innerText(), /Opening hours[\s\S]*Monday[\s\S]*Sunday[\s\S]*Times in UTC\./, 'the opening hours, in the site\'s zone, named');
   if (scheme !== 'light') return;
   step(`inline validation at ${w}`);
   const f = p.locator('#contact-form');

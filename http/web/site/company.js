@@ -221,6 +221,24 @@ function paint(color) {
   dark.addEventListener('change', apply);
 }
 
+// The site's business hours, day by day, in the site's zone (named).
+const DAYS = [['mon', 'Monday'], ['tue', 'Tuesday'], ['wed', 'Wednesday'], ['thu', 'Thursday'], ['fri', 'Friday'], ['sat', 'Saturday'], ['sun', 'Sunday']];
+function hours(cfg) {
+  const bh = cfg.business_hours;
+  if (!bh?.days?.length) return;
+  const today = new Intl.DateTimeFormat('en-US', { timeZone: bh.timezone, weekday: 'short' }).format(new Date()).slice(0, 3).toLowerCase();
+  const list = $('hours-list');
+  for (const [key, name] of DAYS) {
+    const spans = bh.days.filter((d) => d.day === key).sort((a, b) => a.open.localeCompare(b.open));
+    const dt = Object.assign(document.createElement('dt'), { textContent: name });
+    const dd = Object.assign(document.createElement('dd'), { textContent: spans.length ? spans.map((d) => `${d.open}–${d.close}`).join(', ') : 'Closed' });
+    if (key === today) { dt.className = dd.className = 'today'; dt.textContent += ' (today)'; }
+    list.append(dt, dd);
+  }
+  $('hours-zone').textContent = `Times in ${bh.timezone}.`;
+  $('hours').hidden = false;
+}
+
 function services(cfg) {
   if (!cfg.services?.length) return;
   $('service-list').replaceChildren(...cfg.services.map((s) => Object.assign(document.createElement('li'), { textContent: s })));
@@ -242,7 +260,7 @@ try {
     $('gone').hidden = false;
     $('gone').textContent = 'This page is not taking messages right now.';
   } else {
-    if (!only) { services(cfg); $('nav').hidden = false; }
+    if (!only) { services(cfg); hours(cfg); $('nav').hidden = false; }
     if (shows('contact')) contact(cfg);
     if (shows('booking')) await booking();
     if (shows('newsletter')) newsletter();
