@@ -331,6 +331,58 @@ pub struct BookingRecord {
     pub reminded: bool,
     pub history: Vec<BookingEvent>,
     pub created_at: Timestamp,
+    /// The visitor's time zone as their browser named it when they booked
+    /// (an IANA name), or empty when unknown (bookings made before it was
+    /// kept, or over the API without one).
+    pub timezone: String,
+}
+
+/// [`BookingRecord`] as stored before it kept the visitor's time zone:
+/// read with an empty one.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BookingRecordV1 {
+    pub id: BookingId,
+    pub tenant_id: TenantId,
+    pub site_id: SiteId,
+    pub name: String,
+    pub email: String,
+    pub phone: String,
+    pub company: String,
+    pub topic: String,
+    pub message: String,
+    pub span: Span,
+    pub status: BookingStatus,
+    pub assignee: Option<StaffId>,
+    pub notes: String,
+    pub link_version: u32,
+    pub reminded: bool,
+    pub history: Vec<BookingEvent>,
+    pub created_at: Timestamp,
+}
+
+impl From<BookingRecordV1> for BookingRecord {
+    fn from(v: BookingRecordV1) -> Self {
+        Self {
+            id: v.id,
+            tenant_id: v.tenant_id,
+            site_id: v.site_id,
+            name: v.name,
+            email: v.email,
+            phone: v.phone,
+            company: v.company,
+            topic: v.topic,
+            message: v.message,
+            span: v.span,
+            status: v.status,
+            assignee: v.assignee,
+            notes: v.notes,
+            link_version: v.link_version,
+            reminded: v.reminded,
+            history: v.history,
+            created_at: v.created_at,
+            timezone: String::new(),
+        }
+    }
 }
 
 impl BookingRecord {

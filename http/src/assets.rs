@@ -56,6 +56,11 @@ const FILES: &[(&str, &str, &[u8])] = &[
         include_bytes!("../web/widget/panel.js"),
     ),
     (
+        "history.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../web/widget/history.js"),
+    ),
+    (
         "panel.css",
         "text/css; charset=utf-8",
         include_bytes!("../web/widget/panel.css"),
@@ -249,6 +254,17 @@ pub fn all() -> &'static HashMap<&'static str, Asset> {
             .iter()
             .map(|(n, t, b)| (*n, build(n, t, b.to_vec())))
             .collect();
+        // The panel loads its history view lazily, by its versioned URL.
+        let panel = String::from_utf8_lossy(&m["panel.js"].body)
+            .replace("{{history.js}}", &versioned(&m["history.js"]));
+        m.insert(
+            "panel.js",
+            build(
+                "panel.js",
+                "text/javascript; charset=utf-8",
+                panel.into_bytes(),
+            ),
+        );
         let html = String::from_utf8_lossy(&m["frame.html"].body)
             .replace("{{panel.js}}", &versioned(&m["panel.js"]))
             .replace("{{panel.css}}", &versioned(&m["panel.css"]));
@@ -347,6 +363,13 @@ mod tests {
         );
         let served = &get("loader.js").unwrap().body;
         assert!(!served.starts_with(b"//") && !served.starts_with(b" "));
+    }
+
+    #[test]
+    fn the_panel_loads_its_history_view_by_its_versioned_url() {
+        let panel = String::from_utf8_lossy(&get("panel.js").unwrap().body).to_string();
+        assert!(panel.contains(&versioned(get("history.js").unwrap())));
+        assert!(!panel.contains("{{"), "{panel}");
     }
 
     #[test]

@@ -116,6 +116,7 @@ mod tests {
             reminded: false,
             history: Vec::new(),
             created_at: Timestamp::now(),
+            timezone: "Europe/Paris".into(),
         };
         let a = invitation(&b, "Acme", "desk@acme.test", "acme.test");
         let text = String::from_utf8(a.data).unwrap();

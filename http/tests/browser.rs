@@ -124,7 +124,8 @@ async fn the_widget_works_in_a_real_browser() {
 }
 
 /// The widget's whole life (`anew`, `proactive`: a closed conversation,
-/// reloads, a new conversation; checked over the API from the script) and
+/// reloads, a new conversation; checked over the API from the script;
+/// `history`: the visitor's past conversations, read-only, loaded lazily) and
 /// the company page under its own CSP (`company`: the bubble styled, the
 /// chat, slots in the visitor's zone, dark mode at two sizes, an embedded
 /// form, no console error or CSP violation, axe-core clean).
@@ -138,7 +139,7 @@ async fn the_widgets_whole_life_and_the_company_page() {
         eprintln!("skipping the browser tests: {why}; `bash .ci/run` installs what they need");
         return;
     }
-    for name in ["anew", "proactive", "company"] {
+    for name in ["anew", "proactive", "history", "company"] {
         let mut srv = Server::start();
         let token = srv.login(OWNER).await;
         if name == "company" {
@@ -171,6 +172,8 @@ async fn the_widgets_whole_life_and_the_company_page() {
         "company-390-dark.png",
         "company-chat-1280-dark.png",
         "company-chat-390-dark.png",
+        "history-list.png",
+        "history-one-390-dark.png",
     ] {
         let p = common::browser::shots("widget.mjs").join(shot);
         assert!(std::fs::metadata(&p).is_ok_and(|m| m.len() > 1000), "{p:?}");

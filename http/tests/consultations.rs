@@ -533,3 +533,77 @@ async fn a_reminder_with_the_invitation_goes_out_before_the_consultation() {
         .count();
     assert_eq!(n, 1);
 }
+
+#[tokio::test]
+async fn a_booking_keeps_the_visitors_time_zone_for_staff() {
+    let Some(w) = world().await else { return };
+    let key = w.srv.site_key().to_string();
+    let slots = w.srv.slots(&key).await;
+    let (one, two) = (
+        slot_of(&slots, &at(2, 10, 0))["start"].clone(),
+        slot_of(&slots, &at(2, 11, 0))["start"].clone(),
+    );
+    let post = |body: Value| {
+        let srv = &w.srv;
+        let key = key.clone();
+        async move {
+            srv.call(
+                "POST",
+                &format!("/api/v1/public/{key}/consultations"),
+                None,
+                Some(body),
+            )
+            .await
+        }
+    };
+    // Not a zone jiff knows: refused, and the slot stays free.
+    let mut bad = book_body("tz@v.test", &one);
+    bad["timezone"] = json!("Mars/Olympus_Mons");
+    let r = post(bad).await;
+    assert_eq!((r.status, r.code()), (400, "invalid"), "{}", r.body);
+    assert!(w.srv.slots(&key).await.iter().any(|s| s["start"] == one));
+    // The browser's zone is kept and shown to staff with the booking.
+    let mut body = book_body("tz@v.test", &one);
+    body["timezone"] = json!("Europe/Paris");
+    let r = post(body).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.body["id"].as_str().unwrap().to_string();
+    // The visitor's mail tells the time in their own zone, named.
+    let mail = w.sink.wait_for("tz@v.test", "your consultation").await;
+    let text = mail["text"].as_str().unwrap();
+    assert!(text.contains("(Europe/Paris)"), "{text}");
+    let got = w
+        .srv
+        .call(
+            "GET",
+            &format!("/api/v1/consultations/{id}"),
+            Some(&w.owner),
+            None,
+        )
+        .await;
+    assert_eq!(got.status, 200, "{}", got.body);
+    assert_eq!(got.body["timezone"], "Europe/Paris", "{}", got.body);
+    let list = w
+        .srv
+        .call("GET", "/api/v1/consultations", Some(&w.owner), None)
+        .await;
+    assert!(
+        list.body.to_string().contains("Europe/Paris"),
+        "{}",
+        list.body
+    );
+    // Without one (an API client), the zone is simply unknown.
+    let r = post(book_body("api@v.test", &two)).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.body["id"].as_str().unwrap();
+    let got = w
+        .srv
+        .call(
+            "GET",
+            &format!("/api/v1/consultations/{id}"),
+            Some(&w.owner),
+            None,
+        )
+        .await;
+    assert_eq!(got.body["timezone"], "", "{}", got.body);
+}

@@ -517,3 +517,84 @@ async fn the_visitor_details_list_every_conversation_closed_ones_too() {
         .await;
     assert_eq!(r.status, 404, "{}", r.body);
 }
+
+/// The widget's "Your conversations": `POST /public/{key}/history`.
+async fn history(srv: &Server, visitor_token: &str) -> Resp {
+    srv.call(
+        "POST",
+        &format!("/api/v1/public/{}/history", srv.site_key()),
+        None,
+        Some(json!({ "visitor_token": visitor_token })),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_visitor_reads_their_own_past_conversations_and_nobody_elses() {
+    let srv = Server::start();
+    let (mut staff, _) = srv.staff(OWNER).await;
+    let (mut vis, welcome) = srv.visitor(None).await;
+    let vtoken = welcome["visitor_token"].as_str().unwrap().to_string();
+    vis.send(json!({"type":"send","client_id":"v1","body":"First question"}))
+        .await;
+    let old = id(&vis.until_type("ack").await);
+    staff
+        .send(json!({"type":"claim","conversation_id":old}))
+        .await;
+    staff
+        .send(json!({"type":"send","conversation_id":old,"client_id":"s1","body":"Answered"}))
+        .await;
+    vis.until(|f| f["type"] == "message" && f["body"] == "Answered")
+        .await;
+    close(&mut staff, &mut vis, &old).await;
+    vis.send(json!({"type":"send","client_id":"v2","body":"Second question"}))
+        .await;
+    let new = id(&vis.until_type("ack").await);
+    assert_ne!(new, old);
+    // Someone else on the same site.
+    let (mut other, w2) = srv.visitor(None).await;
+    let other_token = w2["visitor_token"].as_str().unwrap().to_string();
+    other
+        .send(json!({"type":"send","client_id":"o1","body":"Not yours"}))
+        .await;
+    other.until_type("ack").await;
+
+    let r = history(&srv, &vtoken).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let convs = r.body["conversations"].as_array().unwrap();
+    let ids: Vec<&str> = convs.iter().map(|c| c["id"].as_str().unwrap()).collect();
+    assert_eq!(
+        ids,
+        [new.as_str(), old.as_str()],
+        "newest first: {}",
+        r.body
+    );
+    assert_eq!(convs[1]["status"], "closed");
+    let bodies = |c: &Value| -> Vec<String> {
+        c["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["from"]["kind"] != "system")
+            .map(|m| m["body"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(bodies(&convs[1]), ["First question", "Answered"]);
+    let answer = convs[1]["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["body"] == "Answered")
+        .unwrap();
+    assert_eq!(answer["from"]["kind"], "staff", "{answer}");
+    assert_eq!(bodies(&convs[0]), ["Second question"]);
+    assert!(!r.body.to_string().contains("Not yours"), "{}", r.body);
+
+    let r = history(&srv, &other_token).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["conversations"].as_array().unwrap().len(), 1);
+    assert!(!r.body.to_string().contains("First question"), "{}", r.body);
+    // A token that is no visitor's of this site reads nothing.
+    let r = history(&srv, "forged").await;
+    assert_eq!(r.status, 404, "{}", r.body);
+}

@@ -1,12 +1,11 @@
 //! Consultations: a site's form settings (services, booking rules) and its
 //! bookings, newest first by id.
 
-use crate::accounts::newest_first;
 use crate::codec::{decode, encode};
 use crate::stores::get;
 use crate::{keys, Result, Store, WriteBatch};
 use parley_engine::account::SiteForms;
-use parley_engine::booking::BookingRecord;
+use parley_engine::booking::{BookingRecord, BookingRecordV1};
 use parley_engine::*;
 
 /// Site forms and bookings.
@@ -37,6 +36,13 @@ pub trait BookingStore {
     ) -> Result<Vec<(Timestamp, TenantId, BookingId)>>;
 }
 
+/// A booking as stored, by this build or by one from before bookings kept
+/// the visitor's time zone (read with an empty one).
+pub(crate) fn decode_booking(bytes: &[u8]) -> Result<BookingRecord> {
+    decode::<BookingRecord>(bytes)
+        .or_else(|e| decode::<BookingRecordV1>(bytes).map(Into::into).or(Err(e)))
+}
+
 impl BookingStore for Store {
     fn site_forms(&self, t: TenantId, s: SiteId) -> Result<SiteForms> {
         Ok(get(
@@ -61,10 +67,10 @@ impl BookingStore for Store {
     }
 
     fn booking(&self, t: TenantId, id: BookingId) -> Result<Option<BookingRecord>> {
-        get(
-            self.data(),
-            &keys::by_id(t, keys::ks::BOOKING, id.to_bytes()),
-        )
+        self.data()
+            .get(keys::by_id(t, keys::ks::BOOKING, id.to_bytes()))?
+            .map(|v| decode_booking(&v))
+            .transpose()
     }
 
     fn bookings(
@@ -74,8 +80,22 @@ impl BookingStore for Store {
         limit: usize,
         keep: &dyn Fn(&BookingRecord) -> bool,
     ) -> Result<Vec<BookingRecord>> {
-        let before = before.map(|b| keys::by_id(t, keys::ks::BOOKING, b.to_bytes()));
-        newest_first(self, t, keys::ks::BOOKING, before, limit, keep)
+        let start = keys::keyspace(t, keys::ks::BOOKING);
+        let end = before.map_or_else(
+            || keys::keyspace(t, keys::ks::BOOKING + 1),
+            |b| keys::by_id(t, keys::ks::BOOKING, b.to_bytes()),
+        );
+        let mut out = Vec::new();
+        for kv in self.data().range(start..end).rev() {
+            let r = decode_booking(&kv?.1)?;
+            if keep(&r) {
+                out.push(r);
+                if out.len() >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(out)
     }
 
     fn bookings_holding(&self, t: TenantId, after: Timestamp) -> Result<Vec<BookingRecord>> {
@@ -84,7 +104,7 @@ impl BookingStore for Store {
             .data()
             .scan_prefix(keys::keyspace(t, keys::ks::BOOKING))
         {
-            let b: BookingRecord = decode(&kv?.1)?;
+            let b = decode_booking(&kv?.1)?;
             if b.status.holds_slot() && b.span.end > after {
                 out.push(b);
             }

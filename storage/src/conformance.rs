@@ -57,6 +57,7 @@ cases![
     staff_prefs_keep_their_time_zone_and_the_first_layout_still_reads,
     site_settings_from_before_the_widget_theme_read_as_auto,
     site_settings_from_before_the_reopen_window_read_as_the_servers,
+    bookings_keep_the_visitors_zone_and_older_ones_still_read,
 ];
 
 fn key(i: u32) -> Vec<u8> {
@@ -864,4 +865,48 @@ pub fn site_settings_from_before_the_reopen_window_read_as_the_servers(store: &S
     store.put_site_settings(&mut b, t, s, &own);
     store.write_now(b).unwrap();
     assert_eq!(store.site_settings(t, s).unwrap(), own);
+}
+
+pub fn bookings_keep_the_visitors_zone_and_older_ones_still_read(store: &Store) {
+    use parley_engine::booking::{BookingRecord, BookingRecordV1, BookingStatus, Span};
+    let (t, s) = (TenantId::new(), SiteId::new());
+    let at = Timestamp::now();
+    let old = BookingRecordV1 {
+        id: BookingId::new(),
+        tenant_id: t,
+        site_id: s,
+        name: "Old".into(),
+        email: "old@example.test".into(),
+        phone: String::new(),
+        company: String::new(),
+        topic: String::new(),
+        message: String::new(),
+        span: Span { start: at, end: at },
+        status: BookingStatus::Requested,
+        assignee: None,
+        notes: String::new(),
+        link_version: 0,
+        reminded: false,
+        history: Vec::new(),
+        created_at: at,
+    };
+    let new = BookingRecord {
+        id: BookingId::new(),
+        name: "New".into(),
+        timezone: "America/New_York".into(),
+        ..BookingRecord::from(old.clone())
+    };
+    let mut b = WriteBatch::new();
+    b.put(
+        keys::by_id(t, keys::ks::BOOKING, old.id.to_bytes()),
+        crate::codec::encode(&old),
+    );
+    store.put_booking(&mut b, &new);
+    store.write_now(b).unwrap();
+    let read = store.booking(t, old.id).unwrap().unwrap();
+    assert_eq!((read.name.as_str(), read.timezone.as_str()), ("Old", ""));
+    assert_eq!(store.booking(t, new.id).unwrap().unwrap(), new);
+    let all = store.bookings(t, None, 10, &|_| true).unwrap();
+    assert_eq!(all.len(), 2);
+    assert!(all.contains(&new) && all.iter().any(|b| b.id == old.id));
 }

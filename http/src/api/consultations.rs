@@ -94,7 +94,7 @@ pub fn view(b: &BookingRecord) -> Value {
         "id": b.id, "site_id": b.site_id, "name": b.name, "email": b.email, "phone": b.phone,
         "company": b.company, "topic": b.topic, "message": b.message,
         "start": b.span.start, "end": b.span.end, "status": b.status, "assignee": b.assignee,
-        "notes": b.notes, "history": b.history.iter().map(|h| json!({"at": h.at, "what": h.what, "by": h.by})).collect::<Vec<_>>(),
+        "notes": b.notes, "timezone": b.timezone, "history": b.history.iter().map(|h| json!({"at": h.at, "what": h.what, "by": h.by})).collect::<Vec<_>>(),
         "created_at": b.created_at,
     })
 }

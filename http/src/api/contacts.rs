@@ -244,3 +244,68 @@ pub async fn export(
     )
     .await
 }
+
+/// `POST /public/{site_key}/history` body.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryRequest {
+    /// The widget's visitor token: whose conversations.
+    visitor_token: String,
+}
+
+/// At most this many conversations, newest first, in a visitor's history.
+const HISTORY_CONVERSATIONS: usize = 20;
+/// At most this many messages (the last ones) of each.
+const HISTORY_MESSAGES: usize = 200;
+
+/// The visitor's own conversations on this site, newest first, each with
+/// its messages (private notes left out): the widget's "Your
+/// conversations". A token only ever reads its own visitor's.
+#[utoipa::path(post, path = "/api/v1/public/{site_key}/history", tag = "public",
+    params(("site_key" = String, Path)), request_body = HistoryRequest,
+    responses((status = 200, body = Object,
+            description = "`{conversations:[{id,status,created_at,updated_at,rating,messages:[{seq,from:{kind,name},body,ts}]}]}`"),
+        (status = 400),
+        (status = 403, description = "`origin_not_allowed`, or `tenant_suspended`"),
+        (status = 404, description = "no site, or a token that is not this site's visitor"),
+        (status = 429)))]
+pub async fn history(
+    State(app): State<App>,
+    Path(key): Path<String>,
+    headers: HeaderMap,
+    caller: Caller,
+    ApiJson(req): ApiJson<HistoryRequest>,
+) -> Result<Json<Value>, ApiError> {
+    use parley_storage::PrivacyStore;
+    let site = site_for_post(&app, &key, &headers)?;
+    app.limiters.api(caller.ip)?;
+    let visitor = app
+        .visitor_on(&site, &req.visitor_token)
+        .ok_or_else(|| ApiError::not_found("visitor"))?
+        .visitor;
+    let data = app.store.visitor_data(site.tenant_id, visitor)?;
+    let mut convs: Vec<_> = data
+        .map(|d| d.conversations)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(c, _)| c.site_id == site.id && c.visitor_id == visitor)
+        .collect();
+    convs.sort_by_key(|(c, _)| std::cmp::Reverse(c.created_at));
+    convs.truncate(HISTORY_CONVERSATIONS);
+    let conversations: Vec<Value> = convs
+        .iter()
+        .map(|(c, log)| {
+            let shown: Vec<_> = log.iter().filter(|m| !m.private).collect();
+            let from = shown.len().saturating_sub(HISTORY_MESSAGES);
+            json!({
+                "id": c.id, "status": c.status, "created_at": c.created_at, "updated_at": c.updated_at,
+                "rating": c.rating.as_ref().map(|r| r.score),
+                "messages": shown[from..].iter().map(|m| json!({
+                    "seq": m.seq, "from": {"kind": m.from.kind, "name": m.from.name},
+                    "body": m.body, "ts": m.ts,
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "conversations": conversations })))
+}

@@ -108,6 +108,7 @@ fn routes() -> OpenApiRouter<App> {
         .routes(routes!(public::config))
         .routes(routes!(contacts::submit))
         .routes(routes!(contacts::transcript))
+        .routes(routes!(contacts::history))
         .routes(routes!(consultations::slots))
         .routes(routes!(consultations::book))
         .routes(routes!(newsletter::sign_up))

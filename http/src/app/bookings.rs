@@ -176,6 +176,10 @@ pub struct BookingInput {
     /// Honeypot: hidden from people, filled by bots.
     #[serde(default)]
     website: String,
+    /// The visitor's time zone, as their browser names it (an IANA name
+    /// such as `Europe/Paris`); kept with the booking for staff to see.
+    #[serde(default)]
+    timezone: String,
 }
 
 fn field(value: &str, name: &str, max: usize, required: bool) -> Result<String, ApiError> {
@@ -209,6 +213,7 @@ pub async fn book(
     let company = field(&input.company, "company", 100, false)?;
     let message = field(&input.notes, "notes", 2000, false)?;
     let start = parse_start(&input.start)?;
+    let timezone = parley_engine::account::valid_timezone(&input.timezone)?;
     let forms = app.store.site_forms(t, site.id)?;
     let rules = forms.consultations;
     let topic = field(&input.topic, "topic", 100, !rules.topics.is_empty())?;
@@ -248,6 +253,7 @@ pub async fn book(
             by: "visitor".into(),
         }],
         created_at: now,
+        timezone,
     };
     if !input.website.is_empty() {
         tracing::info!(site = %site.id, "booking form honeypot filled; dropped");
@@ -355,6 +361,8 @@ fn mail(
             "site": site.name, "name": b.name, "topic": b.topic,
             "start": b.span.start, "end": b.span.end,
             "link": link, "moved": b.history.iter().any(|h| h.what == "rescheduled"),
+            // The visitor's own zone when their browser named it (else the site's).
+            "tz": b.timezone,
         }),
     )?;
     Ok(())

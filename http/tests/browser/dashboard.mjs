@@ -1166,6 +1166,10 @@ try {
     await shotsOf(owner, 'consultations', '#/consultations');
     step('a status change asks first: cancelled, it stays; confirmed, it changes');
     await owner.locator('.week .slot', { hasText: 'Zed' }).first().click();
+    step('the booking names the zone the visitor booked from; the week names the viewer\'s');
+    const visitorZone = await visitor.evaluate(() => Intl.DateTimeFormat().resolvedOptions().timeZone);
+    assert.ok((await owner.locator('.visitor-zone').innerText()).includes(visitorZone), 'the visitor\'s zone is shown');
+    assert.match(await owner.locator('.week-zone').innerText(), /Times in your time zone: \S+/);
     const status = owner.locator('.card').getByLabel('Status', { exact: true });
     await status.selectOption('confirmed');
     const sure = owner.getByRole('dialog', { name: 'Mark as confirmed?' });

@@ -2,7 +2,7 @@
 // Run by http/tests/browser.rs, which starts the server and passes:
 //   PARLEY_BASE, PARLEY_SITE_KEY, PARLEY_STAFF_TOKEN, PARLEY_SHOTS (dir),
 //   PARLEY_SCENARIO (chat | restart | offline | hours | prechat | identity | engage |
-//   anew | proactive | company).
+//   anew | proactive | history | company).
 // For `restart` it prints `RESTART` and waits for a line on stdin once the
 // server is back on the same address. Exits non-zero on the first failure.
 import { chromium } from 'playwright-core';
@@ -127,6 +127,38 @@ async function axe(p) {
     .filter((v) => v.impact === 'serious' || v.impact === 'critical')
     .map((v) => `${v.id}: ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(' | ')}`));
   return r;
+}
+
+/** The company page: two columns from 1024 px, one on a phone; each field's problem under it. */
+async function companyLayoutAndFields(p, w, scheme) {
+  const services = await p.locator('#services').boundingBox();
+  const contact = await p.locator('#contact').boundingBox();
+  if (w >= 1024) assert.ok(contact.x >= services.x + services.width, `the forms sit right of the company: ${JSON.stringify([services, contact])}`);
+  else assert.ok(Math.abs(contact.x - services.x) < 1 && contact.y > services.y, 'one column on a phone');
+  assert.match(await p.locator('.site-foot').innerText(), /Chat, contact, booking and newsletter by Parley/);
+  assert.match(await p.locator('#hours').innerText(), /Opening hours[\s\S]*Monday[\s\S]*Sunday[\s\S]*Times in UTC\./, 'the opening hours, in the site\'s zone, named');
+  if (scheme !== 'light') return;
+  step(`inline validation at ${w}`);
+  const f = p.locator('#contact-form');
+  await f.getByRole('button', { name: 'Send message' }).click();
+  const email = f.locator('input[name=email]');
+  assert.equal(await email.getAttribute('aria-invalid'), 'true');
+  const said = p.locator('#' + await email.getAttribute('aria-describedby'));
+  assert.equal(await said.innerText(), 'Please enter your email.');
+  assert.ok(await email.evaluate((el) => el === document.activeElement), 'the first wrong field has the focus');
+  assert.equal(await f.locator('textarea[name=message]').getAttribute('aria-invalid'), 'true');
+  await email.fill('not-an-address');
+  assert.match(await said.innerText(), /email address like name@example.com/);
+  await p.screenshot({ path: `${shots}/company-errors-${w}.png` });
+  await email.fill('ok@mail.test');
+  assert.equal(await email.getAttribute('aria-invalid'), null, 'a corrected field is no longer marked');
+  assert.equal(await said.count(), 0);
+  await f.locator('textarea[name=message]').fill('x');
+  assert.equal(await f.locator('.field-error').count(), 0);
+  step('the booking form asks for a time under the times');
+  const b = p.locator('#booking-form');
+  await b.getByRole('button', { name: 'Book' }).click();
+  assert.equal(await p.locator('#times-error').innerText(), 'Please pick a time.');
 }
 
 try {
@@ -350,6 +382,85 @@ try {
     assert.equal(await panel.locator('.row-m .av').first().innerText(), await face.innerText());
     await page.screenshot({ path: `${shots}/new-conversation.png` });
     agent.close();
+  } else if (scenario === 'history') {
+    const agent = await staff(env('PARLEY_STAFF_TOKEN'));
+    const lazy = [];
+    page.on('request', (r) => { if (/\/widget\/assets\/history\./.test(r.url())) lazy.push(r.url()); });
+    await openDemo();
+    step('a chat, closed by staff, then a new one');
+    const first = await chatThenClose(agent, 'An old question');
+    await say('A newer question');
+    const m = await agent.until((f) => f.type === 'message' && f.body === 'A newer question');
+    assert.notEqual(m.conversation_id, first);
+    await panel.locator('.m.me:not(.pending)', { hasText: 'A newer question' }).waitFor();
+    assert.equal(lazy.length, 0, 'the history code loads only when opened');
+    step('the new conversation starts on a clean page; the old one is a tap away');
+    assert.equal(await panel.locator('.log .m', { hasText: 'An old question' }).count(), 0);
+    await panel.locator('.log .hello').waitFor();
+    await panel.getByRole('button', { name: 'See your earlier conversations' }).click();
+    await panel.getByRole('list', { name: 'Your conversations' }).waitFor();
+    await panel.getByRole('button', { name: '← Back to the chat' }).click();
+    await composer.waitFor();
+    step('"Your conversations" lists both, newest first, from the header');
+    const open = panel.getByRole('button', { name: 'Your conversations' });
+    await open.click();
+    const list = panel.getByRole('list', { name: 'Your conversations' });
+    await list.waitFor();
+    assert.equal(new Set(lazy).size, 1, 'the history code loaded on demand, once');
+    const rows = list.locator('button.conv');
+    assert.equal(await rows.count(), 2);
+    assert.match(await rows.nth(0).innerText(), /Ongoing[\s\S]*A newer question/);
+    assert.match(await rows.nth(1).innerText(), /Closed[\s\S]*Glad to help/);
+    assert.equal(await composer.isVisible(), false, 'the chat steps aside');
+    await page.screenshot({ path: `${shots}/history-list.png` });
+    step('the closed one opens read-only with its date');
+    await rows.nth(1).click();
+    const past = panel.locator('.hist .log.past');
+    await past.waitFor();
+    assert.deepEqual((await past.locator('.m.me').allInnerTexts()).map((t) => t.split('\n')[0]), ['An old question']);
+    assert.deepEqual((await past.locator('.m.them').allInnerTexts()).map((t) => t.split('\n')[0]), ['Glad to help']);
+    assert.match(await panel.locator('.hist h2').innerText(), /\d/, 'the heading is its date');
+    assert.equal(await panel.locator('.hist textarea, .hist input').count(), 0, 'read-only');
+    await panel.getByText('This conversation is closed.').waitFor();
+    await page.screenshot({ path: `${shots}/history-one.png` });
+    step('at phone size in dark mode');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.emulateMedia({ colorScheme: 'dark' });
+    const bg = await panel.locator('.hist').evaluate((el) => getComputedStyle(el).backgroundColor);
+    assert.notEqual(bg, 'rgb(249, 250, 251)', 'the history follows dark mode');
+    await page.screenshot({ path: `${shots}/history-one-390-dark.png` });
+    await panel.getByRole('button', { name: '← All conversations' }).click();
+    await list.waitFor();
+    await page.screenshot({ path: `${shots}/history-list-390-dark.png` });
+    step('back to the chat: the current conversation, the composer ready');
+    await panel.getByRole('button', { name: '← Back to the chat' }).click();
+    await composer.waitFor();
+    assert.equal(await panel.locator('.hist').isVisible(), false);
+    await panel.locator('.m.me', { hasText: 'A newer question' }).waitFor();
+    step('Escape leaves the history first, the panel stays open');
+    await open.click();
+    await list.waitFor();
+    await page.keyboard.press('Escape');
+    await composer.waitFor();
+    assert.equal(await bubble.getAttribute('aria-expanded'), 'true');
+    step('the ongoing one in the list leads back to the chat too');
+    await open.click();
+    await rows.nth(0).click();
+    await composer.waitFor();
+    await say('Still here');
+    const again = await agent.until((f) => f.type === 'message' && f.body === 'Still here');
+    assert.equal(again.conversation_id, m.conversation_id, 'the chat goes on in the current conversation');
+    step('with bookings off, the company page never mentions them');
+    const cp = await browser.newPage();
+    await cp.goto(`${base}/s/${key}`);
+    await cp.locator('#contact').waitFor();
+    assert.equal(await cp.locator('#booking').isVisible(), false);
+    assert.doesNotMatch(await cp.locator('body').innerText(), /book/i);
+    step('"How to reach us" opens the chat');
+    await cp.getByRole('button', { name: 'Start a chat' }).click();
+    await cp.frameLocator('iframe[title="Chat"]').locator('textarea[aria-label="Your message"]').waitFor();
+    await cp.close();
+    agent.close();
   } else if (scenario === 'proactive') {
     const agent = await staff(env('PARLEY_STAFF_TOKEN'));
     await openDemo();
@@ -408,6 +519,7 @@ try {
         assert.ok(await p.evaluate(() => document.documentElement.scrollWidth <= document.documentElement.clientWidth), `${label}: the page scrolls sideways`);
         assert.deepEqual(await axe(p), [], `${label}: axe-core`);
         await p.screenshot({ path: `${shots}/company-${w}-${scheme}.png`, fullPage: true });
+        await companyLayoutAndFields(p, w, scheme);
         step(`the chat opens and sends at ${label}`);
         await b.click();
         const frame = p.frameLocator('iframe[title="Chat"]');

@@ -330,6 +330,13 @@ pub(super) fn rows() -> Vec<Row> {
             |_| Some(json!({"visitor_token": "bogus", "email": "v@mail.test"})),
             all(404),
         ),
+        r(
+            "POST",
+            "/api/v1/public/{site_key}/history",
+            Fix::SiteKey,
+            |_| Some(json!({"visitor_token": "bogus"})),
+            all(404),
+        ),
         r("GET", "/api/v1/contact-messages", Fix::None, ANY, STAFF_OK),
         r(
             "GET",

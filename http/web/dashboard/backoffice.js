@@ -73,7 +73,20 @@ export function formsCard(site, out, canManage) {
 
 const STATUSES = ['requested', 'confirmed', 'completed', 'cancelled', 'no_show'];
 const label = (s) => s.replace('_', ' ');
-const startOfWeek = (d) => { const x = new Date(d); x.setHours(0, 0, 0, 0); x.setDate(x.getDate() - ((x.getDay() + 6) % 7)); return x; };
+// The week grid runs in the viewer's zone (Account's, else the browser's):
+// midnight there, the nearest one to `d` (so a DST change never shifts a day).
+const inZone = (d, o) => new Intl.DateTimeFormat('en-US', { ...o, timeZone: zone() }).formatToParts(d);
+const midnight = (d) => {
+  const p = Object.fromEntries(inZone(d, { hour: 'numeric', minute: 'numeric', second: 'numeric', hourCycle: 'h23' }).map((x) => [x.type, x.value]));
+  const since = ((+p.hour % 24) * 3600 + +p.minute * 60 + +p.second) * 1000 + d.getMilliseconds();
+  return new Date(+d + (since > 432e5 ? 864e5 - since : -since));
+};
+const DAY_MS = 864e5;
+const addDays = (d, n) => midnight(new Date(+d + n * DAY_MS));
+const startOfWeek = (d) => {
+  const wd = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'].indexOf(inZone(d, { weekday: 'short' })[0].value);
+  return addDays(midnight(d), -Math.max(0, wd));
+};
 const dayName = (d) => day(d);
 const hm = (t) => time(t);
 
@@ -88,17 +101,19 @@ export async function consultationsPage(app, root, id) {
   const title = h('h2', { class: 'week-title' });
   const sites = (await api('GET', '/api/v1/sites').catch(() => ({ items: [] }))).items;
   const empty = h('div', { class: 'empty empty-state', hidden: true });
+  const zoneNote = h('p', { class: 'muted week-zone' });
   const status = h('select', { 'aria-label': 'Filter by status', onchange: () => load() }, h('option', { value: '' }, 'Any status'), STATUSES.map((s) => h('option', { value: s }, label(s))));
   const table = h('table', { 'aria-label': 'Consultations this week' },
     h('thead', {}, h('tr', {}, ['When', 'Who', 'Topic', 'With', 'Status'].map((t, i) => h('th', { class: i === 2 || i === 3 ? 'hide-phone' : '' }, t)))), body);
   const load = () => tryApi(out, async () => {
-    const to = new Date(week); to.setDate(to.getDate() + 7);
+    const to = addDays(week, 7);
     const q = new URLSearchParams({ from: week.toISOString(), to: to.toISOString(), limit: 500 });
     if (status.value) q.set('status', status.value);
     const r = await api('GET', '/api/v1/consultations?' + q);
     const items = r.items.sort((a, b) => a.start.localeCompare(b.start));
     title.textContent = 'Week of ' + day(week, { long: true });
-    const days = [...Array(7)].map((_, i) => { const d = new Date(week); d.setDate(d.getDate() + i); return d; });
+    zoneNote.textContent = 'Times in your time zone: ' + zone();
+    const days = [...Array(7)].map((_, i) => addDays(week, i));
     cal.replaceChildren(...days.map((d) => {
       const mine = items.filter((b) => sameDay(b.start, d));
       return h('div', { class: 'wday', role: 'listitem', 'aria-label': dayName(d) }, h('div', { class: 'wday-name' }, dayName(d)),
@@ -119,16 +134,16 @@ export async function consultationsPage(app, root, id) {
     empty.replaceChildren(icon('calendar'),
       h('p', {}, h('strong', {}, status.value ? `No ${label(status.value).toLowerCase()} consultations this week.` : 'No consultations this week.')),
       h('p', { class: 'muted' }, 'Visitors book a call from your company page and the chat; each booking appears here to confirm, complete or cancel.'),
-      off && first ? (app.can('manage')
+      ...(off && first ? [app.can('manage')
         ? h('p', {}, 'Bookings are off. ', h('a', { href: `#/admin/sites/${first.id}/bookings` }, 'Turn them on in Sites › Bookings'))
-        : h('p', { class: 'muted' }, 'Bookings are off: an owner or admin turns them on in Sites › Bookings.')) : null);
+        : h('p', { class: 'muted' }, 'Bookings are off: an owner or admin turns them on in Sites › Bookings.')] : []));
   });
-  const move = (days) => { week = new Date(week); week.setDate(week.getDate() + days); load(); };
+  const move = (days) => { week = addDays(week, days); load(); };
   root.replaceChildren(h('h1', {}, 'Consultations'), out,
     h('div', { class: 'row-actions' }, h('button', { class: 'ghost', onclick: () => move(-7), 'aria-label': 'Previous week' }, '← Previous'),
       h('button', { class: 'ghost', onclick: () => { week = startOfWeek(new Date()); load(); } }, 'This week'),
       h('button', { class: 'ghost', onclick: () => move(7), 'aria-label': 'Next week' }, 'Next →'), status),
-    title, cal,
+    title, zoneNote, cal,
     h('div', { class: 'split wide list-split' }, h('div', {}, table, empty), detail));
   await load();
   if (id) await bookingDetail(detail, id, staff, out, load);
@@ -149,7 +164,10 @@ async function bookingDetail(root, id, staff, out, reload) {
   root.replaceChildren(h('div', { class: 'card stack' },
     h('h2', {}, b.name), h('p', {}, h('a', { href: 'mailto:' + b.email }, b.email), b.phone ? ' · ' + b.phone : '', b.company ? ' · ' + b.company : ''),
     h('p', {}, h('strong', {}, span(b.start, b.end)), b.topic ? ' · ' + b.topic : '',
-      siteZone && siteZone !== zone() ? h('span', { class: 'muted' }, h('br'), 'For the site: ' + span(b.start, b.end, { zone: siteZone })) : null),
+      siteZone && siteZone !== zone() ? h('span', { class: 'muted' }, h('br'), 'For the site: ' + span(b.start, b.end, { zone: siteZone })) : null,
+      // The zone the visitor booked from (their browser's), and their own time when it differs.
+      b.timezone ? h('span', { class: 'muted visitor-zone' }, h('br'), b.timezone !== zone()
+        ? 'For the visitor: ' + span(b.start, b.end, { zone: b.timezone }) : 'The visitor\'s time zone: ' + b.timezone + ', the same as yours') : null),
     b.message ? h('blockquote', { class: 'msg-body' }, b.message) : null,
     h('div', { class: 'row-actions' },
       field('Status', h('select', { 'aria-label': 'Status', onchange: async (e) => {

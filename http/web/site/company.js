@@ -28,6 +28,75 @@ function status(form, text, bad) {
   s.className = 'status ' + (bad ? 'error' : 'ok');
 }
 
+// Inline validation: the browser's own bubbles are off (`novalidate`); each
+// field's problem shows under it, tied to it by aria-describedby, and the
+// first one gets the focus. A field is checked again as it is corrected.
+const FIELD_WORDS = { email: 'your email', name: 'your name', message: 'your message', start: 'a time' };
+function fieldOf(form, name) {
+  const el = form.elements[name];
+  return el instanceof RadioNodeList || el?.type === 'radio' ? $('times') : el;
+}
+function mark(form, name, text) {
+  const el = fieldOf(form, name);
+  if (!el) return;
+  const box = el.closest('.field') || el.parentElement;
+  const id = (el.id || name) + '-error';
+  let p = document.getElementById(id);
+  if (!text) {
+    p?.remove();
+    el.removeAttribute('aria-invalid');
+    el.removeAttribute('aria-describedby');
+    return;
+  }
+  if (!p) { p = Object.assign(document.createElement('p'), { id, className: 'field-error' }); box.append(p); }
+  p.textContent = text;
+  // A group of times is described by its message; a control is also marked invalid.
+  if (el.tagName !== 'FIELDSET') el.setAttribute('aria-invalid', 'true');
+  el.setAttribute('aria-describedby', id);
+}
+function problem(form, el) {
+  const v = el.validity;
+  if (v.valid) return '';
+  if (v.valueMissing) return el.type === 'radio' ? 'Please pick a time.' : `Please enter ${FIELD_WORDS[el.name] || 'this'}.`;
+  if (v.typeMismatch) return 'Please enter an email address like name@example.com.';
+  if (v.tooLong) return `Please keep it under ${el.maxLength} characters.`;
+  return el.validationMessage;
+}
+function check(form) {
+  let first = null;
+  const seen = new Set();
+  for (const el of form.elements) {
+    if (!el.name || seen.has(el.name) || el.closest('.hp') || el.closest('[hidden]') || el.tagName === 'BUTTON') continue;
+    seen.add(el.name);
+    const group = el.type === 'radio' ? form.elements[el.name] : null;
+    const bad = group ? (group[0] || group) : el;
+    const text = bad && bad.validity ? problem(form, bad) : '';
+    mark(form, el.name, text);
+    if (text && !first) first = el;
+  }
+  if (first) first.focus();
+  form.dataset.checked = '1';
+  return !first;
+}
+function live(form) {
+  form.addEventListener('input', (e) => {
+    if (!form.dataset.checked || !e.target.name || e.target.type === 'radio') return;
+    mark(form, e.target.name, problem(form, e.target));
+  });
+  form.addEventListener('change', (e) => { if (e.target.type === 'radio') mark(form, e.target.name, ''); });
+}
+/** A refusal from the server about one field ("email must …") shows under that field. */
+function refused(form, err) {
+  const name = /^(\w+) /.exec(err.message || '')?.[1];
+  if (name && form.elements[name] && name !== 'website') {
+    const msg = err.message.charAt(0).toUpperCase() + err.message.slice(1);
+    mark(form, name, msg.endsWith('.') ? msg : msg + '.');
+    fieldOf(form, name).focus();
+    return true;
+  }
+  return false;
+}
+
 const values = (form) => Object.fromEntries([...new FormData(form)].map(([k, v]) => [k, String(v).trim()]));
 const option = (value, text) => Object.assign(document.createElement('option'), { value, textContent: text ?? value });
 
@@ -39,14 +108,16 @@ function contact(cfg) {
   }
   $('contact').hidden = false;
   if (!only) { $('nav-contact').hidden = false; $('hero-contact').hidden = false; }
+  live(form);
   form.onsubmit = async (e) => {
     e.preventDefault();
+    if (!check(form)) return;
     const d = values(form);
     try {
       await post('/contact', { name: d.name, email: d.email, phone: d.phone, service: d.service || '', message: d.message, website: d.website, page_url: location.href });
       form.reset();
       status(form, 'Thanks! Your message is with us; we will answer by mail.');
-    } catch (err) { status(form, err.message, true); }
+    } catch (err) { if (!refused(form, err)) status(form, err.message, true); }
   };
 }
 
@@ -90,16 +161,20 @@ async function booking() {
   pick();
   $('booking').hidden = false;
   if (!only) $('nav-booking').hidden = false;
+  live(form);
   form.onsubmit = async (e) => {
     e.preventDefault();
+    if (!check(form)) return;
     const d = values(form);
     try {
-      const b = await post('/consultations', { name: d.name, email: d.email, phone: d.phone, company: d.company, topic: d.topic || '', start: d.start, notes: d.notes, website: d.website });
+      // The visitor's own time zone goes with the booking: staff see it.
+      const b = await post('/consultations', { name: d.name, email: d.email, phone: d.phone, company: d.company, topic: d.topic || '', start: d.start, notes: d.notes, website: d.website, timezone: zone });
       form.reset();
       status(form, `Booked for ${dayKey(b.start)} at ${time(b.start)}. We mailed you the invitation and a link to change it.`);
       for (const [k, v] of days) days.set(k, v.filter((s) => s.start !== b.start));
       pick();
     } catch (err) {
+      if (err.code !== 'slot_taken' && refused(form, err)) return;
       status(form, err.code === 'slot_taken' ? 'Someone just took that time. Please pick another.' : err.message, true);
       if (err.code === 'slot_taken') { const again = await fetch(base + '/consultations/slots').then((x) => x.json()); days.clear(); for (const s of again.slots) { const k = dayKey(s.start); if (!days.has(k)) days.set(k, []); days.get(k).push(s); } pick(); }
     }
@@ -110,14 +185,16 @@ function newsletter() {
   const form = $('newsletter-form');
   $('newsletter').hidden = false;
   if (!only) $('nav-newsletter').hidden = false;
+  live(form);
   form.onsubmit = async (e) => {
     e.preventDefault();
+    if (!check(form)) return;
     const d = values(form);
     try {
       await post('/newsletter', { email: d.email, name: d.name, website: d.website });
       form.reset();
       status(form, 'Almost done: open the mail we sent you to confirm.');
-    } catch (err) { status(form, err.message, true); }
+    } catch (err) { if (!refused(form, err)) status(form, err.message, true); }
   };
 }
 
@@ -144,6 +221,24 @@ function paint(color) {
   dark.addEventListener('change', apply);
 }
 
+// The site's business hours, day by day, in the site's zone (named).
+const DAYS = [['mon', 'Monday'], ['tue', 'Tuesday'], ['wed', 'Wednesday'], ['thu', 'Thursday'], ['fri', 'Friday'], ['sat', 'Saturday'], ['sun', 'Sunday']];
+function hours(cfg) {
+  const bh = cfg.business_hours;
+  if (!bh?.days?.length) return;
+  const today = new Intl.DateTimeFormat('en-US', { timeZone: bh.timezone, weekday: 'short' }).format(new Date()).slice(0, 3).toLowerCase();
+  const list = $('hours-list');
+  for (const [key, name] of DAYS) {
+    const spans = bh.days.filter((d) => d.day === key).sort((a, b) => a.open.localeCompare(b.open));
+    const dt = Object.assign(document.createElement('dt'), { textContent: name });
+    const dd = Object.assign(document.createElement('dd'), { textContent: spans.length ? spans.map((d) => `${d.open}–${d.close}`).join(', ') : 'Closed' });
+    if (key === today) { dt.className = dd.className = 'today'; dt.textContent += ' (today)'; }
+    list.append(dt, dd);
+  }
+  $('hours-zone').textContent = `Times in ${bh.timezone}.`;
+  $('hours').hidden = false;
+}
+
 function services(cfg) {
   if (!cfg.services?.length) return;
   $('service-list').replaceChildren(...cfg.services.map((s) => Object.assign(document.createElement('li'), { textContent: s })));
@@ -165,11 +260,17 @@ try {
     $('gone').hidden = false;
     $('gone').textContent = 'This page is not taking messages right now.';
   } else {
-    if (!only) { services(cfg); $('nav').hidden = false; }
+    if (!only) { services(cfg); hours(cfg); $('nav').hidden = false; }
     if (shows('contact')) contact(cfg);
     if (shows('booking')) await booking();
     if (shows('newsletter')) newsletter();
     if (!only) {
+      // The footer and the "how to reach us" card name only what this site offers.
+      const offered = [['contact', 'contact'], ['booking', 'booking'], ['newsletter', 'newsletter']].filter(([id]) => !$(id).hidden);
+      for (const [id] of offered) $('way-' + id).hidden = false;
+      const words = ['Chat', ...offered.map(([, w]) => w)];
+      $('foot-what').textContent = words.length > 1 ? words.slice(0, -1).join(', ') + ' and ' + words.at(-1) : words[0];
+      $('reach').hidden = false;
       const s = document.createElement('script');
       s.src = '/widget.js';
       s.async = true;
@@ -177,6 +278,7 @@ try {
       document.body.append(s);
       $('hero-actions').hidden = false;
       $('chat-now').onclick = () => window.Parley?.open();
+      $('way-chat-open').onclick = () => window.Parley?.open();
     }
   }
 } catch (e) {

@@ -90,10 +90,11 @@ const offline = h('form', { hidden: true, 'aria-label': 'Leave a message', onsub
 const stars = h('div', { class: 'stars', role: 'group', 'aria-label': 'Rate this conversation' });
 let score = 0;
 for (let i = 1; i <= 5; i++) {
-  stars.append(h('button', { type: 'button', 'aria-pressed': 'false', 'aria-label': i + ' of 5', onclick: (e) => {
+  // Five stars of one size; choosing one lights it and those before it.
+  stars.append(h('button', { type: 'button', 'aria-pressed': 'false', 'aria-label': i + ' of 5', onclick: () => {
     score = i;
-    for (const b of stars.children) b.setAttribute('aria-pressed', b === e.currentTarget);
-  } }, '★'.repeat(i)));
+    [...stars.children].forEach((b, j) => { b.setAttribute('aria-pressed', j + 1 === i); b.classList.toggle('on', j < i); });
+  } }, '★'));
 }
 const rating = h('form', { hidden: true, 'aria-label': 'Rate the conversation', onsubmit: (e) => { e.preventDefault(); rate(); } },
   h('p', {}, 'How did we do?'), stars, h('textarea', { name: 'comment', 'aria-label': 'Comment (optional)', placeholder: 'Comment (optional)' }),
@@ -102,8 +103,24 @@ const prechat = h('form', { hidden: true, 'aria-label': 'Before we start', onsub
 const transcript = h('form', { hidden: true, class: 'row', 'aria-label': 'Email me the transcript', onsubmit: (e) => { e.preventDefault(); mailTranscript(); } },
   h('input', { name: 'email', type: 'email', required: true, 'aria-label': 'Your email', placeholder: 'Email for the transcript' }),
   h('button', { type: 'submit' }, 'Email me'));
-document.getElementById('app').append(
-  h('header', {}, face, h('div', { class: 'who' }, title, sub), h('button', { type: 'button', 'aria-label': 'Close chat', onclick: () => toParent({ t: 'close' }) }, '×')),
+// "Your conversations": the visitor's past conversations, read-only; its
+// code loads only when first opened.
+const app = document.getElementById('app');
+const past = h('section', { class: 'hist', 'aria-label': 'Your conversations', hidden: true });
+const pastButton = h('button', { type: 'button', class: 'icon', 'aria-label': 'Your conversations', title: 'Your conversations', 'aria-expanded': 'false', onclick: () => showPast(!app.classList.contains('past')) });
+// Lucide "history" (ISC licence); a constant, never data.
+pastButton.innerHTML = '<svg viewBox="0 0 24 24" width="20" height="20" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true"><path d="M3 12a9 9 0 1 0 9-9 9.75 9.75 0 0 0-6.74 2.74L3 8"/><path d="M3 3v5h5"/><path d="M12 7v5l4 2"/></svg>';
+async function showPast(on) {
+  app.classList.toggle('past', on);
+  past.hidden = !on;
+  pastButton.setAttribute('aria-expanded', on);
+  if (!on) { input.focus(); log.scrollTop = log.scrollHeight; return; }
+  const view = await import('{{history.js}}');
+  view.show(past, { h, linkify, avatar, api, token: () => store.get(K.token, null), current: () => conv?.id, back: () => showPast(false) });
+}
+app.append(
+  h('header', {}, face, h('div', { class: 'who' }, title, sub), pastButton, h('button', { type: 'button', 'aria-label': 'Close chat', onclick: () => toParent({ t: 'close' }) }, '×')),
+  past,
   // The offers of a closed conversation sit above the composer, which stays at the bottom.
   log, typing, line, note, prechat, rating, transcript, composer, offline);
 
@@ -138,11 +155,16 @@ function header() {
 }
 
 // A new conversation replaced the closed one (the visitor wrote again, or
-// staff started one): the old messages stay on screen above a separator.
+// staff started one): it starts on a clean page under the greeting, as a
+// new thread does; the old one is a tap away under "Your conversations".
 function follow(c) {
   if (conv && c && conv.id !== c.id) {
-    const first = [...pending.values()].find((p) => p.el?.isConnected)?.el;
-    log.insertBefore(h('div', { class: 'sep', role: 'separator' }, 'New conversation'), first || null);
+    const keep = new Set([hello, ...[...pending.values()].map((p) => p.el)]);
+    const ours = (el) => el.dataset.c === c.id || [...el.querySelectorAll('[data-c]')].some((x) => x.dataset.c === c.id);
+    for (const el of [...log.children]) if (!keep.has(el) && !ours(el)) el.remove();
+    for (const [id, el] of shown) if (!el.isConnected) shown.delete(id);
+    hello.after(h('div', { class: 'earlier' }, h('button', { type: 'button', onclick: () => showPast(true) }, 'See your earlier conversations')),
+      h('div', { class: 'sep', role: 'separator' }, 'New conversation'));
     lastSeq = 0; readSent = 0; staffRead = 0; place = 0;
     // Nobody answers the new one yet: the header stops naming the last agent.
     agent = null;
@@ -178,7 +200,11 @@ function submit() {
   typingSent = 0;
 }
 
-document.addEventListener('keydown', (e) => { if (e.key === 'Escape') toParent({ t: 'close' }); });
+// Escape steps back: out of "Your conversations" first, then the panel closes.
+document.addEventListener('keydown', (e) => {
+  if (e.key !== 'Escape') return;
+  if (app.classList.contains('past')) showPast(false); else toParent({ t: 'close' });
+});
 input.addEventListener('keydown', (e) => {
   if (e.key === 'Enter' && !e.shiftKey) { e.preventDefault(); submit(); }
 });
@@ -341,6 +367,7 @@ function on(f) {
       const mine = f.from.kind === 'visitor';
       const el = add(f, mine);
       el.dataset.seq = f.seq;
+      if (f.conversation_id) el.dataset.c = f.conversation_id;
       shown.set(f.id, el);
       if (f.from.kind === 'staff') {
         typing.textContent = '';
