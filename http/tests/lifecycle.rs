@@ -1,7 +1,8 @@
 //! A conversation's whole life as the visitor lives it, over real HTTP and
 //! WebSocket: after a close the visitor writes again and starts a new
-//! conversation (the closed one stays in the history) unless the server's
-//! `[conversation] reopen_window_secs` says to reopen it; a rated
+//! conversation (the closed one stays in the history, which the visitor's
+//! details list in full) unless the site's reopen window (else the server's
+//! `[conversation] reopen_window_secs`) says to reopen it; a rated
 //! conversation never reopens by a message, nor by a proactive one; staff
 //! still reopen explicitly. Also the site rules the widget and the company
 //! page rely on: bookings need business hours, and the widget's theme.

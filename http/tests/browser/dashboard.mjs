@@ -248,6 +248,8 @@ async function historyScenario() {
   await owner.getByText('This conversation is closed. Reopen it to reply.').waitFor();
   assert.ok(await owner.getByLabel('Reply').isDisabled(), 'read-only');
   await history.filter({ hasText: 'this one' }).filter({ hasText: 'Where is my parcel?' }).waitFor();
+  await tabs.getByRole('tab', { name: /Waiting/, selected: true }).waitFor();
+  await row.waitFor();
   await owner.getByRole('button', { name: 'Reopen' }).click();
   await owner.getByText('Conversation reopened.').waitFor();
   assert.ok(await owner.getByLabel('Reply').isEnabled(), 'the composer is back');

@@ -584,8 +584,8 @@ export class Inbox extends HTMLElement {
       const status = this.live.conversations.get(x.id)?.status || x.status;
       const first = line(x.first_message), last = line(x.last_message);
       const here = x.id === this.openId;
-      const queue = status === 'closed' ? 'closed' : 'open';
-      return h('li', { class: here ? 'here' : '' }, h('a', { href: `#/inbox/${queue}/${x.id}`, 'aria-current': here ? 'true' : false },
+      // Opens in the pane and keeps the list where it was (no queue switch).
+      return h('li', { class: here ? 'here' : '' }, h('a', { href: `#/inbox/${this.queue}/${x.id}`, 'aria-current': here ? 'true' : false },
         h('span', { class: 'h-top' }, h('time', { datetime: x.created_at }, clock(x.created_at)),
           h('span', { class: 'status ' + status }, status), here ? h('span', { class: 'muted' }, 'this one') : null),
         first ? h('span', { class: 'h-line' }, first) : h('span', { class: 'h-line muted' }, 'No message'),
