@@ -56,6 +56,7 @@ cases![
     a_billing_event_lands_with_the_subscription_and_order_it_made,
     staff_prefs_keep_their_time_zone_and_the_first_layout_still_reads,
     site_settings_from_before_the_widget_theme_read_as_auto,
+    a_site_keeps_when_its_snippet_was_installed_until_it_is_deleted,
 ];
 
 fn key(i: u32) -> Vec<u8> {
@@ -834,4 +835,37 @@ pub fn site_settings_from_before_the_widget_theme_read_as_auto(store: &Store) {
     store.put_site_settings(&mut b, t, s, &dark);
     store.write_now(b).unwrap();
     assert_eq!(store.site_settings(t, s).unwrap(), dark);
+}
+
+pub fn a_site_keeps_when_its_snippet_was_installed_until_it_is_deleted(store: &Store) {
+    let site = SiteRecord {
+        id: SiteId::new(),
+        tenant_id: TenantId::new(),
+        name: "S".into(),
+        key: "key-installed".into(),
+        created_at: Timestamp::now(),
+    };
+    let (t, s) = (site.tenant_id, site.id);
+    let mut b = WriteBatch::new();
+    store.put_site(&mut b, &site);
+    store.write_now(b).unwrap();
+    assert_eq!(store.site_installed_at(t, s).unwrap(), None, "never seen");
+    let at = Timestamp::now();
+    let mut b = WriteBatch::new();
+    store.put_site_installed_at(&mut b, t, s, at);
+    store.write_now(b).unwrap();
+    assert_eq!(store.site_installed_at(t, s).unwrap(), Some(at));
+    assert_eq!(
+        store.site_installed_at(t, SiteId::new()).unwrap(),
+        None,
+        "another site"
+    );
+    let mut b = WriteBatch::new();
+    store.delete_site(&mut b, &site);
+    store.write_now(b).unwrap();
+    assert_eq!(
+        store.site_installed_at(t, s).unwrap(),
+        None,
+        "gone with the site"
+    );
 }
