@@ -58,6 +58,7 @@ cases![
     site_settings_from_before_the_widget_theme_read_as_auto,
     site_settings_from_before_the_reopen_window_read_as_the_servers,
     bookings_keep_the_visitors_zone_and_older_ones_still_read,
+    a_site_keeps_when_its_snippet_was_installed_until_it_is_deleted,
 ];
 
 fn key(i: u32) -> Vec<u8> {
@@ -909,4 +910,37 @@ pub fn bookings_keep_the_visitors_zone_and_older_ones_still_read(store: &Store) 
     let all = store.bookings(t, None, 10, &|_| true).unwrap();
     assert_eq!(all.len(), 2);
     assert!(all.contains(&new) && all.iter().any(|b| b.id == old.id));
+}
+
+pub fn a_site_keeps_when_its_snippet_was_installed_until_it_is_deleted(store: &Store) {
+    let site = SiteRecord {
+        id: SiteId::new(),
+        tenant_id: TenantId::new(),
+        name: "S".into(),
+        key: "key-installed".into(),
+        created_at: Timestamp::now(),
+    };
+    let (t, s) = (site.tenant_id, site.id);
+    let mut b = WriteBatch::new();
+    store.put_site(&mut b, &site);
+    store.write_now(b).unwrap();
+    assert_eq!(store.site_installed_at(t, s).unwrap(), None, "never seen");
+    let at = Timestamp::now();
+    let mut b = WriteBatch::new();
+    store.put_site_installed_at(&mut b, t, s, at);
+    store.write_now(b).unwrap();
+    assert_eq!(store.site_installed_at(t, s).unwrap(), Some(at));
+    assert_eq!(
+        store.site_installed_at(t, SiteId::new()).unwrap(),
+        None,
+        "another site"
+    );
+    let mut b = WriteBatch::new();
+    store.delete_site(&mut b, &site);
+    store.write_now(b).unwrap();
+    assert_eq!(
+        store.site_installed_at(t, s).unwrap(),
+        None,
+        "gone with the site"
+    );
 }

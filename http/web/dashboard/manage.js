@@ -748,7 +748,7 @@ export async function welcomePage(app, root) {
   const install = s.installed
     // Done: when and where, and the snippet folded away (a toggle shows it).
     ? h('div', { class: 'stack' }, h('p', { class: 'muted' }, `The chat first loaded on ${site.name} on ${dateTime(site.installed_at)}.`),
-      h('details', { class: 'snippet-toggle' }, h('summary', {}, 'Show snippet'), snippetBox()))
+      h('details', { class: 'snippet-toggle' }, h('summary', {}, h('span', { class: 'shut' }, 'Show snippet'), h('span', { class: 'open' }, 'Hide snippet')), snippetBox()))
     : h('div', { class: 'stack' }, snippetBox(),
       h('p', { class: 'muted' }, 'This ticks by itself once the chat loads on a page of your site (the demo page does not count). ',
         h('button', { class: 'ghost small', onclick: async () => { await welcomePage(app, root); toast(root.querySelector('li.done[data-step="installed"]') ? 'Installed: the chat is on your site.' : 'Not seen on your site yet.'); } }, 'Check again')));
