@@ -567,4 +567,6 @@ try {
 } finally {
   lines.close();
   await browser.close();
+  // A scenario that failed midway may leave a socket open; never hang the test.
+  process.exit();
 }
