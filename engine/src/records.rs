@@ -44,6 +44,16 @@ pub struct StaffRecord {
     pub created_at: Timestamp,
 }
 
+impl StaffRecord {
+    /// Whether this member takes one of the plan's staff seats: an active
+    /// member does, and so does a pending invitation (no password yet), so
+    /// that accepting it never takes the tenant past its plan. A
+    /// deactivated member frees their seat.
+    pub fn holds_seat(&self) -> bool {
+        self.active || self.password_hash.is_empty()
+    }
+}
+
 /// Where a visitor is: the page they have open.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PageInfo {

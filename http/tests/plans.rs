@@ -542,3 +542,100 @@ async fn the_janitor_deletes_what_the_plan_keeps_no_longer() {
         1
     );
 }
+
+/// Seats on one node (issue 30): a pending invitation holds a seat, so
+/// accepting it never takes the tenant past its plan; bringing a
+/// deactivated member back takes a seat and is checked; concurrent creates
+/// for the last seat give it to exactly one.
+#[tokio::test]
+async fn staff_seats_count_invitations_and_every_way_in_is_checked() {
+    let srv = Server::start_with(Setup {
+        config: Some(config()),
+        ..Default::default()
+    });
+    let owner = srv.login(OWNER).await;
+    let (srv, owner) = (&srv, owner.as_str());
+    let seats = |n: u64| async move {
+        let t = tenant(srv, owner).await;
+        assert_eq!(t["usage"]["staff"], n, "{t}");
+    };
+    seats(1).await;
+    // Four creates at once for the one free seat (of 2): exactly one gets it.
+    let create = |n: u32| async move {
+        srv.call(
+            "POST",
+            "/api/v1/staff",
+            Some(owner),
+            Some(json!({"name": "S", "email": format!("race{n}@acme.test"), "role": "agent", "password": PASSWORD})),
+        )
+        .await
+    };
+    let answers = futures_util::future::join_all((0..4).map(create)).await;
+    let won: Vec<&Resp> = answers.iter().filter(|r| r.status == 201).collect();
+    assert_eq!(
+        won.len(),
+        1,
+        "{:?}",
+        answers.iter().map(|r| &r.body).collect::<Vec<_>>()
+    );
+    for r in answers.iter().filter(|r| r.status != 201) {
+        assert_eq!((r.status, r.code()), (403, "quota_exceeded"), "{}", r.body);
+    }
+    let x = won[0].body["id"].as_str().unwrap().to_string();
+    seats(2).await;
+    let patch = |id: &str, active: bool| {
+        let path = format!("/api/v1/staff/{id}");
+        async move {
+            srv.call(
+                "PATCH",
+                &path,
+                Some(owner),
+                Some(json!({ "active": active })),
+            )
+            .await
+        }
+    };
+    // Deactivated, X frees the seat; an invitation takes it.
+    assert_eq!(patch(&x, false).await.status, 200);
+    seats(1).await;
+    let invite = |email: &str| {
+        srv.call(
+            "POST",
+            "/api/v1/staff",
+            Some(owner),
+            Some(json!({"name": "New", "email": email, "role": "agent"})),
+        )
+    };
+    let r = invite("ada@acme.test").await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let link = r.body["invite_link"].as_str().expect("an invitation link");
+    let token = link.split("invite=").nth(1).unwrap().to_string();
+    let ada = r.body["id"].as_str().unwrap().to_string();
+    seats(2).await;
+    // The pending invitation holds the seat: neither a second invitation,
+    // nor X coming back, fits.
+    let r = invite("bo@acme.test").await;
+    assert_eq!((r.status, r.code()), (403, "quota_exceeded"), "{}", r.body);
+    let r = patch(&x, true).await;
+    assert_eq!((r.status, r.code()), (403, "quota_exceeded"), "{}", r.body);
+    // Accepting uses the seat it holds.
+    let r = srv
+        .call(
+            "POST",
+            "/api/v1/auth/invitation/accept",
+            None,
+            Some(json!({"token": token, "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    seats(2).await;
+    let r = patch(&x, true).await;
+    assert_eq!((r.status, r.code()), (403, "quota_exceeded"), "{}", r.body);
+    // Ada leaves: X comes back.
+    let r = srv
+        .call("DELETE", &format!("/api/v1/staff/{ada}"), Some(owner), None)
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert_eq!(patch(&x, true).await.status, 200);
+    seats(2).await;
+}

@@ -256,6 +256,8 @@ pub async fn accept_invitation(
         .await;
     let mut b = WriteBatch::new();
     let mut staff = redeem(app, &mut b, &body.token, TokenKind::Invitation)?;
+    // The invitation held a seat, but the plan may have shrunk since.
+    super::plans::room_for_staff(app, staff.tenant_id, Some(staff.id))?;
     parley_engine::validate::password(&body.password, &staff.email)?;
     if let Some(n) = &body.name {
         staff.name = parley_engine::validate::name(n)?;

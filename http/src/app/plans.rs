@@ -138,7 +138,12 @@ pub struct Usage {
 pub fn usage(app: &App, t: TenantId) -> Result<Usage, ApiError> {
     Ok(Usage {
         sites: app.store.sites(t)?.len() as u64,
-        staff: app.store.staff_list(t)?.iter().filter(|s| s.active).count() as u64,
+        staff: app
+            .store
+            .staff_list(t)?
+            .iter()
+            .filter(|s| s.holds_seat())
+            .count() as u64,
         conversations_this_month: app
             .store
             .conversations_since(t, month_start(Timestamp::now()))?,
@@ -151,10 +156,20 @@ pub fn room_for_site(app: &App, t: TenantId) -> Result<(), ApiError> {
     room("sites", usage(app, t)?.sites, plan.sites).map_err(|r| refused(app, r))
 }
 
-/// 403 `quota_exceeded` unless tenant `t` may add one more staff member.
-pub fn room_for_staff(app: &App, t: TenantId) -> Result<(), ApiError> {
+/// 403 `quota_exceeded` unless tenant `t` has a staff seat for one more
+/// member: one not counted yet, or `member`, who may hold a seat already (an
+/// invitation being accepted) and still find the plan full (it shrank since).
+/// Pending invitations hold seats. The caller holds the tenant's lock, so two
+/// checks never both take the last seat.
+pub fn room_for_staff(app: &App, t: TenantId, member: Option<StaffId>) -> Result<(), ApiError> {
     let plan = plan_of(app, t)?;
-    room("staff seats", usage(app, t)?.staff, plan.staff).map_err(|r| refused(app, r))
+    let others = app
+        .store
+        .staff_list(t)?
+        .iter()
+        .filter(|s| s.holds_seat() && Some(s.id) != member)
+        .count() as u64;
+    room("staff seats", others, plan.staff).map_err(|r| refused(app, r))
 }
 
 fn limit(v: Option<u32>) -> Value {

@@ -78,7 +78,8 @@ pub async fn create(
 ) -> Result<(StaffRecord, Option<String>), ApiError> {
     let role = role(&body.role)?;
     me.require(Action::ManageStaff(role))?;
-    super::plans::room_for_staff(app, me.tenant())?;
+    // Fails fast before the slow hash; checked again under the lock.
+    super::plans::room_for_staff(app, me.tenant(), None)?;
     let email = parley_engine::validate::email(&body.email)?;
     let name = parley_engine::validate::name(&body.name)?;
     let phc = match body.password {
@@ -90,6 +91,7 @@ pub async fn create(
     };
     let _tenant = app.locks.tenant(me.tenant()).await;
     let _email = app.locks.email(&email).await;
+    super::plans::room_for_staff(app, me.tenant(), None)?;
     if app.store.staff_by_email(&email)?.is_some() {
         return Err(email_taken(&email));
     }
@@ -224,6 +226,10 @@ pub async fn update(
                 code::INVALID_STATE,
                 "an invited staff member becomes active by accepting the invitation",
             ));
+        }
+        if a && !before.active {
+            // A deactivated member freed their seat: coming back takes one.
+            super::plans::room_for_staff(app, me.tenant(), None)?;
         }
         after.active = a;
         changes.insert("active".into(), json!([before.active, after.active]));
