@@ -419,6 +419,10 @@ pub struct SiteSettings {
     /// [`crate::conversation::after_close`]); `None`: the server's
     /// `conversation.reopen_window_secs`. At most [`MAX_REOPEN_WINDOW_SECS`].
     pub reopen_window_secs: Option<u64>,
+    /// Whether the widget offers chat only inside [`Self::business_hours`]
+    /// (outside them it shows the offline form). Off: chat stays open around
+    /// the clock while the hours still bound bookings. No effect without hours.
+    pub chat_only_in_hours: bool,
 }
 
 /// The longest reopen window a site may set: 30 days.
@@ -463,6 +467,40 @@ pub struct SiteSettingsV2 {
     pub theme: Theme,
 }
 
+/// [`SiteSettings`] as stored before the hours and the chat gate were two
+/// settings: hours, when set, gated chat.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiteSettingsV3 {
+    pub allowed_origins: Vec<String>,
+    pub color: String,
+    pub position: Position,
+    pub greeting: String,
+    pub offline_message: String,
+    pub business_hours: Option<BusinessHours>,
+    pub pre_chat_fields: Vec<PreChatField>,
+    pub identity_secret: Option<String>,
+    pub theme: Theme,
+    pub reopen_window_secs: Option<u64>,
+}
+
+impl From<SiteSettingsV3> for SiteSettings {
+    fn from(v: SiteSettingsV3) -> Self {
+        Self {
+            allowed_origins: v.allowed_origins,
+            color: v.color,
+            position: v.position,
+            greeting: v.greeting,
+            offline_message: v.offline_message,
+            business_hours: v.business_hours,
+            pre_chat_fields: v.pre_chat_fields,
+            identity_secret: v.identity_secret,
+            theme: v.theme,
+            reopen_window_secs: v.reopen_window_secs,
+            chat_only_in_hours: true,
+        }
+    }
+}
+
 impl From<SiteSettingsV2> for SiteSettings {
     fn from(v: SiteSettingsV2) -> Self {
         Self {
@@ -476,6 +514,7 @@ impl From<SiteSettingsV2> for SiteSettings {
             identity_secret: v.identity_secret,
             theme: v.theme,
             reopen_window_secs: None,
+            chat_only_in_hours: true,
         }
     }
 }
@@ -493,6 +532,7 @@ impl From<SiteSettingsV1> for SiteSettings {
             identity_secret: v.identity_secret,
             theme: Theme::Auto,
             reopen_window_secs: None,
+            chat_only_in_hours: true,
         }
     }
 }
@@ -511,6 +551,7 @@ impl Default for SiteSettings {
             identity_secret: None,
             theme: Theme::Auto,
             reopen_window_secs: None,
+            chat_only_in_hours: true,
         }
     }
 }

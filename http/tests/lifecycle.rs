@@ -276,6 +276,72 @@ async fn bookings_cannot_be_turned_on_without_business_hours() {
 }
 
 #[tokio::test]
+async fn bookings_use_the_hours_while_chat_stays_open_around_the_clock() {
+    let srv = Server::start();
+    let token = srv.login(OWNER).await;
+    let site = srv.tenant["site_id"].as_str().unwrap().to_string();
+    let path = format!("/api/v1/sites/{site}");
+    let config = format!("/api/v1/public/{}/config", srv.site_key());
+    // A site starts with chat gated by hours (once it has any), as before.
+    let r = srv.call("GET", &path, Some(&token), None).await;
+    assert_eq!(r.body["settings"]["chat_only_in_hours"], true, "{}", r.body);
+    let hours = json!({"timezone": "UTC", "days": [{"day": "mon", "open": "09:00", "close": "17:00"}]});
+    let r = srv
+        .call(
+            "PATCH",
+            &path,
+            Some(&token),
+            Some(json!({"business_hours": hours, "consultations": {"enabled": true}})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // Turning the chat gate off keeps the hours, so bookings stay on.
+    let r = srv
+        .call(
+            "PATCH",
+            &path,
+            Some(&token),
+            Some(json!({"chat_only_in_hours": false})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["settings"]["chat_only_in_hours"], false);
+    assert_eq!(r.body["settings"]["business_hours"], hours);
+    assert_eq!(r.body["settings"]["consultations"]["enabled"], true);
+    // The widget is told: hours shown, chat not gated by them.
+    let cfg = srv.call("GET", &config, None, None).await;
+    assert_eq!(cfg.body["chat_only_in_hours"], false, "{}", cfg.body);
+    assert_eq!(cfg.body["business_hours"], hours);
+    assert_eq!(cfg.body["mail"]["configured"], false);
+    // Bookings still offer slots inside the hours.
+    let slots = srv
+        .call(
+            "GET",
+            &format!("/api/v1/public/{}/consultations/slots", srv.site_key()),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(slots.status, 200, "{}", slots.body);
+    assert_eq!(slots.body["enabled"], true);
+    // Gating again is one flag; the hours are untouched.
+    let r = srv
+        .call(
+            "PATCH",
+            &path,
+            Some(&token),
+            Some(json!({"chat_only_in_hours": true})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let cfg = srv.call("GET", &config, None, None).await;
+    assert_eq!(
+        (&cfg.body["chat_only_in_hours"], &cfg.body["business_hours"]),
+        (&json!(true), &hours)
+    );
+}
+
+#[tokio::test]
 async fn the_widget_theme_is_a_site_setting() {
     let srv = Server::start();
     let token = srv.login(OWNER).await;

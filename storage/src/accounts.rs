@@ -246,9 +246,13 @@ impl AuthStore for Store {
         };
         // Settings written before a site had its own reopen window read as
         // the server's; before the widget had a theme, as `auto`.
+        // Before chat's gate was its own setting, hours gated chat.
         decode::<SiteSettings>(&bytes).or_else(|e| {
-            decode::<parley_engine::account::SiteSettingsV2>(&bytes)
+            decode::<parley_engine::account::SiteSettingsV3>(&bytes)
                 .map(Into::into)
+                .or_else(|_| {
+                    decode::<parley_engine::account::SiteSettingsV2>(&bytes).map(Into::into)
+                })
                 .or_else(|_| {
                     decode::<parley_engine::account::SiteSettingsV1>(&bytes).map(Into::into)
                 })

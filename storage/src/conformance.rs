@@ -57,6 +57,7 @@ cases![
     staff_prefs_keep_their_time_zone_and_the_first_layout_still_reads,
     site_settings_from_before_the_widget_theme_read_as_auto,
     site_settings_from_before_the_reopen_window_read_as_the_servers,
+    site_settings_from_before_the_chat_gate_read_as_gated_by_hours,
     bookings_keep_the_visitors_zone_and_older_ones_still_read,
     a_site_keeps_when_its_snippet_was_installed_until_it_is_deleted,
 ];
@@ -866,6 +867,46 @@ pub fn site_settings_from_before_the_reopen_window_read_as_the_servers(store: &S
     store.put_site_settings(&mut b, t, s, &own);
     store.write_now(b).unwrap();
     assert_eq!(store.site_settings(t, s).unwrap(), own);
+}
+
+pub fn site_settings_from_before_the_chat_gate_read_as_gated_by_hours(store: &Store) {
+    use parley_engine::account::{BusinessHours, DayHours, SiteSettings, SiteSettingsV3, Theme};
+    let (t, s) = (parley_engine::TenantId::new(), parley_engine::SiteId::new());
+    let old = SiteSettingsV3 {
+        allowed_origins: Vec::new(),
+        color: "#112233".into(),
+        position: Default::default(),
+        greeting: "Hej".into(),
+        offline_message: "Away".into(),
+        business_hours: Some(BusinessHours {
+            timezone: "UTC".into(),
+            days: vec![DayHours {
+                day: "mon".into(),
+                open: "09:00".into(),
+                close: "17:00".into(),
+            }],
+        }),
+        pre_chat_fields: Vec::new(),
+        identity_secret: None,
+        theme: Theme::Light,
+        reopen_window_secs: Some(60),
+    };
+    let mut b = WriteBatch::new();
+    b.put(crate::keys::site_settings(t, s), crate::codec::encode(&old));
+    store.write_now(b).unwrap();
+    let read = store.site_settings(t, s).unwrap();
+    assert_eq!(
+        (read.reopen_window_secs, read.chat_only_in_hours, read.business_hours.is_some()),
+        (Some(60), true, true)
+    );
+    let mut b = WriteBatch::new();
+    let open = SiteSettings {
+        chat_only_in_hours: false,
+        ..read
+    };
+    store.put_site_settings(&mut b, t, s, &open);
+    store.write_now(b).unwrap();
+    assert_eq!(store.site_settings(t, s).unwrap(), open);
 }
 
 pub fn bookings_keep_the_visitors_zone_and_older_ones_still_read(store: &Store) {

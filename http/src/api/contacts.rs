@@ -301,7 +301,7 @@ pub async fn history(
                 "id": c.id, "status": c.status, "created_at": c.created_at, "updated_at": c.updated_at,
                 "rating": c.rating.as_ref().map(|r| r.score),
                 "messages": shown[from..].iter().map(|m| json!({
-                    "seq": m.seq, "from": {"kind": m.from.kind, "name": m.from.name},
+                    "seq": m.seq, "from": {"kind": m.from.kind, "id": m.from.id, "name": m.from.name},
                     "body": m.body, "ts": m.ts,
                 })).collect::<Vec<_>>(),
             })

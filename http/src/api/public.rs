@@ -99,6 +99,8 @@ pub async fn config(
         "greeting": s.greeting,
         "offline_message": s.offline_message,
         "business_hours": s.business_hours,
+        "chat_only_in_hours": s.chat_only_in_hours,
+        "mail": {"configured": app.smtp_configured},
         "pre_chat_fields": s.pre_chat_fields,
         "identity_verification": s.identity_secret.is_some(),
         "available": !suspended,

@@ -120,6 +120,10 @@ pub struct SiteInput {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<Object>)]
     business_hours: Option<Option<BusinessHours>>,
+    /// Whether the widget offers chat only inside the business hours (the
+    /// offline form outside them); `false`: chat stays open around the clock
+    /// and the hours only bound bookings. Sites start with `true`.
+    chat_only_in_hours: Option<bool>,
     /// `[{name, label, kind: text|email|phone, required}]`.
     #[schema(value_type = Option<Vec<Object>>)]
     pre_chat_fields: Option<Vec<PreChatField>>,
@@ -197,6 +201,9 @@ impl SiteInput {
         }
         if let Some(v) = self.business_hours {
             s.business_hours = v;
+        }
+        if let Some(v) = self.chat_only_in_hours {
+            s.chat_only_in_hours = v;
         }
         if let Some(v) = self.pre_chat_fields {
             s.pre_chat_fields = v;

@@ -8,6 +8,7 @@ import { api, h } from './api.js';
 import { line, bars, heatmap, spark, table } from './charts.js';
 import { download } from './backoffice.js';
 import { axisLabel, startOfToday, zone } from './time.js';
+import { avatarColour } from './ui.js';
 
 const q = (o) => new URLSearchParams(Object.entries(o).filter(([, v]) => v != null && v !== '')).toString();
 
@@ -118,8 +119,6 @@ export async function analyticsPage(app, root) {
 
 /** Initials of a name, for an avatar: "Olive Smith" → "OS". */
 const initials = (name) => (name || '?').trim().split(/\s+/).slice(0, 2).map((w) => w[0]).join('').toUpperCase() || '?';
-/** A stable hue for a name (dark enough for white initials in both themes). */
-const hue = (key) => { let x = 0; for (const c of String(key)) x = (x * 31 + c.codePointAt(0)) >>> 0; return x % 360; };
 
 /** Performance: every staff member over a range, leaders first. */
 export async function performancePage(app, root) {
@@ -143,7 +142,7 @@ export async function performancePage(app, root) {
         h('tbody', {}, items.map((x, i) => h('tr', {},
           h('td', { class: 'rank' }, h('span', { class: 'lb-rank' + (i < 3 && x.chats ? ' lead' : ''), 'aria-label': 'Rank ' + (i + 1) }, String(i + 1))),
           h('th', { scope: 'row', class: 'who' }, h('span', { class: 'lb-who' },
-            h('span', { class: 'lb-avatar', 'aria-hidden': 'true', style: `background:hsl(${hue(x.staff_id || x.name)} 50% 30%)` }, initials(x.name)),
+            h('span', { class: 'lb-avatar', 'aria-hidden': 'true', style: `background:${avatarColour(x.staff_id || x.name)}` }, initials(x.name)),
             h('span', { class: 'lb-name' }, x.name))),
           h('td', { class: 'num lb-chats-cell', 'data-label': 'Chats' }, h('span', { class: 'lb-chats' }, num(x.chats),
             h('span', { class: 'lb-bar', 'aria-hidden': 'true' }, h('i', { style: `width:${Math.round((100 * (x.chats || 0)) / most)}%` })))),

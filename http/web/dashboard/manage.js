@@ -9,9 +9,9 @@
 
 import { api, h, clock, signOut, keep, webLink } from './api.js';
 import { zoneSection } from './timezone.js';
-import { dateTime, zone } from './time.js';
+import { browserZone, dateTime, zone, zones } from './time.js';
 import { formsCard, download, planCard } from './backoffice.js';
-import { confirmDialog, toast, icon } from './ui.js';
+import { confirmDialog, toast, icon, fieldError } from './ui.js';
 
 const fields = (form) => Object.fromEntries(new FormData(form));
 const field = (label, input) => h('label', {}, label, input);
@@ -115,13 +115,21 @@ function chatIcon() {
 }
 
 const DAYS = [['mon', 'Monday'], ['tue', 'Tuesday'], ['wed', 'Wednesday'], ['thu', 'Thursday'], ['fri', 'Friday'], ['sat', 'Saturday'], ['sun', 'Sunday']];
-const zones = () => { try { return Intl.supportedValuesOf('timeZone'); } catch (_) { return ['UTC']; } };
 
-/** Business hours: on or off, a time zone, and each day open or closed with its hours. */
-function hoursEditor(bh) {
-  const on = h('input', { type: 'checkbox', name: 'hours_on', checked: !!bh });
-  const tz = h('select', { name: 'timezone', 'aria-label': 'Time zone' },
-    zones().map((z) => h('option', { value: z, selected: z === (bh?.timezone || Intl.DateTimeFormat().resolvedOptions().timeZone) }, z)));
+/**
+ * Business hours: set or not, a time zone, and each day open or closed with
+ * its hours; apart from them, whether chat is offered only inside them (the
+ * hours bound bookings either way).
+ */
+function hoursEditor(bh, chatOnly) {
+  const on = h('input', { type: 'checkbox', name: 'hours_on', 'data-field': 'business_hours', checked: !!bh });
+  const gate = h('input', { type: 'checkbox', name: 'chat_only_in_hours', 'data-field': 'chat_only_in_hours', checked: !!bh && chatOnly !== false });
+  // The site's zone, else the browser's (or UTC): never merely the list's first.
+  const want = bh?.timezone || browserZone() || 'UTC';
+  const list = zones();
+  const all = [...new Set(['UTC', ...list, want])];
+  const tz = h('select', { name: 'timezone', 'data-field': 'timezone', 'aria-label': 'Time zone' },
+    all.map((z) => h('option', { value: z, selected: z === want }, z.replaceAll('_', ' '))));
   const rows = DAYS.map(([d, label]) => {
     const set = bh?.days.find((x) => x.day === d);
     const open = h('input', { type: 'checkbox', 'aria-label': label + ' open', checked: bh ? !!set : !['sat', 'sun'].includes(d) });
@@ -129,14 +137,23 @@ function hoursEditor(bh) {
     const to = h('input', { type: 'time', 'aria-label': label + ' to', value: set?.close || '17:00' });
     return { d, el: h('div', { class: 'day' }, h('label', { class: 'check' }, open, label), from, '–', to), open, from, to };
   });
+  const sync = () => {
+    if (on.disabled) return; // read-only: the form is disabled as a whole
+    gate.disabled = !on.checked;
+    if (!on.checked) gate.checked = false;
+    for (const x of [tz, ...rows.flatMap((r) => [r.open, r.from, r.to])]) x.disabled = !on.checked;
+  };
+  on.addEventListener('change', () => { if (on.checked) gate.checked = true; sync(); });
   const el = h('fieldset', { class: 'stack' }, h('legend', {}, 'Business hours'),
-    h('label', { class: 'check' }, on, 'Offer chat only during these hours (the widget shows the offline form outside them)'),
-    h('label', {}, 'Time zone', tz), ...rows.map((r) => r.el));
+    h('label', { class: 'check' }, on, 'Set business hours (bookings are offered inside them)'),
+    h('label', {}, 'Time zone', tz), ...rows.map((r) => r.el),
+    h('label', { class: 'check' }, gate, 'Offer chat only during these hours (the widget shows the offline form outside them; off: chat stays open around the clock)'));
+  queueMicrotask(sync);
   return {
     el,
     value: () => on.checked
-      ? { timezone: tz.value, days: rows.filter((r) => r.open.checked).map((r) => ({ day: r.d, open: r.from.value, close: r.to.value })) }
-      : null,
+      ? { business_hours: { timezone: tz.value, days: rows.filter((r) => r.open.checked).map((r) => ({ day: r.d, open: r.from.value, close: r.to.value })) }, chat_only_in_hours: gate.checked }
+      : { business_hours: null },
   };
 }
 
@@ -270,13 +287,33 @@ function reopenField(st) {
 /** One tab's form: its fields, and one Save that sends only them. */
 function tabForm(out, manage, kids, patch, saved = 'Saved.') {
   const status = h('p', { role: 'status', class: 'muted' });
-  const form = h('form', { class: 'stack', onsubmit: (e) => { e.preventDefault(); tryApi(status, async () => {
-    await patch(form);
-    say(status, saved);
-    toast('Settings updated.');
-  }); } }, kids, manage ? h('div', { class: 'row-actions' }, h('button', { type: 'submit' }, 'Save'), status) : null);
+  const form = h('form', { class: 'stack', onsubmit: async (e) => {
+    e.preventDefault();
+    for (const x of form.querySelectorAll('[aria-invalid]')) fieldError(x, '');
+    try {
+      await patch(form);
+      say(status, saved);
+      toast('Settings updated.');
+    } catch (err) { refusedHere(form, status, err.message); }
+  } }, kids, manage ? h('div', { class: 'row-actions' }, h('button', { type: 'submit' }, 'Save'), status) : null);
   if (!manage) for (const el of form.elements) el.disabled = true;
   return form;
+}
+
+/**
+ * A refused save, said next to the field it is about: the API names it first
+ * (`business_hours: …`) or in its sentence (`timezone "X" must …`); the rest
+ * goes beside the Save button.
+ */
+function refusedHere(form, status, message) {
+  const m = /^(\w+)(?:\.\w+)?: (.*)$/s.exec(message) || /^(\w+) /.exec(message);
+  const key = m?.[1];
+  const target = key && [...form.elements].find((x) => x.dataset?.field === key || x.name === key);
+  if (!target) { say(status, message, true); return; }
+  const text = m[2] ? m[2][0].toUpperCase() + m[2].slice(1) : message;
+  say(status, 'Not saved: see the message above.', true);
+  fieldError(target, text);
+  if (!target.disabled) target.focus();
 }
 
 export async function sitesPage(app, root, id) {
@@ -322,8 +359,8 @@ export async function sitesPage(app, root, id) {
   widgetForm.addEventListener('input', () => pv.replaceChildren(preview({ ...st, ...fields(widgetForm) })));
   const widget = h('div', { class: 'split' }, h('div', { class: 'card' }, widgetForm), h('div', { class: 'stack' }, h('strong', {}, 'Preview'), pv));
 
-  const hours = hoursEditor(st.business_hours);
-  const hoursPanel = h('div', { class: 'card' }, tabForm(out, manage, [hours.el], () => patch({ business_hours: hours.value() })));
+  const hours = hoursEditor(st.business_hours, st.chat_only_in_hours);
+  const hoursPanel = h('div', { class: 'card' }, tabForm(out, manage, [hours.el], () => patch(hours.value())));
   const prechat = preChatEditor(st.pre_chat_fields);
   const prechatPanel = h('div', { class: 'card' }, tabForm(out, manage, [prechat.el], () => patch({ pre_chat_fields: prechat.value() })));
   const bookings = h('div', { class: 'bookings-tab' }, formsCard(site, out, manage));

@@ -125,9 +125,14 @@ function contact(cfg) {
 const zone = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
 const dayKey = (t) => new Date(t).toLocaleDateString([], { weekday: 'long', day: 'numeric', month: 'long' });
 const clock = (t) => new Date(t).toLocaleTimeString([], { hour: 'numeric', minute: '2-digit' });
+/** `HH:MM` (a wall-clock time in some zone) in the visitor's locale's format, as `clock` shows slots. */
+const wall = (hhmm) => new Date(Date.UTC(2000, 0, 1, +hhmm.slice(0, 2), +hhmm.slice(3))).toLocaleTimeString([], { hour: 'numeric', minute: '2-digit', timeZone: 'UTC' });
+/** Which part of the visitor's day a slot falls in. */
+const PARTS = [['Morning', 0], ['Afternoon', 12], ['Evening', 17]];
+const part = (t) => { const h = new Date(t).getHours(); return PARTS.filter(([, from]) => h >= from).at(-1)[0]; };
 const time = (t) => `${clock(t)} (${zone})`;
 
-async function booking() {
+async function booking(cfg) {
   const r = await fetch(base + '/consultations/slots');
   if (!r.ok) return;
   const info = await r.json();
@@ -146,12 +151,22 @@ async function booking() {
   const pick = () => {
     const list = $('time-list');
     const slots = days.get(form.day.value) || [];
-    list.replaceChildren(...slots.map((s, i) => {
-      const id = 'slot-' + i;
-      const input = Object.assign(document.createElement('input'), { type: 'radio', name: 'start', value: s.start, id, required: true });
-      const l = Object.assign(document.createElement('label'), { htmlFor: id, className: 'slot-choice' });
-      l.append(input, ' ' + clock(s.start));
-      return l;
+    // Grouped by part of the day, each group a grid of equal chips.
+    list.replaceChildren(...PARTS.map(([name]) => {
+      const mine = slots.map((s, i) => [s, i]).filter(([s]) => part(s.start) === name);
+      if (!mine.length) return '';
+      const group = Object.assign(document.createElement('div'), { className: 'slot-group' });
+      const head = Object.assign(document.createElement('p'), { className: 'slot-part', textContent: name });
+      const grid = Object.assign(document.createElement('div'), { className: 'slot-grid' });
+      grid.append(...mine.map(([s, i]) => {
+        const id = 'slot-' + i;
+        const input = Object.assign(document.createElement('input'), { type: 'radio', name: 'start', value: s.start, id, required: true });
+        const l = Object.assign(document.createElement('label'), { htmlFor: id, className: 'slot-choice' });
+        l.append(input, ' ' + clock(s.start));
+        return l;
+      }));
+      group.append(head, grid);
+      return group;
     }));
     if (!slots.length) list.textContent = 'No free time left; we are fully booked for now.';
   };
@@ -170,7 +185,10 @@ async function booking() {
       // The visitor's own time zone goes with the booking: staff see it.
       const b = await post('/consultations', { name: d.name, email: d.email, phone: d.phone, company: d.company, topic: d.topic || '', start: d.start, notes: d.notes, website: d.website, timezone: zone });
       form.reset();
-      status(form, `Booked for ${dayKey(b.start)} at ${time(b.start)}. We mailed you the invitation and a link to change it.`);
+      // Only promise a mail when this server can send one.
+      status(form, cfg.mail?.configured
+        ? `Booked for ${dayKey(b.start)} at ${time(b.start)}. We mailed you the invitation and a link to change it.`
+        : `Booked for ${dayKey(b.start)} at ${time(b.start)} — we'll confirm by email.`);
       for (const [k, v] of days) days.set(k, v.filter((s) => s.start !== b.start));
       pick();
     } catch (err) {
@@ -231,7 +249,7 @@ function hours(cfg) {
   for (const [key, name] of DAYS) {
     const spans = bh.days.filter((d) => d.day === key).sort((a, b) => a.open.localeCompare(b.open));
     const dt = Object.assign(document.createElement('dt'), { textContent: name });
-    const dd = Object.assign(document.createElement('dd'), { textContent: spans.length ? spans.map((d) => `${d.open}–${d.close}`).join(', ') : 'Closed' });
+    const dd = Object.assign(document.createElement('dd'), { textContent: spans.length ? spans.map((d) => `${wall(d.open)}–${wall(d.close)}`).join(', ') : 'Closed' });
     if (key === today) { dt.className = dd.className = 'today'; dt.textContent += ' (today)'; }
     list.append(dt, dd);
   }
@@ -262,7 +280,7 @@ try {
   } else {
     if (!only) { services(cfg); hours(cfg); $('nav').hidden = false; }
     if (shows('contact')) contact(cfg);
-    if (shows('booking')) await booking();
+    if (shows('booking')) await booking(cfg);
     if (shows('newsletter')) newsletter();
     if (!only) {
       // The footer and the "how to reach us" card name only what this site offers.

@@ -55,7 +55,7 @@ export async function show(view, ctx) {
       const kind = m.from.kind;
       const el = h('div', { class: 'm ' + (kind === 'system' ? 'sys' : kind === 'visitor' ? 'me' : 'them') }, ...ctx.linkify(m.body));
       if (kind !== 'system') el.append(h('span', { class: 'meta' }, (kind === 'staff' && m.from.name ? m.from.name + ' · ' : '') + at(m.ts, c.created_at)));
-      log.append(kind === 'staff' ? h('div', { class: 'row-m them' }, ctx.avatar({ name: m.from.name }), el) : el);
+      log.append(kind === 'staff' ? h('div', { class: 'row-m them' }, ctx.avatar(m.from), el) : el);
     }
     view.replaceChildren(
       h('div', { class: 'hist-head' }, h('button', { type: 'button', class: 'back', onclick: list }, '← All conversations'), backToChat()),

@@ -42,11 +42,16 @@ const linkify = (text) => {
   return out;
 };
 const time = (ts) => new Date(ts).toLocaleTimeString([], { hour: 'numeric', minute: '2-digit' });
-// Avatars: initials on a colour picked from the person's id (or name), the
-// same for them everywhere; every colour keeps white text at AA contrast.
-const HUES = ['#b42318', '#b54708', '#067647', '#0e7090', '#1d4ed8', '#6941c6', '#c11574', '#475467'];
+// Avatars: initials on a colour picked from the person's id (or name). The
+// same hash and palette as the dashboard's `avatarColour` (ui.js), so a
+// person has one colour everywhere; white text on each meets AA contrast.
+const HUES = ['#1d4ed8', '#047857', '#b45309', '#7c3aed', '#be123c', '#0e7490', '#4d7c0f', '#a21caf', '#c2410c', '#4338ca'];
 const initials = (name) => (name || '?').trim().split(/\s+/).slice(0, 2).map((w) => w[0]).join('').toUpperCase() || '?';
-const hue = (key) => { let x = 0; for (const ch of String(key)) x = (x * 31 + ch.codePointAt(0)) >>> 0; return HUES[x % HUES.length]; };
+const hue = (key) => {
+  let x = 0x811c9dc5;
+  for (const ch of String(key || '')) { x ^= ch.codePointAt(0); x = Math.imul(x, 0x01000193) >>> 0; }
+  return HUES[x % HUES.length];
+};
 const avatar = (who) => {
   const el = h('span', { class: 'av', 'aria-hidden': 'true' }, initials(who?.name));
   el.style.setProperty('--a', hue(who?.id || who?.name || ''));
@@ -94,15 +99,21 @@ for (let i = 1; i <= 5; i++) {
   stars.append(h('button', { type: 'button', 'aria-pressed': 'false', 'aria-label': i + ' of 5', onclick: () => {
     score = i;
     [...stars.children].forEach((b, j) => { b.setAttribute('aria-pressed', j + 1 === i); b.classList.toggle('on', j < i); });
+    rateMore.hidden = false;
   } }, '★'));
 }
-const rating = h('form', { hidden: true, 'aria-label': 'Rate the conversation', onsubmit: (e) => { e.preventDefault(); rate(); } },
-  h('p', {}, 'How did we do?'), stars, h('textarea', { name: 'comment', 'aria-label': 'Comment (optional)', placeholder: 'Comment (optional)' }),
+// The comment and its button appear once a star is chosen: the card stays small.
+const rateMore = h('div', { class: 'row', hidden: true }, h('textarea', { name: 'comment', 'aria-label': 'Comment (optional)', placeholder: 'Comment (optional)' }),
   h('button', { type: 'submit' }, 'Send rating'));
+const rating = h('form', { hidden: true, 'aria-label': 'Rate the conversation', onsubmit: (e) => { e.preventDefault(); rate(); } },
+  h('p', {}, 'How did we do?'), stars, rateMore);
 const prechat = h('form', { hidden: true, 'aria-label': 'Before we start', onsubmit: (e) => { e.preventDefault(); pre(); } });
 const transcript = h('form', { hidden: true, class: 'row', 'aria-label': 'Email me the transcript', onsubmit: (e) => { e.preventDefault(); mailTranscript(); } },
   h('input', { name: 'email', type: 'email', required: true, 'aria-label': 'Your email', placeholder: 'Email for the transcript' }),
   h('button', { type: 'submit' }, 'Email me'));
+// A closed conversation's rating and transcript offers: one compact card at
+// the end of the thread, which keeps the panel.
+const endCard = h('div', { class: 'end-card', hidden: true }, rating, transcript);
 // "Your conversations": the visitor's past conversations, read-only; its
 // code loads only when first opened.
 const app = document.getElementById('app');
@@ -121,8 +132,7 @@ async function showPast(on) {
 app.append(
   h('header', {}, face, h('div', { class: 'who' }, title, sub), pastButton, h('button', { type: 'button', 'aria-label': 'Close chat', onclick: () => toParent({ t: 'close' }) }, '×')),
   past,
-  // The offers of a closed conversation sit above the composer, which stays at the bottom.
-  log, typing, line, note, prechat, rating, transcript, composer, offline);
+  log, typing, line, note, prechat, composer, offline);
 
 const add = (m, mine) => {
   const from = m.from?.kind;
@@ -133,10 +143,12 @@ const add = (m, mine) => {
       (m.ts ? time(m.ts) : 'sending…')));
   }
   // Staff messages carry their author's avatar; the header shows who is answering.
+  // Messages go above the closed conversation's card, when it shows.
+  const at = endCard.parentNode === log ? endCard : null;
   if (from === 'staff') {
-    log.append(h('div', { class: 'row-m them' }, avatar(m.from), el));
+    log.insertBefore(h('div', { class: 'row-m them' }, avatar(m.from), el), at);
     if (m.from.name) { agent = m.from; header(); }
-  } else log.append(el);
+  } else log.insertBefore(el, at);
   log.scrollTop = log.scrollHeight;
   return el;
 };
@@ -144,11 +156,15 @@ const add = (m, mine) => {
 // The greeting at the top of the log, so an empty chat is never a blank page.
 const hello = h('div', { class: 'hello' });
 
+let awayNext = null; // when the offline form shows: when we are back, or ''
 function header() {
-  face.hidden = !agent;
-  if (agent) face.replaceChildren(avatar(agent));
-  title.textContent = agent?.name || cfg.name || 'Chat';
-  sub.textContent = agent ? (cfg.name ? cfg.name + ' · ' : '') + 'here to help' : agents ? 'We are online' : 'We reply as soon as we can';
+  // A closed conversation has nobody answering: the header is the company's again.
+  const who = conv?.status === 'closed' || awayNext != null ? null : agent;
+  face.hidden = !who;
+  if (who) face.replaceChildren(avatar(who));
+  title.textContent = who?.name || cfg.name || 'Chat';
+  sub.textContent = awayNext != null ? 'Away' + (awayNext ? ' · back ' + awayNext : '')
+    : who ? (cfg.name ? cfg.name + ' · ' : '') + 'here to help' : agents ? 'We are online' : 'We reply as soon as we can';
   hello.replaceChildren(h('strong', {}, cfg.greeting || 'Hi! How can we help?'),
     h('span', {}, agents ? 'Write below: someone from the team answers right here.' : 'Write below: we answer right here as soon as we can.'));
   if (!hello.isConnected) log.prepend(hello);
@@ -180,6 +196,8 @@ function offers() {
   const closed = conv?.status === 'closed';
   rating.hidden = !closed || !!conv.rating || store.get(K.rated, null) === conv.id;
   transcript.hidden = !closed || store.get(K.sent, null) === conv.id;
+  endCard.hidden = rating.hidden && transcript.hidden;
+  if (!endCard.hidden && log.lastElementChild !== endCard) { log.append(endCard); log.scrollTop = log.scrollHeight; }
 }
 
 const saveQueue = () => store.set(K.queue, [...pending.values()].map(({ client_id, body }) => ({ client_id, body })));
@@ -241,14 +259,15 @@ async function mailTranscript() {
   note.textContent = !r.ok ? 'That did not work: ' + (data.error?.message || r.status)
     : data.status === 'confirmation_sent' ? 'Check your inbox: open the link we sent to get the transcript.'
       : 'The transcript is on its way.';
-  if (r.ok) { store.set(K.sent, conv?.id); transcript.hidden = true; }
+  if (r.ok) { store.set(K.sent, conv?.id); transcript.hidden = true; endCard.hidden = rating.hidden; }
 }
 
 // Business hours in the site's time zone: open now, and when next.
 const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
 function hours() {
   const bh = cfg.business_hours;
-  if (!bh) return { open: true };
+  // Hours that only bound bookings leave chat open around the clock.
+  if (!bh || cfg.chat_only_in_hours === false) return { open: true };
   const parts = Object.fromEntries(new Intl.DateTimeFormat('en-US', { timeZone: bh.timezone, weekday: 'short',
     hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(new Date()).map((p) => [p.type, p.value]));
   const today = DAYS.indexOf(parts.weekday.toLowerCase().slice(0, 3));
@@ -269,6 +288,7 @@ function rate() {
   send({ type: 'rate', conversation_id: conv.id, score, comment: rating.elements.comment.value });
   store.set(K.rated, conv.id);
   rating.hidden = true;
+  endCard.hidden = transcript.hidden;
   note.textContent = 'Thank you for your rating!';
 }
 
@@ -291,6 +311,7 @@ function mode() {
   const fields = cfg.pre_chat_fields || [];
   const asking = !away && !open && fields.length > 0 && !store.get(K.pre, 0);
   offline.hidden = !away;
+  awayNext = away ? when.next || '' : null;
   line.textContent = conv?.status !== 'waiting' || !place ? '' : place === 1
     ? 'You are next in line: someone will be with you shortly.' : 'You are number ' + place + ' in line.';
   log.hidden = away && ![...log.children].some((c) => c !== hello);
