@@ -285,7 +285,8 @@ async fn bookings_use_the_hours_while_chat_stays_open_around_the_clock() {
     // A site starts with chat gated by hours (once it has any), as before.
     let r = srv.call("GET", &path, Some(&token), None).await;
     assert_eq!(r.body["settings"]["chat_only_in_hours"], true, "{}", r.body);
-    let hours = json!({"timezone": "UTC", "days": [{"day": "mon", "open": "09:00", "close": "17:00"}]});
+    let hours =
+        json!({"timezone": "UTC", "days": [{"day": "mon", "open": "09:00", "close": "17:00"}]});
     let r = srv
         .call(
             "PATCH",

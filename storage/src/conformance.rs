@@ -896,7 +896,11 @@ pub fn site_settings_from_before_the_chat_gate_read_as_gated_by_hours(store: &St
     store.write_now(b).unwrap();
     let read = store.site_settings(t, s).unwrap();
     assert_eq!(
-        (read.reopen_window_secs, read.chat_only_in_hours, read.business_hours.is_some()),
+        (
+            read.reopen_window_secs,
+            read.chat_only_in_hours,
+            read.business_hours.is_some()
+        ),
         (Some(60), true, true)
     );
     let mut b = WriteBatch::new();

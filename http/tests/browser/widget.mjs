@@ -159,6 +159,15 @@ async function companyLayoutAndFields(p, w, scheme) {
   const b = p.locator('#booking-form');
   await b.getByRole('button', { name: 'Book' }).click();
   assert.equal(await p.locator('#times-error').innerText(), 'Please pick a time.');
+  if (w < 1024) return;
+  step('a booking, with no mail server: no promise of a mail already sent');
+  await b.locator('.slot-choice').first().click();
+  await b.locator('input[name=name]').fill('Bea');
+  await b.locator('input[name=email]').fill('bea@mail.test');
+  await b.getByRole('button', { name: 'Book' }).click();
+  const booked = await b.locator('.status').filter({ hasText: 'Booked' }).innerText();
+  assert.match(booked, /— we'll confirm by email\.$/);
+  assert.doesNotMatch(booked, /mailed/);
 }
 
 try {
@@ -298,6 +307,8 @@ try {
     const form = panel.locator('form[aria-label="Leave a message"]');
     await form.waitFor();
     await panel.getByText(/We are back tomorrow at 09:00 \(UTC\)/).waitFor();
+    step('the header agrees with the form: away, and when we are back');
+    assert.equal(await panel.locator('header .sub').textContent(), 'Away · back tomorrow at 09:00 (UTC)');
     agent.close();
   } else if (scenario === 'prechat') {
     const agent = await staff(env('PARLEY_STAFF_TOKEN'));
@@ -344,6 +355,17 @@ try {
     await rateForm.waitFor();
     await transcriptForm.waitFor();
     await page.screenshot({ path: `${shots}/closed-offers.png` });
+    step('after a close the thread keeps the panel: one compact card at its end; the header is the company\'s again');
+    assert.equal(await panel.locator('header h1').textContent(), site.name, 'a closed chat names nobody in the header');
+    assert.equal(await panel.locator('header .av').isVisible(), false);
+    const geo = await panel.locator('#app').evaluate((app) => {
+      const log = app.querySelector('.log'), card = app.querySelector('.end-card');
+      return { app: app.clientHeight, log: log.clientHeight, last: log.lastElementChild === card,
+        forms: [...card.querySelectorAll('form')].filter((f) => !f.hidden).length };
+    });
+    assert.ok(geo.last && geo.forms === 2, 'the rating and transcript offers are one card at the end of the thread: ' + JSON.stringify(geo));
+    assert.ok(geo.log >= 0.6 * geo.app, 'the thread keeps at least 60% of the panel: ' + JSON.stringify(geo));
+    assert.equal(await rateForm.locator('textarea').isVisible(), false, 'the comment box waits for a star');
     step('rated, then reloaded: only the transcript offer is left');
     await rateForm.getByRole('button', { name: '5 of 5' }).click();
     await rateForm.getByRole('button', { name: 'Send rating' }).click();
@@ -381,6 +403,14 @@ try {
     assert.match(await face.innerText(), /^[A-Z?]{1,2}$/);
     assert.equal(await panel.locator('.row-m .av').first().innerText(), await face.innerText());
     await page.screenshot({ path: `${shots}/new-conversation.png` });
+    step('the agent\'s avatar has the dashboard\'s colour for them');
+    const me = await (await fetch(`${base}/api/v1/me`, { headers: { authorization: 'Bearer ' + env('PARLEY_STAFF_TOKEN') } })).json();
+    const staffId = me.id || me.staff?.id;
+    assert.ok(staffId, 'the staff id: ' + JSON.stringify(me));
+    const hex = await page.evaluate(async (id) => (await import('/assets/ui.js')).avatarColour(id), staffId);
+    const rgb = 'rgb(' + [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)).join(', ') + ')';
+    assert.equal(await face.evaluate((el) => getComputedStyle(el).backgroundColor), rgb, 'the header avatar');
+    assert.equal(await panel.locator('.row-m .av').first().evaluate((el) => getComputedStyle(el).backgroundColor), rgb, 'the thread avatar');
     agent.close();
   } else if (scenario === 'history') {
     const agent = await staff(env('PARLEY_STAFF_TOKEN'));
@@ -506,6 +536,13 @@ try {
         await p.locator('#times-legend', { hasText: 'Europe/Paris' }).waitFor();
         const slot = await p.locator('.slot-choice').first().innerText();
         assert.match(slot.trim(), /^\d{1,2}:\d{2}\s?(AM|PM)$/, slot);
+        // Opening hours in the same format as the slots (the visitor's locale).
+        assert.match(await p.locator('#hours-list dd').first().innerText(), /^\d{1,2}:\d{2}\s?(AM|PM)–\d{1,2}:\d{2}\s?(AM|PM)$/);
+        // Slots grouped by part of the day, in chips of one width.
+        const parts = await p.locator('.slot-part').allInnerTexts();
+        assert.ok(parts.length >= 1 && parts.every((x) => ['Morning', 'Afternoon', 'Evening'].includes(x)), JSON.stringify(parts));
+        const widths = await p.locator('.slot-choice').evaluateAll((els) => [...new Set(els.map((e) => Math.round(e.getBoundingClientRect().width)))]);
+        assert.equal(widths.length, 1, 'equal-width slot chips: ' + JSON.stringify(widths));
         const b = p.locator('div >> css=button.b');
         await b.waitFor();
         const box = await b.boundingBox();

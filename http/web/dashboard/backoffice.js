@@ -5,7 +5,7 @@
 
 import { api, h, clock, token, icon } from './api.js';
 import { day, time, span, sameDay, zone } from './time.js';
-import { confirmDialog, toast } from './ui.js';
+import { confirmDialog, toast, fieldError } from './ui.js';
 import { planInfo, featureLock, locked, count } from './manage.js';
 
 const fields = (form) => Object.fromEntries(new FormData(form));
@@ -36,7 +36,15 @@ export function formsCard(site, out, canManage) {
   const st = site.settings;
   const c = st.consultations || {};
   const num = (name, label, value, min, max) => field(label, h('input', { name, type: 'number', min, max, value, required: true }));
+  // A refusal about the bookings switch (no business hours, no such staff) is said next to it.
+  const refused = (err) => {
+    const said = err.detail || err.message;
+    if (!/^(business_hours|consultations)\b/i.test(said)) throw err;
+    fieldError(form.elements.enabled, said.replace(/^[\w.]+: /, '').replace(/^./, (c) => c.toUpperCase()).replace(/([^.!?])$/, '$1.'));
+    form.elements.enabled.focus();
+  };
   const form = h('form', { class: 'stack card', 'aria-labelledby': 'forms-title', onsubmit: (e) => { e.preventDefault(); tryApi(out, async () => {
+    fieldError(form.elements.enabled, '');
     const d = fields(form);
     const lines = (v) => v.split('\n').map((s) => s.trim()).filter(Boolean);
     const r = await api('PATCH', '/api/v1/sites/' + site.id, {
@@ -45,7 +53,8 @@ export function formsCard(site, out, canManage) {
         enabled: form.elements.enabled.checked, slot_minutes: +d.slot_minutes, buffer_minutes: +d.buffer_minutes,
         min_notice_hours: +d.min_notice_hours, horizon_days: +d.horizon_days, topics: lines(d.topics),
       },
-    });
+    }).catch(refused);
+    if (!r) return;
     site.settings = r.settings;
     say(out, 'Form settings saved.');
   }); } },

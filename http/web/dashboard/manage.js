@@ -294,7 +294,7 @@ function tabForm(out, manage, kids, patch, saved = 'Saved.') {
       await patch(form);
       say(status, saved);
       toast('Settings updated.');
-    } catch (err) { refusedHere(form, status, err.message); }
+    } catch (err) { refusedHere(form, status, err.detail || err.message, err.message); }
   } }, kids, manage ? h('div', { class: 'row-actions' }, h('button', { type: 'submit' }, 'Save'), status) : null);
   if (!manage) for (const el of form.elements) el.disabled = true;
   return form;
@@ -305,12 +305,13 @@ function tabForm(out, manage, kids, patch, saved = 'Saved.') {
  * (`business_hours: …`) or in its sentence (`timezone "X" must …`); the rest
  * goes beside the Save button.
  */
-function refusedHere(form, status, message) {
+function refusedHere(form, status, message, human = message) {
   const m = /^(\w+)(?:\.\w+)?: (.*)$/s.exec(message) || /^(\w+) /.exec(message);
-  const key = m?.[1];
+  const key = m?.[1].toLowerCase();
   const target = key && [...form.elements].find((x) => x.dataset?.field === key || x.name === key);
-  if (!target) { say(status, message, true); return; }
-  const text = m[2] ? m[2][0].toUpperCase() + m[2].slice(1) : message;
+  if (!target) { say(status, human, true); return; }
+  const said = m[2] || message;
+  const text = said[0].toUpperCase() + said.slice(1) + (/[.!?]$/.test(said) ? '' : '.');
   say(status, 'Not saved: see the message above.', true);
   fieldError(target, text);
   if (!target.disabled) target.focus();
@@ -360,7 +361,11 @@ export async function sitesPage(app, root, id) {
   const widget = h('div', { class: 'split' }, h('div', { class: 'card' }, widgetForm), h('div', { class: 'stack' }, h('strong', {}, 'Preview'), pv));
 
   const hours = hoursEditor(st.business_hours, st.chat_only_in_hours);
-  const hoursPanel = h('div', { class: 'card' }, tabForm(out, manage, [hours.el], () => patch(hours.value())));
+  // Saved hours let the Bookings tab turn bookings on: it is drawn again.
+  const hoursPanel = h('div', { class: 'card' }, tabForm(out, manage, [hours.el], async () => {
+    await patch(hours.value());
+    bookings.replaceChildren(formsCard(site, out, manage));
+  }));
   const prechat = preChatEditor(st.pre_chat_fields);
   const prechatPanel = h('div', { class: 'card' }, tabForm(out, manage, [prechat.el], () => patch({ pre_chat_fields: prechat.value() })));
   const bookings = h('div', { class: 'bookings-tab' }, formsCard(site, out, manage));

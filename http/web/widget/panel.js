@@ -163,7 +163,7 @@ function header() {
   face.hidden = !who;
   if (who) face.replaceChildren(avatar(who));
   title.textContent = who?.name || cfg.name || 'Chat';
-  sub.textContent = awayNext != null ? 'Away' + (awayNext ? ' · back ' + awayNext : '')
+  sub.textContent = awayNext != null ? 'Away · ' + (awayNext ? 'back ' + awayNext : 'we reply by email')
     : who ? (cfg.name ? cfg.name + ' · ' : '') + 'here to help' : agents ? 'We are online' : 'We reply as soon as we can';
   hello.replaceChildren(h('strong', {}, cfg.greeting || 'Hi! How can we help?'),
     h('span', {}, agents ? 'Write below: someone from the team answers right here.' : 'Write below: we answer right here as soon as we can.'));
@@ -197,7 +197,10 @@ function offers() {
   rating.hidden = !closed || !!conv.rating || store.get(K.rated, null) === conv.id;
   transcript.hidden = !closed || store.get(K.sent, null) === conv.id;
   endCard.hidden = rating.hidden && transcript.hidden;
-  if (!endCard.hidden && log.lastElementChild !== endCard) { log.append(endCard); log.scrollTop = log.scrollHeight; }
+  if (!endCard.hidden && log.lastElementChild !== endCard) {
+    log.append(endCard);
+    requestAnimationFrame(() => { log.scrollTop = log.scrollHeight; });
+  }
 }
 
 const saveQueue = () => store.set(K.queue, [...pending.values()].map(({ client_id, body }) => ({ client_id, body })));
@@ -453,7 +456,7 @@ function beep() {
 addEventListener('message', (e) => {
   if (e.source !== parent || e.origin !== host) return;
   const m = e.data || {};
-  if (m.t === 'open') { isOpen = true; markRead(); input.focus(); }
+  if (m.t === 'open') { isOpen = true; markRead(); input.focus(); requestAnimationFrame(() => { log.scrollTop = log.scrollHeight; }); }
   else if (m.t === 'close') isOpen = false;
   else if (m.t === 'page') { page = m.p; send({ type: 'page', ...page }); }
   else if (m.t === 'identify') { identity = m.i; send({ type: 'identify', ...identity }); }
