@@ -366,6 +366,14 @@ try {
     assert.ok(geo.last && geo.forms === 2, 'the rating and transcript offers are one card at the end of the thread: ' + JSON.stringify(geo));
     assert.ok(geo.log >= 0.6 * geo.app, 'the thread keeps at least 60% of the panel: ' + JSON.stringify(geo));
     assert.equal(await rateForm.locator('textarea').isVisible(), false, 'the comment box waits for a star');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await page.waitForTimeout(200);
+    const phone = await panel.locator('#app').evaluate((app) => [app.clientHeight, app.querySelector('.log').clientHeight]);
+    assert.ok(phone[1] >= 0.6 * phone[0], 'on a phone too: ' + JSON.stringify(phone));
+    await page.screenshot({ path: `${shots}/closed-offers-390-dark.png` });
+    await page.setViewportSize({ width: 1100, height: 760 });
+    await page.emulateMedia({ colorScheme: 'light' });
     step('rated, then reloaded: only the transcript offer is left');
     await rateForm.getByRole('button', { name: '5 of 5' }).click();
     await rateForm.getByRole('button', { name: 'Send rating' }).click();
