@@ -32,7 +32,8 @@ const HUMAN = {
 
 /** A sentence a person can act on, from a status, a code and the server's message. */
 export function human(status, code, message) {
-  const said = String(message || '').trim();
+  // "business_hours: set …" names its field in words: "Business hours: set …".
+  const said = String(message || '').trim().replace(/^([a-z][a-z_.]*): /, (_, f) => f.replace(/[_.]/g, ' ') + ': ');
   const sentence = said ? said[0].toUpperCase() + said.slice(1) + (/[.!?]$/.test(said) ? '' : '.') : '';
   if (status === 0) return 'Parley could not be reached. Check your connection, then try again.';
   if (HUMAN[code] && (status >= 500 || code === 'rate_limited' || code === 'invalid_credentials' || !said)) return HUMAN[code];
