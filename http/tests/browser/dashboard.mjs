@@ -1222,6 +1222,10 @@ try {
     step('staff see it in the week calendar');
     await owner.evaluate(() => { location.hash = '#/consultations'; });
     await owner.locator('.week .slot', { hasText: 'Zed' }).first().waitFor();
+    const booked = owner.locator('table[aria-label="Consultations this week"] tbody tr', { hasText: 'Zed' });
+    const cells = await booked.locator('td').allTextContents();
+    assert.equal(cells[2], '—', 'an empty topic says so');
+    assert.equal(cells[4], 'Requested', 'the status is capitalised');
     await shotsOf(owner, 'consultations', '#/consultations');
     step('a status change asks first: cancelled, it stays; confirmed, it changes');
     await owner.locator('.week .slot', { hasText: 'Zed' }).first().click();

@@ -193,7 +193,7 @@ export async function newsletterPage(app, root) {
   const body = h('tbody');
   // Everyone by default: a pending sign-up is somebody too.
   const status = h('select', { 'aria-label': 'Filter subscribers', onchange: () => load() },
-    [['all', 'All subscribers'], ['confirmed', 'Confirmed'], ['pending', 'Pending (not confirmed yet)'], ['unsubscribed', 'Unsubscribed']]
+    [['all', 'All subscribers'], ['confirmed', 'Confirmed'], ['pending', 'Pending'], ['unsubscribed', 'Unsubscribed']]
       .map(([v, l]) => h('option', { value: v }, l)));
   const none = {
     all: 'Nobody has subscribed yet. Your company page has a sign-up form.',
@@ -333,10 +333,10 @@ export async function webhooksPage(app, root) {
     load();
   }); } }, h('strong', {}, 'Add an endpoint'),
   field('URL', h('input', { name: 'url', type: 'url', required: true, placeholder: 'https://example.com/hooks/parley' })),
-  h('fieldset', {}, h('legend', {}, 'Events'), EVENTS.map((ev) => h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'ev-' + ev }), ' ' + eventName(ev) + ' ', h('code', { class: 'event-id' }, ev)))),
+  h('fieldset', {}, h('legend', {}, 'Events'), EVENTS.map((ev) => h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'ev-' + ev }), h('span', { class: 'ev-name' }, eventName(ev) + ' ', h('code', { class: 'event-id' }, ev))))),
   h('p', { class: 'muted' }, 'Each delivery is signed the Standard Webhooks way (webhook-id, webhook-timestamp, webhook-signature) and retried with backoff until your endpoint answers 2xx.'),
   locked(h('button', { type: 'submit' }, 'Add endpoint'), lock, 'webhook-why'));
-  root.replaceChildren(h('h1', {}, 'Webhooks'), ...(lock ? [h('p', { class: 'card lock-note' }, 'Webhooks are locked on your plan: ' + lock.replace(/^.* — /, '').replace('use it.', 'use them.')) ] : []), out, secret, h('div', { class: 'split wide' }, form, h('section', { class: 'stack', 'aria-labelledby': 'hooks-title' }, h('h2', { id: 'hooks-title' }, 'Endpoints'), list)), log);
+  root.replaceChildren(h('h1', {}, 'Webhooks'), ...(lock ? [h('p', { class: 'card lock-note' }, 'Webhooks are locked on your plan: ' + lock.replace(/^.* — /, '').replace('use it.', 'use them.')) ] : []), out, secret, h('div', { class: 'split wide' }, form, h('section', { class: 'stack hooks-list', 'aria-labelledby': 'hooks-title' }, h('h2', { id: 'hooks-title' }, 'Endpoints'), list)), log);
   await load();
 }
 

@@ -446,7 +446,7 @@ export async function auditPage(app, root) {
     h('select', { name: 'action', 'aria-label': 'What', onchange: () => load(false) }, [['', 'Everything'], ['conversation.', 'Conversations'], ['staff.', 'Staff'],
       ['site.', 'Sites'], ['auth.', 'Sign-ins'], ['campaign.', 'Newsletter'], ['canned.', 'Canned responses'], ['webhook.', 'Webhooks'], ['tenant.', 'Workspace']]
       .map(([v, l]) => h('option', { value: v }, l))),
-    h('select', { name: 'actor_id', 'aria-label': 'Who', onchange: () => load(false) }, h('option', { value: '' }, 'Anyone'),
+    h('select', { name: 'actor_id', 'aria-label': 'Who', onchange: () => load(false) }, h('option', { value: '' }, 'By anyone'),
       staff.map((s) => h('option', { value: s.id }, s.name || s.email))),
     h('label', { class: 'inline' }, 'Since', h('input', { name: 'since', type: 'date' })), h('button', { type: 'submit' }, 'Filter'));
   const load = (next) => tryApi(out, async () => {
