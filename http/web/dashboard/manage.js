@@ -583,14 +583,14 @@ async function contactDetail(root, id, staff, out, reload) {
   root.replaceChildren(h('div', { class: 'card stack contact' },
     h('h2', {}, c.name || c.email),
     h('p', {}, h('a', { href: 'mailto:' + c.email }, c.email), c.phone ? ' · ' + c.phone : '', c.service ? ' · ' + c.service : ''),
-    h('p', { class: 'muted' }, clock(c.created_at), c.page_url ? h('span', {}, ' · from ', webLink(c.page_url)) : null),
+    h('p', { class: 'muted' }, dateTime(c.created_at), c.page_url ? h('span', {}, ' · from ', webLink(c.page_url)) : null),
     h('blockquote', { class: 'msg-body' }, c.message),
     h('div', { class: 'row-actions' },
-      field('Status', h('select', { 'aria-label': 'Status', onchange: (e) => set({ status: e.target.value }) }, ['new', 'read', 'replied', 'archived'].map((v) => h('option', { value: v, selected: v === c.status }, v)))),
+      field('Status', h('select', { 'aria-label': 'Status', onchange: (e) => set({ status: e.target.value }) }, ['new', 'read', 'replied', 'archived'].map((v) => h('option', { value: v, selected: v === c.status }, statusText(v))))),
       field('Assignee', h('select', { 'aria-label': 'Assignee', onchange: (e) => set({ assignee: e.target.value || null }) }, h('option', { value: '' }, 'Nobody'),
         staff.map((s) => h('option', { value: s.id, selected: s.id === c.assignee }, s.name || s.email))))),
     h('ol', { class: 'thread', 'aria-label': 'Replies and notes' }, thread.map((e) => h('li', { class: e.reply ? 'reply' : 'note' },
-      h('div', { class: 'muted' }, (e.reply ? 'Reply by ' : 'Note by ') + (e.by?.name || '') + ' · ' + clock(e.created_at)), h('div', { class: 'msg-body' }, e.body)))),
+      h('div', { class: 'muted' }, (e.reply ? 'Reply by ' : 'Note by ') + (e.by?.name || '') + ' · ', when(e.created_at)), h('div', { class: 'msg-body' }, e.body)))),
     entryForm('Reply to ' + c.email + ' (sent by mail)', 'replies', 'Send reply'),
     entryForm('Internal note (never sent)', 'notes', 'Add note')));
 }
