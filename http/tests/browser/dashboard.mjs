@@ -412,6 +412,11 @@ async function pagesScenario() {
   await notice.getByText('Mail is not being sent: no SMTP server is configured.').waitFor();
   await notice.getByText('[mail] smtp_url').waitFor();
   assert.ok(await notice.evaluate((n) => n.compareDocumentPosition(document.querySelector('main table')) & Node.DOCUMENT_POSITION_FOLLOWING), 'the notice comes before the mail');
+  await owner.locator('table[aria-label="Outgoing mail"] tbody tr').first().waitFor();
+  assert.equal(await owner.locator('table[aria-label="Outgoing mail"] tbody .error').count(), 0, 'under the banner, no row repeats that SMTP is missing');
+  assert.equal(await owner.locator('table[aria-label="Outgoing mail"] tbody tr td:first-child').first().evaluate((td) => getComputedStyle(td, '::before').content), 'none',
+    'a mail card carries no "Mail" label');
+  await owner.locator('table[aria-label="Outgoing mail"] .pill', { hasText: /^Pending$/ }).first().waitFor();
   await owner.locator('tr', { hasText: 'invited you' }).first().click();
   const mail = owner.getByRole('region', { name: /^Mail .*invited you/ });
   await mail.getByText('ada@acme.test').waitFor();
@@ -446,6 +451,7 @@ async function pagesScenario() {
   await entry.locator('summary').click();
   await entry.getByText('"email": "ada@acme.test"').waitFor();
   await entry.getByText(/ on /).first().waitFor();
+  assert.match(await entry.locator('time.audit-when').textContent(), /^Today \d/, 'a time from today says so');
   await shotsOf(owner, 'audit', '#/admin/audit');
 
   step('sessions name their device; headings in order on Account');
@@ -457,6 +463,15 @@ async function pagesScenario() {
   await owner.getByRole('heading', { name: 'Subscribers' }).waitFor();
   const news = await owner.evaluate(() => ['h1', 'h2'].map((t) => parseFloat(getComputedStyle(document.querySelector('main ' + t)).fontSize)));
   assert.ok(news[0] > news[1], 'Newsletter: h1 larger than h2');
+  assert.equal(await owner.getByLabel('Filter subscribers').inputValue(), 'all', 'the subscriber list shows everyone at first');
+  await owner.locator('table[aria-label="Subscribers"] td', { hasText: 'Nobody has subscribed yet' }).waitFor();
+  await owner.getByLabel('Filter subscribers').selectOption('pending');
+  await owner.locator('table[aria-label="Subscribers"] td', { hasText: 'Nobody is waiting to confirm.' }).waitFor();
+  step('Webhooks: without an endpoint, an empty state where the list goes; events in words');
+  await owner.evaluate(() => { location.hash = '#/admin/webhooks'; });
+  await owner.getByRole('region', { name: 'Endpoints' }).locator('.empty-state', { hasText: 'No endpoint yet' }).waitFor();
+  await owner.getByLabel('Contact form message').waitFor();
+  assert.equal(await owner.locator('label.check', { hasText: 'Contact form message' }).locator('code').textContent(), 'contact_message.created');
   await shotsOf(owner, 'account', '#/account');
   step('Account: every settings section has its own Save');
   const sections = owner.locator('.settings-stack > form');
@@ -468,8 +483,23 @@ async function pagesScenario() {
   await owner.getByRole('row', { name: /ada@acme.test/ }).waitFor();
   const blank = await owner.evaluate(() => [...document.querySelectorAll('main tbody tr')].filter((tr) => !tr.lastElementChild.textContent.trim()).length);
   assert.equal(blank, 0, 'a staff row with an empty actions cell');
+  step('Staff: Remove is a red outline in the row, solid red only in its dialog; statuses capitalised');
+  const removeAda = owner.getByRole('button', { name: 'Remove ada@acme.test' });
+  assert.equal(await removeAda.evaluate((b) => getComputedStyle(b).backgroundColor), 'rgba(0, 0, 0, 0)', 'no solid red in the row');
+  await owner.getByRole('row', { name: /ada@acme.test/ }).locator('.pill', { hasText: /^Invited$/ }).waitFor();
+  await removeAda.click();
+  const sure = owner.getByRole('dialog').getByRole('button', { name: 'Remove' });
+  assert.notEqual(await sure.evaluate((b) => getComputedStyle(b).backgroundColor), 'rgba(0, 0, 0, 0)', 'the dialog\'s Remove is solid');
+  await owner.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click();
   await owner.getByRole('row', { name: new RegExp(env('PARLEY_OWNER')) }).getByRole('link', { name: 'Your account' }).waitFor();
 
+  step('Messages: column headers, the assignee filter says what it filters');
+  await owner.setViewportSize({ width: 1280, height: 800 });
+  await owner.evaluate(() => { location.hash = '#/contacts'; });
+  const heads = owner.locator('table[aria-label="Contact messages"] thead th');
+  await heads.first().waitFor();
+  assert.deepEqual(await heads.allTextContents(), ['From', 'Message', 'Status', 'Received'], 'column headers');
+  assert.equal(await owner.getByLabel('Filter by assignee').locator('option').first().textContent(), 'Assigned to: anyone');
   step('Messages: the search placeholder is whole at every width');
   for (const width of [1280, 1000, 390]) {
     await owner.setViewportSize({ width, height: 844 });
@@ -868,6 +898,14 @@ try {
     await page.getByRole('button', { name: 'Sign in' }).click();
     const row = page.getByRole('row', { name: /Acme/ });
     await row.getByText(/staff · 1 site$/).waitFor();
+    step('a tenant row: since a date, the ID behind a copy button, Suspend a red outline, no word broken');
+    assert.match(await row.locator('td').nth(1).textContent(), /\d{4}/, 'Since has the year');
+    assert.equal(await row.getByText(/^[0-9A-HJKMNP-TV-Z]{26}$/).count(), 0, 'no raw tenant ID in the row');
+    await row.getByRole('button', { name: 'Copy the ID of Acme' }).waitFor();
+    assert.equal(await row.getByRole('button', { name: 'Suspend' }).evaluate((b) => getComputedStyle(b).backgroundColor), 'rgba(0, 0, 0, 0)');
+    const broken = await page.evaluate(() => [...document.querySelectorAll('table[aria-label="Tenants"] td, table[aria-label="Messages a day"] th, table[aria-label="Messages a day"] td')]
+      .filter((c) => getComputedStyle(c).overflowWrap === 'anywhere' || getComputedStyle(c).wordBreak === 'break-all').length);
+    assert.equal(broken, 0, 'cells that may break a word');
     step('suspend (it asks first), then resume');
     await row.getByRole('button', { name: 'Suspend' }).click();
     await page.getByRole('dialog').getByRole('button', { name: 'Suspend' }).click();
@@ -877,6 +915,7 @@ try {
     await page.screenshot({ path: `${shots}/admin-tenants.png` });
     await page.setViewportSize({ width: 390, height: 844 });
     await noSideScroll(page, 'the operator page at 390 px');
+    assert.equal(await page.locator('table[aria-label="Messages a day"] tbody tr').evaluate((tr) => getComputedStyle(tr).display), 'table-row', 'messages a day stays a table on a phone');
     await page.screenshot({ path: `${shots}/admin-tenants-phone.png` });
     await page.setViewportSize({ width: 1280, height: 800 });
     await row.getByRole('button', { name: 'Resume' }).click();
@@ -1125,6 +1164,15 @@ try {
     const answer = await mailTo(maildir, 'zoe@visitor.test', 'Re: your message');
     assert.ok(answer.text.includes('A new one is on its way') && !answer.text.includes('refund'), answer.text);
     await owner.locator('tr', { hasText: 'Zoe' }).locator('.pill.replied').waitFor();
+    step('Messages: the day and time at every width, in full on hover');
+    for (const width of [1280, 390]) {
+      await owner.setViewportSize({ width, height: 844 });
+      const got = owner.locator('tr', { hasText: 'Zoe' }).locator('td.received time');
+      assert.ok(await got.isVisible(), `the time shows at ${width} px`);
+      assert.match(await got.textContent(), /^Today \d/);
+      assert.match(await got.getAttribute('title'), /\d{4}/, 'the full date on hover');
+    }
+    await owner.setViewportSize({ width: 1280, height: 800 });
     await shotsOf(owner, 'contacts', new URL(owner.url()).hash);
     step('sign-up on a mail-sending instance: check your mail, open the link, land on the welcome page');
     const newcomer = await newPage();
@@ -1165,6 +1213,15 @@ try {
     await contact.getByText('Thanks! Your message is with us').waitFor();
     const bell = owner.getByRole('button', { name: /Notifications, 1 unread/ });
     await bell.waitFor({ timeout: 5000 });
+    step('the bell at phone width: "Mark all read" apart from the heading, its focus ring too');
+    await owner.setViewportSize({ width: 390, height: 844 });
+    await bell.click();
+    const panel = owner.getByRole('region', { name: 'Notifications' });
+    const [head, mark] = await Promise.all([panel.locator('.bell-head strong'), panel.getByRole('button', { name: 'Mark all read' })].map((l) => l.boundingBox()));
+    assert.ok(mark.x - (head.x + head.width) >= 12, `heading and button ${mark.x - (head.x + head.width)} px apart`);
+    await owner.screenshot({ path: `${shots}/bell-phone.png` });
+    await owner.keyboard.press('Escape');
+    await owner.setViewportSize({ width: 1280, height: 800 });
     await bell.click();
     await owner.getByRole('link', { name: 'New message from Zed' }).click();
     await owner.getByRole('heading', { name: 'Zed' }).waitFor();
@@ -1193,6 +1250,10 @@ try {
     step('staff see it in the week calendar');
     await owner.evaluate(() => { location.hash = '#/consultations'; });
     await owner.locator('.week .slot', { hasText: 'Zed' }).first().waitFor();
+    const booked = owner.locator('table[aria-label="Consultations this week"] tbody tr', { hasText: 'Zed' });
+    const cells = await booked.locator('td').allTextContents();
+    assert.equal(cells[2], '—', 'an empty topic says so');
+    assert.equal(cells[4], 'Requested', 'the status is capitalised');
     await shotsOf(owner, 'consultations', '#/consultations');
     step('a status change asks first: cancelled, it stays; confirmed, it changes');
     await owner.locator('.week .slot', { hasText: 'Zed' }).first().click();

@@ -2,8 +2,8 @@
 // tenant with its usage and plan, platform totals (tenants by plan, monthly
 // recurring revenue), sets plans, and suspends or resumes tenants.
 
-import { request, h, clock } from './api.js';
-import { day } from './time.js';
+import { request, h } from './api.js';
+import { day, dateTime, zone, axisLabel } from './time.js';
 import { confirmDialog, toast, autoLabelTables } from './ui.js';
 
 const KEY = 'parley:operator';
@@ -56,12 +56,17 @@ async function tenants() {
     } catch (x) { toast(x.message); }
     tenants();
   } }, plans.items.map((p) => h('option', { value: p.name, selected: p.name === t.plan }, cap(p.name)))));
-  const row = (t) => h('tr', {}, h('td', {}, h('strong', {}, t.name), h('div', { class: 'muted' }, t.id)), h('td', {}, clock(t.created_at)),
+  // The ID is for support tickets and logs: behind a copy button, not spelled out in the row.
+  const copyId = (t) => h('button', { type: 'button', class: 'ghost small copy-id', title: t.id, 'aria-label': `Copy the ID of ${t.name}`, onclick: async () => {
+    try { await navigator.clipboard.writeText(t.id); toast(`Copied ${t.name}'s ID.`); } catch (_) { toast('Copy failed: ' + t.id); }
+  } }, 'Copy ID');
+  const row = (t) => h('tr', {}, h('td', {}, h('strong', {}, t.name), h('div', {}, copyId(t))),
+    h('td', {}, h('time', { datetime: t.created_at, title: dateTime(t.created_at) + ` (${zone()})` }, day(t.created_at, { year: true }))),
     h('td', {}, `${t.usage.staff} staff · ${t.usage.sites} site${t.usage.sites === 1 ? '' : 's'}`), h('td', {}, `${t.usage.conversations} conversations · ${t.usage.messages} messages`),
     h('td', {}, `${t.usage.visitors} visitors · ${Math.ceil(t.usage.storage_bytes / 1024)} KiB`),
     h('td', {}, planSelect(t)),
-    h('td', {}, t.suspended ? 'suspended' : 'active'),
-    h('td', {}, h('button', { class: t.suspended ? '' : 'danger', onclick: async () => {
+    h('td', {}, h('span', { class: 'pill ' + (t.suspended ? 'suspended' : 'active') }, t.suspended ? 'Suspended' : 'Active')),
+    h('td', {}, h('button', { class: t.suspended ? 'ghost' : 'danger-outline', onclick: async () => {
       if (!t.suspended && !await confirmDialog({ title: `Suspend ${t.name}?`, body: 'Its staff are signed out and its widgets show offline until you resume it.', confirm: 'Suspend', danger: true })) return;
       await call('POST', `/api/v1/admin/tenants/${t.id}/${t.suspended ? 'resume' : 'suspend'}`);
       tenants();
@@ -70,10 +75,12 @@ async function tenants() {
     : `${r.items.length} workspace${r.items.length === 1 ? '' : 's'} · billing off: every workspace has everything`;
   main.replaceChildren(h('h1', {}, 'Tenants'),
     h('p', { class: 'totals', role: 'status' }, plans.billing ? h('strong', {}, `$${(stats.mrr_cents / 100).toFixed(2)} a month`) : null, `${plans.billing ? ' · ' : ''}${byPlan} · ${stats.conversations} conversations · ${stats.messages} messages`),
-    h('div', { class: 'table-wrap' }, h('table', { class: 'per-day', 'aria-label': 'Messages a day' }, h('thead', {}, h('tr', {}, h('th', {}, 'Messages a day'),
-      (stats.messages_per_day || []).map((d) => h('th', { scope: 'col' }, day(d.day + 'T00:00:00Z', { zone: 'UTC' }))))),
+    h('div', { class: 'table-wrap' }, h('table', { class: 'per-day keep-table', 'aria-label': 'Messages a day' }, h('thead', {}, h('tr', {}, h('th', {}, 'Messages a day'),
+      (stats.messages_per_day || []).map((d) => h('th', { scope: 'col', title: day(d.day + 'T00:00:00Z', { zone: 'UTC', year: true }) },
+        // A phone gets the short form ("Dec 2": noon UTC is that day in any zone), so the week stays one compact table.
+        h('span', { class: 'day-long' }, day(d.day + 'T00:00:00Z', { zone: 'UTC' })), h('span', { class: 'day-short' }, axisLabel(d.day + 'T12:00:00Z', false)))))),
     h('tbody', {}, h('tr', {}, h('th', { scope: 'row' }, 'All tenants'), (stats.messages_per_day || []).map((d) => h('td', {}, d.messages.toLocaleString())))))),
-    h('table', { class: 'cards', 'aria-label': 'Tenants' }, h('thead', {}, h('tr', {}, ['Tenant', 'Since', 'Team', 'Chat', 'Visitors', 'Plan', 'State', ''].map((x) => h('th', {}, x)))),
+    h('table', { class: 'cards tenants', 'aria-label': 'Tenants' }, h('thead', {}, h('tr', {}, ['Tenant', 'Since', 'Team', 'Chat', 'Visitors', 'Plan', 'State', ''].map((x) => h('th', {}, x)))),
     h('tbody', {}, r.items.map(row))));
 }
 

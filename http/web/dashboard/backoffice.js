@@ -82,6 +82,8 @@ export function formsCard(site, out, canManage) {
 
 const STATUSES = ['requested', 'confirmed', 'completed', 'cancelled', 'no_show'];
 const label = (s) => s.replace('_', ' ');
+/** A status as a pill or a filter shows it: "No show", "Requested". */
+export const statusText = (s) => (s ? s[0].toUpperCase() + s.slice(1).replace(/_/g, ' ') : '');
 // The week grid runs in the viewer's zone (Account's, else the browser's):
 // midnight there, the nearest one to `d` (so a DST change never shifts a day).
 const inZone = (d, o) => new Intl.DateTimeFormat('en-US', { ...o, timeZone: zone() }).formatToParts(d);
@@ -111,7 +113,7 @@ export async function consultationsPage(app, root, id) {
   const sites = (await api('GET', '/api/v1/sites').catch(() => ({ items: [] }))).items;
   const empty = h('div', { class: 'empty empty-state', hidden: true });
   const zoneNote = h('p', { class: 'muted week-zone' });
-  const status = h('select', { 'aria-label': 'Filter by status', onchange: () => load() }, h('option', { value: '' }, 'Any status'), STATUSES.map((s) => h('option', { value: s }, label(s))));
+  const status = h('select', { 'aria-label': 'Filter by status', onchange: () => load() }, h('option', { value: '' }, 'Any status'), STATUSES.map((s) => h('option', { value: s }, statusText(s))));
   const table = h('table', { 'aria-label': 'Consultations this week' },
     h('thead', {}, h('tr', {}, ['When', 'Who', 'Topic', 'With', 'Status'].map((t, i) => h('th', { class: i === 2 || i === 3 ? 'hide-phone' : '' }, t)))), body);
   const load = () => tryApi(out, async () => {
@@ -132,8 +134,8 @@ export async function consultationsPage(app, root, id) {
     body.replaceChildren(...items.map((b) => h('tr', {},
       h('td', {}, h('a', { href: '#/consultations/' + b.id }, clock(b.start))),
       h('td', {}, b.name, h('div', { class: 'muted' }, b.email)),
-      h('td', { class: 'hide-phone' }, b.topic || ''), h('td', { class: 'hide-phone' }, name(b.assignee)),
-      h('td', {}, h('span', { class: 'pill ' + b.status }, label(b.status))))));
+      h('td', { class: 'hide-phone' }, b.topic || '—'), h('td', { class: 'hide-phone' }, name(b.assignee)),
+      h('td', {}, h('span', { class: 'pill ' + b.status }, statusText(b.status))))));
     // Nothing this week: say what appears here, and where bookings are turned on.
     const off = !sites.some((s) => s.settings?.consultations?.enabled);
     cal.hidden = off && !items.length;
@@ -185,7 +187,7 @@ async function bookingDetail(root, id, staff, out, reload) {
           (['cancelled', 'completed', 'no_show'].includes(to) ? ' This cannot be undone.' : ''), confirm: 'Mark as ' + label(to), danger: to === 'cancelled' || to === 'no_show' });
         if (ok) set({ status: to }); else e.target.value = b.status;
       } },
-        next.map((s) => h('option', { value: s, selected: s === b.status }, label(s))))),
+        next.map((s) => h('option', { value: s, selected: s === b.status }, statusText(s))))),
       field('With', h('select', { 'aria-label': 'Assignee', onchange: (e) => set({ assignee: e.target.value || null }) },
         h('option', { value: '' }, 'Anyone free'), staff.map((s) => h('option', { value: s.id, selected: s.id === b.assignee }, s.name || s.email))))),
     h('form', { class: 'stack', onsubmit: (e) => { e.preventDefault(); set({ notes: fields(e.target).notes }); } },
@@ -198,14 +200,22 @@ async function bookingDetail(root, id, staff, out, reload) {
 export async function newsletterPage(app, root) {
   const out = h('p', { role: 'status' });
   const body = h('tbody');
+  // Everyone by default: a pending sign-up is somebody too.
   const status = h('select', { 'aria-label': 'Filter subscribers', onchange: () => load() },
-    ['confirmed', 'pending', 'unsubscribed', 'all'].map((s) => h('option', { value: s }, s === 'all' ? 'Everyone' : s)));
+    [['all', 'All subscribers'], ['confirmed', 'Confirmed'], ['pending', 'Pending'], ['unsubscribed', 'Unsubscribed']]
+      .map(([v, l]) => h('option', { value: v }, l)));
+  const none = {
+    all: 'Nobody has subscribed yet. Your company page has a sign-up form.',
+    confirmed: 'No confirmed subscriber yet: a sign-up counts once its owner clicks the link in the mail.',
+    pending: 'Nobody is waiting to confirm.',
+    unsubscribed: 'Nobody has unsubscribed.',
+  };
   const load = () => tryApi(out, async () => {
     const r = await api('GET', '/api/v1/newsletter?limit=500&status=' + status.value);
     body.replaceChildren(...r.items.map((s) => h('tr', {}, h('td', {}, s.email), h('td', { class: 'hide-phone' }, s.name || ''),
-      h('td', {}, h('span', { class: 'pill ' + s.status }, s.status)),
-      h('td', { class: 'hide-phone' }, s.history.map((e) => `${e.status} ${clock(e.at)}`).join(' → ')))));
-    if (!r.items.length) body.append(h('tr', {}, h('td', { colspan: 4, class: 'muted' }, 'Nobody here yet. Your company page has a sign-up form.')));
+      h('td', {}, h('span', { class: 'pill ' + s.status }, statusText(s.status))),
+      h('td', { class: 'hide-phone' }, s.history.map((e) => `${statusText(e.status)} ${clock(e.at)}`).join(' → ')))));
+    if (!r.items.length) body.append(h('tr', {}, h('td', { colspan: 4, class: 'muted' }, none[status.value] || none.all)));
   });
   const campaigns = h('div', { class: 'stack' });
   const preview = h('div', { class: 'stack' });
@@ -214,7 +224,7 @@ export async function newsletterPage(app, root) {
   const loadCampaigns = () => tryApi(out, async () => {
     const r = await api('GET', '/api/v1/newsletter/campaigns');
     campaigns.replaceChildren(...r.items.map((c, i) => h('div', { class: 'card row-actions campaign' },
-      h('strong', {}, c.subject), h('span', { class: 'pill ' + c.status }, c.status + (c.status !== 'draft' ? ` · ${c.queued} queued` : '')),
+      h('strong', {}, c.subject), h('span', { class: 'pill ' + c.status }, statusText(c.status) + (c.status !== 'draft' ? ` · ${c.queued} queued` : '')),
       h('span', { class: 'spacer' }),
       h('button', { class: 'ghost', onclick: () => show(c.id) }, 'Preview'),
       c.status === 'draft' ? h('button', { class: 'ghost', 'aria-label': 'Edit ' + c.subject, onclick: () => edit(c) }, 'Edit') : null,
@@ -273,6 +283,12 @@ export async function newsletterPage(app, root) {
 // --- webhooks ---
 
 const EVENTS = ['conversation.created', 'conversation.closed', 'message.created', 'contact_message.created', 'consultation.booked', 'subscriber.confirmed'];
+// What each event means, in words; its identifier (what the payload's `type` says) goes alongside in small type.
+const EVENT_NAMES = {
+  'conversation.created': 'New conversation', 'conversation.closed': 'Conversation closed', 'message.created': 'New chat message',
+  'contact_message.created': 'Contact form message', 'consultation.booked': 'Consultation booked', 'subscriber.confirmed': 'Newsletter subscriber confirmed',
+};
+const eventName = (ev) => EVENT_NAMES[ev] || ev;
 
 export async function webhooksPage(app, root) {
   const out = h('p', { role: 'status' });
@@ -288,7 +304,8 @@ export async function webhooksPage(app, root) {
   const load = () => tryApi(out, async () => {
     const r = await api('GET', '/api/v1/webhooks');
     list.replaceChildren(...r.items.map((w) => h('div', { class: 'card stack' },
-      h('strong', {}, w.url), h('p', { class: 'muted' }, w.events.join(', ')),
+      h('strong', { class: 'hook-url' }, w.url),
+      h('ul', { class: 'hook-events', 'aria-label': 'Events' }, w.events.map((ev) => h('li', {}, eventName(ev), ' ', h('code', { class: 'event-id' }, ev)))),
       w.rotating_until ? h('p', { class: 'muted' }, 'The previous secret also signs until ' + clock(w.rotating_until)) : null,
       h('div', { class: 'row-actions' },
         h('button', { class: 'ghost', onclick: () => deliveries(w) }, 'Deliveries'),
@@ -297,20 +314,24 @@ export async function webhooksPage(app, root) {
           reveal(x.secret);
           load();
         }) }, 'Rotate secret'),
-        h('button', { class: 'danger', onclick: () => tryApi(out, async () => {
+        h('button', { class: 'danger-outline', onclick: () => tryApi(out, async () => {
           if (!await confirmDialog({ title: 'Remove this endpoint?', body: `Parley stops sending events to ${w.url}.`, confirm: 'Remove', danger: true })) return;
           await api('DELETE', '/api/v1/webhooks/' + w.id);
           toast('Endpoint removed.');
           load();
         }) }, 'Remove')))));
-    if (!r.items.length) list.append(h('p', { class: 'muted' }, 'No endpoint yet.'));
+    if (!r.items.length) {
+      list.append(h('div', { class: 'card empty-state hooks-empty' }, icon('webhook'),
+        h('p', {}, h('strong', {}, 'No endpoint yet')),
+        h('p', {}, 'Add one with the form: Parley then sends each event you pick to it as a signed POST, so your own systems hear about new chats, messages and bookings.')));
+    }
   });
   const deliveries = (w) => tryApi(out, async () => {
     const r = await api('GET', `/api/v1/webhooks/${w.id}/deliveries`);
     log.replaceChildren(h('h2', {}, 'Deliveries to ' + w.url), h('table', { 'aria-label': 'Deliveries' },
       h('thead', {}, h('tr', {}, h('th', {}, 'Event'), h('th', {}, 'Status'), h('th', {}, 'Attempts'))),
-      h('tbody', {}, r.items.map((d) => h('tr', {}, h('td', {}, d.event, h('div', { class: 'muted' }, clock(d.created_at))),
-        h('td', {}, h('span', { class: 'pill ' + d.status }, d.status)),
+      h('tbody', {}, r.items.map((d) => h('tr', {}, h('td', {}, eventName(d.event), ' ', h('code', { class: 'event-id' }, d.event), h('div', { class: 'muted' }, clock(d.created_at))),
+        h('td', {}, h('span', { class: 'pill ' + d.status }, statusText(d.status))),
         h('td', {}, d.attempts.map((a) => `${a.status ?? 'no answer'} in ${a.ms} ms${a.error ? ' (' + a.error + ')' : ''}`).join('; ')))))));
   });
   const form = h('form', { class: 'stack card', onsubmit: (e) => { e.preventDefault(); tryApi(out, async () => {
@@ -321,10 +342,10 @@ export async function webhooksPage(app, root) {
     load();
   }); } }, h('strong', {}, 'Add an endpoint'),
   field('URL', h('input', { name: 'url', type: 'url', required: true, placeholder: 'https://example.com/hooks/parley' })),
-  h('fieldset', {}, h('legend', {}, 'Events'), EVENTS.map((ev) => h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'ev-' + ev }), ' ' + ev))),
+  h('fieldset', {}, h('legend', {}, 'Events'), EVENTS.map((ev) => h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'ev-' + ev }), h('span', { class: 'ev-name' }, eventName(ev) + ' ', h('code', { class: 'event-id' }, ev))))),
   h('p', { class: 'muted' }, 'Each delivery is signed the Standard Webhooks way (webhook-id, webhook-timestamp, webhook-signature) and retried with backoff until your endpoint answers 2xx.'),
   locked(h('button', { type: 'submit' }, 'Add endpoint'), lock, 'webhook-why'));
-  root.replaceChildren(h('h1', {}, 'Webhooks'), ...(lock ? [h('p', { class: 'card lock-note' }, 'Webhooks are locked on your plan: ' + lock.replace(/^.* — /, '').replace('use it.', 'use them.')) ] : []), out, secret, h('div', { class: 'split wide' }, form, list), log);
+  root.replaceChildren(h('h1', {}, 'Webhooks'), ...(lock ? [h('p', { class: 'card lock-note' }, 'Webhooks are locked on your plan: ' + lock.replace(/^.* — /, '').replace('use it.', 'use them.')) ] : []), out, secret, h('div', { class: 'split wide' }, form, h('section', { class: 'stack hooks-list', 'aria-labelledby': 'hooks-title' }, h('h2', { id: 'hooks-title' }, 'Endpoints'), list)), log);
   await load();
 }
 
@@ -397,7 +418,7 @@ export class Bell {
   render() {
     const list = this.items.slice(0, 30).map((n) => h('li', { class: n.read ? '' : 'unread' },
       h('a', { href: n.link, onclick: () => { this.toggle(false); this.read([n.id]); } }, n.title), h('div', { class: 'muted' }, clock(n.created_at))));
-    this.panel.replaceChildren(h('div', { class: 'row-actions' }, h('strong', {}, 'Notifications'),
+    this.panel.replaceChildren(h('div', { class: 'row-actions bell-head' }, h('strong', {}, 'Notifications'),
       this.unread ? h('button', { class: 'ghost', onclick: () => this.read() }, 'Mark all read') : null),
     list.length ? h('ul', { class: 'bell-list' }, list) : h('p', { class: 'muted' }, 'Nothing new.'));
   }

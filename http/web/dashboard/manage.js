@@ -9,12 +9,14 @@
 
 import { api, h, clock, signOut, keep, webLink } from './api.js';
 import { zoneSection } from './timezone.js';
-import { browserZone, dateTime, zone, zones } from './time.js';
-import { formsCard, download, planCard } from './backoffice.js';
+import { browserZone, dateTime, zone, zones, time, sameDay } from './time.js';
+import { formsCard, download, planCard, statusText } from './backoffice.js';
 import { confirmDialog, toast, icon, fieldError } from './ui.js';
 
 const fields = (form) => Object.fromEntries(new FormData(form));
 const field = (label, input) => h('label', {}, label, input);
+// A moment in a list, always with its day: "Today 12:24", "7 Dec, 12:24"; the full date on hover.
+const when = (t) => h('time', { datetime: t, title: dateTime(t) + ` (${zone()})` }, sameDay(t, new Date()) ? 'Today ' + time(t) : clock(t));
 const say = (el, text, bad) => { el.textContent = text; el.className = bad ? 'error' : 'muted'; };
 
 async function tryApi(out, f) {
@@ -43,7 +45,7 @@ export async function staffPage(app, root) {
         ? h('select', { 'aria-label': 'Role of ' + s.email, onchange: (e) => tryApi(out, async () => { await api('PATCH', '/api/v1/staff/' + s.id, { role: e.target.value }); say(out, ''); toast('Role changed.'); }) },
           ['agent', 'admin', 'owner'].map((role) => h('option', { value: role, selected: role === s.role }, title(role))))
         : title(s.role)),
-      h('td', {}, h('span', { class: 'pill ' + s.status }, s.status)),
+      h('td', {}, h('span', { class: 'pill ' + s.status }, statusText(s.status))),
       !manage ? null : s.id === app.live.me?.id
         // Nobody manages their own seat here: say so rather than leave a hole.
         ? h('td', { class: 'row-actions' }, h('span', { class: 'muted' }, 'You · '), h('a', { href: '#/account' }, 'Your account'))
@@ -63,7 +65,7 @@ export async function staffPage(app, root) {
             await load();
           }) }, s.active ? 'Deactivate' : 'Reactivate') : null,
         manage && s.id !== app.live.me?.id
-          ? h('button', { class: 'danger', 'aria-label': 'Remove ' + s.email, onclick: () => tryApi(out, async () => {
+          ? h('button', { class: 'danger-outline', 'aria-label': 'Remove ' + s.email, onclick: () => tryApi(out, async () => {
             if (!await confirmDialog({ title: `Remove ${s.name || s.email}?`, body: 'Their sessions end at once; their messages keep their name.', confirm: 'Remove', danger: true })) return;
             await api('DELETE', '/api/v1/staff/' + s.id);
             say(out, '');
@@ -486,7 +488,7 @@ export async function auditPage(app, root) {
     h('select', { name: 'action', 'aria-label': 'What', onchange: () => load(false) }, [['', 'Everything'], ['conversation.', 'Conversations'], ['staff.', 'Staff'],
       ['site.', 'Sites'], ['auth.', 'Sign-ins'], ['campaign.', 'Newsletter'], ['canned.', 'Canned responses'], ['webhook.', 'Webhooks'], ['tenant.', 'Workspace']]
       .map(([v, l]) => h('option', { value: v }, l))),
-    h('select', { name: 'actor_id', 'aria-label': 'Who', onchange: () => load(false) }, h('option', { value: '' }, 'Anyone'),
+    h('select', { name: 'actor_id', 'aria-label': 'Who', onchange: () => load(false) }, h('option', { value: '' }, 'By anyone'),
       staff.map((s) => h('option', { value: s.id }, s.name || s.email))),
     h('label', { class: 'inline' }, 'Since', h('input', { name: 'since', type: 'date' })), h('button', { type: 'submit' }, 'Filter'));
   const load = (next) => tryApi(out, async () => {
@@ -500,7 +502,7 @@ export async function auditPage(app, root) {
     const rows = r.items.map((a) => {
       const changes = a.changes && Object.keys(a.changes).length ? JSON.stringify(a.changes, null, 2) : null;
       return h('li', { class: 'audit-item' },
-        h('time', { class: 'audit-when', datetime: a.at, title: dateTime(a.at) + ` (${zone()})` }, clock(a.at)),
+        h('time', { class: 'audit-when', datetime: a.at, title: dateTime(a.at) + ` (${zone()})` }, sameDay(a.at, new Date()) ? 'Today ' + time(a.at) : clock(a.at)),
         h('div', { class: 'audit-line' }, h('span', { class: 'audit-what' }, sentenceOf(a))),
         h('details', {}, h('summary', {}, 'Details'),
           h('dl', { class: 'kv' },
@@ -567,9 +569,9 @@ export async function contactsPage(app, root, id) {
   const staff = (await api('GET', '/api/v1/staff')).items.filter((s) => s.active);
   const filters = h('form', { class: 'row-actions filter-bar', role: 'search', onsubmit: (e) => { e.preventDefault(); load(false); } },
     h('select', { name: 'status', 'aria-label': 'Filter by status', onchange: () => load(false) },
-      ['', 'new', 'read', 'replied', 'archived'].map((v) => h('option', { value: v }, v || 'Any status'))),
+      ['', 'new', 'read', 'replied', 'archived'].map((v) => h('option', { value: v }, v ? statusText(v) : 'Any status'))),
     h('select', { name: 'assignee', 'aria-label': 'Filter by assignee', onchange: () => load(false) },
-      h('option', { value: '' }, 'Anyone'), h('option', { value: 'me' }, 'Mine'), h('option', { value: 'none' }, 'Unassigned')),
+      h('option', { value: '' }, 'Assigned to: anyone'), h('option', { value: 'me' }, 'Assigned to: me'), h('option', { value: 'none' }, 'Unassigned')),
     h('input', { name: 'q', type: 'search', placeholder: 'Search name, email or message', 'aria-label': 'Search messages' }),
     h('button', { type: 'submit' }, 'Search'));
   let cursor = null;
@@ -582,7 +584,7 @@ export async function contactsPage(app, root, id) {
     const rows = r.items.map((c) => h('tr', { class: c.status === 'new' ? 'unread' : '' },
       h('td', {}, h('a', { href: '#/contacts/' + c.id }, c.name || c.email), h('div', { class: 'muted' }, c.email)),
       h('td', { class: 'prev' }, c.service ? h('strong', {}, c.service + ' · ') : null, c.message.slice(0, 140)),
-      h('td', {}, h('span', { class: 'pill ' + c.status }, c.status)), h('td', { class: 'hide-phone' }, clock(c.created_at))));
+      h('td', {}, h('span', { class: 'pill ' + c.status }, statusText(c.status))), h('td', { class: 'received' }, when(c.created_at))));
     if (next) body.append(...rows); else body.replaceChildren(...rows);
     if (!next && !rows.length) {
       const filtered = d.status || d.assignee || d.q;
@@ -596,7 +598,8 @@ export async function contactsPage(app, root, id) {
   const detail = h('div', { class: 'stack' });
   const csv = app.can('manage') ? h('button', { class: 'ghost', onclick: () => download('/api/v1/contact-messages/export.csv', 'contact-messages.csv', out) }, 'Export CSV') : null;
   root.replaceChildren(h('h1', {}, 'Contact messages'), h('div', { class: 'row-actions' }, filters, csv), out,
-    h('div', { class: 'split wide list-split' }, h('div', {}, h('table', { 'aria-label': 'Contact messages' }, body), more), detail));
+    h('div', { class: 'split wide list-split' }, h('div', {}, h('table', { 'aria-label': 'Contact messages', class: 'contacts-list' },
+      h('thead', {}, h('tr', {}, h('th', {}, 'From'), h('th', {}, 'Message'), h('th', {}, 'Status'), h('th', {}, 'Received'))), body), more), detail));
   await load(false);
   if (id) await contactDetail(detail, id, staff, out, () => load(false));
 }
@@ -622,14 +625,14 @@ async function contactDetail(root, id, staff, out, reload) {
   root.replaceChildren(h('div', { class: 'card stack contact' },
     h('h2', {}, c.name || c.email),
     h('p', {}, h('a', { href: 'mailto:' + c.email }, c.email), c.phone ? ' · ' + c.phone : '', c.service ? ' · ' + c.service : ''),
-    h('p', { class: 'muted' }, clock(c.created_at), c.page_url ? h('span', {}, ' · from ', webLink(c.page_url)) : null),
+    h('p', { class: 'muted' }, dateTime(c.created_at), c.page_url ? h('span', {}, ' · from ', webLink(c.page_url)) : null),
     h('blockquote', { class: 'msg-body' }, c.message),
     h('div', { class: 'row-actions' },
-      field('Status', h('select', { 'aria-label': 'Status', onchange: (e) => set({ status: e.target.value }) }, ['new', 'read', 'replied', 'archived'].map((v) => h('option', { value: v, selected: v === c.status }, v)))),
+      field('Status', h('select', { 'aria-label': 'Status', onchange: (e) => set({ status: e.target.value }) }, ['new', 'read', 'replied', 'archived'].map((v) => h('option', { value: v, selected: v === c.status }, statusText(v))))),
       field('Assignee', h('select', { 'aria-label': 'Assignee', onchange: (e) => set({ assignee: e.target.value || null }) }, h('option', { value: '' }, 'Nobody'),
         staff.map((s) => h('option', { value: s.id, selected: s.id === c.assignee }, s.name || s.email))))),
     h('ol', { class: 'thread', 'aria-label': 'Replies and notes' }, thread.map((e) => h('li', { class: e.reply ? 'reply' : 'note' },
-      h('div', { class: 'muted' }, (e.reply ? 'Reply by ' : 'Note by ') + (e.by?.name || '') + ' · ' + clock(e.created_at)), h('div', { class: 'msg-body' }, e.body)))),
+      h('div', { class: 'muted' }, (e.reply ? 'Reply by ' : 'Note by ') + (e.by?.name || '') + ' · ', when(e.created_at)), h('div', { class: 'msg-body' }, e.body)))),
     entryForm('Reply to ' + c.email + ' (sent by mail)', 'replies', 'Send reply'),
     entryForm('Internal note (never sent)', 'notes', 'Add note')));
 }
@@ -708,7 +711,7 @@ async function mailDetail(el, id, out, reload) {
       h('button', { class: 'ghost', 'aria-label': 'Close the mail', onclick: () => { el.replaceChildren(); history.replaceState(null, '', '#/admin/outbox'); } }, 'Close')),
     h('dl', { class: 'kv' },
       h('dt', {}, 'To'), h('dd', {}, m.to),
-      h('dt', {}, 'Status'), h('dd', {}, h('span', { class: 'pill ' + m.status }, m.status), m.last_error ? h('span', { class: 'error' }, ' ' + m.last_error) : null),
+      h('dt', {}, 'Status'), h('dd', {}, h('span', { class: 'pill ' + m.status }, statusText(m.status)), m.last_error ? h('span', { class: 'error' }, ' ' + m.last_error) : null),
       h('dt', {}, 'Queued'), h('dd', {}, clock(m.created_at)),
       m.sent_at ? [h('dt', {}, 'Sent'), h('dd', {}, clock(m.sent_at))] : null,
       h('dt', {}, 'Attempts'), h('dd', {}, m.history.length
@@ -738,9 +741,11 @@ export async function outboxPage(app, root, id) {
   const load = async () => {
     const r = await api('GET', '/api/v1/outbox' + (status.value ? '?status=' + status.value : ''));
     body.replaceChildren(...r.items.map((m) => h('tr', { class: 'clickable', onclick: (e) => { if (!e.target.closest('button, a')) open(m); } },
-      h('td', {}, h('a', { href: '#/admin/outbox/' + m.id, onclick: (e) => { e.preventDefault(); open(m); } }, m.subject), h('div', { class: 'muted' }, m.to)),
-      h('td', {}, h('span', { class: 'pill ' + m.status }, m.status), m.attempts ? h('div', { class: 'muted' }, `${m.attempts} attempt${m.attempts > 1 ? 's' : ''}`) : null),
-      h('td', { class: 'hide-phone' }, m.sent_at ? clock(m.sent_at) : (m.last_error ? h('span', { class: 'error' }, m.last_error) : '—')),
+      // The subject speaks for itself: no "Mail" label over it on a phone's card.
+      h('td', { 'data-label': '' }, h('a', { href: '#/admin/outbox/' + m.id, onclick: (e) => { e.preventDefault(); open(m); } }, m.subject), h('div', { class: 'muted' }, m.to)),
+      h('td', {}, h('span', { class: 'pill ' + m.status }, statusText(m.status)), m.attempts ? h('div', { class: 'muted' }, `${m.attempts} attempt${m.attempts > 1 ? 's' : ''}`) : null),
+      // Without SMTP the banner above says why nothing leaves; each row need not repeat it.
+      h('td', { class: 'hide-phone' }, m.sent_at ? clock(m.sent_at) : (m.last_error && !noSmtp ? h('span', { class: 'error' }, m.last_error) : '—')),
       h('td', { class: 'hide-phone' }, clock(m.created_at)))));
     if (!r.items.length) body.append(h('tr', {}, h('td', { colspan: 4, class: 'muted' }, 'No mail yet. Invitations, password resets and transcripts show up here.')));
   };
