@@ -119,6 +119,12 @@ export function toast(text, kind = 'ok') {
     document.body.append(toastBox);
   }
   const t = el('div', { class: 'toast ' + kind }, icon(kind === 'error' ? 'alert' : 'check'), el('span', {}, String(text)));
+  // Bottom right (bottom centre on a phone), but never over a composer on
+  // screen there: above it, so the reply box stays usable.
+  const c = document.querySelector('.composer');
+  const r = c?.getBoundingClientRect();
+  const over = r && r.height && r.top < innerHeight && r.bottom > 0 && r.right > innerWidth - 420;
+  toastBox.style.bottom = over ? `${Math.round(innerHeight - r.top + 12)}px` : '';
   // One notice at a time: a newer one of the same kind replaces the last.
   toastBox.children[kind === 'error' ? 1 : 0].replaceChildren(t);
   setTimeout(() => t.remove(), kind === 'error' ? 7000 : 4000);
