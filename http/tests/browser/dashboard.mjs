@@ -993,16 +993,19 @@ try {
     assert.ok(Math.abs(eb.y + eb.height / 2 - (pb.y + pb.height / 2)) < 40, `centred in the pane (${eb.y}+${eb.height} in ${pb.y}+${pb.height})`);
     const { ws, ack } = await socketVisitor('Thanks for the help');
     const item = owner.locator('.queue li a', { hasText: 'Thanks for the help' });
+    await owner.setViewportSize({ width: 390, height: 844 });
     await item.click();
     await owner.getByRole('button', { name: 'Claim' }).click();
     await owner.locator('.log .msg.system', { hasText: 'joined' }).waitFor();
-    step('the claim toast covers neither the conversation header nor the composer');
+    step('the claim toast covers neither the conversation header nor the composer (on a phone)');
     const claimToast = owner.locator('.toast', { hasText: 'You have this conversation now.' });
     await claimToast.waitFor();
     const claimed = await claimToast.boundingBox();
     const apart = (a, b) => a.x + a.width <= b.x || b.x + b.width <= a.x || a.y + a.height <= b.y || b.y + b.height <= a.y;
     assert.ok(apart(claimed, await owner.locator('.conv > header').boundingBox()), 'the toast is off the header');
     assert.ok(apart(claimed, await owner.locator('.composer').boundingBox()), 'the toast is off the composer');
+    await owner.screenshot({ path: `${shots}/claim-toast-phone-light.png` });
+    await owner.setViewportSize({ width: 1280, height: 800 });
     await owner.getByRole('button', { name: 'Close', exact: true }).click();
     await owner.getByRole('button', { name: 'Reopen' }).waitFor();
     ws.send(JSON.stringify({ type: 'rate', conversation_id: ack.conversation_id, score: 4, comment: 'Quick and kind' }));
@@ -1010,6 +1013,7 @@ try {
     step('the visitor panel shows the rating: in its details and in the history list');
     await owner.locator('.side dd .stars', { hasText: '★★★★☆' }).waitFor();
     await owner.locator('.side .history li.here .stars', { hasText: '★★★★☆' }).waitFor();
+    await owner.screenshot({ path: `${shots}/rated-conversation-desktop-light.png` });
     await owner.getByRole('tab', { name: /Closed/ }).click();
     await owner.locator('.queue li .stars', { hasText: '★★★★☆' }).waitFor();
   } else if (scenario === 'accounts') {

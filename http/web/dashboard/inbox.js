@@ -564,7 +564,7 @@ export class Inbox extends HTMLElement {
         row('Now on', page ? webLink(page.url, page.title) : null),
         row('Device', [d.kind, d.os, d.browser].filter((x) => x && x !== 'Other').join(' · ')),
         row('Local time', local), row('Location', d.location), row('Language', d.language),
-        row('Rating', c.rating ? this.ratingBadge(c.rating) : null)),
+        row('Rating', c.rating ? [this.ratingBadge(c.rating), c.rating.comment ? h('q', { class: 'muted' }, c.rating.comment) : null] : null)),
       h('h3', {}, 'Pages visited'),
       h('ol', {}, v.pages.slice().reverse().map((p) => h('li', {}, webLink(p.url, p.title),
         h('span', { class: 'muted' }, ' · ' + (p.seconds == null ? 'now' : ago(Date.now() - p.seconds * 1000)))))),

@@ -370,7 +370,7 @@ export async function sitesPage(app, root, id) {
     h('div', { class: 'danger-row' }, h('div', {}, h('strong', {}, 'Rotate the site key'), h('p', { class: 'muted' }, 'For a leaked key. Pages with the old snippet stop showing the chat.')), rotate),
     h('div', { class: 'danger-row' }, h('div', {}, h('strong', {}, 'Delete this site'), h('p', { class: 'muted' }, 'Its widget stops working at once.')), remove)) : null;
 
-  root.replaceChildren(h('h1', {}, 'Sites'), company, h('div', { class: 'sites-bar' }, r.items.length > 1 ? nav : h('span'), create), out,
+  root.replaceChildren(h('h1', {}, 'Sites'), company, h('div', { class: 'sites-bar' }, r.items.length > 1 ? nav : null, create), out,
     tabList, ...Object.values(panels), danger);
 }
 
