@@ -1,11 +1,12 @@
 // What the chat is worth, for owners and admins: Home (today's numbers
-// with their last 24 hours as sparklines), Analytics (a range of one site
-// or all: trends, the busy hours of the week, pages, referrers, devices,
+// with their last 7 days as small bars, who waits, the latest chats),
+// Analytics (a range of one site or all: trends, the busy hours of the week, pages, referrers, devices,
 // browsers, systems, countries) and Performance (the staff leaderboard).
 // Everything comes from GET /api/v1/analytics[/staff]; CSV of every table.
 
-import { api, h } from './api.js';
-import { line, bars, heatmap, spark, table } from './charts.js';
+import { api, h, clock } from './api.js';
+import { line, bars, heatmap, sparkBars, table } from './charts.js';
+import { avatar } from './ui.js';
 import { download } from './backoffice.js';
 import { axisLabel, startOfToday, zone } from './time.js';
 import { avatarColour } from './ui.js';
@@ -32,11 +33,30 @@ const METRICS = [
   ['contact_messages', 'Contact messages', num], ['bookings', 'Bookings', num], ['subscribers', 'New subscribers', num],
 ];
 
+/** The stat tiles; with `series` (one point a day) each has its days as small bars. */
 function tiles(totals, series) {
+  const days = series ? series.map((p) => new Date(p.t).toLocaleDateString(undefined, { weekday: 'short' })) : [];
+  const average = (k) => k === 'rating_avg' || k.endsWith('_ms_p50');
   return h('div', { class: 'tiles' }, METRICS.map(([k, name, fmt]) => h('div', { class: 'tile card' },
     h('span', { class: 'muted' }, name), h('strong', { class: 'big' }, fmt(totals[k])),
-    series ? spark(series.map((p) => (k === 'rating_avg' || k.endsWith('_ms_p50') ? p[k] ?? null : p[k] || 0)),
-      `${name}, hour by hour`, { zero: !(k === 'rating_avg' || k.endsWith('_ms_p50')) }) : null)));
+    series ? sparkBars(series.map((p) => (average(k) ? p[k] ?? null : p[k] || 0)), days, `${name}, day by day`) : null)));
+}
+
+const QUEUE_OF = { waiting: 'waiting', closed: 'closed' };
+/** A short list of conversations for Home, each opening in the inbox. */
+function convList(title, items, queue, empty) {
+  const who = (c) => c.visitor?.name || c.visitor?.email || 'Visitor ' + String(c.visitor_id).slice(-5);
+  const stars = (n) => '★'.repeat(n) + '☆'.repeat(5 - n);
+  return h('section', { class: 'card home-list', 'aria-label': title },
+    h('div', { class: 'row-actions' }, h('h2', {}, title), h('a', { href: '#/inbox/' + queue }, 'Open inbox →')),
+    items.length ? h('ul', {}, items.map((c) => h('li', {}, h('a', { href: `#/inbox/${QUEUE_OF[c.status] || 'open'}/${c.id}` },
+      avatar(c.visitor_id, who(c), 'sm'),
+      h('span', { class: 'hl-main' }, h('span', { class: 'hl-top' }, h('strong', {}, who(c)),
+        queue === 'waiting' ? null : h('span', { class: 'status ' + c.status }, c.status),
+        c.rating ? h('span', { class: 'stars', 'aria-label': `rated ${c.rating.score} of 5` }, stars(c.rating.score)) : null),
+      h('span', { class: 'hl-line muted' }, c.last_message ? c.last_message.body.replace(/\s+/g, ' ').trim() : 'No message yet')),
+      h('time', { class: 'muted', datetime: c.updated_at }, clock(c.updated_at))))))
+      : h('p', { class: 'muted' }, empty));
 }
 
 function out() { return h('p', { role: 'status', class: 'muted' }); }
@@ -44,20 +64,25 @@ async function attempt(msg, f) {
   try { await f(); } catch (e) { msg.textContent = e.message; msg.className = 'error'; }
 }
 
-/** Home: today so far, and the last 24 hours as sparklines. */
+/** Home: today so far, the last 7 days as small bars, who waits now and the latest conversations. */
 export async function homePage(app, root) {
   const msg = out();
   const midnight = startOfToday();
   const TZ = zone();
   root.replaceChildren(h('h1', {}, 'Today'), msg);
   await attempt(msg, async () => {
-    const [today, day] = await Promise.all([
+    const [today, week, waiting, recent] = await Promise.all([
       api('GET', '/api/v1/analytics?' + q({ from: midnight.toISOString(), tz: TZ, resolution: 'hour' })),
-      api('GET', '/api/v1/analytics?' + q({ range: '24h', tz: TZ })),
+      api('GET', '/api/v1/analytics?' + q({ range: '7d', tz: TZ, resolution: 'day' })),
+      api('GET', '/api/v1/conversations?' + q({ status: 'waiting', limit: 5 })).catch(() => ({ items: [] })),
+      api('GET', '/api/v1/conversations?' + q({ limit: 6 })).catch(() => ({ items: [] })),
     ]);
     root.append(
-      h('p', { class: 'muted' }, `Since midnight (${TZ}). The small lines are the last 24 hours.`),
-      tiles(today.totals, day.series),
+      h('p', { class: 'muted' }, `Since midnight (${TZ}). The small bars are the last 7 days, today on the right.`),
+      tiles(today.totals, week.series.slice(-7)),
+      h('div', { class: 'home-lists' },
+        convList('Waiting now', waiting.items, 'waiting', 'Nobody is waiting. New chats show here and in the inbox.'),
+        convList('Recent conversations', recent.items, 'open', 'No conversation yet.')),
       h('p', { class: 'row-actions' }, h('a', { href: '#/analytics' }, 'Analytics →'), h('a', { href: '#/performance' }, 'Team performance →')));
   });
 }
@@ -82,7 +107,7 @@ function topCard(title, rows, file, params, msg, head) {
 export async function analyticsPage(app, root) {
   const msg = out();
   const state = { range: sessionStorage.getItem('parley.range') || '7d', site: '' };
-  const body = h('div', { class: 'stack' });
+  const body = h('div', { class: 'stack analytics-body' });
   const sites = await api('GET', '/api/v1/sites').catch(() => ({ items: [] }));
   const siteSel = h('select', { 'aria-label': 'Site', onchange: (e) => { state.site = e.target.value; load(); } },
     h('option', { value: '' }, 'All sites'), (sites.items || []).map((s) => h('option', { value: s.id }, s.name)));

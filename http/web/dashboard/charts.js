@@ -255,6 +255,33 @@ export function heatmap(title, rows, what = 'conversations') {
 }
 
 /**
+ * A small bar chart with no axes, for a number's last few days: one bar a
+ * value on a baseline (`null`: no bar), the last one (today) stronger.
+ * `names` label each bar for the tooltip-less description.
+ */
+export function sparkBars(values, names, label) {
+  const known = values.filter((v) => v != null);
+  const hi = Math.max(0, ...known) || 1;
+  const desc = `${label}: ` + values.map((v, i) => `${names[i]} ${v == null ? '—' : v}`).join(', ');
+  const draw = (w) => {
+    // Slim bars, the week flush right: today sits under the tile's corner.
+    const H = 28, n = values.length, gap = 4;
+    const bw = Math.min(10, Math.max(2, (w - gap * (n - 1)) / n));
+    const x0 = w - n * bw - (n - 1) * gap;
+    const svg = s('svg', { width: w, height: H, viewBox: `0 0 ${w} ${H}`, class: 'pspark pbars', role: 'img', 'aria-label': desc });
+    svg.append(s('line', { x1: 0, x2: w, y1: H - 0.5, y2: H - 0.5, stroke: 'var(--line)', 'stroke-width': 1 }));
+    values.forEach((v, i) => {
+      if (!v) return;
+      const bh = Math.max(2, ((H - 3) * v) / hi);
+      svg.append(s('rect', { x: (x0 + i * (bw + gap)).toFixed(1), y: (H - 1 - bh).toFixed(1), width: bw.toFixed(1), height: bh.toFixed(1), rx: 1.5,
+        style: `fill:${i === n - 1 ? 'var(--accent)' : 'color-mix(in srgb, var(--accent) 45%, transparent)'}` }));
+    });
+    return { svg, points: [] };
+  };
+  return sized(draw, 'spark-box');
+}
+
+/**
  * A small line with no axes, for a number's recent trend; `null` values are
  * gaps. The scale runs from the lowest value to the highest (from 0 only
  * with `{ zero: true }`), so a rating that moves from 4.2 to 4.8 shows it.

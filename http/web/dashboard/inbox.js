@@ -148,8 +148,9 @@ export class Inbox extends HTMLElement {
     this.endAction();
     this.classList.remove('open', 'show-side');
     const n = this.live.ready ? this.items(this.queue).length : 0;
-    this.convPane.replaceChildren(h('div', { class: 'empty' }, icon('chat'),
-      h('p', {}, n ? 'Pick a conversation from the list.' : 'No conversation here yet. New chats from your sites appear in Waiting.')));
+    this.convPane.replaceChildren(h('div', { class: 'empty conv-empty' }, icon('chat'),
+      h('p', { class: 'conv-empty-line' }, n ? 'Pick a conversation from the list.' : 'No conversation here yet. New chats from your sites appear in Waiting.'),
+      n ? h('p', { class: 'muted conv-empty-keys' }, h('kbd', {}, 'Alt'), '+', h('kbd', {}, 'J'), ' / ', h('kbd', {}, 'Alt'), '+', h('kbd', {}, 'K'), ' open the next or previous conversation') : null));
     this.side.replaceChildren(h('p', { class: 'muted' }, 'The visitor\'s details show here when a conversation is open.'));
   }
 
@@ -562,7 +563,8 @@ export class Inbox extends HTMLElement {
       h('dl', {}, row('Email', v.email), row('Status', live ? 'online' : 'offline · last seen ' + clock(v.last_seen)),
         row('Now on', page ? webLink(page.url, page.title) : null),
         row('Device', [d.kind, d.os, d.browser].filter((x) => x && x !== 'Other').join(' · ')),
-        row('Local time', local), row('Location', d.location), row('Language', d.language)),
+        row('Local time', local), row('Location', d.location), row('Language', d.language),
+        row('Rating', c.rating ? [this.ratingBadge(c.rating), c.rating.comment ? h('q', { class: 'muted' }, c.rating.comment) : null] : null)),
       h('h3', {}, 'Pages visited'),
       h('ol', {}, v.pages.slice().reverse().map((p) => h('li', {}, webLink(p.url, p.title),
         h('span', { class: 'muted' }, ' · ' + (p.seconds == null ? 'now' : ago(Date.now() - p.seconds * 1000)))))),
@@ -587,10 +589,17 @@ export class Inbox extends HTMLElement {
       // Opens in the pane and keeps the list where it was (no queue switch).
       return h('li', { class: here ? 'here' : '' }, h('a', { href: `#/inbox/${this.queue}/${x.id}`, 'aria-current': here ? 'true' : false },
         h('span', { class: 'h-top' }, h('time', { datetime: x.created_at }, clock(x.created_at)),
-          h('span', { class: 'status ' + status }, status), here ? h('span', { class: 'muted' }, 'this one') : null),
+          h('span', { class: 'status ' + status }, status),
+          x.rating && status === 'closed' ? this.ratingBadge(x.rating) : null,
+          here ? h('span', { class: 'muted' }, 'this one') : null),
         first ? h('span', { class: 'h-line' }, first) : h('span', { class: 'h-line muted' }, 'No message'),
         last && last !== first ? h('span', { class: 'h-line muted' }, h('span', { class: 'sr' }, 'Last: '), last) : null));
     }));
+  }
+
+  /** A rating as stars with its score for screen readers, the comment on hover. */
+  ratingBadge(r) {
+    return h('span', { class: 'stars', title: r.comment || '', 'aria-label': `rated ${r.score} of 5` }, stars(r.score));
   }
 
   renderSideSoon() {

@@ -248,6 +248,7 @@ function tabs(panels, current, onchange) {
       panels[tid].hidden = tid !== id;
     }
     onchange(id);
+    showTab(list, buttons[TABS.findIndex(([tid]) => tid === id)]);
   };
   list.addEventListener('keydown', (e) => {
     const i = buttons.indexOf(document.activeElement);
@@ -265,7 +266,17 @@ function tabs(panels, current, onchange) {
     panels[id].setAttribute('aria-labelledby', 'tab-' + id);
     panels[id].hidden = id !== current;
   }
+  // On a phone the tabs are one row that scrolls sideways: the current one in view.
+  requestAnimationFrame(() => showTab(list, buttons[TABS.findIndex(([tid]) => tid === current)]));
   return list;
+}
+
+/** Scrolls the tab row (not the page) so that tab `b` is fully in view. */
+function showTab(list, b) {
+  if (!b || !list.isConnected) return;
+  const l = b.getBoundingClientRect().left - list.getBoundingClientRect().left + list.scrollLeft, r = l + b.offsetWidth;
+  if (l < list.scrollLeft) list.scrollLeft = l;
+  else if (r > list.scrollLeft + list.clientWidth) list.scrollLeft = r - list.clientWidth;
 }
 
 /** A reopen window in words: "Never", "1 hour", "7 days". */
@@ -287,14 +298,15 @@ function reopenField(st) {
 }
 
 /** One tab's form: its fields, and one Save that sends only them. */
-function tabForm(out, manage, kids, patch, saved = 'Saved.') {
+function tabForm(out, manage, kids, patch) {
+  // Errors show here, next to Save; success is the toast alone.
   const status = h('p', { role: 'status', class: 'muted' });
   const form = h('form', { class: 'stack', onsubmit: async (e) => {
     e.preventDefault();
     for (const x of form.querySelectorAll('[aria-invalid]')) fieldError(x, '');
     try {
       await patch(form);
-      say(status, saved);
+      say(status, '');
       toast('Settings updated.');
     } catch (err) { refusedHere(form, status, err.detail || err.message, err.message); }
   } }, kids, manage ? h('div', { class: 'row-actions' }, h('button', { type: 'submit' }, 'Save'), status) : null);
@@ -402,7 +414,7 @@ export async function sitesPage(app, root, id) {
     h('div', { class: 'danger-row' }, h('div', {}, h('strong', {}, 'Rotate the site key'), h('p', { class: 'muted' }, 'For a leaked key. Pages with the old snippet stop showing the chat.')), rotate),
     h('div', { class: 'danger-row' }, h('div', {}, h('strong', {}, 'Delete this site'), h('p', { class: 'muted' }, 'Its widget stops working at once.')), remove)) : null;
 
-  root.replaceChildren(h('h1', {}, 'Sites'), company, h('div', { class: 'sites-bar' }, nav, create), out,
+  root.replaceChildren(h('h1', {}, 'Sites'), company, h('div', { class: 'sites-bar' }, r.items.length > 1 ? nav : null, create), out,
     tabList, ...Object.values(panels), danger);
 }
 
@@ -797,8 +809,9 @@ export async function welcomePage(app, root) {
     ? h('div', { class: 'stack' }, h('p', { class: 'muted' }, `The chat first loaded on ${site.name} on ${dateTime(site.installed_at)}.`),
       h('details', { class: 'snippet-toggle' }, h('summary', {}, h('span', { class: 'shut' }, 'Show snippet'), h('span', { class: 'open' }, 'Hide snippet')), snippetBox()))
     : h('div', { class: 'stack' }, snippetBox(),
-      h('p', { class: 'muted' }, 'This ticks by itself once the chat loads on a page of your site (the demo page does not count). ',
-        h('button', { class: 'ghost small', onclick: async () => { await welcomePage(app, root); toast(root.querySelector('li.done[data-step="installed"]') ? 'Installed: the chat is on your site.' : 'Not seen on your site yet.'); } }, 'Check again')));
+      h('p', { class: 'muted' }, 'This ticks by itself once the chat loads on a page of your site (the demo page does not count).'),
+      h('div', { class: 'row-actions' }, h('button', { type: 'button', class: 'ghost', onclick: async () => { await welcomePage(app, root); toast(root.querySelector('li.done[data-step="installed"]') ? 'Installed: the chat is on your site.' : 'Not seen on your site yet.'); } },
+        icon('history'), 'Check again')));
   const steps = [
     ['installed', 'Install the chat on your site', install],
     ['teammate', 'Invite a teammate', h('p', {}, h('a', { href: '#/admin/staff' }, 'Invite a colleague'), ' so nobody waits alone.')],
@@ -807,8 +820,9 @@ export async function welcomePage(app, root) {
   ];
   const done = steps.filter(([k]) => s[k]).length;
   root.replaceChildren(h('h1', {}, 'Welcome to Parley'),
-    h('p', { class: 'muted' }, done === steps.length ? 'All set: your workspace is ready.' : `${done} of ${steps.length} done. Finish setting up:`),
-    h('progress', { max: steps.length, value: done, 'aria-label': `Set-up: ${done} of ${steps.length} done` }),
+    h('p', { class: 'muted' }, done === steps.length ? 'All set: your workspace is ready.' : 'Finish setting up, and you are ready for your first visitor:'),
+    h('div', { class: 'setup-progress' }, h('progress', { max: steps.length, value: done, 'aria-label': 'Set-up progress' }),
+      h('strong', {}, `${done} of ${steps.length} done`)),
     h('ol', { class: 'checklist', 'aria-label': 'Set-up checklist' }, steps.map(([k, label, more]) => h('li', { class: s[k] ? 'done' : '', 'data-step': k },
       h('div', { class: 'check-head' }, h('span', { class: 'tick', 'aria-hidden': 'true' }, s[k] ? icon('check') : ''), h('strong', {}, label),
         h('span', { class: s[k] ? 'step-state done' : 'sr' }, s[k] ? 'Done' : ' (to do)')),

@@ -121,6 +121,13 @@ export function toast(text, kind = 'ok') {
   const t = el('div', { class: 'toast ' + kind }, icon(kind === 'error' ? 'alert' : 'check'), el('span', {}, String(text)));
   // One notice at a time: a newer one of the same kind replaces the last.
   toastBox.children[kind === 'error' ? 1 : 0].replaceChildren(t);
+  // Bottom right (bottom centre on a phone), but never over a composer on
+  // screen: above it then, so the reply box stays usable.
+  toastBox.style.bottom = '';
+  const r = document.querySelector('.composer')?.getBoundingClientRect();
+  const b = toastBox.getBoundingClientRect();
+  const over = r && r.height && r.top < innerHeight && r.bottom > 0 && b.left < r.right && b.right > r.left && b.bottom > r.top;
+  if (over) toastBox.style.bottom = `${Math.round(innerHeight - r.top + 12)}px`;
   setTimeout(() => t.remove(), kind === 'error' ? 7000 : 4000);
   return t;
 }
