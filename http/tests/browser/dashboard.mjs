@@ -1010,8 +1010,9 @@ try {
     await owner.getByText('Form settings saved.').waitFor();
     await owner.getByRole('tab', { name: 'Hours' }).click();
     await owner.getByLabel('Offer chat only during these hours').uncheck();
-    await owner.getByRole('button', { name: 'Save', exact: true }).click();
-    await owner.getByRole('tabpanel', { name: 'Hours' }).getByText('Saved.').waitFor();
+    await Promise.all([owner.waitForResponse((r) => r.request().method() === 'PATCH' && r.url().includes('/api/v1/sites/')),
+      owner.getByRole('button', { name: 'Save', exact: true }).click()]);
+    await owner.locator('.toast', { hasText: 'Settings updated.' }).waitFor();
     site = (await get('/api/v1/sites')).items[0];
     assert.equal(site.settings.chat_only_in_hours, false);
     assert.equal(site.settings.business_hours.timezone, 'Europe/Paris');
