@@ -527,6 +527,11 @@ mod tests {
             r.subject,
             "Confirmed: your consultation with Acme on Mon 7 Dec 2026, 11:00 (America/New_York)"
         );
+        let r = t.render(Kind::BookingRequested, &vars).unwrap();
+        assert_eq!(
+            r.subject,
+            "Your consultation with Acme on Mon 7 Dec 2026, 11:00 (America/New_York)"
+        );
         assert!(
             r.text
                 .contains("Mon 7 Dec 2026, 11:00 – 11:30 (America/New_York)"),

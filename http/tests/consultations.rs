@@ -213,7 +213,12 @@ async fn a_booking_mails_an_ics_and_a_single_use_link_that_cancels_it() {
     assert_eq!(r.body["start"], slot["start"]);
     assert_eq!(r.body["end"], slot["end"]);
     let id = r.body["id"].as_str().unwrap().to_string();
-    let mail = w.sink.wait_for("cal@v.test", "your consultation").await;
+    let mail = w.sink.wait_for("cal@v.test", "Your consultation").await;
+    let subject = mail["headers"]["subject"].as_str().unwrap_or_default();
+    assert!(
+        subject.starts_with("Your consultation with "),
+        "a subject starts with a capital: {subject}"
+    );
     let cal = ics(&mail);
     assert!(cal.contains("METHOD:REQUEST"), "{cal}");
     assert!(
@@ -337,7 +342,7 @@ async fn a_visitor_moves_their_booking_and_staff_confirm_it() {
     let r = book(&w, &key, "move@v.test", &from).await;
     assert_eq!(r.status, 201, "{}", r.body);
     let id = r.body["id"].as_str().unwrap().to_string();
-    let token = link_token(&w.sink.wait_for("move@v.test", "your consultation").await);
+    let token = link_token(&w.sink.wait_for("move@v.test", "Your consultation").await);
     let r = w
         .srv
         .call(
@@ -569,7 +574,7 @@ async fn a_booking_keeps_the_visitors_time_zone_for_staff() {
     assert_eq!(r.status, 201, "{}", r.body);
     let id = r.body["id"].as_str().unwrap().to_string();
     // The visitor's mail tells the time in their own zone, named.
-    let mail = w.sink.wait_for("tz@v.test", "your consultation").await;
+    let mail = w.sink.wait_for("tz@v.test", "Your consultation").await;
     let text = mail["text"].as_str().unwrap();
     assert!(text.contains("(Europe/Paris)"), "{text}");
     let got = w

@@ -159,15 +159,45 @@ async function companyLayoutAndFields(p, w, scheme) {
   const b = p.locator('#booking-form');
   await b.getByRole('button', { name: 'Book' }).click();
   assert.equal(await p.locator('#times-error').innerText(), 'Please pick a time.');
+  step(`a sent message: the form gives way to a success panel, in view and focused, at ${w}`);
+  await f.getByRole('button', { name: 'Send message' }).click();
+  const sent = await successShown(p, '#contact');
+  assert.match(sent, /Thanks! Your message is with us/);
+  assert.ok(await f.isHidden(), 'the form is replaced in place');
+  await p.locator('#contact .success').getByRole('button', { name: 'Send another' }).click();
+  await f.waitFor();
+  assert.equal(await p.locator('#contact .success').count(), 0, '"Send another" brings the form back');
+  step(`a newsletter sign-up with no mail server: no mail promised as sent, at ${w}`);
+  const n = p.locator('#newsletter-form');
+  await n.locator('input[name=email]').fill(`news${w}@mail.test`);
+  await n.getByRole('button', { name: 'Subscribe' }).click();
+  assert.equal(await successShown(p, '#newsletter'), "Thanks! We'll email you a link to confirm.");
   if (w < 1024) return;
   step('a booking, with no mail server: no promise of a mail already sent');
   await b.locator('.slot-choice').first().click();
   await b.locator('input[name=name]').fill('Bea');
   await b.locator('input[name=email]').fill('bea@mail.test');
   await b.getByRole('button', { name: 'Book' }).click();
-  const booked = await b.locator('.status').filter({ hasText: 'Booked' }).innerText();
-  assert.match(booked, /— we'll confirm by email\.$/);
+  const booked = await successShown(p, '#booking');
+  assert.match(booked, /^Booked for .*— we'll confirm by email\.$/);
   assert.doesNotMatch(booked, /mailed/);
+}
+
+/** The success panel in `section` after a submit: wholly inside the viewport, focused, a status; its line. */
+async function successShown(p, section) {
+  const panel = p.locator(`${section} .success`);
+  await panel.waitFor();
+  assert.equal(await panel.getAttribute('role'), 'status');
+  let where;
+  for (let i = 0; i < 40; i++) {
+    where = await panel.evaluate((el) => { const r = el.getBoundingClientRect(); return { top: r.top, bottom: r.bottom, vh: innerHeight, focused: el === document.activeElement }; });
+    if (where.top >= 0 && where.bottom <= where.vh && where.focused) break;
+    await p.waitForTimeout(50);
+  }
+  assert.ok(where.top >= 0 && where.bottom <= where.vh, `${section}: the success panel is inside the viewport: ${JSON.stringify(where)}`);
+  assert.ok(where.focused, `${section}: the success panel has the focus`);
+  await p.screenshot({ path: `${shots}/company-sent${section.replace('#', '-')}-${p.viewportSize().width}.png` });
+  return (await panel.locator('p').innerText()).trim();
 }
 
 try {
@@ -224,6 +254,24 @@ try {
     const rate = panel.locator('form[aria-label="Rate the conversation"]');
     await rate.waitFor();
     await rate.getByRole('button', { name: '4 of 5' }).click();
+    step('the chosen stars are pressed and filled with the brand colour; the others grey; the whole card in view');
+    const looks = await rate.locator('.stars button').evaluateAll((bs) => bs.map((b) => {
+      const c = getComputedStyle(b);
+      return { pressed: b.getAttribute('aria-pressed'), bg: c.backgroundColor, fg: c.color };
+    }));
+    assert.deepEqual(looks.map((l) => l.pressed), ['true', 'true', 'true', 'true', 'false']);
+    const accent = await panel.locator('header').evaluate((el) => getComputedStyle(el).backgroundColor);
+    for (const l of looks.slice(0, 4)) assert.deepEqual([l.bg, l.fg], [accent, 'rgb(255, 255, 255)'], 'a white star on the accent: ' + JSON.stringify(l));
+    assert.notEqual(looks[4].bg, accent, 'an unchosen star stays grey');
+    const trRow = panel.locator('form[aria-label="Email me the transcript"]');
+    let seen;
+    for (let i = 0; i < 40; i++) {
+      seen = await trRow.evaluate((el) => { const log = el.closest('.log').getBoundingClientRect(); const r = el.getBoundingClientRect(); return { top: r.top, bottom: r.bottom, logTop: log.top, logBottom: log.bottom }; });
+      if (seen.top >= seen.logTop && seen.bottom <= seen.logBottom + 0.5) break;
+      await page.waitForTimeout(50);
+    }
+    assert.ok(seen.top >= seen.logTop && seen.bottom <= seen.logBottom + 0.5, 'the transcript row is fully visible: ' + JSON.stringify(seen));
+    await page.screenshot({ path: `${shots}/rating-chosen.png` });
     await rate.locator('textarea').fill('Quick and kind');
     await rate.getByRole('button', { name: 'Send rating' }).click();
     await panel.getByText('Thank you for your rating!').waitFor();
@@ -460,6 +508,8 @@ try {
     assert.match(await panel.locator('.hist h2').innerText(), /\d/, 'the heading is its date');
     assert.equal(await panel.locator('.hist textarea, .hist input').count(), 0, 'read-only');
     await panel.getByText('This conversation is closed.').waitFor();
+    assert.deepEqual(await panel.locator('.hist-head button').allInnerTexts(), ['← All conversations'], 'a single back link');
+    await panel.locator('.closed-note').getByRole('button', { name: 'Start a new conversation' }).waitFor();
     await page.screenshot({ path: `${shots}/history-one.png` });
     step('at phone size in dark mode');
     await page.setViewportSize({ width: 390, height: 844 });

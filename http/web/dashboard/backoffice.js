@@ -214,9 +214,21 @@ export async function newsletterPage(app, root) {
     const r = await api('GET', '/api/v1/newsletter?limit=500&status=' + status.value);
     body.replaceChildren(...r.items.map((s) => h('tr', {}, h('td', {}, s.email), h('td', { class: 'hide-phone' }, s.name || ''),
       h('td', {}, h('span', { class: 'pill ' + s.status }, statusText(s.status))),
-      h('td', { class: 'hide-phone' }, s.history.map((e) => `${statusText(e.status)} ${clock(e.at)}`).join(' → ')))));
+      h('td', { class: 'hide-phone' }, s.history.map((e) => `${HAPPENED[e.status] || statusText(e.status)} ${clock(e.at)}`).join(' → ')))));
     if (!r.items.length) body.append(h('tr', {}, h('td', { colspan: 4, class: 'muted' }, none[status.value] || none.all)));
   });
+  // No SMTP server: pending sign-ups cannot get their confirmation mail, and the page says so.
+  const waiting = h('div', { hidden: true });
+  const checkWaiting = async () => {
+    const [t, p] = await Promise.all([api('GET', '/api/v1/tenant').catch(() => null), api('GET', '/api/v1/newsletter?limit=500&status=pending').catch(() => null)]);
+    const n = p?.items?.length || 0;
+    if (!t?.mail || t.mail.configured || !n) { waiting.hidden = true; return; }
+    const many = `${n}${p.next_cursor ? '+' : ''}`;
+    waiting.replaceChildren(h('div', { class: 'notice warn', role: 'note' }, icon('alert'),
+      h('p', {}, n === 1 && !p.next_cursor ? '1 subscriber is waiting to confirm; mail is not configured, so they can\'t yet.'
+        : `${many} subscribers are waiting to confirm; mail is not configured, so they can't yet.`)));
+    waiting.hidden = false;
+  };
   const campaigns = h('div', { class: 'stack' });
   const preview = h('div', { class: 'stack' });
   const info = await planInfo().catch(() => null);
@@ -235,7 +247,7 @@ export async function newsletterPage(app, root) {
         toast('Sending.');
         loadCampaigns();
       }) }, 'Send'), sendLock, 'send-why-' + i) : null)));
-    if (!r.items.length) campaigns.append(h('p', { class: 'muted' }, 'No newsletter yet: write your first one with the form here.'));
+    if (!r.items.length) campaigns.append(h('p', { class: 'muted no-campaign' }, 'No newsletter yet: write your first one with the form here.'));
   });
   // The form writes a new draft, or rewrites the one being edited.
   let editing = null;
@@ -272,13 +284,16 @@ export async function newsletterPage(app, root) {
   field('Subject', h('input', { name: 'subject', required: true, maxlength: 200 })),
   field('Text (Markdown: **bold**, _italic_, [links](https://…), lists)', h('textarea', { name: 'body', required: true, rows: 8 })),
   h('div', { class: 'row-actions' }, saveButton, cancelEdit));
-  root.replaceChildren(h('h1', {}, 'Newsletter'), out,
+  root.replaceChildren(h('h1', {}, 'Newsletter'), waiting, out,
     h('div', { class: 'split wide' }, h('div', { class: 'stack' }, write, h('h2', {}, 'Campaigns'), campaigns), preview),
-    h('h2', {}, 'Subscribers'),
+    h('h2', { class: 'subscribers-title' }, 'Subscribers'),
     h('div', { class: 'row-actions' }, status, h('button', { class: 'ghost', onclick: () => download('/api/v1/newsletter/export.csv', 'subscribers.csv', out) }, 'Export CSV')),
     h('table', { 'aria-label': 'Subscribers' }, h('thead', {}, h('tr', {}, h('th', {}, 'Email'), h('th', { class: 'hide-phone' }, 'Name'), h('th', {}, 'Status'), h('th', { class: 'hide-phone' }, 'History'))), body));
-  await Promise.all([load(), loadCampaigns()]);
+  await Promise.all([load(), loadCampaigns(), checkWaiting()]);
 }
+
+/** A subscriber's history in events, so it does not repeat the status column. */
+const HAPPENED = { pending: 'Signed up', confirmed: 'Confirmed', unsubscribed: 'Unsubscribed' };
 
 // --- webhooks ---
 

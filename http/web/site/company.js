@@ -28,6 +28,26 @@ function status(form, text, bad) {
   s.className = 'status ' + (bad ? 'error' : 'ok');
 }
 
+// After a send the form gives way, in place, to a success panel (a tick,
+// one line, "Send another"), scrolled into view and focused so the visitor
+// sees at once that it worked; "Send another" brings the form back.
+function done(form, text, again = 'Send another') {
+  form.parentElement.querySelector('.success')?.remove();
+  const panel = Object.assign(document.createElement('div'), { className: 'success', tabIndex: -1 });
+  panel.setAttribute('role', 'status');
+  const tick = Object.assign(document.createElement('span'), { className: 'tick', textContent: '✓' });
+  tick.setAttribute('aria-hidden', 'true');
+  const line = Object.assign(document.createElement('p'), { textContent: text });
+  const more = Object.assign(document.createElement('button'), { type: 'button', className: 'link', textContent: again });
+  more.onclick = () => { panel.remove(); form.hidden = false; form.querySelector('input:not([type=hidden]):not([tabindex="-1"]), select, textarea')?.focus(); };
+  panel.append(tick, line, more);
+  status(form, '');
+  form.hidden = true;
+  form.after(panel);
+  panel.scrollIntoView({ block: 'center', behavior: matchMedia('(prefers-reduced-motion: reduce)').matches ? 'auto' : 'smooth' });
+  panel.focus({ preventScroll: true });
+}
+
 // Inline validation: the browser's own bubbles are off (`novalidate`); each
 // field's problem shows under it, tied to it by aria-describedby, and the
 // first one gets the focus. A field is checked again as it is corrected.
@@ -116,7 +136,7 @@ function contact(cfg) {
     try {
       await post('/contact', { name: d.name, email: d.email, phone: d.phone, service: d.service || '', message: d.message, website: d.website, page_url: location.href });
       form.reset();
-      status(form, 'Thanks! Your message is with us; we will answer by mail.');
+      done(form, 'Thanks! Your message is with us; we will answer by mail.');
     } catch (err) { if (!refused(form, err)) status(form, err.message, true); }
   };
 }
@@ -186,9 +206,9 @@ async function booking(cfg) {
       const b = await post('/consultations', { name: d.name, email: d.email, phone: d.phone, company: d.company, topic: d.topic || '', start: d.start, notes: d.notes, website: d.website, timezone: zone });
       form.reset();
       // Only promise a mail when this server can send one.
-      status(form, cfg.mail?.configured
+      done(form, cfg.mail?.configured
         ? `Booked for ${dayKey(b.start)} at ${time(b.start)}. We mailed you the invitation and a link to change it.`
-        : `Booked for ${dayKey(b.start)} at ${time(b.start)} — we'll confirm by email.`);
+        : `Booked for ${dayKey(b.start)} at ${time(b.start)} — we'll confirm by email.`, 'Book another time');
       for (const [k, v] of days) days.set(k, v.filter((s) => s.start !== b.start));
       pick();
     } catch (err) {
@@ -199,7 +219,7 @@ async function booking(cfg) {
   };
 }
 
-function newsletter() {
+function newsletter(cfg) {
   const form = $('newsletter-form');
   $('newsletter').hidden = false;
   if (!only) $('nav-newsletter').hidden = false;
@@ -211,7 +231,8 @@ function newsletter() {
     try {
       await post('/newsletter', { email: d.email, name: d.name, website: d.website });
       form.reset();
-      status(form, 'Almost done: open the mail we sent you to confirm.');
+      // Only point at a mail this server can actually send.
+      done(form, cfg.mail?.configured ? 'Almost done: open the mail we sent you to confirm.' : "Thanks! We'll email you a link to confirm.", 'Subscribe another address');
     } catch (err) { if (!refused(form, err)) status(form, err.message, true); }
   };
 }
@@ -281,7 +302,7 @@ try {
     if (!only) { services(cfg); hours(cfg); $('nav').hidden = false; }
     if (shows('contact')) contact(cfg);
     if (shows('booking')) await booking(cfg);
-    if (shows('newsletter')) newsletter();
+    if (shows('newsletter')) newsletter(cfg);
     if (!only) {
       // The footer and the "how to reach us" card name only what this site offers.
       const offered = [['contact', 'contact'], ['booking', 'booking'], ['newsletter', 'newsletter']].filter(([id]) => !$(id).hidden);

@@ -1,7 +1,7 @@
 // The widget's "Your conversations": loaded by the panel only when the
 // visitor opens it. Lists this visitor's conversations on the site (the
 // server reads them by the visitor's token: nobody else's), newest first;
-// a past one opens read-only, and "Back to the chat" returns to the current
+// a past one opens read-only (its one back link leads to the list), and "Back to the chat" returns to the current
 // one. Text is only ever set as text, never parsed as HTML.
 
 const when = (ts) => new Date(ts).toLocaleString([], { dateStyle: 'medium', timeStyle: 'short' });
@@ -58,9 +58,11 @@ export async function show(view, ctx) {
       log.append(kind === 'staff' ? h('div', { class: 'row-m them' }, ctx.avatar(m.from), el) : el);
     }
     view.replaceChildren(
-      h('div', { class: 'hist-head' }, h('button', { type: 'button', class: 'back', onclick: list }, '← All conversations'), backToChat()),
+      // One way back (to the list, which leads on to the chat); a new question starts from the note.
+      h('div', { class: 'hist-head' }, h('button', { type: 'button', class: 'back', onclick: list }, '← All conversations')),
       head, log,
-      h('p', { class: 'muted closed-note' }, c.status === 'closed' ? 'This conversation is closed. To ask something new, go back to the chat and write.' : ''));
+      c.status === 'closed' ? h('p', { class: 'muted closed-note' }, 'This conversation is closed. ',
+        h('button', { type: 'button', class: 'back', onclick: ctx.back }, 'Start a new conversation')) : '');
     head.focus();
   };
   list();

@@ -98,8 +98,10 @@ for (let i = 1; i <= 5; i++) {
   // Five stars of one size; choosing one lights it and those before it.
   stars.append(h('button', { type: 'button', 'aria-pressed': 'false', 'aria-label': i + ' of 5', onclick: () => {
     score = i;
-    [...stars.children].forEach((b, j) => { b.setAttribute('aria-pressed', j + 1 === i); b.classList.toggle('on', j < i); });
+    // Every lit star is pressed; the card grows, so the thread scrolls to show all of it.
+    [...stars.children].forEach((b, j) => { b.setAttribute('aria-pressed', j < i); b.classList.toggle('on', j < i); });
     rateMore.hidden = false;
+    requestAnimationFrame(() => { log.scrollTop = log.scrollHeight; });
   } }, '★'));
 }
 // The comment and its button appear once a star is chosen: the card stays small.
