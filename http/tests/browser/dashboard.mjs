@@ -496,12 +496,12 @@ async function pagesScenario() {
   await owner.locator('table[aria-label="Subscribers"] td', { hasText: 'Nobody is waiting to confirm.' }).waitFor();
   step('Newsletter with no SMTP: a pending sign-up is named as stuck; its history does not repeat its status');
   assert.equal(await owner.locator('.notice', { hasText: 'waiting to confirm' }).count(), 0, 'no notice with nobody pending');
-  const signed = await owner.evaluate(async (k) => (await fetch(`/api/v1/public/${k}/newsletter`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'stuck@visitor.test' }) })).status, key);
+  const signed = await owner.evaluate(async (k) => (await fetch(`/api/v1/public/${k}/newsletter`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'stuck@visitor.test' }) })).status, (await get('/api/v1/sites')).items[0].key);
   assert.equal(signed, 202);
   await owner.reload();
   await owner.locator('.notice[role="note"]', { hasText: "1 subscriber is waiting to confirm; mail is not configured, so they can't yet." }).waitFor();
-  const row = owner.locator('table[aria-label="Subscribers"] tr', { hasText: 'stuck@visitor.test' });
-  const history = await row.locator('td').nth(3).innerText();
+  const stuck = owner.locator('table[aria-label="Subscribers"] tr', { hasText: 'stuck@visitor.test' });
+  const history = await stuck.locator('td').nth(3).innerText();
   assert.match(history, /^Signed up \d/, history);
   assert.doesNotMatch(history, /Pending/, 'the history does not repeat the status');
   await owner.getByRole('heading', { name: 'Subscribers' }).waitFor();
@@ -510,6 +510,7 @@ async function pagesScenario() {
     return document.querySelector('main h2.subscribers-title').getBoundingClientRect().top - last;
   });
   assert.ok(gap >= 16, `room above "Subscribers": ${gap}px`);
+  await shotsOf(owner, 'newsletter-no-smtp', '#/admin/newsletter');
   step('Webhooks: without an endpoint, an empty state where the list goes; events in words');
   await owner.evaluate(() => { location.hash = '#/admin/webhooks'; });
   await owner.getByRole('region', { name: 'Endpoints' }).locator('.empty-state', { hasText: 'No endpoint yet' }).waitFor();
