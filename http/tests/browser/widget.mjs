@@ -196,7 +196,10 @@ async function successShown(p, section) {
   }
   assert.ok(where.top >= 0 && where.bottom <= where.vh, `${section}: the success panel is inside the viewport: ${JSON.stringify(where)}`);
   assert.ok(where.focused, `${section}: the success panel has the focus`);
-  await p.screenshot({ path: `${shots}/company-sent${section.replace('#', '-')}-${p.viewportSize().width}.png` });
+  for (const scheme of ['light', 'dark']) {
+    await p.emulateMedia({ colorScheme: scheme });
+    await p.screenshot({ path: `${shots}/company-sent${section.replace('#', '-')}-${p.viewportSize().width}-${scheme}.png` });
+  }
   return (await panel.locator('p').innerText()).trim();
 }
 
