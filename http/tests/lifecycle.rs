@@ -535,7 +535,26 @@ async fn the_visitor_details_list_every_conversation_closed_ones_too() {
     staff
         .until(|f| f["type"] == "ack" && f["client_id"] == "s1")
         .await;
+    staff
+        .send(json!({"type":"send","conversation_id":old,"client_id":"n1","body":"A private note","private":true}))
+        .await;
+    staff
+        .until(|f| f["type"] == "ack" && f["client_id"] == "n1")
+        .await;
     close(&mut staff, &mut vis, &old).await;
+    // Lists (Home, the inbox) preview the last line someone wrote: not the
+    // close notice, not the private note.
+    let r = srv
+        .call(
+            "GET",
+            "/api/v1/conversations?status=closed",
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["items"][0]["id"], old.as_str());
+    assert_eq!(r.body["items"][0]["last_message"]["body"], "Answered");
     vis.send(json!({"type":"send","client_id":"v2","body":"Second question"}))
         .await;
     let new = id(&vis

@@ -14,7 +14,7 @@ use parley_engine::codes::error as code;
 use parley_engine::conversation::Status;
 use parley_engine::permissions::Action;
 use parley_engine::protocol::ConversationView;
-use parley_engine::records::{ConversationRecord, MessageRecord};
+use parley_engine::records::{ConversationRecord, MessageRecord, ParticipantKind};
 use parley_engine::*;
 use parley_storage::{ConversationStore, DeskStore, MessageLog, VisitorStore};
 use serde::Deserialize;
@@ -48,10 +48,24 @@ pub fn message_view(m: &MessageRecord) -> Value {
     })
 }
 
-/// A conversation with its visitor's name and its last message, for lists.
+/// How many lines back from the end a list looks for the last line someone wrote.
+const LAST_LOOKED_AT: usize = 10;
+
+/// A conversation with its visitor's name and its last message, for lists:
+/// the last line someone wrote within the last few (private notes and
+/// events such as "… closed the conversation" skipped), so a preview never
+/// reads as a system line.
 fn item(app: &App, c: &ConversationRecord) -> Result<Value, ApiError> {
     let visitor = app.store.visitor(c.tenant_id, c.visitor_id)?;
-    let last = app.store.message(c.tenant_id, c.id, c.last_seq)?;
+    let mut last = None;
+    for seq in (1..=c.last_seq).rev().take(LAST_LOOKED_AT) {
+        if let Some(m) = app.store.message(c.tenant_id, c.id, seq)? {
+            if !m.private && m.from.kind != ParticipantKind::System && !m.body.trim().is_empty() {
+                last = Some(m);
+                break;
+            }
+        }
+    }
     let mut v = serde_json::to_value(ConversationView::from(c)).map_err(ApiError::internal)?;
     v["visitor"] = json!({
         "id": c.visitor_id,

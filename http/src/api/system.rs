@@ -77,9 +77,24 @@ pub async fn login(
 fn tenant_view(app: &App, t: &TenantRecord) -> Result<Value, ApiError> {
     let state = app.store.tenant_state(t.id)?;
     let plan = crate::app::plans::plan_of(app, t.id)?;
+    // Two tenants may share a name: the first owner's email and the first
+    // site tell them apart in the operator's list.
+    let owner = app
+        .store
+        .staff_list(t.id)?
+        .into_iter()
+        .filter(|s| s.role == parley_engine::permissions::Role::Owner)
+        .min_by_key(|s| s.created_at);
+    let first_site = app
+        .store
+        .sites(t.id)?
+        .into_iter()
+        .min_by_key(|s| s.created_at);
     Ok(json!({
         "id": t.id,
         "name": t.name,
+        "owner_email": owner.map(|s| s.email),
+        "first_site": first_site.map(|s| s.name),
         "created_at": t.created_at,
         "suspended": state.suspended,
         "usage": app.store.usage(t.id)?,

@@ -247,12 +247,27 @@ async function historyScenario() {
   await owner.locator('.conv > header .status', { hasText: 'closed' }).waitFor();
   await owner.getByText('This conversation is closed. Reopen it to reply.').waitFor();
   assert.ok(await owner.getByLabel('Reply').isDisabled(), 'read-only');
+  step('closed: the reply box is greyed, not a box that looks editable');
+  const greyed = await owner.getByLabel('Reply').evaluate((t) => ({ bg: getComputedStyle(t).backgroundColor, cursor: getComputedStyle(t).cursor,
+    form: t.closest('form').classList.contains('is-closed'), panel: getComputedStyle(t.closest('form')).backgroundColor }));
+  assert.deepEqual([greyed.form, greyed.cursor], [true, 'not-allowed']);
+  assert.notEqual(greyed.bg, greyed.panel, 'the box is tinted, unlike the composer around it');
   await history.filter({ hasText: 'this one' }).filter({ hasText: 'Where is my parcel?' }).waitFor();
   await tabs.getByRole('tab', { name: /Waiting/, selected: true }).waitFor();
   await row.waitFor();
   await owner.getByRole('button', { name: 'Reopen' }).click();
   await owner.getByText('Conversation reopened.').waitFor();
   assert.ok(await owner.getByLabel('Reply').isEnabled(), 'the composer is back');
+  assert.equal(await owner.locator('form.composer.is-closed').count(), 0, 'no longer greyed');
+  step('the composer on a phone: Send at the right edge, the focus ring inside the screen');
+  await owner.setViewportSize({ width: 390, height: 844 });
+  await owner.getByLabel('Reply').focus();
+  const cb = await owner.locator('form.composer').boundingBox(), sb = await owner.locator('form.composer button[type=submit]').boundingBox();
+  assert.ok(cb.x + cb.width - (sb.x + sb.width) < 24, `Send sits at the right (${sb.x + sb.width} of ${cb.x + cb.width})`);
+  const ring = await owner.getByLabel('Reply').evaluate((t) => { const r = t.getBoundingClientRect(), s = getComputedStyle(t);
+    return r.left - (parseFloat(s.outlineWidth) + parseFloat(s.outlineOffset)); });
+  assert.ok(ring >= 0, `the focus ring starts on screen (${ring})`);
+  await owner.setViewportSize({ width: 1280, height: 800 });
   await old.locator('.status', { hasText: /waiting|active/ }).waitFor();
 
   step('Sites > Widget: the site\'s own reopen window, the server\'s by default');
@@ -405,7 +420,12 @@ async function pagesScenario() {
   step('on a phone the six tabs are one row that scrolls by itself, the current tab in view, the page never sideways');
   await owner.setViewportSize({ width: 390, height: 844 });
   await owner.getByRole('tab', { name: 'General' }).focus();
+  const tabRow = owner.getByRole('tablist', { name: 'Site settings' });
+  await owner.waitForFunction(() => document.querySelector('[role="tablist"].tabs')?.classList.contains('more-right'));
+  assert.equal(await tabRow.evaluate((l) => l.classList.contains('more-left')), false, 'no fade on the left at the first tab');
   await owner.keyboard.press('End');
+  await owner.waitForFunction(() => !document.querySelector('[role="tablist"].tabs').classList.contains('more-right'));
+  assert.equal(await tabRow.evaluate((l) => l.classList.contains('more-left')), true, 'at the last tab the fade is on the left');
   const row = await owner.getByRole('tablist', { name: 'Site settings' }).evaluate((l) => {
     const tabs = [...l.querySelectorAll('[role="tab"]')].map((t) => t.getBoundingClientRect());
     const me = l.querySelector('[aria-selected="true"]').getBoundingClientRect(), box = l.getBoundingClientRect();
@@ -414,6 +434,13 @@ async function pagesScenario() {
   });
   assert.deepEqual(row, { tops: 1, scrolls: true, inView: true, page: 390 }, 'one row of tabs, the current one in view');
   await owner.setViewportSize({ width: 1280, height: 800 });
+  await owner.getByRole('tab', { name: 'General' }).click();
+  step('the site\'s name heads the tabs, "+ Add site" beside it; the danger zone shows under General only');
+  assert.equal(await owner.locator('.site-head h2').textContent(), site.name);
+  assert.ok(!/\bnull\b/.test(await owner.locator('main').innerText()), 'no stray "null" on the page');
+  await owner.locator('.site-head').getByRole('button', { name: '+ Add site' }).waitFor();
+  await owner.getByRole('tab', { name: 'Widget' }).click();
+  await owner.getByRole('region', { name: 'Danger zone' }).waitFor({ state: 'hidden' });
   await owner.getByRole('tab', { name: 'General' }).click();
   step('rotate the key: it asks first; cancel keeps the key');
   const zone = owner.getByRole('region', { name: 'Danger zone' });
@@ -444,6 +471,17 @@ async function pagesScenario() {
   assert.equal(await owner.locator('table[aria-label="Outgoing mail"] tbody tr td:first-child').first().evaluate((td) => getComputedStyle(td, '::before').content), 'none',
     'a mail card carries no "Mail" label');
   await owner.locator('table[aria-label="Outgoing mail"] .pill', { hasText: /^Pending$/ }).first().waitFor();
+  step('outbox: "Result" and "Queued" headers; the queued time on one line, kept on a phone\'s card');
+  const mailTable = owner.getByRole('table', { name: 'Outgoing mail' });
+  assert.deepEqual(await mailTable.locator('thead th').allTextContents(), ['Mail', 'Status', 'Result', 'Queued']);
+  for (const width of [1280, 390]) {
+    await owner.setViewportSize({ width, height: width === 390 ? 844 : 800 });
+    const queued = mailTable.locator('tbody tr td.when').first();
+    assert.ok(await queued.isVisible(), `the queued time shows at ${width}`);
+    assert.equal(await queued.evaluate((td) => getComputedStyle(td).whiteSpace), 'nowrap');
+    assert.equal(await queued.getAttribute('data-label'), 'Queued');
+  }
+  await owner.setViewportSize({ width: 1280, height: 800 });
   await owner.locator('tr', { hasText: 'invited you' }).first().click();
   const mail = owner.getByRole('region', { name: /^Mail .*invited you/ });
   await mail.getByText('ada@acme.test').waitFor();
@@ -820,6 +858,14 @@ try {
     await agent.getByRole('table', { name: 'Visitors online now' }).waitFor();
     await visitor.locator('nav a', { hasText: 'Shoes' }).click();
     await agent.locator('td.page-cell', { hasText: 'Shoes' }).waitFor({ timeout: 1000 });
+    step('visitors on a phone: each card keeps its On site / On page times and shows the page title, not its address');
+    await agent.setViewportSize({ width: 390, height: 844 });
+    const vrow = agent.getByRole('table', { name: 'Visitors online now' }).locator('tbody tr').first();
+    assert.ok(await vrow.locator('td.on-site').isVisible() && await vrow.locator('td.on-page').isVisible(), 'both times on the card');
+    assert.equal(await vrow.locator('td.on-site').getAttribute('data-label'), 'On site');
+    assert.equal(await vrow.locator('.page-url').isVisible(), false, 'no raw address on a phone');
+    await vrow.locator('td.page-cell a', { hasText: 'Shoes' }).waitFor();
+    await agent.setViewportSize({ width: 1280, height: 800 });
     step('screenshots: inbox, conversation, visitors; desktop and phone; light and dark');
     await shotsOf(agent, 'inbox', '#/inbox/open');
     await shotsOf(agent, 'conversation', convHash);
@@ -942,6 +988,11 @@ try {
     await page.getByRole('button', { name: 'Sign in' }).click();
     const row = page.getByRole('row', { name: /Acme/ });
     await row.getByText(/staff · 1 site$/).waitFor();
+    step('under the name, the owner\'s email and first site, so two tenants of one name differ');
+    const owned = (await row.locator('.tenant-owner').textContent()).split(' · ');
+    assert.equal(owned[0], 'owner@acme.test');
+    assert.equal(owned.length, 2, `the first site too (${owned})`);
+    assert.ok(owned[1].length > 0);
     step('a tenant row: since a date, the ID behind a copy button, Suspend a red outline, no word broken');
     assert.match(await row.locator('td').nth(1).textContent(), /\d{4}/, 'Since has the year');
     assert.equal(await row.getByText(/^[0-9A-HJKMNP-TV-Z]{26}$/).count(), 0, 'no raw tenant ID in the row');
@@ -989,12 +1040,12 @@ try {
     step('company name');
     await owner.evaluate(() => { location.hash = '#/admin/sites'; });
     step('billing off: no plan, no upgrade anywhere');
-    await owner.getByLabel('Company name').waitFor();
+    await owner.getByLabel('Workspace name').waitFor();
     assert.equal(await owner.locator('.plan').count(), 0);
     assert.equal(await owner.getByText(/upgrade/i).count(), 0);
-    await owner.getByLabel('Company name').fill('Acme Ltd');
+    await owner.getByLabel('Workspace name').fill('Acme Ltd');
     await owner.getByRole('button', { name: 'Save name' }).click();
-    await owner.getByText('Company name saved.').waitFor();
+    await owner.getByText('Workspace name saved.').waitFor();
     assert.equal((await get('/api/v1/tenant')).name, 'Acme Ltd');
     step('business hours in a time zone (the Hours tab), and a pre-chat field (the Pre-chat tab)');
     await owner.getByRole('tab', { name: 'Hours' }).click();
@@ -1059,6 +1110,8 @@ try {
     await owner.getByLabel('New site name').fill('Blog');
     await owner.getByRole('button', { name: 'Add site' }).click();
     await owner.locator('.subnav a', { hasText: 'Blog' }).waitFor();
+    // The danger zone lives under General only.
+    await owner.getByRole('tab', { name: 'General' }).click();
     await owner.getByRole('button', { name: 'Delete site' }).click();
     await owner.getByRole('dialog', { name: 'Delete Blog?' }).getByRole('button', { name: 'Delete site' }).click();
     await owner.locator('.subnav a', { hasText: 'Blog' }).waitFor({ state: 'detached' });
@@ -1452,6 +1505,23 @@ try {
     const pages = owner.getByRole('region', { name: 'Top pages' });
     await pages.locator('td', { hasText: '3' }).waitFor();
     await owner.getByRole('region', { name: 'Countries' }).waitFor();
+    step('analytics: each top list keeps its Count column and CSV button inside its card');
+    for (const width of [1280, 390]) {
+      await owner.setViewportSize({ width, height: width === 390 ? 844 : 800 });
+      for (const name of ['Top pages', 'Referrers']) {
+        const card = owner.getByRole('region', { name });
+        const cb = await card.boundingBox();
+        for (const part of [card.getByRole('columnheader', { name: 'Count' }), card.getByRole('button', { name: 'CSV' })]) {
+          if (!(await part.count())) continue;
+          const b = await part.boundingBox();
+          assert.ok(b.x >= cb.x - 0.5 && b.x + b.width <= cb.x + cb.width + 0.5, `${name} at ${width}: inside its card (${b.x}+${b.width} in ${cb.x}+${cb.width})`);
+        }
+      }
+      const cell = pages.locator('tbody th').first();
+      assert.ok(await cell.evaluate((e) => e.scrollWidth >= e.clientWidth && getComputedStyle(e).textOverflow === 'ellipsis'), 'long paths end in an ellipsis');
+      assert.ok(await cell.getAttribute('title'), 'the full path on hover');
+    }
+    await owner.setViewportSize({ width: 1280, height: 800 });
     step('analytics on a phone: the chart comes first, above the numbers');
     await owner.setViewportSize({ width: 390, height: 844 });
     const [chartBox, tileBox] = [await trend.boundingBox(), await owner.locator('.tile').first().boundingBox()];

@@ -60,7 +60,9 @@ async function tenants() {
   const copyId = (t) => h('button', { type: 'button', class: 'ghost small copy-id', title: t.id, 'aria-label': `Copy the ID of ${t.name}`, onclick: async () => {
     try { await navigator.clipboard.writeText(t.id); toast(`Copied ${t.name}'s ID.`); } catch (_) { toast('Copy failed: ' + t.id); }
   } }, 'Copy ID');
-  const row = (t) => h('tr', {}, h('td', {}, h('strong', {}, t.name), h('div', {}, copyId(t))),
+  // Under the name, who owns it and its first site: two tenants may share a name.
+  const row = (t) => h('tr', {}, h('td', {}, h('strong', {}, t.name),
+    h('div', { class: 'muted tenant-owner' }, [t.owner_email, t.first_site].filter(Boolean).join(' · ') || 'No owner'), h('div', {}, copyId(t))),
     h('td', {}, h('time', { datetime: t.created_at, title: dateTime(t.created_at) + ` (${zone()})` }, day(t.created_at, { year: true }))),
     h('td', {}, `${t.usage.staff} staff · ${t.usage.sites} site${t.usage.sites === 1 ? '' : 's'}`), h('td', {}, `${t.usage.conversations} conversations · ${t.usage.messages} messages`),
     h('td', {}, `${t.usage.visitors} visitors · ${Math.ceil(t.usage.storage_bytes / 1024)} KiB`),

@@ -5,7 +5,7 @@
 // Everything comes from GET /api/v1/analytics[/staff]; CSV of every table.
 
 import { api, h, clock } from './api.js';
-import { line, bars, heatmap, sparkBars, table } from './charts.js';
+import { line, bars, heatmap, sparkBars } from './charts.js';
 import { avatar } from './ui.js';
 import { download } from './backoffice.js';
 import { axisLabel, startOfToday, zone } from './time.js';
@@ -94,8 +94,15 @@ function rangeSelect(value, onchange) {
 }
 
 function topCard(title, rows, file, params, msg, head) {
+  // Long names (page paths, referrer URLs) are cut with an ellipsis and
+  // shown whole on hover; the company page (/s/{key}) is named as such.
+  const name = (n) => (file === 'top_pages' && /^\/s\/[^/?#]+\/?$/.test(n) ? 'Company page' : n);
   const tab = rows.length
-    ? table(title, [head, 'Count'], rows.map((r) => [r.name, num(r.count)]))
+    ? h('table', { class: 'top-table keep-table' }, h('caption', { class: 'sr' }, title),
+      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, head), h('th', { scope: 'col', class: 'num' }, 'Count'))),
+      h('tbody', {}, rows.map((r) => h('tr', {},
+        h('th', { scope: 'row', title: String(r.name) }, String(name(r.name))),
+        h('td', { class: 'num' }, String(num(r.count)))))))
     : h('p', { class: 'muted' }, 'Nothing yet.');
   return h('section', { class: 'card stack top-list', 'aria-label': title },
     h('div', { class: 'row-actions' }, h('h3', {}, title),

@@ -119,7 +119,7 @@ class App {
     const me = this.live.me || {};
     const name = me.name || me.email || 'You';
     const menu = h('div', { class: 'person-menu card', hidden: true, id: 'person-menu' },
-      h('div', { class: 'who' }, h('strong', {}, name), h('span', { class: 'muted' }, [me.email, me.role].filter(Boolean).join(' · '))),
+      h('div', { class: 'who' }, h('strong', {}, name), h('span', { class: 'muted' }, [me.email, me.role && me.role[0].toUpperCase() + me.role.slice(1)].filter(Boolean).join(' · '))),
       h('a', { class: 'menu-item', href: '#/account', onclick: () => toggle(false) }, icon('user'), 'Account'),
       h('button', { type: 'button', class: 'menu-item', onclick: () => this.logout() }, icon('log-out'), 'Sign out'));
     const btn = h('button', { type: 'button', class: 'person-btn', 'aria-controls': 'person-menu', 'aria-expanded': 'false', title: 'Your account' },

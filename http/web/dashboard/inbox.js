@@ -447,6 +447,12 @@ export class Inbox extends HTMLElement {
     this.state.hidden = !why;
     this.box.disabled = closed;
     this.sendBtn.disabled = closed;
+    // Closed: the whole composer reads as read-only (greyed), the bar says why.
+    const form = this.box.closest('form');
+    form?.classList.toggle('is-closed', closed);
+    for (const x of form?.querySelectorAll('.note-toggle input') || []) x.disabled = closed;
+    if (closed) this.box.placeholder = 'Closed: reopen the conversation to reply';
+    else if (this.box.placeholder.startsWith('Closed')) this.box.placeholder = 'Reply…';
   }
 
   failPending(clientId, why) {

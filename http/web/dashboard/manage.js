@@ -266,8 +266,15 @@ function tabs(panels, current, onchange) {
     panels[id].setAttribute('aria-labelledby', 'tab-' + id);
     panels[id].hidden = id !== current;
   }
-  // On a phone the tabs are one row that scrolls sideways: the current one in view.
-  requestAnimationFrame(() => showTab(list, buttons[TABS.findIndex(([tid]) => tid === current)]));
+  // On a phone the tabs are one row that scrolls sideways: the current one in view,
+  // and a fade on each edge that has more tabs past it.
+  const edges = () => {
+    list.classList.toggle('more-left', list.scrollLeft > 1);
+    list.classList.toggle('more-right', list.scrollLeft + list.clientWidth < list.scrollWidth - 1);
+  };
+  list.addEventListener('scroll', edges, { passive: true });
+  new ResizeObserver(edges).observe(list);
+  requestAnimationFrame(() => { showTab(list, buttons[TABS.findIndex(([tid]) => tid === current)]); edges(); });
   return list;
 }
 
@@ -336,7 +343,7 @@ export async function sitesPage(app, root, id) {
   const [r, info] = await Promise.all([api('GET', '/api/v1/sites'), planInfo().catch(() => null)]);
   const site = r.items.find((s) => s.id === id) || r.items[0];
   const manage = app.can('manage');
-  const addButton = h('button', { type: 'submit' }, 'Add site');
+  const addButton = h('button', { type: 'submit' }, '+ Add site');
   const create = manage ? h('form', { class: 'row-actions add-site', onsubmit: (e) => { e.preventDefault(); tryApi(out, async () => {
     const made = await api('POST', '/api/v1/sites', { name: fields(e.target).name });
     toast(`Site ${made.name} added.`);
@@ -346,7 +353,7 @@ export async function sitesPage(app, root, id) {
   const nav = h('div', { class: 'subnav' }, r.items.map((s) => h('a', { href: '#/admin/sites/' + s.id, 'aria-current': s.id === site?.id ? 'page' : false }, s.name)));
   const owner = app.live.me?.role === 'owner';
   const company = owner ? h('div', { class: info?.billing ? 'split wide' : '' }, await companyForm(out), info?.billing ? await planCard(app, out) : null) : null;
-  if (!site) { root.replaceChildren(h('h1', {}, 'Sites'), company, out, h('p', {}, 'No site yet: add one to get its embed snippet.'), create); return; }
+  if (!site) { root.replaceChildren(...[h('h1', {}, 'Sites'), company, out, h('p', {}, 'No site yet: add one to get its embed snippet.'), create].filter(Boolean)); return; }
   const st = site.settings;
   const patch = (body) => api('PATCH', '/api/v1/sites/' + site.id, body).then((x) => { if (x?.settings) site.settings = x.settings; return x; });
 
@@ -355,7 +362,12 @@ export async function sitesPage(app, root, id) {
   const copy = copyButton(() => snippet(site.key), 'Copy snippet');
   const general = h('div', { class: 'card stack' },
     tabForm(out, manage, [field('Name', h('input', { name: 'name', value: site.name, required: true }))],
-      async (f) => { const x = await patch({ name: fields(f).name }); nav.querySelector('[aria-current="page"]').textContent = x.name; }),
+      async (f) => {
+        const x = await patch({ name: fields(f).name });
+        const chip = nav.querySelector('[aria-current="page"]');
+        if (chip) chip.textContent = x.name;
+        root.querySelector('.site-title').textContent = x.name;
+      }),
     h('h2', {}, 'Install'), h('p', { class: 'muted' }, 'Put this snippet on every page of your site, before </body>:'), code,
     h('div', { class: 'row-actions' }, copy,
       h('a', { href: '/demo?site=' + encodeURIComponent(site.key), target: '_blank' }, 'Try it on the demo page')));
@@ -394,7 +406,9 @@ export async function sitesPage(app, root, id) {
   // `#/admin/sites/ID/bookings` opens that tab (links from other pages).
   const asked = location.hash.split('/')[4];
   if (TABS.some(([t]) => t === asked)) lastTab = asked;
-  const tabList = tabs(panels, lastTab, (t) => { lastTab = t; });
+  // The danger zone is about the whole site: it shows under General only.
+  let danger = null;
+  const tabList = tabs(panels, lastTab, (t) => { lastTab = t; if (danger) danger.hidden = t !== 'general'; });
 
   // Danger zone: apart from everything else, each asks first.
   const rotate = h('button', { class: 'danger', onclick: () => tryApi(out, async () => {
@@ -410,12 +424,16 @@ export async function sitesPage(app, root, id) {
     app.go('#/admin/sites');
     await sitesPage(app, root);
   }) }, 'Delete site');
-  const danger = manage ? h('section', { class: 'card danger-zone', 'aria-labelledby': 'danger-title' }, h('h2', { id: 'danger-title' }, 'Danger zone'),
+  danger = manage ? h('section', { class: 'card danger-zone', 'aria-labelledby': 'danger-title' }, h('h2', { id: 'danger-title' }, 'Danger zone'),
     h('div', { class: 'danger-row' }, h('div', {}, h('strong', {}, 'Rotate the site key'), h('p', { class: 'muted' }, 'For a leaked key. Pages with the old snippet stop showing the chat.')), rotate),
     h('div', { class: 'danger-row' }, h('div', {}, h('strong', {}, 'Delete this site'), h('p', { class: 'muted' }, 'Its widget stops working at once.')), remove)) : null;
+  if (danger) danger.hidden = lastTab !== 'general';
 
-  root.replaceChildren(h('h1', {}, 'Sites'), company, h('div', { class: 'sites-bar' }, r.items.length > 1 ? nav : null, create), out,
-    tabList, ...Object.values(panels), danger);
+  // The open site's name heads its tabs; "+ Add site" sits beside it.
+  const heading = h('h2', { class: 'site-title' }, site.name);
+  root.replaceChildren(...[h('h1', {}, 'Sites'), company, r.items.length > 1 ? h('div', { class: 'sites-bar' }, nav) : null,
+    h('div', { class: 'site-head' }, heading, create), out,
+    tabList, ...Object.values(panels), danger].filter(Boolean));
 }
 
 /** A button that copies `text()` and says so. */
@@ -427,13 +445,13 @@ export function copyButton(text, label = 'Copy') {
   return b;
 }
 
-/** The company name (owners only). */
+/** The workspace (tenant) name (owners only): it names the company, not a site. */
 async function companyForm(out) {
   const t = await api('GET', '/api/v1/tenant');
   return h('form', { class: 'row-actions card company', onsubmit: (e) => { e.preventDefault(); tryApi(out, async () => {
     await api('PATCH', '/api/v1/tenant', { name: fields(e.target).name });
-    say(out, 'Company name saved.');
-  }); } }, field('Company name', h('input', { name: 'name', value: t.name, required: true, autocomplete: 'organization' })),
+    say(out, 'Workspace name saved.');
+  }); } }, field('Workspace name', h('input', { name: 'name', value: t.name, required: true, autocomplete: 'organization' })),
   h('button', { type: 'submit' }, 'Save name'));
 }
 
@@ -448,8 +466,8 @@ function identityCard(site, out, info) {
   };
   const card = h('div', { class: 'stack card' }, h('strong', {}, 'Identity verification'),
     h('p', { class: 'muted' }, on
-      ? 'On: Parley.identify() needs user_hash = hex HMAC-SHA256 of user_id with the secret, computed on your server.'
-      : 'Off: anyone can claim any user_id. Turn it on so identities cannot be forged.'),
+      ? 'On: when your site tells the chat who a signed-in visitor is (Parley.identify()), your server must also send a signature made with this secret (user_hash: the hex HMAC-SHA256 of your own ID for that user). Without it, the visitor is not identified.'
+      : 'Off: a visitor could pretend to be another of your users by sending their ID. Turn it on so your server signs who each visitor is and nobody can pose as someone else.'),
     h('div', { class: 'row-actions' },
       locked(h('button', { class: on ? 'ghost' : '', onclick: () => tryApi(out, async () => {
         const r = await api('PATCH', '/api/v1/sites/' + site.id, { identity_verification: !on });
@@ -758,7 +776,8 @@ export async function outboxPage(app, root, id) {
       h('td', {}, h('span', { class: 'pill ' + m.status }, statusText(m.status)), m.attempts ? h('div', { class: 'muted' }, `${m.attempts} attempt${m.attempts > 1 ? 's' : ''}`) : null),
       // Without SMTP the banner above says why nothing leaves; each row need not repeat it.
       h('td', { class: 'hide-phone' }, m.sent_at ? clock(m.sent_at) : (m.last_error && !noSmtp ? h('span', { class: 'error' }, m.last_error) : '—')),
-      h('td', { class: 'hide-phone' }, clock(m.created_at)))));
+      // The queued time stays on a phone's card, on one line.
+      h('td', { class: 'when' }, clock(m.created_at)))));
     if (!r.items.length) body.append(h('tr', {}, h('td', { colspan: 4, class: 'muted' }, 'No mail yet. Invitations, password resets and transcripts show up here.')));
   };
   // No SMTP server: nothing leaves, and the page says so before anything else.
@@ -773,7 +792,7 @@ export async function outboxPage(app, root, id) {
     : null;
   root.replaceChildren(h('h1', {}, 'Outbox'), noSmtp, h('p', { class: 'muted' }, 'Every mail this workspace sends, and whether it was delivered. Open one to read it.'),
     h('p', {}, status), out,
-    h('div', { class: 'split wide' }, h('div', { class: 'table-wrap' }, h('table', { class: 'cards', 'aria-label': 'Outgoing mail' }, h('thead', {}, h('tr', {}, h('th', {}, 'Mail'), h('th', {}, 'Status'), h('th', { class: 'hide-phone' }, 'Sent / last error'), h('th', { class: 'hide-phone' }, 'Queued'))), body)), detail));
+    h('div', { class: 'split wide' }, h('div', { class: 'table-wrap' }, h('table', { class: 'cards', 'aria-label': 'Outgoing mail' }, h('thead', {}, h('tr', {}, h('th', {}, 'Mail'), h('th', {}, 'Status'), h('th', { class: 'hide-phone' }, 'Result'), h('th', { class: 'when' }, 'Queued'))), body)), detail));
   await load();
   if (id) await mailDetail(detail, id, out, load);
 }

@@ -20,8 +20,8 @@ export class Visitors extends HTMLElement {
     this.body = h('tbody');
     this.append(h('h1', {}, 'Live visitors ', this.count),
       h('table', { 'aria-label': 'Visitors online now' },
-        h('thead', {}, h('tr', {}, h('th', {}, 'Visitor'), h('th', {}, 'Current page'), h('th', { class: 'hide-phone' }, 'On site'),
-          h('th', { class: 'hide-phone' }, 'On page'), h('th', {}, ''))), this.body));
+        h('thead', {}, h('tr', {}, h('th', {}, 'Visitor'), h('th', {}, 'Current page'), h('th', {}, 'On site'),
+          h('th', {}, 'On page'), h('th', {}, ''))), this.body));
     const render = () => this.render();
     for (const t of ['visitor', 'ready']) {
       this.live.addEventListener(t, render);
@@ -78,9 +78,10 @@ export class Visitors extends HTMLElement {
         h('td', {}, h('div', { class: 'person-cell' }, avatar(v.id, name, 'sm'),
           h('div', {}, h('strong', {}, name), v.email && v.name ? h('div', { class: 'muted' }, v.email) : null))),
         h('td', { class: 'page-cell' }, v.page ? webLink(v.page.url, v.page.title) : '',
-          v.page ? h('div', { class: 'muted', style: 'font-size:.8em;overflow-wrap:anywhere' }, v.page.url) : null),
-        h('td', { class: 'on-site hide-phone' }, ago(v.since)),
-        h('td', { class: 'on-page hide-phone' }, v.page_since ? ago(v.page_since) : ''), td);
+          // A phone's card shows the page's title; the raw address only on wider screens.
+          v.page ? h('div', { class: 'muted page-url', style: 'font-size:.8em;overflow-wrap:anywhere' }, v.page.url) : null),
+        h('td', { class: 'on-site when' }, ago(v.since)),
+        h('td', { class: 'on-page when' }, v.page_since ? ago(v.page_since) : ''), td);
       if (v.id === openFor) { const input = start(); input.value = draft || ''; }
       return tr;
     }));
