@@ -1463,10 +1463,10 @@ try {
     const agent = await signIn('agent@acme.test');
     step('agents see neither analytics nor performance');
     assert.equal(await agent.getByRole('link', { name: 'Analytics' }).count(), 0);
-    assert.equal(await agent.getByRole('link', { name: 'Home' }).count(), 0);
+    assert.equal(await agent.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Home', exact: true }).count(), 0);
     const owner = await signIn(env('PARLEY_OWNER'));
     step('home: today in numbers, with sparklines');
-    await owner.getByRole('link', { name: 'Home' }).click();
+    await owner.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Home', exact: true }).click();
     const tile = (name) => owner.locator('.tile', { has: owner.locator('span', { hasText: new RegExp(`^${name}$`) }) });
     await tile('Conversations').locator('.big', { hasText: '3' }).waitFor();
     await tile('Missed').locator('.big', { hasText: '0' }).waitFor();
@@ -1487,7 +1487,7 @@ try {
     assert.deepEqual(hrefs, ['open', 'open', 'waiting'], 'each opens in its own queue');
     await waiting.first().click();
     await owner.locator('.conv > header').waitFor();
-    await owner.getByRole('link', { name: 'Home' }).click();
+    await owner.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Home', exact: true }).click();
     await tile('Conversations').locator('.big', { hasText: '3' }).waitFor();
     await shotsOf(owner, 'home', '#/home');
     step('analytics: charts with a table behind each, by keyboard');
