@@ -1448,9 +1448,22 @@ try {
     await owner.evaluate(() => { location.hash = '#/admin/webhooks'; });
     const hook = owner.locator('form', { hasText: 'Add an endpoint' });
     await hook.getByLabel('URL').fill('https://hooks.example.com/parley');
+    // No event picked: said under the events, before any request.
+    let posted = 0;
+    const count = (r) => { if (r.method() === 'POST' && r.url().endsWith('/api/v1/webhooks')) posted++; };
+    owner.on('request', count);
+    await hook.getByRole('button', { name: 'Add endpoint' }).click();
+    await hook.locator('fieldset + .field-error', { hasText: 'Pick at least one event.' }).waitFor();
+    assert.equal(await hook.locator('fieldset').getAttribute('aria-invalid'), 'true');
+    assert.equal(posted, 0, 'nothing sent without an event');
     await hook.getByLabel('consultation.booked').check();
+    assert.equal(await hook.locator('.field-error').count(), 0, 'picking an event clears the error');
     await hook.getByRole('button', { name: 'Add endpoint' }).click();
     await owner.locator('.secret code', { hasText: /^whsec_/ }).waitFor();
+    owner.off('request', count);
+    assert.equal(posted, 1);
+    await owner.locator('.secret', { hasText: 'Endpoint added' }).waitFor();
+    assert.equal((await owner.locator('main p[role=status]').first().textContent()).trim(), '', 'no stale error after a success');
     await owner.getByText('https://hooks.example.com/parley').waitFor();
     await shotsOf(owner, 'webhooks', '#/admin/webhooks');
     step('keyboard: the bell opens and closes with Enter and Escape');

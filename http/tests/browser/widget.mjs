@@ -497,6 +497,8 @@ try {
     await list.waitFor();
     assert.equal(new Set(lazy).size, 1, 'the history code loaded on demand, once');
     const rows = list.locator('button.conv');
+    // The list fills when the history call answers.
+    await rows.nth(1).waitFor();
     assert.equal(await rows.count(), 2);
     assert.match(await rows.nth(0).innerText(), /Ongoing[\s\S]*A newer question/);
     assert.match(await rows.nth(1).innerText(), /Closed[\s\S]*Glad to help/);

@@ -309,11 +309,12 @@ export async function webhooksPage(app, root) {
   const out = h('p', { role: 'status' });
   const lock = featureLock(await planInfo().catch(() => null), 'webhooks');
   const list = h('div', { class: 'stack' });
-  const secret = h('div', { class: 'secret', role: 'status', hidden: true });
-  const reveal = (s) => {
+  const secret = h('div', { class: 'secret card stack', role: 'status', hidden: true });
+  const reveal = (s, title = 'Endpoint added') => {
     secret.hidden = false;
-    secret.replaceChildren(h('p', {}, 'Signing secret — copy it now, it is not shown again:'), h('code', {}, s),
-      h('button', { class: 'ghost', onclick: () => navigator.clipboard?.writeText(s).catch(() => {}) }, 'Copy secret'));
+    secret.replaceChildren(h('strong', {}, title), h('p', {}, 'Its signing secret — copy it now, it is not shown again:'),
+      h('div', { class: 'secret-row' }, h('code', {}, s),
+        h('button', { class: 'ghost', type: 'button', onclick: () => navigator.clipboard?.writeText(s).then(() => toast('Secret copied.')).catch(() => {}) }, icon('copy'), 'Copy secret')));
   };
   const log = h('div', { class: 'stack' });
   const load = () => tryApi(out, async () => {
@@ -326,7 +327,7 @@ export async function webhooksPage(app, root) {
         h('button', { class: 'ghost', onclick: () => deliveries(w) }, 'Deliveries'),
         h('button', { class: 'ghost', onclick: () => tryApi(out, async () => {
           const x = await api('POST', `/api/v1/webhooks/${w.id}/rotate-secret`);
-          reveal(x.secret);
+          reveal(x.secret, 'Secret rotated');
           load();
         }) }, 'Rotate secret'),
         h('button', { class: 'danger-outline', onclick: () => tryApi(out, async () => {
@@ -349,15 +350,25 @@ export async function webhooksPage(app, root) {
         h('td', {}, h('span', { class: 'pill ' + d.status }, statusText(d.status))),
         h('td', {}, d.attempts.map((a) => `${a.status ?? 'no answer'} in ${a.ms} ms${a.error ? ' (' + a.error + ')' : ''}`).join('; ')))))));
   });
-  const form = h('form', { class: 'stack card', onsubmit: (e) => { e.preventDefault(); tryApi(out, async () => {
+  const eventsBox = h('fieldset', { class: 'hook-events-pick' }, h('legend', {}, 'Events'), EVENTS.map((ev) => h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'ev-' + ev, onchange: () => fieldError(eventsBox, '') }), h('span', { class: 'ev-name' }, eventName(ev) + ' ', h('code', { class: 'event-id' }, ev)))));
+  const form = h('form', { class: 'stack card', onsubmit: (e) => {
+    e.preventDefault();
+    out.textContent = '';
     const events = EVENTS.filter((ev) => form.elements['ev-' + ev].checked);
-    const w = await api('POST', '/api/v1/webhooks', { url: fields(form).url, events });
-    reveal(w.secret);
-    form.reset();
-    load();
-  }); } }, h('strong', {}, 'Add an endpoint'),
+    // Said next to the events, before any request: nothing to send without one.
+    if (!events.length) { fieldError(eventsBox, 'Pick at least one event.'); eventsBox.querySelector('input')?.focus(); return; }
+    fieldError(eventsBox, '');
+    tryApi(out, async () => {
+      const w = await api('POST', '/api/v1/webhooks', { url: fields(form).url, events });
+      out.textContent = '';
+      reveal(w.secret);
+      toast('Endpoint added.');
+      form.reset();
+      load();
+    });
+  } }, h('strong', {}, 'Add an endpoint'),
   field('URL', h('input', { name: 'url', type: 'url', required: true, placeholder: 'https://example.com/hooks/parley' })),
-  h('fieldset', {}, h('legend', {}, 'Events'), EVENTS.map((ev) => h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'ev-' + ev }), h('span', { class: 'ev-name' }, eventName(ev) + ' ', h('code', { class: 'event-id' }, ev))))),
+  eventsBox,
   h('p', { class: 'muted' }, 'Each delivery is signed the Standard Webhooks way (webhook-id, webhook-timestamp, webhook-signature) and retried with backoff until your endpoint answers 2xx.'),
   locked(h('button', { type: 'submit' }, 'Add endpoint'), lock, 'webhook-why'));
   root.replaceChildren(h('h1', {}, 'Webhooks'), ...(lock ? [h('p', { class: 'card lock-note' }, 'Webhooks are locked on your plan: ' + lock.replace(/^.* — /, '').replace('use it.', 'use them.')) ] : []), out, secret, h('div', { class: 'split wide' }, form, h('section', { class: 'stack hooks-list', 'aria-labelledby': 'hooks-title' }, h('h2', { id: 'hooks-title' }, 'Endpoints'), list)), log);
